@@ -1,0 +1,352 @@
+//! Validation of the other generated contents: flashcards, distractors and skill trees
+//! (SPEC section 2).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::issues::Issues;
+use crate::plan::{DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS};
+
+/// Longest flashcard question, in characters.
+pub const QUESTION_MAX_CHARS: usize = 1_000;
+/// Longest flashcard answer, in characters.
+pub const ANSWER_MAX_CHARS: usize = 2_000;
+/// Most cards one job may ask for.
+pub const MAX_CARDS: u32 = 50;
+/// Distractors per card.
+pub const DISTRACTORS: usize = 3;
+/// Deepest skill tree.
+pub const MAX_SKILL_DEPTH: u32 = 3;
+
+/// One question/answer card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Flashcard {
+    /// Trimmed, non-empty.
+    pub question: String,
+    /// Trimmed, non-empty.
+    pub answer: String,
+}
+
+/// Validates a `flashcards` document; cards beyond `wanted` are dropped.
+///
+/// # Errors
+/// Every issue found: no cards, a blank or too-long question or answer.
+pub fn validate_flashcards(doc: &Value, wanted: u32) -> Result<Vec<Flashcard>, Issues> {
+    let mut issues = Issues::default();
+    let Some(cards) = doc.get("flashcards").and_then(Value::as_array) else {
+        issues.push("flashcards", "must be an array of cards");
+        return Err(issues);
+    };
+    if cards.is_empty() {
+        issues.push("flashcards", "must hold at least one card");
+    }
+    let keep = usize::try_from(wanted).unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    for (i, card) in cards.iter().take(keep).enumerate() {
+        let path = format!("flashcards[{i}]");
+        let question = text_field(card, &path, "question", QUESTION_MAX_CHARS, &mut issues);
+        let answer = text_field(card, &path, "answer", ANSWER_MAX_CHARS, &mut issues);
+        if let (Some(question), Some(answer)) = (question, answer) {
+            out.push(Flashcard { question, answer });
+        }
+    }
+    issues.into_result(out)
+}
+
+/// Validates a `distractors` document: exactly three wrong answers, distinct from each other and
+/// from `answer`, compared without case and whitespace differences.
+///
+/// # Errors
+/// Every issue found.
+pub fn validate_distractors(doc: &Value, answer: &str) -> Result<[String; DISTRACTORS], Issues> {
+    let mut issues = Issues::default();
+    let Some(items) = doc.get("distractors").and_then(Value::as_array) else {
+        issues.push("distractors", "must be an array of strings");
+        return Err(issues);
+    };
+    if items.len() != DISTRACTORS {
+        issues.push(
+            "distractors",
+            format!(
+                "must hold exactly {DISTRACTORS} strings, found {}",
+                items.len()
+            ),
+        );
+        return Err(issues);
+    }
+    let mut seen = vec![fold(answer)];
+    let mut out = Vec::with_capacity(DISTRACTORS);
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("distractors[{i}]");
+        match item.as_str().map(str::trim) {
+            None => issues.push(path, "must be a string"),
+            Some("") => issues.push(path, "must not be empty"),
+            Some(s) if s.chars().count() > ANSWER_MAX_CHARS => {
+                issues.push(
+                    path,
+                    format!("must have at most {ANSWER_MAX_CHARS} characters"),
+                );
+            }
+            Some(s) => {
+                let key = fold(s);
+                if seen.contains(&key) {
+                    issues.push(
+                        path,
+                        "must differ from the answer and the other distractors",
+                    );
+                } else {
+                    seen.push(key);
+                    out.push(s.to_owned());
+                }
+            }
+        }
+    }
+    if !issues.is_empty() {
+        return Err(issues);
+    }
+    match <[String; DISTRACTORS]>::try_from(out) {
+        Ok(arr) => Ok(arr),
+        Err(_) => {
+            issues.push(
+                "distractors",
+                format!("must hold exactly {DISTRACTORS} strings"),
+            );
+            Err(issues)
+        }
+    }
+}
+
+/// Lower-cases and collapses whitespace, for the distinctness rule.
+fn fold(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// A node of a validated skill tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkillNode {
+    /// Trimmed, non-empty.
+    pub title: String,
+    /// Trimmed; `None` when absent or blank.
+    pub description: Option<String>,
+    /// 1 for roots, at most 3.
+    pub depth: u32,
+    /// Materialized path of 1-based positions: `"1.2.3"`.
+    pub path: String,
+    /// Children in order.
+    pub children: Vec<SkillNode>,
+}
+
+/// A validated skill tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkillTree {
+    /// Root skills in order.
+    pub roots: Vec<SkillNode>,
+    /// Number of nodes.
+    pub node_count: u32,
+    /// Deepest level used (1–3).
+    pub depth: u32,
+}
+
+/// Validates a `skill_tree` document: at least one node, depth at most 3, titles non-empty.
+///
+/// # Errors
+/// Every issue found.
+pub fn validate_skill_tree(doc: &Value) -> Result<SkillTree, Issues> {
+    let mut issues = Issues::default();
+    let Some(skills) = doc.get("skills").and_then(Value::as_array) else {
+        issues.push("skills", "must be an array of skills");
+        return Err(issues);
+    };
+    if skills.is_empty() {
+        issues.push("skills", "must hold at least one skill");
+    }
+    let mut stats = (0u32, 0u32);
+    let roots = skill_nodes(skills, "skills", "", 1, &mut stats, &mut issues);
+    issues.into_result(SkillTree {
+        roots,
+        node_count: stats.0,
+        depth: stats.1,
+    })
+}
+
+fn skill_nodes(
+    items: &[Value],
+    json_path: &str,
+    parent: &str,
+    depth: u32,
+    stats: &mut (u32, u32),
+    issues: &mut Issues,
+) -> Vec<SkillNode> {
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let here = format!("{json_path}[{i}]");
+        let path = if parent.is_empty() {
+            format!("{}", i + 1)
+        } else {
+            format!("{parent}.{}", i + 1)
+        };
+        let title = text_field(item, &here, "title", TITLE_MAX_CHARS, issues);
+        let description = match item.get("description") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.trim().chars().count() <= DESCRIPTION_MAX_CHARS => {
+                Some(s.trim().to_owned()).filter(|s| !s.is_empty())
+            }
+            Some(_) => {
+                issues.push(
+                    format!("{here}.description"),
+                    "must be a string of at most 2000 characters or null",
+                );
+                None
+            }
+        };
+        let children = match item.get("children") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(kids)) if kids.is_empty() => Vec::new(),
+            Some(Value::Array(_)) if depth >= MAX_SKILL_DEPTH => {
+                issues.push(
+                    format!("{here}.children"),
+                    format!("the tree must be at most {MAX_SKILL_DEPTH} levels deep"),
+                );
+                Vec::new()
+            }
+            Some(Value::Array(kids)) => skill_nodes(
+                kids,
+                &format!("{here}.children"),
+                &path,
+                depth + 1,
+                stats,
+                issues,
+            ),
+            Some(_) => {
+                issues.push(format!("{here}.children"), "must be an array");
+                Vec::new()
+            }
+        };
+        stats.0 += 1;
+        stats.1 = stats.1.max(depth);
+        if let Some(title) = title {
+            out.push(SkillNode {
+                title,
+                description,
+                depth,
+                path,
+                children,
+            });
+        }
+    }
+    out
+}
+
+fn text_field(
+    value: &Value,
+    path: &str,
+    name: &str,
+    max: usize,
+    issues: &mut Issues,
+) -> Option<String> {
+    let field = format!("{path}.{name}");
+    match value.get(name).and_then(Value::as_str).map(str::trim) {
+        None => issues.push(field, "must be a string"),
+        Some("") => issues.push(field, "must not be empty"),
+        Some(s) if s.chars().count() > max => {
+            issues.push(field, format!("must have at most {max} characters"))
+        }
+        Some(s) => return Some(s.to_owned()),
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn paths(issues: &Issues) -> Vec<String> {
+        issues.as_slice().iter().map(|i| i.path.clone()).collect()
+    }
+
+    #[test]
+    fn extra_flashcards_are_dropped() {
+        let doc = json!({"flashcards": [
+            {"question": "Q1", "answer": "A1"}, {"question": "Q2", "answer": "A2"}, {"question": "Q3", "answer": "A3"}
+        ]});
+        let cards = validate_flashcards(&doc, 2).unwrap();
+        assert_eq!(cards.len(), 2);
+        assert_eq!(cards[1].question, "Q2");
+    }
+
+    #[test]
+    fn blank_or_long_flashcards_are_invalid() {
+        let doc = json!({"flashcards": [{"question": " ", "answer": "x".repeat(2_001)}]});
+        assert_eq!(
+            paths(&validate_flashcards(&doc, 5).unwrap_err()),
+            ["flashcards[0].question", "flashcards[0].answer"]
+        );
+        assert_eq!(
+            paths(&validate_flashcards(&json!({"flashcards": []}), 5).unwrap_err()),
+            ["flashcards"]
+        );
+    }
+
+    #[test]
+    fn distractors_must_be_three_and_distinct() {
+        let ok = json!({"distractors": ["Paris", "Rome", "Madrid"]});
+        assert_eq!(
+            validate_distractors(&ok, "Berlin").unwrap(),
+            ["Paris", "Rome", "Madrid"]
+        );
+        let dup = json!({"distractors": ["Paris", " paris ", "Madrid"]});
+        assert_eq!(
+            paths(&validate_distractors(&dup, "Berlin").unwrap_err()),
+            ["distractors[1]"]
+        );
+        let same_as_answer = json!({"distractors": ["Big   BERLIN", "Rome", "Madrid"]});
+        assert_eq!(
+            paths(&validate_distractors(&same_as_answer, "big berlin").unwrap_err()),
+            ["distractors[0]"]
+        );
+        let two = json!({"distractors": ["a", "b"]});
+        assert_eq!(
+            paths(&validate_distractors(&two, "c").unwrap_err()),
+            ["distractors"]
+        );
+    }
+
+    #[test]
+    fn skill_trees_get_materialized_paths_and_counts() {
+        let doc = json!({"skills": [
+            {"title": "A", "description": null, "children": [
+                {"title": "A1", "description": "d", "children": [{"title": "A1a", "description": null, "children": []}]},
+                {"title": "A2", "description": null, "children": []}
+            ]},
+            {"title": "B", "description": null, "children": []}
+        ]});
+        let tree = validate_skill_tree(&doc).unwrap();
+        assert_eq!(tree.node_count, 5);
+        assert_eq!(tree.depth, 3);
+        assert_eq!(tree.roots[0].children[0].children[0].path, "1.1.1");
+        assert_eq!(tree.roots[0].children[1].path, "1.2");
+        assert_eq!(tree.roots[1].path, "2");
+    }
+
+    #[test]
+    fn skill_trees_deeper_than_three_or_empty_are_invalid() {
+        let deep = json!({"skills": [{"title": "A", "children": [{"title": "B", "children": [{"title": "C", "children": [{"title": "D"}]}]}]}]});
+        assert_eq!(
+            paths(&validate_skill_tree(&deep).unwrap_err()),
+            ["skills[0].children[0].children[0].children"]
+        );
+        assert_eq!(
+            paths(&validate_skill_tree(&json!({"skills": []})).unwrap_err()),
+            ["skills"]
+        );
+        let blank = json!({"skills": [{"title": "", "children": []}]});
+        assert_eq!(
+            paths(&validate_skill_tree(&blank).unwrap_err()),
+            ["skills[0].title"]
+        );
+    }
+}

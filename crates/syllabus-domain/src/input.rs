@@ -1,0 +1,363 @@
+//! The learner's request for a plan: field rules and sanitizing.
+//!
+//! [`RawPlanRequest`] is what arrives (strings and numbers, as a client sent them);
+//! [`PlanRequest::parse`] turns it into a request whose every field is known to be valid, or
+//! reports every invalid field by name.
+
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::issues::Issues;
+use crate::text::{Sanitized, sanitize};
+
+/// Longest topic kept, in characters; longer topics are truncated, never rejected.
+pub const TOPIC_MAX_CHARS: usize = 200;
+/// Shortest topic accepted after trimming, in characters.
+pub const TOPIC_MIN_CHARS: usize = 3;
+/// Longest notes kept, in characters; longer notes are truncated.
+pub const NOTES_MAX_CHARS: usize = 2_000;
+/// Most weekly hours a learner may plan.
+pub const WEEKLY_HOURS_MAX: i64 = 80;
+
+/// Defines a closed string enum with `as_str`, `FromStr`, serde and the list of its values.
+macro_rules! string_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $(
+                #[doc = concat!("`", $text, "`")]
+                $variant
+            ),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            /// The wire name.
+            #[must_use]
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text),+
+                }
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = ();
+            fn from_str(s: &str) -> Result<Self, ()> {
+                match s {
+                    $($text => Ok(Self::$variant),)+
+                    _ => Err(()),
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use string_enum;
+
+string_enum!(
+    /// How much the learner already knows.
+    SkillLevel {
+        Beginner => "beginner",
+        Intermediate => "intermediate",
+        Advanced => "advanced",
+    }
+);
+
+string_enum!(
+    /// How the learner prefers to learn.
+    LearningStyle {
+        Reading => "reading",
+        Video => "video",
+        Practice => "practice",
+        Mixed => "mixed",
+    }
+);
+
+/// Hours per week the learner can spend: 0–80.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WeeklyHours(u8);
+
+impl WeeklyHours {
+    /// Accepts 0–80.
+    #[must_use]
+    pub fn new(hours: i64) -> Option<Self> {
+        if (0..=WEEKLY_HOURS_MAX).contains(&hours) {
+            u8::try_from(hours).ok().map(Self)
+        } else {
+            None
+        }
+    }
+
+    /// The hours.
+    #[must_use]
+    pub const fn get(self) -> u8 {
+        self.0
+    }
+}
+
+/// A plan request as a client sent it. Enum-like fields are strings so that an unknown value is
+/// reported with its field name rather than as a parse failure of the whole body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct RawPlanRequest {
+    /// What the learner wants to learn.
+    pub topic: String,
+    /// Free-form notes for the generator.
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// One of [`SkillLevel`].
+    pub skill_level: String,
+    /// 0–80.
+    pub weekly_hours: i64,
+    /// One of [`LearningStyle`].
+    pub learning_style: String,
+    /// ISO date (`2026-01-31`).
+    #[serde(default)]
+    pub start_date: Option<String>,
+    /// ISO date, not before `start_date`.
+    #[serde(default)]
+    pub deadline_date: Option<String>,
+}
+
+/// A valid, sanitized plan request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanRequest {
+    /// Trimmed topic, at most [`TOPIC_MAX_CHARS`] characters.
+    pub topic: Sanitized,
+    /// Trimmed notes, at most [`NOTES_MAX_CHARS`] characters; `None` when absent or blank.
+    pub notes: Option<Sanitized>,
+    /// The learner's level.
+    pub skill_level: SkillLevel,
+    /// Hours per week.
+    pub weekly_hours: WeeklyHours,
+    /// Preferred style.
+    pub learning_style: LearningStyle,
+    /// Optional start.
+    pub start_date: Option<NaiveDate>,
+    /// Optional deadline, never before `start_date`.
+    pub deadline_date: Option<NaiveDate>,
+}
+
+/// Every invalid field of a request, by field name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid plan request: {0}")]
+pub struct InputError(pub Issues);
+
+impl PlanRequest {
+    /// Validates and sanitizes a request.
+    ///
+    /// # Errors
+    /// [`InputError`] naming every invalid field: `topic` shorter than 3 characters after
+    /// trimming, an unknown `skill_level` or `learning_style`, `weekly_hours` outside 0–80, a date
+    /// that is not ISO `YYYY-MM-DD`, or a `deadline_date` before `start_date`.
+    pub fn parse(raw: &RawPlanRequest) -> Result<Self, InputError> {
+        let mut issues = Issues::default();
+
+        let topic = sanitize(&raw.topic, TOPIC_MAX_CHARS);
+        if topic.original_length() < TOPIC_MIN_CHARS {
+            issues.push(
+                "topic",
+                format!("must have at least {TOPIC_MIN_CHARS} characters after trimming"),
+            );
+        }
+        let notes = raw
+            .notes
+            .as_deref()
+            .map(|n| sanitize(n, NOTES_MAX_CHARS))
+            .filter(|n| !n.as_str().is_empty());
+
+        let skill_level = parse_enum::<SkillLevel>(
+            &raw.skill_level,
+            "skill_level",
+            SkillLevel::ALL.iter().map(|v| v.as_str()),
+            &mut issues,
+        );
+        let learning_style = parse_enum::<LearningStyle>(
+            &raw.learning_style,
+            "learning_style",
+            LearningStyle::ALL.iter().map(|v| v.as_str()),
+            &mut issues,
+        );
+        let weekly_hours = WeeklyHours::new(raw.weekly_hours);
+        if weekly_hours.is_none() {
+            issues.push(
+                "weekly_hours",
+                format!("must be an integer from 0 to {WEEKLY_HOURS_MAX}"),
+            );
+        }
+        let start_date = parse_date(raw.start_date.as_deref(), "start_date", &mut issues);
+        let deadline_date = parse_date(raw.deadline_date.as_deref(), "deadline_date", &mut issues);
+        if let (Some(start), Some(deadline)) = (start_date, deadline_date)
+            && deadline < start
+        {
+            issues.push("deadline_date", "must not be before start_date");
+        }
+
+        match (skill_level, learning_style, weekly_hours) {
+            (Some(skill_level), Some(learning_style), Some(weekly_hours)) if issues.is_empty() => {
+                Ok(Self {
+                    topic,
+                    notes,
+                    skill_level,
+                    weekly_hours,
+                    learning_style,
+                    start_date,
+                    deadline_date,
+                })
+            }
+            _ => Err(InputError(issues)),
+        }
+    }
+}
+
+fn parse_enum<'a, T: FromStr>(
+    value: &str,
+    field: &str,
+    allowed: impl Iterator<Item = &'a str>,
+    issues: &mut Issues,
+) -> Option<T> {
+    let parsed = value.parse::<T>().ok();
+    if parsed.is_none() {
+        let allowed: Vec<&str> = allowed.collect();
+        issues.push(field, format!("must be one of: {}", allowed.join(", ")));
+    }
+    parsed
+}
+
+fn parse_date(value: Option<&str>, field: &str, issues: &mut Issues) -> Option<NaiveDate> {
+    let value = value?.trim();
+    if value.is_empty() {
+        return None;
+    }
+    let parsed = NaiveDate::parse_from_str(value, "%Y-%m-%d").ok();
+    if parsed.is_none() {
+        issues.push(field, "must be an ISO date (YYYY-MM-DD)");
+    }
+    parsed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> RawPlanRequest {
+        RawPlanRequest {
+            topic: "  Rust async  ".into(),
+            notes: Some("  ".into()),
+            skill_level: "beginner".into(),
+            weekly_hours: 5,
+            learning_style: "practice".into(),
+            start_date: Some("2026-01-01".into()),
+            deadline_date: Some("2026-03-01".into()),
+        }
+    }
+
+    fn fields(err: &InputError) -> Vec<&str> {
+        err.0.as_slice().iter().map(|i| i.path.as_str()).collect()
+    }
+
+    #[test]
+    fn a_valid_request_is_trimmed_and_blank_notes_become_absent() {
+        let req = PlanRequest::parse(&raw()).unwrap();
+        assert_eq!(req.topic.as_str(), "Rust async");
+        assert!(req.notes.is_none());
+        assert_eq!(req.skill_level, SkillLevel::Beginner);
+        assert_eq!(req.learning_style, LearningStyle::Practice);
+        assert_eq!(req.weekly_hours.get(), 5);
+    }
+
+    #[test]
+    fn a_topic_shorter_than_three_characters_is_rejected() {
+        let err = PlanRequest::parse(&RawPlanRequest {
+            topic: "  ab ".into(),
+            ..raw()
+        })
+        .unwrap_err();
+        assert_eq!(fields(&err), ["topic"]);
+        assert!(
+            PlanRequest::parse(&RawPlanRequest {
+                topic: " abc ".into(),
+                ..raw()
+            })
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn long_topic_and_notes_are_truncated_not_rejected() {
+        let req = PlanRequest::parse(&RawPlanRequest {
+            topic: "t".repeat(500),
+            notes: Some("n".repeat(2_500)),
+            ..raw()
+        })
+        .unwrap();
+        assert_eq!(req.topic.len_chars(), 200);
+        assert!(req.topic.truncated());
+        assert_eq!(req.topic.original_length(), 500);
+        let notes = req.notes.unwrap();
+        assert_eq!(notes.len_chars(), 2_000);
+        assert_eq!(notes.original_length(), 2_500);
+    }
+
+    #[test]
+    fn weekly_hours_outside_zero_to_eighty_are_rejected() {
+        for (hours, ok) in [(-1, false), (0, true), (80, true), (81, false)] {
+            let res = PlanRequest::parse(&RawPlanRequest {
+                weekly_hours: hours,
+                ..raw()
+            });
+            assert_eq!(res.is_ok(), ok, "hours {hours}");
+        }
+    }
+
+    #[test]
+    fn unknown_enum_values_name_their_field() {
+        let err = PlanRequest::parse(&RawPlanRequest {
+            skill_level: "expert".into(),
+            learning_style: "osmosis".into(),
+            ..raw()
+        })
+        .unwrap_err();
+        assert_eq!(fields(&err), ["skill_level", "learning_style"]);
+    }
+
+    #[test]
+    fn a_deadline_before_the_start_is_rejected() {
+        let err = PlanRequest::parse(&RawPlanRequest {
+            start_date: Some("2026-05-02".into()),
+            deadline_date: Some("2026-05-01".into()),
+            ..raw()
+        })
+        .unwrap_err();
+        assert_eq!(fields(&err), ["deadline_date"]);
+        let same_day = RawPlanRequest {
+            start_date: Some("2026-05-01".into()),
+            deadline_date: Some("2026-05-01".into()),
+            ..raw()
+        };
+        assert!(PlanRequest::parse(&same_day).is_ok());
+    }
+
+    #[test]
+    fn malformed_dates_name_their_field() {
+        let err = PlanRequest::parse(&RawPlanRequest {
+            start_date: Some("01/02/2026".into()),
+            deadline_date: Some("2026-02-30".into()),
+            ..raw()
+        })
+        .unwrap_err();
+        assert_eq!(fields(&err), ["start_date", "deadline_date"]);
+    }
+}

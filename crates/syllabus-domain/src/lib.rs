@@ -1,0 +1,22 @@
+#![doc = include_str!("../README.md")]
+
+pub mod backoff;
+pub mod classification;
+pub mod content;
+pub mod ids;
+pub mod input;
+pub mod issues;
+pub mod plan;
+pub mod rate_limit;
+pub mod status;
+pub mod text;
+
+pub use classification::{FailureClass, FailureFacts};
+pub use ids::{FlashcardId, JobId, PlanId, UserId};
+pub use input::{InputError, LearningStyle, PlanRequest, RawPlanRequest, SkillLevel, WeeklyHours};
+pub use issues::{Issue, Issues};
+pub use plan::{
+    NormalizationReport, NormalizedModule, NormalizedPlan, NormalizedTask, validate_plan,
+};
+pub use status::{AttemptCap, AttemptOutcome, PlanStatus, derive_plan_status};
+pub use text::{Sanitized, sanitize};
