@@ -208,46 +208,60 @@ pub fn validate_module(module: &Value, index: usize) -> Result<NormalizedModule,
     }
 }
 
+/// Where in the document a value sits; formatted into a path only when an issue is reported,
+/// so a valid plan costs no path strings.
+#[derive(Clone, Copy)]
+struct Loc {
+    module: usize,
+    task: Option<usize>,
+}
+
+impl Loc {
+    fn path(self) -> String {
+        match self.task {
+            None => format!("modules[{}]", self.module),
+            Some(t) => format!("modules[{}].tasks[{t}]", self.module),
+        }
+    }
+
+    fn field(self, name: &str) -> String {
+        format!("{}.{name}", self.path())
+    }
+}
+
 /// Returns the module and whether any effort in it was rounded.
-fn check_module(
-    value: &Value,
-    index: usize,
-    issues: &mut Issues,
-) -> Option<(NormalizedModule, bool)> {
-    let path = format!("modules[{index}]");
+fn check_module(value: &Value, index: usize, issues: &mut Issues) -> Option<(NormalizedModule, bool)> {
+    let loc = Loc { module: index, task: None };
     if !value.is_object() {
-        issues.push(path, "must be an object");
+        issues.push(loc.path(), "must be an object");
         return None;
     }
     let before = issues.as_slice().len();
-    let title = check_title(value, &path, issues);
-    let description = check_description(value, &path, issues);
-    let effort = check_minutes(value, &path, MODULE_MINUTES, issues);
+    let title = check_title(value, loc, issues);
+    let description = check_description(value, loc, issues);
+    let effort = check_minutes(value, loc, MODULE_MINUTES, issues);
     let mut tasks = Vec::new();
     let mut rounded = effort.is_some_and(|e| e.rounded);
     match value.get("tasks").and_then(Value::as_array) {
-        None => issues.push(format!("{path}.tasks"), "must be an array of tasks"),
+        None => issues.push(loc.field("tasks"), "must be an array of tasks"),
         Some(raw_tasks) => {
             if !(MIN_TASKS..=MAX_TASKS).contains(&raw_tasks.len()) {
                 issues.push(
-                    format!("{path}.tasks"),
-                    format!(
-                        "must hold {MIN_TASKS} to {MAX_TASKS} tasks, found {}",
-                        raw_tasks.len()
-                    ),
+                    loc.field("tasks"),
+                    format!("must hold {MIN_TASKS} to {MAX_TASKS} tasks, found {}", raw_tasks.len()),
                 );
             }
+            tasks.reserve(raw_tasks.len().min(MAX_TASKS));
             for (t, task) in raw_tasks.iter().enumerate() {
-                let task_path = format!("{path}.tasks[{t}]");
+                let task_loc = Loc { module: index, task: Some(t) };
                 if !task.is_object() {
-                    issues.push(task_path, "must be an object");
+                    issues.push(task_loc.path(), "must be an object");
                     continue;
                 }
-                let title = check_title(task, &task_path, issues);
-                let description = check_description(task, &task_path, issues);
-                let effort = check_minutes(task, &task_path, TASK_MINUTES, issues);
-                if let (Some(title), Some(description), Some(effort)) = (title, description, effort)
-                {
+                let title = check_title(task, task_loc, issues);
+                let description = check_description(task, task_loc, issues);
+                let effort = check_minutes(task, task_loc, TASK_MINUTES, issues);
+                if let (Some(title), Some(description), Some(effort)) = (title, description, effort) {
                     rounded |= effort.rounded;
                     tasks.push(NormalizedTask {
                         order: u32::try_from(tasks.len() + 1).unwrap_or(u32::MAX),
@@ -277,16 +291,17 @@ fn check_module(
     ))
 }
 
-fn check_title(value: &Value, path: &str, issues: &mut Issues) -> Option<String> {
-    let field = format!("{path}.title");
+/// Counts characters only when the byte length could exceed the limit.
+fn exceeds(text: &str, max_chars: usize) -> bool {
+    text.len() > max_chars && text.chars().count() > max_chars
+}
+
+fn check_title(value: &Value, loc: Loc, issues: &mut Issues) -> Option<String> {
     match value.get("title").and_then(Value::as_str).map(str::trim) {
-        None => issues.push(field, "must be a string"),
-        Some("") => issues.push(field, "must not be empty"),
-        Some(t) if t.chars().count() > TITLE_MAX_CHARS => {
-            issues.push(
-                field,
-                format!("must have at most {TITLE_MAX_CHARS} characters"),
-            );
+        None => issues.push(loc.field("title"), "must be a string"),
+        Some("") => issues.push(loc.field("title"), "must not be empty"),
+        Some(t) if exceeds(t, TITLE_MAX_CHARS) => {
+            issues.push(loc.field("title"), format!("must have at most {TITLE_MAX_CHARS} characters"));
         }
         Some(t) => return Some(t.to_owned()),
     }
@@ -294,14 +309,14 @@ fn check_title(value: &Value, path: &str, issues: &mut Issues) -> Option<String>
 }
 
 /// `Some(None)` for an absent, null or blank description; `None` when invalid.
-fn check_description(value: &Value, path: &str, issues: &mut Issues) -> Option<Option<String>> {
+fn check_description(value: &Value, loc: Loc, issues: &mut Issues) -> Option<Option<String>> {
     match value.get("description") {
         None | Some(Value::Null) => Some(None),
         Some(Value::String(s)) => {
             let s = s.trim();
-            if s.chars().count() > DESCRIPTION_MAX_CHARS {
+            if exceeds(s, DESCRIPTION_MAX_CHARS) {
                 issues.push(
-                    format!("{path}.description"),
+                    loc.field("description"),
                     format!("must have at most {DESCRIPTION_MAX_CHARS} characters"),
                 );
                 None
@@ -310,21 +325,23 @@ fn check_description(value: &Value, path: &str, issues: &mut Issues) -> Option<O
             }
         }
         Some(_) => {
-            issues.push(format!("{path}.description"), "must be a string or null");
+            issues.push(loc.field("description"), "must be a string or null");
             None
         }
     }
 }
 
-fn check_minutes(value: &Value, path: &str, bounds: Bounds, issues: &mut Issues) -> Option<Effort> {
-    let field = format!("{path}.estimated_minutes");
+fn check_minutes(value: &Value, loc: Loc, bounds: Bounds, issues: &mut Issues) -> Option<Effort> {
     match value.get("estimated_minutes") {
-        None | Some(Value::Null) => issues.push(field, "is missing"),
+        None | Some(Value::Null) => issues.push(loc.field("estimated_minutes"), "is missing"),
         Some(Value::Number(n)) => match n.as_f64().and_then(|raw| bounds.normalize(raw)) {
             Some(effort) => return Some(effort),
-            None => issues.push(field, "must be a number of minutes greater than 0"),
+            None => issues.push(
+                loc.field("estimated_minutes"),
+                "must be a number of minutes greater than 0",
+            ),
         },
-        Some(_) => issues.push(field, "must be a number"),
+        Some(_) => issues.push(loc.field("estimated_minutes"), "must be a number"),
     }
     None
 }

@@ -5,7 +5,7 @@
 //! A cut never splits a grapheme cluster: when the cluster that straddles the limit does not fit
 //! whole, the cut happens before it, so the result may be a few characters shorter than the limit.
 
-use unicode_segmentation::UnicodeSegmentation;
+use unicode_segmentation::GraphemeCursor;
 
 /// Text after trimming and truncation, with the facts the API reports about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,24 +82,32 @@ pub fn sanitize(input: &str, max_chars: usize) -> Sanitized {
 
 /// The byte offset of the longest prefix of whole grapheme clusters holding at most `max_chars`
 /// characters.
+///
+/// Only the neighbourhood of the limit is segmented: find where character `max_chars` starts and,
+/// if that is inside a cluster, step back to the cluster's start. The cursor sees the whole text as
+/// context, so sequences that depend on what precedes them (regional-indicator pairs, ZWJ emoji)
+/// are judged correctly.
 fn cut_point(text: &str, max_chars: usize) -> usize {
-    let mut chars = 0usize;
-    let mut end = 0usize;
-    for (offset, grapheme) in text.grapheme_indices(true) {
-        let width = grapheme.chars().count();
-        if chars + width > max_chars {
-            break;
-        }
-        chars += width;
-        end = offset + grapheme.len();
+    let Some((limit, _)) = text.char_indices().nth(max_chars) else {
+        return text.len();
+    };
+    let mut cursor = GraphemeCursor::new(limit, text.len(), true);
+    match cursor.is_boundary(text, 0) {
+        Ok(true) => limit,
+        Ok(false) => match cursor.prev_boundary(text, 0) {
+            Ok(Some(boundary)) => boundary,
+            _ => 0,
+        },
+        // With the whole text as one chunk the cursor never asks for more context.
+        Err(_) => 0,
     }
-    end
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use unicode_segmentation::UnicodeSegmentation;
 
     fn check(input: &str, max: usize, expected: &str, truncated: bool) {
         let out = sanitize(input, max);

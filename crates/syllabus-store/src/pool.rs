@@ -1,0 +1,107 @@
+//! The connection pool and user-scoped transactions.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use diesel::sql_types::Text;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use syllabus_domain::UserId;
+
+use crate::StoreError;
+
+/// Pool sizing and timeouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// Most connections held at once.
+    pub max_size: usize,
+    /// How long a caller waits for a free connection before the store reports `Unavailable`.
+    pub wait_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 16,
+            wait_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A handle on the database: cheap to clone, shared by the API and the workers.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool<AsyncPgConnection>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("status", &self.pool.status())
+            .finish()
+    }
+}
+
+pub(crate) type Conn = Object<AsyncPgConnection>;
+
+/// The future a transaction body returns.
+pub(crate) type TxFuture<'r, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'r>>;
+
+impl Database {
+    /// Builds a pool for `database_url`. No connection is opened until one is needed.
+    ///
+    /// # Errors
+    /// [`StoreError::Unexpected`] when the pool cannot be built from the options.
+    pub fn connect(database_url: &str, options: PoolOptions) -> Result<Self, StoreError> {
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+        let pool = Pool::builder(manager)
+            .max_size(options.max_size)
+            .wait_timeout(Some(options.wait_timeout))
+            .create_timeout(Some(options.wait_timeout))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    pub(crate) async fn conn(&self) -> Result<Conn, StoreError> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Checks that the database answers.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::sql_query("SELECT 1")
+            .execute(&mut conn)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Runs `f` in a transaction acting for `user`: row-level security shows and accepts only
+    /// that user's rows, whatever the queries inside forget to filter.
+    ///
+    /// # Errors
+    /// Whatever `f` returns, or the store's own errors; the transaction is rolled back on error.
+    pub(crate) async fn as_user<T, F>(&self, user: &UserId, f: F) -> Result<T, StoreError>
+    where
+        T: Send,
+        F: for<'r> FnOnce(&'r mut AsyncPgConnection) -> TxFuture<'r, T> + Send,
+    {
+        let mut conn = self.conn().await?;
+        let user = user.as_str().to_owned();
+        conn.transaction::<T, StoreError, _>(async move |conn| {
+            diesel::sql_query("SELECT set_config('syllabus.user_id', $1, true)")
+                .bind::<Text, _>(user)
+                .execute(conn)
+                .await?;
+            f(conn).await
+        })
+        .await
+    }
+}

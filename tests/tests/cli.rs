@@ -1,0 +1,84 @@
+//! The binary's subcommands, run as a user or an operator would.
+
+use std::process::Command;
+
+use diesel::sql_query;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use syllabus_e2e::syllabus_bin;
+use syllabus_testkit::TestDb;
+
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+fn syllabus() -> Result<Command, String> {
+    let mut cmd = Command::new(syllabus_bin()?);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    Ok(cmd)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_creates_the_schema_and_is_idempotent() -> TestResult {
+    let db = TestDb::empty().await?;
+    for _ in 0..2 {
+        let out = syllabus()?
+            .arg("migrate")
+            .env("DATABASE_URL", db.url())
+            .env("LOG_FORMAT", "json")
+            .output()?;
+        assert!(
+            out.status.success(),
+            "migrate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut conn = AsyncPgConnection::establish(db.admin_url()).await?;
+    let tables = [
+        "users",
+        "plans",
+        "modules",
+        "tasks",
+        "generation_attempts",
+        "jobs",
+        "flashcards",
+        "distractors",
+        "skill_trees",
+        "skill_nodes",
+    ];
+    for table in tables {
+        sql_query(format!("SELECT 1 FROM {table} LIMIT 1"))
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(())
+}
+
+#[test]
+fn a_missing_setting_stops_start_up_with_one_line_naming_it() -> TestResult {
+    let out = syllabus()?.arg("migrate").output()?;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr)?;
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("DATABASE_URL is not set"), "{stderr}");
+
+    let out = syllabus()?.args(["token", "--sub", "alice"]).output()?;
+    assert!(!out.status.success());
+    assert!(String::from_utf8(out.stderr)?.contains("AUTH_JWT_SECRET is not set"));
+    Ok(())
+}
+
+#[test]
+fn token_prints_a_signed_jwt_for_the_subject() -> TestResult {
+    let out = syllabus()?
+        .args(["token", "--sub", "alice", "--ttl", "2h"])
+        .env("AUTH_JWT_SECRET", "an-example-secret-of-32-bytes-or-more")
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout)?;
+    let parts: Vec<&str> = token.trim().split('.').collect();
+    assert_eq!(parts.len(), 3, "a JWT has three parts: {token}");
+    Ok(())
+}
