@@ -230,8 +230,15 @@ impl Loc {
 }
 
 /// Returns the module and whether any effort in it was rounded.
-fn check_module(value: &Value, index: usize, issues: &mut Issues) -> Option<(NormalizedModule, bool)> {
-    let loc = Loc { module: index, task: None };
+fn check_module(
+    value: &Value,
+    index: usize,
+    issues: &mut Issues,
+) -> Option<(NormalizedModule, bool)> {
+    let loc = Loc {
+        module: index,
+        task: None,
+    };
     if !value.is_object() {
         issues.push(loc.path(), "must be an object");
         return None;
@@ -248,12 +255,18 @@ fn check_module(value: &Value, index: usize, issues: &mut Issues) -> Option<(Nor
             if !(MIN_TASKS..=MAX_TASKS).contains(&raw_tasks.len()) {
                 issues.push(
                     loc.field("tasks"),
-                    format!("must hold {MIN_TASKS} to {MAX_TASKS} tasks, found {}", raw_tasks.len()),
+                    format!(
+                        "must hold {MIN_TASKS} to {MAX_TASKS} tasks, found {}",
+                        raw_tasks.len()
+                    ),
                 );
             }
             tasks.reserve(raw_tasks.len().min(MAX_TASKS));
             for (t, task) in raw_tasks.iter().enumerate() {
-                let task_loc = Loc { module: index, task: Some(t) };
+                let task_loc = Loc {
+                    module: index,
+                    task: Some(t),
+                };
                 if !task.is_object() {
                     issues.push(task_loc.path(), "must be an object");
                     continue;
@@ -261,7 +274,8 @@ fn check_module(value: &Value, index: usize, issues: &mut Issues) -> Option<(Nor
                 let title = check_title(task, task_loc, issues);
                 let description = check_description(task, task_loc, issues);
                 let effort = check_minutes(task, task_loc, TASK_MINUTES, issues);
-                if let (Some(title), Some(description), Some(effort)) = (title, description, effort) {
+                if let (Some(title), Some(description), Some(effort)) = (title, description, effort)
+                {
                     rounded |= effort.rounded;
                     tasks.push(NormalizedTask {
                         order: u32::try_from(tasks.len() + 1).unwrap_or(u32::MAX),
@@ -301,7 +315,10 @@ fn check_title(value: &Value, loc: Loc, issues: &mut Issues) -> Option<String> {
         None => issues.push(loc.field("title"), "must be a string"),
         Some("") => issues.push(loc.field("title"), "must not be empty"),
         Some(t) if exceeds(t, TITLE_MAX_CHARS) => {
-            issues.push(loc.field("title"), format!("must have at most {TITLE_MAX_CHARS} characters"));
+            issues.push(
+                loc.field("title"),
+                format!("must have at most {TITLE_MAX_CHARS} characters"),
+            );
         }
         Some(t) => return Some(t.to_owned()),
     }
