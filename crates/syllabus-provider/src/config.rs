@@ -1,0 +1,65 @@
+//! Provider settings: `OPENAI_BASE_URL`, `OPENAI_API_KEY`, `LLM_MODEL`, `GENERATION_TIMEOUT_MS`,
+//! `GENERATION_EXTENDED_TIMEOUT_MS` (read by the binary, passed in here).
+
+use std::time::Duration;
+
+/// OpenAI's endpoint.
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+/// The default model.
+pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
+/// Deadline of an attempt from the start of the provider call.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Deadline once the first complete, valid module has streamed in.
+pub const DEFAULT_EXTENDED_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How to reach the model.
+#[derive(Clone)]
+pub struct ProviderConfig {
+    /// Base URL up to and including the version segment (`…/v1`).
+    pub base_url: String,
+    /// Bearer key; `None` for local servers that need none.
+    pub api_key: Option<String>,
+    /// Model name sent with every request.
+    pub model: String,
+    /// Base deadline.
+    pub timeout: Duration,
+    /// Extended deadline (from the start of the call, not from the extension).
+    pub extended_timeout: Duration,
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("model", &self.model)
+            .field("timeout", &self.timeout)
+            .field("extended_timeout", &self.extended_timeout)
+            .finish()
+    }
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        Self {
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            api_key: None,
+            model: DEFAULT_MODEL.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            extended_timeout: DEFAULT_EXTENDED_TIMEOUT,
+        }
+    }
+}
+
+impl ProviderConfig {
+    /// A short name of the provider for attempt records: the base URL's host.
+    #[must_use]
+    pub fn provider_name(&self) -> String {
+        let without_scheme = self.base_url.split("://").nth(1).unwrap_or(&self.base_url);
+        without_scheme
+            .split(['/', ':'])
+            .next()
+            .unwrap_or("unknown")
+            .to_owned()
+    }
+}

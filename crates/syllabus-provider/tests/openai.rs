@@ -1,0 +1,567 @@
+#![expect(
+    clippy::expect_used,
+    reason = "test helpers fail loudly on broken fixtures"
+)]
+
+//! The OpenAI-compatible provider against a fake server over real HTTP and real async-openai:
+//! every failure class, the adaptive deadline, usage, the request's contents and re-asks.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use syllabus_domain::{FailureClass, Issues, PlanRequest, RawPlanRequest};
+use syllabus_provider::{
+    DistractorsInput, FlashcardsInput, OpenAiProvider, Provider, ProviderConfig, SkillTreeInput,
+};
+use syllabus_testkit::fake_llm::{
+    content_chunk, finish_chunk, refused_base_url, split_content, usage_chunk,
+};
+use syllabus_testkit::{End, FakeLlm, Reply};
+
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+const BASE: Duration = Duration::from_millis(400);
+const EXTENDED: Duration = Duration::from_millis(800);
+const MARGIN: Duration = Duration::from_millis(250);
+
+fn request() -> PlanRequest {
+    PlanRequest::parse(&RawPlanRequest {
+        topic: "Distributed systems".into(),
+        notes: None,
+        skill_level: "advanced".into(),
+        weekly_hours: 10,
+        learning_style: "reading".into(),
+        start_date: None,
+        deadline_date: None,
+    })
+    .expect("valid request")
+}
+
+fn plan_json(modules: usize, tasks: usize) -> String {
+    json!({"modules": (0..modules).map(|m| json!({
+        "title": format!("Module {m}"),
+        "estimated_minutes": 60,
+        "description": null,
+        "tasks": (0..tasks).map(|t| json!({"title": format!("Task {t}"), "estimated_minutes": 20, "description": "Do it"})).collect::<Vec<_>>(),
+    })).collect::<Vec<_>>()})
+    .to_string()
+}
+
+fn provider_for(base_url: String, timeout: Duration, extended: Duration) -> OpenAiProvider {
+    OpenAiProvider::new(ProviderConfig {
+        base_url,
+        api_key: Some("sk-test-key".into()),
+        model: "fake-model".into(),
+        timeout,
+        extended_timeout: extended,
+    })
+    .expect("provider")
+}
+
+async fn setup() -> Result<(FakeLlm, OpenAiProvider), Box<dyn std::error::Error + Send + Sync>> {
+    let fake = FakeLlm::start().await?;
+    let provider = provider_for(fake.base_url(), BASE, EXTENDED);
+    Ok((fake, provider))
+}
+
+async fn plan_failure(
+    fake: &FakeLlm,
+    provider: &OpenAiProvider,
+    reply: Reply,
+) -> syllabus_provider::Failure {
+    fake.push(reply);
+    match provider.learning_plan(&request(), None).await {
+        Ok(_) => panic!("expected a failure"),
+        Err(f) => f,
+    }
+}
+
+fn assert_near(elapsed: Duration, target: Duration) {
+    let low = target.saturating_sub(MARGIN);
+    assert!(
+        elapsed >= low && elapsed <= target + MARGIN,
+        "elapsed {elapsed:?}, expected {target:?} ± {MARGIN:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_streamed_plan_is_validated_and_carries_its_facts() -> TestResult {
+    let (fake, provider) = setup().await?;
+    fake.push(Reply::stream(&plan_json(3, 2), 10, Duration::ZERO));
+    let generated = provider.learning_plan(&request(), None).await?;
+    assert_eq!(generated.output.modules.len(), 3);
+    assert_eq!(generated.output.report.tasks_count, 6);
+    let facts = &generated.facts;
+    assert_eq!(facts.model, "fake-model");
+    assert_eq!(facts.provider, "127.0.0.1");
+    assert_eq!(facts.usage.map(|u| u.total_tokens), Some(600));
+    assert_eq!(facts.prompt_hash.len(), 64);
+    assert!(
+        facts.timeout_extended,
+        "a complete first module extends the deadline"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_request_carries_the_key_the_model_the_schema_and_the_topic() -> TestResult {
+    let (fake, provider) = setup().await?;
+    fake.push(Reply::stream(&plan_json(1, 1), 1, Duration::ZERO));
+    provider.learning_plan(&request(), None).await?;
+    let requests = fake.requests();
+    let req = requests.first().ok_or("no request")?;
+    assert_eq!(req.header("authorization"), Some("Bearer sk-test-key"));
+    assert_eq!(req.body["model"], "fake-model");
+    assert_eq!(req.body["stream"], true);
+    let format = &req.body["response_format"];
+    assert_eq!(format["type"], "json_schema");
+    assert_eq!(format["json_schema"]["name"], "learning_plan");
+    assert_eq!(format["json_schema"]["strict"], true);
+    assert_eq!(
+        format["json_schema"]["schema"]["required"],
+        json!(["modules"])
+    );
+    let user = req.body["messages"][1]["content"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(user.contains("Topic: Distributed systems"), "{user}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn usage_is_absent_when_the_server_does_not_send_it() -> TestResult {
+    let (fake, provider) = setup().await?;
+    let mut events: Vec<(Duration, String)> = split_content(&plan_json(1, 1), 3)
+        .into_iter()
+        .map(|c| (Duration::ZERO, c))
+        .collect();
+    events.push((Duration::ZERO, finish_chunk("stop")));
+    fake.push(Reply::Sse {
+        events,
+        end: End::Done,
+    });
+    let generated = provider.learning_plan(&request(), None).await?;
+    assert_eq!(generated.facts.usage, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_a_rate_limit_at_once() -> TestResult {
+    let (fake, provider) = setup().await?;
+    let started = Instant::now();
+    let failure = plan_failure(&fake, &provider, Reply::Status {
+        status: 429,
+        headers: vec![("Retry-After".into(), "5".into())],
+        body: json!({"error": {"message": "Rate limit reached", "type": "requests", "param": null, "code": "rate_limit_exceeded"}}).to_string(),
+    })
+    .await;
+    assert_eq!(failure.class, FailureClass::RateLimit);
+    assert_eq!(failure.retry_after, Some(Duration::from_secs(5)));
+    assert!(
+        started.elapsed() < BASE,
+        "no retry inside the provider: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(fake.requests().len(), 1, "exactly one request");
+    assert!(
+        !failure.message.contains("Rate limit reached"),
+        "the provider's body never reaches a user"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_429_in_llama_cpp_shape_and_a_quota_error_are_rate_limits() -> TestResult {
+    let (fake, provider) = setup().await?;
+    let llama = Reply::Status {
+        status: 429,
+        headers: vec![],
+        body: json!({"error": {"code": 429, "message": "slots busy", "type": "unavailable_error"}})
+            .to_string(),
+    };
+    assert_eq!(
+        plan_failure(&fake, &provider, llama).await.class,
+        FailureClass::RateLimit
+    );
+    let quota = Reply::openai_error(429, "You exceeded your current quota");
+    assert_eq!(
+        plan_failure(&fake, &provider, quota).await.class,
+        FailureClass::RateLimit
+    );
+    let plain = Reply::Status {
+        status: 429,
+        headers: vec![],
+        body: "Too Many Requests".into(),
+    };
+    assert_eq!(
+        plan_failure(&fake, &provider, plain).await.class,
+        FailureClass::RateLimit
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn other_http_errors_are_provider_errors_whatever_their_body() -> TestResult {
+    let (fake, provider) = setup().await?;
+    for status in [400, 401, 404, 500, 502, 503] {
+        let failure = plan_failure(
+            &fake,
+            &provider,
+            Reply::openai_error(status, "secret internal detail"),
+        )
+        .await;
+        assert_eq!(failure.class, FailureClass::ProviderError, "HTTP {status}");
+        assert!(!failure.message.contains("secret internal detail"));
+        let numeric = Reply::Status {
+            status,
+            headers: vec![],
+            body: json!({"error": {"code": status, "message": "x"}}).to_string(),
+        };
+        assert_eq!(
+            plan_failure(&fake, &provider, numeric).await.class,
+            FailureClass::ProviderError,
+            "HTTP {status}, numeric code"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_a_provider_error() -> TestResult {
+    let provider = provider_for(refused_base_url()?, BASE, EXTENDED);
+    let failure = provider
+        .learning_plan(&request(), None)
+        .await
+        .err()
+        .ok_or("expected failure")?;
+    assert_eq!(failure.class, FailureClass::ProviderError);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_cut_stream_is_a_provider_error() -> TestResult {
+    let (fake, provider) = setup().await?;
+    let text = plan_json(2, 2);
+    let half: Vec<(Duration, String)> = split_content(&text, 4)
+        .into_iter()
+        .take(2)
+        .map(|c| (Duration::ZERO, c))
+        .collect();
+    for end in [End::Reset, End::Close] {
+        let failure = plan_failure(
+            &fake,
+            &provider,
+            Reply::Sse {
+                events: half.clone(),
+                end,
+            },
+        )
+        .await;
+        assert_eq!(failure.class, FailureClass::ProviderError, "{end:?}");
+    }
+    // Every content byte arrived, but neither a finish_reason nor [DONE].
+    let all: Vec<(Duration, String)> = split_content(&text, 4)
+        .into_iter()
+        .map(|c| (Duration::ZERO, c))
+        .collect();
+    let failure = plan_failure(
+        &fake,
+        &provider,
+        Reply::Sse {
+            events: all,
+            end: End::Close,
+        },
+    )
+    .await;
+    assert_eq!(failure.class, FailureClass::ProviderError);
+    Ok(())
+}
+
+#[tokio::test]
+async fn empty_content_an_error_event_and_a_refusal_are_provider_errors() -> TestResult {
+    let (fake, provider) = setup().await?;
+    let empty = Reply::Sse {
+        events: vec![(Duration::ZERO, finish_chunk("stop"))],
+        end: End::Done,
+    };
+    assert_eq!(
+        plan_failure(&fake, &provider, empty).await.class,
+        FailureClass::ProviderError
+    );
+
+    let error_event = Reply::Sse {
+        events: vec![
+            (Duration::ZERO, content_chunk("{\"modules\":[")),
+            (
+                Duration::ZERO,
+                json!({"error": {"message": "upstream overloaded", "type": "server_error"}})
+                    .to_string(),
+            ),
+            (Duration::ZERO, finish_chunk("stop")),
+        ],
+        end: End::Done,
+    };
+    assert_eq!(
+        plan_failure(&fake, &provider, error_event).await.class,
+        FailureClass::ProviderError
+    );
+
+    let refusal = Reply::Sse {
+        events: vec![
+            (Duration::ZERO, json!({"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                "choices": [{"index": 0, "delta": {"refusal": "I can't help with that."}, "finish_reason": null}]}).to_string()),
+            (Duration::ZERO, finish_chunk("stop")),
+        ],
+        end: End::Done,
+    };
+    assert_eq!(
+        plan_failure(&fake, &provider, refusal).await.class,
+        FailureClass::ProviderError
+    );
+    Ok(())
+}
+
+fn complete(text: &str, reason: &str) -> Reply {
+    let mut events: Vec<(Duration, String)> = split_content(text, 3)
+        .into_iter()
+        .map(|c| (Duration::ZERO, c))
+        .collect();
+    events.push((Duration::ZERO, finish_chunk(reason)));
+    Reply::Sse {
+        events,
+        end: End::Done,
+    }
+}
+
+#[tokio::test]
+async fn completed_but_unusable_output_is_a_validation_failure_naming_the_paths() -> TestResult {
+    let (fake, provider) = setup().await?;
+    let full = plan_json(2, 2);
+    let cut = full.get(..full.len() / 2).ok_or("cut")?;
+    let cases: Vec<(Reply, Vec<&str>)> = vec![
+        (complete(cut, "length"), vec![""]),
+        (complete("Sure! Here is your plan: ...", "stop"), vec![""]),
+        (complete(r#"{"plan": []}"#, "stop"), vec!["modules"]),
+        (complete(r#"{"modules": []}"#, "stop"), vec!["modules"]),
+        (
+            complete(
+                r#"{"modules": [{"title": "A", "estimated_minutes": 30, "description": null, "tasks": []}]}"#,
+                "stop",
+            ),
+            vec!["modules[0].tasks"],
+        ),
+        (
+            complete(
+                r#"{"modules": [{"title": " ", "estimated_minutes": 0, "description": null, "tasks": [{"title": "t", "estimated_minutes": -5, "description": null}]}]}"#,
+                "stop",
+            ),
+            vec![
+                "modules[0].title",
+                "modules[0].estimated_minutes",
+                "modules[0].tasks[0].estimated_minutes",
+            ],
+        ),
+    ];
+    for (reply, paths) in cases {
+        let failure = plan_failure(&fake, &provider, reply).await;
+        assert_eq!(failure.class, FailureClass::Validation);
+        let issues = failure.issues.ok_or("validation failures carry issues")?;
+        let got: Vec<&str> = issues.as_slice().iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(got, paths);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_stall_before_any_byte_times_out_at_the_base_deadline() -> TestResult {
+    let (fake, provider) = setup().await?;
+    let started = Instant::now();
+    let failure = plan_failure(&fake, &provider, Reply::StallBeforeHeaders).await;
+    assert_eq!(failure.class, FailureClass::Timeout);
+    assert!(!failure.facts.timeout_extended);
+    assert_near(started.elapsed(), BASE);
+    Ok(())
+}
+
+#[tokio::test]
+async fn opening_bytes_alone_do_not_extend_the_deadline() -> TestResult {
+    let (fake, provider) = setup().await?;
+    let started = Instant::now();
+    let reply = Reply::Sse {
+        events: vec![(Duration::ZERO, content_chunk(r#"{"modules":[{"title":"x""#))],
+        end: End::Stall,
+    };
+    let failure = plan_failure(&fake, &provider, reply).await;
+    assert_eq!(failure.class, FailureClass::Timeout);
+    assert!(!failure.facts.timeout_extended);
+    assert_near(started.elapsed(), BASE);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_stall_after_a_complete_first_module_times_out_at_the_extended_deadline() -> TestResult {
+    let (fake, provider) = setup().await?;
+    let text = plan_json(3, 2);
+    let first_module_end = text.find("]},").ok_or("layout")? + 2;
+    let (head, _) = text.split_at(first_module_end);
+    let started = Instant::now();
+    let reply = Reply::Sse {
+        events: vec![(Duration::from_millis(50), content_chunk(head))],
+        end: End::Stall,
+    };
+    let failure = plan_failure(&fake, &provider, reply).await;
+    assert_eq!(failure.class, FailureClass::Timeout);
+    assert!(failure.facts.timeout_extended);
+    assert_near(started.elapsed(), EXTENDED);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_slow_stream_that_finishes_inside_the_extended_deadline_succeeds() -> TestResult {
+    let (fake, provider) = setup().await?;
+    // 12 chunks 50 ms apart: about 600 ms, past the 400 ms base deadline.
+    fake.push(Reply::stream(
+        &plan_json(4, 2),
+        12,
+        Duration::from_millis(50),
+    ));
+    let started = Instant::now();
+    let generated = provider.learning_plan(&request(), None).await?;
+    assert!(
+        started.elapsed() > BASE,
+        "the stream outlived the base deadline"
+    );
+    assert!(generated.facts.timeout_extended);
+    assert_eq!(generated.output.modules.len(), 4);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_invalid_first_module_does_not_extend_the_deadline() -> TestResult {
+    let (fake, provider) = setup().await?;
+    let head = r#"{"modules":[{"title":"A","estimated_minutes":30,"description":null,"tasks":[]},"#;
+    let started = Instant::now();
+    let reply = Reply::Sse {
+        events: vec![(Duration::ZERO, content_chunk(head))],
+        end: End::Stall,
+    };
+    let failure = plan_failure(&fake, &provider, reply).await;
+    assert_eq!(failure.class, FailureClass::Timeout);
+    assert!(!failure.facts.timeout_extended);
+    assert_near(started.elapsed(), BASE);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_default_deadlines_are_ten_and_twenty_seconds() -> TestResult {
+    let fake = FakeLlm::start().await?;
+    let provider = provider_for(
+        fake.base_url(),
+        Duration::from_secs(10),
+        Duration::from_secs(20),
+    );
+    let started = Instant::now();
+    let failure = plan_failure(&fake, &provider, Reply::StallBeforeHeaders).await;
+    assert_eq!(failure.class, FailureClass::Timeout);
+    assert_near(started.elapsed(), Duration::from_secs(10));
+    assert_eq!(ProviderConfig::default().timeout, Duration::from_secs(10));
+    assert_eq!(
+        ProviderConfig::default().extended_timeout,
+        Duration::from_secs(20)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_reask_tells_the_model_what_was_wrong_without_its_earlier_output() -> TestResult {
+    let (fake, provider) = setup().await?;
+    let bad = r#"{"modules": [{"title": "UNIQUE-EARLIER-OUTPUT", "estimated_minutes": 30, "description": null, "tasks": []}]}"#;
+    let failure = plan_failure(&fake, &provider, complete(bad, "stop")).await;
+    let issues: Issues = failure.issues.ok_or("issues")?;
+    fake.push(Reply::stream(&plan_json(1, 1), 2, Duration::ZERO));
+    provider.learning_plan(&request(), Some(&issues)).await?;
+    let requests = fake.requests();
+    let second = requests.get(1).ok_or("second request")?;
+    let user = second.body["messages"][1]["content"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        user.contains("modules[0].tasks: must hold 1 to 20 tasks, found 0"),
+        "{user}"
+    );
+    assert!(!user.contains("UNIQUE-EARLIER-OUTPUT"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn flashcards_distractors_and_skill_trees_go_through_the_same_stream() -> TestResult {
+    let (fake, provider) = setup().await?;
+    let cards = json!({"flashcards": [{"question": "Q1", "answer": "A1"}, {"question": "Q2", "answer": "A2"}, {"question": "Q3", "answer": "A3"}]});
+    fake.push(Reply::stream(&cards.to_string(), 3, Duration::ZERO));
+    let input = FlashcardsInput {
+        topic: "Rust".into(),
+        module_titles: vec!["Ownership".into()],
+        max_cards: 2,
+    };
+    let got = provider.flashcards(&input, None).await?;
+    assert_eq!(got.output.len(), 2, "extra cards are dropped");
+
+    fake.push(Reply::stream(
+        &json!({"distractors": ["Go", "C", "Zig"]}).to_string(),
+        2,
+        Duration::ZERO,
+    ));
+    let input = DistractorsInput {
+        topic: "Rust".into(),
+        question: "Which language has a borrow checker?".into(),
+        answer: "Rust".into(),
+    };
+    assert_eq!(
+        provider.distractors(&input, None).await?.output,
+        ["Go", "C", "Zig"]
+    );
+    fake.push(Reply::stream(
+        &json!({"distractors": ["Go", "rust", "Zig"]}).to_string(),
+        2,
+        Duration::ZERO,
+    ));
+    assert_eq!(
+        provider
+            .distractors(&input, None)
+            .await
+            .err()
+            .map(|f| f.class),
+        Some(FailureClass::Validation)
+    );
+
+    let tree = json!({"skills": [{"title": "Ownership", "description": null, "children": [{"title": "Moves", "description": null, "children": []}]}]});
+    fake.push(Reply::stream(&tree.to_string(), 2, Duration::ZERO));
+    let input = SkillTreeInput {
+        topic: "Rust".into(),
+        module_titles: vec![],
+    };
+    let got = provider.skill_tree(&input, None).await?;
+    assert_eq!((got.output.node_count, got.output.depth), (2, 2));
+
+    let names: Vec<Value> = fake
+        .requests()
+        .iter()
+        .map(|r| r.body["response_format"]["json_schema"]["name"].clone())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            json!("flashcards"),
+            json!("distractors"),
+            json!("distractors"),
+            json!("skill_tree")
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn usage_chunk_helper_sums_tokens() {
+    let v: Value = serde_json::from_str(&usage_chunk(1, 2)).expect("json");
+    assert_eq!(v["usage"]["total_tokens"], 3);
+}

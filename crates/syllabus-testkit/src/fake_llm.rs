@@ -1,0 +1,325 @@
+//! A fake OpenAI-compatible server on 127.0.0.1 speaking real HTTP/1.1, for tests.
+//!
+//! Each request to `POST /v1/chat/completions` takes the next scripted [`Reply`] (or the default
+//! reply when the script is empty) and is recorded, headers and JSON body, for assertions.
+//! Replies cover what real providers do: SSE streams with chosen chunking and delays, ending with
+//! `[DONE]`, a plain close, a TCP reset or a stall; error statuses with any body and headers
+//! (`Retry-After`); and a stall before any byte.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// How a stream ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// `data: [DONE]` then close.
+    Done,
+    /// Close without `[DONE]`.
+    Close,
+    /// Reset the connection (RST) mid-stream.
+    Reset,
+    /// Keep the connection open and send nothing more.
+    Stall,
+}
+
+/// One scripted answer.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// `200 text/event-stream`: each event's data is sent after its delay.
+    Sse {
+        /// `(delay before the event, data line)`.
+        events: Vec<(Duration, String)>,
+        /// What happens after the last event.
+        end: End,
+    },
+    /// Any status with a body (JSON or not) and extra headers.
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// Extra headers, e.g. `("Retry-After", "5")`.
+        headers: Vec<(String, String)>,
+        /// The body.
+        body: String,
+    },
+    /// Read the request, then never answer.
+    StallBeforeHeaders,
+}
+
+/// A chat-completion chunk carrying `content`.
+#[must_use]
+pub fn content_chunk(content: &str) -> String {
+    json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": "fake-model",
+           "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": null}]})
+    .to_string()
+}
+
+/// The chunk that ends a choice.
+#[must_use]
+pub fn finish_chunk(reason: &str) -> String {
+    json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": "fake-model",
+           "choices": [{"index": 0, "delta": {}, "finish_reason": reason}]})
+    .to_string()
+}
+
+/// The trailing usage chunk (`stream_options.include_usage`).
+#[must_use]
+pub fn usage_chunk(prompt: u32, completion: u32) -> String {
+    json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": "fake-model",
+           "choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}})
+    .to_string()
+}
+
+/// Splits `text` into `pieces` content chunks of about equal size (on char boundaries).
+#[must_use]
+pub fn split_content(text: &str, pieces: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let size = chars.len().div_ceil(pieces.max(1)).max(1);
+    chars
+        .chunks(size)
+        .map(|c| content_chunk(&c.iter().collect::<String>()))
+        .collect()
+}
+
+impl Reply {
+    /// A well-behaved stream of `text` in `pieces` chunks, `delay` apart, ending with
+    /// `finish_reason: stop`, a usage chunk and `[DONE]`.
+    #[must_use]
+    pub fn stream(text: &str, pieces: usize, delay: Duration) -> Self {
+        let mut events: Vec<(Duration, String)> = split_content(text, pieces)
+            .into_iter()
+            .map(|c| (delay, c))
+            .collect();
+        events.push((Duration::ZERO, finish_chunk("stop")));
+        events.push((Duration::ZERO, usage_chunk(120, 480)));
+        Self::Sse {
+            events,
+            end: End::Done,
+        }
+    }
+
+    /// A status with a JSON body in OpenAI's error shape.
+    #[must_use]
+    pub fn openai_error(status: u16, message: &str) -> Self {
+        Self::Status {
+            status,
+            headers: Vec::new(),
+            body:
+                json!({"error": {"message": message, "type": "error", "param": null, "code": null}})
+                    .to_string(),
+        }
+    }
+}
+
+/// A request the server received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// Lower-cased header names with their values.
+    pub headers: Vec<(String, String)>,
+    /// The JSON body (`Value::Null` if it was not JSON).
+    pub body: Value,
+}
+
+impl Recorded {
+    /// A header's value.
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    script: VecDeque<Reply>,
+    default: Option<Reply>,
+    requests: Vec<Recorded>,
+}
+
+/// The running server; stops when dropped.
+#[derive(Debug)]
+pub struct FakeLlm {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    task: JoinHandle<()>,
+}
+
+impl FakeLlm {
+    /// Starts a server on an ephemeral port of 127.0.0.1.
+    ///
+    /// # Errors
+    /// When no port can be bound.
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = Arc::clone(&state);
+        let task = tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                tokio::spawn(serve(socket, Arc::clone(&shared)));
+            }
+        });
+        Ok(Self { addr, state, task })
+    }
+
+    /// The base URL to configure (`http://127.0.0.1:PORT/v1`).
+    #[must_use]
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Queues a reply for the next request.
+    pub fn push(&self, reply: Reply) {
+        if let Ok(mut s) = self.state.lock() {
+            s.script.push_back(reply);
+        }
+    }
+
+    /// The reply used when the script is empty.
+    pub fn set_default(&self, reply: Reply) {
+        if let Ok(mut s) = self.state.lock() {
+            s.default = Some(reply);
+        }
+    }
+
+    /// Requests received so far.
+    #[must_use]
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state
+            .lock()
+            .map(|s| s.requests.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for FakeLlm {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A base URL where nothing listens: connections are refused.
+///
+/// # Errors
+/// When no port can be bound.
+pub fn refused_base_url() -> std::io::Result<String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    drop(listener);
+    Ok(format!("http://{addr}/v1"))
+}
+
+async fn read_request(socket: &mut TcpStream) -> std::io::Result<Recorded> {
+    let mut buf = Vec::with_capacity(8 * 1024);
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let n = socket.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break pos + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(buf.get(..head_end).unwrap_or_default()).into_owned();
+    let headers: Vec<(String, String)> = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let n = socket.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+    }
+    let body =
+        serde_json::from_slice(buf.get(head_end..).unwrap_or_default()).unwrap_or(Value::Null);
+    Ok(Recorded { headers, body })
+}
+
+async fn serve(mut socket: TcpStream, state: Arc<Mutex<State>>) {
+    let Ok(request) = read_request(&mut socket).await else {
+        return;
+    };
+    let reply = {
+        let Ok(mut s) = state.lock() else { return };
+        s.requests.push(request);
+        s.script.pop_front().or_else(|| s.default.clone())
+    };
+    let Some(reply) = reply else {
+        let _ = socket.write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+        return;
+    };
+    match reply {
+        Reply::StallBeforeHeaders => tokio::time::sleep(Duration::from_secs(3_600)).await,
+        Reply::Status {
+            status,
+            headers,
+            body,
+        } => {
+            let mut head = format!(
+                "HTTP/1.1 {status} Status\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+                body.len()
+            );
+            for (k, v) in headers {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+            head.push_str("\r\n");
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(body.as_bytes()).await;
+            let _ = socket.shutdown().await;
+        }
+        Reply::Sse { events, end } => {
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
+            if socket.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            for (delay, data) in events {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                if socket
+                    .write_all(format!("data: {data}\n\n").as_bytes())
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                let _ = socket.flush().await;
+            }
+            match end {
+                End::Done => {
+                    let _ = socket.write_all(b"data: [DONE]\n\n").await;
+                    let _ = socket.shutdown().await;
+                }
+                End::Close => {
+                    let _ = socket.shutdown().await;
+                }
+                End::Reset => {
+                    // SO_LINGER 0: closing sends RST instead of FIN.
+                    let _ = socket2::SockRef::from(&socket).set_linger(Some(Duration::ZERO));
+                    drop(socket);
+                }
+                End::Stall => tokio::time::sleep(Duration::from_secs(3_600)).await,
+            }
+        }
+    }
+}
