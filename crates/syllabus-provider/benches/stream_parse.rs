@@ -3,7 +3,10 @@
 //! Reports median and p95 over many runs.
 
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
-#![expect(clippy::expect_used, reason = "a broken fixture should stop the benchmark")]
+#![expect(
+    clippy::expect_used,
+    reason = "a broken fixture should stop the benchmark"
+)]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

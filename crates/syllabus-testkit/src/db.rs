@@ -161,19 +161,7 @@ impl TestDb {
     /// When `DATABASE_URL` is missing or unusable, or PostgreSQL refuses.
     pub async fn new() -> Result<Self, Error> {
         let template = TEMPLATE.get_or_try_init(ensure_template).await?.clone();
-        let admin = admin_url()?;
-        let name = format!("syllabus_test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = AsyncPgConnection::establish(admin.as_str()).await?;
-        sql_query(format!(
-            "CREATE DATABASE {name} TEMPLATE {template} OWNER {APP_ROLE} STRATEGY FILE_COPY"
-        ))
-        .execute(&mut conn)
-        .await?;
-        Ok(Self {
-            url: as_app_role(&admin, &name)?,
-            admin_url: with_database(&admin, &name),
-            name,
-        })
+        Self::create(&format!("TEMPLATE {template} STRATEGY FILE_COPY")).await
     }
 
     /// Creates an empty database (no migrations applied), for tests of the migrations themselves.
@@ -181,12 +169,16 @@ impl TestDb {
     /// # Errors
     /// As [`TestDb::new`].
     pub async fn empty() -> Result<Self, Error> {
-        // Make sure the application role exists.
+        // Makes sure the application role exists.
         TEMPLATE.get_or_try_init(ensure_template).await?;
+        Self::create("").await
+    }
+
+    async fn create(options: &str) -> Result<Self, Error> {
         let admin = admin_url()?;
         let name = format!("syllabus_test_{}", uuid::Uuid::new_v4().simple());
         let mut conn = AsyncPgConnection::establish(admin.as_str()).await?;
-        sql_query(format!("CREATE DATABASE {name} OWNER {APP_ROLE}"))
+        sql_query(format!("CREATE DATABASE {name} OWNER {APP_ROLE} {options}"))
             .execute(&mut conn)
             .await?;
         Ok(Self {
