@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::fields::{exceeds, optional_text, required_text};
 use crate::issues::Issues;
 use crate::plan::{DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS};
 
@@ -44,8 +45,14 @@ pub fn validate_flashcards(doc: &Value, wanted: u32) -> Result<Vec<Flashcard>, I
     let mut out = Vec::new();
     for (i, card) in cards.iter().take(keep).enumerate() {
         let path = format!("flashcards[{i}]");
-        let question = text_field(card, &path, "question", QUESTION_MAX_CHARS, &mut issues);
-        let answer = text_field(card, &path, "answer", ANSWER_MAX_CHARS, &mut issues);
+        let question = required_text(
+            card,
+            "question",
+            QUESTION_MAX_CHARS,
+            path.as_str(),
+            &mut issues,
+        );
+        let answer = required_text(card, "answer", ANSWER_MAX_CHARS, path.as_str(), &mut issues);
         if let (Some(question), Some(answer)) = (question, answer) {
             out.push(Flashcard { question, answer });
         }
@@ -81,7 +88,7 @@ pub fn validate_distractors(doc: &Value, answer: &str) -> Result<[String; DISTRA
         match item.as_str().map(str::trim) {
             None => issues.push(path, "must be a string"),
             Some("") => issues.push(path, "must not be empty"),
-            Some(s) if s.chars().count() > ANSWER_MAX_CHARS => {
+            Some(s) if exceeds(s, ANSWER_MAX_CHARS) => {
                 issues.push(
                     path,
                     format!("must have at most {ANSWER_MAX_CHARS} characters"),
@@ -188,20 +195,15 @@ fn skill_nodes(
         } else {
             format!("{parent}.{}", i + 1)
         };
-        let title = text_field(item, &here, "title", TITLE_MAX_CHARS, issues);
-        let description = match item.get("description") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) if s.trim().chars().count() <= DESCRIPTION_MAX_CHARS => {
-                Some(s.trim().to_owned()).filter(|s| !s.is_empty())
-            }
-            Some(_) => {
-                issues.push(
-                    format!("{here}.description"),
-                    "must be a string of at most 2000 characters or null",
-                );
-                None
-            }
-        };
+        let title = required_text(item, "title", TITLE_MAX_CHARS, here.as_str(), issues);
+        let description = optional_text(
+            item,
+            "description",
+            DESCRIPTION_MAX_CHARS,
+            here.as_str(),
+            issues,
+        )
+        .flatten();
         let children = match item.get("children") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(kids)) if kids.is_empty() => Vec::new(),
@@ -238,25 +240,6 @@ fn skill_nodes(
         }
     }
     out
-}
-
-fn text_field(
-    value: &Value,
-    path: &str,
-    name: &str,
-    max: usize,
-    issues: &mut Issues,
-) -> Option<String> {
-    let field = format!("{path}.{name}");
-    match value.get(name).and_then(Value::as_str).map(str::trim) {
-        None => issues.push(field, "must be a string"),
-        Some("") => issues.push(field, "must not be empty"),
-        Some(s) if s.chars().count() > max => {
-            issues.push(field, format!("must have at most {max} characters"))
-        }
-        Some(s) => return Some(s.to_owned()),
-    }
-    None
 }
 
 #[cfg(test)]

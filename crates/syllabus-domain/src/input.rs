@@ -4,8 +4,6 @@
 //! [`PlanRequest::parse`] turns it into a request whose every field is known to be valid, or
 //! reports every invalid field by name.
 
-use std::str::FromStr;
-
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +18,14 @@ pub const TOPIC_MIN_CHARS: usize = 3;
 pub const NOTES_MAX_CHARS: usize = 2_000;
 /// Most weekly hours a learner may plan.
 pub const WEEKLY_HOURS_MAX: i64 = 80;
+
+/// A closed set of values with wire names, as the enums of this crate are.
+pub trait StringEnum: Copy + 'static {
+    /// Every value, in declaration order.
+    const ALL: &'static [Self];
+    /// The wire name.
+    fn as_str(self) -> &'static str;
+}
 
 /// Defines a closed string enum with `as_str`, `FromStr`, serde and the list of its values.
 macro_rules! string_enum {
@@ -44,6 +50,13 @@ macro_rules! string_enum {
                 match self {
                     $(Self::$variant => $text),+
                 }
+            }
+        }
+
+        impl $crate::input::StringEnum for $name {
+            const ALL: &'static [Self] = <$name>::ALL;
+            fn as_str(self) -> &'static str {
+                <$name>::as_str(self)
             }
         }
 
@@ -178,18 +191,9 @@ impl PlanRequest {
             .map(|n| sanitize(n, NOTES_MAX_CHARS))
             .filter(|n| !n.as_str().is_empty());
 
-        let skill_level = parse_enum::<SkillLevel>(
-            &raw.skill_level,
-            "skill_level",
-            SkillLevel::ALL.iter().map(|v| v.as_str()),
-            &mut issues,
-        );
-        let learning_style = parse_enum::<LearningStyle>(
-            &raw.learning_style,
-            "learning_style",
-            LearningStyle::ALL.iter().map(|v| v.as_str()),
-            &mut issues,
-        );
+        let skill_level = parse_enum::<SkillLevel>(&raw.skill_level, "skill_level", &mut issues);
+        let learning_style =
+            parse_enum::<LearningStyle>(&raw.learning_style, "learning_style", &mut issues);
         let weekly_hours = WeeklyHours::new(raw.weekly_hours);
         if weekly_hours.is_none() {
             issues.push(
@@ -222,15 +226,10 @@ impl PlanRequest {
     }
 }
 
-fn parse_enum<'a, T: FromStr>(
-    value: &str,
-    field: &str,
-    allowed: impl Iterator<Item = &'a str>,
-    issues: &mut Issues,
-) -> Option<T> {
-    let parsed = value.parse::<T>().ok();
+fn parse_enum<T: StringEnum>(value: &str, field: &str, issues: &mut Issues) -> Option<T> {
+    let parsed = T::ALL.iter().copied().find(|v| v.as_str() == value);
     if parsed.is_none() {
-        let allowed: Vec<&str> = allowed.collect();
+        let allowed: Vec<&str> = T::ALL.iter().map(|v| v.as_str()).collect();
         issues.push(field, format!("must be one of: {}", allowed.join(", ")));
     }
     parsed

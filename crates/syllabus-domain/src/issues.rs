@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use serde_json::Value;
+
 /// One problem at one place.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Issue {
@@ -89,3 +91,15 @@ impl fmt::Display for Issues {
 }
 
 impl std::error::Error for Issues {}
+
+/// Parses a model's text as JSON; text that is not JSON is one issue at the document's root.
+///
+/// # Errors
+/// That one issue.
+pub fn parse_json(text: &str) -> Result<Value, Issues> {
+    serde_json::from_str(text).map_err(|_| {
+        let mut issues = Issues::default();
+        issues.push("", "the output is not valid JSON");
+        issues
+    })
+}

@@ -3,6 +3,7 @@
 pub mod backoff;
 pub mod classification;
 pub mod content;
+mod fields;
 pub mod ids;
 pub mod input;
 pub mod issues;
@@ -14,7 +15,7 @@ pub mod text;
 pub use classification::{FailureClass, FailureFacts};
 pub use ids::{FlashcardId, JobId, PlanId, UserId};
 pub use input::{InputError, LearningStyle, PlanRequest, RawPlanRequest, SkillLevel, WeeklyHours};
-pub use issues::{Issue, Issues};
+pub use issues::{Issue, Issues, parse_json};
 pub use plan::{
     NormalizationReport, NormalizedModule, NormalizedPlan, NormalizedTask, validate_plan,
 };

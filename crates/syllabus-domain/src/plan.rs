@@ -9,7 +9,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::issues::Issues;
+use crate::fields::{Located, optional_text, required_text};
+use crate::issues::{Issues, parse_json};
 
 /// Fewest modules a plan may have.
 pub const MIN_MODULES: usize = 1;
@@ -144,14 +145,7 @@ impl NormalizedPlan {
 /// # Errors
 /// Every issue found, each with its path; a text that is not JSON gives one issue at the root.
 pub fn validate_plan_text(text: &str) -> Result<NormalizedPlan, Issues> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(value) => validate_plan(&value),
-        Err(_) => {
-            let mut issues = Issues::default();
-            issues.push("", "the output is not valid JSON");
-            Err(issues)
-        }
-    }
+    validate_plan(&parse_json(text)?)
 }
 
 /// Validates a parsed `learning_plan` document.
@@ -216,16 +210,12 @@ struct Loc {
     task: Option<usize>,
 }
 
-impl Loc {
+impl Located for Loc {
     fn path(self) -> String {
         match self.task {
             None => format!("modules[{}]", self.module),
             Some(t) => format!("modules[{}].tasks[{t}]", self.module),
         }
-    }
-
-    fn field(self, name: &str) -> String {
-        format!("{}.{name}", self.path())
     }
 }
 
@@ -244,8 +234,8 @@ fn check_module(
         return None;
     }
     let before = issues.as_slice().len();
-    let title = check_title(value, loc, issues);
-    let description = check_description(value, loc, issues);
+    let title = required_text(value, "title", TITLE_MAX_CHARS, loc, issues);
+    let description = optional_text(value, "description", DESCRIPTION_MAX_CHARS, loc, issues);
     let effort = check_minutes(value, loc, MODULE_MINUTES, issues);
     let mut tasks = Vec::new();
     let mut rounded = effort.is_some_and(|e| e.rounded);
@@ -271,8 +261,9 @@ fn check_module(
                     issues.push(task_loc.path(), "must be an object");
                     continue;
                 }
-                let title = check_title(task, task_loc, issues);
-                let description = check_description(task, task_loc, issues);
+                let title = required_text(task, "title", TITLE_MAX_CHARS, task_loc, issues);
+                let description =
+                    optional_text(task, "description", DESCRIPTION_MAX_CHARS, task_loc, issues);
                 let effort = check_minutes(task, task_loc, TASK_MINUTES, issues);
                 if let (Some(title), Some(description), Some(effort)) = (title, description, effort)
                 {
@@ -303,49 +294,6 @@ fn check_module(
         },
         rounded,
     ))
-}
-
-/// Counts characters only when the byte length could exceed the limit.
-fn exceeds(text: &str, max_chars: usize) -> bool {
-    text.len() > max_chars && text.chars().count() > max_chars
-}
-
-fn check_title(value: &Value, loc: Loc, issues: &mut Issues) -> Option<String> {
-    match value.get("title").and_then(Value::as_str).map(str::trim) {
-        None => issues.push(loc.field("title"), "must be a string"),
-        Some("") => issues.push(loc.field("title"), "must not be empty"),
-        Some(t) if exceeds(t, TITLE_MAX_CHARS) => {
-            issues.push(
-                loc.field("title"),
-                format!("must have at most {TITLE_MAX_CHARS} characters"),
-            );
-        }
-        Some(t) => return Some(t.to_owned()),
-    }
-    None
-}
-
-/// `Some(None)` for an absent, null or blank description; `None` when invalid.
-fn check_description(value: &Value, loc: Loc, issues: &mut Issues) -> Option<Option<String>> {
-    match value.get("description") {
-        None | Some(Value::Null) => Some(None),
-        Some(Value::String(s)) => {
-            let s = s.trim();
-            if exceeds(s, DESCRIPTION_MAX_CHARS) {
-                issues.push(
-                    loc.field("description"),
-                    format!("must have at most {DESCRIPTION_MAX_CHARS} characters"),
-                );
-                None
-            } else {
-                Some((!s.is_empty()).then(|| s.to_owned()))
-            }
-        }
-        Some(_) => {
-            issues.push(loc.field("description"), "must be a string or null");
-            None
-        }
-    }
 }
 
 fn check_minutes(value: &Value, loc: Loc, bounds: Bounds, issues: &mut Issues) -> Option<Effort> {
