@@ -15,7 +15,7 @@ use syllabus_domain::content::{
 };
 use syllabus_domain::plan::validate_module;
 use syllabus_domain::{
-    FailureClass, FailureFacts, Issues, NormalizedPlan, PlanRequest, validate_plan,
+    FailureClass, FailureFacts, Issues, NormalizedPlan, PlanRequest, parse_json, validate_plan,
 };
 use tokio::time::{Instant, sleep_until};
 
@@ -87,14 +87,54 @@ struct ChunkUsage {
 
 /// How a call ended before validation.
 enum Ending {
-    Complete {
-        text: String,
-    },
-    Failed {
-        facts: FailureFacts,
-        message: &'static str,
-        detail: String,
-    },
+    Complete { text: String },
+    Failed(Failed),
+}
+
+/// A call that failed before its output could be validated.
+struct Failed {
+    facts: FailureFacts,
+    /// Safe to show a user.
+    message: &'static str,
+    /// For operators: what happened, without bodies or output.
+    detail: String,
+    /// The provider's hint; set only where a 429 is recognized.
+    retry_after: Option<Duration>,
+}
+
+impl Ending {
+    fn provider_error(message: &'static str, detail: String) -> Self {
+        Self::Failed(Failed {
+            facts: FailureFacts::default(),
+            message,
+            detail,
+            retry_after: None,
+        })
+    }
+
+    fn timeout(detail: String) -> Self {
+        Self::Failed(Failed {
+            facts: FailureFacts {
+                deadline_passed: true,
+                ..FailureFacts::default()
+            },
+            message: FailureClass::Timeout.user_message(),
+            detail,
+            retry_after: None,
+        })
+    }
+
+    fn rate_limited(retry_after: Option<Duration>) -> Self {
+        Self::Failed(Failed {
+            facts: FailureFacts {
+                http_429: true,
+                ..FailureFacts::default()
+            },
+            message: FailureClass::RateLimit.user_message(),
+            detail: "HTTP 429 from the provider".to_owned(),
+            retry_after,
+        })
+    }
 }
 
 impl OpenAiProvider {
@@ -111,7 +151,7 @@ impl OpenAiProvider {
             config,
             http,
             schemas: Arc::new(Schemas {
-                learning_plan: schema::learning_plan(),
+                learning_plan: schema::strict_schema::<schema::LearningPlan>(),
                 flashcards: schema::strict_schema::<schema::Flashcards>(),
                 distractors: schema::strict_schema::<schema::Distractors>(),
                 skill_tree: schema::strict_schema::<schema::SkillTreeOutput>(),
@@ -168,7 +208,6 @@ impl OpenAiProvider {
         validate: impl FnOnce(&Value) -> Result<T, Issues>,
     ) -> Outcome<T> {
         let started = Instant::now();
-        let meta = Arc::new(Mutex::new(ResponseMeta::default()));
         let mut facts = AttemptFacts {
             provider: self.config.provider_name(),
             model: self.config.model.clone(),
@@ -188,92 +227,40 @@ impl OpenAiProvider {
             },
         });
         let ending = self
-            .stream(
-                body,
-                started,
-                extend_on_first_module,
-                Arc::clone(&meta),
-                &mut facts,
-            )
+            .stream(body, started, extend_on_first_module, &mut facts)
             .await;
         facts.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let meta = meta.lock().map(|m| *m).unwrap_or_default();
-        let span_fields = (
-            prompt.schema_name,
-            facts.duration_ms,
-            facts.timeout_extended,
-        );
         match ending {
-            Ending::Complete { text } => match serde_json::from_str::<Value>(&text) {
-                Err(_) => {
-                    let mut issues = Issues::default();
-                    issues.push("", "the output is not valid JSON");
-                    Err(self.validation_failure(issues, facts))
+            Ending::Complete { text } => match parse_json(&text).and_then(|doc| validate(&doc)) {
+                Ok(output) => {
+                    tracing::info!(
+                        llm.schema = prompt.schema_name,
+                        duration_ms = facts.duration_ms,
+                        llm.timeout_extended = facts.timeout_extended,
+                        "generation succeeded"
+                    );
+                    Ok(Generated { output, facts })
                 }
-                Ok(doc) => match validate(&doc) {
-                    Ok(output) => {
-                        tracing::info!(
-                            llm.schema = span_fields.0,
-                            duration_ms = span_fields.1,
-                            llm.timeout_extended = span_fields.2,
-                            "generation succeeded"
-                        );
-                        Ok(Generated { output, facts })
-                    }
-                    Err(issues) => Err(self.validation_failure(issues, facts)),
-                },
+                Err(issues) => Err(validation_failure(prompt.schema_name, issues, facts)),
             },
-            Ending::Failed {
-                facts: failure_facts,
-                message,
-                detail,
-            } => {
-                let class = failure_facts.classify();
+            Ending::Failed(failed) => {
+                let class = failed.facts.classify();
                 tracing::warn!(
-                    llm.schema = span_fields.0,
-                    duration_ms = span_fields.1,
+                    llm.schema = prompt.schema_name,
+                    duration_ms = facts.duration_ms,
                     llm.class = class.as_str(),
-                    llm.status = meta.status,
-                    "generation failed: {detail}"
+                    "generation failed: {}",
+                    failed.detail
                 );
                 Err(Failure {
                     class,
-                    message: message.to_owned(),
-                    detail,
-                    retry_after: if class == FailureClass::RateLimit {
-                        meta.retry_after
-                    } else {
-                        None
-                    },
+                    message: failed.message.to_owned(),
+                    detail: failed.detail,
+                    retry_after: failed.retry_after,
                     issues: None,
                     facts,
                 })
             }
-        }
-    }
-
-    fn validation_failure(&self, issues: Issues, facts: AttemptFacts) -> Failure {
-        tracing::warn!(
-            llm.class = "validation",
-            llm.issues = issues.as_slice().len(),
-            "generated output rejected"
-        );
-        Failure {
-            class: FailureClass::Validation,
-            message: format!(
-                "{} ({} problem{})",
-                FailureClass::Validation.user_message(),
-                issues.as_slice().len(),
-                if issues.as_slice().len() == 1 {
-                    ""
-                } else {
-                    "s"
-                }
-            ),
-            detail: issues.to_string(),
-            retry_after: None,
-            issues: Some(issues),
-            facts,
         }
     }
 
@@ -283,17 +270,9 @@ impl OpenAiProvider {
         body: Value,
         started: Instant,
         extend_on_first_module: bool,
-        meta: Arc<Mutex<ResponseMeta>>,
         facts: &mut AttemptFacts,
     ) -> Ending {
-        let timeout = |detail: String| Ending::Failed {
-            facts: FailureFacts {
-                deadline_passed: true,
-                ..FailureFacts::default()
-            },
-            message: FailureClass::Timeout.user_message(),
-            detail,
-        };
+        let meta = Arc::new(Mutex::new(ResponseMeta::default()));
         let base_deadline = started + self.config.timeout;
         let extended_deadline = started + self.config.extended_timeout.max(self.config.timeout);
         let mut deadline = base_deadline;
@@ -302,13 +281,13 @@ impl OpenAiProvider {
         let chat = client.chat();
         let opened = tokio::select! {
             opened = chat.create_stream_byot::<Value, Chunk>(body) => opened,
-            () = sleep_until(deadline) => return timeout("no response before the deadline".to_owned()),
+            () = sleep_until(deadline) => return Ending::timeout("no response before the deadline".to_owned()),
         };
         let mut stream = match opened {
             Ok(stream) => stream,
             Err(err) => {
-                let status = meta.lock().ok().and_then(|m| m.status);
-                return http_failure(status, &err);
+                let meta = meta.lock().map(|m| *m).unwrap_or_default();
+                return http_failure(meta, &err);
             }
         };
 
@@ -324,26 +303,24 @@ impl OpenAiProvider {
                         // The answer is complete; only the trailer (usage, [DONE]) is late.
                         break;
                     }
-                    return timeout(format!("stream incomplete at the deadline after {} bytes", text.len()));
+                    return Ending::timeout(format!("stream incomplete at the deadline after {} bytes", text.len()));
                 }
             };
             let chunk = match item {
                 None => break,
                 Some(Ok(chunk)) => chunk,
                 Some(Err(err)) => {
-                    return Ending::Failed {
-                        facts: FailureFacts::default(),
-                        message: FailureClass::ProviderError.user_message(),
-                        detail: format!("the stream failed: {}", stream_error_kind(&err)),
-                    };
+                    return Ending::provider_error(
+                        FailureClass::ProviderError.user_message(),
+                        format!("the stream failed: {}", stream_error_kind(&err)),
+                    );
                 }
             };
             if chunk.error.is_some() {
-                return Ending::Failed {
-                    facts: FailureFacts::default(),
-                    message: FailureClass::ProviderError.user_message(),
-                    detail: "the provider sent an error event inside the stream".to_owned(),
-                };
+                return Ending::provider_error(
+                    FailureClass::ProviderError.user_message(),
+                    "the provider sent an error event inside the stream".to_owned(),
+                );
             }
             if let Some(u) = chunk.usage {
                 facts.usage = Some(Usage {
@@ -383,28 +360,25 @@ impl OpenAiProvider {
         }
 
         let Some(reason) = finish_reason else {
-            return Ending::Failed {
-                facts: FailureFacts::default(),
-                message: FailureClass::ProviderError.user_message(),
-                detail: format!(
+            return Ending::provider_error(
+                FailureClass::ProviderError.user_message(),
+                format!(
                     "the stream ended before it completed ({} bytes, no finish_reason)",
                     text.len()
                 ),
-            };
+            );
         };
         if refusal || reason == "content_filter" {
-            return Ending::Failed {
-                facts: FailureFacts::default(),
-                message: "The language model declined to answer.",
-                detail: format!("refusal (finish_reason {reason})"),
-            };
+            return Ending::provider_error(
+                "The language model declined to answer.",
+                format!("refusal (finish_reason {reason})"),
+            );
         }
         if text.trim().is_empty() {
-            return Ending::Failed {
-                facts: FailureFacts::default(),
-                message: FailureClass::ProviderError.user_message(),
-                detail: format!("empty content (finish_reason {reason})"),
-            };
+            return Ending::provider_error(
+                FailureClass::ProviderError.user_message(),
+                format!("empty content (finish_reason {reason})"),
+            );
         }
         Ending::Complete { text }
     }
@@ -412,19 +386,11 @@ impl OpenAiProvider {
 
 /// Classifies a failure to open the stream from the HTTP status the service recorded; the error
 /// body's shape does not matter.
-fn http_failure(status: Option<u16>, err: &OpenAIError) -> Ending {
-    match status {
-        Some(429) => Ending::Failed {
-            facts: FailureFacts {
-                http_429: true,
-                ..FailureFacts::default()
-            },
-            message: FailureClass::RateLimit.user_message(),
-            detail: "HTTP 429 from the provider".to_owned(),
-        },
-        Some(status) => Ending::Failed {
-            facts: FailureFacts::default(),
-            message: match status {
+fn http_failure(meta: ResponseMeta, err: &OpenAIError) -> Ending {
+    match meta.status {
+        Some(429) => Ending::rate_limited(meta.retry_after),
+        Some(status) => Ending::provider_error(
+            match status {
                 401 | 403 => "The language model provider refused the credentials.",
                 404 => {
                     "The language model provider does not know the configured model or endpoint."
@@ -432,13 +398,36 @@ fn http_failure(status: Option<u16>, err: &OpenAIError) -> Ending {
                 400..=499 => "The language model provider rejected the request.",
                 _ => FailureClass::ProviderError.user_message(),
             },
-            detail: format!("HTTP {status} from the provider"),
-        },
-        None => Ending::Failed {
-            facts: FailureFacts::default(),
-            message: "The language model provider could not be reached.",
-            detail: format!("no response: {}", stream_error_kind(err)),
-        },
+            format!("HTTP {status} from the provider"),
+        ),
+        None => Ending::provider_error(
+            "The language model provider could not be reached.",
+            format!("no response: {}", stream_error_kind(err)),
+        ),
+    }
+}
+
+/// A validation failure: the issues go to the re-ask, only their count to the user.
+fn validation_failure(schema_name: &str, issues: Issues, facts: AttemptFacts) -> Failure {
+    let count = issues.as_slice().len();
+    tracing::warn!(
+        llm.schema = schema_name,
+        duration_ms = facts.duration_ms,
+        llm.class = "validation",
+        llm.issues = count,
+        "generated output rejected"
+    );
+    Failure {
+        class: FailureClass::Validation,
+        message: format!(
+            "{} ({count} problem{})",
+            FailureClass::Validation.user_message(),
+            if count == 1 { "" } else { "s" }
+        ),
+        detail: issues.to_string(),
+        retry_after: None,
+        issues: Some(issues),
+        facts,
     }
 }
 
@@ -466,10 +455,9 @@ impl Provider for OpenAiProvider {
         request: &PlanRequest,
         reask: Option<&Issues>,
     ) -> Outcome<NormalizedPlan> {
-        let schemas = Arc::clone(&self.schemas);
         self.call(
             prompt::plan(request, reask),
-            &schemas.learning_plan,
+            &self.schemas.learning_plan,
             true,
             validate_plan,
         )
@@ -481,11 +469,10 @@ impl Provider for OpenAiProvider {
         input: &FlashcardsInput,
         reask: Option<&Issues>,
     ) -> Outcome<Vec<Flashcard>> {
-        let schemas = Arc::clone(&self.schemas);
         let wanted = input.max_cards;
         self.call(
             prompt::flashcards(input, reask),
-            &schemas.flashcards,
+            &self.schemas.flashcards,
             false,
             |doc| validate_flashcards(doc, wanted),
         )
@@ -497,11 +484,10 @@ impl Provider for OpenAiProvider {
         input: &DistractorsInput,
         reask: Option<&Issues>,
     ) -> Outcome<[String; 3]> {
-        let schemas = Arc::clone(&self.schemas);
         let answer = input.answer.clone();
         self.call(
             prompt::distractors(input, reask),
-            &schemas.distractors,
+            &self.schemas.distractors,
             false,
             |doc| validate_distractors(doc, &answer),
         )
@@ -513,10 +499,9 @@ impl Provider for OpenAiProvider {
         input: &SkillTreeInput,
         reask: Option<&Issues>,
     ) -> Outcome<SkillTree> {
-        let schemas = Arc::clone(&self.schemas);
         self.call(
             prompt::skill_tree(input, reask),
-            &schemas.skill_tree,
+            &self.schemas.skill_tree,
             false,
             validate_skill_tree,
         )

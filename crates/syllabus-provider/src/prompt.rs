@@ -39,10 +39,10 @@ pub struct SkillTreeInput {
     pub module_titles: Vec<String>,
 }
 
-/// A ready prompt: messages plus the schema name, and its hash.
+/// A ready prompt: the user message (the system message is [`SYSTEM`] for every kind) and the
+/// schema name.
 #[derive(Debug, Clone)]
 pub(crate) struct Prompt {
-    pub system: String,
     pub user: String,
     pub schema_name: &'static str,
 }
@@ -50,7 +50,7 @@ pub(crate) struct Prompt {
 impl Prompt {
     pub fn messages(&self) -> Value {
         json!([
-            {"role": "system", "content": self.system},
+            {"role": "system", "content": SYSTEM},
             {"role": "user", "content": self.user},
         ])
     }
@@ -58,7 +58,7 @@ impl Prompt {
     /// SHA-256 of what decides the output: schema name and messages.
     pub fn hash(&self) -> String {
         let mut hasher = Sha256::new();
-        for part in [self.schema_name, &self.system, &self.user] {
+        for part in [self.schema_name, SYSTEM, &self.user] {
             hasher.update(part.as_bytes());
             hasher.update([0u8]);
         }
@@ -69,6 +69,13 @@ impl Prompt {
                 let _ = write!(s, "{b:02x}");
                 s
             })
+    }
+}
+
+/// Appends one `- item` line per title.
+fn bullets(out: &mut String, titles: &[String]) {
+    for title in titles {
+        let _ = writeln!(out, "- {title}");
     }
 }
 
@@ -114,7 +121,6 @@ pub(crate) fn plan(request: &PlanRequest, reask: Option<&Issues>) -> Prompt {
     );
     reask_section(&mut user, reask);
     Prompt {
-        system: SYSTEM.to_owned(),
         user,
         schema_name: "learning_plan",
     }
@@ -125,13 +131,10 @@ pub(crate) fn flashcards(input: &FlashcardsInput, reask: Option<&Issues>) -> Pro
         "Write at most {} question/answer flashcards.\nTopic: {}\nModules:\n",
         input.max_cards, input.topic
     );
-    for title in &input.module_titles {
-        let _ = writeln!(user, "- {title}");
-    }
+    bullets(&mut user, &input.module_titles);
     user.push_str("\nQuestions at most 1000 characters, answers at most 2000.");
     reask_section(&mut user, reask);
     Prompt {
-        system: SYSTEM.to_owned(),
         user,
         schema_name: "flashcards",
     }
@@ -144,7 +147,6 @@ pub(crate) fn distractors(input: &DistractorsInput, reask: Option<&Issues>) -> P
     );
     reask_section(&mut user, reask);
     Prompt {
-        system: SYSTEM.to_owned(),
         user,
         schema_name: "distractors",
     }
@@ -157,13 +159,10 @@ pub(crate) fn skill_tree(input: &SkillTreeInput, reask: Option<&Issues>) -> Prom
     );
     if !input.module_titles.is_empty() {
         user.push_str("Modules of the plan:\n");
-        for title in &input.module_titles {
-            let _ = writeln!(user, "- {title}");
-        }
+        bullets(&mut user, &input.module_titles);
     }
     reask_section(&mut user, reask);
     Prompt {
-        system: SYSTEM.to_owned(),
         user,
         schema_name: "skill_tree",
     }

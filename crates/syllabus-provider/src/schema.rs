@@ -111,19 +111,13 @@ fn make_strict(value: &mut Value) {
     }
 }
 
-/// The schemas by name.
-#[must_use]
-pub fn learning_plan() -> Value {
-    strict_schema::<LearningPlan>()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_plan_schema_is_strict_and_keeps_field_order() {
-        let schema = learning_plan();
+        let schema = strict_schema::<LearningPlan>();
         let text = schema.to_string();
         assert!(!text.contains("\"format\""), "{text}");
         let module = &schema["$defs"]["PlanModule"];
