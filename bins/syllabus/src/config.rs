@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
 /// A snapshot of the process environment, so parsing is testable without touching it.
 #[derive(Debug, Clone, Default)]
@@ -131,23 +131,6 @@ pub fn init_tracing(format: LogFormat) {
     };
 }
 
-/// Parses a positive integer variable with a default.
-#[allow(dead_code, reason = "used by serve and worker settings as they land")]
-pub fn positive_u64(env: &Env, name: &str, default: u64) -> anyhow::Result<u64> {
-    match env.get(name) {
-        None => Ok(default),
-        Some(v) => {
-            let n: u64 = v.trim().parse().with_context(|| {
-                format!("{name} is invalid: expected a positive integer, got `{v}`")
-            })?;
-            if n == 0 {
-                bail!("{name} is invalid: must be greater than 0");
-            }
-            Ok(n)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,25 +180,6 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .starts_with("AUTH_JWT_SECRET is not set")
-        );
-    }
-
-    #[test]
-    fn positive_integers_default_and_validate() {
-        let env = Env::from_pairs(&[("A", "12"), ("B", "0"), ("C", "x")]);
-        assert_eq!(positive_u64(&env, "A", 1).unwrap(), 12);
-        assert_eq!(positive_u64(&env, "MISSING", 7).unwrap(), 7);
-        assert!(
-            positive_u64(&env, "B", 1)
-                .unwrap_err()
-                .to_string()
-                .starts_with("B is invalid")
-        );
-        assert!(
-            positive_u64(&env, "C", 1)
-                .unwrap_err()
-                .to_string()
-                .starts_with("C is invalid")
         );
     }
 }

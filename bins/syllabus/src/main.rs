@@ -7,6 +7,7 @@
 mod config;
 mod token;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -61,8 +62,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token { sub, ttl } => {
             let cfg = config::AuthConfig::from_env(&env)?;
             let token = token::mint(&cfg, &sub, ttl, chrono::Utc::now())?;
-            let mut stdout = std::io::stdout().lock();
-            std::io::Write::write_all(&mut stdout, format!("{token}\n").as_bytes())?;
+            writeln!(std::io::stdout().lock(), "{token}")?;
             Ok(())
         }
     }
