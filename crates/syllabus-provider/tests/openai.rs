@@ -14,7 +14,7 @@ use syllabus_provider::{
     DistractorsInput, FlashcardsInput, OpenAiProvider, Provider, ProviderConfig, SkillTreeInput,
 };
 use syllabus_testkit::fake_llm::{
-    content_chunk, finish_chunk, refused_base_url, split_content, usage_chunk,
+    content_chunk, content_events, finish_chunk, refused_base_url, usage_chunk,
 };
 use syllabus_testkit::{End, FakeLlm, Reply};
 
@@ -131,10 +131,7 @@ async fn the_request_carries_the_key_the_model_the_schema_and_the_topic() -> Tes
 #[tokio::test]
 async fn usage_is_absent_when_the_server_does_not_send_it() -> TestResult {
     let (fake, provider) = setup().await?;
-    let mut events: Vec<(Duration, String)> = split_content(&plan_json(1, 1), 3)
-        .into_iter()
-        .map(|c| (Duration::ZERO, c))
-        .collect();
+    let mut events = content_events(&plan_json(1, 1), 3, Duration::ZERO);
     events.push((Duration::ZERO, finish_chunk("stop")));
     fake.push(Reply::Sse {
         events,
@@ -242,11 +239,8 @@ async fn a_refused_connection_is_a_provider_error() -> TestResult {
 async fn a_cut_stream_is_a_provider_error() -> TestResult {
     let (fake, provider) = setup().await?;
     let text = plan_json(2, 2);
-    let half: Vec<(Duration, String)> = split_content(&text, 4)
-        .into_iter()
-        .take(2)
-        .map(|c| (Duration::ZERO, c))
-        .collect();
+    let mut half = content_events(&text, 4, Duration::ZERO);
+    half.truncate(2);
     for end in [End::Reset, End::Close] {
         let failure = plan_failure(
             &fake,
@@ -260,10 +254,7 @@ async fn a_cut_stream_is_a_provider_error() -> TestResult {
         assert_eq!(failure.class, FailureClass::ProviderError, "{end:?}");
     }
     // Every content byte arrived, but neither a finish_reason nor [DONE].
-    let all: Vec<(Duration, String)> = split_content(&text, 4)
-        .into_iter()
-        .map(|c| (Duration::ZERO, c))
-        .collect();
+    let all = content_events(&text, 4, Duration::ZERO);
     let failure = plan_failure(
         &fake,
         &provider,
@@ -322,10 +313,7 @@ async fn empty_content_an_error_event_and_a_refusal_are_provider_errors() -> Tes
 }
 
 fn complete(text: &str, reason: &str) -> Reply {
-    let mut events: Vec<(Duration, String)> = split_content(text, 3)
-        .into_iter()
-        .map(|c| (Duration::ZERO, c))
-        .collect();
+    let mut events = content_events(text, 3, Duration::ZERO);
     events.push((Duration::ZERO, finish_chunk(reason)));
     Reply::Sse {
         events,

@@ -76,14 +76,15 @@ pub fn usage_chunk(prompt: u32, completion: u32) -> String {
     .to_string()
 }
 
-/// Splits `text` into `pieces` content chunks of about equal size (on char boundaries).
+/// Splits `text` into `pieces` content-chunk events of about equal size (on char boundaries),
+/// each sent `delay` after the previous one.
 #[must_use]
-pub fn split_content(text: &str, pieces: usize) -> Vec<String> {
+pub fn content_events(text: &str, pieces: usize, delay: Duration) -> Vec<(Duration, String)> {
     let chars: Vec<char> = text.chars().collect();
     let size = chars.len().div_ceil(pieces.max(1)).max(1);
     chars
         .chunks(size)
-        .map(|c| content_chunk(&c.iter().collect::<String>()))
+        .map(|c| (delay, content_chunk(&c.iter().collect::<String>())))
         .collect()
 }
 
@@ -92,10 +93,7 @@ impl Reply {
     /// `finish_reason: stop`, a usage chunk and `[DONE]`.
     #[must_use]
     pub fn stream(text: &str, pieces: usize, delay: Duration) -> Self {
-        let mut events: Vec<(Duration, String)> = split_content(text, pieces)
-            .into_iter()
-            .map(|c| (delay, c))
-            .collect();
+        let mut events = content_events(text, pieces, delay);
         events.push((Duration::ZERO, finish_chunk("stop")));
         events.push((Duration::ZERO, usage_chunk(120, 480)));
         Self::Sse {
