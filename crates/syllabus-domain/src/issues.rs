@@ -8,7 +8,7 @@ use std::fmt;
 use serde_json::Value;
 
 /// One problem at one place.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Issue {
     /// Where the problem is: a request field (`topic`) or a path into generated output
     /// (`modules[2].tasks[0].estimated_minutes`). Empty for the document as a whole.
@@ -91,6 +91,12 @@ impl fmt::Display for Issues {
 }
 
 impl std::error::Error for Issues {}
+
+impl FromIterator<Issue> for Issues {
+    fn from_iter<I: IntoIterator<Item = Issue>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
 
 /// Parses a model's text as JSON; text that is not JSON is one issue at the document's root.
 ///

@@ -7,6 +7,7 @@ mod fields;
 pub mod ids;
 pub mod input;
 pub mod issues;
+pub mod jobs;
 pub mod plan;
 pub mod rate_limit;
 pub mod status;
@@ -16,8 +17,11 @@ pub use classification::{FailureClass, FailureFacts};
 pub use ids::{FlashcardId, JobId, PlanId, UserId};
 pub use input::{InputError, LearningStyle, PlanRequest, RawPlanRequest, SkillLevel, WeeklyHours};
 pub use issues::{Issue, Issues, parse_json};
+pub use jobs::{JobStatus, JobType};
 pub use plan::{
     NormalizationReport, NormalizedModule, NormalizedPlan, NormalizedTask, validate_plan,
 };
-pub use status::{AttemptCap, AttemptOutcome, PlanStatus, derive_plan_status};
+pub use status::{
+    AttemptCap, AttemptOutcome, PlanStatus, derive_plan_status, plan_status_from_counts,
+};
 pub use text::{Sanitized, sanitize};

@@ -62,14 +62,20 @@ impl AttemptCap {
 /// - `pending`: otherwise.
 #[must_use]
 pub fn derive_plan_status(has_modules: bool, attempts: &[AttemptOutcome]) -> PlanStatus {
-    if has_modules {
-        return PlanStatus::Ready;
-    }
     let failed = attempts
         .iter()
         .filter(|a| matches!(a, AttemptOutcome::Failure(c) if *c != FailureClass::Capped))
         .count();
-    if u32::try_from(failed).unwrap_or(u32::MAX) >= AttemptCap::MAX {
+    plan_status_from_counts(has_modules, u32::try_from(failed).unwrap_or(u32::MAX))
+}
+
+/// [`derive_plan_status`] from counts, as a store reads them: whether modules exist and how many
+/// non-capped attempts failed.
+#[must_use]
+pub const fn plan_status_from_counts(has_modules: bool, failed_attempts: u32) -> PlanStatus {
+    if has_modules {
+        PlanStatus::Ready
+    } else if failed_attempts >= AttemptCap::MAX {
         PlanStatus::Failed
     } else {
         PlanStatus::Pending

@@ -18,6 +18,18 @@ pub enum StoreError {
         /// The constraint that refused the write.
         constraint: String,
     },
+    /// The job's lease was lost (it was rescued or released): this run may not finish it.
+    #[error("the job's lease was lost")]
+    LeaseLost,
+    /// The user's sliding-window limit for this job type is reached.
+    #[error("rate limited; retry after {retry_after:?}")]
+    RateLimited {
+        /// When a slot frees up.
+        retry_after: std::time::Duration,
+    },
+    /// The operation does not apply in the resource's current state.
+    #[error("invalid state: {0}")]
+    InvalidState(String),
     /// Migrations could not be applied.
     #[error("migrations failed: {0}")]
     Migration(String),

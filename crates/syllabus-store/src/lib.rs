@@ -1,11 +1,19 @@
 #![doc = include_str!("../README.md")]
 
 mod error;
+mod jobs;
+mod listen;
 mod migrate;
+mod plans;
 mod pool;
+pub mod ports;
+pub mod records;
 mod schema;
 mod users;
 
 pub use error::StoreError;
+pub use listen::{JOBS_CHANNEL, JobEvents};
 pub use migrate::{MIGRATIONS_LOCK_KEY, run_migrations};
+pub use plans::Regeneration;
 pub use pool::{Database, PoolOptions};
+pub use ports::{GenerationStore, JobStore, PlanStore, QueueStore};

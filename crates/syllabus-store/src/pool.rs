@@ -104,4 +104,24 @@ impl Database {
         })
         .await
     }
+
+    /// Runs `f` in a transaction of the job runtime's own bookkeeping (claiming, rescuing,
+    /// metrics), which spans users by design: row-level security lets it see every row.
+    ///
+    /// # Errors
+    /// Whatever `f` returns, or the store's own errors; the transaction is rolled back on error.
+    pub(crate) async fn as_system<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send,
+        F: for<'r> FnOnce(&'r mut AsyncPgConnection) -> TxFuture<'r, T> + Send,
+    {
+        let mut conn = self.conn().await?;
+        conn.transaction::<T, StoreError, _>(async move |conn| {
+            diesel::sql_query("SELECT set_config('syllabus.scope', 'system', true)")
+                .execute(conn)
+                .await?;
+            f(conn).await
+        })
+        .await
+    }
 }

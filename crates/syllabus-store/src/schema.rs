@@ -105,6 +105,7 @@ diesel::table! {
         prompt_hash -> Nullable<Text>,
         error -> Nullable<Text>,
         created_at -> Timestamptz,
+        issues -> Nullable<Jsonb>,
     }
 }
 

@@ -1,0 +1,521 @@
+//! The jobs table as a queue: creating, claiming (`FOR UPDATE SKIP LOCKED`), heartbeats, fenced
+//! completion, stale rescue, release on shutdown; and the owner's reads.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{BigInt, Double, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::{OptionalExtension, QueryableByName};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde_json::Value;
+use syllabus_domain::rate_limit::{RateDecision, SlidingWindow};
+use syllabus_domain::{FailureClass, JobId, JobStatus, JobType, PlanId, UserId};
+use uuid::Uuid;
+
+use crate::records::{
+    Actor, ClaimedJob, JobEnd, JobError, JobFilter, JobRecord, Lease, NewJob, Page, PageRequest,
+    QueueStats, RateLimit,
+};
+use crate::schema::jobs;
+use crate::{Database, StoreError};
+
+#[derive(QueryableByName)]
+#[diesel(table_name = jobs)]
+pub(crate) struct JobRow {
+    id: Uuid,
+    user_id: String,
+    job_type: String,
+    status: String,
+    plan_id: Option<Uuid>,
+    payload: Value,
+    result: Option<Value>,
+    error_message: Option<String>,
+    error_classification: Option<String>,
+    attempts: i32,
+    max_attempts: i32,
+    priority: i16,
+    run_at: DateTime<Utc>,
+    request_id: Option<String>,
+    created_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
+    updated_at: DateTime<Utc>,
+    lease_token: Option<Uuid>,
+}
+
+fn unexpected(what: &str, value: &str) -> StoreError {
+    StoreError::Unexpected(format!("unknown {what} {value:?} in jobs"))
+}
+
+impl JobRow {
+    fn job_type(&self) -> Result<JobType, StoreError> {
+        self.job_type
+            .parse()
+            .map_err(|()| unexpected("job type", &self.job_type))
+    }
+
+    fn into_record(self) -> Result<JobRecord, StoreError> {
+        let job_type = self.job_type()?;
+        let status = self
+            .status
+            .parse()
+            .map_err(|()| unexpected("status", &self.status))?;
+        let error = match (self.error_message, self.error_classification) {
+            (Some(message), Some(class)) => Some(JobError {
+                message,
+                classification: class
+                    .parse()
+                    .map_err(|()| unexpected("classification", &class))?,
+            }),
+            _ => None,
+        };
+        Ok(JobRecord {
+            id: JobId::from_uuid(self.id),
+            job_type,
+            status,
+            plan_id: self.plan_id.map(PlanId::from_uuid),
+            payload: self.payload,
+            result: self.result,
+            error,
+            attempts: u32::try_from(self.attempts).unwrap_or(0),
+            max_attempts: u32::try_from(self.max_attempts).unwrap_or(0),
+            priority: self.priority,
+            run_at: self.run_at,
+            created_at: self.created_at,
+            started_at: self.started_at,
+            completed_at: self.completed_at,
+            updated_at: self.updated_at,
+        })
+    }
+
+    fn into_claimed(self) -> Result<ClaimedJob, StoreError> {
+        let job_type = self.job_type()?;
+        let user = UserId::parse(&self.user_id).ok_or_else(|| unexpected("user", &self.user_id))?;
+        let token = self
+            .lease_token
+            .ok_or_else(|| StoreError::Unexpected("a claimed job without a lease".into()))?;
+        Ok(ClaimedJob {
+            lease: Lease {
+                job: JobId::from_uuid(self.id),
+                token,
+            },
+            user,
+            job_type,
+            plan_id: self.plan_id.map(PlanId::from_uuid),
+            payload: self.payload,
+            attempts: u32::try_from(self.attempts).unwrap_or(0),
+            max_attempts: u32::try_from(self.max_attempts).unwrap_or(1),
+            request_id: self.request_id,
+            created_at: self.created_at,
+        })
+    }
+}
+
+#[derive(QueryableByName)]
+struct At {
+    #[diesel(sql_type = Timestamptz)]
+    at: DateTime<Utc>,
+}
+
+/// Takes the user's rate-limit lock for `job_type` (held until commit, so concurrent creations
+/// serialize) and checks the exact sliding window against the jobs already created.
+pub(crate) async fn lock_rate_window(
+    conn: &mut AsyncPgConnection,
+    user: &UserId,
+    job_type: JobType,
+    limit: RateLimit,
+) -> Result<(), StoreError> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind::<Text, _>(format!("rate:{user}:{}", job_type.as_str()))
+        .execute(conn)
+        .await?;
+    let window = SlidingWindow::new(limit.limit, limit.window);
+    let now: At = diesel::sql_query("SELECT clock_timestamp() AS at")
+        .get_result(conn)
+        .await?;
+    let started: Vec<At> = diesel::sql_query(
+        "SELECT created_at AS at FROM jobs
+         WHERE user_id = $1 AND job_type = $2 AND created_at > $3 ORDER BY created_at",
+    )
+    .bind::<Text, _>(user.as_str())
+    .bind::<Text, _>(job_type.as_str())
+    .bind::<Timestamptz, _>(window.window_start(now.at))
+    .load(conn)
+    .await?;
+    let started: Vec<DateTime<Utc>> = started.into_iter().map(|r| r.at).collect();
+    match window.check(now.at, &started) {
+        RateDecision::Allowed { .. } => Ok(()),
+        RateDecision::Limited { retry_after } => Err(StoreError::RateLimited { retry_after }),
+    }
+}
+
+/// Inserts a pending job; the trigger's NOTIFY goes out when the transaction commits.
+pub(crate) async fn insert_job(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    job: &NewJob,
+) -> Result<JobRecord, StoreError> {
+    // created_at is the wall clock, not the transaction start, so that the sliding window sees
+    // jobs in the order their locks were taken.
+    let row: JobRow = diesel::sql_query(
+        "INSERT INTO jobs (id, user_id, job_type, plan_id, payload, max_attempts, priority,
+                           request_id, created_at, run_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, clock_timestamp(), clock_timestamp(), clock_timestamp())
+         RETURNING *",
+    )
+    .bind::<SqlUuid, _>(JobId::new().as_uuid())
+    .bind::<Text, _>(actor.user.as_str())
+    .bind::<Text, _>(job.job_type.as_str())
+    .bind::<Nullable<SqlUuid>, _>(job.plan_id.map(|p| p.as_uuid()))
+    .bind::<Jsonb, _>(&job.payload)
+    .bind::<diesel::sql_types::Int4, _>(i32::try_from(job.max_attempts).unwrap_or(i32::MAX))
+    .bind::<diesel::sql_types::Int2, _>(job.priority)
+    .bind::<Nullable<Text>, _>(actor.request_id.as_deref())
+    .get_result(conn)
+    .await?;
+    row.into_record()
+}
+
+/// Ends a run: fenced by the lease, so a run whose job was rescued or released changes nothing
+/// and its whole transaction rolls back.
+pub(crate) async fn end_job(
+    conn: &mut AsyncPgConnection,
+    lease: Lease,
+    end: &JobEnd,
+) -> Result<(), StoreError> {
+    let (status, result, error, run_at) = match end {
+        JobEnd::Completed { result } => (JobStatus::Completed, Some(result), None, None),
+        JobEnd::Retry { at, error } => (JobStatus::Pending, None, Some(error), Some(*at)),
+        JobEnd::Failed { error } => (JobStatus::Failed, None, Some(error), None),
+        JobEnd::Cancelled => (JobStatus::Cancelled, None, None, None),
+    };
+    let n = diesel::sql_query(
+        "UPDATE jobs SET status = $3, result = $4, error_message = $5, error_classification = $6,
+                run_at = coalesce($7, run_at), lease_token = NULL, locked_by = NULL,
+                heartbeat_at = NULL, updated_at = now(),
+                completed_at = CASE WHEN $3 = 'pending' THEN NULL ELSE now() END
+         WHERE id = $1 AND lease_token = $2 AND status = 'processing'",
+    )
+    .bind::<SqlUuid, _>(lease.job.as_uuid())
+    .bind::<SqlUuid, _>(lease.token)
+    .bind::<Text, _>(status.as_str())
+    .bind::<Nullable<Jsonb>, _>(result)
+    .bind::<Nullable<Text>, _>(error.map(|e| e.message.as_str()))
+    .bind::<Nullable<Text>, _>(error.map(|e| e.classification.as_str()))
+    .bind::<Nullable<Timestamptz>, _>(run_at)
+    .execute(conn)
+    .await?;
+    if n == 0 {
+        return Err(StoreError::LeaseLost);
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct Counted {
+    #[diesel(sql_type = Text)]
+    a: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    b: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct Age {
+    #[diesel(sql_type = Double)]
+    seconds: f64,
+}
+
+#[derive(QueryableByName)]
+struct NextAt {
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    at: Option<DateTime<Utc>>,
+}
+
+impl crate::ports::JobStore for Database {
+    /// One job of the user's.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when it does not exist or is another user's.
+    async fn job(&self, user: &UserId, id: JobId) -> Result<JobRecord, StoreError> {
+        self.as_user(user, move |conn| {
+            Box::pin(async move {
+                let row: JobRow = diesel::sql_query("SELECT * FROM jobs WHERE id = $1")
+                    .bind::<SqlUuid, _>(id.as_uuid())
+                    .get_result(conn)
+                    .await?;
+                row.into_record()
+            })
+        })
+        .await
+    }
+
+    /// The user's jobs, newest first.
+    ///
+    /// # Errors
+    /// The store's errors.
+    async fn jobs(
+        &self,
+        user: &UserId,
+        filter: JobFilter,
+        page: PageRequest,
+    ) -> Result<Page<JobRecord>, StoreError> {
+        self.as_user(user, move |conn| {
+            Box::pin(async move {
+                let limit = usize::try_from(page.limit.clamp(1, 100)).unwrap_or(20);
+                let rows: Vec<JobRow> = diesel::sql_query(
+                    "SELECT * FROM jobs
+                     WHERE ($1::uuid IS NULL OR id < $1)
+                       AND ($2::text IS NULL OR job_type = $2)
+                       AND ($3::text IS NULL OR status = $3)
+                     ORDER BY id DESC LIMIT $4",
+                )
+                .bind::<Nullable<SqlUuid>, _>(page.after)
+                .bind::<Nullable<Text>, _>(filter.job_type.map(JobType::as_str))
+                .bind::<Nullable<Text>, _>(filter.status.map(JobStatus::as_str))
+                .bind::<BigInt, _>(i64::try_from(limit + 1).unwrap_or(101))
+                .load(conn)
+                .await?;
+                let more = rows.len() > limit;
+                let items = rows
+                    .into_iter()
+                    .take(limit)
+                    .map(JobRow::into_record)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let next_cursor = if more {
+                    items.last().map(|j| j.id.as_uuid())
+                } else {
+                    None
+                };
+                Ok(Page { items, next_cursor })
+            })
+        })
+        .await
+    }
+
+    /// Cancels a pending job.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::InvalidState`] when it is not pending.
+    async fn cancel_job(&self, user: &UserId, id: JobId) -> Result<JobRecord, StoreError> {
+        self.as_user(user, move |conn| {
+            Box::pin(async move {
+                let row: Option<JobRow> = diesel::sql_query(
+                    "UPDATE jobs SET status = 'cancelled', completed_at = now(), updated_at = now()
+                     WHERE id = $1 AND status = 'pending' RETURNING *",
+                )
+                .bind::<SqlUuid, _>(id.as_uuid())
+                .get_result(conn)
+                .await
+                .optional()?;
+                if let Some(row) = row {
+                    return row.into_record();
+                }
+                let current: JobRow = diesel::sql_query("SELECT * FROM jobs WHERE id = $1")
+                    .bind::<SqlUuid, _>(id.as_uuid())
+                    .get_result(conn)
+                    .await?;
+                Err(StoreError::InvalidState(format!(
+                    "only pending jobs can be cancelled; this one is {}",
+                    current.status
+                )))
+            })
+        })
+        .await
+    }
+
+    /// Queue depth and attempt counts for `/metrics`.
+    ///
+    /// # Errors
+    /// The store's errors.
+    async fn queue_stats(&self) -> Result<QueueStats, StoreError> {
+        self.as_system(|conn| {
+            Box::pin(async move {
+                let jobs: Vec<Counted> = diesel::sql_query(
+                    "SELECT job_type AS a, status AS b, count(*) AS n FROM jobs GROUP BY 1, 2",
+                )
+                .load(conn)
+                .await?;
+                let age: Age = diesel::sql_query(
+                    "SELECT coalesce(extract(epoch FROM now() - min(run_at)), 0)::float8 AS seconds
+                     FROM jobs WHERE status = 'pending' AND run_at <= now()",
+                )
+                .get_result(conn)
+                .await?;
+                let attempts: Vec<Counted> = diesel::sql_query(
+                    "SELECT status AS a, classification AS b, count(*) AS n
+                     FROM generation_attempts GROUP BY 1, 2",
+                )
+                .load(conn)
+                .await?;
+                let n = |n: i64| u64::try_from(n).unwrap_or(0);
+                Ok(QueueStats {
+                    jobs: jobs
+                        .into_iter()
+                        .filter_map(|c| {
+                            Some((c.a.parse().ok()?, c.b.as_deref()?.parse().ok()?, n(c.n)))
+                        })
+                        .collect(),
+                    oldest_ready_age_seconds: age.seconds,
+                    attempts: attempts
+                        .into_iter()
+                        .map(|c| {
+                            let class = c.b.and_then(|b| b.parse::<FailureClass>().ok());
+                            (class, n(c.n))
+                        })
+                        .collect(),
+                })
+            })
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Database::ping(self).await
+    }
+}
+
+impl crate::ports::QueueStore for Database {
+    /// Claims the next due job: highest priority, then the oldest due, skipping rows other
+    /// workers hold. The claim takes a fresh lease and counts a run.
+    ///
+    /// # Errors
+    /// The store's errors.
+    async fn claim(&self, worker: &str) -> Result<Option<ClaimedJob>, StoreError> {
+        let worker = worker.to_owned();
+        self.as_system(move |conn| {
+            Box::pin(async move {
+                let row: Option<JobRow> = diesel::sql_query(
+                    "WITH next AS (
+                        SELECT id FROM jobs
+                        WHERE status = 'pending' AND run_at <= now()
+                        ORDER BY priority DESC, run_at, id
+                        LIMIT 1
+                        FOR UPDATE SKIP LOCKED
+                     )
+                     UPDATE jobs j SET status = 'processing', lease_token = $1, locked_by = $2,
+                            heartbeat_at = now(), attempts = j.attempts + 1,
+                            started_at = coalesce(j.started_at, now()), updated_at = now()
+                     FROM next WHERE j.id = next.id
+                     RETURNING j.*",
+                )
+                .bind::<SqlUuid, _>(Uuid::new_v4())
+                .bind::<Text, _>(worker)
+                .get_result(conn)
+                .await
+                .optional()?;
+                row.map(JobRow::into_claimed).transpose()
+            })
+        })
+        .await
+    }
+
+    /// Records that a run is alive. `false` when the lease was lost.
+    ///
+    /// # Errors
+    /// The store's errors.
+    async fn heartbeat(&self, lease: Lease) -> Result<bool, StoreError> {
+        self.as_system(move |conn| {
+            Box::pin(async move {
+                let n = diesel::sql_query(
+                    "UPDATE jobs SET heartbeat_at = now()
+                     WHERE id = $1 AND lease_token = $2 AND status = 'processing'",
+                )
+                .bind::<SqlUuid, _>(lease.job.as_uuid())
+                .bind::<SqlUuid, _>(lease.token)
+                .execute(conn)
+                .await?;
+                Ok(n == 1)
+            })
+        })
+        .await
+    }
+
+    /// Puts a run's job back to `pending` at once without spending an attempt (graceful
+    /// shutdown). `false` when the lease was already lost.
+    ///
+    /// # Errors
+    /// The store's errors.
+    async fn release(&self, lease: Lease) -> Result<bool, StoreError> {
+        self.as_system(move |conn| {
+            Box::pin(async move {
+                let n = diesel::sql_query(
+                    "UPDATE jobs SET status = 'pending', attempts = greatest(attempts - 1, 0),
+                            lease_token = NULL, locked_by = NULL, heartbeat_at = NULL,
+                            run_at = now(), updated_at = now()
+                     WHERE id = $1 AND lease_token = $2 AND status = 'processing'",
+                )
+                .bind::<SqlUuid, _>(lease.job.as_uuid())
+                .bind::<SqlUuid, _>(lease.token)
+                .execute(conn)
+                .await?;
+                Ok(n == 1)
+            })
+        })
+        .await
+    }
+
+    /// Returns `processing` jobs whose heartbeat is older than `stale_after` to `pending` (or
+    /// `failed` when their runs are used up). Their old leases stop working. Returns how many.
+    ///
+    /// # Errors
+    /// The store's errors.
+    async fn rescue_stale(&self, stale_after: Duration) -> Result<u64, StoreError> {
+        let millis = i64::try_from(stale_after.as_millis()).unwrap_or(i64::MAX);
+        self.as_system(move |conn| {
+            Box::pin(async move {
+                let n = diesel::sql_query(
+                    "WITH stale AS (
+                        SELECT id FROM jobs
+                        WHERE status = 'processing'
+                          AND heartbeat_at < now() - make_interval(secs => $1 / 1000.0)
+                        FOR UPDATE SKIP LOCKED
+                     )
+                     UPDATE jobs j SET
+                        status = CASE WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'pending' END,
+                        error_message = CASE WHEN j.attempts >= j.max_attempts
+                            THEN 'The worker running this job stopped responding.' ELSE j.error_message END,
+                        error_classification = CASE WHEN j.attempts >= j.max_attempts
+                            THEN 'provider_error' ELSE j.error_classification END,
+                        completed_at = CASE WHEN j.attempts >= j.max_attempts THEN now() ELSE NULL END,
+                        lease_token = NULL, locked_by = NULL, heartbeat_at = NULL,
+                        run_at = now(), updated_at = now()
+                     FROM stale WHERE j.id = stale.id",
+                )
+                .bind::<BigInt, _>(millis)
+                .execute(conn)
+                .await?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            })
+        })
+        .await
+    }
+
+    /// When the next pending job becomes due (`None` when none is pending).
+    ///
+    /// # Errors
+    /// The store's errors.
+    async fn next_run_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.as_system(|conn| {
+            Box::pin(async move {
+                let row: NextAt = diesel::sql_query(
+                    "SELECT min(run_at) AS at FROM jobs WHERE status = 'pending'",
+                )
+                .get_result(conn)
+                .await?;
+                Ok(row.at)
+            })
+        })
+        .await
+    }
+
+    /// Ends a run of a job that writes nothing else (fenced by the lease).
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`] when the run no longer holds the job.
+    async fn finish(&self, lease: Lease, end: JobEnd) -> Result<(), StoreError> {
+        self.as_system(move |conn| Box::pin(async move { end_job(conn, lease, &end).await }))
+            .await
+    }
+}

@@ -1,0 +1,211 @@
+//! The store as the rest of the workspace sees it: traits over plain records, implemented by
+//! [`Database`](crate::Database). HTTP handlers and job handlers depend on these, never on diesel.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use syllabus_domain::{JobId, NormalizedPlan, PlanId, UserId};
+
+use crate::StoreError;
+use crate::plans::Regeneration;
+use crate::records::{
+    Actor, AttemptRecord, ClaimedJob, GenerationInput, JobEnd, JobFilter, JobRecord, Lease,
+    NewAttempt, NewPlan, Page, PageRequest, PlanDetail, PlanFilter, PlanRecord, QueueStats,
+    RateLimit,
+};
+
+/// Plans as their owner sees them. Every method acts for one user under row-level security:
+/// another user's plan is [`StoreError::NotFound`].
+pub trait PlanStore: Clone + Send + Sync + 'static {
+    /// Creates a plan and its `plan_generation` job in one transaction, after checking the user's
+    /// rate limit for plan generation in the same transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::RateLimited`] at the limit; the store's errors.
+    fn create_plan(
+        &self,
+        actor: &Actor,
+        plan: &NewPlan,
+        max_attempts: u32,
+        limit: RateLimit,
+    ) -> impl Future<Output = Result<(PlanDetail, JobRecord), StoreError>> + Send;
+
+    /// One plan with its modules and tasks in order.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    fn plan(
+        &self,
+        user: &UserId,
+        id: PlanId,
+    ) -> impl Future<Output = Result<PlanDetail, StoreError>> + Send;
+
+    /// The user's plans, newest first, without modules.
+    ///
+    /// # Errors
+    /// The store's errors.
+    fn plans(
+        &self,
+        user: &UserId,
+        filter: PlanFilter,
+        page: PageRequest,
+    ) -> impl Future<Output = Result<Page<PlanRecord>, StoreError>> + Send;
+
+    /// Deletes a plan and its content; its pending jobs are cancelled.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    fn delete_plan(
+        &self,
+        user: &UserId,
+        id: PlanId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A plan's attempts, newest first.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    fn attempts(
+        &self,
+        user: &UserId,
+        id: PlanId,
+    ) -> impl Future<Output = Result<Vec<AttemptRecord>, StoreError>> + Send;
+
+    /// Queues a new generation (SPEC §3 `regenerate`); at the cap records a `capped` attempt.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::InvalidState`] while a generation is queued or
+    /// running; [`StoreError::RateLimited`].
+    fn regenerate(
+        &self,
+        actor: &Actor,
+        id: PlanId,
+        max_attempts: u32,
+        limit: RateLimit,
+    ) -> impl Future<Output = Result<Regeneration, StoreError>> + Send;
+}
+
+/// Jobs as their owner sees them, and the database's health.
+pub trait JobStore: Clone + Send + Sync + 'static {
+    /// One job.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    fn job(
+        &self,
+        user: &UserId,
+        id: JobId,
+    ) -> impl Future<Output = Result<JobRecord, StoreError>> + Send;
+
+    /// The user's jobs, newest first.
+    ///
+    /// # Errors
+    /// The store's errors.
+    fn jobs(
+        &self,
+        user: &UserId,
+        filter: JobFilter,
+        page: PageRequest,
+    ) -> impl Future<Output = Result<Page<JobRecord>, StoreError>> + Send;
+
+    /// Cancels a pending job.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::InvalidState`] when it is not pending.
+    fn cancel_job(
+        &self,
+        user: &UserId,
+        id: JobId,
+    ) -> impl Future<Output = Result<JobRecord, StoreError>> + Send;
+
+    /// Checks that the database answers.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`].
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Queue depth and attempt counts, across users (for `/metrics`).
+    ///
+    /// # Errors
+    /// The store's errors.
+    fn queue_stats(&self) -> impl Future<Output = Result<QueueStats, StoreError>> + Send;
+}
+
+/// The queue as the job runtime drives it.
+pub trait QueueStore: Clone + Send + Sync + 'static {
+    /// Claims the next due job (highest priority, then oldest due) with a fresh lease.
+    ///
+    /// # Errors
+    /// The store's errors.
+    fn claim(
+        &self,
+        worker: &str,
+    ) -> impl Future<Output = Result<Option<ClaimedJob>, StoreError>> + Send;
+
+    /// Records that a run is alive; `false` when its lease was lost.
+    ///
+    /// # Errors
+    /// The store's errors.
+    fn heartbeat(&self, lease: Lease) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Returns a run's job to `pending` without spending an attempt (graceful shutdown).
+    ///
+    /// # Errors
+    /// The store's errors.
+    fn release(&self, lease: Lease) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Rescues `processing` jobs whose heartbeat is older than `stale_after`; returns how many.
+    ///
+    /// # Errors
+    /// The store's errors.
+    fn rescue_stale(
+        &self,
+        stale_after: Duration,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// When the next pending job is due.
+    ///
+    /// # Errors
+    /// The store's errors.
+    fn next_run_at(&self)
+    -> impl Future<Output = Result<Option<DateTime<Utc>>, StoreError>> + Send;
+
+    /// Ends a run that writes nothing else, fenced by its lease.
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`].
+    fn finish(
+        &self,
+        lease: Lease,
+        end: JobEnd,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// What the plan-generation handler reads and writes.
+pub trait GenerationStore: Clone + Send + Sync + 'static {
+    /// The plan's request and what the next attempt needs.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the plan is gone.
+    fn generation_input(
+        &self,
+        user: &UserId,
+        id: PlanId,
+    ) -> impl Future<Output = Result<GenerationInput, StoreError>> + Send;
+
+    /// Finishes a generation run in ONE transaction: the job's state (fenced by the lease), the
+    /// attempt row and, on success, the plan's modules and tasks replacing earlier ones.
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`] (nothing is written); the store's errors.
+    fn finish_generation(
+        &self,
+        lease: Lease,
+        user: &UserId,
+        plan: PlanId,
+        attempt: NewAttempt,
+        content: Option<NormalizedPlan>,
+        end: JobEnd,
+    ) -> impl Future<Output = Result<AttemptRecord, StoreError>> + Send;
+}
