@@ -1,0 +1,347 @@
+//! The worker loop: claims, wake-ups, heartbeats, rescue, shutdown.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::Utc;
+use syllabus_domain::backoff::Backoff;
+use syllabus_domain::{FailureClass, JobId, JobStatus, JobType};
+use syllabus_provider::Provider;
+use syllabus_store::records::{ClaimedJob, JobEnd, JobError, JobEvent, Lease};
+use syllabus_store::{GenerationStore, JobEvents, QueueStore, StoreError};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+/// How a runtime works.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Jobs run at once (`WORKER_CONCURRENCY`).
+    pub concurrency: usize,
+    /// Backoff base (`JOB_BACKOFF_BASE_MS`).
+    pub backoff_base: Duration,
+    /// A `processing` job whose heartbeat is older is rescued (`JOB_STALE_AFTER_MS`).
+    pub stale_after: Duration,
+    /// Longest sleep without a notification.
+    pub poll_interval: Duration,
+    /// How long running jobs may finish after shutdown is asked before they are released.
+    pub shutdown_grace: Duration,
+    /// This worker's name in `jobs.locked_by`.
+    pub worker_id: String,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            backoff_base: Duration::from_secs(1),
+            stale_after: Duration::from_secs(300),
+            poll_interval: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(8),
+            worker_id: format!("worker-{}", std::process::id()),
+        }
+    }
+}
+
+/// Asks a running [`Runtime`] to stop.
+#[derive(Debug, Clone)]
+pub struct Shutdown(watch::Sender<bool>);
+
+impl Shutdown {
+    /// A trigger and the receiver the runtime watches.
+    #[must_use]
+    pub fn new() -> (Self, watch::Receiver<bool>) {
+        let (tx, rx) = watch::channel(false);
+        (Self(tx), rx)
+    }
+
+    /// Stops claiming; running jobs get the grace period.
+    pub fn trigger(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+/// What a handler needs.
+pub(crate) struct Context<S, P> {
+    pub(crate) store: S,
+    pub(crate) provider: Arc<P>,
+    pub(crate) backoff: Backoff,
+}
+
+impl<S, P> Clone for Context<S, P>
+where
+    S: Clone,
+{
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            provider: Arc::clone(&self.provider),
+            backoff: self.backoff,
+        }
+    }
+}
+
+impl<S, P> Context<S, P> {
+    /// The end of a failed run: retry after the backoff while runs remain, else fail.
+    pub(crate) fn failure_end(
+        &self,
+        job: &ClaimedJob,
+        error: JobError,
+        retry_after: Option<Duration>,
+        may_retry: bool,
+    ) -> JobEnd {
+        if may_retry && error.classification.is_retryable() && job.attempts < job.max_attempts {
+            let delay = self.backoff.delay(job.attempts, jitter(), retry_after);
+            let at = Utc::now()
+                + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::zero());
+            JobEnd::Retry { at, error }
+        } else {
+            JobEnd::Failed { error }
+        }
+    }
+}
+
+/// A uniform fraction in [0, 1) from the OS's randomness (via a v4 UUID's random bits).
+fn jitter() -> f64 {
+    let bits = uuid::Uuid::new_v4().as_u128() >> 75; // 53 random bits
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "53 bits fit an f64 mantissa exactly"
+    )]
+    let fraction = bits as f64 / (1u64 << 53) as f64;
+    fraction
+}
+
+/// A pool of workers over one store and one provider.
+pub struct Runtime<S, P> {
+    ctx: Context<S, P>,
+    events: JobEvents,
+    config: RuntimeConfig,
+}
+
+type Leases = Arc<Mutex<HashMap<JobId, Lease>>>;
+
+impl<S, P> Runtime<S, P>
+where
+    S: QueueStore + GenerationStore,
+    P: Provider,
+{
+    /// A runtime; `events` wakes it when jobs are enqueued.
+    pub fn new(store: S, provider: Arc<P>, events: JobEvents, config: RuntimeConfig) -> Self {
+        Self {
+            ctx: Context {
+                store,
+                provider,
+                backoff: Backoff::new(config.backoff_base),
+            },
+            events,
+            config,
+        }
+    }
+
+    /// Works the queue until `shutdown` turns true, then drains: running jobs get
+    /// `shutdown_grace` to finish; the rest are released to `pending` without spending a run.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let config = self.config.clone();
+        let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        let leases: Leases = Arc::default();
+        let mut running = JoinSet::new();
+        let mut events = self.events.subscribe();
+        let rescue_every = (config.stale_after / 2).max(Duration::from_millis(100));
+        let mut next_rescue = tokio::time::Instant::now();
+        tracing::info!(worker = %config.worker_id, concurrency = config.concurrency, "workers started");
+
+        while !*shutdown.borrow() {
+            if tokio::time::Instant::now() >= next_rescue {
+                match self.ctx.store.rescue_stale(config.stale_after).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(jobs = n, "rescued stale jobs"),
+                    Err(e) => tracing::warn!(error = %e, "stale rescue failed"),
+                }
+                next_rescue = tokio::time::Instant::now() + rescue_every;
+            }
+
+            let mut store_failed = false;
+            while let Ok(permit) = Arc::clone(&permits).try_acquire_owned() {
+                match self.ctx.store.claim(&config.worker_id).await {
+                    Ok(Some(job)) => {
+                        let task = run_job(
+                            self.ctx.clone(),
+                            job,
+                            Arc::clone(&leases),
+                            config.stale_after,
+                        );
+                        running.spawn(async move {
+                            task.await;
+                            drop(permit);
+                        });
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claim failed");
+                        store_failed = true;
+                        break;
+                    }
+                }
+            }
+            while running.try_join_next().is_some() {}
+
+            let mut wait = config.poll_interval;
+            if !store_failed
+                && permits.available_permits() > 0
+                && let Ok(Some(at)) = self.ctx.store.next_run_at().await
+            {
+                let until = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+                wait = wait.min(until);
+            }
+            let deadline = tokio::time::sleep(wait);
+            tokio::pin!(deadline);
+            loop {
+                tokio::select! {
+                    _ = shutdown.changed() => break,
+                    () = &mut deadline => break,
+                    Some(_) = running.join_next(), if !running.is_empty() => break,
+                    event = events.recv() => match event {
+                        Ok(JobEvent::Changed { status: JobStatus::Pending, .. } | JobEvent::Resync)
+                        | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                        Ok(JobEvent::Changed { .. }) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                            (&mut deadline).await;
+                            break;
+                        }
+                    },
+                }
+            }
+        }
+
+        tracing::info!(running = running.len(), "workers stopping");
+        let drained = tokio::time::timeout(config.shutdown_grace, async {
+            while running.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            running.abort_all();
+            while running.join_next().await.is_some() {}
+            let left: Vec<Lease> = leases
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .drain()
+                .map(|(_, l)| l)
+                .collect();
+            for lease in left {
+                match self.ctx.store.release(lease).await {
+                    Ok(true) => tracing::info!(job.id = %lease.job, "released job to pending"),
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(job.id = %lease.job, error = %e, "release failed; the stale rescue will return it")
+                    }
+                }
+            }
+        }
+        tracing::info!("workers stopped");
+    }
+}
+
+async fn run_job<S, P>(ctx: Context<S, P>, job: ClaimedJob, leases: Leases, stale_after: Duration)
+where
+    S: QueueStore + GenerationStore,
+    P: Provider,
+{
+    let lease = job.lease;
+    let span = tracing::info_span!(
+        "job",
+        job.id = %lease.job,
+        job.r#type = job.job_type.as_str(),
+        job.attempt = job.attempts,
+        user.id = %job.user,
+        request_id = job.request_id.as_deref().unwrap_or(""),
+    );
+    async move {
+        let picked_ms = (Utc::now() - job.created_at).num_milliseconds();
+        tracing::info!(since_created_ms = picked_ms, "job started");
+        leases
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(lease.job, lease);
+        let beat = tokio::spawn(heartbeat(ctx.store.clone(), lease, stale_after));
+        let started = std::time::Instant::now();
+        let outcome = dispatch(&ctx, &job).await;
+        beat.abort();
+        leases
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&lease.job);
+        let ms = started.elapsed().as_millis();
+        match outcome {
+            Ok(status) => tracing::info!(status = status.as_str(), duration_ms = ms, "job finished"),
+            Err(StoreError::LeaseLost) => {
+                tracing::warn!(duration_ms = ms, "job lost its lease (rescued); result discarded");
+            }
+            Err(e) => tracing::error!(error = %e, duration_ms = ms, "job could not be finished; the stale rescue will retry it"),
+        }
+    }
+    .instrument(span)
+    .await;
+}
+
+/// Runs the handler of the job's type. The match is exhaustive: a new [`JobType`] does not
+/// compile until it has a handler.
+async fn dispatch<S, P>(ctx: &Context<S, P>, job: &ClaimedJob) -> Result<JobStatus, StoreError>
+where
+    S: QueueStore + GenerationStore,
+    P: Provider,
+{
+    match job.job_type {
+        JobType::PlanGeneration => crate::generation::run(ctx, job).await,
+        JobType::Flashcards | JobType::Distractors | JobType::SkillTree => {
+            let end = JobEnd::Failed {
+                error: JobError {
+                    message: "This job type is not available in this version.".to_owned(),
+                    classification: FailureClass::ProviderError,
+                },
+            };
+            finish_with_retry(|| ctx.store.finish(job.lease, end.clone())).await?;
+            Ok(JobStatus::Failed)
+        }
+    }
+}
+
+/// Retries a finishing write while the database is unavailable (a restart): the run's outcome
+/// is kept rather than thrown away; a lost lease or another error ends at once.
+pub(crate) async fn finish_with_retry<T, F, Fut>(mut write: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut delay = Duration::from_millis(200);
+    let mut waited = Duration::ZERO;
+    loop {
+        match write().await {
+            Err(StoreError::Unavailable(e)) if waited < Duration::from_secs(30) => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis(), "database unavailable while finishing a job");
+                tokio::time::sleep(delay).await;
+                waited += delay;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn heartbeat<S: QueueStore>(store: S, lease: Lease, stale_after: Duration) {
+    let every = (stale_after / 3).clamp(Duration::from_millis(50), Duration::from_secs(30));
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match store.heartbeat(lease).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(job.id = %lease.job, "heartbeat found the lease lost");
+                return;
+            }
+            Err(e) => tracing::warn!(job.id = %lease.job, error = %e, "heartbeat failed"),
+        }
+    }
+}
