@@ -1,0 +1,293 @@
+//! The endpoints of SPEC §3 for plans and jobs, and health.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::Value;
+use syllabus_domain::{JobId, PlanId, PlanRequest, RawPlanRequest};
+use syllabus_store::records::{Actor, JobEvent, JobFilter, NewPlan, PlanFilter};
+use syllabus_store::{JobStore, PlanStore, Regeneration};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::auth::Caller;
+use crate::input::{encode_cursor, from_value, page, path_id, prefer_wait, query_enum};
+use crate::problem::ApiError;
+use crate::request_id::RequestId;
+use crate::wire::{AttemptView, ItemsView, JobView, ListView, PlanView};
+use crate::{AppState, metrics::Metrics};
+
+type Result<T> = std::result::Result<T, ApiError>;
+type State<S> = web::Data<AppState<S>>;
+type Query = web::Query<HashMap<String, String>>;
+
+fn actor(caller: Caller, rid: RequestId) -> Actor {
+    Actor {
+        user: caller.0,
+        request_id: Some(rid.0),
+    }
+}
+
+fn job_location(id: JobId) -> (header::HeaderName, String) {
+    (header::LOCATION, format!("/api/v1/jobs/{id}"))
+}
+
+/// Waits until `changed` says the resource's state moved on, or `wait` passes. `relevant`
+/// picks the events about this resource; a resync re-reads too.
+async fn hold<T, F, Fut>(
+    mut events: tokio::sync::broadcast::Receiver<JobEvent>,
+    wait: Duration,
+    mut current: T,
+    relevant: impl Fn(&JobEvent) -> bool,
+    mut reread: F,
+    changed: impl Fn(&T, &T) -> bool,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let event = match tokio::time::timeout_at(deadline, events.recv()).await {
+            Err(_) => return Ok(current),
+            Ok(event) => event,
+        };
+        let recheck = match event {
+            Ok(e @ JobEvent::Changed { .. }) => relevant(&e),
+            Ok(JobEvent::Resync) | Err(RecvError::Lagged(_)) => true,
+            Err(RecvError::Closed) => {
+                tokio::time::sleep_until(deadline).await;
+                true
+            }
+        };
+        if recheck {
+            let next = reread().await?;
+            if changed(&current, &next) {
+                return Ok(next);
+            }
+            current = next;
+        }
+    }
+}
+
+fn preference_applied(res: &mut actix_web::HttpResponseBuilder, wait: Option<Duration>) {
+    if let Some(w) = wait {
+        res.insert_header(("Preference-Applied", format!("wait={}", w.as_secs())));
+    }
+}
+
+pub(crate) async fn create_plan<S: PlanStore + JobStore>(
+    state: State<S>,
+    caller: Caller,
+    rid: RequestId,
+    body: web::Json<Value>,
+) -> Result<HttpResponse> {
+    let raw: RawPlanRequest = from_value(body.into_inner())?;
+    let request = PlanRequest::parse(&raw).map_err(|e| ApiError::issues(&e.0))?;
+    let (detail, job) = state
+        .store
+        .create_plan(
+            &actor(caller, rid),
+            &NewPlan::from(&request),
+            state.settings.job_max_attempts,
+            state.settings.rate_limit,
+        )
+        .await?;
+    tracing::info!(plan.id = %detail.plan.id, job.id = %job.id, "plan created");
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/plans/{}", detail.plan.id),
+        ))
+        .json(PlanView::detail(detail)))
+}
+
+pub(crate) async fn list_plans<S: PlanStore + JobStore>(
+    state: State<S>,
+    caller: Caller,
+    query: Query,
+) -> Result<HttpResponse> {
+    let filter = PlanFilter {
+        status: query_enum(&query, "status")?,
+    };
+    let page = state.store.plans(&caller.0, filter, page(&query)?).await?;
+    Ok(HttpResponse::Ok().json(ListView {
+        items: page.items.into_iter().map(PlanView::summary).collect(),
+        next_cursor: page.next_cursor.map(encode_cursor),
+    }))
+}
+
+pub(crate) async fn get_plan<S: PlanStore + JobStore>(
+    state: State<S>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse> {
+    let id = PlanId::from_uuid(path_id(&path)?);
+    let wait = prefer_wait(&req);
+    let events = state.events.subscribe();
+    let mut detail = state.store.plan(&caller.0, id).await?;
+    if let Some(w) = wait
+        && detail.plan.status == syllabus_domain::PlanStatus::Pending
+    {
+        let store = state.store.clone();
+        let user = caller.0.clone();
+        detail = hold(
+            events,
+            w,
+            detail,
+            |e| matches!(e, JobEvent::Changed { plan_id: Some(p), .. } if *p == id),
+            || {
+                let store = store.clone();
+                let user = user.clone();
+                async move { Ok(store.plan(&user, id).await?) }
+            },
+            |a, b| a.plan.status != b.plan.status,
+        )
+        .await?;
+    }
+    let mut res = HttpResponse::Ok();
+    preference_applied(&mut res, wait);
+    Ok(res.json(PlanView::detail(detail)))
+}
+
+pub(crate) async fn delete_plan<S: PlanStore + JobStore>(
+    state: State<S>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let id = PlanId::from_uuid(path_id(&path)?);
+    state.store.delete_plan(&caller.0, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub(crate) async fn plan_attempts<S: PlanStore + JobStore>(
+    state: State<S>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let id = PlanId::from_uuid(path_id(&path)?);
+    let items = state.store.attempts(&caller.0, id).await?;
+    Ok(HttpResponse::Ok().json(ItemsView {
+        items: items.into_iter().map(AttemptView::from).collect(),
+    }))
+}
+
+pub(crate) async fn regenerate<S: PlanStore + JobStore>(
+    state: State<S>,
+    caller: Caller,
+    rid: RequestId,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let id = PlanId::from_uuid(path_id(&path)?);
+    match state
+        .store
+        .regenerate(
+            &actor(caller, rid),
+            id,
+            state.settings.job_max_attempts,
+            state.settings.rate_limit,
+        )
+        .await?
+    {
+        Regeneration::Queued(job) => Ok(HttpResponse::Accepted()
+            .insert_header(job_location(job.id))
+            .json(JobView::from(job))),
+        Regeneration::Capped(_) => Err(ApiError::capped()),
+    }
+}
+
+pub(crate) async fn list_jobs<S: PlanStore + JobStore>(
+    state: State<S>,
+    caller: Caller,
+    query: Query,
+) -> Result<HttpResponse> {
+    let filter = JobFilter {
+        job_type: query_enum(&query, "type")?,
+        status: query_enum(&query, "status")?,
+    };
+    let page = state.store.jobs(&caller.0, filter, page(&query)?).await?;
+    Ok(HttpResponse::Ok().json(ListView {
+        items: page.items.into_iter().map(JobView::from).collect(),
+        next_cursor: page.next_cursor.map(encode_cursor),
+    }))
+}
+
+pub(crate) async fn get_job<S: PlanStore + JobStore>(
+    state: State<S>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse> {
+    let id = JobId::from_uuid(path_id(&path)?);
+    let wait = prefer_wait(&req);
+    let events = state.events.subscribe();
+    let mut job = state.store.job(&caller.0, id).await?;
+    if let Some(w) = wait
+        && !job.status.is_terminal()
+    {
+        let store = state.store.clone();
+        let user = caller.0.clone();
+        job = hold(
+            events,
+            w,
+            job,
+            |e| matches!(e, JobEvent::Changed { id: j, .. } if *j == id),
+            || {
+                let store = store.clone();
+                let user = user.clone();
+                async move { Ok(store.job(&user, id).await?) }
+            },
+            |a, b| a.status != b.status,
+        )
+        .await?;
+    }
+    let mut res = HttpResponse::Ok();
+    preference_applied(&mut res, wait);
+    Ok(res.json(JobView::from(job)))
+}
+
+pub(crate) async fn cancel_job<S: PlanStore + JobStore>(
+    state: State<S>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let id = JobId::from_uuid(path_id(&path)?);
+    let job = state.store.cancel_job(&caller.0, id).await?;
+    Ok(HttpResponse::Ok().json(JobView::from(job)))
+}
+
+pub(crate) async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+pub(crate) async fn readyz<S: PlanStore + JobStore>(state: State<S>) -> Result<HttpResponse> {
+    match state.store.ping().await {
+        Ok(()) => Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            Err(ApiError::unavailable())
+        }
+    }
+}
+
+pub(crate) async fn metrics<S: PlanStore + JobStore>(
+    state: State<S>,
+    metrics: web::Data<Metrics>,
+) -> Result<HttpResponse> {
+    let stats = state.store.queue_stats().await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics.render(&stats)))
+}
+
+pub(crate) async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(crate::OPENAPI)
+}
+
+pub(crate) async fn not_found() -> Result<HttpResponse> {
+    Err(ApiError::not_found())
+}

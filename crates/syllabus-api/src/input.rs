@@ -1,0 +1,205 @@
+//! Reading requests: JSON bodies with field-named errors, list queries, ids in paths, and
+//! `Prefer: wait=N`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use actix_web::HttpRequest;
+use actix_web::error::JsonPayloadError;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use syllabus_store::records::PageRequest;
+use uuid::Uuid;
+
+use crate::problem::{ApiError, FieldError};
+
+/// Largest accepted body.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// Longest `Prefer: wait`.
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// Maps actix's JSON extractor errors to problems (413, 415, 400).
+pub fn json_error(err: &JsonPayloadError) -> ApiError {
+    match err {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            ApiError::too_large(BODY_LIMIT)
+        }
+        JsonPayloadError::ContentType => ApiError::unsupported_media_type(),
+        JsonPayloadError::Deserialize(e) => ApiError::field(
+            "body",
+            format!(
+                "is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        ),
+        _ => ApiError::field("body", "could not be read"),
+    }
+}
+
+/// Deserializes a JSON document into `T`, naming the field at fault.
+///
+/// # Errors
+/// 400 `VALIDATION_ERROR` with the field's path.
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let (field, message) = if let Some(rest) = inner.strip_prefix("missing field `") {
+            let name = rest.split('`').next().unwrap_or_default();
+            let field = if path == "." {
+                name.to_owned()
+            } else {
+                format!("{path}.{name}")
+            };
+            (field, "is required".to_owned())
+        } else {
+            let message = if let Some(rest) = inner.strip_prefix("invalid type: ") {
+                format!("has the wrong type ({rest})")
+            } else {
+                inner
+            };
+            (if path == "." { "body".to_owned() } else { path }, message)
+        };
+        ApiError::validation(vec![FieldError { field, message }])
+    })
+}
+
+/// A path id; anything that is not a UUID is simply not found.
+///
+/// # Errors
+/// 404.
+pub fn path_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::not_found())
+}
+
+/// `?limit=&cursor=`.
+///
+/// # Errors
+/// 400 naming `limit` or `cursor`.
+pub fn page(query: &HashMap<String, String>) -> Result<PageRequest, ApiError> {
+    let limit = match query.get("limit") {
+        None => 20,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| ApiError::field("limit", "must be an integer from 1 to 100"))?,
+    };
+    let after = match query.get("cursor").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(
+            decode_cursor(c)
+                .ok_or_else(|| ApiError::field("cursor", "is not a cursor this API issued"))?,
+        ),
+    };
+    Ok(PageRequest { limit, after })
+}
+
+/// An enum-valued query parameter.
+///
+/// # Errors
+/// 400 naming the parameter and the allowed values.
+pub fn query_enum<T: syllabus_domain::input::StringEnum>(
+    query: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<T>, ApiError> {
+    let Some(value) = query.get(name) else {
+        return Ok(None);
+    };
+    T::ALL
+        .iter()
+        .copied()
+        .find(|v| v.as_str() == value)
+        .map(Some)
+        .ok_or_else(|| {
+            let allowed: Vec<&str> = T::ALL.iter().map(|v| v.as_str()).collect();
+            ApiError::field(name, format!("must be one of: {}", allowed.join(", ")))
+        })
+}
+
+/// The opaque form of a cursor.
+#[must_use]
+pub fn encode_cursor(id: Uuid) -> String {
+    format!("c{}", id.simple())
+}
+
+fn decode_cursor(raw: &str) -> Option<Uuid> {
+    Uuid::try_parse(raw.strip_prefix('c')?).ok()
+}
+
+/// The `wait=N` preference (RFC 7240), capped at 60 s; `None` when absent or malformed.
+#[must_use]
+pub fn prefer_wait(req: &HttpRequest) -> Option<Duration> {
+    req.headers()
+        .get_all("prefer")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .find_map(|pref| {
+            let (name, value) = pref.split_once('=')?;
+            if !name.trim().eq_ignore_ascii_case("wait") {
+                return None;
+            }
+            let secs: u64 = value.trim().trim_matches('"').parse().ok()?;
+            Some(Duration::from_secs(secs).min(MAX_WAIT))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn wait_preference_is_parsed_and_capped() {
+        let req = TestRequest::default()
+            .insert_header(("Prefer", "respond-async, wait=5"))
+            .to_http_request();
+        assert_eq!(prefer_wait(&req), Some(Duration::from_secs(5)));
+        let req = TestRequest::default()
+            .insert_header(("Prefer", "wait=600"))
+            .to_http_request();
+        assert_eq!(prefer_wait(&req), Some(MAX_WAIT));
+        let req = TestRequest::default()
+            .insert_header(("Prefer", "wait=soon"))
+            .to_http_request();
+        assert_eq!(prefer_wait(&req), None);
+        assert_eq!(prefer_wait(&TestRequest::default().to_http_request()), None);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let id = Uuid::now_v7();
+        let q = HashMap::from([("cursor".to_owned(), encode_cursor(id))]);
+        assert_eq!(page(&q).map(|p| p.after).ok(), Some(Some(id)));
+        let q = HashMap::from([("cursor".to_owned(), "nope".to_owned())]);
+        assert_eq!(page(&q).err().map(|e| e.code()), Some("VALIDATION_ERROR"));
+        let q = HashMap::from([("limit".to_owned(), "101".to_owned())]);
+        assert!(page(&q).is_err());
+    }
+
+    #[test]
+    fn body_errors_name_the_field() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct T {
+            topic: String,
+            weekly_hours: i64,
+        }
+        let err = from_value::<T>(serde_json::json!({"weekly_hours": 3}))
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("topic: is required")));
+        let err = from_value::<T>(serde_json::json!({"topic": "x", "weekly_hours": "3"}))
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("weekly_hours: has the wrong type")));
+        let err = from_value::<T>(serde_json::json!([1]))
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("body: must be a JSON object")));
+    }
+}

@@ -1,0 +1,129 @@
+//! Prometheus metrics: requests and their latencies (recorded by the request middleware), queue
+//! depth by type and status, the age of the oldest ready job and attempts by class (read from the
+//! database at scrape time, so every instance reports the shared queue).
+
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use syllabus_domain::{FailureClass, JobStatus, JobType};
+use syllabus_store::records::QueueStats;
+
+type Labels = Vec<(&'static str, String)>;
+type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms … ~4 s.
+    Histogram::new(exponential_buckets(0.000_5, 2.0, 14))
+}
+
+/// The process's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<Labels, Counter>,
+    latency: HistogramFamily,
+    jobs: Family<Labels, Gauge>,
+    oldest_ready: Gauge<f64, AtomicU64>,
+    attempts: Family<Labels, Gauge>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("syllabus");
+        let requests = Family::<Labels, Counter>::default();
+        let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
+        let jobs = Family::<Labels, Gauge>::default();
+        let oldest_ready = Gauge::<f64, AtomicU64>::default();
+        let attempts = Family::<Labels, Gauge>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            latency.clone(),
+        );
+        registry.register("jobs", "Jobs by type and status", jobs.clone());
+        registry.register(
+            "jobs_oldest_ready_age_seconds",
+            "Age of the oldest pending job that is due",
+            oldest_ready.clone(),
+        );
+        registry.register(
+            "generation_attempts",
+            "Generation attempts by outcome class",
+            attempts.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            jobs,
+            oldest_ready,
+            attempts,
+        }
+    }
+}
+
+impl Metrics {
+    /// Records one finished request.
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let labels = vec![
+            ("method", method.to_owned()),
+            ("route", route.to_owned()),
+            ("status", status.to_string()),
+        ];
+        self.requests.get_or_create(&labels).inc();
+        let route_labels = vec![("method", method.to_owned()), ("route", route.to_owned())];
+        self.latency
+            .get_or_create(&route_labels)
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The text exposition, with queue figures from `stats`.
+    #[must_use]
+    pub fn render(&self, stats: &QueueStats) -> String {
+        self.jobs.clear();
+        for t in JobType::ALL {
+            for s in JobStatus::ALL {
+                let n = stats
+                    .jobs
+                    .iter()
+                    .find(|(jt, js, _)| jt == t && js == s)
+                    .map_or(0, |(_, _, n)| *n);
+                self.jobs
+                    .get_or_create(&vec![
+                        ("type", t.as_str().to_owned()),
+                        ("status", s.as_str().to_owned()),
+                    ])
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+        }
+        self.oldest_ready.set(stats.oldest_ready_age_seconds);
+        self.attempts.clear();
+        for (class, n) in &stats.attempts {
+            let class = class.map_or("success", FailureClass::as_str);
+            self.attempts
+                .get_or_create(&vec![("class", class.to_owned())])
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
+        }
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

@@ -1,0 +1,269 @@
+//! RFC 9457 problem details: every error the API answers, with a stable `code`, the fields at
+//! fault, and the request id. 5xx bodies never carry internals.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use syllabus_domain::Issues;
+use syllabus_store::StoreError;
+
+use crate::request_id;
+
+/// One field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// The field (`topic`, `weekly_hours`, `limit`, `body` for the document itself).
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// An error answered as `application/problem+json`.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{status} {code}: {detail}")]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    title: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+    retry_after: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    code: &'a str,
+    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    errors: &'a [FieldError],
+    request_id: Option<String>,
+}
+
+impl ApiError {
+    fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// 400 `VALIDATION_ERROR` naming the fields at fault.
+    #[must_use]
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            _ => "The request has invalid fields.".to_owned(),
+        };
+        Self {
+            errors,
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                "VALIDATION_ERROR",
+                "Invalid request",
+                detail,
+            )
+        }
+    }
+
+    /// 400 for one field.
+    #[must_use]
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        }])
+    }
+
+    /// 400 from domain issues (their paths are field names).
+    #[must_use]
+    pub fn issues(issues: &Issues) -> Self {
+        Self::validation(
+            issues
+                .as_slice()
+                .iter()
+                .map(|i| FieldError {
+                    field: if i.path.is_empty() {
+                        "body".to_owned()
+                    } else {
+                        i.path.clone()
+                    },
+                    message: i.message.clone(),
+                })
+                .collect(),
+        )
+    }
+
+    /// 401.
+    #[must_use]
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "Unauthorized",
+            detail,
+        )
+    }
+
+    /// 404 (also for another user's resource: existence is not leaked).
+    #[must_use]
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "Not found",
+            "No such resource.",
+        )
+    }
+
+    /// 409 `INVALID_STATE`.
+    #[must_use]
+    pub fn invalid_state(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "INVALID_STATE",
+            "Invalid state",
+            detail,
+        )
+    }
+
+    /// 409 `ATTEMPTS_CAPPED`.
+    #[must_use]
+    pub fn capped() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "ATTEMPTS_CAPPED",
+            "Attempts capped",
+            "The plan has used all 3 of its generation attempts.",
+        )
+    }
+
+    /// 429 with `Retry-After`.
+    #[must_use]
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                "Too many requests",
+                format!(
+                    "The hourly limit for this kind of job is reached; retry in {retry_after_secs} s."
+                ),
+            )
+        }
+    }
+
+    /// 413.
+    #[must_use]
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            "Payload too large",
+            format!("The body must be at most {limit} bytes."),
+        )
+    }
+
+    /// 415.
+    #[must_use]
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "Unsupported media type",
+            "The body must be application/json.",
+        )
+    }
+
+    /// 500 without internals (they go to the log).
+    #[must_use]
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            "Internal error",
+            "Something went wrong on our side; the request id identifies it in our logs.",
+        )
+    }
+
+    /// 503 without internals.
+    #[must_use]
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "INTERNAL_ERROR",
+            "Service unavailable",
+            "The service is temporarily unavailable; retry shortly.",
+        )
+    }
+
+    /// The `code`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => Self::not_found(),
+            StoreError::RateLimited { retry_after } => Self::rate_limited(
+                syllabus_domain::rate_limit::retry_after_seconds(retry_after),
+            ),
+            StoreError::InvalidState(detail) => Self::invalid_state(detail),
+            StoreError::Unavailable(e) => {
+                tracing::error!(error = %e, "database unavailable");
+                Self::unavailable()
+            }
+            other => {
+                tracing::error!(error = %other, "store error");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = Body {
+            kind: format!(
+                "https://syllabus.dev/problems/{}",
+                self.code.to_ascii_lowercase().replace('_', "-")
+            ),
+            title: self.title,
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            code: self.code,
+            errors: &self.errors,
+            request_id: request_id::current(),
+        };
+        let mut res = HttpResponse::build(self.status);
+        res.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        ));
+        if let Some(secs) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        res.body(serde_json::to_vec(&body).unwrap_or_default())
+    }
+}
