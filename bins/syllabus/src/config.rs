@@ -4,8 +4,11 @@
 //! one line naming the variable.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::bail;
+use syllabus_provider::{DEFAULT_BASE_URL, DEFAULT_MODEL, ProviderConfig};
 
 /// A snapshot of the process environment, so parsing is testable without touching it.
 #[derive(Debug, Clone, Default)]
@@ -114,6 +117,158 @@ impl AuthConfig {
     }
 }
 
+impl Env {
+    fn millis(&self, name: &str, default: u64, min: u64) -> anyhow::Result<Duration> {
+        Ok(Duration::from_millis(self.integer(
+            name,
+            default,
+            min,
+            u64::MAX,
+        )?))
+    }
+
+    fn integer(&self, name: &str, default: u64, min: u64, max: u64) -> anyhow::Result<u64> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(n),
+                _ if max == u64::MAX => {
+                    bail!("{name} is invalid: expected an integer of at least {min}, got `{v}`")
+                }
+                _ => bail!("{name} is invalid: expected an integer from {min} to {max}, got `{v}`"),
+            },
+        }
+    }
+
+    fn boolean(&self, name: &str, default: bool) -> anyhow::Result<bool> {
+        match self.get(name).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some("false" | "0" | "no") => Ok(false),
+            Some(other) => bail!("{name} is invalid: expected `true` or `false`, got `{other}`"),
+        }
+    }
+}
+
+/// How tokens are verified by `serve`.
+#[derive(Debug, Clone)]
+pub enum AuthSource {
+    Secret(String),
+    Jwks(String),
+}
+
+/// Settings shared by `serve` and `worker`.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub database_url: String,
+    pub log_format: LogFormat,
+    pub run_migrations: bool,
+    /// `None` when neither `OPENAI_API_KEY` nor `OPENAI_BASE_URL` is set.
+    pub provider: Option<ProviderConfig>,
+    pub model: String,
+    pub job_max_attempts: u32,
+    pub backoff_base: Duration,
+    pub stale_after: Duration,
+    pub shutdown_grace: Duration,
+    pub concurrency: usize,
+    pub rate_limit: u32,
+}
+
+impl RunConfig {
+    pub fn from_env(env: &Env) -> anyhow::Result<Self> {
+        let database_url = database_url(env)?;
+        let log_format = LogFormat::from_env(env)?;
+        let api_key = env.get("OPENAI_API_KEY").map(str::to_owned);
+        let base_url = env.get("OPENAI_BASE_URL").map(str::to_owned);
+        if let Some(url) = &base_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("OPENAI_BASE_URL is invalid: expected an http:// or https:// URL");
+        }
+        let model = env.get("LLM_MODEL").unwrap_or(DEFAULT_MODEL).to_owned();
+        let timeout = env.millis("GENERATION_TIMEOUT_MS", 10_000, 1)?;
+        let extended_timeout = env.millis("GENERATION_EXTENDED_TIMEOUT_MS", 20_000, 1)?;
+        if extended_timeout < timeout {
+            bail!(
+                "GENERATION_EXTENDED_TIMEOUT_MS is invalid: it must not be shorter than GENERATION_TIMEOUT_MS"
+            );
+        }
+        let provider = (api_key.is_some() || base_url.is_some()).then(|| ProviderConfig {
+            base_url: base_url
+                .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
+            api_key,
+            model: model.clone(),
+            timeout,
+            extended_timeout,
+        });
+        let integer_u32 = |name, default, min, max| -> anyhow::Result<u32> {
+            Ok(u32::try_from(env.integer(name, default, min, max)?).unwrap_or(u32::MAX))
+        };
+        Ok(Self {
+            database_url,
+            log_format,
+            run_migrations: env.boolean("RUN_MIGRATIONS", true)?,
+            provider,
+            model,
+            job_max_attempts: integer_u32("JOB_MAX_ATTEMPTS", 3, 1, 100)?,
+            backoff_base: env.millis("JOB_BACKOFF_BASE_MS", 1_000, 1)?,
+            stale_after: env.millis("JOB_STALE_AFTER_MS", 300_000, 100)?,
+            shutdown_grace: env.millis("SHUTDOWN_GRACE_MS", 8_000, 0)?,
+            concurrency: usize::try_from(env.integer("WORKER_CONCURRENCY", 8, 1, 1_024)?)
+                .unwrap_or(8),
+            rate_limit: integer_u32("RATE_LIMIT_PER_HOUR", 20, 1, 1_000_000)?,
+        })
+    }
+}
+
+/// What `serve` needs beyond [`RunConfig`].
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub run: RunConfig,
+    pub bind_addr: SocketAddr,
+    pub workers: bool,
+    pub auth: AuthSource,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+impl ServeConfig {
+    pub fn from_env(env: &Env) -> anyhow::Result<Self> {
+        let run = RunConfig::from_env(env)?;
+        let bind = env.get("BIND_ADDR").unwrap_or("127.0.0.1:8080");
+        let bind_addr = bind.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "BIND_ADDR is invalid: expected host:port such as 127.0.0.1:8080, got `{bind}`"
+            )
+        })?;
+        let auth = match (env.get("AUTH_JWT_SECRET"), env.get("AUTH_JWKS_URL")) {
+            (Some(_), Some(_)) => bail!(
+                "AUTH_JWKS_URL is invalid: set either AUTH_JWT_SECRET or AUTH_JWKS_URL, not both"
+            ),
+            (Some(_), None) => AuthSource::Secret(AuthConfig::from_env(env)?.jwt_secret),
+            (None, Some(url)) if url.starts_with("http://") || url.starts_with("https://") => {
+                AuthSource::Jwks(url.to_owned())
+            }
+            (None, Some(_)) => {
+                bail!("AUTH_JWKS_URL is invalid: expected an http:// or https:// URL")
+            }
+            (None, None) => {
+                bail!("AUTH_JWT_SECRET is not set: set it (at least 32 bytes) or AUTH_JWKS_URL")
+            }
+        };
+        Ok(Self {
+            run,
+            bind_addr,
+            workers: env.boolean("WORKERS", true)?,
+            auth,
+            issuer: env.get("AUTH_ISSUER").map(str::to_owned),
+            audience: env.get("AUTH_AUDIENCE").map(str::to_owned),
+        })
+    }
+}
+
 /// Installs the global tracing subscriber; the level comes from `RUST_LOG` (default `info`).
 pub fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
@@ -134,6 +289,74 @@ pub fn init_tracing(format: LogFormat) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const DB: (&str, &str) = ("DATABASE_URL", "postgres://localhost/x");
+    const SECRET: (&str, &str) = ("AUTH_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+
+    #[test]
+    fn serve_defaults_follow_the_spec() {
+        let cfg = ServeConfig::from_env(&Env::from_pairs(&[DB, SECRET])).unwrap();
+        assert_eq!(cfg.bind_addr.to_string(), "127.0.0.1:8080");
+        assert!(cfg.workers && cfg.run.run_migrations);
+        assert!(
+            cfg.run.provider.is_none(),
+            "no provider unless a key or base URL is set"
+        );
+        assert_eq!(cfg.run.concurrency, 8);
+        assert_eq!(cfg.run.rate_limit, 20);
+        assert_eq!(cfg.run.job_max_attempts, 3);
+        assert_eq!(cfg.run.backoff_base, Duration::from_secs(1));
+        assert_eq!(cfg.run.stale_after, Duration::from_secs(300));
+        assert_eq!(cfg.run.model, "gpt-4o-mini");
+    }
+
+    #[test]
+    fn a_base_url_alone_configures_a_provider() {
+        let env = Env::from_pairs(&[DB, SECRET, ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1/")]);
+        let p = ServeConfig::from_env(&env).unwrap().run.provider.unwrap();
+        assert_eq!(p.base_url, "http://127.0.0.1:9/v1");
+        assert_eq!(p.api_key, None);
+        assert_eq!(p.timeout, Duration::from_secs(10));
+        assert_eq!(p.extended_timeout, Duration::from_secs(20));
+    }
+
+    #[test]
+    fn invalid_numbers_and_flags_name_their_variable() {
+        for (name, value) in [
+            ("WORKER_CONCURRENCY", "0"),
+            ("WORKER_CONCURRENCY", "many"),
+            ("JOB_STALE_AFTER_MS", "-5"),
+            ("WORKERS", "maybe"),
+            ("RUN_MIGRATIONS", "perhaps"),
+            ("BIND_ADDR", "localhost"),
+            ("GENERATION_TIMEOUT_MS", "abc"),
+            ("RATE_LIMIT_PER_HOUR", "0"),
+        ] {
+            let err =
+                ServeConfig::from_env(&Env::from_pairs(&[DB, SECRET, (name, value)])).unwrap_err();
+            assert!(
+                err.to_string().starts_with(&format!("{name} is invalid")),
+                "{name}={value}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn serve_needs_one_way_to_verify_tokens() {
+        let err = ServeConfig::from_env(&Env::from_pairs(&[DB])).unwrap_err();
+        assert!(
+            err.to_string().starts_with("AUTH_JWT_SECRET is not set"),
+            "{err}"
+        );
+        let jwks = ("AUTH_JWKS_URL", "http://127.0.0.1:1/jwks.json");
+        assert!(matches!(
+            ServeConfig::from_env(&Env::from_pairs(&[DB, jwks]))
+                .unwrap()
+                .auth,
+            AuthSource::Jwks(_)
+        ));
+        assert!(ServeConfig::from_env(&Env::from_pairs(&[DB, SECRET, jwks])).is_err());
+    }
 
     #[test]
     fn a_missing_database_url_names_the_variable() {

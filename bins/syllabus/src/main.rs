@@ -1,10 +1,8 @@
 //! The `syllabus` binary: parse the command line and configuration, initialize tracing, call the
 //! library that does the work.
-//!
-//! Subcommands land as they work: `migrate` and `token` today; `serve` and `worker` come with the
-//! API and the job runtime.
 
 mod config;
+mod serve;
 mod token;
 
 use std::io::Write as _;
@@ -23,6 +21,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Runs the HTTP API and (unless WORKERS=false) the job workers.
+    Serve,
+    /// Runs job workers only.
+    Worker,
     /// Applies pending database migrations (serialized by an advisory lock) and exits.
     Migrate,
     /// Mints an HS256 token for a user with the configured AUTH_JWT_SECRET and prints it.
@@ -51,6 +53,16 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let env = config::Env::from_process();
     match cli.command {
+        Command::Serve => {
+            let cfg = config::ServeConfig::from_env(&env)?;
+            config::init_tracing(cfg.run.log_format);
+            tokio::runtime::Runtime::new()?.block_on(serve::serve(cfg))
+        }
+        Command::Worker => {
+            let cfg = config::RunConfig::from_env(&env)?;
+            config::init_tracing(cfg.log_format);
+            tokio::runtime::Runtime::new()?.block_on(serve::worker(cfg))
+        }
         Command::Migrate => {
             let cfg = config::MigrateConfig::from_env(&env)?;
             config::init_tracing(cfg.log_format);

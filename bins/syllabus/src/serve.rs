@@ -1,0 +1,153 @@
+//! `serve` and `worker`: wire the store, the provider, the job runtime and the API together, and
+//! stop gracefully on SIGTERM/SIGINT.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use syllabus_api::{AppState, Authenticator, KeySource, Settings};
+use syllabus_jobs::{Runtime, RuntimeConfig, Shutdown};
+use syllabus_provider::{ConfiguredProvider, NOT_CONFIGURED, OpenAiProvider};
+use syllabus_store::records::RateLimit;
+use syllabus_store::{Database, JobEvents, PoolOptions};
+
+use crate::config::{AuthSource, RunConfig, ServeConfig};
+
+struct Core {
+    db: Database,
+    events: JobEvents,
+}
+
+async fn start_core(cfg: &RunConfig) -> anyhow::Result<Core> {
+    if cfg.run_migrations {
+        let applied = syllabus_store::run_migrations(&cfg.database_url)
+            .await
+            .context("migrations failed")?;
+        tracing::info!(
+            migrations.applied = applied.len(),
+            "database schema is up to date"
+        );
+    }
+    let db = Database::connect(
+        &cfg.database_url,
+        PoolOptions {
+            max_size: cfg.concurrency + 16,
+            ..PoolOptions::default()
+        },
+    )?;
+    db.ping().await.context("cannot reach the database")?;
+    let events = JobEvents::start(&cfg.database_url, Duration::from_secs(5)).await;
+    Ok(Core { db, events })
+}
+
+fn provider(cfg: &RunConfig) -> anyhow::Result<ConfiguredProvider> {
+    match &cfg.provider {
+        Some(p) => {
+            tracing::info!(provider = %p.provider_name(), model = %p.model, "language model provider configured");
+            Ok(ConfiguredProvider::OpenAi(
+                OpenAiProvider::new(p.clone())
+                    .context("cannot build the provider's HTTP client")?,
+            ))
+        }
+        None => {
+            tracing::warn!("{NOT_CONFIGURED} Generation attempts will fail as provider_error.");
+            Ok(ConfiguredProvider::NotConfigured {
+                model: cfg.model.clone(),
+            })
+        }
+    }
+}
+
+fn runtime(cfg: &RunConfig, core: &Core) -> anyhow::Result<Runtime<Database, ConfiguredProvider>> {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned());
+    Ok(Runtime::new(
+        core.db.clone(),
+        Arc::new(provider(cfg)?),
+        core.events.clone(),
+        RuntimeConfig {
+            concurrency: cfg.concurrency,
+            backoff_base: cfg.backoff_base,
+            stale_after: cfg.stale_after,
+            shutdown_grace: cfg.shutdown_grace,
+            worker_id: format!("{host}:{}", std::process::id()),
+            ..RuntimeConfig::default()
+        },
+    ))
+}
+
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutdown requested");
+}
+
+pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
+    let listener = std::net::TcpListener::bind(cfg.bind_addr)
+        .with_context(|| format!("cannot listen on BIND_ADDR {}", cfg.bind_addr))?;
+    let core = start_core(&cfg.run).await?;
+    let source = match &cfg.auth {
+        AuthSource::Secret(s) => KeySource::Secret(s.as_bytes().to_vec()),
+        AuthSource::Jwks(url) => KeySource::Jwks(url.clone()),
+    };
+    let auth = Authenticator::new(source, cfg.issuer.clone(), cfg.audience.clone());
+    let state = AppState {
+        store: core.db.clone(),
+        events: core.events.clone(),
+        settings: Settings {
+            rate_limit: RateLimit {
+                limit: cfg.run.rate_limit,
+                window: syllabus_domain::rate_limit::DEFAULT_WINDOW,
+            },
+            job_max_attempts: cfg.run.job_max_attempts,
+        },
+    };
+    let http_workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let server = syllabus_api::server(listener, state, auth, http_workers)?;
+    let handle = server.handle();
+    let server = tokio::spawn(server);
+    tracing::info!(addr = %cfg.bind_addr, workers = cfg.workers, "listening");
+
+    let (shutdown, stop_rx) = Shutdown::new();
+    let workers = if cfg.workers {
+        Some(tokio::spawn(runtime(&cfg.run, &core)?.run(stop_rx)))
+    } else {
+        None
+    };
+    terminated().await;
+    shutdown.trigger();
+    handle.stop(true).await;
+    if let Some(w) = workers {
+        w.await.context("the worker pool panicked")?;
+    }
+    server.await.context("the HTTP server panicked")??;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+pub async fn worker(cfg: RunConfig) -> anyhow::Result<()> {
+    let core = start_core(&cfg).await?;
+    let (shutdown, stop_rx) = Shutdown::new();
+    let workers = tokio::spawn(runtime(&cfg, &core)?.run(stop_rx));
+    terminated().await;
+    shutdown.trigger();
+    workers.await.context("the worker pool panicked")?;
+    tracing::info!("stopped");
+    Ok(())
+}
