@@ -1,7 +1,31 @@
-//! End-to-end tests of the `syllabus` binary live in `tests/`; this library only locates the
-//! binary that `scripts/test.sh` builds before the suite runs.
+#![expect(
+    clippy::expect_used,
+    reason = "test helpers fail loudly on broken fixtures"
+)]
 
+//! End-to-end test support: the real API and real workers in-process on a per-test PostgreSQL
+//! database, talking to a fake OpenAI-compatible server over real HTTP; and the path of the
+//! `syllabus` binary for tests that run it as a process.
+
+use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+use syllabus_api::{AppState, Authenticator, KeySource, Settings};
+use syllabus_jobs::{Runtime, RuntimeConfig, Shutdown};
+use syllabus_provider::{OpenAiProvider, ProviderConfig};
+use syllabus_store::records::RateLimit;
+use syllabus_store::{Database, JobEvents, PoolOptions};
+use syllabus_testkit::{FakeLlm, TestDb};
+
+/// Why a test failed to set up.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The HS256 secret of in-process servers.
+pub const SECRET: &str = "e2e-secret-e2e-secret-e2e-secret-e2e";
 
 /// The path of the `syllabus` binary next to the running test executable (`target/<profile>/`).
 ///
@@ -22,5 +46,282 @@ pub fn syllabus_bin() -> Result<PathBuf, String> {
             "{} is missing: build it with `cargo build -p syllabus` (scripts/test.sh does)",
             bin.display()
         ))
+    }
+}
+
+/// An HS256 token for `sub`, valid for an hour.
+#[must_use]
+pub fn token(sub: &str) -> String {
+    let exp = chrono::Utc::now().timestamp() + 3_600;
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({ "sub": sub, "exp": exp }),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("HS256 signing cannot fail")
+}
+
+/// A valid plan request body.
+#[must_use]
+pub fn plan_body(topic: &str) -> Value {
+    json!({
+        "topic": topic,
+        "skill_level": "beginner",
+        "weekly_hours": 5,
+        "learning_style": "practice",
+    })
+}
+
+/// A generated plan of `modules` × `tasks` as the model would stream it.
+#[must_use]
+pub fn plan_json(modules: usize, tasks: usize, minutes: i64) -> String {
+    let modules: Vec<Value> = (1..=modules)
+        .map(|m| {
+            json!({
+                "title": format!("Module {m}"),
+                "description": null,
+                "estimated_minutes": minutes,
+                "tasks": (1..=tasks).map(|t| json!({
+                    "title": format!("Task {m}.{t}"),
+                    "description": "Do it",
+                    "estimated_minutes": 30,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({ "modules": modules }).to_string()
+}
+
+/// How an in-process app is set up.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Run workers.
+    pub workers: bool,
+    /// Jobs per process.
+    pub concurrency: usize,
+    /// Backoff base.
+    pub backoff_base: Duration,
+    /// Stale-rescue threshold.
+    pub stale_after: Duration,
+    /// Provider base deadline.
+    pub timeout: Duration,
+    /// Provider extended deadline.
+    pub extended_timeout: Duration,
+    /// Rate limit per user and type.
+    pub rate_limit: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            workers: true,
+            concurrency: 4,
+            backoff_base: Duration::from_millis(50),
+            stale_after: Duration::from_secs(300),
+            timeout: Duration::from_secs(3),
+            extended_timeout: Duration::from_secs(6),
+            rate_limit: 1_000,
+        }
+    }
+}
+
+/// The API and workers running in-process.
+pub struct App {
+    /// The test's database.
+    pub db: TestDb,
+    /// The fake model.
+    pub llm: FakeLlm,
+    /// The store, for direct checks.
+    pub store: Database,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    http: reqwest::Client,
+    shutdown: Shutdown,
+    server: syllabus_api::ServerHandle,
+    workers: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// A response read whole.
+#[derive(Debug)]
+pub struct Answer {
+    /// Status.
+    pub status: u16,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// JSON body (`Null` when empty or not JSON).
+    pub body: Value,
+}
+
+impl Answer {
+    /// A header's value.
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl App {
+    /// Starts everything with `options`.
+    ///
+    /// # Errors
+    /// When the database, the fake model or the listener cannot be set up.
+    pub async fn start(options: Options) -> Result<Self, Error> {
+        let db = TestDb::new().await?;
+        let llm = FakeLlm::start().await?;
+        let store = Database::connect(db.url(), PoolOptions::default())?;
+        let events = JobEvents::start(db.url(), Duration::from_secs(5)).await;
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let state = AppState {
+            store: store.clone(),
+            events: events.clone(),
+            settings: Settings {
+                rate_limit: RateLimit {
+                    limit: options.rate_limit,
+                    window: Duration::from_secs(3_600),
+                },
+                job_max_attempts: 3,
+            },
+        };
+        let auth = Authenticator::new(KeySource::Secret(SECRET.as_bytes().to_vec()), None, None);
+        let server = syllabus_api::server(listener, state, auth, 2)?;
+        let handle = server.handle();
+        tokio::spawn(server);
+        let (shutdown, stop_rx) = Shutdown::new();
+        let workers = if options.workers {
+            let provider = OpenAiProvider::new(ProviderConfig {
+                base_url: llm.base_url(),
+                api_key: Some("test-key".into()),
+                model: "fake-model".into(),
+                timeout: options.timeout,
+                extended_timeout: options.extended_timeout,
+            })?;
+            let runtime = Runtime::new(
+                store.clone(),
+                Arc::new(provider),
+                events,
+                RuntimeConfig {
+                    concurrency: options.concurrency,
+                    backoff_base: options.backoff_base,
+                    stale_after: options.stale_after,
+                    poll_interval: Duration::from_millis(500),
+                    shutdown_grace: Duration::from_secs(2),
+                    worker_id: "e2e".into(),
+                },
+            );
+            Some(tokio::spawn(runtime.run(stop_rx)))
+        } else {
+            None
+        };
+        Ok(Self {
+            db,
+            llm,
+            store,
+            base,
+            http: reqwest::Client::new(),
+            shutdown,
+            server: handle,
+            workers,
+        })
+    }
+
+    /// Sends a request as `user` (no token when `None`) with an optional JSON body.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        user: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Answer, Error> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())?;
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(u) = user {
+            req = req.header("authorization", format!("Bearer {}", token(u)));
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(b)?);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await?;
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let bytes = res.bytes().await?;
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// `GET` as `user`.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn get(&self, path: &str, user: &str) -> Result<Answer, Error> {
+        self.send("GET", path, Some(user), None, &[]).await
+    }
+
+    /// `POST` a JSON body as `user`.
+    ///
+    /// # Errors
+    /// Transport errors.
+    pub async fn post(&self, path: &str, user: &str, body: &Value) -> Result<Answer, Error> {
+        self.send("POST", path, Some(user), Some(body), &[]).await
+    }
+
+    /// Creates a plan and returns its id.
+    ///
+    /// # Errors
+    /// Transport errors or a non-201 answer.
+    pub async fn create_plan(&self, user: &str, topic: &str) -> Result<String, Error> {
+        let res = self.post("/api/v1/plans", user, &plan_body(topic)).await?;
+        if res.status != 201 {
+            return Err(format!("create plan: {} {}", res.status, res.body).into());
+        }
+        Ok(res.body["id"].as_str().ok_or("no id")?.to_owned())
+    }
+
+    /// Polls the plan (with `Prefer: wait`) until its status is not `pending`, for at most
+    /// `within`.
+    ///
+    /// # Errors
+    /// Transport errors or when it stays pending.
+    pub async fn settle(&self, user: &str, plan: &str, within: Duration) -> Result<Value, Error> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let res = self
+                .send(
+                    "GET",
+                    &format!("/api/v1/plans/{plan}"),
+                    Some(user),
+                    None,
+                    &[("prefer", "wait=5")],
+                )
+                .await?;
+            if res.body["status"] != "pending" {
+                return Ok(res.body);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!("plan {plan} still pending: {}", res.body).into());
+            }
+        }
+    }
+
+    /// Stops workers (graceful) and the server.
+    pub async fn stop(self) {
+        self.shutdown.trigger();
+        if let Some(w) = self.workers {
+            let _ = w.await;
+        }
+        self.server.stop(true).await;
     }
 }

@@ -15,6 +15,7 @@ use actix_web::{App, HttpServer, web};
 use syllabus_store::records::RateLimit;
 use syllabus_store::{JobEvents, JobStore, PlanStore};
 
+pub use actix_web::dev::ServerHandle;
 pub use auth::{Authenticator, KeySource};
 pub use metrics::Metrics;
 pub use problem::ApiError;

@@ -1,8 +1,8 @@
 //! Users: created on first sight of their token's subject.
 
 use chrono::{DateTime, Utc};
-use diesel::QueryableByName;
 use diesel::sql_types::{Text, Timestamptz};
+use diesel::{OptionalExtension, QueryableByName};
 use diesel_async::RunQueryDsl;
 use syllabus_domain::UserId;
 
@@ -35,10 +35,21 @@ impl Database {
         let id = user.as_str().to_owned();
         self.as_user(user, |conn| {
             Box::pin(async move {
-                let row: CreatedAt = diesel::sql_query(ENSURE_USER)
-                    .bind::<Text, _>(id)
+                let row: Option<CreatedAt> = diesel::sql_query(ENSURE_USER)
+                    .bind::<Text, _>(id.clone())
                     .get_result(conn)
-                    .await?;
+                    .await
+                    .optional()?;
+                if let Some(row) = row {
+                    return Ok(row.created_at);
+                }
+                // A concurrent first request inserted the user after this statement's snapshot
+                // was taken (ON CONFLICT waited for it): a new statement sees the committed row.
+                let row: CreatedAt =
+                    diesel::sql_query("SELECT created_at FROM users WHERE id = $1")
+                        .bind::<Text, _>(id)
+                        .get_result(conn)
+                        .await?;
                 Ok(row.created_at)
             })
         })

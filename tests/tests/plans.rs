@@ -1,0 +1,663 @@
+//! Plans end to end: the real API and workers in-process, a per-test PostgreSQL database and a
+//! fake OpenAI-compatible server over real HTTP.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use syllabus_e2e::{App, Options, plan_body, plan_json};
+use syllabus_testkit::{End, Reply};
+
+type TestResult = Result<(), syllabus_e2e::Error>;
+
+const SETTLE: Duration = Duration::from_secs(30);
+
+fn ok_plan(modules: usize, tasks: usize) -> Reply {
+    Reply::stream(&plan_json(modules, tasks, 60), 4, Duration::ZERO)
+}
+
+fn attempts_classes(attempts: &Value) -> Vec<String> {
+    attempts["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|i| i["classification"].as_str().unwrap_or("success").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_is_created_pending_at_once_and_becomes_ready_with_ordered_content() -> TestResult {
+    let app = App::start(Options::default()).await?;
+    // The first answer is slow: creation must not wait for it.
+    app.llm.push(Reply::Sse {
+        events: {
+            let mut e = syllabus_testkit::fake_llm::content_events(
+                &plan_json(3, 2, 600),
+                3,
+                Duration::from_millis(300),
+            );
+            e.push((
+                Duration::ZERO,
+                syllabus_testkit::fake_llm::finish_chunk("stop"),
+            ));
+            e
+        },
+        end: End::Done,
+    });
+    let long_topic = "abcdefghij".repeat(30); // 300 characters
+    let started = Instant::now();
+    let res = app
+        .send(
+            "POST",
+            "/api/v1/plans",
+            Some("alice"),
+            Some(&plan_body(&long_topic)),
+            &[("x-request-id", "req-create-1")],
+        )
+        .await?;
+    assert!(
+        started.elapsed() < Duration::from_millis(800),
+        "creation waited for the provider"
+    );
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.body["status"], "pending");
+    assert_eq!(res.body["modules"], json!([]));
+    assert_eq!(res.body["attempts_used"], 0);
+    assert_eq!(res.body["attempts_cap"], 3);
+    assert_eq!(res.body["input"]["topic_truncated"], true);
+    assert_eq!(res.body["input"]["topic_original_length"], 300);
+    assert_eq!(
+        res.body["topic"].as_str().map(|t| t.chars().count()),
+        Some(200)
+    );
+    assert_eq!(res.header("x-request-id"), Some("req-create-1"));
+    let id = res.body["id"].as_str().ok_or("id")?.to_owned();
+    assert_eq!(
+        res.header("location"),
+        Some(format!("/api/v1/plans/{id}").as_str())
+    );
+
+    let plan = app.settle("alice", &id, SETTLE).await?;
+    assert_eq!(plan["status"], "ready", "{plan}");
+    let modules = plan["modules"].as_array().ok_or("modules")?;
+    assert_eq!(modules.len(), 3);
+    for (i, m) in modules.iter().enumerate() {
+        assert_eq!(m["order"], i + 1);
+        assert_eq!(m["title"], format!("Module {}", i + 1));
+        assert_eq!(m["estimated_minutes"], 480, "600 is clamped to 480");
+        let tasks = m["tasks"].as_array().ok_or("tasks")?;
+        assert_eq!(
+            tasks
+                .iter()
+                .map(|t| t["order"].as_u64())
+                .collect::<Vec<_>>(),
+            [Some(1), Some(2)]
+        );
+    }
+    assert_eq!(plan["total_minutes"], 3 * 480);
+    let attempt = &plan["latest_attempt"];
+    assert_eq!(attempt["status"], "success");
+    assert_eq!(attempt["number"], 1);
+    assert_eq!(attempt["modules_clamped"], 3);
+    assert_eq!(attempt["effort_normalized"], true);
+    assert_eq!(attempt["topic_truncated"], true);
+    assert_eq!(attempt["classification"], Value::Null);
+    assert_eq!(attempt["model"], "fake-model");
+    assert_eq!(attempt["prompt_hash"].as_str().map(str::len), Some(64));
+
+    // The job that did it carries the request id of the request that created it.
+    let jobs = app
+        .get("/api/v1/jobs?type=plan_generation", "alice")
+        .await?;
+    assert_eq!(jobs.body["items"][0]["status"], "completed");
+    assert_eq!(jobs.body["items"][0]["result"]["modules_count"], 3);
+    let listed = app.get("/api/v1/plans?status=ready", "alice").await?;
+    assert_eq!(listed.body["items"][0]["id"], id.as_str());
+    assert!(
+        listed.body["items"][0].get("modules").is_none(),
+        "lists carry no modules"
+    );
+    assert_eq!(
+        app.get("/api/v1/plans?status=pending", "alice").await?.body["items"],
+        json!([])
+    );
+    app.stop().await;
+    Ok(())
+}
+
+async fn fails_three_times_as(reply: Reply, class: &str, options: Options) -> TestResult {
+    let app = App::start(options).await?;
+    app.llm.set_default(reply);
+    let id = app.create_plan("bob", "Failing topic").await?;
+    let plan = app.settle("bob", &id, SETTLE).await?;
+    assert_eq!(plan["status"], "failed", "{plan}");
+    assert_eq!(plan["modules"], json!([]));
+    assert_eq!(plan["attempts_used"], 3);
+    assert_eq!(plan["latest_attempt"]["classification"], class);
+    assert!(
+        plan["latest_attempt"]["error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty())
+    );
+    let attempts = app
+        .get(&format!("/api/v1/plans/{id}/attempts"), "bob")
+        .await?;
+    assert_eq!(attempts_classes(&attempts.body), [class, class, class]);
+    let numbers: Vec<_> = attempts.body["items"]
+        .as_array()
+        .ok_or("items")?
+        .iter()
+        .map(|a| a["number"].clone())
+        .collect();
+    assert_eq!(numbers, [json!(3), json!(2), json!(1)], "newest first");
+    let jobs = app.get("/api/v1/jobs", "bob").await?;
+    assert_eq!(jobs.body["items"][0]["status"], "failed");
+    assert_eq!(jobs.body["items"][0]["error"]["classification"], class);
+    assert_eq!(jobs.body["items"][0]["attempts"], 3);
+
+    // A fourth try is capped: 409 and a capped attempt row, no provider call.
+    let calls = app.llm.requests().len();
+    let res = app
+        .post(&format!("/api/v1/plans/{id}/regenerate"), "bob", &json!({}))
+        .await?;
+    assert_eq!(res.status, 409, "{}", res.body);
+    assert_eq!(res.body["code"], "ATTEMPTS_CAPPED");
+    assert_eq!(res.header("content-type"), Some("application/problem+json"));
+    let attempts = app
+        .get(&format!("/api/v1/plans/{id}/attempts"), "bob")
+        .await?;
+    assert_eq!(attempts_classes(&attempts.body)[0], "capped");
+    assert_eq!(attempts.body["items"][0]["number"], Value::Null);
+    assert_eq!(app.llm.requests().len(), calls);
+    let plan = app.get(&format!("/api/v1/plans/{id}"), "bob").await?;
+    assert_eq!(plan.body["status"], "failed");
+    assert_eq!(plan.body["attempts_used"], 3, "capped rows do not count");
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn provider_errors_fail_the_plan_after_three_attempts_then_regenerate_is_capped() -> TestResult
+{
+    fails_three_times_as(
+        Reply::openai_error(500, "boom"),
+        "provider_error",
+        Options::default(),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limits_are_classified_and_retry_after_is_honoured() -> TestResult {
+    let reply = Reply::Status {
+        status: 429,
+        headers: vec![("Retry-After".into(), "1".into())],
+        body: r#"{"error":{"message":"quota","type":"insufficient_quota","code":429}}"#.into(),
+    };
+    let started = Instant::now();
+    fails_three_times_as(reply, "rate_limit", Options::default()).await?;
+    // Two retries, each after at least the 1 s Retry-After (the backoff base is 50 ms).
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_provider_times_out() -> TestResult {
+    let options = Options {
+        timeout: Duration::from_millis(300),
+        extended_timeout: Duration::from_millis(600),
+        ..Options::default()
+    };
+    fails_three_times_as(Reply::StallBeforeHeaders, "timeout", options).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_output_is_a_validation_failure_and_the_retry_reasks_with_the_errors()
+-> TestResult {
+    let app = App::start(Options::default()).await?;
+    app.llm.push(Reply::stream(
+        r#"{"modules": [{"title": "", "estimated_minutes": 0, "tasks": []}]}"#,
+        2,
+        Duration::ZERO,
+    ));
+    app.llm.set_default(ok_plan(2, 2));
+    let id = app.create_plan("carol", "Validation topic").await?;
+    let plan = app.settle("carol", &id, SETTLE).await?;
+    assert_eq!(plan["status"], "ready", "{plan}");
+    let attempts = app
+        .get(&format!("/api/v1/plans/{id}/attempts"), "carol")
+        .await?;
+    assert_eq!(attempts_classes(&attempts.body), ["success", "validation"]);
+    let requests = app.llm.requests();
+    assert_eq!(requests.len(), 2);
+    let reask = requests[1].body.to_string();
+    assert!(
+        reask.contains("modules[0].title"),
+        "the re-ask names the fields: {reask}"
+    );
+    assert!(!requests[0].body.to_string().contains("modules[0].title"));
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_is_answered_4xx_with_the_field_named() -> TestResult {
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    let with = |k: &str, v: Value| {
+        let mut b = plan_body("Valid topic");
+        b[k] = v;
+        b
+    };
+    let cases: Vec<(Value, &str)> = vec![
+        (with("topic", json!("  x ")), "topic"),
+        (with("skill_level", json!("guru")), "skill_level"),
+        (with("learning_style", json!(3)), "learning_style"),
+        (with("weekly_hours", json!(81)), "weekly_hours"),
+        (with("weekly_hours", json!("5")), "weekly_hours"),
+        (with("start_date", json!("2026-13-01")), "start_date"),
+        (
+            json!({"topic": "Valid", "skill_level": "beginner", "learning_style": "video"}),
+            "weekly_hours",
+        ),
+        (json!([1, 2]), "body"),
+    ];
+    for (body, field) in cases {
+        let res = app.post("/api/v1/plans", "dave", &body).await?;
+        assert_eq!(res.status, 400, "{body}: {}", res.body);
+        assert_eq!(res.body["code"], "VALIDATION_ERROR");
+        assert_eq!(res.header("content-type"), Some("application/problem+json"));
+        let fields: Vec<_> = res.body["errors"]
+            .as_array()
+            .ok_or("errors")?
+            .iter()
+            .map(|e| e["field"].clone())
+            .collect();
+        assert!(fields.contains(&json!(field)), "{body}: {}", res.body);
+        assert!(res.body["request_id"].is_string());
+    }
+    let mut dates = plan_body("Valid topic");
+    dates["start_date"] = json!("2026-05-01");
+    dates["deadline_date"] = json!("2026-04-01");
+    let res = app.post("/api/v1/plans", "dave", &dates).await?;
+    assert_eq!(res.body["errors"][0]["field"], "deadline_date");
+
+    let raw = |body: &'static str, ct: &'static str| {
+        let http = reqwest::Client::new();
+        let url = format!("{}/api/v1/plans", app.base);
+        async move {
+            let res = http
+                .post(url)
+                .header(
+                    "authorization",
+                    format!("Bearer {}", syllabus_e2e::token("dave")),
+                )
+                .header("content-type", ct)
+                .body(body)
+                .send()
+                .await?;
+            let status = res.status().as_u16();
+            let body: Value = serde_json::from_slice(&res.bytes().await?).unwrap_or(Value::Null);
+            Ok::<_, syllabus_e2e::Error>((status, body))
+        }
+    };
+    let (status, body) = raw("{\"topic\": ", "application/json").await?;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("VALIDATION_ERROR"))
+    );
+    let (status, body) = raw("{}", "text/plain").await?;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (415, Some("UNSUPPORTED_MEDIA_TYPE"))
+    );
+    let big = Box::leak(format!("{{\"topic\": \"{}\"}}", "a".repeat(70_000)).into_boxed_str());
+    let (status, body) = raw(big, "application/json").await?;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (413, Some("PAYLOAD_TOO_LARGE"))
+    );
+
+    let res = app.get("/api/v1/plans/not-a-uuid", "dave").await?;
+    assert_eq!(
+        (res.status, res.body["code"].as_str()),
+        (404, Some("NOT_FOUND"))
+    );
+    let res = app.get("/api/v1/jobs/42", "dave").await?;
+    assert_eq!(res.status, 404);
+    let res = app.get("/api/v1/plans?limit=0", "dave").await?;
+    assert_eq!(res.body["errors"][0]["field"], "limit");
+    let res = app.get("/api/v1/plans?status=done", "dave").await?;
+    assert_eq!(res.body["errors"][0]["field"], "status");
+    let res = app.send("GET", "/api/v1/plans", None, None, &[]).await?;
+    assert_eq!(
+        (res.status, res.body["code"].as_str()),
+        (401, Some("UNAUTHORIZED"))
+    );
+    let res = app
+        .send(
+            "GET",
+            "/api/v1/plans",
+            None,
+            None,
+            &[("authorization", "Bearer abc.def.ghi")],
+        )
+        .await?;
+    assert_eq!(res.status, 401);
+    assert!(
+        res.header("x-request-id").is_some(),
+        "every response has a request id"
+    );
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn users_cannot_see_or_touch_each_others_plans_and_jobs() -> TestResult {
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    let id = app.create_plan("erin", "Erin's topic").await?;
+    let job = app.get("/api/v1/jobs", "erin").await?.body["items"][0]["id"]
+        .as_str()
+        .ok_or("job")?
+        .to_owned();
+    for (method, path) in [
+        ("GET", format!("/api/v1/plans/{id}")),
+        ("GET", format!("/api/v1/plans/{id}/attempts")),
+        ("POST", format!("/api/v1/plans/{id}/regenerate")),
+        ("DELETE", format!("/api/v1/plans/{id}")),
+        ("GET", format!("/api/v1/jobs/{job}")),
+        ("POST", format!("/api/v1/jobs/{job}/cancel")),
+    ] {
+        let res = app.send(method, &path, Some("mallory"), None, &[]).await?;
+        assert_eq!(res.status, 404, "{method} {path}: {}", res.body);
+    }
+    assert_eq!(
+        app.get("/api/v1/plans", "mallory").await?.body["items"],
+        json!([])
+    );
+    assert_eq!(
+        app.get("/api/v1/jobs", "mallory").await?.body["items"],
+        json!([])
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/plans/{id}"), "erin")
+            .await?
+            .status,
+        200
+    );
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn regenerate_conflicts_while_queued_cancel_and_delete_follow_the_rules() -> TestResult {
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    let id = app.create_plan("frank", "Queued topic").await?;
+    let res = app
+        .post(
+            &format!("/api/v1/plans/{id}/regenerate"),
+            "frank",
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(
+        (res.status, res.body["code"].as_str()),
+        (409, Some("INVALID_STATE"))
+    );
+    let job = app.get("/api/v1/jobs", "frank").await?.body["items"][0]["id"]
+        .as_str()
+        .ok_or("job")?
+        .to_owned();
+    let res = app
+        .post(&format!("/api/v1/jobs/{job}/cancel"), "frank", &json!({}))
+        .await?;
+    assert_eq!(
+        (res.status, res.body["status"].as_str()),
+        (200, Some("cancelled"))
+    );
+    let res = app
+        .post(&format!("/api/v1/jobs/{job}/cancel"), "frank", &json!({}))
+        .await?;
+    assert_eq!(
+        (res.status, res.body["code"].as_str()),
+        (409, Some("INVALID_STATE"))
+    );
+    // Nothing queued any more: regenerate is accepted with a Location.
+    let res = app
+        .post(
+            &format!("/api/v1/plans/{id}/regenerate"),
+            "frank",
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(res.status, 202, "{}", res.body);
+    let new_job = res.body["id"].as_str().ok_or("id")?.to_owned();
+    assert_eq!(
+        res.header("location"),
+        Some(format!("/api/v1/jobs/{new_job}").as_str())
+    );
+    // Deleting the plan cancels its pending job and removes the plan.
+    let res = app
+        .send(
+            "DELETE",
+            &format!("/api/v1/plans/{id}"),
+            Some("frank"),
+            None,
+            &[],
+        )
+        .await?;
+    assert_eq!(res.status, 204);
+    assert_eq!(
+        app.get(&format!("/api/v1/plans/{id}"), "frank")
+            .await?
+            .status,
+        404
+    );
+    let job = app.get(&format!("/api/v1/jobs/{new_job}"), "frank").await?;
+    assert_eq!(job.body["status"], "cancelled");
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn creating_plans_is_rate_limited_per_user_with_retry_after() -> TestResult {
+    let app = App::start(Options {
+        workers: false,
+        rate_limit: 2,
+        ..Options::default()
+    })
+    .await?;
+    app.create_plan("gina", "Topic one").await?;
+    app.create_plan("gina", "Topic two").await?;
+    let res = app
+        .post("/api/v1/plans", "gina", &plan_body("Topic three"))
+        .await?;
+    assert_eq!(
+        (res.status, res.body["code"].as_str()),
+        (429, Some("RATE_LIMITED"))
+    );
+    let retry: u64 = res.header("retry-after").ok_or("retry-after")?.parse()?;
+    assert!((3_590..=3_600).contains(&retry), "{retry}");
+    // Another user is not affected.
+    app.create_plan("hank", "Topic one").await?;
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prefer_wait_returns_soon_after_the_job_completes() -> TestResult {
+    let app = App::start(Options::default()).await?;
+    app.llm.push(Reply::Sse {
+        events: {
+            let mut e = syllabus_testkit::fake_llm::content_events(
+                &plan_json(1, 1, 60),
+                2,
+                Duration::from_millis(700),
+            );
+            e.push((
+                Duration::ZERO,
+                syllabus_testkit::fake_llm::finish_chunk("stop"),
+            ));
+            e
+        },
+        end: End::Done,
+    });
+    let id = app.create_plan("ivy", "Waiting topic").await?;
+    let job = app.get("/api/v1/jobs", "ivy").await?.body["items"][0]["id"]
+        .as_str()
+        .ok_or("job")?
+        .to_owned();
+    let started = Instant::now();
+    let res = app
+        .send(
+            "GET",
+            &format!("/api/v1/jobs/{job}"),
+            Some("ivy"),
+            None,
+            &[("prefer", "wait=20")],
+        )
+        .await?;
+    let waited = started.elapsed();
+    // The job goes pending → processing first; wait again until it is terminal.
+    let mut body = res.body;
+    assert_eq!(
+        res.headers
+            .get("preference-applied")
+            .and_then(|v| v.to_str().ok()),
+        Some("wait=20")
+    );
+    while body["status"] == "pending" || body["status"] == "processing" {
+        body = app
+            .send(
+                "GET",
+                &format!("/api/v1/jobs/{job}"),
+                Some("ivy"),
+                None,
+                &[("prefer", "wait=20")],
+            )
+            .await?
+            .body;
+    }
+    let total = started.elapsed();
+    assert_eq!(body["status"], "completed");
+    assert!(
+        waited < Duration::from_secs(20) && total < Duration::from_secs(10),
+        "{waited:?} {total:?}"
+    );
+    let completed: chrono::DateTime<chrono::Utc> = body["completed_at"]
+        .as_str()
+        .ok_or("completed_at")?
+        .parse()?;
+    let lag = chrono::Utc::now() - completed;
+    assert!(
+        lag < chrono::Duration::milliseconds(1_000),
+        "answered {lag} after completion"
+    );
+    let plan = app.get(&format!("/api/v1/plans/{id}"), "ivy").await?;
+    assert_eq!(plan.body["status"], "ready");
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_plans_from_several_users_all_become_ready_with_their_own_modules() -> TestResult {
+    let app = App::start(Options {
+        concurrency: 8,
+        ..Options::default()
+    })
+    .await?;
+    app.llm.set_default(ok_plan(2, 3));
+    let creates = (0..50).map(|i| {
+        let app = &app;
+        async move {
+            let user = format!("user-{}", i % 5);
+            let id = app.create_plan(&user, &format!("Topic number {i}")).await?;
+            Ok::<_, syllabus_e2e::Error>((user, id))
+        }
+    });
+    let plans = futures::future::try_join_all(creates).await?;
+    let mut module_ids = std::collections::HashSet::new();
+    for (user, id) in &plans {
+        let plan = app.settle(user, id, Duration::from_secs(60)).await?;
+        assert_eq!(plan["status"], "ready", "{plan}");
+        assert_eq!(
+            plan["topic"]
+                .as_str()
+                .map(|t| t.starts_with("Topic number")),
+            Some(true)
+        );
+        let modules = plan["modules"].as_array().ok_or("modules")?;
+        assert_eq!(modules.len(), 2);
+        for m in modules {
+            assert!(
+                module_ids.insert(m["id"].as_str().unwrap_or_default().to_owned()),
+                "a module shared by two plans"
+            );
+        }
+        assert_eq!(plan["attempts_used"], 1);
+    }
+    for u in 0..5 {
+        let list = app
+            .get("/api/v1/plans?limit=100", &format!("user-{u}"))
+            .await?;
+        assert_eq!(list.body["items"].as_array().map(Vec::len), Some(10));
+    }
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lists_page_with_an_opaque_cursor() -> TestResult {
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    for i in 0..5 {
+        app.create_plan("kim", &format!("Paged topic {i}")).await?;
+    }
+    let first = app.get("/api/v1/plans?limit=2", "kim").await?;
+    let cursor = first.body["next_cursor"]
+        .as_str()
+        .ok_or("cursor")?
+        .to_owned();
+    let second = app
+        .get(&format!("/api/v1/plans?limit=2&cursor={cursor}"), "kim")
+        .await?;
+    let third = app
+        .get(
+            &format!(
+                "/api/v1/plans?limit=2&cursor={}",
+                second.body["next_cursor"].as_str().ok_or("c2")?
+            ),
+            "kim",
+        )
+        .await?;
+    let topics: Vec<_> = [&first, &second, &third]
+        .iter()
+        .flat_map(|p| p.body["items"].as_array().cloned().unwrap_or_default())
+        .map(|p| p["topic"].clone())
+        .collect();
+    assert_eq!(topics.len(), 5);
+    assert_eq!(topics[0], "Paged topic 4", "newest first");
+    assert_eq!(topics[4], "Paged topic 0");
+    assert_eq!(third.body["next_cursor"], Value::Null);
+    app.stop().await;
+    Ok(())
+}
