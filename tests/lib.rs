@@ -316,10 +316,15 @@ impl App {
         }
     }
 
-    /// Stops workers (graceful) and the server.
-    pub async fn stop(self) {
+    /// Stops workers (graceful: running jobs get 2 s, then are released) and the server.
+    pub async fn stop(mut self) {
+        self.halt().await;
+    }
+
+    /// Like [`App::stop`], keeping the database and the fake model for inspection.
+    pub async fn halt(&mut self) {
         self.shutdown.trigger();
-        if let Some(w) = self.workers {
+        if let Some(w) = self.workers.take() {
             let _ = w.await;
         }
         self.server.stop(true).await;

@@ -661,3 +661,60 @@ async fn lists_page_with_an_opaque_cursor() -> TestResult {
     app.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openapi_document_describes_every_route_and_health_answers() -> TestResult {
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    let doc = app
+        .send("GET", "/api/v1/openapi.json", None, None, &[])
+        .await?;
+    assert_eq!(doc.status, 200);
+    assert_eq!(doc.body["openapi"], "3.1.0");
+    for (path, method) in [
+        ("/api/v1/plans", "post"),
+        ("/api/v1/plans", "get"),
+        ("/api/v1/plans/{id}", "get"),
+        ("/api/v1/plans/{id}", "delete"),
+        ("/api/v1/plans/{id}/attempts", "get"),
+        ("/api/v1/plans/{id}/regenerate", "post"),
+        ("/api/v1/jobs", "get"),
+        ("/api/v1/jobs/{id}", "get"),
+        ("/api/v1/jobs/{id}/cancel", "post"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    ] {
+        assert!(
+            doc.body["paths"][path][method].is_object(),
+            "{method} {path} is undocumented"
+        );
+    }
+    assert_eq!(
+        app.send("GET", "/healthz", None, None, &[]).await?.status,
+        200
+    );
+    assert_eq!(
+        app.send("GET", "/readyz", None, None, &[]).await?.status,
+        200
+    );
+    app.create_plan("lee", "Metrics topic").await?;
+    let http = reqwest::Client::new();
+    let text = http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        text.contains(r#"syllabus_jobs{type="plan_generation",status="pending"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("syllabus_http_requests_total"), "{text}");
+    assert!(text.contains("syllabus_jobs_oldest_ready_age_seconds"));
+    app.stop().await;
+    Ok(())
+}
