@@ -5,7 +5,9 @@
 # machine's PostgreSQL binaries with its data under .data/postgres of the checkout (kept and
 # reused across runs; `scripts/run.sh --stop-db` stops it), listening on 127.0.0.1:${SYLLABUS_PG_PORT:-55432}.
 #
-# Arguments go to the binary; the default is `migrate` (see `scripts/run.sh --help`).
+# Arguments go to the binary; the default is `serve` (see `scripts/run.sh --help`).
+# Without AUTH_JWT_SECRET or AUTH_JWKS_URL, a development secret is generated once under .data/
+# and used by both `serve` and `token`, so tokens minted with `scripts/run.sh token` are accepted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/pg-lib.sh
@@ -39,7 +41,18 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
     export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 fi
 
+if [[ -z "${AUTH_JWT_SECRET:-}" && -z "${AUTH_JWKS_URL:-}" ]]; then
+    secret_file="$root/.data/dev-jwt-secret"
+    if [[ ! -s "$secret_file" ]]; then
+        mkdir -p "$root/.data"
+        (umask 077; head -c 48 /dev/urandom | base64 | tr -d '\n' > "$secret_file")
+    fi
+    AUTH_JWT_SECRET="$(cat "$secret_file")"
+    export AUTH_JWT_SECRET
+    echo "run.sh: using the development token secret in $secret_file" >&2
+fi
+
 if [[ $# -eq 0 ]]; then
-    set -- migrate
+    set -- serve
 fi
 exec cargo run --quiet --release -p syllabus -- "$@"
