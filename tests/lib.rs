@@ -127,8 +127,9 @@ impl Default for Options {
 
 /// The API and workers running in-process.
 pub struct App {
-    /// The test's database.
-    pub db: TestDb,
+    /// The test's database URL (as the application role).
+    pub url: String,
+    _db: Option<TestDb>,
     /// The fake model.
     pub llm: FakeLlm,
     /// The store, for direct checks.
@@ -167,9 +168,22 @@ impl App {
     /// When the database, the fake model or the listener cannot be set up.
     pub async fn start(options: Options) -> Result<Self, Error> {
         let db = TestDb::new().await?;
+        let url = db.url().to_owned();
+        Self::start_on(url, Some(db), options).await
+    }
+
+    /// Starts everything on an already migrated database at `url`.
+    ///
+    /// # Errors
+    /// As [`App::start`].
+    pub async fn start_on(
+        url: String,
+        db: Option<TestDb>,
+        options: Options,
+    ) -> Result<Self, Error> {
         let llm = FakeLlm::start().await?;
-        let store = Database::connect(db.url(), PoolOptions::default())?;
-        let events = JobEvents::start(db.url(), Duration::from_secs(5)).await;
+        let store = Database::connect(&url, PoolOptions::default())?;
+        let events = JobEvents::start(&url, Duration::from_secs(5)).await;
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let base = format!("http://{}", listener.local_addr()?);
         let state = AppState {
@@ -214,7 +228,8 @@ impl App {
             None
         };
         Ok(Self {
-            db,
+            url,
+            _db: db,
             llm,
             store,
             base,

@@ -131,7 +131,7 @@ fn worker(app: &App, stale_after_ms: u64) -> Result<Worker, syllabus_e2e::Error>
         .arg("worker")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", app.db.url())
+        .env("DATABASE_URL", &app.url)
         .env("OPENAI_BASE_URL", app.llm.base_url())
         .env("RUN_MIGRATIONS", "false")
         .env("JOB_STALE_AFTER_MS", stale_after_ms.to_string())
