@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel::{OptionalExtension, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -16,7 +17,7 @@ use crate::records::{
     Actor, ClaimedJob, JobEnd, JobError, JobFilter, JobRecord, Lease, NewJob, Page, PageRequest,
     QueueStats, RateLimit,
 };
-use crate::schema::jobs;
+use crate::schema::{jobs, users};
 use crate::{Database, StoreError};
 
 #[derive(QueryableByName)]
@@ -118,62 +119,104 @@ struct At {
 }
 
 /// Takes the user's rate-limit lock for `job_type` (held until commit, so concurrent creations
-/// serialize) and checks the exact sliding window against the jobs already created.
+/// serialize), records the user on first sight, checks the exact sliding window against the jobs
+/// already created, and returns the wall-clock time the new job is created at.
+///
+/// Only the newest `limit` creations in the window are read: when the window is full, the slot
+/// frees when the oldest of those leaves it, whatever older ones it still holds.
 pub(crate) async fn lock_rate_window(
     conn: &mut AsyncPgConnection,
     user: &UserId,
     job_type: JobType,
     limit: RateLimit,
-) -> Result<(), StoreError> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind::<Text, _>(format!("rate:{user}:{}", job_type.as_str()))
+) -> Result<DateTime<Utc>, StoreError> {
+    let now: At = diesel::sql_query(
+        "SELECT clock_timestamp() AS at FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) AS l",
+    )
+    .bind::<Text, _>(format!("rate:{user}:{}", job_type.as_str()))
+    .get_result(conn)
+    .await?;
+    diesel::insert_into(users::table)
+        .values(users::id.eq(user.as_str()))
+        .on_conflict_do_nothing()
         .execute(conn)
         .await?;
     let window = SlidingWindow::new(limit.limit, limit.window);
-    let now: At = diesel::sql_query("SELECT clock_timestamp() AS at")
-        .get_result(conn)
+    let mut started: Vec<DateTime<Utc>> = jobs::table
+        .filter(jobs::user_id.eq(user.as_str()))
+        .filter(jobs::job_type.eq(job_type.as_str()))
+        .filter(jobs::created_at.gt(window.window_start(now.at)))
+        .order(jobs::created_at.desc())
+        .limit(i64::from(limit.limit))
+        .select(jobs::created_at)
+        .load(conn)
         .await?;
-    let started: Vec<At> = diesel::sql_query(
-        "SELECT created_at AS at FROM jobs
-         WHERE user_id = $1 AND job_type = $2 AND created_at > $3 ORDER BY created_at",
-    )
-    .bind::<Text, _>(user.as_str())
-    .bind::<Text, _>(job_type.as_str())
-    .bind::<Timestamptz, _>(window.window_start(now.at))
-    .load(conn)
-    .await?;
-    let started: Vec<DateTime<Utc>> = started.into_iter().map(|r| r.at).collect();
+    started.reverse();
     match window.check(now.at, &started) {
-        RateDecision::Allowed { .. } => Ok(()),
+        RateDecision::Allowed { .. } => Ok(now.at),
         RateDecision::Limited { retry_after } => Err(StoreError::RateLimited { retry_after }),
     }
 }
 
-/// Inserts a pending job; the trigger's NOTIFY goes out when the transaction commits.
+#[derive(Insertable)]
+#[diesel(table_name = jobs)]
+struct JobInsert<'a> {
+    id: Uuid,
+    user_id: &'a str,
+    job_type: &'a str,
+    plan_id: Option<Uuid>,
+    payload: &'a Value,
+    max_attempts: i32,
+    priority: i16,
+    request_id: Option<&'a str>,
+    created_at: DateTime<Utc>,
+    run_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// Inserts a pending job created at `at` (from [`lock_rate_window`]); the trigger's NOTIFY goes
+/// out when the transaction commits.
 pub(crate) async fn insert_job(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     job: &NewJob,
+    at: DateTime<Utc>,
 ) -> Result<JobRecord, StoreError> {
-    // created_at is the wall clock, not the transaction start, so that the sliding window sees
-    // jobs in the order their locks were taken.
-    let row: JobRow = diesel::sql_query(
-        "INSERT INTO jobs (id, user_id, job_type, plan_id, payload, max_attempts, priority,
-                           request_id, created_at, run_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, clock_timestamp(), clock_timestamp(), clock_timestamp())
-         RETURNING *",
-    )
-    .bind::<SqlUuid, _>(JobId::new().as_uuid())
-    .bind::<Text, _>(actor.user.as_str())
-    .bind::<Text, _>(job.job_type.as_str())
-    .bind::<Nullable<SqlUuid>, _>(job.plan_id.map(|p| p.as_uuid()))
-    .bind::<Jsonb, _>(&job.payload)
-    .bind::<diesel::sql_types::Int4, _>(i32::try_from(job.max_attempts).unwrap_or(i32::MAX))
-    .bind::<diesel::sql_types::Int2, _>(job.priority)
-    .bind::<Nullable<Text>, _>(actor.request_id.as_deref())
-    .get_result(conn)
-    .await?;
-    row.into_record()
+    let id = JobId::new();
+    let max_attempts = i32::try_from(job.max_attempts).unwrap_or(i32::MAX);
+    diesel::insert_into(jobs::table)
+        .values(JobInsert {
+            id: id.as_uuid(),
+            user_id: actor.user.as_str(),
+            job_type: job.job_type.as_str(),
+            plan_id: job.plan_id.map(|p| p.as_uuid()),
+            payload: &job.payload,
+            max_attempts,
+            priority: job.priority,
+            request_id: actor.request_id.as_deref(),
+            created_at: at,
+            run_at: at,
+            updated_at: at,
+        })
+        .execute(conn)
+        .await?;
+    Ok(JobRecord {
+        id,
+        job_type: job.job_type,
+        status: JobStatus::Pending,
+        plan_id: job.plan_id,
+        payload: job.payload.clone(),
+        result: None,
+        error: None,
+        attempts: 0,
+        max_attempts: job.max_attempts,
+        priority: job.priority,
+        run_at: at,
+        created_at: at,
+        started_at: None,
+        completed_at: None,
+        updated_at: at,
+    })
 }
 
 /// Ends a run: fenced by the lease, so a run whose job was rescued or released changes nothing

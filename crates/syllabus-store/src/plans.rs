@@ -487,29 +487,31 @@ impl crate::ports::PlanStore for Database {
     ) -> Result<(PlanDetail, JobRecord), StoreError> {
         let actor = actor.clone();
         let plan = plan.clone();
-        self.ensure_user(&actor.user).await?;
         self.as_user(&actor.user.clone(), move |conn| {
             Box::pin(async move {
-                lock_rate_window(conn, &actor.user, JobType::PlanGeneration, limit).await?;
+                let at =
+                    lock_rate_window(conn, &actor.user, JobType::PlanGeneration, limit).await?;
                 let id = PlanId::new().as_uuid();
-                diesel::insert_into(plans::table)
-                    .values(PlanInsert {
-                        id,
-                        user_id: actor.user.as_str(),
-                        topic: &plan.topic,
-                        topic_truncated: plan.topic_truncated,
-                        topic_original_length: to_i32(plan.topic_original_length),
-                        notes: plan.notes.as_deref(),
-                        notes_truncated: plan.notes_truncated,
-                        notes_original_length: plan.notes_original_length.map(to_i32),
-                        skill_level: &plan.skill_level,
-                        weekly_hours: i16::from(plan.weekly_hours),
-                        learning_style: &plan.learning_style,
-                        start_date: plan.start_date,
-                        deadline_date: plan.deadline_date,
-                    })
-                    .execute(conn)
-                    .await?;
+                let (created_at, updated_at): (DateTime<Utc>, DateTime<Utc>) =
+                    diesel::insert_into(plans::table)
+                        .values(PlanInsert {
+                            id,
+                            user_id: actor.user.as_str(),
+                            topic: &plan.topic,
+                            topic_truncated: plan.topic_truncated,
+                            topic_original_length: to_i32(plan.topic_original_length),
+                            notes: plan.notes.as_deref(),
+                            notes_truncated: plan.notes_truncated,
+                            notes_original_length: plan.notes_original_length.map(to_i32),
+                            skill_level: &plan.skill_level,
+                            weekly_hours: i16::from(plan.weekly_hours),
+                            learning_style: &plan.learning_style,
+                            start_date: plan.start_date,
+                            deadline_date: plan.deadline_date,
+                        })
+                        .returning((plans::created_at, plans::updated_at))
+                        .get_result(conn)
+                        .await?;
                 let job = insert_job(
                     conn,
                     &actor,
@@ -520,9 +522,27 @@ impl crate::ports::PlanStore for Database {
                         max_attempts: max_attempts.clamp(1, AttemptCap::MAX),
                         priority: 0,
                     },
+                    at,
                 )
                 .await?;
-                let detail = load_plan(conn, id).await?;
+                // A new plan has no attempts and no content: its view needs no reads.
+                let detail = PlanDetail {
+                    plan: PlanRecord {
+                        id: PlanId::from_uuid(id),
+                        request: plan.request(),
+                        topic_truncated: plan.topic_truncated,
+                        topic_original_length: plan.topic_original_length,
+                        notes_truncated: plan.notes_truncated,
+                        notes_original_length: plan.notes_original_length,
+                        status: plan_status_from_counts(false, 0),
+                        attempts_used: 0,
+                        total_minutes: 0,
+                        latest_attempt: None,
+                        created_at,
+                        updated_at,
+                    },
+                    modules: Vec::new(),
+                };
                 Ok((detail, job))
             })
         })
@@ -698,7 +718,8 @@ impl crate::ports::PlanStore for Database {
                     .await?;
                     return Ok(Regeneration::Capped(attempt));
                 }
-                lock_rate_window(conn, &actor.user, JobType::PlanGeneration, limit).await?;
+                let at =
+                    lock_rate_window(conn, &actor.user, JobType::PlanGeneration, limit).await?;
                 let job = insert_job(
                     conn,
                     &actor,
@@ -709,6 +730,7 @@ impl crate::ports::PlanStore for Database {
                         max_attempts: max_attempts.clamp(1, AttemptCap::MAX - used),
                         priority: 0,
                     },
+                    at,
                 )
                 .await?;
                 Ok(Regeneration::Queued(job))

@@ -377,6 +377,22 @@ pub struct NewPlan {
     pub deadline_date: Option<NaiveDate>,
 }
 
+impl NewPlan {
+    /// The request as it is stored (and read back).
+    #[must_use]
+    pub fn request(&self) -> RawPlanRequest {
+        RawPlanRequest {
+            topic: self.topic.clone(),
+            notes: self.notes.clone(),
+            skill_level: self.skill_level.clone(),
+            weekly_hours: i64::from(self.weekly_hours),
+            learning_style: self.learning_style.clone(),
+            start_date: self.start_date.map(|d| d.to_string()),
+            deadline_date: self.deadline_date.map(|d| d.to_string()),
+        }
+    }
+}
+
 impl From<&syllabus_domain::PlanRequest> for NewPlan {
     fn from(r: &syllabus_domain::PlanRequest) -> Self {
         let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
