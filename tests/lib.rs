@@ -221,6 +221,7 @@ impl App {
                     poll_interval: Duration::from_millis(500),
                     shutdown_grace: Duration::from_secs(2),
                     worker_id: "e2e".into(),
+                    ..RuntimeConfig::default()
                 },
             );
             Some(tokio::spawn(runtime.run(stop_rx)))

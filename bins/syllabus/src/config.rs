@@ -172,6 +172,9 @@ pub struct RunConfig {
     pub shutdown_grace: Duration,
     pub concurrency: usize,
     pub rate_limit: u32,
+    pub retain_completed: Duration,
+    pub retain_failed: Duration,
+    pub prune_every: Duration,
 }
 
 impl RunConfig {
@@ -219,6 +222,13 @@ impl RunConfig {
             concurrency: usize::try_from(env.integer("WORKER_CONCURRENCY", 8, 1, 1_024)?)
                 .unwrap_or(8),
             rate_limit: integer_u32("RATE_LIMIT_PER_HOUR", 20, 1, 1_000_000)?,
+            retain_completed: Duration::from_secs(
+                3_600 * env.integer("JOB_RETAIN_COMPLETED_HOURS", 24, 1, 87_600)?,
+            ),
+            retain_failed: Duration::from_secs(
+                3_600 * env.integer("JOB_RETAIN_FAILED_HOURS", 168, 1, 87_600)?,
+            ),
+            prune_every: env.millis("JOB_PRUNE_INTERVAL_MS", 600_000, 1_000)?,
         })
     }
 }
@@ -308,6 +318,8 @@ mod tests {
         assert_eq!(cfg.run.backoff_base, Duration::from_secs(1));
         assert_eq!(cfg.run.stale_after, Duration::from_secs(300));
         assert_eq!(cfg.run.model, "gpt-4o-mini");
+        assert_eq!(cfg.run.retain_completed, Duration::from_secs(24 * 3_600));
+        assert_eq!(cfg.run.retain_failed, Duration::from_secs(7 * 24 * 3_600));
     }
 
     #[test]
@@ -331,6 +343,8 @@ mod tests {
             ("BIND_ADDR", "localhost"),
             ("GENERATION_TIMEOUT_MS", "abc"),
             ("RATE_LIMIT_PER_HOUR", "0"),
+            ("JOB_RETAIN_FAILED_HOURS", "0"),
+            ("JOB_PRUNE_INTERVAL_MS", "10"),
         ] {
             let err =
                 ServeConfig::from_env(&Env::from_pairs(&[DB, SECRET, (name, value)])).unwrap_err();

@@ -70,6 +70,9 @@ fn runtime(cfg: &RunConfig, core: &Core) -> anyhow::Result<Runtime<Database, Con
             stale_after: cfg.stale_after,
             shutdown_grace: cfg.shutdown_grace,
             worker_id: format!("{host}:{}", std::process::id()),
+            retain_completed: cfg.retain_completed,
+            retain_failed: cfg.retain_failed,
+            prune_every: cfg.prune_every,
             ..RuntimeConfig::default()
         },
     ))

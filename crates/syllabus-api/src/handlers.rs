@@ -6,16 +6,22 @@ use std::time::Duration;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
-use syllabus_domain::{JobId, PlanId, PlanRequest, RawPlanRequest};
+use syllabus_domain::{
+    FlashcardId, JobId, JobPayload, JobType, PlanId, PlanRequest, RawPlanRequest,
+};
+use syllabus_store::Regeneration;
 use syllabus_store::records::{Actor, JobEvent, JobFilter, NewPlan, PlanFilter};
-use syllabus_store::{JobStore, PlanStore, Regeneration};
+
+use crate::Stores;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::Caller;
 use crate::input::{encode_cursor, from_value, page, path_id, prefer_wait, query_enum};
 use crate::problem::ApiError;
 use crate::request_id::RequestId;
-use crate::wire::{AttemptView, ItemsView, JobView, ListView, PlanView};
+use crate::wire::{
+    AttemptView, FlashcardView, ItemsView, JobView, ListView, PlanView, SkillTreeView,
+};
 use crate::{AppState, metrics::Metrics};
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -77,7 +83,7 @@ fn preference_applied(res: &mut actix_web::HttpResponseBuilder, wait: Option<Dur
     }
 }
 
-pub(crate) async fn create_plan<S: PlanStore + JobStore>(
+pub(crate) async fn create_plan<S: Stores>(
     state: State<S>,
     caller: Caller,
     rid: RequestId,
@@ -103,7 +109,7 @@ pub(crate) async fn create_plan<S: PlanStore + JobStore>(
         .json(PlanView::detail(detail)))
 }
 
-pub(crate) async fn list_plans<S: PlanStore + JobStore>(
+pub(crate) async fn list_plans<S: Stores>(
     state: State<S>,
     caller: Caller,
     query: Query,
@@ -118,7 +124,7 @@ pub(crate) async fn list_plans<S: PlanStore + JobStore>(
     }))
 }
 
-pub(crate) async fn get_plan<S: PlanStore + JobStore>(
+pub(crate) async fn get_plan<S: Stores>(
     state: State<S>,
     caller: Caller,
     path: web::Path<String>,
@@ -152,7 +158,7 @@ pub(crate) async fn get_plan<S: PlanStore + JobStore>(
     Ok(res.json(PlanView::detail(detail)))
 }
 
-pub(crate) async fn delete_plan<S: PlanStore + JobStore>(
+pub(crate) async fn delete_plan<S: Stores>(
     state: State<S>,
     caller: Caller,
     path: web::Path<String>,
@@ -162,7 +168,7 @@ pub(crate) async fn delete_plan<S: PlanStore + JobStore>(
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub(crate) async fn plan_attempts<S: PlanStore + JobStore>(
+pub(crate) async fn plan_attempts<S: Stores>(
     state: State<S>,
     caller: Caller,
     path: web::Path<String>,
@@ -174,7 +180,7 @@ pub(crate) async fn plan_attempts<S: PlanStore + JobStore>(
     }))
 }
 
-pub(crate) async fn regenerate<S: PlanStore + JobStore>(
+pub(crate) async fn regenerate<S: Stores>(
     state: State<S>,
     caller: Caller,
     rid: RequestId,
@@ -198,7 +204,7 @@ pub(crate) async fn regenerate<S: PlanStore + JobStore>(
     }
 }
 
-pub(crate) async fn list_jobs<S: PlanStore + JobStore>(
+pub(crate) async fn list_jobs<S: Stores>(
     state: State<S>,
     caller: Caller,
     query: Query,
@@ -214,7 +220,7 @@ pub(crate) async fn list_jobs<S: PlanStore + JobStore>(
     }))
 }
 
-pub(crate) async fn get_job<S: PlanStore + JobStore>(
+pub(crate) async fn get_job<S: Stores>(
     state: State<S>,
     caller: Caller,
     path: web::Path<String>,
@@ -248,7 +254,7 @@ pub(crate) async fn get_job<S: PlanStore + JobStore>(
     Ok(res.json(JobView::from(job)))
 }
 
-pub(crate) async fn cancel_job<S: PlanStore + JobStore>(
+pub(crate) async fn cancel_job<S: Stores>(
     state: State<S>,
     caller: Caller,
     path: web::Path<String>,
@@ -262,7 +268,7 @@ pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
-pub(crate) async fn readyz<S: PlanStore + JobStore>(state: State<S>) -> Result<HttpResponse> {
+pub(crate) async fn readyz<S: Stores>(state: State<S>) -> Result<HttpResponse> {
     match state.store.ping().await {
         Ok(()) => Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))),
         Err(e) => {
@@ -272,7 +278,7 @@ pub(crate) async fn readyz<S: PlanStore + JobStore>(state: State<S>) -> Result<H
     }
 }
 
-pub(crate) async fn metrics<S: PlanStore + JobStore>(
+pub(crate) async fn metrics<S: Stores>(
     state: State<S>,
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse> {
@@ -290,4 +296,205 @@ pub(crate) async fn openapi() -> HttpResponse {
 
 pub(crate) async fn not_found() -> Result<HttpResponse> {
     Err(ApiError::not_found())
+}
+
+fn accepted(job: syllabus_store::records::JobRecord) -> HttpResponse {
+    HttpResponse::Accepted()
+        .insert_header(job_location(job.id))
+        .json(JobView::from(job))
+}
+
+/// Payload issues as the fields of a domain endpoint's body (`payload.max_cards` → `max_cards`).
+fn body_issues(issues: &syllabus_domain::Issues) -> ApiError {
+    let renamed: syllabus_domain::Issues = issues
+        .as_slice()
+        .iter()
+        .map(|i| {
+            let path = i.path.strip_prefix("payload.").unwrap_or(&i.path);
+            syllabus_domain::Issue::new(path, i.message.clone())
+        })
+        .collect();
+    ApiError::issues(&renamed)
+}
+
+async fn enqueue<S: Stores>(
+    state: &State<S>,
+    caller: Caller,
+    rid: RequestId,
+    payload: &JobPayload,
+    priority: i16,
+) -> Result<HttpResponse> {
+    let job = state
+        .store
+        .enqueue(
+            &actor(caller, rid),
+            payload,
+            priority,
+            state.settings.job_max_attempts,
+            state.settings.rate_limit,
+        )
+        .await?;
+    tracing::info!(job.id = %job.id, job.r#type = job.job_type.as_str(), "job queued");
+    Ok(accepted(job))
+}
+
+pub(crate) async fn create_flashcards<S: Stores>(
+    state: State<S>,
+    caller: Caller,
+    rid: RequestId,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse> {
+    let plan = path_id(&path)?;
+    let mut doc = match body.into_inner() {
+        Value::Object(map) => map,
+        _ => return Err(ApiError::field("body", "must be a JSON object")),
+    };
+    doc.insert("plan_id".into(), Value::String(plan.to_string()));
+    let payload =
+        JobPayload::parse(JobType::Flashcards, &Value::Object(doc)).map_err(|e| body_issues(&e))?;
+    enqueue(&state, caller, rid, &payload, 0).await
+}
+
+pub(crate) async fn list_flashcards<S: Stores>(
+    state: State<S>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let plan = PlanId::from_uuid(path_id(&path)?);
+    let cards = state.store.flashcards(&caller.0, plan).await?;
+    Ok(HttpResponse::Ok().json(ItemsView {
+        items: cards.into_iter().map(FlashcardView::from).collect(),
+    }))
+}
+
+pub(crate) async fn create_distractors<S: Stores>(
+    state: State<S>,
+    caller: Caller,
+    rid: RequestId,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let card = FlashcardId::from_uuid(path_id(&path)?);
+    enqueue(
+        &state,
+        caller,
+        rid,
+        &JobPayload::Distractors { flashcard_id: card },
+        0,
+    )
+    .await
+}
+
+pub(crate) async fn create_skill_tree<S: Stores>(
+    state: State<S>,
+    caller: Caller,
+    rid: RequestId,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let plan = PlanId::from_uuid(path_id(&path)?);
+    enqueue(
+        &state,
+        caller,
+        rid,
+        &JobPayload::SkillTree { plan_id: plan },
+        0,
+    )
+    .await
+}
+
+pub(crate) async fn get_skill_tree<S: Stores>(
+    state: State<S>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let plan = PlanId::from_uuid(path_id(&path)?);
+    match state.store.skill_tree(&caller.0, plan).await? {
+        Some(tree) => Ok(HttpResponse::Ok().json(SkillTreeView::from(tree))),
+        None => Err(ApiError::not_found()),
+    }
+}
+
+/// `POST /jobs`: `{type, payload, priority?}`; plan generation is created through `/plans`.
+pub(crate) async fn create_job<S: Stores>(
+    state: State<S>,
+    caller: Caller,
+    rid: RequestId,
+    body: web::Json<Value>,
+) -> Result<HttpResponse> {
+    let body = body.into_inner();
+    let Some(doc) = body.as_object() else {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    };
+    const CREATABLE: [JobType; 3] = [
+        JobType::Flashcards,
+        JobType::Distractors,
+        JobType::SkillTree,
+    ];
+    let job_type = match doc.get("type") {
+        None | Some(Value::Null) => return Err(ApiError::field("type", "is required")),
+        Some(v) => v
+            .as_str()
+            .and_then(|t| CREATABLE.iter().copied().find(|c| c.as_str() == t))
+            .ok_or_else(|| {
+                ApiError::field(
+                    "type",
+                    "must be one of: flashcards, distractors, skill_tree",
+                )
+            })?,
+    };
+    let priority = match doc.get("priority") {
+        None | Some(Value::Null) => 0,
+        Some(v) => v
+            .as_i64()
+            .filter(|p| syllabus_domain::jobs::PRIORITY_RANGE.contains(p))
+            .and_then(|p| i16::try_from(p).ok())
+            .ok_or_else(|| ApiError::field("priority", "must be an integer from -100 to 100"))?,
+    };
+    let payload = JobPayload::parse(job_type, doc.get("payload").unwrap_or(&Value::Null))
+        .map_err(|e| ApiError::issues(&e))?;
+    enqueue(&state, caller, rid, &payload, priority).await
+}
+
+/// `POST /jobs/{id}/retry`: a new job like a failed one; for plan generation, a regenerate.
+pub(crate) async fn retry_job<S: Stores>(
+    state: State<S>,
+    caller: Caller,
+    rid: RequestId,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let id = JobId::from_uuid(path_id(&path)?);
+    let job = state.store.job(&caller.0, id).await?;
+    if job.status != syllabus_domain::JobStatus::Failed {
+        return Err(ApiError::invalid_state(format!(
+            "only failed jobs can be retried; this one is {}",
+            job.status.as_str()
+        )));
+    }
+    let settings = state.settings;
+    if job.job_type == JobType::PlanGeneration {
+        let plan = job.plan_id.ok_or_else(ApiError::not_found)?;
+        return match state
+            .store
+            .regenerate(
+                &actor(caller, rid),
+                plan,
+                settings.job_max_attempts,
+                settings.rate_limit,
+            )
+            .await?
+        {
+            Regeneration::Queued(job) => Ok(accepted(job)),
+            Regeneration::Capped(_) => Err(ApiError::capped()),
+        };
+    }
+    let new = state
+        .store
+        .retry_job(
+            &actor(caller, rid),
+            id,
+            settings.job_max_attempts,
+            settings.rate_limit,
+        )
+        .await?;
+    Ok(accepted(new))
 }

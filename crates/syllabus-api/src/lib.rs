@@ -13,7 +13,7 @@ use std::net::TcpListener;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use syllabus_store::records::RateLimit;
-use syllabus_store::{JobEvents, JobStore, PlanStore};
+use syllabus_store::{ContentStore, JobEvents, JobStore, PlanStore};
 
 pub use actix_web::dev::ServerHandle;
 pub use auth::{Authenticator, KeySource};
@@ -43,8 +43,12 @@ pub struct AppState<S> {
     pub settings: Settings,
 }
 
+/// Everything the handlers need from the store.
+pub trait Stores: PlanStore + JobStore + ContentStore {}
+impl<T: PlanStore + JobStore + ContentStore> Stores for T {}
+
 /// Registers every route on `cfg`.
-pub fn configure<S: PlanStore + JobStore>(cfg: &mut web::ServiceConfig) {
+pub fn configure<S: Stores>(cfg: &mut web::ServiceConfig) {
     use handlers as h;
     cfg.route("/healthz", web::get().to(h::healthz))
         .route("/readyz", web::get().to(h::readyz::<S>))
@@ -58,7 +62,29 @@ pub fn configure<S: PlanStore + JobStore>(cfg: &mut web::ServiceConfig) {
                 .route("/plans/{id}", web::delete().to(h::delete_plan::<S>))
                 .route("/plans/{id}/attempts", web::get().to(h::plan_attempts::<S>))
                 .route("/plans/{id}/regenerate", web::post().to(h::regenerate::<S>))
+                .route(
+                    "/plans/{id}/flashcards",
+                    web::post().to(h::create_flashcards::<S>),
+                )
+                .route(
+                    "/plans/{id}/flashcards",
+                    web::get().to(h::list_flashcards::<S>),
+                )
+                .route(
+                    "/flashcards/{id}/distractors",
+                    web::post().to(h::create_distractors::<S>),
+                )
+                .route(
+                    "/plans/{id}/skill-tree",
+                    web::post().to(h::create_skill_tree::<S>),
+                )
+                .route(
+                    "/plans/{id}/skill-tree",
+                    web::get().to(h::get_skill_tree::<S>),
+                )
+                .route("/jobs", web::post().to(h::create_job::<S>))
                 .route("/jobs", web::get().to(h::list_jobs::<S>))
+                .route("/jobs/{id}/retry", web::post().to(h::retry_job::<S>))
                 .route("/jobs/{id}", web::get().to(h::get_job::<S>))
                 .route("/jobs/{id}/cancel", web::post().to(h::cancel_job::<S>)),
         )
@@ -70,7 +96,7 @@ pub fn configure<S: PlanStore + JobStore>(cfg: &mut web::ServiceConfig) {
 ///
 /// # Errors
 /// When the listener cannot be used.
-pub fn server<S: PlanStore + JobStore>(
+pub fn server<S: Stores>(
     listener: TcpListener,
     state: AppState<S>,
     auth: Authenticator,

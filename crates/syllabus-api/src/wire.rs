@@ -5,7 +5,8 @@ use serde::Serialize;
 use serde_json::Value;
 use syllabus_domain::{AttemptCap, FailureClass};
 use syllabus_store::records::{
-    AttemptRecord, JobRecord, ModuleRecord, PlanDetail, PlanRecord, TaskRecord,
+    AttemptRecord, FlashcardRecord, JobRecord, ModuleRecord, PlanDetail, PlanRecord,
+    SkillNodeRecord, SkillTreeRecord, TaskRecord,
 };
 use uuid::Uuid;
 
@@ -257,6 +258,87 @@ impl From<JobRecord> for JobView {
             started_at: j.started_at,
             completed_at: j.completed_at,
             updated_at: j.updated_at,
+        }
+    }
+}
+
+/// A flashcard.
+#[derive(Debug, Serialize)]
+pub struct FlashcardView {
+    id: Uuid,
+    plan_id: Uuid,
+    module_id: Option<Uuid>,
+    question: String,
+    answer: String,
+    distractors: Vec<String>,
+    /// `multiple_choice` with 3 distractors, else `question_answer`.
+    mode: &'static str,
+    created_at: DateTime<Utc>,
+}
+
+impl From<FlashcardRecord> for FlashcardView {
+    fn from(c: FlashcardRecord) -> Self {
+        Self {
+            id: c.id.as_uuid(),
+            plan_id: c.plan_id.as_uuid(),
+            module_id: c.module_id,
+            question: c.question,
+            answer: c.answer,
+            mode: if c.distractors.len() == 3 {
+                "multiple_choice"
+            } else {
+                "question_answer"
+            },
+            distractors: c.distractors,
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// A skill node.
+#[derive(Debug, Serialize)]
+pub struct SkillNodeView {
+    id: Uuid,
+    title: String,
+    description: Option<String>,
+    depth: u32,
+    path: String,
+    children: Vec<SkillNodeView>,
+}
+
+impl From<SkillNodeRecord> for SkillNodeView {
+    fn from(n: SkillNodeRecord) -> Self {
+        Self {
+            id: n.id,
+            title: n.title,
+            description: n.description,
+            depth: n.depth,
+            path: n.path,
+            children: n.children.into_iter().map(Self::from).collect(),
+        }
+    }
+}
+
+/// A skill tree.
+#[derive(Debug, Serialize)]
+pub struct SkillTreeView {
+    id: Uuid,
+    plan_id: Uuid,
+    node_count: u32,
+    depth: u32,
+    skills: Vec<SkillNodeView>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<SkillTreeRecord> for SkillTreeView {
+    fn from(t: SkillTreeRecord) -> Self {
+        Self {
+            id: t.id,
+            plan_id: t.plan_id.as_uuid(),
+            node_count: t.node_count,
+            depth: t.depth,
+            skills: t.roots.into_iter().map(SkillNodeView::from).collect(),
+            created_at: t.created_at,
         }
     }
 }

@@ -1,6 +1,11 @@
 //! Job types and job statuses: the closed sets the queue, the API and the handlers share.
 
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::ids::{FlashcardId, PlanId};
 use crate::input::string_enum;
+use crate::issues::Issues;
 
 string_enum!(
     /// What a background job does. The job runtime matches on it exhaustively, so a type cannot
@@ -33,6 +38,165 @@ impl JobStatus {
     }
 }
 
+/// Most cards one flashcards job may add.
+pub const MAX_CARDS: u32 = 50;
+/// Cards per flashcards job when the request does not say.
+pub const DEFAULT_CARDS: u32 = 10;
+/// Bounds of a job's priority (higher runs first).
+pub const PRIORITY_RANGE: std::ops::RangeInclusive<i64> = -100..=100;
+
+/// A job's validated payload: what its handler works on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobPayload {
+    /// Generate a plan's modules and tasks.
+    PlanGeneration {
+        /// The plan.
+        plan_id: PlanId,
+    },
+    /// Add up to `max_cards` question/answer cards to a plan's deck.
+    Flashcards {
+        /// The plan.
+        plan_id: PlanId,
+        /// Only this module, when given.
+        module_id: Option<Uuid>,
+        /// 1–50.
+        max_cards: u32,
+    },
+    /// Three wrong answers for a card.
+    Distractors {
+        /// The card.
+        flashcard_id: FlashcardId,
+    },
+    /// A plan's skill tree.
+    SkillTree {
+        /// The plan.
+        plan_id: PlanId,
+    },
+}
+
+fn uuid_field(doc: &Map<String, Value>, name: &str, issues: &mut Issues) -> Option<Uuid> {
+    match doc.get(name) {
+        None | Some(Value::Null) => {
+            issues.push(format!("payload.{name}"), "is required");
+            None
+        }
+        Some(v) => {
+            let parsed = v.as_str().and_then(|s| Uuid::parse_str(s).ok());
+            if parsed.is_none() {
+                issues.push(format!("payload.{name}"), "must be a UUID");
+            }
+            parsed
+        }
+    }
+}
+
+impl JobPayload {
+    /// Validates `payload` for `job_type`, naming each bad field as `payload.<name>`.
+    ///
+    /// # Errors
+    /// Every issue found: a missing or malformed id, `max_cards` outside 1–50, a payload that is
+    /// not an object.
+    pub fn parse(job_type: JobType, payload: &Value) -> Result<Self, Issues> {
+        let mut issues = Issues::default();
+        let Some(doc) = payload.as_object() else {
+            issues.push("payload", "must be a JSON object");
+            return Err(issues);
+        };
+        let parsed = match job_type {
+            JobType::PlanGeneration => {
+                uuid_field(doc, "plan_id", &mut issues).map(|id| Self::PlanGeneration {
+                    plan_id: PlanId::from_uuid(id),
+                })
+            }
+            JobType::Flashcards => {
+                let plan_id = uuid_field(doc, "plan_id", &mut issues);
+                let module_id = match doc.get("module_id") {
+                    None | Some(Value::Null) => None,
+                    Some(_) => uuid_field(doc, "module_id", &mut issues),
+                };
+                let max_cards = match doc.get("max_cards") {
+                    None | Some(Value::Null) => Some(DEFAULT_CARDS),
+                    Some(v) => {
+                        let n = v
+                            .as_u64()
+                            .and_then(|n| u32::try_from(n).ok())
+                            .filter(|n| (1..=MAX_CARDS).contains(n));
+                        if n.is_none() {
+                            issues.push(
+                                "payload.max_cards",
+                                format!("must be an integer from 1 to {MAX_CARDS}"),
+                            );
+                        }
+                        n
+                    }
+                };
+                match (plan_id, max_cards) {
+                    (Some(plan_id), Some(max_cards)) => Some(Self::Flashcards {
+                        plan_id: PlanId::from_uuid(plan_id),
+                        module_id,
+                        max_cards,
+                    }),
+                    _ => None,
+                }
+            }
+            JobType::Distractors => {
+                uuid_field(doc, "flashcard_id", &mut issues).map(|id| Self::Distractors {
+                    flashcard_id: FlashcardId::from_uuid(id),
+                })
+            }
+            JobType::SkillTree => {
+                uuid_field(doc, "plan_id", &mut issues).map(|id| Self::SkillTree {
+                    plan_id: PlanId::from_uuid(id),
+                })
+            }
+        };
+        match parsed {
+            Some(p) if issues.is_empty() => Ok(p),
+            _ => Err(issues),
+        }
+    }
+
+    /// The type this payload belongs to.
+    #[must_use]
+    pub const fn job_type(&self) -> JobType {
+        match self {
+            Self::PlanGeneration { .. } => JobType::PlanGeneration,
+            Self::Flashcards { .. } => JobType::Flashcards,
+            Self::Distractors { .. } => JobType::Distractors,
+            Self::SkillTree { .. } => JobType::SkillTree,
+        }
+    }
+
+    /// The plan it concerns, when it names one.
+    #[must_use]
+    pub const fn plan_id(&self) -> Option<PlanId> {
+        match self {
+            Self::PlanGeneration { plan_id }
+            | Self::Flashcards { plan_id, .. }
+            | Self::SkillTree { plan_id } => Some(*plan_id),
+            Self::Distractors { .. } => None,
+        }
+    }
+
+    /// The canonical JSON stored in `jobs.payload` (defaults filled in).
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        match self {
+            Self::PlanGeneration { plan_id } | Self::SkillTree { plan_id } => {
+                json!({ "plan_id": plan_id.as_uuid() })
+            }
+            Self::Flashcards {
+                plan_id,
+                module_id,
+                max_cards,
+            } => {
+                json!({ "plan_id": plan_id.as_uuid(), "module_id": module_id, "max_cards": max_cards })
+            }
+            Self::Distractors { flashcard_id } => json!({ "flashcard_id": flashcard_id.as_uuid() }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,6 +211,56 @@ mod tests {
             Ok(JobType::PlanGeneration)
         );
         assert!("planGeneration".parse::<JobType>().is_err());
+    }
+
+    #[test]
+    fn payloads_are_validated_per_type_and_name_their_fields() {
+        let plan = Uuid::now_v7();
+        let ok = JobPayload::parse(JobType::Flashcards, &json!({"plan_id": plan}));
+        assert_eq!(
+            ok,
+            Ok(JobPayload::Flashcards {
+                plan_id: PlanId::from_uuid(plan),
+                module_id: None,
+                max_cards: DEFAULT_CARDS
+            })
+        );
+        let paths = |r: Result<JobPayload, Issues>| -> Vec<String> {
+            r.err()
+                .map(|i| i.as_slice().iter().map(|i| i.path.clone()).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            paths(JobPayload::parse(
+                JobType::Flashcards,
+                &json!({"plan_id": plan, "max_cards": 51})
+            )),
+            ["payload.max_cards"]
+        );
+        assert_eq!(
+            paths(JobPayload::parse(
+                JobType::Flashcards,
+                &json!({"max_cards": 0, "module_id": "x"})
+            )),
+            ["payload.plan_id", "payload.module_id", "payload.max_cards"]
+        );
+        assert_eq!(
+            paths(JobPayload::parse(
+                JobType::Distractors,
+                &json!({"flashcard_id": 7})
+            )),
+            ["payload.flashcard_id"]
+        );
+        assert_eq!(
+            paths(JobPayload::parse(JobType::SkillTree, &json!([plan]))),
+            ["payload"]
+        );
+        let tree = JobPayload::parse(JobType::SkillTree, &json!({"plan_id": plan}));
+        assert_eq!(
+            tree.as_ref().map(JobPayload::job_type),
+            Ok(JobType::SkillTree)
+        );
+        assert_eq!(tree.map(|t| t.to_json()), Ok(json!({"plan_id": plan})));
     }
 
     #[test]

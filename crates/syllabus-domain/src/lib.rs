@@ -17,7 +17,7 @@ pub use classification::{FailureClass, FailureFacts};
 pub use ids::{FlashcardId, JobId, PlanId, UserId};
 pub use input::{InputError, LearningStyle, PlanRequest, RawPlanRequest, SkillLevel, WeeklyHours};
 pub use issues::{Issue, Issues, parse_json};
-pub use jobs::{JobStatus, JobType};
+pub use jobs::{JobPayload, JobStatus, JobType};
 pub use plan::{
     NormalizationReport, NormalizedModule, NormalizedPlan, NormalizedTask, validate_plan,
 };

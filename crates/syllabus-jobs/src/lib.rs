@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod content;
 mod generation;
 mod runtime;
 

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use syllabus_domain::backoff::Backoff;
-use syllabus_domain::{FailureClass, JobId, JobStatus, JobType};
+use syllabus_domain::{JobId, JobStatus, JobType};
 use syllabus_provider::Provider;
 use syllabus_store::records::{ClaimedJob, JobEnd, JobError, JobEvent, Lease};
-use syllabus_store::{GenerationStore, JobEvents, QueueStore, StoreError};
+use syllabus_store::{ContentJobStore, GenerationStore, JobEvents, QueueStore, StoreError};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -29,6 +29,12 @@ pub struct RuntimeConfig {
     pub shutdown_grace: Duration,
     /// This worker's name in `jobs.locked_by`.
     pub worker_id: String,
+    /// Completed and cancelled jobs older than this are deleted.
+    pub retain_completed: Duration,
+    /// Failed jobs older than this are deleted.
+    pub retain_failed: Duration,
+    /// How often this process prunes.
+    pub prune_every: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -40,6 +46,9 @@ impl Default for RuntimeConfig {
             poll_interval: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(8),
             worker_id: format!("worker-{}", std::process::id()),
+            retain_completed: Duration::from_secs(24 * 3_600),
+            retain_failed: Duration::from_secs(7 * 24 * 3_600),
+            prune_every: Duration::from_secs(600),
         }
     }
 }
@@ -124,7 +133,7 @@ type Leases = Arc<Mutex<HashMap<JobId, Lease>>>;
 
 impl<S, P> Runtime<S, P>
 where
-    S: QueueStore + GenerationStore,
+    S: QueueStore + GenerationStore + ContentJobStore,
     P: Provider,
 {
     /// A runtime; `events` wakes it when jobs are enqueued.
@@ -150,6 +159,7 @@ where
         let mut events = self.events.subscribe();
         let rescue_every = (config.stale_after / 2).max(Duration::from_millis(100));
         let mut next_rescue = tokio::time::Instant::now();
+        let mut next_prune = tokio::time::Instant::now();
         tracing::info!(worker = %config.worker_id, concurrency = config.concurrency, "workers started");
 
         while !*shutdown.borrow() {
@@ -160,6 +170,20 @@ where
                     Err(e) => tracing::warn!(error = %e, "stale rescue failed"),
                 }
                 next_rescue = tokio::time::Instant::now() + rescue_every;
+            }
+
+            if tokio::time::Instant::now() >= next_prune {
+                match self
+                    .ctx
+                    .store
+                    .prune(config.retain_completed, config.retain_failed)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(jobs = n, "pruned old jobs"),
+                    Err(e) => tracing::warn!(error = %e, "pruning failed"),
+                }
+                next_prune = tokio::time::Instant::now() + config.prune_every;
             }
 
             let mut store_failed = false;
@@ -245,7 +269,7 @@ where
 
 async fn run_job<S, P>(ctx: Context<S, P>, job: ClaimedJob, leases: Leases, stale_after: Duration)
 where
-    S: QueueStore + GenerationStore,
+    S: QueueStore + GenerationStore + ContentJobStore,
     P: Provider,
 {
     let lease = job.lease;
@@ -289,20 +313,13 @@ where
 /// compile until it has a handler.
 async fn dispatch<S, P>(ctx: &Context<S, P>, job: &ClaimedJob) -> Result<JobStatus, StoreError>
 where
-    S: QueueStore + GenerationStore,
+    S: QueueStore + GenerationStore + ContentJobStore,
     P: Provider,
 {
     match job.job_type {
         JobType::PlanGeneration => crate::generation::run(ctx, job).await,
         JobType::Flashcards | JobType::Distractors | JobType::SkillTree => {
-            let end = JobEnd::Failed {
-                error: JobError {
-                    message: "This job type is not available in this version.".to_owned(),
-                    classification: FailureClass::ProviderError,
-                },
-            };
-            finish_with_retry(|| ctx.store.finish(job.lease, end.clone())).await?;
-            Ok(JobStatus::Failed)
+            crate::content::run(ctx, job).await
         }
     }
 }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::records::{
     Actor, ClaimedJob, JobEnd, JobError, JobFilter, JobRecord, Lease, NewJob, Page, PageRequest,
-    QueueStats, RateLimit,
+    QueueStats, RateLimit, RunTimes,
 };
 use crate::schema::{jobs, users};
 use crate::{Database, StoreError};
@@ -271,6 +271,14 @@ struct Age {
 }
 
 #[derive(QueryableByName)]
+struct RunTimeRow {
+    #[diesel(sql_type = Text)]
+    job_type: String,
+    #[diesel(sql_type = diesel::sql_types::Array<Double>)]
+    seconds: Vec<f64>,
+}
+
+#[derive(QueryableByName)]
 struct NextAt {
     #[diesel(sql_type = Nullable<Timestamptz>)]
     at: Option<DateTime<Utc>>,
@@ -408,6 +416,38 @@ impl crate::ports::JobStore for Database {
                             (class, n(c.n))
                         })
                         .collect(),
+                })
+            })
+        })
+        .await
+    }
+
+    async fn run_times(&self) -> Result<RunTimes, StoreError> {
+        const BOUNDS: [f64; 10] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
+        self.as_system(|conn| {
+            Box::pin(async move {
+                let rows: Vec<RunTimeRow> = diesel::sql_query(
+                    "SELECT job_type, array_agg(extract(epoch FROM completed_at - started_at)::float8) AS seconds
+                     FROM jobs WHERE status IN ('completed', 'failed') AND started_at IS NOT NULL
+                       AND completed_at IS NOT NULL
+                     GROUP BY job_type",
+                )
+                .load(conn)
+                .await?;
+                let by_type = rows
+                    .into_iter()
+                    .filter_map(|r| {
+                        let t: JobType = r.job_type.parse().ok()?;
+                        let counts = BOUNDS
+                            .iter()
+                            .map(|b| r.seconds.iter().filter(|s| **s <= *b).count() as u64)
+                            .collect();
+                        Some((t, counts, r.seconds.len() as u64, r.seconds.iter().sum()))
+                    })
+                    .collect();
+                Ok(RunTimes {
+                    bounds: BOUNDS.to_vec(),
+                    by_type,
                 })
             })
         })
@@ -557,6 +597,38 @@ impl crate::ports::QueueStore for Database {
     ///
     /// # Errors
     /// [`StoreError::LeaseLost`] when the run no longer holds the job.
+    async fn prune(&self, completed: Duration, failed: Duration) -> Result<u64, StoreError> {
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let (completed, failed) = (ms(completed), ms(failed));
+        let mut total = 0;
+        loop {
+            // One short transaction per batch of 1,000: rows other workers hold are skipped.
+            let n = self
+                .as_system(move |conn| {
+                    Box::pin(async move {
+                        Ok(diesel::sql_query(
+                            "DELETE FROM jobs WHERE id IN (
+                                SELECT id FROM jobs
+                                WHERE (status IN ('completed', 'cancelled')
+                                       AND completed_at < now() - make_interval(secs => $1 / 1000.0))
+                                   OR (status = 'failed'
+                                       AND completed_at < now() - make_interval(secs => $2 / 1000.0))
+                                LIMIT 1000 FOR UPDATE SKIP LOCKED)",
+                        )
+                        .bind::<BigInt, _>(completed)
+                        .bind::<BigInt, _>(failed)
+                        .execute(conn)
+                        .await?)
+                    })
+                })
+                .await?;
+            total += u64::try_from(n).unwrap_or(0);
+            if n < 1_000 {
+                return Ok(total);
+            }
+        }
+    }
+
     async fn finish(&self, lease: Lease, end: JobEnd) -> Result<(), StoreError> {
         self.as_system(move |conn| Box::pin(async move { end_job(conn, lease, &end).await }))
             .await

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod content;
 mod error;
 mod jobs;
 mod listen;
@@ -16,4 +17,4 @@ pub use listen::{JOBS_CHANNEL, JobEvents};
 pub use migrate::{MIGRATIONS_LOCK_KEY, run_migrations};
 pub use plans::Regeneration;
 pub use pool::{Database, PoolOptions};
-pub use ports::{GenerationStore, JobStore, PlanStore, QueueStore};
+pub use ports::{ContentJobStore, ContentStore, GenerationStore, JobStore, PlanStore, QueueStore};

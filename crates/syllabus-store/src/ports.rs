@@ -5,14 +5,16 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use syllabus_domain::{JobId, NormalizedPlan, PlanId, UserId};
+use syllabus_domain::content::{Flashcard, SkillTree};
+use syllabus_domain::{FlashcardId, JobId, JobPayload, NormalizedPlan, PlanId, UserId};
+use uuid::Uuid;
 
 use crate::StoreError;
 use crate::plans::Regeneration;
 use crate::records::{
-    Actor, AttemptRecord, ClaimedJob, GenerationInput, JobEnd, JobFilter, JobRecord, Lease,
-    NewAttempt, NewPlan, Page, PageRequest, PlanDetail, PlanFilter, PlanRecord, QueueStats,
-    RateLimit,
+    Actor, AttemptRecord, CardContext, ClaimedJob, ContentContext, FlashcardRecord,
+    GenerationInput, JobEnd, JobFilter, JobRecord, Lease, NewAttempt, NewPlan, Page, PageRequest,
+    PlanDetail, PlanFilter, PlanRecord, QueueStats, RateLimit, RunTimes, SkillTreeRecord,
 };
 
 /// Plans as their owner sees them. Every method acts for one user under row-level security:
@@ -130,6 +132,12 @@ pub trait JobStore: Clone + Send + Sync + 'static {
     /// # Errors
     /// The store's errors.
     fn queue_stats(&self) -> impl Future<Output = Result<QueueStats, StoreError>> + Send;
+
+    /// Run times (first start → end) of the finished jobs still stored, bucketed.
+    ///
+    /// # Errors
+    /// The store's errors.
+    fn run_times(&self) -> impl Future<Output = Result<RunTimes, StoreError>> + Send;
 }
 
 /// The queue as the job runtime drives it.
@@ -171,6 +179,17 @@ pub trait QueueStore: Clone + Send + Sync + 'static {
     fn next_run_at(&self)
     -> impl Future<Output = Result<Option<DateTime<Utc>>, StoreError>> + Send;
 
+    /// Deletes completed and cancelled jobs older than `completed`, failed ones older than
+    /// `failed`, in small batches (no long locks); returns how many.
+    ///
+    /// # Errors
+    /// The store's errors.
+    fn prune(
+        &self,
+        completed: Duration,
+        failed: Duration,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Ends a run that writes nothing else, fenced by its lease.
     ///
     /// # Errors
@@ -208,4 +227,123 @@ pub trait GenerationStore: Clone + Send + Sync + 'static {
         content: Option<NormalizedPlan>,
         end: JobEnd,
     ) -> impl Future<Output = Result<AttemptRecord, StoreError>> + Send;
+}
+
+/// Flashcards, distractors and skill trees as their owner sees them, and their jobs.
+pub trait ContentStore: Clone + Send + Sync + 'static {
+    /// Queues a job for `payload` after checking, in the same transaction, that what it names is
+    /// the user's and workable, and the user's rate limit for its type.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] (a plan, module or card that is not the user's);
+    /// [`StoreError::InvalidState`] (flashcards for a plan without modules);
+    /// [`StoreError::RateLimited`].
+    fn enqueue(
+        &self,
+        actor: &Actor,
+        payload: &JobPayload,
+        priority: i16,
+        max_attempts: u32,
+        limit: RateLimit,
+    ) -> impl Future<Output = Result<JobRecord, StoreError>> + Send;
+
+    /// A new job with a failed job's type, payload and priority (not for `plan_generation`,
+    /// whose retry is a regenerate).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::InvalidState`] unless the job failed;
+    /// [`StoreError::RateLimited`].
+    fn retry_job(
+        &self,
+        actor: &Actor,
+        id: JobId,
+        max_attempts: u32,
+        limit: RateLimit,
+    ) -> impl Future<Output = Result<JobRecord, StoreError>> + Send;
+
+    /// A plan's deck, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the plan is not the user's.
+    fn flashcards(
+        &self,
+        user: &UserId,
+        plan: PlanId,
+    ) -> impl Future<Output = Result<Vec<FlashcardRecord>, StoreError>> + Send;
+
+    /// A plan's skill tree, if one was generated.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the plan is not the user's.
+    fn skill_tree(
+        &self,
+        user: &UserId,
+        plan: PlanId,
+    ) -> impl Future<Output = Result<Option<SkillTreeRecord>, StoreError>> + Send;
+}
+
+/// What the flashcards, distractors and skill-tree handlers read and write. Every finishing
+/// write is fenced by the run's lease and replaces, never duplicates.
+pub trait ContentJobStore: Clone + Send + Sync + 'static {
+    /// The plan's topic and module titles (one module when `module` is given).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the plan is gone.
+    fn content_context(
+        &self,
+        user: &UserId,
+        plan: PlanId,
+        module: Option<Uuid>,
+    ) -> impl Future<Output = Result<ContentContext, StoreError>> + Send;
+
+    /// A card's question and answer with its plan's topic.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the card is gone.
+    fn card_context(
+        &self,
+        user: &UserId,
+        card: FlashcardId,
+    ) -> impl Future<Output = Result<CardContext, StoreError>> + Send;
+
+    /// Ends a flashcards run: replaces the cards this job wrote before (a retry or a rescue)
+    /// with `cards`, in the transaction that completes the job.
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`].
+    fn finish_flashcards(
+        &self,
+        lease: Lease,
+        user: &UserId,
+        plan: PlanId,
+        module: Option<Uuid>,
+        cards: Vec<(FlashcardId, Flashcard)>,
+        end: JobEnd,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Ends a distractors run: replaces the card's distractors.
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`].
+    fn finish_distractors(
+        &self,
+        lease: Lease,
+        user: &UserId,
+        card: FlashcardId,
+        wrong: [String; 3],
+        end: JobEnd,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Ends a skill-tree run: replaces the plan's tree.
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`].
+    fn finish_skill_tree(
+        &self,
+        lease: Lease,
+        user: &UserId,
+        plan: PlanId,
+        tree: SkillTree,
+        end: JobEnd,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

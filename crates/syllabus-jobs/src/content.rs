@@ -1,0 +1,179 @@
+//! The `flashcards`, `distractors` and `skill_tree` handlers: one provider call per run, the
+//! result written with the job's completion in one transaction (replacing what this job or the
+//! previous tree wrote), a classified failure retried with backoff up to the job's runs.
+
+use syllabus_domain::{FlashcardId, JobPayload, JobStatus};
+use syllabus_provider::{DistractorsInput, Failure, FlashcardsInput, Provider, SkillTreeInput};
+use syllabus_store::records::{ClaimedJob, JobEnd, JobError};
+use syllabus_store::{ContentJobStore, GenerationStore, QueueStore, StoreError};
+
+use crate::runtime::{Context, finish_with_retry};
+
+/// Ends a run whose subject is gone (deleted plan or card): nothing to do.
+async fn cancel<S: QueueStore>(ctx_store: &S, job: &ClaimedJob) -> Result<JobStatus, StoreError> {
+    finish_with_retry(|| ctx_store.finish(job.lease, JobEnd::Cancelled)).await?;
+    Ok(JobStatus::Cancelled)
+}
+
+async fn fail<S, P>(
+    ctx: &Context<S, P>,
+    job: &ClaimedJob,
+    failure: &Failure,
+) -> Result<JobStatus, StoreError>
+where
+    S: QueueStore,
+{
+    tracing::warn!(class = failure.class.as_str(), detail = %failure.detail, "content generation failed");
+    let error = JobError {
+        message: failure.message.clone(),
+        classification: failure.class,
+    };
+    let end = ctx.failure_end(job, error, failure.retry_after, true);
+    let status = if matches!(end, JobEnd::Retry { .. }) {
+        JobStatus::Pending
+    } else {
+        JobStatus::Failed
+    };
+    finish_with_retry(|| ctx.store.finish(job.lease, end.clone())).await?;
+    Ok(status)
+}
+
+pub(crate) async fn run<S, P>(
+    ctx: &Context<S, P>,
+    job: &ClaimedJob,
+) -> Result<JobStatus, StoreError>
+where
+    S: QueueStore + GenerationStore + ContentJobStore,
+    P: Provider,
+{
+    let payload = match JobPayload::parse(job.job_type, &job.payload) {
+        Ok(p) => p,
+        Err(issues) => {
+            // Payloads are validated when accepted: a stored one that no longer parses is a bug.
+            tracing::error!(%issues, "stored job payload does not validate");
+            let end = JobEnd::Failed {
+                error: JobError {
+                    message: "The job's payload is invalid.".to_owned(),
+                    classification: syllabus_domain::FailureClass::Validation,
+                },
+            };
+            finish_with_retry(|| ctx.store.finish(job.lease, end.clone())).await?;
+            return Ok(JobStatus::Failed);
+        }
+    };
+    match payload {
+        JobPayload::PlanGeneration { .. } => crate::generation::run(ctx, job).await,
+        JobPayload::Flashcards {
+            plan_id,
+            module_id,
+            max_cards,
+        } => {
+            let context = match ctx
+                .store
+                .content_context(&job.user, plan_id, module_id)
+                .await
+            {
+                Err(StoreError::NotFound) => return cancel(&ctx.store, job).await,
+                other => other?,
+            };
+            if context.module_titles.is_empty() {
+                return cancel(&ctx.store, job).await;
+            }
+            let input = FlashcardsInput {
+                topic: context.topic,
+                module_titles: context.module_titles,
+                max_cards,
+            };
+            match ctx.provider.flashcards(&input, None).await {
+                Err(failure) => fail(ctx, job, &failure).await,
+                Ok(generated) => {
+                    let cards: Vec<(FlashcardId, _)> = generated
+                        .output
+                        .into_iter()
+                        .map(|c| (FlashcardId::new(), c))
+                        .collect();
+                    let ids: Vec<_> = cards.iter().map(|(id, _)| id.as_uuid()).collect();
+                    let end = JobEnd::Completed {
+                        result: serde_json::json!({ "flashcard_ids": ids, "count": ids.len() }),
+                    };
+                    finish_with_retry(|| {
+                        ctx.store.finish_flashcards(
+                            job.lease,
+                            &job.user,
+                            plan_id,
+                            module_id,
+                            cards.clone(),
+                            end.clone(),
+                        )
+                    })
+                    .await?;
+                    Ok(JobStatus::Completed)
+                }
+            }
+        }
+        JobPayload::Distractors { flashcard_id } => {
+            let card = match ctx.store.card_context(&job.user, flashcard_id).await {
+                Err(StoreError::NotFound) => return cancel(&ctx.store, job).await,
+                other => other?,
+            };
+            let input = DistractorsInput {
+                topic: card.topic,
+                question: card.question,
+                answer: card.answer,
+            };
+            match ctx.provider.distractors(&input, None).await {
+                Err(failure) => fail(ctx, job, &failure).await,
+                Ok(generated) => {
+                    let end = JobEnd::Completed {
+                        result: serde_json::json!({ "flashcard_id": flashcard_id.as_uuid(), "count": 3 }),
+                    };
+                    finish_with_retry(|| {
+                        ctx.store.finish_distractors(
+                            job.lease,
+                            &job.user,
+                            flashcard_id,
+                            generated.output.clone(),
+                            end.clone(),
+                        )
+                    })
+                    .await?;
+                    Ok(JobStatus::Completed)
+                }
+            }
+        }
+        JobPayload::SkillTree { plan_id } => {
+            let context = match ctx.store.content_context(&job.user, plan_id, None).await {
+                Err(StoreError::NotFound) => return cancel(&ctx.store, job).await,
+                other => other?,
+            };
+            let input = SkillTreeInput {
+                topic: context.topic,
+                module_titles: context.module_titles,
+            };
+            match ctx.provider.skill_tree(&input, None).await {
+                Err(failure) => fail(ctx, job, &failure).await,
+                Ok(generated) => {
+                    let tree = generated.output;
+                    let end = JobEnd::Completed {
+                        result: serde_json::json!({
+                            "plan_id": plan_id.as_uuid(),
+                            "node_count": tree.node_count,
+                            "depth": tree.depth,
+                        }),
+                    };
+                    finish_with_retry(|| {
+                        ctx.store.finish_skill_tree(
+                            job.lease,
+                            &job.user,
+                            plan_id,
+                            tree.clone(),
+                            end.clone(),
+                        )
+                    })
+                    .await?;
+                    Ok(JobStatus::Completed)
+                }
+            }
+        }
+    }
+}
