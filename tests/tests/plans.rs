@@ -684,6 +684,13 @@ async fn the_openapi_document_describes_every_route_and_health_answers() -> Test
         ("/api/v1/jobs", "get"),
         ("/api/v1/jobs/{id}", "get"),
         ("/api/v1/jobs/{id}/cancel", "post"),
+        ("/api/v1/jobs", "post"),
+        ("/api/v1/jobs/{id}/retry", "post"),
+        ("/api/v1/plans/{id}/flashcards", "post"),
+        ("/api/v1/plans/{id}/flashcards", "get"),
+        ("/api/v1/flashcards/{id}/distractors", "post"),
+        ("/api/v1/plans/{id}/skill-tree", "post"),
+        ("/api/v1/plans/{id}/skill-tree", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/metrics", "get"),
@@ -715,6 +722,11 @@ async fn the_openapi_document_describes_every_route_and_health_answers() -> Test
     );
     assert!(text.contains("syllabus_http_requests_total"), "{text}");
     assert!(text.contains("syllabus_jobs_oldest_ready_age_seconds"));
+    assert!(
+        text.contains("# TYPE syllabus_job_run_seconds histogram"),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("# EOF"), "{text}");
     app.stop().await;
     Ok(())
 }

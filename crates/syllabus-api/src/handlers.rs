@@ -283,9 +283,10 @@ pub(crate) async fn metrics<S: Stores>(
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse> {
     let stats = state.store.queue_stats().await?;
+    let runs = state.store.run_times().await?;
     Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render(&stats)))
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(metrics.render(&stats, &runs)))
 }
 
 pub(crate) async fn openapi() -> HttpResponse {

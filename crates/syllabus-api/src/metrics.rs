@@ -12,7 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use syllabus_domain::{FailureClass, JobStatus, JobType};
-use syllabus_store::records::QueueStats;
+use syllabus_store::records::{QueueStats, RunTimes};
 
 type Labels = Vec<(&'static str, String)>;
 type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
@@ -93,9 +93,9 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// The text exposition, with queue figures from `stats`.
+    /// The text exposition, with queue figures from `stats` and job run times from `runs`.
     #[must_use]
-    pub fn render(&self, stats: &QueueStats) -> String {
+    pub fn render(&self, stats: &QueueStats, runs: &RunTimes) -> String {
         self.jobs.clear();
         for t in JobType::ALL {
             for s in JobStatus::ALL {
@@ -124,6 +124,39 @@ impl Metrics {
         if encode(&mut out, &self.registry).is_err() {
             out.clear();
         }
+        // Run times come bucketed from the database (every instance reports the shared queue),
+        // so the histogram is written here rather than observed in this process.
+        let histogram = run_time_histogram(runs);
+        match out.rfind("# EOF") {
+            Some(at) => out.insert_str(at, &histogram),
+            None => out.push_str(&histogram),
+        }
         out
     }
+}
+
+fn run_time_histogram(runs: &RunTimes) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from(
+        "# HELP syllabus_job_run_seconds Run time of finished jobs still stored, first start to end.\n# TYPE syllabus_job_run_seconds histogram\n",
+    );
+    for (t, counts, total, sum) in &runs.by_type {
+        let t = t.as_str();
+        for (bound, count) in runs.bounds.iter().zip(counts) {
+            let _ = writeln!(
+                out,
+                "syllabus_job_run_seconds_bucket{{type=\"{t}\",le=\"{bound}\"}} {count}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "syllabus_job_run_seconds_bucket{{type=\"{t}\",le=\"+Inf\"}} {total}"
+        );
+        let _ = writeln!(out, "syllabus_job_run_seconds_sum{{type=\"{t}\"}} {sum}");
+        let _ = writeln!(
+            out,
+            "syllabus_job_run_seconds_count{{type=\"{t}\"}} {total}"
+        );
+    }
+    out
 }
