@@ -767,3 +767,69 @@ async fn prefer_wait_answers_within_100_ms_of_completion() -> TestResult {
     app.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_tree_and_distractor_jobs_for_one_subject_all_complete_and_replace() -> TestResult
+{
+    let app = App::start(Options {
+        concurrency: 8,
+        rate_limit: 100,
+        ..Options::default()
+    })
+    .await?;
+    let plan = ready_plan(&app, "kai").await?;
+    app.llm.push(stream(&cards(1)));
+    let job = id_of(
+        &app.post(
+            &format!("/api/v1/plans/{plan}/flashcards"),
+            "kai",
+            &json!({}),
+        )
+        .await?
+        .body,
+    )?;
+    finished(&app, "kai", &job).await?;
+    let card = app
+        .get(&format!("/api/v1/plans/{plan}/flashcards"), "kai")
+        .await?
+        .body["items"][0]["id"]
+        .as_str()
+        .ok_or("card")?
+        .to_owned();
+    app.llm.set_default(stream(&tree()));
+    let empty = json!({});
+    let tree_path = format!("/api/v1/plans/{plan}/skill-tree");
+    let card_path = format!("/api/v1/flashcards/{card}/distractors");
+    let trees =
+        futures::future::try_join_all((0..6).map(|_| app.post(&tree_path, "kai", &empty))).await?;
+    let mut jobs: Vec<String> = trees
+        .iter()
+        .map(|r| id_of(&r.body))
+        .collect::<Result<_, _>>()?;
+    for j in &jobs {
+        assert_eq!(finished(&app, "kai", j).await?["status"], "completed");
+    }
+    let t = app
+        .get(&format!("/api/v1/plans/{plan}/skill-tree"), "kai")
+        .await?
+        .body;
+    assert_eq!(t["node_count"], 5, "one whole tree: {t}");
+    app.llm
+        .set_default(stream(&json!({"distractors": ["X", "Y", "Z"]})));
+    let answers =
+        futures::future::try_join_all((0..6).map(|_| app.post(&card_path, "kai", &empty))).await?;
+    jobs = answers
+        .iter()
+        .map(|r| id_of(&r.body))
+        .collect::<Result<_, _>>()?;
+    for j in &jobs {
+        assert_eq!(finished(&app, "kai", j).await?["status"], "completed");
+    }
+    let deck = app
+        .get(&format!("/api/v1/plans/{plan}/flashcards"), "kai")
+        .await?
+        .body;
+    assert_eq!(deck["items"][0]["distractors"], json!(["X", "Y", "Z"]));
+    app.stop().await;
+    Ok(())
+}

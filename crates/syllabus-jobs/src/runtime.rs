@@ -302,7 +302,22 @@ where
             Err(StoreError::LeaseLost) => {
                 tracing::warn!(duration_ms = ms, "job lost its lease (rescued); result discarded");
             }
-            Err(e) => tracing::error!(error = %e, duration_ms = ms, "job could not be finished; the stale rescue will retry it"),
+            Err(StoreError::Unavailable(e)) => {
+                tracing::error!(error = %e, duration_ms = ms, "job could not be finished; the stale rescue will retry it");
+            }
+            Err(e) => {
+                // A bug or an unexpected database state: end the run as a retryable failure now
+                // rather than leaving the job to the stale rescue.
+                tracing::error!(error = %e, duration_ms = ms, "job failed on an internal error");
+                let error = JobError {
+                    message: "An internal error interrupted the job.".to_owned(),
+                    classification: syllabus_domain::FailureClass::ProviderError,
+                };
+                let end = ctx.failure_end(&job, error, None, true);
+                if let Err(e) = ctx.store.finish(lease, end).await {
+                    tracing::error!(error = %e, "could not record the internal error; the stale rescue will retry the job");
+                }
+            }
         }
     }
     .instrument(span)

@@ -457,6 +457,14 @@ impl crate::ports::ContentJobStore for Database {
         self.as_user(user, move |conn| {
             Box::pin(async move {
                 crate::jobs::end_job(conn, lease, &end).await?;
+                // Concurrent tree jobs for one plan take turns here: the second one then sees
+                // (and replaces) the first one's committed tree instead of colliding with it.
+                let _: Uuid = plans::table
+                    .filter(plans::id.eq(plan.as_uuid()))
+                    .select(plans::id)
+                    .for_update()
+                    .first(conn)
+                    .await?;
                 diesel::delete(skill_trees::table.filter(skill_trees::plan_id.eq(plan.as_uuid())))
                     .execute(conn)
                     .await?;

@@ -1,6 +1,6 @@
-//! A standalone fake OpenAI-compatible server for load benchmarks: answers every chat completion
-//! at once with a valid streamed 3 × 4 learning plan. Prints its base URL, then serves until
-//! killed.
+//! A standalone fake OpenAI-compatible server for benchmarks: answers every chat completion at
+//! once with a valid streamed document, a 3 × 4 learning plan by default or a two-node skill tree
+//! with the argument `skill_tree`. Prints its base URL, then serves until killed.
 
 use std::io::Write as _;
 use std::time::Duration;
@@ -21,8 +21,14 @@ async fn main() -> std::io::Result<()> {
             })
         })
         .collect();
-    let plan = json!({ "modules": modules }).to_string();
-    llm.set_default(Reply::stream(&plan, 4, Duration::ZERO));
+    let document = match std::env::args().nth(1).as_deref() {
+        Some("skill_tree") => {
+            json!({"skills": [{"title": "Basics", "description": null, "children": [
+            {"title": "Next", "description": null, "children": []}]}]})
+        }
+        _ => json!({ "modules": modules }),
+    };
+    llm.set_default(Reply::stream(&document.to_string(), 4, Duration::ZERO));
     writeln!(std::io::stdout().lock(), "{}", llm.base_url())?;
     std::future::pending::<()>().await;
     Ok(())
