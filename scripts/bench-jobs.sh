@@ -32,7 +32,7 @@ export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 tools="$(dirname "$(readlink -f "$PG_BINDIR/pg_ctl")")"
 psql() { "$tools/psql" -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres "$@"; }
 
-"$bin/fake-llm" skill_tree > "$tmp/llm.url" & pids+=($!)
+"$bin/fake-llm" skill_tree > "$tmp/llm.url" & llm=$!; pids+=($llm)
 for _ in $(seq 100); do [[ -s "$tmp/llm.url" ]] && break; sleep 0.05; done
 export OPENAI_BASE_URL="$(cat "$tmp/llm.url")" LOG_FORMAT=json RUST_LOG=info JOB_BACKOFF_BASE_MS=100
 "$bin/syllabus" migrate 2>/dev/null
@@ -73,15 +73,19 @@ p = lambda q: v[min(len(v) - 1, int(q * len(v)))]
 print(f"pick-up latency over {len(v)} jobs: p50 {p(0.5)} ms, p95 {p(0.95)} ms, p99 {p(0.99)} ms, max {v[-1]} ms")
 PY
 
+# CPU seconds used so far by a process, or by all postgres processes.
+cpu_of() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
+cpu_pg() { { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v t="$(getconf CLK_TCK)" '$2 == "(postgres)" {s += $14 + $15} END {print s / t}'; }
+
 # 2. Burn-down at 8 and 32 workers.
 for workers in 8 32; do
     psql -c "DELETE FROM jobs; DELETE FROM skill_trees"
     insert_jobs "$jobs"
-    start="$(date +%s.%N)"
+    start="$(date +%s.%N)"; l0="$(cpu_of "$llm")"; g0="$(cpu_pg)"
     WORKER_CONCURRENCY="$workers" "$bin/syllabus" worker 2> "$tmp/burn-$workers.log" & worker=$!; pids+=($worker)
     while [[ "$(left)" != 0 ]]; do sleep 0.1; done
-    end="$(date +%s.%N)"
+    end="$(date +%s.%N)"; w1="$(cpu_of "$worker")"; l1="$(cpu_of "$llm")"; g1="$(cpu_pg)"
     kill -TERM "$worker"; wait "$worker" || true
     completed="$(psql -At -c "SELECT count(*) FROM jobs WHERE status = 'completed'")"
-    python3 -c "e = $end - $start; print(f'burn-down, WORKER_CONCURRENCY=$workers: $completed of $jobs jobs completed in {e:.1f} s = {$completed / e:.0f} jobs/s')"
+    python3 -c "e = $end - $start; n = $completed; print(f'burn-down, WORKER_CONCURRENCY=$workers: {n} of $jobs jobs completed in {e:.1f} s = {n / e:.0f} jobs/s; CPU ms per job: worker {$w1 * 1000 / n:.2f}, postgres {($g1 - $g0) * 1000 / n:.2f}, fake provider {($l1 - $l0) * 1000 / n:.2f}')"
 done

@@ -59,7 +59,7 @@ PY
 
 # CPU seconds used so far by a process (serve) or by all postgres processes.
 cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-cpu_pg() { cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(postgres)" {t += $14 + $15} END {print t + 0}'; }
+cpu_pg() { { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk '$2 == "(postgres)" {t += $14 + $15} END {print t + 0}'; }
 ticks="$(getconf CLK_TCK)"
 
 echo "| clients | POST /plans p50 / p95 / p99 (ms) | req/s | raw INSERT p50 / p95 / p99 (ms) | inserts/s | p95 gap (ms) | CPU ms per POST: serve / postgres |"

@@ -196,7 +196,9 @@ impl OpenAiProvider {
                 Ok::<_, OpenAIError>(response)
             }
         });
-        Client::with_config(config).with_http_service(service)
+        // `Client::build` takes the shared HTTP client; `with_config` would build a fresh
+        // `reqwest::Client` per call, re-reading the system's root certificates each time.
+        Client::build(self.http.clone(), config).with_http_service(service)
     }
 
     /// Runs one streamed call and validates its text with `validate`.
