@@ -7,13 +7,7 @@ use syllabus_provider::{DistractorsInput, Failure, FlashcardsInput, Provider, Sk
 use syllabus_store::records::{ClaimedJob, JobEnd, JobError};
 use syllabus_store::{ContentJobStore, GenerationStore, QueueStore, StoreError};
 
-use crate::runtime::{Context, finish_with_retry};
-
-/// Ends a run whose subject is gone (deleted plan or card): nothing to do.
-async fn cancel<S: QueueStore>(ctx_store: &S, job: &ClaimedJob) -> Result<JobStatus, StoreError> {
-    finish_with_retry(|| ctx_store.finish(job.lease, JobEnd::Cancelled)).await?;
-    Ok(JobStatus::Cancelled)
-}
+use crate::runtime::{Context, end_run, finish_with_retry};
 
 async fn fail<S, P>(
     ctx: &Context<S, P>,
@@ -29,13 +23,7 @@ where
         classification: failure.class,
     };
     let end = ctx.failure_end(job, error, failure.retry_after, true);
-    let status = if matches!(end, JobEnd::Retry { .. }) {
-        JobStatus::Pending
-    } else {
-        JobStatus::Failed
-    };
-    finish_with_retry(|| ctx.store.finish(job.lease, end.clone())).await?;
-    Ok(status)
+    end_run(&ctx.store, job, end).await
 }
 
 pub(crate) async fn run<S, P>(
@@ -57,8 +45,7 @@ where
                     classification: syllabus_domain::FailureClass::Validation,
                 },
             };
-            finish_with_retry(|| ctx.store.finish(job.lease, end.clone())).await?;
-            return Ok(JobStatus::Failed);
+            return end_run(&ctx.store, job, end).await;
         }
     };
     match payload {
@@ -73,11 +60,13 @@ where
                 .content_context(&job.user, plan_id, module_id)
                 .await
             {
-                Err(StoreError::NotFound) => return cancel(&ctx.store, job).await,
+                Err(StoreError::NotFound) => {
+                    return end_run(&ctx.store, job, JobEnd::Cancelled).await;
+                }
                 other => other?,
             };
             if context.module_titles.is_empty() {
-                return cancel(&ctx.store, job).await;
+                return end_run(&ctx.store, job, JobEnd::Cancelled).await;
             }
             let input = FlashcardsInput {
                 topic: context.topic,
@@ -113,7 +102,9 @@ where
         }
         JobPayload::Distractors { flashcard_id } => {
             let card = match ctx.store.card_context(&job.user, flashcard_id).await {
-                Err(StoreError::NotFound) => return cancel(&ctx.store, job).await,
+                Err(StoreError::NotFound) => {
+                    return end_run(&ctx.store, job, JobEnd::Cancelled).await;
+                }
                 other => other?,
             };
             let input = DistractorsInput {
@@ -143,7 +134,9 @@ where
         }
         JobPayload::SkillTree { plan_id } => {
             let context = match ctx.store.content_context(&job.user, plan_id, None).await {
-                Err(StoreError::NotFound) => return cancel(&ctx.store, job).await,
+                Err(StoreError::NotFound) => {
+                    return end_run(&ctx.store, job, JobEnd::Cancelled).await;
+                }
                 other => other?,
             };
             let input = SkillTreeInput {

@@ -9,7 +9,7 @@ use syllabus_provider::{AttemptFacts, Provider};
 use syllabus_store::records::{ClaimedJob, JobEnd, JobError, NewAttempt, TokenUsage};
 use syllabus_store::{GenerationStore, QueueStore, StoreError};
 
-use crate::runtime::{Context, finish_with_retry};
+use crate::runtime::{Context, end_run, finish_with_retry};
 
 fn with_facts(mut attempt: NewAttempt, facts: &AttemptFacts) -> NewAttempt {
     attempt.duration_ms = facts.duration_ms;
@@ -25,13 +25,18 @@ fn with_facts(mut attempt: NewAttempt, facts: &AttemptFacts) -> NewAttempt {
     attempt
 }
 
-fn end_status(end: &JobEnd) -> JobStatus {
-    match end {
-        JobEnd::Completed { .. } => JobStatus::Completed,
-        JobEnd::Retry { .. } => JobStatus::Pending,
-        JobEnd::Failed { .. } => JobStatus::Failed,
-        JobEnd::Cancelled => JobStatus::Cancelled,
-    }
+/// A failed attempt that never reached the provider, with the sentence of its class.
+fn failed_without_call(base: NewAttempt, class: FailureClass) -> (NewAttempt, JobEnd) {
+    let error = JobError {
+        message: class.user_message().to_owned(),
+        classification: class,
+    };
+    let attempt = NewAttempt {
+        classification: Some(class),
+        error: Some(error.message.clone()),
+        ..base
+    };
+    (attempt, JobEnd::Failed { error })
 }
 
 pub(crate) async fn run<S, P>(
@@ -44,15 +49,11 @@ where
 {
     let Some(plan) = job.plan_id else {
         // The plan was deleted after the job was claimed or queued.
-        finish_with_retry(|| ctx.store.finish(job.lease, JobEnd::Cancelled)).await?;
-        return Ok(JobStatus::Cancelled);
+        return end_run(&ctx.store, job, JobEnd::Cancelled).await;
     };
     let input = match ctx.store.generation_input(&job.user, plan).await {
         Ok(input) => input,
-        Err(StoreError::NotFound) => {
-            finish_with_retry(|| ctx.store.finish(job.lease, JobEnd::Cancelled)).await?;
-            return Ok(JobStatus::Cancelled);
-        }
+        Err(StoreError::NotFound) => return end_run(&ctx.store, job, JobEnd::Cancelled).await,
         Err(e) => return Err(e),
     };
     let base = NewAttempt {
@@ -61,102 +62,74 @@ where
         ..NewAttempt::default()
     };
 
-    if AttemptCap::next_attempt(input.attempts_used).is_none() {
-        let error = JobError {
-            message: FailureClass::Capped.user_message().to_owned(),
-            classification: FailureClass::Capped,
-        };
-        let attempt = NewAttempt {
-            classification: Some(FailureClass::Capped),
-            error: Some(error.message.clone()),
-            ..base
-        };
-        let end = JobEnd::Failed { error };
-        finish_with_retry(|| {
-            ctx.store.finish_generation(
-                job.lease,
-                &job.user,
-                plan,
-                attempt.clone(),
-                None,
-                end.clone(),
-            )
-        })
-        .await?;
-        return Ok(JobStatus::Failed);
-    }
-
-    let (attempt, content, end) = match PlanRequest::parse(&input.request) {
-        Err(e) => {
-            // Stored requests were validated on the way in; this is a bug, not the model's fault.
-            tracing::error!(error = %e, "stored plan request no longer validates");
-            let error = JobError {
-                message: FailureClass::ProviderError.user_message().to_owned(),
-                classification: FailureClass::ProviderError,
-            };
-            let attempt = NewAttempt {
-                classification: Some(FailureClass::ProviderError),
-                error: Some(error.message.clone()),
-                ..base
-            };
-            (attempt, None, JobEnd::Failed { error })
-        }
-        Ok(request) => match ctx
-            .provider
-            .learning_plan(&request, input.reask.as_ref())
-            .await
-        {
-            Ok(generated) => {
-                let report = generated.output.report;
-                let attempt = with_facts(
-                    NewAttempt {
-                        modules_count: report.modules_count,
-                        tasks_count: report.tasks_count,
-                        effort_normalized: report.effort_normalized,
-                        modules_clamped: report.modules_clamped,
-                        tasks_clamped: report.tasks_clamped,
-                        ..base
-                    },
-                    &generated.facts,
-                );
-                let result = serde_json::json!({
-                    "plan_id": plan.as_uuid(),
-                    "modules_count": report.modules_count,
-                    "tasks_count": report.tasks_count,
-                });
-                (
-                    attempt,
-                    Some(generated.output),
-                    JobEnd::Completed { result },
-                )
-            }
-            Err(failure) => {
-                tracing::warn!(
-                    class = failure.class.as_str(),
-                    detail = %failure.detail,
-                    "generation attempt failed"
-                );
-                let attempt = with_facts(
-                    NewAttempt {
-                        classification: Some(failure.class),
-                        error: Some(failure.message.clone()),
-                        issues: failure.issues.clone(),
-                        ..base
-                    },
-                    &failure.facts,
-                );
-                let error = JobError {
-                    message: failure.message.clone(),
-                    classification: failure.class,
-                };
-                // This attempt is number used + 1; another is allowed only below the cap.
-                let below_cap = input.attempts_used + 1 < AttemptCap::MAX;
-                let end = ctx.failure_end(job, error, failure.retry_after, below_cap);
+    let (attempt, content, end) = if AttemptCap::next_attempt(input.attempts_used).is_none() {
+        let (attempt, end) = failed_without_call(base, FailureClass::Capped);
+        (attempt, None, end)
+    } else {
+        match PlanRequest::parse(&input.request) {
+            Err(e) => {
+                // Stored requests were validated on the way in; this is a bug, not the model's fault.
+                tracing::error!(error = %e, "stored plan request no longer validates");
+                let (attempt, end) = failed_without_call(base, FailureClass::ProviderError);
                 (attempt, None, end)
             }
-        },
+            Ok(request) => match ctx
+                .provider
+                .learning_plan(&request, input.reask.as_ref())
+                .await
+            {
+                Ok(generated) => {
+                    let report = generated.output.report;
+                    let attempt = with_facts(
+                        NewAttempt {
+                            modules_count: report.modules_count,
+                            tasks_count: report.tasks_count,
+                            effort_normalized: report.effort_normalized,
+                            modules_clamped: report.modules_clamped,
+                            tasks_clamped: report.tasks_clamped,
+                            ..base
+                        },
+                        &generated.facts,
+                    );
+                    let result = serde_json::json!({
+                        "plan_id": plan.as_uuid(),
+                        "modules_count": report.modules_count,
+                        "tasks_count": report.tasks_count,
+                    });
+                    (
+                        attempt,
+                        Some(generated.output),
+                        JobEnd::Completed { result },
+                    )
+                }
+                Err(failure) => {
+                    tracing::warn!(
+                        class = failure.class.as_str(),
+                        detail = %failure.detail,
+                        "generation attempt failed"
+                    );
+                    let attempt = with_facts(
+                        NewAttempt {
+                            classification: Some(failure.class),
+                            error: Some(failure.message.clone()),
+                            issues: failure.issues.clone(),
+                            ..base
+                        },
+                        &failure.facts,
+                    );
+                    let error = JobError {
+                        message: failure.message.clone(),
+                        classification: failure.class,
+                    };
+                    // This attempt is number used + 1; another is allowed only below the cap.
+                    let below_cap = input.attempts_used + 1 < AttemptCap::MAX;
+                    let end = ctx.failure_end(job, error, failure.retry_after, below_cap);
+                    (attempt, None, end)
+                }
+            },
+        }
     };
-    let status = end_status(&end);
+    let status = end.status();
     finish_with_retry(|| {
         ctx.store.finish_generation(
             job.lease,

@@ -339,6 +339,16 @@ where
     }
 }
 
+/// Ends a run that writes nothing but the job's state, and returns that state.
+pub(crate) async fn end_run<S: QueueStore>(
+    store: &S,
+    job: &ClaimedJob,
+    end: JobEnd,
+) -> Result<JobStatus, StoreError> {
+    finish_with_retry(|| store.finish(job.lease, end.clone())).await?;
+    Ok(end.status())
+}
+
 /// Retries a finishing write while the database is unavailable (a restart): the run's outcome
 /// is kept rather than thrown away; a lost lease or another error ends at once.
 pub(crate) async fn finish_with_retry<T, F, Fut>(mut write: F) -> Result<T, StoreError>

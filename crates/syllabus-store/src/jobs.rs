@@ -226,11 +226,12 @@ pub(crate) async fn end_job(
     lease: Lease,
     end: &JobEnd,
 ) -> Result<(), StoreError> {
-    let (status, result, error, run_at) = match end {
-        JobEnd::Completed { result } => (JobStatus::Completed, Some(result), None, None),
-        JobEnd::Retry { at, error } => (JobStatus::Pending, None, Some(error), Some(*at)),
-        JobEnd::Failed { error } => (JobStatus::Failed, None, Some(error), None),
-        JobEnd::Cancelled => (JobStatus::Cancelled, None, None, None),
+    let status = end.status();
+    let (result, error, run_at) = match end {
+        JobEnd::Completed { result } => (Some(result), None, None),
+        JobEnd::Retry { at, error } => (None, Some(error), Some(*at)),
+        JobEnd::Failed { error } => (None, Some(error), None),
+        JobEnd::Cancelled => (None, None, None),
     };
     let n = diesel::sql_query(
         "UPDATE jobs SET status = $3, result = $4, error_message = $5, error_classification = $6,

@@ -290,6 +290,19 @@ pub enum JobEnd {
     Cancelled,
 }
 
+impl JobEnd {
+    /// The job's status after this end.
+    #[must_use]
+    pub const fn status(&self) -> JobStatus {
+        match self {
+            Self::Completed { .. } => JobStatus::Completed,
+            Self::Retry { .. } => JobStatus::Pending,
+            Self::Failed { .. } => JobStatus::Failed,
+            Self::Cancelled => JobStatus::Cancelled,
+        }
+    }
+}
+
 /// A plan's stored request and what the next generation attempt needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenerationInput {
