@@ -77,6 +77,38 @@ async fn check_subject(
     }
 }
 
+/// The row whose content a job replaces.
+#[derive(Clone, Copy)]
+enum Subject {
+    Plan,
+    Flashcard,
+}
+
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    _one: i32,
+}
+
+/// Locks the subject of a replacement: concurrent jobs for one plan (tree) or card
+/// (distractors) take turns, and the later one sees and replaces the earlier one's committed
+/// rows instead of colliding with them on their unique keys.
+async fn lock_subject(
+    conn: &mut AsyncPgConnection,
+    subject: Subject,
+    id: Uuid,
+) -> Result<(), StoreError> {
+    let sql = match subject {
+        Subject::Plan => "SELECT 1 AS _one FROM plans WHERE id = $1 FOR UPDATE",
+        Subject::Flashcard => "SELECT 1 AS _one FROM flashcards WHERE id = $1 FOR UPDATE",
+    };
+    let _: Locked = diesel::sql_query(sql)
+        .bind::<diesel::sql_types::Uuid, _>(id)
+        .get_result(conn)
+        .await?;
+    Ok(())
+}
+
 /// A skill node as read: id, parent, depth, path, title, description.
 type NodeRow = (Uuid, Option<Uuid>, i16, String, String, Option<String>);
 
@@ -417,6 +449,7 @@ impl crate::ports::ContentJobStore for Database {
         self.as_user(user, move |conn| {
             Box::pin(async move {
                 crate::jobs::end_job(conn, lease, &end).await?;
+                lock_subject(conn, Subject::Flashcard, card.as_uuid()).await?;
                 diesel::delete(
                     distractors::table.filter(distractors::flashcard_id.eq(card.as_uuid())),
                 )
@@ -457,14 +490,7 @@ impl crate::ports::ContentJobStore for Database {
         self.as_user(user, move |conn| {
             Box::pin(async move {
                 crate::jobs::end_job(conn, lease, &end).await?;
-                // Concurrent tree jobs for one plan take turns here: the second one then sees
-                // (and replaces) the first one's committed tree instead of colliding with it.
-                let _: Uuid = plans::table
-                    .filter(plans::id.eq(plan.as_uuid()))
-                    .select(plans::id)
-                    .for_update()
-                    .first(conn)
-                    .await?;
+                lock_subject(conn, Subject::Plan, plan.as_uuid()).await?;
                 diesel::delete(skill_trees::table.filter(skill_trees::plan_id.eq(plan.as_uuid())))
                     .execute(conn)
                     .await?;
