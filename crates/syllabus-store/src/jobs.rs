@@ -275,8 +275,12 @@ struct Age {
 struct RunTimeRow {
     #[diesel(sql_type = Text)]
     job_type: String,
-    #[diesel(sql_type = diesel::sql_types::Array<Double>)]
-    seconds: Vec<f64>,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+    #[diesel(sql_type = Double)]
+    sum: f64,
 }
 
 #[derive(QueryableByName)]
@@ -286,10 +290,6 @@ struct NextAt {
 }
 
 impl crate::ports::JobStore for Database {
-    /// One job of the user's.
-    ///
-    /// # Errors
-    /// [`StoreError::NotFound`] when it does not exist or is another user's.
     async fn job(&self, user: &UserId, id: JobId) -> Result<JobRecord, StoreError> {
         self.as_user(user, move |conn| {
             Box::pin(async move {
@@ -303,10 +303,6 @@ impl crate::ports::JobStore for Database {
         .await
     }
 
-    /// The user's jobs, newest first.
-    ///
-    /// # Errors
-    /// The store's errors.
     async fn jobs(
         &self,
         user: &UserId,
@@ -346,10 +342,6 @@ impl crate::ports::JobStore for Database {
         .await
     }
 
-    /// Cancels a pending job.
-    ///
-    /// # Errors
-    /// [`StoreError::NotFound`]; [`StoreError::InvalidState`] when it is not pending.
     async fn cancel_job(&self, user: &UserId, id: JobId) -> Result<JobRecord, StoreError> {
         self.as_user(user, move |conn| {
             Box::pin(async move {
@@ -377,10 +369,6 @@ impl crate::ports::JobStore for Database {
         .await
     }
 
-    /// Queue depth and attempt counts for `/metrics`.
-    ///
-    /// # Errors
-    /// The store's errors.
     async fn queue_stats(&self) -> Result<QueueStats, StoreError> {
         self.as_system(|conn| {
             Box::pin(async move {
@@ -427,25 +415,34 @@ impl crate::ports::JobStore for Database {
         const BOUNDS: [f64; 10] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
         self.as_system(|conn| {
             Box::pin(async move {
+                // Bucketed in the database: a scrape reads one row per type and bound, not one
+                // per stored job.
                 let rows: Vec<RunTimeRow> = diesel::sql_query(
-                    "SELECT job_type, array_agg(extract(epoch FROM completed_at - started_at)::float8) AS seconds
-                     FROM jobs WHERE status IN ('completed', 'failed') AND started_at IS NOT NULL
-                       AND completed_at IS NOT NULL
-                     GROUP BY job_type",
+                    "SELECT j.job_type, count(*) FILTER (WHERE j.seconds <= b.le) AS n,
+                            count(*) AS total, sum(j.seconds) AS sum
+                     FROM (SELECT job_type,
+                                  extract(epoch FROM completed_at - started_at)::float8 AS seconds
+                           FROM jobs
+                           WHERE status IN ('completed', 'failed') AND started_at IS NOT NULL
+                             AND completed_at IS NOT NULL) AS j
+                     CROSS JOIN unnest($1::float8[]) AS b(le)
+                     GROUP BY j.job_type, b.le
+                     ORDER BY j.job_type, b.le",
                 )
+                .bind::<diesel::sql_types::Array<Double>, _>(BOUNDS.to_vec())
                 .load(conn)
                 .await?;
-                let by_type = rows
-                    .into_iter()
-                    .filter_map(|r| {
-                        let t: JobType = r.job_type.parse().ok()?;
-                        let counts = BOUNDS
-                            .iter()
-                            .map(|b| r.seconds.iter().filter(|s| **s <= *b).count() as u64)
-                            .collect();
-                        Some((t, counts, r.seconds.len() as u64, r.seconds.iter().sum()))
-                    })
-                    .collect();
+                let mut by_type: Vec<(JobType, Vec<u64>, u64, f64)> = Vec::new();
+                for r in rows {
+                    let Ok(t) = r.job_type.parse::<JobType>() else {
+                        continue;
+                    };
+                    let n = u64::try_from(r.n).unwrap_or(0);
+                    match by_type.last_mut() {
+                        Some((last, counts, _, _)) if *last == t => counts.push(n),
+                        _ => by_type.push((t, vec![n], u64::try_from(r.total).unwrap_or(0), r.sum)),
+                    }
+                }
                 Ok(RunTimes {
                     bounds: BOUNDS.to_vec(),
                     by_type,
@@ -461,11 +458,6 @@ impl crate::ports::JobStore for Database {
 }
 
 impl crate::ports::QueueStore for Database {
-    /// Claims the next due job: highest priority, then the oldest due, skipping rows other
-    /// workers hold. The claim takes a fresh lease and counts a run.
-    ///
-    /// # Errors
-    /// The store's errors.
     async fn claim(&self, worker: &str) -> Result<Option<ClaimedJob>, StoreError> {
         let worker = worker.to_owned();
         self.as_system(move |conn| {
@@ -495,10 +487,6 @@ impl crate::ports::QueueStore for Database {
         .await
     }
 
-    /// Records that a run is alive. `false` when the lease was lost.
-    ///
-    /// # Errors
-    /// The store's errors.
     async fn heartbeat(&self, lease: Lease) -> Result<bool, StoreError> {
         self.as_system(move |conn| {
             Box::pin(async move {
@@ -516,11 +504,6 @@ impl crate::ports::QueueStore for Database {
         .await
     }
 
-    /// Puts a run's job back to `pending` at once without spending an attempt (graceful
-    /// shutdown). `false` when the lease was already lost.
-    ///
-    /// # Errors
-    /// The store's errors.
     async fn release(&self, lease: Lease) -> Result<bool, StoreError> {
         self.as_system(move |conn| {
             Box::pin(async move {
@@ -540,11 +523,6 @@ impl crate::ports::QueueStore for Database {
         .await
     }
 
-    /// Returns `processing` jobs whose heartbeat is older than `stale_after` to `pending` (or
-    /// `failed` when their runs are used up). Their old leases stop working. Returns how many.
-    ///
-    /// # Errors
-    /// The store's errors.
     async fn rescue_stale(&self, stale_after: Duration) -> Result<u64, StoreError> {
         let millis = i64::try_from(stale_after.as_millis()).unwrap_or(i64::MAX);
         self.as_system(move |conn| {
@@ -576,10 +554,6 @@ impl crate::ports::QueueStore for Database {
         .await
     }
 
-    /// When the next pending job becomes due (`None` when none is pending).
-    ///
-    /// # Errors
-    /// The store's errors.
     async fn next_run_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.as_system(|conn| {
             Box::pin(async move {
@@ -594,10 +568,6 @@ impl crate::ports::QueueStore for Database {
         .await
     }
 
-    /// Ends a run of a job that writes nothing else (fenced by the lease).
-    ///
-    /// # Errors
-    /// [`StoreError::LeaseLost`] when the run no longer holds the job.
     async fn prune(&self, completed: Duration, failed: Duration) -> Result<u64, StoreError> {
         let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         let (completed, failed) = (ms(completed), ms(failed));

@@ -48,12 +48,10 @@ const PLAN_COLUMNS: &str = "
     (SELECT coalesce(sum(m.estimated_minutes), 0) FROM modules m WHERE m.plan_id = p.id)::bigint
         AS total_minutes";
 
-/// The SQL mirror of [`plan_status_from_counts`], for filtering lists.
+/// The SQL mirror of [`plan_status_from_counts`] over [`PLAN_COLUMNS`] (for filtering lists;
+/// `$4` is [`AttemptCap::MAX`]).
 const PLAN_STATUS_SQL: &str = "
-    CASE WHEN EXISTS (SELECT 1 FROM modules m WHERE m.plan_id = p.id) THEN 'ready'
-         WHEN (SELECT count(*) FROM generation_attempts a
-               WHERE a.plan_id = p.id AND a.number IS NOT NULL AND a.status = 'failure') >= 3
-         THEN 'failed'
+    CASE WHEN x.has_modules THEN 'ready' WHEN x.failed_attempts >= $4 THEN 'failed'
          ELSE 'pending' END";
 
 #[derive(QueryableByName)]
@@ -300,13 +298,17 @@ async fn latest_attempts(
         .collect())
 }
 
-async fn load_plan(conn: &mut AsyncPgConnection, id: Uuid) -> Result<PlanDetail, StoreError> {
-    let row: PlanRow = diesel::sql_query(format!(
+async fn plan_row(conn: &mut AsyncPgConnection, id: Uuid) -> Result<PlanRow, StoreError> {
+    Ok(diesel::sql_query(format!(
         "SELECT {PLAN_COLUMNS} FROM plans p WHERE p.id = $1"
     ))
     .bind::<SqlUuid, _>(id)
     .get_result(conn)
-    .await?;
+    .await?)
+}
+
+async fn load_plan(conn: &mut AsyncPgConnection, id: Uuid) -> Result<PlanDetail, StoreError> {
+    let row = plan_row(conn, id).await?;
     let latest: Option<AttemptRow> = generation_attempts::table
         .filter(generation_attempts::plan_id.eq(id))
         .order((
@@ -472,11 +474,6 @@ async fn replace_content(
 }
 
 impl crate::ports::PlanStore for Database {
-    /// Creates a plan and its `plan_generation` job in one transaction, after checking the
-    /// user's rate limit for plan generation in the same transaction.
-    ///
-    /// # Errors
-    /// [`StoreError::RateLimited`] at the limit; the store's errors.
     #[tracing::instrument(skip_all, fields(user.id = %actor.user))]
     async fn create_plan(
         &self,
@@ -549,19 +546,11 @@ impl crate::ports::PlanStore for Database {
         .await
     }
 
-    /// One plan with its modules and tasks.
-    ///
-    /// # Errors
-    /// [`StoreError::NotFound`] when it does not exist or is another user's.
     async fn plan(&self, user: &UserId, id: PlanId) -> Result<PlanDetail, StoreError> {
         self.as_user(user, move |conn| Box::pin(load_plan(conn, id.as_uuid())))
             .await
     }
 
-    /// The user's plans, newest first.
-    ///
-    /// # Errors
-    /// The store's errors.
     async fn plans(
         &self,
         user: &UserId,
@@ -572,14 +561,15 @@ impl crate::ports::PlanStore for Database {
             Box::pin(async move {
                 let limit = i64::from(page.limit.clamp(1, 100));
                 let rows: Vec<PlanRow> = diesel::sql_query(format!(
-                    "SELECT {PLAN_COLUMNS} FROM plans p
-                     WHERE ($1::uuid IS NULL OR p.id < $1)
-                       AND ($2::text IS NULL OR ({PLAN_STATUS_SQL}) = $2)
-                     ORDER BY p.id DESC LIMIT $3"
+                    "SELECT * FROM (SELECT {PLAN_COLUMNS} FROM plans p
+                                   WHERE $1::uuid IS NULL OR p.id < $1) AS x
+                     WHERE $2::text IS NULL OR ({PLAN_STATUS_SQL}) = $2
+                     ORDER BY x.id DESC LIMIT $3"
                 ))
                 .bind::<Nullable<SqlUuid>, _>(page.after)
                 .bind::<Nullable<Text>, _>(filter.status.map(PlanStatus::as_str))
                 .bind::<BigInt, _>(limit + 1)
+                .bind::<BigInt, _>(i64::from(AttemptCap::MAX))
                 .load(conn)
                 .await?;
                 let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
@@ -604,10 +594,6 @@ impl crate::ports::PlanStore for Database {
         .await
     }
 
-    /// Deletes a plan and its content; its pending jobs are cancelled first.
-    ///
-    /// # Errors
-    /// [`StoreError::NotFound`] when it does not exist or is another user's.
     async fn delete_plan(&self, user: &UserId, id: PlanId) -> Result<(), StoreError> {
         self.as_user(user, move |conn| {
             Box::pin(async move {
@@ -630,10 +616,6 @@ impl crate::ports::PlanStore for Database {
         .await
     }
 
-    /// A plan's attempts, newest first.
-    ///
-    /// # Errors
-    /// [`StoreError::NotFound`] when the plan does not exist or is another user's.
     async fn attempts(&self, user: &UserId, id: PlanId) -> Result<Vec<AttemptRecord>, StoreError> {
         self.as_user(user, move |conn| {
             Box::pin(async move {
@@ -660,12 +642,6 @@ impl crate::ports::PlanStore for Database {
         .await
     }
 
-    /// Queues a new generation for a plan (SPEC §3 `regenerate`): at the cap a `capped`
-    /// attempt is recorded instead.
-    ///
-    /// # Errors
-    /// [`StoreError::NotFound`]; [`StoreError::InvalidState`] when a generation is already queued
-    /// or running; [`StoreError::RateLimited`].
     async fn regenerate(
         &self,
         actor: &Actor,
@@ -741,10 +717,6 @@ impl crate::ports::PlanStore for Database {
 }
 
 impl crate::ports::GenerationStore for Database {
-    /// What the next generation attempt of a plan needs.
-    ///
-    /// # Errors
-    /// [`StoreError::NotFound`] when the plan is gone.
     async fn generation_input(
         &self,
         user: &UserId,
@@ -752,12 +724,7 @@ impl crate::ports::GenerationStore for Database {
     ) -> Result<GenerationInput, StoreError> {
         self.as_user(user, move |conn| {
             Box::pin(async move {
-                let row: PlanRow = diesel::sql_query(format!(
-                    "SELECT {PLAN_COLUMNS} FROM plans p WHERE p.id = $1"
-                ))
-                .bind::<SqlUuid, _>(id.as_uuid())
-                .get_result(conn)
-                .await?;
+                let row = plan_row(conn, id.as_uuid()).await?;
                 let latest: Option<AttemptRow> = generation_attempts::table
                     .filter(generation_attempts::plan_id.eq(id.as_uuid()))
                     .filter(generation_attempts::number.is_not_null())
@@ -782,12 +749,6 @@ impl crate::ports::GenerationStore for Database {
         .await
     }
 
-    /// Finishes one generation run in ONE transaction: the job's state (fenced by its lease),
-    /// the attempt row, and on success the plan's modules and tasks (replacing earlier ones).
-    /// At the cap, `attempt` is recorded as `capped` without a number.
-    ///
-    /// # Errors
-    /// [`StoreError::LeaseLost`] when the run no longer holds the job (nothing is written).
     async fn finish_generation(
         &self,
         lease: Lease,
