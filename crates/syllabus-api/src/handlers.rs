@@ -41,18 +41,14 @@ fn job_location(id: JobId) -> (header::HeaderName, String) {
 
 /// Waits until `changed` says the resource's state moved on, or `wait` passes. `relevant`
 /// picks the events about this resource; a resync re-reads too.
-async fn hold<T, F, Fut>(
+async fn hold<T>(
     mut events: tokio::sync::broadcast::Receiver<JobEvent>,
     wait: Duration,
     mut current: T,
     relevant: impl Fn(&JobEvent) -> bool,
-    mut reread: F,
+    mut reread: impl AsyncFnMut() -> Result<T>,
     changed: impl Fn(&T, &T) -> bool,
-) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T>>,
-{
+) -> Result<T> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let event = match tokio::time::timeout_at(deadline, events.recv()).await {
@@ -137,18 +133,12 @@ pub(crate) async fn get_plan<S: Stores>(
     if let Some(w) = wait
         && detail.plan.status == syllabus_domain::PlanStatus::Pending
     {
-        let store = state.store.clone();
-        let user = caller.0.clone();
         detail = hold(
             events,
             w,
             detail,
             |e| matches!(e, JobEvent::Changed { plan_id: Some(p), .. } if *p == id),
-            || {
-                let store = store.clone();
-                let user = user.clone();
-                async move { Ok(store.plan(&user, id).await?) }
-            },
+            async || Ok(state.store.plan(&caller.0, id).await?),
             |a, b| a.plan.status != b.plan.status,
         )
         .await?;
@@ -233,18 +223,12 @@ pub(crate) async fn get_job<S: Stores>(
     if let Some(w) = wait
         && !job.status.is_terminal()
     {
-        let store = state.store.clone();
-        let user = caller.0.clone();
         job = hold(
             events,
             w,
             job,
             |e| matches!(e, JobEvent::Changed { id: j, .. } if *j == id),
-            || {
-                let store = store.clone();
-                let user = user.clone();
-                async move { Ok(store.job(&user, id).await?) }
-            },
+            async || Ok(state.store.job(&caller.0, id).await?),
             |a, b| a.status != b.status,
         )
         .await?;

@@ -110,15 +110,9 @@ pub fn query_enum<T: syllabus_domain::input::StringEnum>(
     let Some(value) = query.get(name) else {
         return Ok(None);
     };
-    T::ALL
-        .iter()
-        .copied()
-        .find(|v| v.as_str() == value)
+    T::from_wire(value)
         .map(Some)
-        .ok_or_else(|| {
-            let allowed: Vec<&str> = T::ALL.iter().map(|v| v.as_str()).collect();
-            ApiError::field(name, format!("must be one of: {}", allowed.join(", ")))
-        })
+        .ok_or_else(|| ApiError::field(name, T::expected()))
 }
 
 /// The opaque form of a cursor.

@@ -25,6 +25,17 @@ pub trait StringEnum: Copy + 'static {
     const ALL: &'static [Self];
     /// The wire name.
     fn as_str(self) -> &'static str;
+
+    /// The value with this wire name.
+    fn from_wire(value: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.as_str() == value)
+    }
+
+    /// The message for a value that is none of these: `must be one of: a, b, c`.
+    fn expected() -> String {
+        let allowed: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+        format!("must be one of: {}", allowed.join(", "))
+    }
 }
 
 /// Defines a closed string enum with `as_str`, `FromStr`, serde and the list of its values.
@@ -227,10 +238,9 @@ impl PlanRequest {
 }
 
 fn parse_enum<T: StringEnum>(value: &str, field: &str, issues: &mut Issues) -> Option<T> {
-    let parsed = T::ALL.iter().copied().find(|v| v.as_str() == value);
+    let parsed = T::from_wire(value);
     if parsed.is_none() {
-        let allowed: Vec<&str> = T::ALL.iter().map(|v| v.as_str()).collect();
-        issues.push(field, format!("must be one of: {}", allowed.join(", ")));
+        issues.push(field, T::expected());
     }
     parsed
 }
