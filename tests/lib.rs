@@ -19,6 +19,7 @@ use syllabus_jobs::{Runtime, RuntimeConfig, Shutdown};
 use syllabus_provider::{OpenAiProvider, ProviderConfig};
 use syllabus_store::records::RateLimit;
 use syllabus_store::{Database, JobEvents, PoolOptions};
+pub use syllabus_testkit::fake_llm::plan_json;
 use syllabus_testkit::{FakeLlm, TestDb};
 
 /// Why a test failed to set up.
@@ -70,26 +71,6 @@ pub fn plan_body(topic: &str) -> Value {
         "weekly_hours": 5,
         "learning_style": "practice",
     })
-}
-
-/// A generated plan of `modules` × `tasks` as the model would stream it.
-#[must_use]
-pub fn plan_json(modules: usize, tasks: usize, minutes: i64) -> String {
-    let modules: Vec<Value> = (1..=modules)
-        .map(|m| {
-            json!({
-                "title": format!("Module {m}"),
-                "description": null,
-                "estimated_minutes": minutes,
-                "tasks": (1..=tasks).map(|t| json!({
-                    "title": format!("Task {m}.{t}"),
-                    "description": "Do it",
-                    "estimated_minutes": 30,
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    json!({ "modules": modules }).to_string()
 }
 
 /// How an in-process app is set up.
@@ -306,30 +287,41 @@ impl App {
         Ok(res.body["id"].as_str().ok_or("no id")?.to_owned())
     }
 
-    /// Polls the plan (with `Prefer: wait`) until its status is not `pending`, for at most
+    /// Reads `path` as `user` with `Prefer: wait=5` until `done` holds for the body, for at most
     /// `within`.
+    ///
+    /// # Errors
+    /// Transport errors, or the last body when `done` never held.
+    pub async fn wait_until(
+        &self,
+        path: &str,
+        user: &str,
+        within: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Result<Value, Error> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let res = self
+                .send("GET", path, Some(user), None, &[("prefer", "wait=5")])
+                .await?;
+            if done(&res.body) {
+                return Ok(res.body);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!("{path} did not settle: {}", res.body).into());
+            }
+        }
+    }
+
+    /// Waits until the plan is not `pending` any more, for at most `within`.
     ///
     /// # Errors
     /// Transport errors or when it stays pending.
     pub async fn settle(&self, user: &str, plan: &str, within: Duration) -> Result<Value, Error> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let res = self
-                .send(
-                    "GET",
-                    &format!("/api/v1/plans/{plan}"),
-                    Some(user),
-                    None,
-                    &[("prefer", "wait=5")],
-                )
-                .await?;
-            if res.body["status"] != "pending" {
-                return Ok(res.body);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(format!("plan {plan} still pending: {}", res.body).into());
-            }
-        }
+        self.wait_until(&format!("/api/v1/plans/{plan}"), user, within, |b| {
+            b["status"] != "pending"
+        })
+        .await
     }
 
     /// Stops workers (graceful: running jobs get 2 s, then are released) and the server.

@@ -8,7 +8,7 @@ use syllabus_domain::{FlashcardId, JobId, PlanId, UserId};
 use syllabus_e2e::{App, Options, plan_json};
 use syllabus_store::records::JobEnd;
 use syllabus_store::{ContentJobStore, ContentStore, QueueStore, StoreError};
-use syllabus_testkit::{End, Reply};
+use syllabus_testkit::Reply;
 
 type TestResult = Result<(), syllabus_e2e::Error>;
 
@@ -44,25 +44,17 @@ async fn ready_plan(app: &App, user: &str) -> Result<String, syllabus_e2e::Error
 
 /// Waits (with `Prefer: wait`) until the job is terminal.
 async fn finished(app: &App, user: &str, job: &str) -> Result<Value, syllabus_e2e::Error> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let res = app
-            .send(
-                "GET",
-                &format!("/api/v1/jobs/{job}"),
-                Some(user),
-                None,
-                &[("prefer", "wait=10")],
-            )
-            .await?;
-        let status = res.body["status"].as_str().unwrap_or_default().to_owned();
-        if ["completed", "failed", "cancelled"].contains(&status.as_str()) {
-            return Ok(res.body);
-        }
-        if Instant::now() > deadline {
-            return Err(format!("job {job} not finished: {}", res.body).into());
-        }
-    }
+    app.wait_until(
+        &format!("/api/v1/jobs/{job}"),
+        user,
+        Duration::from_secs(30),
+        |b| {
+            ["completed", "failed", "cancelled"]
+                .iter()
+                .any(|s| b["status"] == *s)
+        },
+    )
+    .await
 }
 
 fn id_of(v: &Value) -> Result<String, syllabus_e2e::Error> {
@@ -715,19 +707,11 @@ async fn cancelling_and_pruning_jobs() -> TestResult {
 async fn prefer_wait_answers_within_100_ms_of_completion() -> TestResult {
     let app = App::start(Options::default()).await?;
     let plan = ready_plan(&app, "jon").await?;
-    let mut events = syllabus_testkit::fake_llm::content_events(
+    app.llm.push(Reply::stream(
         &tree().to_string(),
         2,
         Duration::from_millis(600),
-    );
-    events.push((
-        Duration::ZERO,
-        syllabus_testkit::fake_llm::finish_chunk("stop"),
     ));
-    app.llm.push(Reply::Sse {
-        events,
-        end: End::Done,
-    });
     let job = id_of(
         &app.post(
             &format!("/api/v1/plans/{plan}/skill-tree"),

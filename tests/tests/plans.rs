@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use syllabus_e2e::{App, Options, plan_body, plan_json};
-use syllabus_testkit::{End, Reply};
+use syllabus_testkit::Reply;
 
 type TestResult = Result<(), syllabus_e2e::Error>;
 
@@ -30,21 +30,11 @@ fn attempts_classes(attempts: &Value) -> Vec<String> {
 async fn a_plan_is_created_pending_at_once_and_becomes_ready_with_ordered_content() -> TestResult {
     let app = App::start(Options::default()).await?;
     // The first answer is slow: creation must not wait for it.
-    app.llm.push(Reply::Sse {
-        events: {
-            let mut e = syllabus_testkit::fake_llm::content_events(
-                &plan_json(3, 2, 600),
-                3,
-                Duration::from_millis(300),
-            );
-            e.push((
-                Duration::ZERO,
-                syllabus_testkit::fake_llm::finish_chunk("stop"),
-            ));
-            e
-        },
-        end: End::Done,
-    });
+    app.llm.push(Reply::stream(
+        &plan_json(3, 2, 600),
+        3,
+        Duration::from_millis(300),
+    ));
     let long_topic = "abcdefghij".repeat(30); // 300 characters
     let started = Instant::now();
     let res = app
@@ -503,21 +493,11 @@ async fn creating_plans_is_rate_limited_per_user_with_retry_after() -> TestResul
 #[tokio::test(flavor = "multi_thread")]
 async fn prefer_wait_returns_soon_after_the_job_completes() -> TestResult {
     let app = App::start(Options::default()).await?;
-    app.llm.push(Reply::Sse {
-        events: {
-            let mut e = syllabus_testkit::fake_llm::content_events(
-                &plan_json(1, 1, 60),
-                2,
-                Duration::from_millis(700),
-            );
-            e.push((
-                Duration::ZERO,
-                syllabus_testkit::fake_llm::finish_chunk("stop"),
-            ));
-            e
-        },
-        end: End::Done,
-    });
+    app.llm.push(Reply::stream(
+        &plan_json(1, 1, 60),
+        2,
+        Duration::from_millis(700),
+    ));
     let id = app.create_plan("ivy", "Waiting topic").await?;
     let job = app.get("/api/v1/jobs", "ivy").await?.body["items"][0]["id"]
         .as_str()

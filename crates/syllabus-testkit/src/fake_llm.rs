@@ -88,6 +88,27 @@ pub fn content_events(text: &str, pieces: usize, delay: Duration) -> Vec<(Durati
         .collect()
 }
 
+/// A generated learning plan of `modules` × `tasks` as a model would write it: modules titled
+/// `Module 1…` with `module_minutes` each, tasks `Task m.t` of 30 minutes.
+#[must_use]
+pub fn plan_json(modules: usize, tasks: usize, module_minutes: i64) -> String {
+    let modules: Vec<Value> = (1..=modules)
+        .map(|m| {
+            json!({
+                "title": format!("Module {m}"),
+                "description": null,
+                "estimated_minutes": module_minutes,
+                "tasks": (1..=tasks).map(|t| json!({
+                    "title": format!("Task {m}.{t}"),
+                    "description": "Do it",
+                    "estimated_minutes": 30,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({ "modules": modules }).to_string()
+}
+
 impl Reply {
     /// A well-behaved stream of `text` in `pieces` chunks, `delay` apart, ending with
     /// `finish_reason: stop`, a usage chunk and `[DONE]`.
