@@ -10,31 +10,12 @@
 # Needs the PostgreSQL binaries (as scripts/test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/pg-lib.sh
-pg_require_bindir
+source scripts/bench-lib.sh
 pickups="${PICKUPS:-1000}"
 jobs="${JOBS:-10000}"
 
-cargo build --quiet --release -p syllabus --bin syllabus -p syllabus-testkit --bin fake-llm
-bin="target/release"
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/syllabus-bench-jobs.XXXXXX")"
-chmod 755 "$tmp"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    pg_stop "$tmp/data"
-    [[ -n "${KEEP:-}" ]] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-port="$(pg_free_port)"
-pg_start "$tmp/data" "$tmp/sock" "$port" "$tmp/postgres.log"
-export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
-tools="$(dirname "$(readlink -f "$PG_BINDIR/pg_ctl")")"
-psql() { "$tools/psql" -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres "$@"; }
-
-"$bin/fake-llm" skill_tree > "$tmp/llm.url" & llm=$!; pids+=($llm)
-for _ in $(seq 100); do [[ -s "$tmp/llm.url" ]] && break; sleep 0.05; done
-export OPENAI_BASE_URL="$(cat "$tmp/llm.url")" LOG_FORMAT=json RUST_LOG=info JOB_BACKOFF_BASE_MS=100
+bench_setup syllabus-bench-jobs skill_tree
+export JOB_BACKOFF_BASE_MS=100
 "$bin/syllabus" migrate 2>/dev/null
 
 # 1,000 plans of 100 users (as the superuser: setup bypasses row-level security).
@@ -72,10 +53,6 @@ v = sorted(e["since_created_ms"] for e in map(json.loads, filter(lambda l: l.sta
 p = lambda q: v[min(len(v) - 1, int(q * len(v)))]
 print(f"pick-up latency over {len(v)} jobs: p50 {p(0.5)} ms, p95 {p(0.95)} ms, p99 {p(0.99)} ms, max {v[-1]} ms")
 PY
-
-# CPU seconds used so far by a process, or by all postgres processes.
-cpu_of() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
-cpu_pg() { { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v t="$(getconf CLK_TCK)" '$2 == "(postgres)" {s += $14 + $15} END {print s / t}'; }
 
 # 2. Burn-down at 8 and 32 workers.
 for workers in 8 32; do

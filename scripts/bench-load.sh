@@ -11,36 +11,14 @@
 # DURATION (default 10s) sets each wrk/pgbench run; PICKUPS (default 100) the pick-up sample.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/pg-lib.sh
-pg_require_bindir
+source scripts/bench-lib.sh
 command -v wrk >/dev/null || { echo "error: wrk is not installed: apt-get install wrk" >&2; exit 1; }
 duration="${DURATION:-10s}"
 pickups="${PICKUPS:-100}" # at most the rate limit of one user
 
-cargo build --quiet --release -p syllabus --bin syllabus -p syllabus-testkit --bin fake-llm
-bin="target/release"
-
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/syllabus-bench.XXXXXX")"
-chmod 755 "$tmp"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    pg_stop "$tmp/data"
-    [[ -n "${KEEP:-}" ]] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-port="$(pg_free_port)"
-pg_start "$tmp/data" "$tmp/sock" "$port" "$tmp/postgres.log"
-export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
-# pg_ctl may be a symlink on PATH: psql and pgbench live next to its target.
-tools="$(dirname "$(readlink -f "$PG_BINDIR/pg_ctl")")"
-psql() { "$tools/psql" -q -X -h 127.0.0.1 -p "$port" -U postgres -d postgres "$@"; }
-
-"$bin/fake-llm" > "$tmp/llm.url" & pids+=($!)
-for _ in $(seq 100); do [[ -s "$tmp/llm.url" ]] && break; sleep 0.05; done
+bench_setup syllabus-bench
 http_port="$(pg_free_port)"
-export OPENAI_BASE_URL="$(cat "$tmp/llm.url")" AUTH_JWT_SECRET="bench-secret-bench-secret-bench-secret"
-export RATE_LIMIT_PER_HOUR=100 LOG_FORMAT=json RUST_LOG=info BIND_ADDR="127.0.0.1:$http_port"
+export AUTH_JWT_SECRET="bench-secret-bench-secret-bench-secret" RATE_LIMIT_PER_HOUR=100 BIND_ADDR="127.0.0.1:$http_port"
 WORKERS=false "$bin/syllabus" serve 2> "$tmp/serve.log" & serve=$!; pids+=($serve)
 for _ in $(seq 200); do curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null && break; sleep 0.05; done
 kill -0 "$serve" 2>/dev/null || { echo "error: syllabus serve did not start:" >&2; cat "$tmp/serve.log" >&2; exit 1; }
@@ -56,11 +34,6 @@ p = lambda q: v[min(len(v) - 1, int(q * len(v)))] / 1000
 print(f"{p(0.50):.2f} {p(0.95):.2f} {p(0.99):.2f} {len(v)}")
 PY
 }
-
-# CPU seconds used so far by a process (serve) or by all postgres processes.
-cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-cpu_pg() { { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk '$2 == "(postgres)" {t += $14 + $15} END {print t + 0}'; }
-ticks="$(getconf CLK_TCK)"
 
 echo "| clients | POST /plans p50 / p95 / p99 (ms) | req/s | raw INSERT p50 / p95 / p99 (ms) | inserts/s | p95 gap (ms) | CPU ms per POST: serve / postgres |"
 echo "|---|---|---|---|---|---|---|"
@@ -78,7 +51,7 @@ for c in 1 16 64; do
     rrate=$(( rn / ${duration%s} ))
     gap="$(python3 -c "print(f'{$p95 - $r95:.2f}')")"
     total="$(echo "$line" | sed -E 's/.*requests=([0-9]+).*/\1/')"
-    cpu="$(python3 -c "print(f'{($s1 - $s0) * 1000 / $ticks / $total:.2f} / {($g1 - $g0) * 1000 / $ticks / $total:.2f}')")"
+    cpu="$(python3 -c "print(f'{($s1 - $s0) * 1000 / $total:.2f} / {($g1 - $g0) * 1000 / $total:.2f}')")"
     echo "| $c | $p50 / $p95 / $p99 | $rps | $r50 / $r95 / $r99 | $rrate | $gap | $cpu |"
 done
 echo

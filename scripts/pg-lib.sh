@@ -67,3 +67,25 @@ pg_start() {
 pg_stop() {
     pg_as_owner "$PG_BINDIR/pg_ctl" -D "$1" -m fast -w stop >/dev/null 2>&1 || true
 }
+
+# pg_throwaway NAME: starts a throwaway cluster in a fresh directory under $TMPDIR on a free port;
+# sets PG_TMP and PG_PORT and exports DATABASE_URL. pg_throwaway_cleanup stops and removes it
+# (kept when KEEP is set). Needs pg_require_bindir first.
+pg_throwaway() {
+    PG_TMP="$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")"
+    chmod 755 "$PG_TMP"
+    PG_PORT="$(pg_free_port)"
+    if ! pg_start "$PG_TMP/data" "$PG_TMP/sock" "$PG_PORT" "$PG_TMP/postgres.log"; then
+        echo "error: the throwaway PostgreSQL did not start; its log follows" >&2
+        cat "$PG_TMP/postgres.log" >&2
+        pg_throwaway_cleanup
+        return 1
+    fi
+    export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+}
+
+pg_throwaway_cleanup() {
+    [[ -n "${PG_TMP:-}" ]] || return 0
+    pg_stop "$PG_TMP/data"
+    [[ -n "${KEEP:-}" ]] || rm -rf "$PG_TMP"
+}

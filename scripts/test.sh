@@ -11,20 +11,9 @@ source scripts/pg-lib.sh
 
 if [[ -z "${DATABASE_URL:-}" ]]; then
     pg_require_bindir
-    tmp="$(mktemp -d "${TMPDIR:-/tmp}/syllabus-test-pg.XXXXXX")"
-    chmod 755 "$tmp"
-    port="$(pg_free_port)"
-    cleanup() {
-        pg_stop "$tmp/data"
-        rm -rf "$tmp"
-    }
-    trap cleanup EXIT
-    if ! pg_start "$tmp/data" "$tmp/sock" "$port" "$tmp/postgres.log"; then
-        echo "error: the throwaway PostgreSQL did not start; its log follows" >&2
-        cat "$tmp/postgres.log" >&2
-        exit 1
-    fi
-    export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+    trap 'pg_throwaway_cleanup' EXIT
+    pg_throwaway syllabus-test-pg
+    port="$PG_PORT"
     echo "test.sh: throwaway PostgreSQL on 127.0.0.1:$port ($PG_BINDIR)"
 fi
 
