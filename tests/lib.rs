@@ -190,6 +190,7 @@ impl App {
                 model: "fake-model".into(),
                 timeout: options.timeout,
                 extended_timeout: options.extended_timeout,
+                ..ProviderConfig::default()
             })?;
             let runtime = Runtime::new(
                 store.clone(),

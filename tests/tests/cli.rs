@@ -82,3 +82,52 @@ fn token_prints_a_signed_jwt_for_the_subject() -> TestResult {
     assert_eq!(parts.len(), 3, "a JWT has three parts: {token}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn workers_without_a_provider_refuse_to_start_and_an_api_only_serve_starts() -> TestResult {
+    let db = TestDb::new().await?;
+    let secret = "an-example-secret-of-32-bytes-or-more";
+    for args in [&["serve"][..], &["worker"][..]] {
+        let out = syllabus()?
+            .args(args)
+            .env("DATABASE_URL", db.url())
+            .env("AUTH_JWT_SECRET", secret)
+            .env("BIND_ADDR", "127.0.0.1:0")
+            .output()?;
+        assert!(!out.status.success(), "{args:?} must not start");
+        let stderr = String::from_utf8(out.stderr)?;
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("OPENAI_BASE_URL") && stderr.contains("OPENAI_API_KEY"),
+            "{args:?}: {stderr}"
+        );
+    }
+
+    // WORKERS=false needs no provider: the API starts and answers.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut child = syllabus()?
+        .arg("serve")
+        .env("DATABASE_URL", db.url())
+        .env("AUTH_JWT_SECRET", secret)
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("WORKERS", "false")
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let url = format!("http://127.0.0.1:{port}/readyz");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut status = None;
+    while std::time::Instant::now() < deadline && status.is_none() {
+        if let Ok(resp) = reqwest::get(&url).await {
+            status = Some(resp.status().as_u16());
+        } else {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        if let Some(code) = child.try_wait()? {
+            return Err(format!("serve exited early: {code}").into());
+        }
+    }
+    child.kill()?;
+    child.wait()?;
+    assert_eq!(status, Some(200), "serve with WORKERS=false is ready");
+    Ok(())
+}

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::bail;
+use syllabus_provider::schema::SchemaProfile;
 use syllabus_provider::{DEFAULT_BASE_URL, DEFAULT_MODEL, ProviderConfig};
 
 /// A snapshot of the process environment, so parsing is testable without touching it.
@@ -165,7 +166,6 @@ pub struct RunConfig {
     pub run_migrations: bool,
     /// `None` when neither `OPENAI_API_KEY` nor `OPENAI_BASE_URL` is set.
     pub provider: Option<ProviderConfig>,
-    pub model: String,
     pub job_max_attempts: u32,
     pub backoff_base: Duration,
     pub stale_after: Duration,
@@ -177,7 +177,22 @@ pub struct RunConfig {
     pub prune_every: Duration,
 }
 
+/// The refusal of a process that would run workers without a provider: they would spend every
+/// generation attempt on a call that cannot be made.
+const NO_PROVIDER: &str = "OPENAI_BASE_URL and OPENAI_API_KEY are not set: workers need a language model provider \
+(OPENAI_API_KEY for OpenAI, OPENAI_BASE_URL for an OpenAI-compatible server such as llama.cpp; \
+scripts/run.sh starts a local one), or start `serve` with WORKERS=false";
+
 impl RunConfig {
+    /// The settings of a process that runs workers: a provider is required.
+    pub fn for_workers(env: &Env) -> anyhow::Result<Self> {
+        let cfg = Self::from_env(env)?;
+        if cfg.provider.is_none() {
+            bail!(NO_PROVIDER);
+        }
+        Ok(cfg)
+    }
+
     pub fn from_env(env: &Env) -> anyhow::Result<Self> {
         let database_url = database_url(env)?;
         let log_format = LogFormat::from_env(env)?;
@@ -196,15 +211,35 @@ impl RunConfig {
                 "GENERATION_EXTENDED_TIMEOUT_MS is invalid: it must not be shorter than GENERATION_TIMEOUT_MS"
             );
         }
-        let provider = (api_key.is_some() || base_url.is_some()).then(|| ProviderConfig {
-            base_url: base_url
+        let max_tokens = match env.get("LLM_MAX_TOKENS") {
+            None => None,
+            Some(_) => Some(
+                u32::try_from(env.integer("LLM_MAX_TOKENS", 0, 16, 1_000_000)?).unwrap_or(u32::MAX),
+            ),
+        };
+        let profile_setting = match env.get("LLM_SCHEMA_PROFILE") {
+            None => None,
+            Some(v) => Some(SchemaProfile::parse(v).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "LLM_SCHEMA_PROFILE is invalid: expected `openai` or `full`, got `{v}`"
+                )
+            })?),
+        };
+        let provider = (api_key.is_some() || base_url.is_some()).then(|| {
+            let base_url = base_url
                 .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned())
                 .trim_end_matches('/')
-                .to_owned(),
-            api_key,
-            model: model.clone(),
-            timeout,
-            extended_timeout,
+                .to_owned();
+            ProviderConfig {
+                schema_profile: profile_setting
+                    .unwrap_or_else(|| SchemaProfile::for_base_url(&base_url)),
+                base_url,
+                api_key,
+                model,
+                timeout,
+                extended_timeout,
+                max_tokens,
+            }
         });
         let integer_u32 = |name, default, min, max| -> anyhow::Result<u32> {
             Ok(u32::try_from(env.integer(name, default, min, max)?).unwrap_or(u32::MAX))
@@ -214,7 +249,6 @@ impl RunConfig {
             log_format,
             run_migrations: env.boolean("RUN_MIGRATIONS", true)?,
             provider,
-            model,
             job_max_attempts: integer_u32("JOB_MAX_ATTEMPTS", 3, 1, 100)?,
             backoff_base: env.millis("JOB_BACKOFF_BASE_MS", 1_000, 1)?,
             stale_after: env.millis("JOB_STALE_AFTER_MS", 300_000, 100)?,
@@ -246,7 +280,12 @@ pub struct ServeConfig {
 
 impl ServeConfig {
     pub fn from_env(env: &Env) -> anyhow::Result<Self> {
-        let run = RunConfig::from_env(env)?;
+        let workers = env.boolean("WORKERS", true)?;
+        let run = if workers {
+            RunConfig::for_workers(env)?
+        } else {
+            RunConfig::from_env(env)?
+        };
         let bind = env.get("BIND_ADDR").unwrap_or("127.0.0.1:8080");
         let bind_addr = bind.parse().map_err(|_| {
             anyhow::anyhow!(
@@ -271,7 +310,7 @@ impl ServeConfig {
         Ok(Self {
             run,
             bind_addr,
-            workers: env.boolean("WORKERS", true)?,
+            workers,
             auth,
             issuer: env.get("AUTH_ISSUER").map(str::to_owned),
             audience: env.get("AUTH_AUDIENCE").map(str::to_owned),
@@ -302,22 +341,23 @@ mod tests {
 
     const DB: (&str, &str) = ("DATABASE_URL", "postgres://localhost/x");
     const SECRET: (&str, &str) = ("AUTH_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+    const KEY: (&str, &str) = ("OPENAI_API_KEY", "sk-test");
 
     #[test]
     fn serve_defaults_follow_the_spec() {
-        let cfg = ServeConfig::from_env(&Env::from_pairs(&[DB, SECRET])).unwrap();
+        let cfg = ServeConfig::from_env(&Env::from_pairs(&[DB, SECRET, KEY])).unwrap();
         assert_eq!(cfg.bind_addr.to_string(), "127.0.0.1:8080");
         assert!(cfg.workers && cfg.run.run_migrations);
-        assert!(
-            cfg.run.provider.is_none(),
-            "no provider unless a key or base URL is set"
-        );
+        let provider = cfg.run.provider.as_ref().unwrap();
+        assert_eq!(provider.base_url, "https://api.openai.com/v1");
+        assert_eq!(provider.schema_profile, SchemaProfile::OpenAi);
+        assert_eq!(provider.max_tokens, None, "derived from each schema");
         assert_eq!(cfg.run.concurrency, 8);
         assert_eq!(cfg.run.rate_limit, 20);
         assert_eq!(cfg.run.job_max_attempts, 3);
         assert_eq!(cfg.run.backoff_base, Duration::from_secs(1));
         assert_eq!(cfg.run.stale_after, Duration::from_secs(300));
-        assert_eq!(cfg.run.model, "gpt-4o-mini");
+        assert_eq!(provider.model, "gpt-4o-mini");
         assert_eq!(cfg.run.retain_completed, Duration::from_secs(24 * 3_600));
         assert_eq!(cfg.run.retain_failed, Duration::from_secs(7 * 24 * 3_600));
     }
@@ -330,6 +370,45 @@ mod tests {
         assert_eq!(p.api_key, None);
         assert_eq!(p.timeout, Duration::from_secs(10));
         assert_eq!(p.extended_timeout, Duration::from_secs(20));
+        assert_eq!(p.schema_profile, SchemaProfile::Full, "a local server");
+    }
+
+    #[test]
+    fn the_schema_profile_and_token_budget_can_be_set() {
+        let env = Env::from_pairs(&[
+            DB,
+            SECRET,
+            ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1"),
+            ("LLM_SCHEMA_PROFILE", "openai"),
+            ("LLM_MAX_TOKENS", "900"),
+        ]);
+        let p = ServeConfig::from_env(&env).unwrap().run.provider.unwrap();
+        assert_eq!(p.schema_profile, SchemaProfile::OpenAi);
+        assert_eq!(p.max_tokens, Some(900));
+    }
+
+    #[test]
+    fn workers_without_a_provider_refuse_to_start_with_one_line() {
+        for env in [
+            Env::from_pairs(&[DB, SECRET]),
+            Env::from_pairs(&[DB, SECRET, ("WORKERS", "true")]),
+        ] {
+            let err = ServeConfig::from_env(&env).unwrap_err().to_string();
+            assert!(
+                err.contains("OPENAI_BASE_URL") && err.contains("OPENAI_API_KEY"),
+                "{err}"
+            );
+            assert!(!err.contains('\n'), "{err}");
+        }
+        let err = RunConfig::for_workers(&Env::from_pairs(&[DB])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("OPENAI_BASE_URL and OPENAI_API_KEY are not set")
+        );
+        let api_only =
+            ServeConfig::from_env(&Env::from_pairs(&[DB, SECRET, ("WORKERS", "false")])).unwrap();
+        assert!(!api_only.workers && api_only.run.provider.is_none());
+        assert!(RunConfig::for_workers(&Env::from_pairs(&[DB, KEY])).is_ok());
     }
 
     #[test]
@@ -345,9 +424,12 @@ mod tests {
             ("RATE_LIMIT_PER_HOUR", "0"),
             ("JOB_RETAIN_FAILED_HOURS", "0"),
             ("JOB_PRUNE_INTERVAL_MS", "10"),
+            ("LLM_MAX_TOKENS", "0"),
+            ("LLM_MAX_TOKENS", "lots"),
+            ("LLM_SCHEMA_PROFILE", "strict"),
         ] {
-            let err =
-                ServeConfig::from_env(&Env::from_pairs(&[DB, SECRET, (name, value)])).unwrap_err();
+            let err = ServeConfig::from_env(&Env::from_pairs(&[DB, SECRET, KEY, (name, value)]))
+                .unwrap_err();
             assert!(
                 err.to_string().starts_with(&format!("{name} is invalid")),
                 "{name}={value}: {err}"
@@ -357,19 +439,19 @@ mod tests {
 
     #[test]
     fn serve_needs_one_way_to_verify_tokens() {
-        let err = ServeConfig::from_env(&Env::from_pairs(&[DB])).unwrap_err();
+        let err = ServeConfig::from_env(&Env::from_pairs(&[DB, KEY])).unwrap_err();
         assert!(
             err.to_string().starts_with("AUTH_JWT_SECRET is not set"),
             "{err}"
         );
         let jwks = ("AUTH_JWKS_URL", "http://127.0.0.1:1/jwks.json");
         assert!(matches!(
-            ServeConfig::from_env(&Env::from_pairs(&[DB, jwks]))
+            ServeConfig::from_env(&Env::from_pairs(&[DB, KEY, jwks]))
                 .unwrap()
                 .auth,
             AuthSource::Jwks(_)
         ));
-        assert!(ServeConfig::from_env(&Env::from_pairs(&[DB, SECRET, jwks])).is_err());
+        assert!(ServeConfig::from_env(&Env::from_pairs(&[DB, KEY, SECRET, jwks])).is_err());
     }
 
     #[test]

@@ -59,7 +59,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             tokio::runtime::Runtime::new()?.block_on(serve::serve(cfg))
         }
         Command::Worker => {
-            let cfg = config::RunConfig::from_env(&env)?;
+            let cfg = config::RunConfig::for_workers(&env)?;
             config::init_tracing(cfg.log_format);
             tokio::runtime::Runtime::new()?.block_on(serve::worker(cfg))
         }

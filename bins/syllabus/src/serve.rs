@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use syllabus_api::{AppState, Authenticator, KeySource, Settings};
 use syllabus_jobs::{Runtime, RuntimeConfig, Shutdown};
-use syllabus_provider::{ConfiguredProvider, NOT_CONFIGURED, OpenAiProvider};
+use syllabus_provider::OpenAiProvider;
 use syllabus_store::records::RateLimit;
 use syllabus_store::{Database, JobEvents, PoolOptions};
 
@@ -40,25 +40,23 @@ async fn start_core(cfg: &RunConfig) -> anyhow::Result<Core> {
     Ok(Core { db, events })
 }
 
-fn provider(cfg: &RunConfig) -> anyhow::Result<ConfiguredProvider> {
-    match &cfg.provider {
-        Some(p) => {
-            tracing::info!(provider = %p.provider_name(), model = %p.model, "language model provider configured");
-            Ok(ConfiguredProvider::OpenAi(
-                OpenAiProvider::new(p.clone())
-                    .context("cannot build the provider's HTTP client")?,
-            ))
-        }
-        None => {
-            tracing::warn!("{NOT_CONFIGURED} Generation attempts will fail as provider_error.");
-            Ok(ConfiguredProvider::NotConfigured {
-                model: cfg.model.clone(),
-            })
-        }
-    }
+fn provider(cfg: &RunConfig) -> anyhow::Result<OpenAiProvider> {
+    // `RunConfig::for_workers` refused to start without one; this is the same check.
+    let p = cfg
+        .provider
+        .as_ref()
+        .context("workers need a language model provider: set OPENAI_BASE_URL or OPENAI_API_KEY")?;
+    tracing::info!(
+        provider = %p.provider_name(),
+        model = %p.model,
+        llm.schema_profile = p.schema_profile.as_str(),
+        llm.max_tokens = p.max_tokens,
+        "language model provider configured"
+    );
+    OpenAiProvider::new(p.clone()).context("cannot build the provider's HTTP client")
 }
 
-fn runtime(cfg: &RunConfig, core: &Core) -> anyhow::Result<Runtime<Database, ConfiguredProvider>> {
+fn runtime(cfg: &RunConfig, core: &Core) -> anyhow::Result<Runtime<Database, OpenAiProvider>> {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned());
     Ok(Runtime::new(
         core.db.clone(),

@@ -18,6 +18,8 @@ pub const MAX_CARDS: u32 = 50;
 pub const DISTRACTORS: usize = 3;
 /// Deepest skill tree.
 pub const MAX_SKILL_DEPTH: u32 = 3;
+/// Most skills at the root of a tree and under any one skill.
+pub const MAX_SKILLS_PER_LEVEL: usize = 8;
 
 /// One question/answer card.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -157,7 +159,8 @@ pub struct SkillTree {
     pub depth: u32,
 }
 
-/// Validates a `skill_tree` document: at least one node, depth at most 3, titles non-empty.
+/// Validates a `skill_tree` document: at least one node, depth at most 3, at most
+/// [`MAX_SKILLS_PER_LEVEL`] roots and children per skill, titles non-empty.
 ///
 /// # Errors
 /// Every issue found.
@@ -187,6 +190,15 @@ fn skill_nodes(
     stats: &mut (u32, u32),
     issues: &mut Issues,
 ) -> Vec<SkillNode> {
+    if items.len() > MAX_SKILLS_PER_LEVEL {
+        issues.push(
+            json_path,
+            format!(
+                "must hold at most {MAX_SKILLS_PER_LEVEL} skills, found {}",
+                items.len()
+            ),
+        );
+    }
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let here = format!("{json_path}[{i}]");
@@ -316,7 +328,7 @@ mod tests {
     }
 
     #[test]
-    fn skill_trees_deeper_than_three_or_empty_are_invalid() {
+    fn skill_trees_deeper_than_three_wider_than_allowed_or_empty_are_invalid() {
         let deep = json!({"skills": [{"title": "A", "children": [{"title": "B", "children": [{"title": "C", "children": [{"title": "D"}]}]}]}]});
         assert_eq!(
             paths(&validate_skill_tree(&deep).unwrap_err()),
@@ -326,6 +338,20 @@ mod tests {
             paths(&validate_skill_tree(&json!({"skills": []})).unwrap_err()),
             ["skills"]
         );
+        let leaf =
+            |i: usize| json!({"title": format!("S{i}"), "description": null, "children": []});
+        let wide_root = json!({"skills": (0..=MAX_SKILLS_PER_LEVEL).map(leaf).collect::<Vec<_>>()});
+        assert_eq!(
+            paths(&validate_skill_tree(&wide_root).unwrap_err()),
+            ["skills"]
+        );
+        let wide_child = json!({"skills": [{"title": "A", "children": (0..=MAX_SKILLS_PER_LEVEL).map(leaf).collect::<Vec<_>>()}]});
+        assert_eq!(
+            paths(&validate_skill_tree(&wide_child).unwrap_err()),
+            ["skills[0].children"]
+        );
+        let widest = json!({"skills": (0..MAX_SKILLS_PER_LEVEL).map(leaf).collect::<Vec<_>>()});
+        assert!(validate_skill_tree(&widest).is_ok());
         let blank = json!({"skills": [{"title": "", "children": []}]});
         assert_eq!(
             paths(&validate_skill_tree(&blank).unwrap_err()),

@@ -38,8 +38,7 @@ impl JobStatus {
     }
 }
 
-/// Most cards one flashcards job may add.
-pub const MAX_CARDS: u32 = 50;
+pub use crate::content::MAX_CARDS;
 /// Cards per flashcards job when the request does not say.
 pub const DEFAULT_CARDS: u32 = 10;
 /// Bounds of a job's priority (higher runs first).

@@ -1,7 +1,10 @@
 //! Provider settings: `OPENAI_BASE_URL`, `OPENAI_API_KEY`, `LLM_MODEL`, `GENERATION_TIMEOUT_MS`,
-//! `GENERATION_EXTENDED_TIMEOUT_MS` (read by the binary, passed in here).
+//! `GENERATION_EXTENDED_TIMEOUT_MS`, `LLM_MAX_TOKENS`, `LLM_SCHEMA_PROFILE` (read by the binary,
+//! passed in here).
 
 use std::time::Duration;
+
+use crate::schema::SchemaProfile;
 
 /// OpenAI's endpoint.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -25,6 +28,12 @@ pub struct ProviderConfig {
     pub timeout: Duration,
     /// Extended deadline (from the start of the call, not from the extension).
     pub extended_timeout: Duration,
+    /// The schema keywords and budget field the endpoint accepts.
+    pub schema_profile: SchemaProfile,
+    /// Most output tokens a call may use. Each call's budget is derived from its schema's bounds
+    /// ([`crate::schema::token_budget`]) and capped at this, or at
+    /// [`crate::schema::DEFAULT_MAX_TOKENS_CAP`] when `None`.
+    pub max_tokens: Option<u32>,
 }
 
 impl std::fmt::Debug for ProviderConfig {
@@ -35,6 +44,8 @@ impl std::fmt::Debug for ProviderConfig {
             .field("model", &self.model)
             .field("timeout", &self.timeout)
             .field("extended_timeout", &self.extended_timeout)
+            .field("schema_profile", &self.schema_profile)
+            .field("max_tokens", &self.max_tokens)
             .finish()
     }
 }
@@ -47,6 +58,8 @@ impl Default for ProviderConfig {
             model: DEFAULT_MODEL.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             extended_timeout: DEFAULT_EXTENDED_TIMEOUT,
+            schema_profile: SchemaProfile::for_base_url(DEFAULT_BASE_URL),
+            max_tokens: None,
         }
     }
 }

@@ -29,6 +29,9 @@ pub struct AttemptFacts {
     pub usage: Option<Usage>,
     /// Whether the deadline was extended after a complete first module.
     pub timeout_extended: bool,
+    /// For plans: when the first module was complete and valid, from the start of the call
+    /// (logged, for the time-to-first-module figures; not stored).
+    pub first_module_ms: Option<u64>,
     /// SHA-256 (hex) of the prompt: messages and schema name.
     pub prompt_hash: String,
 }

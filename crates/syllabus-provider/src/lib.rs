@@ -1,7 +1,6 @@
 #![doc = include_str!("../README.md")]
 
 mod config;
-mod configured;
 mod failure;
 mod openai;
 mod prompt;
@@ -13,7 +12,6 @@ use std::future::Future;
 pub use config::{
     DEFAULT_BASE_URL, DEFAULT_EXTENDED_TIMEOUT, DEFAULT_MODEL, DEFAULT_TIMEOUT, ProviderConfig,
 };
-pub use configured::{ConfiguredProvider, NOT_CONFIGURED};
 pub use failure::{AttemptFacts, Failure, Generated, Outcome, Usage};
 pub use openai::OpenAiProvider;
 pub use prompt::{DistractorsInput, FlashcardsInput, SkillTreeInput};

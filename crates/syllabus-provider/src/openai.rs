@@ -22,6 +22,7 @@ use tokio::time::{Instant, sleep_until};
 use crate::failure::{AttemptFacts, Failure, Generated, Outcome, Usage};
 use crate::prompt::{self, DistractorsInput, FlashcardsInput, Prompt, SkillTreeInput};
 use crate::scan::FirstElementScanner;
+use crate::schema::SchemaProfile;
 use crate::{Provider, ProviderConfig, schema};
 
 /// A provider speaking the OpenAI chat-completions API with streaming.
@@ -32,12 +33,33 @@ pub struct OpenAiProvider {
     schemas: Arc<Schemas>,
 }
 
+/// The schemas of the configured profile with their token budgets, built once.
 #[derive(Debug)]
 struct Schemas {
-    learning_plan: Value,
-    flashcards: Value,
-    distractors: Value,
-    skill_tree: Value,
+    learning_plan: Bounded,
+    distractors: Bounded,
+    skill_tree: Bounded,
+}
+
+/// A schema to send and the output budget its bounds allow.
+#[derive(Debug, Clone)]
+struct Bounded {
+    schema: Value,
+    max_tokens: u32,
+}
+
+impl Bounded {
+    /// `build(profile)` gives the schema; the budget is counted on its full-profile form.
+    fn new(config: &ProviderConfig, build: impl Fn(SchemaProfile) -> Value) -> Self {
+        Self {
+            schema: build(config.schema_profile),
+            max_tokens: schema::token_budget(&build(SchemaProfile::Full), token_cap(config)),
+        }
+    }
+}
+
+fn token_cap(config: &ProviderConfig) -> u32 {
+    config.max_tokens.unwrap_or(schema::DEFAULT_MAX_TOKENS_CAP)
 }
 
 /// What the HTTP layer saw of the response, kept because async-openai drops the status of error
@@ -87,7 +109,11 @@ struct ChunkUsage {
 
 /// How a call ended before validation.
 enum Ending {
-    Complete { text: String },
+    /// A `finish_reason` arrived (`length` included: the budget ran out).
+    Complete {
+        text: String,
+        reason: String,
+    },
     Failed(Failed),
 }
 
@@ -148,14 +174,13 @@ impl OpenAiProvider {
             .connect_timeout(Duration::from_secs(5))
             .build()?;
         Ok(Self {
+            schemas: Arc::new(Schemas {
+                learning_plan: Bounded::new(&config, schema::learning_plan),
+                distractors: Bounded::new(&config, schema::distractors),
+                skill_tree: Bounded::new(&config, schema::skill_tree),
+            }),
             config,
             http,
-            schemas: Arc::new(Schemas {
-                learning_plan: schema::strict_schema::<schema::LearningPlan>(),
-                flashcards: schema::strict_schema::<schema::Flashcards>(),
-                distractors: schema::strict_schema::<schema::Distractors>(),
-                skill_tree: schema::strict_schema::<schema::SkillTreeOutput>(),
-            }),
         })
     }
 
@@ -205,7 +230,7 @@ impl OpenAiProvider {
     async fn call<T>(
         &self,
         prompt: Prompt,
-        schema: &Value,
+        schema: &Bounded,
         extend_on_first_module: bool,
         validate: impl FnOnce(&Value) -> Result<T, Issues>,
     ) -> Outcome<T> {
@@ -216,35 +241,63 @@ impl OpenAiProvider {
             duration_ms: 0,
             usage: None,
             timeout_extended: false,
+            first_module_ms: None,
             prompt_hash: prompt.hash(),
         };
-        let body = json!({
+        let mut body = json!({
             "model": self.config.model,
             "messages": prompt.messages(),
             "stream": true,
             "stream_options": {"include_usage": true},
             "response_format": {
                 "type": "json_schema",
-                "json_schema": {"name": prompt.schema_name, "strict": true, "schema": schema},
+                "json_schema": {"name": prompt.schema_name, "strict": true, "schema": schema.schema},
             },
         });
+        // OpenAI deprecated `max_tokens` for `max_completion_tokens` (its reasoning models
+        // reject the old name); local servers know `max_tokens`.
+        let budget_field = match self.config.schema_profile {
+            SchemaProfile::OpenAi => "max_completion_tokens",
+            SchemaProfile::Full => "max_tokens",
+        };
+        body[budget_field] = json!(schema.max_tokens);
         let ending = self
             .stream(body, started, extend_on_first_module, &mut facts)
             .await;
         facts.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match ending {
-            Ending::Complete { text } => match parse_json(&text).and_then(|doc| validate(&doc)) {
-                Ok(output) => {
-                    tracing::info!(
-                        llm.schema = prompt.schema_name,
-                        duration_ms = facts.duration_ms,
-                        llm.timeout_extended = facts.timeout_extended,
-                        "generation succeeded"
-                    );
-                    Ok(Generated { output, facts })
+            Ending::Complete { text, reason } => {
+                match parse_json(&text).and_then(|doc| validate(&doc)) {
+                    Ok(output) => {
+                        tracing::info!(
+                            llm.schema = prompt.schema_name,
+                            duration_ms = facts.duration_ms,
+                            llm.timeout_extended = facts.timeout_extended,
+                            llm.first_module_ms = facts.first_module_ms,
+                            llm.completion_tokens = facts.usage.map(|u| u.completion_tokens),
+                            "generation succeeded"
+                        );
+                        Ok(Generated { output, facts })
+                    }
+                    Err(issues) if reason == "length" => {
+                        // Whatever else is wrong, the cause is the length: say that in the re-ask.
+                        let mut cut = Issues::default();
+                        cut.push(
+                            "",
+                            format!(
+                                "the answer was cut off at the limit of {} tokens before it was complete: write fewer items and shorter texts",
+                                schema.max_tokens
+                            ),
+                        );
+                        tracing::debug!(
+                            llm.issues = issues.as_slice().len(),
+                            "cut at the token budget"
+                        );
+                        Err(validation_failure(prompt.schema_name, cut, facts))
+                    }
+                    Err(issues) => Err(validation_failure(prompt.schema_name, issues, facts)),
                 }
-                Err(issues) => Err(validation_failure(prompt.schema_name, issues, facts)),
-            },
+            }
             Ending::Failed(failed) => {
                 let class = failed.facts.classify();
                 tracing::warn!(
@@ -349,14 +402,15 @@ impl OpenAiProvider {
                     .get(found.0..found.1)
                     .and_then(|s| serde_json::from_str::<Value>(s).ok())
                     .is_some_and(|module| validate_module(&module, 0).is_ok());
-                if first_is_valid && Instant::now() < base_deadline {
-                    deadline = extended_deadline;
-                    facts.timeout_extended = true;
-                    tracing::debug!(
-                        elapsed_ms =
-                            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                        "first module complete: deadline extended"
-                    );
+                if first_is_valid {
+                    let elapsed_ms =
+                        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    facts.first_module_ms = Some(elapsed_ms);
+                    if Instant::now() < base_deadline {
+                        deadline = extended_deadline;
+                        facts.timeout_extended = true;
+                        tracing::debug!(elapsed_ms, "first module complete: deadline extended");
+                    }
                 }
             }
         }
@@ -382,7 +436,7 @@ impl OpenAiProvider {
                 format!("empty content (finish_reason {reason})"),
             );
         }
-        Ending::Complete { text }
+        Ending::Complete { text, reason }
     }
 }
 
@@ -472,12 +526,10 @@ impl Provider for OpenAiProvider {
         reask: Option<&Issues>,
     ) -> Outcome<Vec<Flashcard>> {
         let wanted = input.max_cards;
-        self.call(
-            prompt::flashcards(input, reask),
-            &self.schemas.flashcards,
-            false,
-            |doc| validate_flashcards(doc, wanted),
-        )
+        let schema = Bounded::new(&self.config, |profile| schema::flashcards(profile, wanted));
+        self.call(prompt::flashcards(input, reask), &schema, false, |doc| {
+            validate_flashcards(doc, wanted)
+        })
         .await
     }
 

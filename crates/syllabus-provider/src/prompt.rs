@@ -6,7 +6,20 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use syllabus_domain::content::{
+    ANSWER_MAX_CHARS, DISTRACTORS, MAX_SKILL_DEPTH, MAX_SKILLS_PER_LEVEL, QUESTION_MAX_CHARS,
+};
+use syllabus_domain::plan::{
+    DESCRIPTION_MAX_CHARS, MAX_MODULES, MAX_TASKS, MIN_MODULES, MIN_TASKS, MODULE_MINUTES,
+    TASK_MINUTES, TITLE_MAX_CHARS,
+};
 use syllabus_domain::{Issues, PlanRequest};
+
+/// The plan size the prompt suggests inside the hard bounds: small models that are given only
+/// the bounds keep adding tasks until their token budget runs out.
+const USUAL_MODULES: (usize, usize) = (3, 6);
+/// Tasks per module the prompt suggests.
+const USUAL_TASKS: (usize, usize) = (2, 5);
 
 /// Input of a flashcards call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,9 +128,23 @@ pub(crate) fn plan(request: &PlanRequest, reask: Option<&Issues>) -> Prompt {
     if let Some(notes) = &request.notes {
         let _ = write!(user, "\nLearner's notes: {}", notes.as_str());
     }
-    user.push_str(
-        "\n\nRules: 1 to 24 modules in study order, each with 1 to 20 tasks in order. \
-         Titles are short and non-empty. Module efforts are 15 to 480 minutes, task efforts 5 to 120 minutes.",
+    let _ = write!(
+        user,
+        "\n\nRules: {MIN_MODULES} to {MAX_MODULES} modules in study order (usually {} to {}), each with \
+         {MIN_TASKS} to {MAX_TASKS} tasks in order (usually {} to {}). Titles are short, non-empty, at most \
+         {TITLE_MAX_CHARS} characters. A description is one short sentence (at most {DESCRIPTION_MAX_CHARS} \
+         characters) or null. estimated_minutes is a whole number: {} to {} for a module, {} to {} for a task.\n\
+         Example of the shape: {{\"modules\":[{{\"title\":\"Basics\",\"estimated_minutes\":60,\
+         \"description\":\"The core ideas.\",\"tasks\":[{{\"title\":\"Read the introduction\",\
+         \"estimated_minutes\":20,\"description\":null}}]}}]}}",
+        USUAL_MODULES.0,
+        USUAL_MODULES.1,
+        USUAL_TASKS.0,
+        USUAL_TASKS.1,
+        MODULE_MINUTES.min,
+        MODULE_MINUTES.max,
+        TASK_MINUTES.min,
+        TASK_MINUTES.max,
     );
     reask_section(&mut user, reask);
     Prompt {
@@ -132,7 +159,15 @@ pub(crate) fn flashcards(input: &FlashcardsInput, reask: Option<&Issues>) -> Pro
         input.max_cards, input.topic
     );
     bullets(&mut user, &input.module_titles);
-    user.push_str("\nQuestions at most 1000 characters, answers at most 2000.");
+    let _ = write!(
+        user,
+        "\nRules: 1 to {} cards. Each question is one short sentence (at most {QUESTION_MAX_CHARS} \
+         characters), each answer short and correct (at most {ANSWER_MAX_CHARS} characters), \
+         both non-empty.\n\
+         Example of the shape: {{\"flashcards\":[{{\"question\":\"What does a compiler do?\",\
+         \"answer\":\"It translates source code into machine code.\"}}]}}",
+        input.max_cards
+    );
     reask_section(&mut user, reask);
     Prompt {
         user,
@@ -142,7 +177,12 @@ pub(crate) fn flashcards(input: &FlashcardsInput, reask: Option<&Issues>) -> Pro
 
 pub(crate) fn distractors(input: &DistractorsInput, reask: Option<&Issues>) -> Prompt {
     let mut user = format!(
-        "Write exactly 3 plausible but wrong answers for this multiple-choice question, distinct from each other and from the correct answer.\nTopic: {}\nQuestion: {}\nCorrect answer: {}",
+        "Write exactly {DISTRACTORS} plausible but wrong answers for this multiple-choice question, \
+         each different from the others and from the correct answer, each non-empty and at most \
+         {ANSWER_MAX_CHARS} characters, about as long as the correct answer.\nTopic: {}\nQuestion: {}\n\
+         Correct answer: {}\n\
+         Example of the shape: {{\"distractors\":[\"first wrong answer\",\"second wrong answer\",\
+         \"third wrong answer\"]}}",
         input.topic, input.question, input.answer
     );
     reask_section(&mut user, reask);
@@ -154,13 +194,22 @@ pub(crate) fn distractors(input: &DistractorsInput, reask: Option<&Issues>) -> P
 
 pub(crate) fn skill_tree(input: &SkillTreeInput, reask: Option<&Issues>) -> Prompt {
     let mut user = format!(
-        "Build a skill tree at most 3 levels deep.\nTopic: {}\n",
+        "Build a skill tree at most {MAX_SKILL_DEPTH} levels deep.\nTopic: {}\n",
         input.topic
     );
     if !input.module_titles.is_empty() {
         user.push_str("Modules of the plan:\n");
         bullets(&mut user, &input.module_titles);
     }
+    let _ = write!(
+        user,
+        "Rules: 1 to {MAX_SKILLS_PER_LEVEL} root skills, each with 0 to {MAX_SKILLS_PER_LEVEL} \
+         sub-skills (usually 2 to 4), at most {MAX_SKILL_DEPTH} levels. Titles are short, non-empty, \
+         at most {TITLE_MAX_CHARS} characters; a description is one short sentence or null.\n\
+         Example of the shape: {{\"skills\":[{{\"title\":\"Basics\",\"description\":null,\
+         \"children\":[{{\"title\":\"Syntax\",\"description\":\"Reading and writing code.\",\
+         \"children\":[]}}]}}]}}"
+    );
     reask_section(&mut user, reask);
     Prompt {
         user,
@@ -195,6 +244,74 @@ mod tests {
         assert!(p.user.contains("Deadline: 2026-12-31"));
         assert!(p.user.contains("I know C++"));
         assert!(!p.user.contains("previous answer"));
+    }
+
+    #[test]
+    fn prompts_state_the_bounds_and_an_example_that_the_domain_accepts() {
+        let p = plan(&request(), None);
+        for bound in [
+            format!("{MIN_MODULES} to {MAX_MODULES} modules"),
+            format!("{MIN_TASKS} to {MAX_TASKS} tasks"),
+            format!(
+                "{} to {} for a module",
+                MODULE_MINUTES.min, MODULE_MINUTES.max
+            ),
+            format!("{} to {} for a task", TASK_MINUTES.min, TASK_MINUTES.max),
+            format!("at most {TITLE_MAX_CHARS} characters"),
+        ] {
+            assert!(p.user.contains(&bound), "{bound} in {}", p.user);
+        }
+        let example = |text: &str| -> Value {
+            let start = text.find("Example of the shape: ").map_or(0, |i| i + 22);
+            let line = text[start..].lines().next().unwrap_or_default();
+            serde_json::from_str(line).unwrap_or(Value::Null)
+        };
+        assert!(
+            syllabus_domain::validate_plan(&example(&p.user)).is_ok(),
+            "{}",
+            p.user
+        );
+
+        let cards = flashcards(
+            &FlashcardsInput {
+                topic: "Rust".into(),
+                module_titles: vec!["Ownership".into()],
+                max_cards: 7,
+            },
+            None,
+        );
+        assert!(cards.user.contains("1 to 7 cards"), "{}", cards.user);
+        assert!(syllabus_domain::content::validate_flashcards(&example(&cards.user), 7).is_ok());
+
+        let wrong = distractors(
+            &DistractorsInput {
+                topic: "Rust".into(),
+                question: "Which keyword moves a closure's captures?".into(),
+                answer: "move".into(),
+            },
+            None,
+        );
+        assert!(
+            wrong
+                .user
+                .contains(&format!("exactly {DISTRACTORS} plausible"))
+        );
+        assert!(
+            syllabus_domain::content::validate_distractors(&example(&wrong.user), "move").is_ok()
+        );
+
+        let tree = skill_tree(
+            &SkillTreeInput {
+                topic: "Rust".into(),
+                module_titles: vec![],
+            },
+            None,
+        );
+        assert!(
+            tree.user
+                .contains(&format!("at most {MAX_SKILL_DEPTH} levels"))
+        );
+        assert!(syllabus_domain::content::validate_skill_tree(&example(&tree.user)).is_ok());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use syllabus_domain::{FailureClass, Issues, PlanRequest, RawPlanRequest};
+use syllabus_provider::schema::{self, SchemaProfile};
 use syllabus_provider::{
     DistractorsInput, FlashcardsInput, OpenAiProvider, Provider, ProviderConfig, SkillTreeInput,
 };
@@ -54,6 +55,7 @@ fn provider_for(base_url: String, timeout: Duration, extended: Duration) -> Open
         model: "fake-model".into(),
         timeout,
         extended_timeout: extended,
+        ..ProviderConfig::default()
     })
     .expect("provider")
 }
@@ -552,4 +554,133 @@ async fn flashcards_distractors_and_skill_trees_go_through_the_same_stream() -> 
 fn usage_chunk_helper_sums_tokens() {
     let v: Value = serde_json::from_str(&usage_chunk(1, 2)).expect("json");
     assert_eq!(v["usage"]["total_tokens"], 3);
+}
+
+fn provider_with(
+    base_url: String,
+    profile: SchemaProfile,
+    max_tokens: Option<u32>,
+) -> OpenAiProvider {
+    OpenAiProvider::new(ProviderConfig {
+        base_url,
+        schema_profile: profile,
+        max_tokens,
+        timeout: BASE,
+        extended_timeout: EXTENDED,
+        ..ProviderConfig::default()
+    })
+    .expect("provider")
+}
+
+/// Every keyword name used anywhere in a schema (property names included, which is harmless here).
+fn uses_keyword(schema: &Value, keyword: &str) -> bool {
+    match schema {
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| k == keyword || uses_keyword(v, keyword)),
+        Value::Array(items) => items.iter().any(|v| uses_keyword(v, keyword)),
+        _ => false,
+    }
+}
+
+#[tokio::test]
+async fn every_call_sends_a_token_budget_and_the_bounded_schema_of_its_profile() -> TestResult {
+    let fake = FakeLlm::start().await?;
+    let cards = json!({"flashcards": [{"question": "Q1", "answer": "A1"}]}).to_string();
+    let wrong = json!({"distractors": ["Go", "C", "Zig"]}).to_string();
+    let input = DistractorsInput {
+        topic: "Rust".into(),
+        question: "Which language has a borrow checker?".into(),
+        answer: "Rust".into(),
+    };
+    let cards_input = FlashcardsInput {
+        topic: "Rust".into(),
+        module_titles: vec!["Ownership".into()],
+        max_cards: 4,
+    };
+
+    // OpenAI's profile: `max_completion_tokens`, no length keywords.
+    let openai = provider_with(fake.base_url(), SchemaProfile::OpenAi, None);
+    fake.push(Reply::stream(&plan_json(1, 1), 1, Duration::ZERO));
+    openai.learning_plan(&request(), None).await?;
+    fake.push(Reply::stream(&wrong, 1, Duration::ZERO));
+    openai.distractors(&input, None).await?;
+    let sent = fake.requests();
+    let plan_body = &sent.first().ok_or("no request")?.body;
+    assert_eq!(
+        plan_body["max_completion_tokens"],
+        schema::DEFAULT_MAX_TOKENS_CAP,
+        "a plan's largest document is over the cap"
+    );
+    assert!(plan_body.get("max_tokens").is_none());
+    let plan_schema = &plan_body["response_format"]["json_schema"]["schema"];
+    assert!(!uses_keyword(plan_schema, "maxLength"));
+    assert_eq!(plan_schema["properties"]["modules"]["maxItems"], 24);
+    let distractor_body = &sent.get(1).ok_or("no second request")?.body;
+    assert_eq!(
+        distractor_body["max_completion_tokens"],
+        schema::token_budget(
+            &schema::distractors(SchemaProfile::Full),
+            schema::DEFAULT_MAX_TOKENS_CAP
+        ),
+        "three answers need fewer tokens than the cap"
+    );
+
+    // The full profile with LLM_MAX_TOKENS: `max_tokens`, lengths, and the cap applies.
+    let fake = FakeLlm::start().await?;
+    let full = provider_with(fake.base_url(), SchemaProfile::Full, Some(700));
+    fake.push(Reply::stream(&plan_json(1, 1), 1, Duration::ZERO));
+    full.learning_plan(&request(), None).await?;
+    fake.push(Reply::stream(&cards, 1, Duration::ZERO));
+    full.flashcards(&cards_input, None).await?;
+    let sent = fake.requests();
+    let plan_body = &sent.first().ok_or("no request")?.body;
+    assert_eq!(plan_body["max_tokens"], 700);
+    assert!(plan_body.get("max_completion_tokens").is_none());
+    let module = &plan_body["response_format"]["json_schema"]["schema"]["properties"]["modules"]["items"]
+        ["properties"];
+    assert_eq!(module["title"]["maxLength"], 200);
+    assert_eq!(module["description"]["maxLength"], 2_000);
+    let cards_body = &sent.get(1).ok_or("no second request")?.body;
+    assert_eq!(cards_body["max_tokens"], 700);
+    assert_eq!(
+        cards_body["response_format"]["json_schema"]["schema"]["properties"]["flashcards"]["maxItems"],
+        4,
+        "at most the number of cards asked for"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_answer_cut_at_the_token_budget_is_a_validation_failure_that_says_so() -> TestResult {
+    let fake = FakeLlm::start().await?;
+    let provider = provider_with(fake.base_url(), SchemaProfile::Full, Some(300));
+    let full = plan_json(3, 3);
+    let cut = full.get(..full.len() - 20).ok_or("cut")?;
+    fake.push(complete(cut, "length"));
+    let failure = match provider.learning_plan(&request(), None).await {
+        Ok(_) => return Err("a cut answer must not pass".into()),
+        Err(f) => f,
+    };
+    assert_eq!(failure.class, FailureClass::Validation);
+    let issues = failure.issues.ok_or("issues for the re-ask")?;
+    let only = issues.as_slice().first().ok_or("one issue")?;
+    assert!(
+        only.message.contains("cut off at the limit of 300 tokens"),
+        "{}",
+        only.message
+    );
+    // The re-ask tells the model to be shorter.
+    fake.push(Reply::stream(&plan_json(1, 1), 1, Duration::ZERO));
+    provider.learning_plan(&request(), Some(&issues)).await?;
+    let reask = fake.requests();
+    let user = reask.last().ok_or("re-ask")?.body["messages"][1]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        user.contains("write fewer items and shorter texts"),
+        "{user}"
+    );
+    Ok(())
 }
