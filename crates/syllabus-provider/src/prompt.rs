@@ -134,8 +134,8 @@ pub(crate) fn plan(request: &PlanRequest, reask: Option<&Issues>) -> Prompt {
          {MIN_TASKS} to {MAX_TASKS} tasks in order (usually {} to {}). Titles are short, non-empty, at most \
          {TITLE_MAX_CHARS} characters. A description is one short sentence (at most {DESCRIPTION_MAX_CHARS} \
          characters) or null. estimated_minutes is a whole number: {} to {} for a module, {} to {} for a task.\n\
-         Example of the shape: {{\"modules\":[{{\"title\":\"Basics\",\"estimated_minutes\":60,\
-         \"description\":\"The core ideas.\",\"tasks\":[{{\"title\":\"Read the introduction\",\
+         Example of the shape (… stands for your own text about the topic): {{\"modules\":[{{\"title\":\"…\",\
+         \"estimated_minutes\":60,\"description\":\"…\",\"tasks\":[{{\"title\":\"…\",\
          \"estimated_minutes\":20,\"description\":null}}]}}]}}",
         USUAL_MODULES.0,
         USUAL_MODULES.1,
@@ -164,8 +164,8 @@ pub(crate) fn flashcards(input: &FlashcardsInput, reask: Option<&Issues>) -> Pro
         "\nRules: 1 to {} cards. Each question is one short sentence (at most {QUESTION_MAX_CHARS} \
          characters), each answer short and correct (at most {ANSWER_MAX_CHARS} characters), \
          both non-empty.\n\
-         Example of the shape: {{\"flashcards\":[{{\"question\":\"What does a compiler do?\",\
-         \"answer\":\"It translates source code into machine code.\"}}]}}",
+         Example of the shape (… stands for your own text about the topic): {{\"flashcards\":[{{\"question\":\"…?\",\
+         \"answer\":\"…\"}}]}}",
         input.max_cards
     );
     reask_section(&mut user, reask);
@@ -181,8 +181,8 @@ pub(crate) fn distractors(input: &DistractorsInput, reask: Option<&Issues>) -> P
          each different from the others and from the correct answer, each non-empty and at most \
          {ANSWER_MAX_CHARS} characters, about as long as the correct answer.\nTopic: {}\nQuestion: {}\n\
          Correct answer: {}\n\
-         Example of the shape: {{\"distractors\":[\"first wrong answer\",\"second wrong answer\",\
-         \"third wrong answer\"]}}",
+         Example of the shape, for another question (\"What is the largest planet?\", answer \"Jupiter\"): \
+         {{\"distractors\":[\"Saturn\",\"Neptune\",\"Earth\"]}}",
         input.topic, input.question, input.answer
     );
     reask_section(&mut user, reask);
@@ -206,8 +206,8 @@ pub(crate) fn skill_tree(input: &SkillTreeInput, reask: Option<&Issues>) -> Prom
         "Rules: 1 to {MAX_SKILLS_PER_LEVEL} root skills, each with 0 to {MAX_SKILLS_PER_LEVEL} \
          sub-skills (usually 2 to 4), at most {MAX_SKILL_DEPTH} levels. Titles are short, non-empty, \
          at most {TITLE_MAX_CHARS} characters; a description is one short sentence or null.\n\
-         Example of the shape: {{\"skills\":[{{\"title\":\"Basics\",\"description\":null,\
-         \"children\":[{{\"title\":\"Syntax\",\"description\":\"Reading and writing code.\",\
+         Example of the shape (… stands for your own text about the topic): {{\"skills\":[{{\"title\":\"…\",\
+         \"description\":null,\"children\":[{{\"title\":\"…\",\"description\":\"…\",\
          \"children\":[]}}]}}]}}"
     );
     reask_section(&mut user, reask);
@@ -262,7 +262,8 @@ mod tests {
             assert!(p.user.contains(&bound), "{bound} in {}", p.user);
         }
         let example = |text: &str| -> Value {
-            let start = text.find("Example of the shape: ").map_or(0, |i| i + 22);
+            let at = text.find("Example of the shape").unwrap_or(0);
+            let start = text[at..].find('{').map_or(0, |i| at + i);
             let line = text[start..].lines().next().unwrap_or_default();
             serde_json::from_str(line).unwrap_or(Value::Null)
         };

