@@ -105,11 +105,14 @@ def run_plans(count, sequential, limit_s):
     results = [None] * count
 
     def one(i):
-        status, plan = call("POST", "/plans", plan_body(i))
-        expect(status, plan, 201, "POST /plans")
-        done, seconds = wait_plan(plan["id"], limit_s)
-        attempts = list(reversed(attempts_of(plan["id"])))  # oldest first
-        results[i] = (done, seconds, attempts)
+        try:
+            status, plan = call("POST", "/plans", plan_body(i))
+            expect(status, plan, 201, "POST /plans")
+            done, seconds = wait_plan(plan["id"], limit_s)
+            attempts = list(reversed(attempts_of(plan["id"])))  # oldest first
+            results[i] = (done, seconds, attempts)
+        except BaseException as err:  # a thread's exception would be lost otherwise
+            results[i] = err
 
     if sequential:
         for i in range(count):
@@ -120,6 +123,9 @@ def run_plans(count, sequential, limit_s):
             t.start()
         for t in threads:
             t.join()
+    for r in results:
+        if isinstance(r, BaseException):
+            raise SystemExit(f"smoke: a plan could not be generated: {r}")
     return results
 
 
@@ -142,6 +148,15 @@ def describe_job(label, job, seconds):
             f"{toks if toks is not None else '-':>5} tokens  {job['attempts']} attempt(s){extra}")
 
 
+def run_job(label, path, body, limit_s):
+    """Enqueues a job, waits for it, prints its line; returns whether it completed."""
+    status, job = call("POST", path, body)
+    expect(status, job, 202, f"POST {path}")
+    job, seconds = wait_job(job["id"], limit_s)
+    print(describe_job(label, job, seconds), flush=True)
+    return job["status"] == "completed"
+
+
 def smoke(limit_s):
     ok = True
     plans = run_plans(3, sequential=False, limit_s=limit_s)
@@ -156,11 +171,7 @@ def smoke(limit_s):
         print(f"      {m['order']}. {m['title'][:60]} ({m['estimated_minutes']} min): "
               + "; ".join(t["title"][:40] for t in m["tasks"][:3]))
 
-    status, job = call("POST", f"/plans/{first['id']}/flashcards", {"max_cards": 5})
-    expect(status, job, 202, "POST flashcards")
-    job, seconds = wait_job(job["id"], limit_s)
-    print(describe_job("cards", job, seconds), flush=True)
-    if job["status"] != "completed":
+    if not run_job("cards", f"/plans/{first['id']}/flashcards", {"max_cards": 5}, limit_s):
         return False
     status, cards = call("GET", f"/plans/{first['id']}/flashcards")
     cards = expect(status, cards, 200, "GET flashcards")["items"]
@@ -170,11 +181,7 @@ def smoke(limit_s):
     card = cards[0]
     print(f"      Q: {card['question'][:70]}\n      A: {card['answer'][:70]}")
 
-    status, job = call("POST", f"/flashcards/{card['id']}/distractors")
-    expect(status, job, 202, "POST distractors")
-    job, seconds = wait_job(job["id"], limit_s)
-    print(describe_job("mcq", job, seconds), flush=True)
-    if job["status"] != "completed":
+    if not run_job("mcq", f"/flashcards/{card['id']}/distractors", None, limit_s):
         return False
     status, cards = call("GET", f"/plans/{first['id']}/flashcards")
     card = next(c for c in expect(status, cards, 200, "GET flashcards")["items"] if c["id"] == card["id"])
@@ -183,11 +190,7 @@ def smoke(limit_s):
         return False
     print("      wrong answers: " + " | ".join(d[:30] for d in card["distractors"]))
 
-    status, job = call("POST", f"/plans/{second['id']}/skill-tree")
-    expect(status, job, 202, "POST skill-tree")
-    job, seconds = wait_job(job["id"], limit_s)
-    print(describe_job("tree", job, seconds), flush=True)
-    if job["status"] != "completed":
+    if not run_job("tree", f"/plans/{second['id']}/skill-tree", None, limit_s):
         return False
     status, tree = call("GET", f"/plans/{second['id']}/skill-tree")
     expect(status, tree, 200, "GET skill-tree")

@@ -104,7 +104,9 @@ async fn workers_without_a_provider_refuse_to_start_and_an_api_only_serve_starts
     }
 
     // WORKERS=false needs no provider: the API starts and answers.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let mut child = syllabus()?
         .arg("serve")
         .env("DATABASE_URL", db.url())
