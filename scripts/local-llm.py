@@ -34,14 +34,19 @@ def main() -> int:
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
     params.ui = False
+    # A fixed seed makes the smoke test's runs comparable; sampling stays llama.cpp's default.
+    params.sampling.seed = int(os.environ.get("SYLLABUS_LLM_SEED", "42"))
 
     server = xllamacpp.Server(params)
     print(f"local-llm: {MODEL_ALIAS} on {server.listening_address}/v1 ({slots} slots, {threads} threads)",
           flush=True)
 
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Started in the background it must outlive the run.sh that started it (Ctrl-C there must not
+    # stop it): only listen to SIGINT when it is not ignored.
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
     return 0
 

@@ -186,7 +186,7 @@ pg_start() {
     touch "$log"
     [[ "$(id -u)" == 0 ]] && chown "$PG_OS_USER": "$log"
     pg_as_owner "$PG_BINDIR/pg_ctl" -D "$data" -l "$log" -w -t 60 \
-        -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+        -o "-p $port -k '$sock' -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
         start >/dev/null
 }
 

@@ -27,10 +27,12 @@ port="${SYLLABUS_PG_PORT:-55432}"
 if [[ "${1:-}" == "--stop" || "${1:-}" == "--stop-db" ]]; then
     llm_stop
     echo "run.sh: stopped the local model (if it was running)"
-    pg_require_bindir
     data="$(pg_state_dir)/postgres"
-    pg_stop "$data"
-    echo "run.sh: stopped the local PostgreSQL in $data"
+    if [[ -f "$data/postmaster.pid" ]]; then
+        pg_require_bindir
+        pg_stop "$data"
+        echo "run.sh: stopped the local PostgreSQL in $data"
+    fi
     exit 0
 fi
 
@@ -56,7 +58,8 @@ fi
 
 command="${1:-serve}"
 if [[ -z "${OPENAI_API_KEY:-}" && -z "${OPENAI_BASE_URL:-}" ]] \
-    && [[ "$command" == serve || "$command" == worker ]] && [[ "${WORKERS:-true}" != false ]]; then
+    && [[ "$command" == serve || "$command" == worker ]] \
+    && ! [[ "$command" == serve && "$(echo "${WORKERS:-true}" | tr '[:upper:]' '[:lower:]')" =~ ^(false|0|no)$ ]]; then
     llm_start
     llm_export_settings
     echo "run.sh: no OPENAI_API_KEY or OPENAI_BASE_URL: using the local model $LLM_MODEL at $OPENAI_BASE_URL (demo-grade content)" >&2

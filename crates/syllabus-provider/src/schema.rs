@@ -88,7 +88,10 @@ impl SchemaProfile {
                 ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
             }
             Ok(std::net::IpAddr::V6(ip)) => {
-                ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00
+                ip.is_loopback()
+                    || ip.is_unspecified()
+                    || (ip.segments()[0] & 0xfe00) == 0xfc00
+                    || (ip.segments()[0] & 0xffc0) == 0xfe80
             }
             Err(_) => {
                 host == "localhost"
@@ -330,26 +333,78 @@ mod tests {
         ]
     }
 
-    /// Every keyword used by `schema` (property names are not keywords).
+    /// Every keyword used by `schema`, in subschemas and arrays of subschemas too (property
+    /// names are not keywords).
     fn keywords(schema: &Value, out: &mut Vec<String>) {
-        if let Value::Object(map) = schema {
-            for (key, value) in map {
-                out.push(key.clone());
-                if key == "properties" {
-                    for prop in value.as_object().into_iter().flat_map(|p| p.values()) {
-                        keywords(prop, out);
+        match schema {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    out.push(key.clone());
+                    if key == "properties" {
+                        for prop in value.as_object().into_iter().flat_map(|p| p.values()) {
+                            keywords(prop, out);
+                        }
+                    } else {
+                        keywords(value, out);
                     }
-                } else {
-                    keywords(value, out);
                 }
             }
+            Value::Array(items) => items.iter().for_each(|v| keywords(v, out)),
+            _ => {}
+        }
+    }
+
+    /// Deepest object nesting and number of properties of a schema.
+    fn shape(schema: &Value) -> (usize, usize) {
+        match schema {
+            Value::Object(map) => {
+                let own = usize::from(map.get("type") == Some(&json!("object")));
+                let props = map.get("properties").and_then(Value::as_object);
+                let mut depth = 0;
+                let mut count = props.map_or(0, Map::len);
+                for value in props
+                    .into_iter()
+                    .flat_map(|p| p.values())
+                    .chain(map.get("items"))
+                {
+                    let (d, c) = shape(value);
+                    depth = depth.max(d);
+                    count += c;
+                }
+                (own + depth, count)
+            }
+            _ => (0, 0),
         }
     }
 
     #[test]
     fn each_profile_uses_only_its_documented_keywords() {
+        // OpenAI's strict structured outputs, as documented ("Supported schemas"), minus what
+        // these schemas have no use for (pattern, format, multipleOf, enum, anyOf, $ref, $defs):
+        // written out here, not taken from the code under test.
+        let openai_documented = [
+            "type",
+            "description",
+            "properties",
+            "required",
+            "additionalProperties",
+            "items",
+            "minItems",
+            "maxItems",
+            "minimum",
+            "maximum",
+        ];
         for profile in [SchemaProfile::OpenAi, SchemaProfile::Full] {
             for (name, schema) in all(profile) {
+                assert_eq!(
+                    schema["type"], "object",
+                    "{name}: the root must be an object"
+                );
+                let (depth, properties) = shape(&schema);
+                assert!(
+                    depth <= 10 && properties <= 5_000,
+                    "{name}: {depth} levels, {properties} properties"
+                );
                 let mut used = Vec::new();
                 keywords(&schema, &mut used);
                 for keyword in &used {
@@ -358,12 +413,29 @@ mod tests {
                         "{name} ({}) uses `{keyword}`",
                         profile.as_str()
                     );
+                    if profile == SchemaProfile::OpenAi {
+                        assert!(
+                            openai_documented.contains(&keyword.as_str()),
+                            "{name} uses `{keyword}`"
+                        );
+                    } else {
+                        assert!(
+                            openai_documented.contains(&keyword.as_str())
+                                || ["minLength", "maxLength"].contains(&keyword.as_str()),
+                            "{name} uses `{keyword}`"
+                        );
+                    }
+                }
+                if profile == SchemaProfile::Full {
+                    assert!(
+                        used.iter().any(|k| k == "maxLength"),
+                        "{name} bounds its texts"
+                    );
                 }
             }
         }
-        let mut used = Vec::new();
-        keywords(&learning_plan(SchemaProfile::OpenAi), &mut used);
-        assert!(!used.iter().any(|k| k.ends_with("Length")), "{used:?}");
+        assert!(!SchemaProfile::OpenAi.allows("maxLength"));
+        assert!(SchemaProfile::Full.allows("maxLength"));
     }
 
     #[test]
@@ -421,6 +493,24 @@ mod tests {
 
     #[test]
     fn content_bounds_are_the_domain_constants() {
+        for profile in [SchemaProfile::OpenAi, SchemaProfile::Full] {
+            let cards = &flashcards(profile, 7)["properties"]["flashcards"];
+            assert_eq!(
+                (cards["minItems"].clone(), cards["maxItems"].clone()),
+                (json!(1), json!(7))
+            );
+            let wrong = &distractors(profile)["properties"]["distractors"];
+            assert_eq!(
+                (wrong["minItems"].clone(), wrong["maxItems"].clone()),
+                (json!(DISTRACTORS), json!(DISTRACTORS))
+            );
+            let roots = &skill_tree(profile)["properties"]["skills"];
+            assert_eq!(roots["maxItems"], MAX_SKILLS_PER_LEVEL);
+            assert_eq!(
+                roots["items"]["properties"]["children"]["maxItems"],
+                MAX_SKILLS_PER_LEVEL
+            );
+        }
         let full = SchemaProfile::Full;
         let cards = &flashcards(full, 7)["properties"]["flashcards"];
         assert_eq!(
@@ -462,6 +552,7 @@ mod tests {
             "http://127.0.0.1:8091/v1",
             "http://localhost:11434/v1",
             "http://[::1]:8000/v1",
+            "http://[fe80::1]:8000/v1",
             "http://10.0.0.5/v1",
             "http://192.168.1.2:8080/v1",
             "http://llama:8080/v1",
@@ -494,6 +585,7 @@ mod tests {
     fn budgets_follow_the_bounds_and_stop_at_the_cap() {
         let full = SchemaProfile::Full;
         let three = token_budget(&distractors(full), u32::MAX);
+        assert_eq!(three, 2_012);
         // Three answers at their length bound, in tokens.
         let texts = u32::try_from(3 * ANSWER_MAX_CHARS).unwrap_or(0) / 3;
         assert!(three > texts && three < texts + 50, "{three}");

@@ -599,7 +599,7 @@ async fn every_call_sends_a_token_budget_and_the_bounded_schema_of_its_profile()
         max_cards: 4,
     };
 
-    // OpenAI's profile: `max_completion_tokens`, no length keywords.
+    // OpenAI's profile: no length keywords; a budget derived from each schema.
     let openai = provider_with(fake.base_url(), SchemaProfile::OpenAi, None);
     fake.push(Reply::stream(&plan_json(1, 1), 1, Duration::ZERO));
     openai.learning_plan(&request(), None).await?;
@@ -608,17 +608,20 @@ async fn every_call_sends_a_token_budget_and_the_bounded_schema_of_its_profile()
     let sent = fake.requests();
     let plan_body = &sent.first().ok_or("no request")?.body;
     assert_eq!(
-        plan_body["max_completion_tokens"],
+        plan_body["max_tokens"],
         schema::DEFAULT_MAX_TOKENS_CAP,
         "a plan's largest document is over the cap"
     );
-    assert!(plan_body.get("max_tokens").is_none());
+    assert!(
+        plan_body.get("max_completion_tokens").is_none(),
+        "only api.openai.com gets the newer field"
+    );
     let plan_schema = &plan_body["response_format"]["json_schema"]["schema"];
     assert!(!uses_keyword(plan_schema, "maxLength"));
     assert_eq!(plan_schema["properties"]["modules"]["maxItems"], 24);
     let distractor_body = &sent.get(1).ok_or("no second request")?.body;
     assert_eq!(
-        distractor_body["max_completion_tokens"],
+        distractor_body["max_tokens"],
         schema::token_budget(
             &schema::distractors(SchemaProfile::Full),
             schema::DEFAULT_MAX_TOKENS_CAP
@@ -626,14 +629,21 @@ async fn every_call_sends_a_token_budget_and_the_bounded_schema_of_its_profile()
         "three answers need fewer tokens than the cap"
     );
 
-    // The full profile with LLM_MAX_TOKENS: `max_tokens`, lengths, and the cap applies.
+    // The full profile with LLM_MAX_TOKENS: lengths, and that budget on every call.
     let fake = FakeLlm::start().await?;
     let full = provider_with(fake.base_url(), SchemaProfile::Full, Some(700));
     fake.push(Reply::stream(&plan_json(1, 1), 1, Duration::ZERO));
     full.learning_plan(&request(), None).await?;
     fake.push(Reply::stream(&cards, 1, Duration::ZERO));
     full.flashcards(&cards_input, None).await?;
+    fake.push(Reply::stream(&wrong, 1, Duration::ZERO));
+    full.distractors(&input, None).await?;
     let sent = fake.requests();
+    assert_eq!(
+        sent.get(2).ok_or("no third request")?.body["max_tokens"],
+        700,
+        "a set LLM_MAX_TOKENS is the budget of every call"
+    );
     let plan_body = &sent.first().ok_or("no request")?.body;
     assert_eq!(plan_body["max_tokens"], 700);
     assert!(plan_body.get("max_completion_tokens").is_none());
