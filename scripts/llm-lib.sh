@@ -17,7 +17,7 @@ LLM_MODEL_ALIAS="SmolLM2-135M-Instruct"
 llm_export_settings() {
     export OPENAI_BASE_URL="http://127.0.0.1:$LLM_PORT/v1"
     export LLM_MODEL="${LLM_MODEL:-$LLM_MODEL_ALIAS}"
-    export GENERATION_TIMEOUT_MS="${GENERATION_TIMEOUT_MS:-30000}"
+    export GENERATION_TIMEOUT_MS="${GENERATION_TIMEOUT_MS:-60000}"
     export GENERATION_EXTENDED_TIMEOUT_MS="${GENERATION_EXTENDED_TIMEOUT_MS:-120000}"
     export LLM_MAX_TOKENS="${LLM_MAX_TOKENS:-1024}"
     # One job per server slot: a job queued behind others inside the model server would spend
