@@ -90,6 +90,9 @@ pub fn validate_distractors(doc: &Value, answer: &str) -> Result<[String; DISTRA
         match item.as_str().map(str::trim) {
             None => issues.push(path, "must be a string"),
             Some("") => issues.push(path, "must not be empty"),
+            Some(s) if !s.chars().any(char::is_alphanumeric) => {
+                issues.push(path, "must contain a letter or a digit");
+            }
             Some(s) if exceeds(s, ANSWER_MAX_CHARS) => {
                 issues.push(
                     path,
@@ -274,6 +277,21 @@ mod tests {
     }
 
     #[test]
+    fn placeholder_texts_without_a_letter_or_digit_are_invalid() {
+        let doc = json!({"flashcards": [{"question": "…?", "answer": "42"}, {"question": "What is 6 × 7?", "answer": "—"}]});
+        assert_eq!(
+            paths(&validate_flashcards(&doc, 5).unwrap_err()),
+            ["flashcards[0].question", "flashcards[1].answer"]
+        );
+        let tree = json!({"skills": [{"title": "…", "description": "…", "children": []}]});
+        assert_eq!(
+            paths(&validate_skill_tree(&tree).unwrap_err()),
+            ["skills[0].title"],
+            "descriptions may be anything short"
+        );
+    }
+
+    #[test]
     fn blank_or_long_flashcards_are_invalid() {
         let doc = json!({"flashcards": [{"question": " ", "answer": "x".repeat(2_001)}]});
         assert_eq!(
@@ -301,6 +319,11 @@ mod tests {
         let same_as_answer = json!({"distractors": ["Big   BERLIN", "Rome", "Madrid"]});
         assert_eq!(
             paths(&validate_distractors(&same_as_answer, "big berlin").unwrap_err()),
+            ["distractors[0]"]
+        );
+        let placeholder = json!({"distractors": ["…", "Rome", "Madrid"]});
+        assert_eq!(
+            paths(&validate_distractors(&placeholder, "Paris").unwrap_err()),
             ["distractors[0]"]
         );
         let two = json!({"distractors": ["a", "b"]});

@@ -30,7 +30,8 @@ pub(crate) fn exceeds(text: &str, max_chars: usize) -> bool {
     text.len() > max_chars && text.chars().count() > max_chars
 }
 
-/// A required, non-blank string field of at most `max` characters, trimmed.
+/// A required string field of at most `max` characters with at least one letter or digit,
+/// trimmed.
 pub(crate) fn required_text(
     value: &Value,
     name: &str,
@@ -41,6 +42,10 @@ pub(crate) fn required_text(
     match value.get(name).and_then(Value::as_str).map(str::trim) {
         None => issues.push(at.field(name), "must be a string"),
         Some("") => issues.push(at.field(name), "must not be empty"),
+        // "…" or "?" is not a title, question or answer: small models copy placeholders.
+        Some(s) if !s.chars().any(char::is_alphanumeric) => {
+            issues.push(at.field(name), "must contain a letter or a digit");
+        }
         Some(s) if exceeds(s, max) => {
             issues.push(
                 at.field(name),

@@ -464,13 +464,20 @@ mod tests {
     }
 
     #[test]
-    fn titles_must_be_non_empty_and_short() {
+    fn titles_must_be_non_empty_short_and_have_a_letter_or_digit() {
         let doc = json!({"modules": [
             {"title": "   ", "estimated_minutes": 30, "tasks": [{"title": "x".repeat(201), "estimated_minutes": 10}]},
         ]});
         assert_eq!(
             paths(&validate_plan(&doc).unwrap_err()),
             ["modules[0].title", "modules[0].tasks[0].title"]
+        );
+        let placeholders = json!({"modules": [
+            {"title": "…", "estimated_minutes": 30, "tasks": [{"title": "Step 1", "estimated_minutes": 10}, {"title": "...", "estimated_minutes": 10}]},
+        ]});
+        assert_eq!(
+            paths(&validate_plan(&placeholders).unwrap_err()),
+            ["modules[0].title", "modules[0].tasks[1].title"]
         );
     }
 
