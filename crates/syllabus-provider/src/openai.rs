@@ -10,6 +10,7 @@ use async_openai::middleware::HttpRequestFactory;
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use syllabus_domain::backoff::RETRY_AFTER_CAP;
 use syllabus_domain::content::{
     Flashcard, SkillTree, validate_distractors, validate_flashcards, validate_skill_tree,
 };
@@ -208,9 +209,7 @@ impl OpenAiProvider {
                     .headers()
                     .get(reqwest::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<f64>().ok())
-                    .filter(|s| s.is_finite() && *s >= 0.0)
-                    .map(Duration::from_secs_f64);
+                    .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
                 if let Ok(mut m) = meta.lock() {
                     *m = ResponseMeta {
                         status: Some(response.status().as_u16()),
@@ -433,6 +432,23 @@ impl OpenAiProvider {
     }
 }
 
+/// Reads a `Retry-After` value defensively: delay-seconds (fractions accepted, as some servers
+/// send them) or an HTTP-date (RFC 9110 §10.2.3), capped at [`RETRY_AFTER_CAP`]; `None` for
+/// anything else, negative or not finite. Never panics, whatever the provider sends.
+pub(crate) fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let delay = if let Ok(seconds) = value.parse::<f64>() {
+        if !seconds.is_finite() || seconds < 0.0 {
+            return None;
+        }
+        Duration::from_secs_f64(seconds.min(RETRY_AFTER_CAP.as_secs_f64()))
+    } else {
+        let at = httpdate::parse_http_date(value).ok()?;
+        at.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(delay.min(RETRY_AFTER_CAP))
+}
+
 /// Classifies a failure to open the stream from the HTTP status the service recorded; the error
 /// body's shape does not matter.
 fn http_failure(meta: ResponseMeta, err: &OpenAIError) -> Ending {
@@ -553,5 +569,41 @@ impl Provider for OpenAiProvider {
             validate_skill_tree,
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::parse_retry_after;
+
+    #[test]
+    fn retry_after_is_read_defensively_and_capped() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_445_412_480); // Wed, 21 Oct 2015 07:28:00 GMT
+        let at = |v: &str| parse_retry_after(v, now);
+        assert_eq!(at("5"), Some(Duration::from_secs(5)));
+        assert_eq!(at(" 1.5 "), Some(Duration::from_millis(1_500)));
+        assert_eq!(at("0"), Some(Duration::ZERO));
+        for huge in ["1e20", "18446744073709551616", "1e308"] {
+            assert_eq!(at(huge), Some(Duration::from_secs(60)), "{huge}");
+        }
+        for bad in ["-1", "NaN", "inf", "-inf", "soon", ""] {
+            assert_eq!(at(bad), None, "{bad}");
+        }
+        assert_eq!(
+            at("Wed, 21 Oct 2015 07:28:30 GMT"),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            at("Wed, 21 Oct 2015 09:00:00 GMT"),
+            Some(Duration::from_secs(60)),
+            "capped"
+        );
+        assert_eq!(
+            at("Wed, 21 Oct 2015 07:00:00 GMT"),
+            Some(Duration::ZERO),
+            "in the past"
+        );
     }
 }

@@ -170,6 +170,33 @@ async fn a_429_with_retry_after_is_a_rate_limit_at_once() -> TestResult {
 }
 
 #[tokio::test]
+async fn a_hostile_retry_after_is_capped_not_a_panic() -> TestResult {
+    let (fake, provider) = setup().await?;
+    for (value, expected) in [
+        ("1e20", Some(Duration::from_secs(60))),
+        ("-3", None),
+        (
+            "Thu, 01 Jan 2099 00:00:00 GMT",
+            Some(Duration::from_secs(60)),
+        ),
+    ] {
+        let failure = plan_failure(
+            &fake,
+            &provider,
+            Reply::Status {
+                status: 429,
+                headers: vec![("Retry-After".into(), value.into())],
+                body: "{}".into(),
+            },
+        )
+        .await;
+        assert_eq!(failure.class, FailureClass::RateLimit, "{value}");
+        assert_eq!(failure.retry_after, expected, "{value}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_429_in_llama_cpp_shape_and_a_quota_error_are_rate_limits() -> TestResult {
     let (fake, provider) = setup().await?;
     let llama = Reply::Status {
