@@ -249,6 +249,16 @@ async fn bad_input_is_answered_4xx_with_the_field_named() -> TestResult {
     };
     let cases: Vec<(Value, &str)> = vec![
         (with("topic", json!("  x ")), "topic"),
+        (with("topic", json!("Rust\u{0}async")), "topic"),
+        (with("notes", json!("a\u{0}b")), "notes"),
+        (
+            with("topic", json!(format!("ab{}xyz", " ".repeat(198)))),
+            "topic",
+        ),
+        (
+            with("topic", json!(format!("e{}", "\u{301}".repeat(300)))),
+            "topic",
+        ),
         (with("skill_level", json!("guru")), "skill_level"),
         (with("learning_style", json!(3)), "learning_style"),
         (with("weekly_hours", json!(81)), "weekly_hours"),

@@ -189,11 +189,26 @@ impl PlanRequest {
     pub fn parse(raw: &RawPlanRequest) -> Result<Self, InputError> {
         let mut issues = Issues::default();
 
+        // PostgreSQL text cannot hold NUL: refuse it here, naming the field, rather than let the
+        // database be the first to see it.
+        for (field, text) in [
+            ("topic", Some(raw.topic.as_str())),
+            ("notes", raw.notes.as_deref()),
+        ] {
+            if text.is_some_and(|t| t.contains('\0')) {
+                issues.push(field, "must not contain NUL (U+0000) characters");
+            }
+        }
         let topic = sanitize(&raw.topic, TOPIC_MAX_CHARS);
-        if topic.original_length() < TOPIC_MIN_CHARS {
+        // What is stored is checked, not what was sent: a cut can leave less than the minimum
+        // (trailing whitespace after the cut is trimmed; a single grapheme longer than the limit
+        // leaves nothing).
+        if topic.as_str().chars().count() < TOPIC_MIN_CHARS {
             issues.push(
                 "topic",
-                format!("must have at least {TOPIC_MIN_CHARS} characters after trimming"),
+                format!(
+                    "must have at least {TOPIC_MIN_CHARS} characters after trimming and truncation to {TOPIC_MAX_CHARS}"
+                ),
             );
         }
         let notes = raw
@@ -302,6 +317,31 @@ mod tests {
             })
             .is_ok()
         );
+    }
+
+    #[test]
+    fn a_topic_that_a_cut_shrinks_below_three_characters_is_rejected() {
+        let spaces = format!("ab{}xyz", " ".repeat(198));
+        let accents = format!("e{}", "\u{301}".repeat(300));
+        for topic in [spaces, accents] {
+            let err = PlanRequest::parse(&RawPlanRequest {
+                topic: topic.clone(),
+                ..raw()
+            })
+            .unwrap_err();
+            assert_eq!(fields(&err), ["topic"], "{topic:?}");
+        }
+    }
+
+    #[test]
+    fn nul_characters_are_refused_naming_the_field() {
+        let err = PlanRequest::parse(&RawPlanRequest {
+            topic: "Rust\0async".into(),
+            notes: Some("I know\0C".into()),
+            ..raw()
+        })
+        .unwrap_err();
+        assert_eq!(fields(&err), ["topic", "notes"]);
     }
 
     #[test]
