@@ -79,7 +79,17 @@ impl Authenticator {
         let mut v = Validation::new(alg);
         v.leeway = 30;
         v.validate_exp = true;
-        v.set_required_spec_claims(&["exp", "sub"]);
+        v.validate_nbf = true;
+        // jsonwebtoken checks `iss`/`aud` only when a token carries them unless they are
+        // required: a configured issuer or audience must be present, not just match when present.
+        let mut required = vec!["exp", "sub"];
+        if self.issuer.is_some() {
+            required.push("iss");
+        }
+        if self.audience.is_some() {
+            required.push("aud");
+        }
+        v.set_required_spec_claims(&required);
         if let Some(iss) = &self.issuer {
             v.set_issuer(&[iss]);
         }

@@ -145,3 +145,47 @@ async fn hs256_tokens_need_the_right_secret_and_an_unexpired_exp() -> TestResult
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_configured_issuer_and_audience_must_be_present_and_nbf_is_checked() -> TestResult {
+    let secret = b"0123456789abcdef0123456789abcdef".to_vec();
+    let auth = Authenticator::new(
+        KeySource::Secret(secret.clone()),
+        Some("https://issuer.test".into()),
+        Some("syllabus".into()),
+    );
+    let now = chrono::Utc::now().timestamp();
+    let exp = now + 600;
+    let sign = |claims: &serde_json::Value| {
+        encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(&secret),
+        )
+    };
+    let right = json!({"sub": "bob", "exp": exp, "iss": "https://issuer.test", "aud": "syllabus"});
+    assert!(auth.authenticate(&sign(&right)?).await.is_ok(), "right");
+    for (claims, why) in [
+        (
+            json!({"sub": "bob", "exp": exp, "aud": "syllabus"}),
+            "no iss",
+        ),
+        (
+            json!({"sub": "bob", "exp": exp, "iss": "https://issuer.test"}),
+            "no aud",
+        ),
+        (json!({"sub": "bob", "exp": exp}), "neither"),
+        (
+            json!({"sub": "bob", "exp": exp, "iss": "https://evil.test", "aud": "syllabus"}),
+            "wrong iss",
+        ),
+        (
+            json!({"sub": "bob", "exp": exp, "iss": "https://issuer.test", "aud": "syllabus", "nbf": now + 3_600}),
+            "not yet valid",
+        ),
+    ] {
+        let res = auth.authenticate(&sign(&claims)?).await;
+        assert_eq!(res.err().map(|e| e.code()), Some("UNAUTHORIZED"), "{why}");
+    }
+    Ok(())
+}
