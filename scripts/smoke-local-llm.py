@@ -60,27 +60,23 @@ def expect(status, body, want, what):
     return body
 
 
-def wait_plan(plan_id, limit_s):
-    """Holds Prefer: wait requests until the plan is ready or failed; returns (plan, seconds)."""
+def wait_until_done(path, done, limit_s):
+    """Holds Prefer: wait requests on PATH until its status is in DONE or LIMIT_S pass; returns
+    (body, seconds)."""
     started = time.monotonic()
     while True:
-        status, plan = call("GET", f"/plans/{plan_id}", wait=30)
-        expect(status, plan, 200, "GET plan")
-        if plan["status"] in ("ready", "failed"):
-            return plan, time.monotonic() - started
-        if time.monotonic() - started > limit_s:
-            return plan, time.monotonic() - started
+        status, body = call("GET", path, wait=30)
+        expect(status, body, 200, f"GET {path}")
+        if body["status"] in done or time.monotonic() - started > limit_s:
+            return body, time.monotonic() - started
+
+
+def wait_plan(plan_id, limit_s):
+    return wait_until_done(f"/plans/{plan_id}", ("ready", "failed"), limit_s)
 
 
 def wait_job(job_id, limit_s):
-    started = time.monotonic()
-    while True:
-        status, job = call("GET", f"/jobs/{job_id}", wait=30)
-        expect(status, job, 200, "GET job")
-        if job["status"] in ("completed", "failed", "cancelled"):
-            return job, time.monotonic() - started
-        if time.monotonic() - started > limit_s:
-            return job, time.monotonic() - started
+    return wait_until_done(f"/jobs/{job_id}", ("completed", "failed", "cancelled"), limit_s)
 
 
 def plan_body(i):

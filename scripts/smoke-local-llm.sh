@@ -41,7 +41,7 @@ BIND_ADDR="127.0.0.1:$port" LOG_FORMAT=json RUST_LOG="${RUST_LOG:-info}" "$bin" 
 serve_pid=$!
 ready=0
 for _ in $(seq 1 150); do
-    if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/readyz', timeout=1)" 2>/dev/null; then
+    if http_ok "http://127.0.0.1:$port/readyz"; then
         ready=1
         break
     fi

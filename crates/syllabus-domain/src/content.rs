@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::fields::{exceeds, optional_text, required_text};
+use crate::fields::{optional_text, required_str, required_text};
 use crate::issues::Issues;
 use crate::plan::{DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS};
 
@@ -86,31 +86,19 @@ pub fn validate_distractors(doc: &Value, answer: &str) -> Result<[String; DISTRA
     let mut seen = vec![fold(answer)];
     let mut out = Vec::with_capacity(DISTRACTORS);
     for (i, item) in items.iter().enumerate() {
-        let path = format!("distractors[{i}]");
-        match item.as_str().map(str::trim) {
-            None => issues.push(path, "must be a string"),
-            Some("") => issues.push(path, "must not be empty"),
-            Some(s) if !s.chars().any(char::is_alphanumeric) => {
-                issues.push(path, "must contain a letter or a digit");
-            }
-            Some(s) if exceeds(s, ANSWER_MAX_CHARS) => {
-                issues.push(
-                    path,
-                    format!("must have at most {ANSWER_MAX_CHARS} characters"),
-                );
-            }
-            Some(s) => {
-                let key = fold(s);
-                if seen.contains(&key) {
-                    issues.push(
-                        path,
-                        "must differ from the answer and the other distractors",
-                    );
-                } else {
-                    seen.push(key);
-                    out.push(s.to_owned());
-                }
-            }
+        let path = || format!("distractors[{i}]");
+        let Some(s) = required_str(Some(item), ANSWER_MAX_CHARS, path, &mut issues) else {
+            continue;
+        };
+        let key = fold(&s);
+        if seen.contains(&key) {
+            issues.push(
+                path(),
+                "must differ from the answer and the other distractors",
+            );
+        } else {
+            seen.push(key);
+            out.push(s);
         }
     }
     if !issues.is_empty() {

@@ -39,18 +39,27 @@ pub(crate) fn required_text(
     at: impl Located,
     issues: &mut Issues,
 ) -> Option<String> {
-    match value.get(name).and_then(Value::as_str).map(str::trim) {
-        None => issues.push(at.field(name), "must be a string"),
-        Some("") => issues.push(at.field(name), "must not be empty"),
+    required_str(value.get(name), max, || at.field(name), issues)
+}
+
+/// The check behind [`required_text`], for a value that is not an object's field (an array item):
+/// a string of at most `max` characters with at least one letter or digit, trimmed. `path` is
+/// formatted only when an issue is reported.
+pub(crate) fn required_str(
+    value: Option<&Value>,
+    max: usize,
+    path: impl FnOnce() -> String,
+    issues: &mut Issues,
+) -> Option<String> {
+    match value.and_then(Value::as_str).map(str::trim) {
+        None => issues.push(path(), "must be a string"),
+        Some("") => issues.push(path(), "must not be empty"),
         // "…" or "?" is not a title, question or answer: small models copy placeholders.
         Some(s) if !s.chars().any(char::is_alphanumeric) => {
-            issues.push(at.field(name), "must contain a letter or a digit");
+            issues.push(path(), "must contain a letter or a digit");
         }
         Some(s) if exceeds(s, max) => {
-            issues.push(
-                at.field(name),
-                format!("must have at most {max} characters"),
-            );
+            issues.push(path(), format!("must have at most {max} characters"));
         }
         Some(s) => return Some(s.to_owned()),
     }

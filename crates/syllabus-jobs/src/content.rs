@@ -3,11 +3,20 @@
 //! previous tree wrote), a classified failure retried with backoff up to the job's runs.
 
 use syllabus_domain::{FlashcardId, JobPayload, JobStatus};
-use syllabus_provider::{DistractorsInput, Failure, FlashcardsInput, Provider, SkillTreeInput};
+use syllabus_provider::{
+    AttemptFacts, DistractorsInput, Failure, FlashcardsInput, Provider, SkillTreeInput,
+};
 use syllabus_store::records::{ClaimedJob, JobEnd, JobError};
 use syllabus_store::{ContentJobStore, GenerationStore, QueueStore, StoreError};
 
 use crate::runtime::{Context, end_run, finish_with_retry};
+
+/// A completed job's end: its `result` plus the call's `usage` and `duration_ms`.
+fn completed(mut result: serde_json::Value, facts: &AttemptFacts) -> JobEnd {
+    result["usage"] = serde_json::json!(facts.usage);
+    result["duration_ms"] = serde_json::json!(facts.duration_ms);
+    JobEnd::Completed { result }
+}
 
 async fn fail<S, P>(
     ctx: &Context<S, P>,
@@ -82,14 +91,10 @@ where
                         .map(|c| (FlashcardId::new(), c))
                         .collect();
                     let ids: Vec<_> = cards.iter().map(|(id, _)| id.as_uuid()).collect();
-                    let end = JobEnd::Completed {
-                        result: serde_json::json!({
-                            "flashcard_ids": ids,
-                            "count": ids.len(),
-                            "usage": generated.facts.usage,
-                            "duration_ms": generated.facts.duration_ms,
-                        }),
-                    };
+                    let end = completed(
+                        serde_json::json!({ "flashcard_ids": ids, "count": ids.len() }),
+                        &generated.facts,
+                    );
                     finish_with_retry(|| {
                         ctx.store.finish_flashcards(
                             job.lease,
@@ -120,14 +125,10 @@ where
             match ctx.provider.distractors(&input, None).await {
                 Err(failure) => fail(ctx, job, &failure).await,
                 Ok(generated) => {
-                    let end = JobEnd::Completed {
-                        result: serde_json::json!({
-                            "flashcard_id": flashcard_id.as_uuid(),
-                            "count": 3,
-                            "usage": generated.facts.usage,
-                            "duration_ms": generated.facts.duration_ms,
-                        }),
-                    };
+                    let end = completed(
+                        serde_json::json!({ "flashcard_id": flashcard_id.as_uuid(), "count": 3 }),
+                        &generated.facts,
+                    );
                     finish_with_retry(|| {
                         ctx.store.finish_distractors(
                             job.lease,
@@ -157,15 +158,14 @@ where
                 Err(failure) => fail(ctx, job, &failure).await,
                 Ok(generated) => {
                     let tree = generated.output;
-                    let end = JobEnd::Completed {
-                        result: serde_json::json!({
+                    let end = completed(
+                        serde_json::json!({
                             "plan_id": plan_id.as_uuid(),
                             "node_count": tree.node_count,
                             "depth": tree.depth,
-                            "usage": generated.facts.usage,
-                            "duration_ms": generated.facts.duration_ms,
                         }),
-                    };
+                        &generated.facts,
+                    );
                     finish_with_retry(|| {
                         ctx.store.finish_skill_tree(
                             job.lease,

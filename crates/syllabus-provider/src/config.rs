@@ -70,24 +70,29 @@ impl ProviderConfig {
     /// other server (gateways, vLLM, llama.cpp, Ollama), which is the name they all read.
     #[must_use]
     pub fn budget_field(&self) -> &'static str {
-        let host = self.provider_name();
-        if host == "api.openai.com" {
-            "max_completion_tokens"
-        } else {
-            "max_tokens"
+        match host(&self.base_url) {
+            Some(url::Host::Domain(d)) if d == "api.openai.com" => "max_completion_tokens",
+            _ => "max_tokens",
         }
     }
 
     /// A short name of the provider for attempt records: the base URL's host.
     #[must_use]
     pub fn provider_name(&self) -> String {
-        let without_scheme = self.base_url.split("://").nth(1).unwrap_or(&self.base_url);
-        without_scheme
-            .split(['/', ':'])
-            .next()
-            .unwrap_or("unknown")
-            .to_owned()
+        match host(&self.base_url) {
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            Some(h) => h.to_string(),
+            None => "unknown".to_owned(),
+        }
     }
+}
+
+/// The host of a base URL, parsed once the same way for every use (name, profile, budget field).
+pub(crate) fn host(base_url: &str) -> Option<url::Host<String>> {
+    reqwest::Url::parse(base_url)
+        .ok()?
+        .host()
+        .map(|h| h.to_owned())
 }
 
 #[cfg(test)]

@@ -53,12 +53,15 @@ impl Bounded {
     /// `build(profile)` gives the schema; `LLM_MAX_TOKENS` is the budget when set, else it is
     /// counted on the schema's full-profile form.
     fn new(config: &ProviderConfig, build: impl Fn(SchemaProfile) -> Value) -> Self {
-        Self {
-            schema: build(config.schema_profile),
-            max_tokens: config.max_tokens.unwrap_or_else(|| {
-                schema::token_budget(&build(SchemaProfile::Full), schema::DEFAULT_MAX_TOKENS_CAP)
-            }),
-        }
+        let schema = build(config.schema_profile);
+        let max_tokens = config.max_tokens.unwrap_or_else(|| {
+            let counted = match config.schema_profile {
+                SchemaProfile::Full => &schema,
+                SchemaProfile::OpenAi => &build(SchemaProfile::Full),
+            };
+            schema::token_budget(counted, schema::DEFAULT_MAX_TOKENS_CAP)
+        });
+        Self { schema, max_tokens }
     }
 }
 
@@ -435,18 +438,19 @@ impl OpenAiProvider {
 /// Reads a `Retry-After` value defensively: delay-seconds (fractions accepted, as some servers
 /// send them) or an HTTP-date (RFC 9110 §10.2.3), capped at [`RETRY_AFTER_CAP`]; `None` for
 /// anything else, negative or not finite. Never panics, whatever the provider sends.
-pub(crate) fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
     let value = value.trim();
-    let delay = if let Ok(seconds) = value.parse::<f64>() {
-        if !seconds.is_finite() || seconds < 0.0 {
-            return None;
-        }
-        Duration::from_secs_f64(seconds.min(RETRY_AFTER_CAP.as_secs_f64()))
-    } else {
-        let at = httpdate::parse_http_date(value).ok()?;
-        at.duration_since(now).unwrap_or(Duration::ZERO)
-    };
-    Some(delay.min(RETRY_AFTER_CAP))
+    if let Ok(seconds) = value.parse::<f64>() {
+        // Capped before the conversion, which panics on values beyond `Duration`'s range.
+        return (seconds.is_finite() && seconds >= 0.0)
+            .then(|| Duration::from_secs_f64(seconds.min(RETRY_AFTER_CAP.as_secs_f64())));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(RETRY_AFTER_CAP),
+    )
 }
 
 /// Classifies a failure to open the stream from the HTTP status the service recorded; the error

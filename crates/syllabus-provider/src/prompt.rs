@@ -20,6 +20,8 @@ use syllabus_domain::{Issues, PlanRequest};
 const USUAL_MODULES: (usize, usize) = (3, 6);
 /// Tasks per module the prompt suggests.
 const USUAL_TASKS: (usize, usize) = (2, 5);
+/// Sub-skills per skill the prompt suggests.
+const USUAL_CHILDREN: (usize, usize) = (2, 4);
 
 /// Input of a flashcards call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,9 +224,11 @@ pub(crate) fn skill_tree(input: &SkillTreeInput, reask: Option<&Issues>) -> Prom
     let _ = write!(
         user,
         "Rules: 1 to {MAX_SKILLS_PER_LEVEL} root skills, each with 0 to {MAX_SKILLS_PER_LEVEL} \
-         sub-skills (usually 2 to 4), at most {MAX_SKILL_DEPTH} levels. Titles are short, non-empty, \
+         sub-skills (usually {} to {}), at most {MAX_SKILL_DEPTH} levels. Titles are short, non-empty, \
          at most {TITLE_MAX_CHARS} characters; a description is one short sentence or null.\n\
          Example of the shape: {}",
+        USUAL_CHILDREN.0,
+        USUAL_CHILDREN.1,
         json!({"skills": [{
             "title": format!("{} basics", input.topic),
             "description": null,

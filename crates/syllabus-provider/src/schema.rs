@@ -74,32 +74,24 @@ impl SchemaProfile {
     /// every OpenAI-compatible server accepts.
     #[must_use]
     pub fn for_base_url(base_url: &str) -> Self {
-        let rest = base_url.split_once("://").map_or(base_url, |(_, r)| r);
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        let host = if let Some(bracketed) = authority.strip_prefix('[') {
-            bracketed.split(']').next().unwrap_or_default()
-        } else {
-            authority.split(':').next().unwrap_or_default()
-        };
-        let host = host.to_ascii_lowercase();
-        let local = match host.parse::<std::net::IpAddr>() {
-            Ok(std::net::IpAddr::V4(ip)) => {
+        let local = match crate::config::host(base_url) {
+            Some(url::Host::Ipv4(ip)) => {
                 ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
             }
-            Ok(std::net::IpAddr::V6(ip)) => {
+            Some(url::Host::Ipv6(ip)) => {
                 ip.is_loopback()
                     || ip.is_unspecified()
                     || (ip.segments()[0] & 0xfe00) == 0xfc00
                     || (ip.segments()[0] & 0xffc0) == 0xfe80
             }
-            Err(_) => {
+            Some(url::Host::Domain(host)) => {
                 host == "localhost"
                     || host.ends_with(".localhost")
                     || host.ends_with(".local")
                     || host.ends_with(".internal")
-                    || (!host.is_empty() && !host.contains('.'))
+                    || !host.contains('.')
             }
+            None => false,
         };
         if local { Self::Full } else { Self::OpenAi }
     }
@@ -279,9 +271,9 @@ pub const CHARS_PER_TOKEN: u64 = 3;
 /// The highest budget derived when `LLM_MAX_TOKENS` is not set.
 pub const DEFAULT_MAX_TOKENS_CAP: u32 = 4_096;
 
-/// The output token budget for a call with `schema`: the size of the largest document the
-/// schema's bounds admit (every array at `maxItems`, every text at its length bound), in tokens,
-/// capped at `cap` (`LLM_MAX_TOKENS`, else [`DEFAULT_MAX_TOKENS_CAP`]).
+/// The output token budget derived for a call with `schema` when `LLM_MAX_TOKENS` is not set:
+/// the size of the largest document the schema's bounds admit (every array at `maxItems`, every
+/// text at its length bound), in tokens, capped at `cap` ([`DEFAULT_MAX_TOKENS_CAP`]).
 ///
 /// Lengths are counted from a [`SchemaProfile::Full`] schema (the only one that carries them),
 /// so the budget is the same whichever profile is sent.
