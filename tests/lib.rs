@@ -28,11 +28,21 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 /// The HS256 secret of in-process servers.
 pub const SECRET: &str = "e2e-secret-e2e-secret-e2e-secret-e2e";
 
-/// The path of the `syllabus` binary next to the running test executable (`target/<profile>/`).
+/// The path of the `syllabus` binary: `SYLLABUS_BIN` when set (e.g. a release build, or a copy
+/// taken while another checkout shares the target directory), else the one next to the running
+/// test executable (`target/<profile>/`).
 ///
 /// # Errors
 /// When the binary has not been built (`cargo build -p syllabus`, which `scripts/test.sh` runs).
 pub fn syllabus_bin() -> Result<PathBuf, String> {
+    if let Some(bin) = std::env::var_os("SYLLABUS_BIN") {
+        let bin = PathBuf::from(bin);
+        return if bin.is_file() {
+            Ok(bin)
+        } else {
+            Err(format!("SYLLABUS_BIN={} is not a file", bin.display()))
+        };
+    }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     // target/<profile>/deps/<test> → target/<profile>/syllabus
     let dir = exe
