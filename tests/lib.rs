@@ -153,6 +153,13 @@ impl Answer {
 }
 
 impl App {
+    /// The test database's superuser URL (for locks and checks behind the application's back),
+    /// when the app owns its database.
+    #[must_use]
+    pub fn admin_url(&self) -> Option<&str> {
+        self._db.as_ref().map(TestDb::admin_url)
+    }
+
     /// Starts everything with `options`.
     ///
     /// # Errors

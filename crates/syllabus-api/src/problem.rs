@@ -230,6 +230,10 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %e, "database unavailable");
                 Self::unavailable()
             }
+            StoreError::Contention(e) => {
+                tracing::warn!(error = %e, "transaction kept losing a race");
+                Self::unavailable()
+            }
             other => {
                 tracing::error!(error = %other, "store error");
                 Self::internal()

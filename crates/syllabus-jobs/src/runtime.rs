@@ -267,11 +267,31 @@ where
     }
 }
 
+/// How a run ended, seen from the runtime.
+enum Run {
+    /// The handler returned.
+    Returned(Result<JobStatus, StoreError>),
+    /// The handler panicked (the message, when it is a string).
+    Panicked(String),
+    /// The heartbeat found the lease lost: the handler was dropped at once.
+    LeaseLost,
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic".to_owned())
+}
+
 async fn run_job<S, P>(ctx: Context<S, P>, job: ClaimedJob, leases: Leases, stale_after: Duration)
 where
     S: QueueStore + GenerationStore + ContentJobStore,
     P: Provider,
 {
+    use futures::FutureExt as _;
+
     let lease = job.lease;
     let span = tracing::info_span!(
         "job",
@@ -288,40 +308,102 @@ where
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(lease.job, lease);
-        let beat = tokio::spawn(heartbeat(ctx.store.clone(), lease, stale_after));
         let started = std::time::Instant::now();
-        let outcome = dispatch(&ctx, &job).await;
-        beat.abort();
+        // The heartbeat runs in this task, beside the handler: when either ends, both do, so
+        // neither a panic nor a lost lease leaves the other running.
+        let handler = std::panic::AssertUnwindSafe(dispatch(&ctx, &job)).catch_unwind();
+        let run = tokio::select! {
+            result = handler => match result {
+                Ok(returned) => Run::Returned(returned),
+                Err(panic) => Run::Panicked(panic_message(panic.as_ref())),
+            },
+            () = heartbeat(ctx.store.clone(), lease, stale_after) => Run::LeaseLost,
+        };
+        let ms = started.elapsed().as_millis();
+        match run {
+            Run::Returned(Ok(status)) => {
+                tracing::info!(status = status.as_str(), duration_ms = ms, "job finished");
+            }
+            Run::Returned(Err(StoreError::LeaseLost)) | Run::LeaseLost => {
+                tracing::warn!(duration_ms = ms, "job lost its lease (rescued); run cancelled, result discarded");
+            }
+            Run::Returned(Err(StoreError::NotFound)) => {
+                // What the job works on was deleted while it ran.
+                tracing::info!(duration_ms = ms, "the job's subject is gone; job cancelled");
+                settle(&ctx, lease, JobEnd::Cancelled, stale_after).await;
+            }
+            Run::Returned(Err(e)) if e.is_transient() => {
+                tracing::error!(error = %e, duration_ms = ms, "job could not be finished while the database was unavailable");
+                release_when_back(&ctx.store, lease, stale_after).await;
+            }
+            Run::Returned(Err(e)) => {
+                // A bug or an unexpected database state: end the run as a retryable failure now
+                // rather than leaving the job to the stale rescue.
+                tracing::error!(error = %e, duration_ms = ms, "job failed on an internal error");
+                let end = ctx.failure_end(&job, internal_error(), None, true);
+                settle(&ctx, lease, end, stale_after).await;
+            }
+            Run::Panicked(message) => {
+                tracing::error!(panic = %message, duration_ms = ms, "job handler panicked");
+                let end = ctx.failure_end(&job, internal_error(), None, true);
+                settle(&ctx, lease, end, stale_after).await;
+            }
+        }
         leases
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&lease.job);
-        let ms = started.elapsed().as_millis();
-        match outcome {
-            Ok(status) => tracing::info!(status = status.as_str(), duration_ms = ms, "job finished"),
-            Err(StoreError::LeaseLost) => {
-                tracing::warn!(duration_ms = ms, "job lost its lease (rescued); result discarded");
-            }
-            Err(StoreError::Unavailable(e)) => {
-                tracing::error!(error = %e, duration_ms = ms, "job could not be finished; the stale rescue will retry it");
-            }
-            Err(e) => {
-                // A bug or an unexpected database state: end the run as a retryable failure now
-                // rather than leaving the job to the stale rescue.
-                tracing::error!(error = %e, duration_ms = ms, "job failed on an internal error");
-                let error = JobError {
-                    message: "An internal error interrupted the job.".to_owned(),
-                    classification: syllabus_domain::FailureClass::ProviderError,
-                };
-                let end = ctx.failure_end(&job, error, None, true);
-                if let Err(e) = ctx.store.finish(lease, end).await {
-                    tracing::error!(error = %e, "could not record the internal error; the stale rescue will retry the job");
-                }
-            }
-        }
     }
     .instrument(span)
     .await;
+}
+
+fn internal_error() -> JobError {
+    JobError {
+        message: "An internal error interrupted the job.".to_owned(),
+        classification: syllabus_domain::FailureClass::ProviderError,
+    }
+}
+
+/// Writes a run's end that the handler could not write, through outages; when the store stays
+/// down, gives the lease back as soon as it returns.
+async fn settle<S, P>(ctx: &Context<S, P>, lease: Lease, end: JobEnd, stale_after: Duration)
+where
+    S: QueueStore,
+{
+    match finish_with_retry(|| ctx.store.finish(lease, end.clone())).await {
+        Ok(()) | Err(StoreError::LeaseLost) => {}
+        Err(e) if e.is_transient() => release_when_back(&ctx.store, lease, stale_after).await,
+        Err(e) => {
+            tracing::error!(error = %e, "could not end the run; releasing the job");
+            release_when_back(&ctx.store, lease, stale_after).await;
+        }
+    }
+}
+
+/// Releases the lease (back to `pending`, the run not counted) once the store answers again,
+/// instead of leaving the job to the stale rescue; gives up when the rescue would have taken it.
+async fn release_when_back<S: QueueStore>(store: &S, lease: Lease, stale_after: Duration) {
+    let until = tokio::time::Instant::now() + stale_after;
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match store.release(lease).await {
+            Ok(true) => {
+                tracing::info!("released the job to pending");
+                return;
+            }
+            Ok(false) => return,
+            Err(e) if tokio::time::Instant::now() + delay < until => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis(), "release failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "release failed; the stale rescue will return the job");
+                return;
+            }
+        }
+    }
 }
 
 /// Runs the handler of the job's type. The match is exhaustive: a new [`JobType`] does not
@@ -349,8 +431,12 @@ pub(crate) async fn end_run<S: QueueStore>(
     Ok(end.status())
 }
 
-/// Retries a finishing write while the database is unavailable (a restart): the run's outcome
-/// is kept rather than thrown away; a lost lease or another error ends at once.
+/// How long a finishing write is retried through an outage or contention.
+const FINISH_RETRY_WINDOW: Duration = Duration::from_secs(30);
+
+/// Retries a finishing write while the database is unavailable (a restart) or the transaction
+/// lost a deadlock: the run's outcome is kept rather than thrown away; a lost lease or another
+/// error ends at once.
 pub(crate) async fn finish_with_retry<T, F, Fut>(mut write: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
@@ -360,7 +446,7 @@ where
     let mut waited = Duration::ZERO;
     loop {
         match write().await {
-            Err(StoreError::Unavailable(e)) if waited < Duration::from_secs(30) => {
+            Err(e) if e.is_transient() && waited < FINISH_RETRY_WINDOW => {
                 tracing::warn!(error = %e, retry_in_ms = delay.as_millis(), "database unavailable while finishing a job");
                 tokio::time::sleep(delay).await;
                 waited += delay;
@@ -371,6 +457,8 @@ where
     }
 }
 
+/// Beats until the lease is found lost, then returns (and never otherwise): the caller drops
+/// the run with it. A failed beat (the database restarting) is not a lost lease.
 async fn heartbeat<S: QueueStore>(store: S, lease: Lease, stale_after: Duration) {
     let every = (stale_after / 3).clamp(Duration::from_millis(50), Duration::from_secs(30));
     let mut tick = tokio::time::interval(every);

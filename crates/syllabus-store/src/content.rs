@@ -10,6 +10,7 @@ use syllabus_domain::{FlashcardId, JobId, JobPayload, JobStatus, JobType, PlanId
 use uuid::Uuid;
 
 use crate::jobs::{insert_job, lock_rate_window};
+use crate::locks::{PlanLock, lock_card, lock_plan};
 use crate::records::{
     Actor, CardContext, ContentContext, FlashcardRecord, JobEnd, JobRecord, Lease, NewJob,
     RateLimit, SkillNodeRecord, SkillTreeRecord,
@@ -48,12 +49,12 @@ async fn check_subject(
 ) -> Result<(), StoreError> {
     match payload {
         JobPayload::PlanGeneration { plan_id } | JobPayload::SkillTree { plan_id } => {
-            plan_topic(conn, *plan_id).await.map(drop)
+            lock_plan(conn, plan_id.as_uuid(), PlanLock::KeyShare).await
         }
         JobPayload::Flashcards {
             plan_id, module_id, ..
         } => {
-            plan_topic(conn, *plan_id).await?;
+            lock_plan(conn, plan_id.as_uuid(), PlanLock::KeyShare).await?;
             let titles = module_titles(conn, *plan_id, *module_id).await?;
             if titles.is_empty() {
                 return Err(match module_id {
@@ -66,47 +67,11 @@ async fn check_subject(
             Ok(())
         }
         JobPayload::Distractors { flashcard_id } => {
-            let found: Option<Uuid> = flashcards::table
-                .filter(flashcards::id.eq(flashcard_id.as_uuid()))
-                .select(flashcards::id)
-                .first(conn)
+            lock_card(conn, flashcard_id.as_uuid(), PlanLock::KeyShare)
                 .await
-                .optional()?;
-            found.map(drop).ok_or(StoreError::NotFound)
+                .map(drop)
         }
     }
-}
-
-/// The row whose content a job replaces.
-#[derive(Clone, Copy)]
-enum Subject {
-    Plan,
-    Flashcard,
-}
-
-#[derive(QueryableByName)]
-struct Locked {
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    _one: i32,
-}
-
-/// Locks the subject of a replacement: concurrent jobs for one plan (tree) or card
-/// (distractors) take turns, and the later one sees and replaces the earlier one's committed
-/// rows instead of colliding with them on their unique keys.
-async fn lock_subject(
-    conn: &mut AsyncPgConnection,
-    subject: Subject,
-    id: Uuid,
-) -> Result<(), StoreError> {
-    let sql = match subject {
-        Subject::Plan => "SELECT 1 AS _one FROM plans WHERE id = $1 FOR UPDATE",
-        Subject::Flashcard => "SELECT 1 AS _one FROM flashcards WHERE id = $1 FOR UPDATE",
-    };
-    let _: Locked = diesel::sql_query(sql)
-        .bind::<diesel::sql_types::Uuid, _>(id)
-        .get_result(conn)
-        .await?;
-    Ok(())
 }
 
 /// A skill node as read: id, parent, depth, path, title, description.
@@ -406,6 +371,7 @@ impl crate::ports::ContentJobStore for Database {
         let user_id = user.as_str().to_owned();
         self.as_user(user, move |conn| {
             Box::pin(async move {
+                lock_plan(conn, plan.as_uuid(), PlanLock::Write).await?;
                 crate::jobs::end_job(conn, lease, &end).await?;
                 // A rescued or retried run replaces only its own job's earlier cards.
                 diesel::delete(
@@ -448,8 +414,10 @@ impl crate::ports::ContentJobStore for Database {
         let user_id = user.as_str().to_owned();
         self.as_user(user, move |conn| {
             Box::pin(async move {
+                // Concurrent jobs for one card take turns here, so the later one replaces the
+                // earlier one's committed rows instead of colliding with them.
+                lock_card(conn, card.as_uuid(), PlanLock::Write).await?;
                 crate::jobs::end_job(conn, lease, &end).await?;
-                lock_subject(conn, Subject::Flashcard, card.as_uuid()).await?;
                 diesel::delete(
                     distractors::table.filter(distractors::flashcard_id.eq(card.as_uuid())),
                 )
@@ -489,8 +457,9 @@ impl crate::ports::ContentJobStore for Database {
         let user_id = user.as_str().to_owned();
         self.as_user(user, move |conn| {
             Box::pin(async move {
+                // Concurrent tree jobs for one plan take turns here (see finish_distractors).
+                lock_plan(conn, plan.as_uuid(), PlanLock::Write).await?;
                 crate::jobs::end_job(conn, lease, &end).await?;
-                lock_subject(conn, Subject::Plan, plan.as_uuid()).await?;
                 diesel::delete(skill_trees::table.filter(skill_trees::plan_id.eq(plan.as_uuid())))
                     .execute(conn)
                     .await?;

@@ -27,6 +27,10 @@ pub enum StoreError {
         /// When a slot frees up.
         retry_after: std::time::Duration,
     },
+    /// A deadlock or serialization failure ended the transaction: running it again may succeed.
+    /// The store retries the writes it knows contend; what escapes is transient (503).
+    #[error("the transaction was aborted by a concurrent one: {0}")]
+    Contention(String),
     /// The operation does not apply in the resource's current state.
     #[error("invalid state: {0}")]
     InvalidState(String),
@@ -47,13 +51,48 @@ impl From<DieselError> for StoreError {
                     constraint: info.constraint_name().unwrap_or("unique").to_owned(),
                 }
             }
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
-                Self::Unavailable(info.message().to_owned())
+            // The row a foreign key names is gone (deleted concurrently): what was asked about
+            // does not exist any more.
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => Self::NotFound,
+            // No SQLSTATE: the connection closed, reset or could not send (diesel-async reports
+            // every such tokio-postgres error as UnableToSendCommand).
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => Self::Unavailable(info.message().to_owned()),
+            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
+                Self::Contention(info.message().to_owned())
+            }
+            // 40P01 has no kind of its own in diesel, and diesel-async hides the SQLSTATE; the
+            // server's message is fixed text (lc_messages is a superuser setting, C by default
+            // in the images this runs on).
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if info.message().starts_with("deadlock detected") =>
+            {
+                Self::Contention(info.message().to_owned())
             }
             DieselError::BrokenTransactionManager => {
                 Self::Unavailable("the connection's transaction state is broken".to_owned())
             }
             other => Self::Unexpected(other.to_string()),
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether the same operation may succeed if tried again shortly (the database restarting,
+    /// a pool exhausted, a deadlock victim).
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Contention(_))
+    }
+
+    /// An error seen on a connection that is now closed is the connection's failure (an
+    /// administrator shutdown 57P01, a crash 57P02, any 08xxx), whatever its kind: transient.
+    pub(crate) fn on_broken_connection(self) -> Self {
+        match self {
+            Self::Unexpected(e) => Self::Unavailable(e),
+            other => other,
         }
     }
 }

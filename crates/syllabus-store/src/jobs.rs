@@ -535,12 +535,7 @@ impl crate::ports::QueueStore for Database {
                         FOR UPDATE SKIP LOCKED
                      )
                      UPDATE jobs j SET
-                        status = CASE WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'pending' END,
-                        error_message = CASE WHEN j.attempts >= j.max_attempts
-                            THEN 'The worker running this job stopped responding.' ELSE j.error_message END,
-                        error_classification = CASE WHEN j.attempts >= j.max_attempts
-                            THEN 'provider_error' ELSE j.error_classification END,
-                        completed_at = CASE WHEN j.attempts >= j.max_attempts THEN now() ELSE NULL END,
+                        status = 'pending', attempts = greatest(j.attempts - 1, 0),
                         lease_token = NULL, locked_by = NULL, heartbeat_at = NULL,
                         run_at = now(), updated_at = now()
                      FROM stale WHERE j.id = stale.id",

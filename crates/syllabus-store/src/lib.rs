@@ -4,6 +4,7 @@ mod content;
 mod error;
 mod jobs;
 mod listen;
+mod locks;
 mod migrate;
 mod plans;
 mod pool;

@@ -11,6 +11,7 @@ use syllabus_domain::{
 use uuid::Uuid;
 
 use crate::jobs::{insert_job, lock_rate_window};
+use crate::locks::{PlanLock, lock_plan};
 use crate::records::{
     Actor, AttemptRecord, GenerationInput, JobEnd, JobRecord, Lease, ModuleRecord, NewAttempt,
     NewJob, NewPlan, Page, PageRequest, PlanDetail, PlanFilter, PlanRecord, RateLimit, TaskRecord,
@@ -595,21 +596,27 @@ impl crate::ports::PlanStore for Database {
     }
 
     async fn delete_plan(&self, user: &UserId, id: PlanId) -> Result<(), StoreError> {
-        self.as_user(user, move |conn| {
+        let user_id = user.as_str().to_owned();
+        self.as_user_retrying(user, |conn| {
+            let user_id = user_id.clone();
             Box::pin(async move {
+                // The plan first (see crate::locks), then its jobs; the cascade follows.
+                lock_plan(conn, id.as_uuid(), PlanLock::Delete).await?;
+                // Its queued jobs, including distractor jobs, which name a card, not the plan.
                 diesel::sql_query(
                     "UPDATE jobs SET status = 'cancelled', completed_at = now(), updated_at = now()
-                     WHERE plan_id = $1 AND status = 'pending'",
+                     WHERE status = 'pending' AND user_id = $2
+                       AND (plan_id = $1
+                            OR (job_type = 'distractors' AND payload->>'flashcard_id' IN
+                                (SELECT id::text FROM flashcards WHERE plan_id = $1)))",
                 )
                 .bind::<SqlUuid, _>(id.as_uuid())
+                .bind::<Text, _>(user_id)
                 .execute(conn)
                 .await?;
-                let n = diesel::delete(plans::table.filter(plans::id.eq(id.as_uuid())))
+                diesel::delete(plans::table.filter(plans::id.eq(id.as_uuid())))
                     .execute(conn)
                     .await?;
-                if n == 0 {
-                    return Err(StoreError::NotFound);
-                }
                 Ok(())
             })
         })
@@ -761,6 +768,8 @@ impl crate::ports::GenerationStore for Database {
         let user_id = user.as_str().to_owned();
         self.as_user(user, move |conn| {
             Box::pin(async move {
+                // The plan before the job (see crate::locks): a delete in flight waits or wins.
+                lock_plan(conn, plan.as_uuid(), PlanLock::Write).await?;
                 crate::jobs::end_job(conn, lease, &end).await?;
                 let used = numbered_attempts(conn, plan.as_uuid()).await?;
                 let number = if attempt.classification == Some(FailureClass::Capped) {

@@ -95,14 +95,39 @@ impl Database {
     {
         let mut conn = self.conn().await?;
         let user = user.as_str().to_owned();
-        conn.transaction::<T, StoreError, _>(async move |conn| {
-            diesel::sql_query("SELECT set_config('syllabus.user_id', $1, true)")
-                .bind::<Text, _>(user)
-                .execute(conn)
-                .await?;
-            f(conn).await
-        })
-        .await
+        let result = conn
+            .transaction::<T, StoreError, _>(async move |conn| {
+                diesel::sql_query("SELECT set_config('syllabus.user_id', $1, true)")
+                    .bind::<Text, _>(user)
+                    .execute(conn)
+                    .await?;
+                f(conn).await
+            })
+            .await;
+        settle(&mut conn, result)
+    }
+
+    /// [`Self::as_user`] for writes that can lose a deadlock or serialization race: the whole
+    /// transaction runs again (a few times, shortly apart) instead of failing.
+    ///
+    /// # Errors
+    /// As [`Self::as_user`]; [`StoreError::Contention`] when every try lost.
+    pub(crate) async fn as_user_retrying<T, F>(&self, user: &UserId, f: F) -> Result<T, StoreError>
+    where
+        T: Send,
+        F: for<'r> Fn(&'r mut AsyncPgConnection) -> TxFuture<'r, T> + Send + Sync,
+    {
+        let mut tries = 0_u32;
+        loop {
+            match self.as_user(user, &f).await {
+                Err(StoreError::Contention(e)) if tries < CONTENTION_RETRIES => {
+                    tries += 1;
+                    tracing::warn!(error = %e, tries, "transaction lost a race; running it again");
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(tries))).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Runs `f` in a transaction of the job runtime's own bookkeeping (claiming, rescuing,
@@ -116,12 +141,26 @@ impl Database {
         F: for<'r> FnOnce(&'r mut AsyncPgConnection) -> TxFuture<'r, T> + Send,
     {
         let mut conn = self.conn().await?;
-        conn.transaction::<T, StoreError, _>(async move |conn| {
-            diesel::sql_query("SELECT set_config('syllabus.scope', 'system', true)")
-                .execute(conn)
-                .await?;
-            f(conn).await
-        })
-        .await
+        let result = conn
+            .transaction::<T, StoreError, _>(async move |conn| {
+                diesel::sql_query("SELECT set_config('syllabus.scope', 'system', true)")
+                    .execute(conn)
+                    .await?;
+                f(conn).await
+            })
+            .await;
+        settle(&mut conn, result)
+    }
+}
+
+/// How often a contended transaction runs again before its error is returned.
+const CONTENTION_RETRIES: u32 = 4;
+
+/// A transaction's result, with errors of a connection that closed under it made transient.
+fn settle<T>(conn: &mut Conn, result: Result<T, StoreError>) -> Result<T, StoreError> {
+    use diesel_async::pooled_connection::PoolableConnection;
+    match result {
+        Err(e) if conn.is_broken() => Err(e.on_broken_connection()),
+        other => other,
     }
 }

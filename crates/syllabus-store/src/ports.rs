@@ -163,7 +163,8 @@ pub trait QueueStore: Clone + Send + Sync + 'static {
     /// The store's errors.
     fn release(&self, lease: Lease) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Rescues `processing` jobs whose heartbeat is older than `stale_after`; returns how many.
+    /// Rescues `processing` jobs whose heartbeat is older than `stale_after` back to `pending`,
+    /// without counting the run that stopped (it recorded nothing); returns how many.
     ///
     /// # Errors
     /// The store's errors.
