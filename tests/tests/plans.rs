@@ -720,3 +720,22 @@ async fn the_openapi_document_describes_every_route_and_health_answers() -> Test
     app.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notes_that_truncation_empties_are_reported_not_dropped() -> TestResult {
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    // One grapheme longer than the 2,000-character limit: the cut leaves nothing.
+    let mut body = plan_body("Unicode notes");
+    body["notes"] = json!(format!("e{}", "\u{301}".repeat(2_100)));
+    let res = app.post("/api/v1/plans", "nora", &body).await?;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.body["input"]["notes_truncated"], true, "{}", res.body);
+    assert_eq!(res.body["input"]["notes_original_length"], 2_101);
+    assert!(res.body["notes"].is_null(), "{}", res.body);
+    app.stop().await;
+    Ok(())
+}

@@ -160,7 +160,8 @@ pub struct RawPlanRequest {
 pub struct PlanRequest {
     /// Trimmed topic, at most [`TOPIC_MAX_CHARS`] characters.
     pub topic: Sanitized,
-    /// Trimmed notes, at most [`NOTES_MAX_CHARS`] characters; `None` when absent or blank.
+    /// Trimmed notes, at most [`NOTES_MAX_CHARS`] characters; `None` when absent or blank. The
+    /// text is empty only when truncation left nothing (then [`Sanitized::truncated`] holds).
     pub notes: Option<Sanitized>,
     /// The learner's level.
     pub skill_level: SkillLevel,
@@ -215,7 +216,9 @@ impl PlanRequest {
             .notes
             .as_deref()
             .map(|n| sanitize(n, NOTES_MAX_CHARS))
-            .filter(|n| !n.as_str().is_empty());
+            // Blank notes are absent; notes a cut emptied (one grapheme longer than the limit)
+            // stay, empty and marked truncated, so the cut is reported rather than hidden.
+            .filter(|n| !n.as_str().is_empty() || n.truncated());
 
         let skill_level = parse_enum::<SkillLevel>(&raw.skill_level, "skill_level", &mut issues);
         let learning_style =
@@ -342,6 +345,18 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(fields(&err), ["topic", "notes"]);
+    }
+
+    #[test]
+    fn notes_that_truncation_empties_are_reported_as_truncated() {
+        let raw = RawPlanRequest {
+            notes: Some(format!("e{}", "\u{301}".repeat(NOTES_MAX_CHARS + 100))),
+            ..raw()
+        };
+        let notes = PlanRequest::parse(&raw).unwrap().notes.unwrap();
+        assert!(notes.truncated());
+        assert_eq!(notes.as_str(), "");
+        assert_eq!(notes.original_length(), NOTES_MAX_CHARS + 101);
     }
 
     #[test]

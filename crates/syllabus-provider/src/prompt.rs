@@ -143,7 +143,7 @@ pub(crate) fn plan(request: &PlanRequest, reask: Option<&Issues>) -> Prompt {
     if let Some(deadline) = request.deadline_date {
         let _ = write!(user, "\nDeadline: {deadline}");
     }
-    if let Some(notes) = &request.notes {
+    if let Some(notes) = request.notes.as_ref().filter(|n| !n.as_str().is_empty()) {
         let _ = write!(user, "\nLearner's notes: {}", notes.as_str());
     }
     let _ = write!(

@@ -413,7 +413,12 @@ impl From<&syllabus_domain::PlanRequest> for NewPlan {
             topic: r.topic.as_str().to_owned(),
             topic_truncated: r.topic.truncated(),
             topic_original_length: len(r.topic.original_length()),
-            notes: r.notes.as_ref().map(|n| n.as_str().to_owned()),
+            // Notes a cut emptied are stored as absent, with the cut reported.
+            notes: r
+                .notes
+                .as_ref()
+                .map(|n| n.as_str().to_owned())
+                .filter(|n| !n.is_empty()),
             notes_truncated: r
                 .notes
                 .as_ref()
