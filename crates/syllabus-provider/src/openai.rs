@@ -621,7 +621,19 @@ impl Provider for OpenAiProvider {
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
-    use super::parse_retry_after;
+    use super::{deadline_after, parse_retry_after};
+
+    #[test]
+    fn a_deadline_beyond_instant_range_is_far_away_not_a_panic() {
+        let now = tokio::time::Instant::now();
+        assert_eq!(
+            deadline_after(now, Duration::from_secs(10)),
+            now + Duration::from_secs(10)
+        );
+        for huge in [Duration::MAX, Duration::from_millis(u64::MAX)] {
+            assert!(deadline_after(now, huge) > now + Duration::from_secs(86_400));
+        }
+    }
 
     #[test]
     fn retry_after_is_read_defensively_and_capped() {
