@@ -118,14 +118,17 @@ impl AuthConfig {
     }
 }
 
+/// Longest accepted generation deadline, backoff base and shutdown grace (1 h), and stale age
+/// and prune interval (1 day), in milliseconds: far beyond any sensible setting, and small
+/// enough that no `Instant`, `chrono` or PostgreSQL interval arithmetic on them can overflow.
+const MAX_HOUR_MS: u64 = 3_600_000;
+const MAX_DAY_MS: u64 = 86_400_000;
+
 impl Env {
-    fn millis(&self, name: &str, default: u64, min: u64) -> anyhow::Result<Duration> {
-        Ok(Duration::from_millis(self.integer(
-            name,
-            default,
-            min,
-            u64::MAX,
-        )?))
+    fn millis(&self, name: &str, default: u64, min: u64, max: u64) -> anyhow::Result<Duration> {
+        Ok(Duration::from_millis(
+            self.integer(name, default, min, max)?,
+        ))
     }
 
     fn integer(&self, name: &str, default: u64, min: u64, max: u64) -> anyhow::Result<u64> {
@@ -218,8 +221,9 @@ impl RunConfig {
             bail!("OPENAI_BASE_URL is invalid: expected an http:// or https:// URL");
         }
         let model = env.get("LLM_MODEL").unwrap_or(DEFAULT_MODEL).to_owned();
-        let timeout = env.millis("GENERATION_TIMEOUT_MS", 10_000, 1)?;
-        let extended_timeout = env.millis("GENERATION_EXTENDED_TIMEOUT_MS", 20_000, 1)?;
+        let timeout = env.millis("GENERATION_TIMEOUT_MS", 10_000, 1, MAX_HOUR_MS)?;
+        let extended_timeout =
+            env.millis("GENERATION_EXTENDED_TIMEOUT_MS", 20_000, 1, MAX_HOUR_MS)?;
         if extended_timeout < timeout {
             bail!(
                 "GENERATION_EXTENDED_TIMEOUT_MS is invalid: it must not be shorter than GENERATION_TIMEOUT_MS"
@@ -264,9 +268,9 @@ impl RunConfig {
             run_migrations: env.boolean("RUN_MIGRATIONS", true)?,
             provider,
             job_max_attempts: integer_u32("JOB_MAX_ATTEMPTS", 3, 1, 100)?,
-            backoff_base: env.millis("JOB_BACKOFF_BASE_MS", 1_000, 1)?,
-            stale_after: env.millis("JOB_STALE_AFTER_MS", 300_000, 100)?,
-            shutdown_grace: env.millis("SHUTDOWN_GRACE_MS", 8_000, 0)?,
+            backoff_base: env.millis("JOB_BACKOFF_BASE_MS", 1_000, 1, MAX_HOUR_MS)?,
+            stale_after: env.millis("JOB_STALE_AFTER_MS", 300_000, 100, MAX_DAY_MS)?,
+            shutdown_grace: env.millis("SHUTDOWN_GRACE_MS", 8_000, 0, MAX_HOUR_MS)?,
             concurrency: usize::try_from(env.integer("WORKER_CONCURRENCY", 8, 1, 1_024)?)
                 .unwrap_or(8),
             rate_limit: integer_u32("RATE_LIMIT_PER_HOUR", 20, 1, 1_000_000)?,
@@ -276,7 +280,7 @@ impl RunConfig {
             retain_failed: Duration::from_secs(
                 3_600 * env.integer("JOB_RETAIN_FAILED_HOURS", 168, 1, 87_600)?,
             ),
-            prune_every: env.millis("JOB_PRUNE_INTERVAL_MS", 600_000, 1_000)?,
+            prune_every: env.millis("JOB_PRUNE_INTERVAL_MS", 600_000, 1_000, MAX_DAY_MS)?,
         })
     }
 }
@@ -450,6 +454,44 @@ mod tests {
                 "{name}={value}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn out_of_range_durations_stop_start_up_with_one_line_naming_the_range() {
+        let huge = "18446744073709551615";
+        for (name, value, range) in [
+            ("GENERATION_TIMEOUT_MS", huge, "from 1 to 3600000"),
+            ("GENERATION_TIMEOUT_MS", "3600001", "from 1 to 3600000"),
+            ("GENERATION_EXTENDED_TIMEOUT_MS", huge, "from 1 to 3600000"),
+            ("JOB_BACKOFF_BASE_MS", huge, "from 1 to 3600000"),
+            ("JOB_BACKOFF_BASE_MS", "99999999999999", "from 1 to 3600000"),
+            ("JOB_STALE_AFTER_MS", huge, "from 100 to 86400000"),
+            ("SHUTDOWN_GRACE_MS", huge, "from 0 to 3600000"),
+            ("JOB_PRUNE_INTERVAL_MS", huge, "from 1000 to 86400000"),
+            ("JOB_RETAIN_COMPLETED_HOURS", huge, "from 1 to 87600"),
+        ] {
+            let err = ServeConfig::from_env(&Env::from_pairs(&[DB, SECRET, KEY, (name, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(&format!("{name} is invalid")), "{err}");
+            assert!(err.contains(range), "{name}={value}: {err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+        // The largest accepted values parse.
+        let cfg = ServeConfig::from_env(&Env::from_pairs(&[
+            DB,
+            SECRET,
+            KEY,
+            ("GENERATION_TIMEOUT_MS", "3600000"),
+            ("GENERATION_EXTENDED_TIMEOUT_MS", "3600000"),
+            ("JOB_BACKOFF_BASE_MS", "3600000"),
+            ("JOB_STALE_AFTER_MS", "86400000"),
+            ("SHUTDOWN_GRACE_MS", "3600000"),
+            ("JOB_PRUNE_INTERVAL_MS", "86400000"),
+        ]))
+        .unwrap();
+        assert_eq!(cfg.run.backoff_base, Duration::from_secs(3_600));
+        assert_eq!(cfg.run.stale_after, Duration::from_secs(86_400));
     }
 
     #[test]

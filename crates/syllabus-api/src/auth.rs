@@ -1,6 +1,12 @@
-//! Bearer JWT authentication: HS256 with a shared secret, or RS256/ES256 keys from a JWKS URL
-//! (fetched on first use, refreshed on an unknown `kid` at most every 30 s and every 10 min).
+//! Bearer JWT authentication: HS256 with a shared secret, or RS256/ES256 keys from a JWKS URL.
 //! `exp` is enforced; `iss` and `aud` are checked when configured; `sub` is the user.
+//!
+//! JWKS keys are fetched on first use and refreshed when they are 10 min old or a token names an
+//! unknown `kid`. No lock is held across a fetch, only one fetch runs at a time, and fetches are
+//! throttled after a success (30 s) and after a failure (5 s): a token with a cached key never
+//! waits for a fetch, and a JWKS outage or a flood of unknown `kid`s costs one fetch per
+//! interval, not one per request. A request whose `kid` is unknown while a fetch runs waits for
+//! that fetch; when the keys cannot be had it is a 401 at once.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -13,11 +19,15 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
 use syllabus_domain::UserId;
-use tokio::sync::RwLock;
+use tokio::sync::watch;
 
 use crate::problem::ApiError;
 
+/// Shortest time between two fetches after a successful one.
 const JWKS_MIN_REFRESH: Duration = Duration::from_secs(30);
+/// Shortest time between two fetches after a failed one.
+const JWKS_RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
+/// Keys older than this are refreshed (and used meanwhile).
 const JWKS_MAX_AGE: Duration = Duration::from_secs(600);
 
 /// Where verification keys come from.
@@ -28,9 +38,50 @@ pub enum KeySource {
     Jwks(String),
 }
 
+type Keys = HashMap<String, (DecodingKey, Algorithm)>;
+
+/// The cached keys and the state of fetching them; behind a `std` mutex held only to read or
+/// update these fields, never across an `.await`.
 struct JwksCache {
-    keys: HashMap<String, (DecodingKey, Algorithm)>,
+    keys: Arc<Keys>,
+    /// When the keys were last fetched successfully.
     fetched: Option<Instant>,
+    /// When the last fetch ended, and whether it succeeded.
+    last_attempt: Option<(Instant, bool)>,
+    /// While a fetch runs: the receiver that sees its sender dropped when it ends.
+    in_flight: Option<watch::Receiver<()>>,
+}
+
+/// Refetch throttling, in [`Authenticator::with_jwks_intervals`].
+#[derive(Debug, Clone, Copy)]
+struct JwksIntervals {
+    after_success: Duration,
+    after_failure: Duration,
+    max_age: Duration,
+}
+
+/// What a request does about the keys.
+enum Step<'a> {
+    Use(Arc<Keys>),
+    Fetch(Fetching<'a>),
+    Wait(watch::Receiver<()>),
+}
+
+/// The fetch a request runs. Dropped unfinished (the request was cancelled), it still clears
+/// `in_flight` and counts as a failed attempt, so fetching never stays blocked; dropping its
+/// sender wakes the waiters either way.
+struct Fetching<'a> {
+    auth: &'a Authenticator,
+    _done: watch::Sender<()>,
+}
+
+impl Drop for Fetching<'_> {
+    fn drop(&mut self) {
+        let mut cache = self.auth.cache();
+        if cache.in_flight.take().is_some() {
+            cache.last_attempt = Some((Instant::now(), false));
+        }
+    }
 }
 
 /// Verifies bearer tokens.
@@ -39,7 +90,8 @@ pub struct Authenticator {
     issuer: Option<String>,
     audience: Option<String>,
     http: reqwest::Client,
-    jwks: RwLock<JwksCache>,
+    jwks: std::sync::Mutex<JwksCache>,
+    intervals: JwksIntervals,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -68,11 +120,35 @@ impl Authenticator {
                 .timeout(Duration::from_secs(5))
                 .build()
                 .unwrap_or_default(),
-            jwks: RwLock::new(JwksCache {
-                keys: HashMap::new(),
+            jwks: std::sync::Mutex::new(JwksCache {
+                keys: Arc::new(HashMap::new()),
                 fetched: None,
+                last_attempt: None,
+                in_flight: None,
             }),
+            intervals: JwksIntervals {
+                after_success: JWKS_MIN_REFRESH,
+                after_failure: JWKS_RETRY_AFTER_FAILURE,
+                max_age: JWKS_MAX_AGE,
+            },
         }
+    }
+
+    /// Other JWKS refetch intervals than the defaults (30 s after a success, 5 s after a
+    /// failure, keys refreshed at 10 min), for tests.
+    #[must_use]
+    pub fn with_jwks_intervals(
+        mut self,
+        after_success: Duration,
+        after_failure: Duration,
+        max_age: Duration,
+    ) -> Self {
+        self.intervals = JwksIntervals {
+            after_success,
+            after_failure,
+            max_age,
+        };
+        self
     }
 
     fn validation(&self, alg: Algorithm) -> Validation {
@@ -135,37 +211,94 @@ impl Authenticator {
     }
 
     async fn jwks_key(&self, url: &str, kid: &str) -> Result<(DecodingKey, Algorithm), ApiError> {
-        {
-            let cache = self.jwks.read().await;
-            let fresh = cache.fetched.is_some_and(|t| t.elapsed() < JWKS_MAX_AGE);
-            if let (true, Some(found)) = (fresh, cache.keys.get(kid)) {
-                return Ok(found.clone());
-            }
+        let unknown = || ApiError::unauthorized("The token's signing key is unknown.");
+        let mut waited = false;
+        loop {
+            let step = self.jwks_step(kid, waited);
+            let keys = match step {
+                Step::Use(keys) => keys,
+                Step::Wait(mut rx) => {
+                    // Ends when the fetch does (its sender is dropped), whatever its outcome.
+                    let _ = rx.changed().await;
+                    waited = true;
+                    continue;
+                }
+                Step::Fetch(fetching) => {
+                    let fetched = self.fetch_jwks(url).await;
+                    self.end_fetch(fetched, fetching)
+                }
+            };
+            return keys.get(kid).cloned().ok_or_else(unknown);
         }
-        let mut cache = self.jwks.write().await;
-        let may_refresh = cache
+    }
+
+    /// Decides under the cache's lock, without waiting: the cached keys when they hold `kid` and
+    /// are fresh (or no fetch may start), a fetch to run, or a running fetch to wait for.
+    fn jwks_step(&self, kid: &str, waited: bool) -> Step<'_> {
+        let mut cache = self.cache();
+        let known = cache.keys.contains_key(kid);
+        let stale = cache
             .fetched
-            .is_none_or(|t| t.elapsed() >= JWKS_MIN_REFRESH);
-        if may_refresh {
-            match self.fetch_jwks(url).await {
+            .is_none_or(|t| t.elapsed() >= self.intervals.max_age);
+        if known && !stale {
+            return Step::Use(Arc::clone(&cache.keys));
+        }
+        if let Some(rx) = &cache.in_flight {
+            // A known key is used while its refresh runs; an unknown one waits for it, once.
+            return if known || waited {
+                Step::Use(Arc::clone(&cache.keys))
+            } else {
+                Step::Wait(rx.clone())
+            };
+        }
+        let throttled = cache.last_attempt.is_some_and(|(at, ok)| {
+            let interval = if ok {
+                self.intervals.after_success
+            } else {
+                self.intervals.after_failure
+            };
+            at.elapsed() < interval
+        });
+        if throttled || waited {
+            return Step::Use(Arc::clone(&cache.keys));
+        }
+        let (done, rx) = watch::channel(());
+        cache.in_flight = Some(rx);
+        Step::Fetch(Fetching {
+            auth: self,
+            _done: done,
+        })
+    }
+
+    /// The cache, locked for a few field reads or writes (a panic elsewhere cannot leave it
+    /// inconsistent: every update is a plain assignment).
+    fn cache(&self) -> std::sync::MutexGuard<'_, JwksCache> {
+        self.jwks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records a fetch's outcome; dropping `fetching` then wakes its waiters.
+    fn end_fetch(&self, fetched: Result<Keys, String>, fetching: Fetching<'_>) -> Arc<Keys> {
+        let keys = {
+            let mut cache = self.cache();
+            let ok = fetched.is_ok();
+            match fetched {
                 Ok(keys) => {
-                    cache.keys = keys;
+                    cache.keys = Arc::new(keys);
                     cache.fetched = Some(Instant::now());
                 }
                 Err(e) => tracing::warn!(error = %e, "JWKS fetch failed"),
             }
-        }
-        cache
-            .keys
-            .get(kid)
-            .cloned()
-            .ok_or_else(|| ApiError::unauthorized("The token's signing key is unknown."))
+            cache.last_attempt = Some((Instant::now(), ok));
+            cache.in_flight = None;
+            Arc::clone(&cache.keys)
+        };
+        drop(fetching);
+        keys
     }
 
-    async fn fetch_jwks(
-        &self,
-        url: &str,
-    ) -> Result<HashMap<String, (DecodingKey, Algorithm)>, String> {
+    async fn fetch_jwks(&self, url: &str) -> Result<Keys, String> {
         let set: JwkSet = self
             .http
             .get(url)

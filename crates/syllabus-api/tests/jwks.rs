@@ -189,3 +189,185 @@ async fn a_configured_issuer_and_audience_must_be_present_and_nbf_is_checked() -
     }
     Ok(())
 }
+
+/// What the scripted JWKS server does on its n-th fetch (0-based).
+#[derive(Debug, Clone, Copy)]
+enum Serve {
+    Keys,
+    /// Accept, read the request, and answer nothing for a minute.
+    Hang,
+    /// 503 with an empty body.
+    Down,
+}
+
+/// A JWKS server whose answer to each fetch is `plan(n)`; counts fetches.
+async fn scripted_jwks_server(
+    plan: fn(usize) -> Serve,
+) -> std::io::Result<(String, Arc<AtomicUsize>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/.well-known/jwks.json", listener.local_addr()?);
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&fetches);
+    let body = json!({"keys": [{"kty": "EC", "crv": "P-256", "x": X, "y": Y, "kid": "k1", "alg": "ES256", "use": "sig"}]}).to_string();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let (status, body) = match plan(n) {
+                    Serve::Keys => ("200 OK", body),
+                    Serve::Down => ("503 Service Unavailable", String::new()),
+                    Serve::Hang => {
+                        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                        return;
+                    }
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(body.as_bytes()).await;
+            });
+        }
+    });
+    Ok((url, fetches))
+}
+
+fn claims() -> serde_json::Value {
+    json!({"sub": "alice", "exp": chrono::Utc::now().timestamp() + 600})
+}
+
+/// Waits (up to a minute, polling) until the server has seen `n` fetches.
+async fn until_fetches(fetches: &AtomicUsize, n: usize) -> TestResult {
+    for _ in 0..6_000 {
+        if fetches.load(Ordering::SeqCst) >= n {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    Err(format!("never saw {n} fetches").into())
+}
+
+#[tokio::test]
+async fn a_slow_jwks_fetch_never_delays_tokens_with_a_cached_key() -> TestResult {
+    let (url, fetches) =
+        scripted_jwks_server(|n| if n == 0 { Serve::Keys } else { Serve::Hang }).await?;
+    let long = std::time::Duration::from_secs(3_600);
+    // Unknown kids may refetch at once: the second fetch hangs (the client gives up after 5 s).
+    let auth = Arc::new(
+        Authenticator::new(KeySource::Jwks(url), None, None).with_jwks_intervals(
+            std::time::Duration::ZERO,
+            std::time::Duration::ZERO,
+            long,
+        ),
+    );
+    let k1 = es256("k1", &claims())?;
+    auth.authenticate(&k1).await.map_err(|e| e.to_string())?;
+
+    let slow = {
+        let auth = Arc::clone(&auth);
+        let token = es256("k-unknown", &claims())?;
+        tokio::spawn(async move { auth.authenticate(&token).await.is_ok() })
+    };
+    until_fetches(&fetches, 2).await?;
+    for _ in 0..10 {
+        let user = auth.authenticate(&k1).await.map_err(|e| e.to_string())?;
+        assert_eq!(user.as_str(), "alice");
+    }
+    assert!(
+        !slow.is_finished(),
+        "the cached key answered while the fetch was still hanging"
+    );
+
+    // A request cancelled mid-fetch does not leave fetching blocked: the next unknown kid
+    // fetches again.
+    slow.abort();
+    let _ = slow.await;
+    let again = {
+        let auth = Arc::clone(&auth);
+        let token = es256("k-other", &claims())?;
+        tokio::spawn(async move { auth.authenticate(&token).await.is_ok() })
+    };
+    until_fetches(&fetches, 3).await?;
+    again.abort();
+    assert!(auth.authenticate(&k1).await.is_ok());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_flood_of_unknown_kids_costs_at_most_one_fetch() -> TestResult {
+    let (url, fetches) = scripted_jwks_server(|_| Serve::Keys).await?;
+    let auth = Arc::new(Authenticator::new(KeySource::Jwks(url), None, None));
+    let mut flood = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let auth = Arc::clone(&auth);
+        let token = es256(&format!("unknown-{i}-{}", uuid_like(i)), &claims())?;
+        flood.spawn(async move { auth.authenticate(&token).await.err().map(|e| e.code()) });
+    }
+    while let Some(code) = flood.join_next().await {
+        assert_eq!(code?, Some("UNAUTHORIZED"));
+    }
+    assert_eq!(fetches.load(Ordering::SeqCst), 1, "one fetch for the flood");
+    assert!(auth.authenticate(&es256("k1", &claims())?).await.is_ok());
+    for i in 0..50 {
+        let token = es256(&format!("later-{i}"), &claims())?;
+        assert!(auth.authenticate(&token).await.is_err());
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "unknown kids right after a fetch are throttled"
+    );
+    Ok(())
+}
+
+fn uuid_like(i: u64) -> String {
+    format!("{:016x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
+#[tokio::test]
+async fn a_jwks_outage_is_not_retried_on_every_request() -> TestResult {
+    let (url, fetches) = scripted_jwks_server(|_| Serve::Down).await?;
+    let long = std::time::Duration::from_secs(3_600);
+    let auth = Arc::new(
+        Authenticator::new(KeySource::Jwks(url), None, None).with_jwks_intervals(long, long, long),
+    );
+    let k1 = es256("k1", &claims())?;
+    let mut burst = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let auth = Arc::clone(&auth);
+        let token = k1.clone();
+        burst.spawn(async move { auth.authenticate(&token).await.err().map(|e| e.code()) });
+    }
+    while let Some(code) = burst.join_next().await {
+        assert_eq!(code?, Some("UNAUTHORIZED"));
+    }
+    for _ in 0..20 {
+        assert!(auth.authenticate(&k1).await.is_err());
+    }
+    assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn after_a_failed_fetch_the_keys_are_fetched_again_once_the_interval_passed() -> TestResult {
+    let (url, fetches) =
+        scripted_jwks_server(|n| if n == 0 { Serve::Down } else { Serve::Keys }).await?;
+    let auth = Authenticator::new(KeySource::Jwks(url), None, None).with_jwks_intervals(
+        std::time::Duration::from_secs(3_600),
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(3_600),
+    );
+    let k1 = es256("k1", &claims())?;
+    assert!(
+        auth.authenticate(&k1).await.is_err(),
+        "the JWKS server is down"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(auth.authenticate(&k1).await.is_ok(), "fetched again");
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    Ok(())
+}

@@ -1,12 +1,17 @@
-//! The OpenAI-compatible provider on async-openai.
+//! The OpenAI-compatible provider: requests built from async-openai's configuration, the
+//! response read here.
+//!
+//! The body of a response is read by this module alone, never by async-openai's client: that
+//! client logs the text of every event it cannot deserialize (`error` level) and of every 5xx
+//! body (`warn`), and SPEC section 2 forbids model output in logs whatever the subscriber's
+//! filter. It also ends its stream the same way on `[DONE]` and on a cut connection, which SPEC
+//! section 1 tells apart.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_openai::Client;
-use async_openai::config::OpenAIConfig;
-use async_openai::error::OpenAIError;
-use async_openai::middleware::HttpRequestFactory;
+use async_openai::config::{Config as _, OpenAIConfig};
+use eventsource_stream::{EventStreamError, Eventsource as _};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -30,6 +35,8 @@ use crate::{Provider, ProviderConfig, schema};
 #[derive(Debug, Clone)]
 pub struct OpenAiProvider {
     config: ProviderConfig,
+    /// Base URL, key and OpenAI's organization/project headers, as async-openai builds them.
+    openai: OpenAIConfig,
     http: reqwest::Client,
     schemas: Arc<Schemas>,
 }
@@ -63,14 +70,6 @@ impl Bounded {
         });
         Self { schema, max_tokens }
     }
-}
-
-/// What the HTTP layer saw of the response, kept because async-openai drops the status of error
-/// bodies it cannot parse (llama.cpp and vLLM send a numeric `code`).
-#[derive(Debug, Clone, Copy, Default)]
-struct ResponseMeta {
-    status: Option<u16>,
-    retry_after: Option<Duration>,
 }
 
 /// A streamed chunk, read leniently: servers differ in which other fields they send.
@@ -112,10 +111,11 @@ struct ChunkUsage {
 
 /// How a call ended before validation.
 enum Ending {
-    /// A `finish_reason` arrived (`length` included: the budget ran out).
+    /// A `finish_reason` (`length` included: the budget ran out) or `[DONE]` arrived.
     Complete {
         text: String,
-        reason: String,
+        /// `None` when the stream ended with `[DONE]` without a `finish_reason`.
+        reason: Option<String>,
     },
     Failed(Failed),
 }
@@ -176,7 +176,12 @@ impl OpenAiProvider {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .build()?;
+        let mut openai = OpenAIConfig::new().with_api_base(config.base_url.trim_end_matches('/'));
+        if let Some(key) = &config.api_key {
+            openai = openai.with_api_key(key.clone());
+        }
         Ok(Self {
+            openai,
             schemas: Arc::new(Schemas {
                 learning_plan: Bounded::new(&config, schema::learning_plan),
                 distractors: Bounded::new(&config, schema::distractors),
@@ -193,38 +198,17 @@ impl OpenAiProvider {
         &self.config
     }
 
-    /// A client for one call whose HTTP service records the response's status and `Retry-After`
-    /// and never retries.
-    fn client(&self, meta: Arc<Mutex<ResponseMeta>>) -> Client<OpenAIConfig> {
-        let mut config =
-            OpenAIConfig::new().with_api_base(self.config.base_url.trim_end_matches('/'));
-        if let Some(key) = &self.config.api_key {
-            config = config.with_api_key(key.clone());
-        }
-        let http = self.http.clone();
-        let service = tower::service_fn(move |factory: HttpRequestFactory| {
-            let http = http.clone();
-            let meta = Arc::clone(&meta);
-            async move {
-                let request = factory.build().await?;
-                let response = http.execute(request).await.map_err(OpenAIError::Reqwest)?;
-                let retry_after = response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
-                if let Ok(mut m) = meta.lock() {
-                    *m = ResponseMeta {
-                        status: Some(response.status().as_u16()),
-                        retry_after,
-                    };
-                }
-                Ok::<_, OpenAIError>(response)
-            }
-        });
-        // `Client::build` takes the shared HTTP client; `with_config` would build a fresh
-        // `reqwest::Client` per call, re-reading the system's root certificates each time.
-        Client::build(self.http.clone(), config).with_http_service(service)
+    /// Sends one chat-completions request (never retried: the job runtime owns retries).
+    async fn send(&self, body: &Value) -> Result<reqwest::Response, reqwest::Error> {
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        self.http
+            .post(self.openai.url("/chat/completions"))
+            .query(&self.openai.query())
+            .headers(self.openai.headers())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(bytes)
+            .send()
+            .await
     }
 
     /// Runs one streamed call and validates its text with `validate`.
@@ -274,7 +258,7 @@ impl OpenAiProvider {
                         );
                         Ok(Generated { output, facts })
                     }
-                    Err(issues) if reason == "length" => {
+                    Err(issues) if reason.as_deref() == Some("length") => {
                         // Whatever else is wrong, the cause is the length: say that in the re-ask.
                         let mut cut = Issues::default();
                         cut.push(
@@ -322,32 +306,47 @@ impl OpenAiProvider {
         extend_on_first_module: bool,
         facts: &mut AttemptFacts,
     ) -> Ending {
-        let meta = Arc::new(Mutex::new(ResponseMeta::default()));
-        let base_deadline = started + self.config.timeout;
-        let extended_deadline = started + self.config.extended_timeout.max(self.config.timeout);
+        let base_deadline = deadline_after(started, self.config.timeout);
+        let extended_deadline = deadline_after(
+            started,
+            self.config.extended_timeout.max(self.config.timeout),
+        );
         let mut deadline = base_deadline;
 
-        let client = self.client(Arc::clone(&meta));
-        let chat = client.chat();
         let opened = tokio::select! {
-            opened = chat.create_stream_byot::<Value, Chunk>(body) => opened,
+            opened = self.send(&body) => opened,
             () = sleep_until(deadline) => return Ending::timeout("no response before the deadline".to_owned()),
         };
-        let mut stream = match opened {
-            Ok(stream) => stream,
+        let response = match opened {
+            Ok(response) => response,
             Err(err) => {
-                let meta = meta.lock().map(|m| *m).unwrap_or_default();
-                return http_failure(meta, &err);
+                return Ending::provider_error(
+                    "The language model provider could not be reached.",
+                    format!("no response: {}", transport_error_kind(&err)),
+                );
             }
         };
+        let status = response.status().as_u16();
+        if !response.status().is_success() {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
+            // The body is never read: classification depends on the status alone, and a body may
+            // echo the prompt or carry the provider's internals.
+            return http_failure(status, retry_after);
+        }
 
+        let mut events = response.bytes_stream().eventsource();
         let mut text = String::new();
         let mut refusal = false;
+        let mut done = false;
         let mut finish_reason: Option<String> = None;
         let mut scanner = extend_on_first_module.then(FirstElementScanner::default);
         loop {
             let item = tokio::select! {
-                item = stream.next() => item,
+                item = events.next() => item,
                 () = sleep_until(deadline) => {
                     if finish_reason.is_some() {
                         // The answer is complete; only the trailer (usage, [DONE]) is late.
@@ -356,13 +355,42 @@ impl OpenAiProvider {
                     return Ending::timeout(format!("stream incomplete at the deadline after {} bytes", text.len()));
                 }
             };
-            let chunk = match item {
+            let event = match item {
                 None => break,
-                Some(Ok(chunk)) => chunk,
+                Some(Ok(event)) => event,
                 Some(Err(err)) => {
                     return Ending::provider_error(
                         FailureClass::ProviderError.user_message(),
-                        format!("the stream failed: {}", stream_error_kind(&err)),
+                        format!("the stream failed: {}", event_error_kind(&err)),
+                    );
+                }
+            };
+            if event.data == "[DONE]" {
+                done = true;
+                break;
+            }
+            if event.event == "keepalive" || event.data.trim().is_empty() {
+                continue;
+            }
+            if event.event == "error" {
+                return Ending::provider_error(
+                    FailureClass::ProviderError.user_message(),
+                    "the provider sent an error event inside the stream".to_owned(),
+                );
+            }
+            // serde_json's message may quote the event's text: only its category and position.
+            let chunk = match serde_json::from_str::<Chunk>(&event.data) {
+                Ok(chunk) => chunk,
+                Err(err) => {
+                    return Ending::provider_error(
+                        FailureClass::ProviderError.user_message(),
+                        format!(
+                            "an event that is not a chat completion chunk ({:?} error at line {} column {}, {} bytes)",
+                            err.classify(),
+                            err.line(),
+                            err.column(),
+                            event.data.len()
+                        ),
                     );
                 }
             };
@@ -410,29 +438,43 @@ impl OpenAiProvider {
             }
         }
 
-        let Some(reason) = finish_reason else {
+        // Complete means a finish_reason or [DONE] (SPEC §1): only a stream with neither was cut.
+        if finish_reason.is_none() && !done {
             return Ending::provider_error(
                 FailureClass::ProviderError.user_message(),
                 format!(
-                    "the stream ended before it completed ({} bytes, no finish_reason)",
+                    "the stream ended before it completed ({} bytes, no finish_reason, no [DONE])",
                     text.len()
                 ),
             );
-        };
-        if refusal || reason == "content_filter" {
+        }
+        let shown = finish_reason.as_deref().unwrap_or("none, [DONE]");
+        if refusal || finish_reason.as_deref() == Some("content_filter") {
             return Ending::provider_error(
                 "The language model declined to answer.",
-                format!("refusal (finish_reason {reason})"),
+                format!("refusal (finish_reason {shown})"),
             );
         }
         if text.trim().is_empty() {
             return Ending::provider_error(
                 FailureClass::ProviderError.user_message(),
-                format!("empty content (finish_reason {reason})"),
+                format!("empty content (finish_reason {shown})"),
             );
         }
-        Ending::Complete { text, reason }
+        Ending::Complete {
+            text,
+            reason: finish_reason,
+        }
     }
+}
+
+/// `started + after`, or a deadline too far away to matter when that overflows (a
+/// `ProviderConfig` built outside the binary's range checks must not panic here).
+fn deadline_after(started: Instant, after: Duration) -> Instant {
+    started
+        .checked_add(after)
+        .or_else(|| started.checked_add(Duration::from_secs(86_400 * 365)))
+        .unwrap_or(started)
 }
 
 /// Reads a `Retry-After` value defensively: delay-seconds (fractions accepted, as some servers
@@ -453,12 +495,11 @@ fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration
     )
 }
 
-/// Classifies a failure to open the stream from the HTTP status the service recorded; the error
-/// body's shape does not matter.
-fn http_failure(meta: ResponseMeta, err: &OpenAIError) -> Ending {
-    match meta.status {
-        Some(429) => Ending::rate_limited(meta.retry_after),
-        Some(status) => Ending::provider_error(
+/// Classifies an HTTP error status; the error body's shape does not matter (it is not read).
+fn http_failure(status: u16, retry_after: Option<Duration>) -> Ending {
+    match status {
+        429 => Ending::rate_limited(retry_after),
+        _ => Ending::provider_error(
             match status {
                 401 | 403 => "The language model provider refused the credentials.",
                 404 => {
@@ -468,10 +509,6 @@ fn http_failure(meta: ResponseMeta, err: &OpenAIError) -> Ending {
                 _ => FailureClass::ProviderError.user_message(),
             },
             format!("HTTP {status} from the provider"),
-        ),
-        None => Ending::provider_error(
-            "The language model provider could not be reached.",
-            format!("no response: {}", stream_error_kind(err)),
         ),
     }
 }
@@ -500,21 +537,25 @@ fn validation_failure(schema_name: &str, issues: Issues, facts: AttemptFacts) ->
     }
 }
 
-/// A description of an error without any body the provider sent.
-fn stream_error_kind(err: &OpenAIError) -> String {
+/// A description of a transport error without anything the provider sent.
+fn transport_error_kind(err: &reqwest::Error) -> &'static str {
+    if err.is_connect() {
+        "connection failed"
+    } else if err.is_timeout() {
+        "transport timeout"
+    } else if err.is_body() || err.is_decode() {
+        "connection lost while reading the body"
+    } else {
+        "transport error"
+    }
+}
+
+/// A description of a stream error; the parser's error quotes the input, so it is never shown.
+fn event_error_kind(err: &EventStreamError<reqwest::Error>) -> &'static str {
     match err {
-        OpenAIError::Reqwest(e) if e.is_connect() => "connection failed".to_owned(),
-        OpenAIError::Reqwest(e) if e.is_timeout() => "transport timeout".to_owned(),
-        OpenAIError::Reqwest(e) if e.is_body() || e.is_decode() => {
-            "connection lost while reading the body".to_owned()
-        }
-        OpenAIError::Reqwest(_) => "transport error".to_owned(),
-        OpenAIError::StreamError(_) => "event stream error".to_owned(),
-        OpenAIError::JSONDeserialize(..) => {
-            "an event that is not a chat completion chunk".to_owned()
-        }
-        OpenAIError::ApiError(e) => format!("API error (HTTP {})", e.status_code.as_u16()),
-        _ => "client error".to_owned(),
+        EventStreamError::Transport(e) => transport_error_kind(e),
+        EventStreamError::Utf8(_) => "an event that is not UTF-8",
+        EventStreamError::Parser(_) => "an event stream that does not parse",
     }
 }
 
@@ -580,7 +621,19 @@ impl Provider for OpenAiProvider {
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
-    use super::parse_retry_after;
+    use super::{deadline_after, parse_retry_after};
+
+    #[test]
+    fn a_deadline_beyond_instant_range_is_far_away_not_a_panic() {
+        let now = tokio::time::Instant::now();
+        assert_eq!(
+            deadline_after(now, Duration::from_secs(10)),
+            now + Duration::from_secs(10)
+        );
+        for huge in [Duration::MAX, Duration::from_millis(u64::MAX)] {
+            assert!(deadline_after(now, huge) > now + Duration::from_secs(86_400));
+        }
+    }
 
     #[test]
     fn retry_after_is_read_defensively_and_capped() {

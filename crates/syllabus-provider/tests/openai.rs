@@ -3,7 +3,7 @@
     reason = "test helpers fail loudly on broken fixtures"
 )]
 
-//! The OpenAI-compatible provider against a fake server over real HTTP and real async-openai:
+//! The OpenAI-compatible provider against a fake server over real HTTP:
 //! every failure class, the adaptive deadline, usage, the request's contents and re-asks.
 
 use std::time::{Duration, Instant};
@@ -294,6 +294,34 @@ async fn a_cut_stream_is_a_provider_error() -> TestResult {
     )
     .await;
     assert_eq!(failure.class, FailureClass::ProviderError);
+    Ok(())
+}
+
+#[tokio::test]
+async fn done_without_a_finish_reason_is_complete_and_only_neither_is_a_cut() -> TestResult {
+    let (fake, provider) = setup().await?;
+    let text = plan_json(2, 2);
+    let without_finish = |text: &str, end| Reply::Sse {
+        events: content_events(text, 4, Duration::ZERO),
+        end,
+    };
+    // [DONE] but no finish_reason (some servers): complete, so the content is validated.
+    fake.push(without_finish(&text, End::Done));
+    let generated = provider.learning_plan(&request(), None).await?;
+    assert_eq!(generated.output.modules.len(), 2);
+    let failure = plan_failure(
+        &fake,
+        &provider,
+        without_finish(r#"{"modules": []}"#, End::Done),
+    )
+    .await;
+    assert_eq!(failure.class, FailureClass::Validation, "{failure:?}");
+    let failure = plan_failure(&fake, &provider, without_finish("", End::Done)).await;
+    assert_eq!(failure.class, FailureClass::ProviderError, "empty content");
+    // The same bytes without [DONE]: cut.
+    let failure = plan_failure(&fake, &provider, without_finish(&text, End::Close)).await;
+    assert_eq!(failure.class, FailureClass::ProviderError);
+    assert!(failure.detail.contains("no [DONE]"), "{}", failure.detail);
     Ok(())
 }
 
