@@ -5,7 +5,10 @@
 
 //! End-to-end test support: the real API and real workers in-process on a per-test PostgreSQL
 //! database, talking to a fake OpenAI-compatible server over real HTTP; and the path of the
-//! `syllabus` binary for tests that run it as a process.
+//! `syllabus` binary for tests that run it as a process. Every answer the in-process API gives is
+//! checked against its OpenAPI document ([`openapi`]).
+
+pub mod openapi;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -128,6 +131,7 @@ pub struct App {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
     http: reqwest::Client,
+    doc: Value,
     shutdown: Shutdown,
     server: syllabus_api::ServerHandle,
     workers: Option<tokio::task::JoinHandle<()>>,
@@ -234,6 +238,7 @@ impl App {
             store,
             base,
             http: reqwest::Client::new(),
+            doc: openapi::document(),
             shutdown,
             server: handle,
             workers,
@@ -243,7 +248,7 @@ impl App {
     /// Sends a request as `user` (no token when `None`) with an optional JSON body.
     ///
     /// # Errors
-    /// Transport errors.
+    /// Transport errors, or an answer the OpenAPI document does not describe.
     pub async fn send(
         &self,
         method: &str,
@@ -252,15 +257,42 @@ impl App {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Result<Answer, Error> {
+        let content_type = body.map(|_| "application/json");
+        self.send_bytes(
+            method,
+            path,
+            user,
+            body.map(serde_json::to_vec).transpose()?,
+            content_type,
+            headers,
+        )
+        .await
+    }
+
+    /// Sends raw bytes with an optional content type; the answer is checked like [`App::send`]'s.
+    ///
+    /// # Errors
+    /// As [`App::send`].
+    pub async fn send_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        user: Option<&str>,
+        body: Option<Vec<u8>>,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<Answer, Error> {
+        let method_name = method;
         let method = reqwest::Method::from_bytes(method.as_bytes())?;
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(u) = user {
             req = req.header("authorization", format!("Bearer {}", token(u)));
         }
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
         if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(b)?);
+            req = req.body(b);
         }
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -269,6 +301,7 @@ impl App {
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let bytes = res.bytes().await?;
+        openapi::check(&self.doc, method_name, path, status, &headers, &bytes)?;
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Ok(Answer {
             status,

@@ -16,7 +16,9 @@ use crate::Stores;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::Caller;
-use crate::input::{encode_cursor, from_value, page, path_id, prefer_wait, query_enum};
+use crate::input::{
+    encode_cursor, from_value, integral_numbers, page, path_id, prefer_wait, query_enum,
+};
 use crate::problem::ApiError;
 use crate::request_id::RequestId;
 use crate::wire::{
@@ -85,7 +87,7 @@ pub(crate) async fn create_plan<S: Stores>(
     rid: RequestId,
     body: web::Json<Value>,
 ) -> Result<HttpResponse> {
-    let raw: RawPlanRequest = from_value(body.into_inner())?;
+    let raw: RawPlanRequest = from_value(integral_numbers(body.into_inner()))?;
     let request = PlanRequest::parse(&raw).map_err(|e| ApiError::issues(&e.0))?;
     let (detail, job) = state
         .store
@@ -331,7 +333,7 @@ pub(crate) async fn create_flashcards<S: Stores>(
     body: web::Json<Value>,
 ) -> Result<HttpResponse> {
     let plan = path_id(&path)?;
-    let mut doc = match body.into_inner() {
+    let mut doc = match integral_numbers(body.into_inner()) {
         Value::Object(map) => map,
         _ => return Err(ApiError::field("body", "must be a JSON object")),
     };
@@ -406,7 +408,7 @@ pub(crate) async fn create_job<S: Stores>(
     rid: RequestId,
     body: web::Json<Value>,
 ) -> Result<HttpResponse> {
-    let body = body.into_inner();
+    let body = integral_numbers(body.into_inner());
     let Some(doc) = body.as_object() else {
         return Err(ApiError::field("body", "must be a JSON object"));
     };

@@ -15,6 +15,10 @@ use crate::problem::{ApiError, FieldError};
 
 /// Largest accepted body.
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// Items per page when `?limit=` is absent.
+pub const LIMIT_DEFAULT: u32 = 20;
+/// Largest `?limit=`.
+pub const LIMIT_MAX: u32 = 100;
 /// Longest `Prefer: wait`.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
@@ -82,12 +86,14 @@ pub fn path_id(raw: &str) -> Result<Uuid, ApiError> {
 /// 400 naming `limit` or `cursor`.
 pub fn page(query: &HashMap<String, String>) -> Result<PageRequest, ApiError> {
     let limit = match query.get("limit") {
-        None => 20,
+        None => LIMIT_DEFAULT,
         Some(v) => v
             .parse::<u32>()
             .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| ApiError::field("limit", "must be an integer from 1 to 100"))?,
+            .filter(|n| (1..=LIMIT_MAX).contains(n))
+            .ok_or_else(|| {
+                ApiError::field("limit", format!("must be an integer from 1 to {LIMIT_MAX}"))
+            })?,
     };
     let after = match query.get("cursor").filter(|c| !c.is_empty()) {
         None => None,
@@ -121,8 +127,35 @@ pub fn encode_cursor(id: Uuid) -> String {
     format!("c{}", id.simple())
 }
 
+/// Only the form [`encode_cursor`] writes (`c` and 32 hex digits): `Uuid::try_parse` alone would
+/// also take hyphenated, braced and URN forms the document does not admit.
 fn decode_cursor(raw: &str) -> Option<Uuid> {
-    Uuid::try_parse(raw.strip_prefix('c')?).ok()
+    let hex = raw.strip_prefix('c')?;
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Uuid::try_parse(hex).ok()
+}
+
+/// A body with every integral number as an integer: JSON Schema (and so the OpenAPI document)
+/// counts `5.0` as the integer 5, so the handlers must too.
+#[must_use]
+pub fn integral_numbers(value: Value) -> Value {
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
+            // In range of i64 and without a fraction: exact.
+            #[allow(clippy::cast_possible_truncation)]
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::from(f as i64),
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(integral_numbers).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, integral_numbers(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// The `wait=N` preference (RFC 7240), capped at 60 s; `None` when absent or malformed.
@@ -173,6 +206,35 @@ mod tests {
         assert_eq!(page(&q).err().map(|e| e.code()), Some("VALIDATION_ERROR"));
         let q = HashMap::from([("limit".to_owned(), "101".to_owned())]);
         assert!(page(&q).is_err());
+    }
+
+    #[test]
+    fn only_the_issued_cursor_form_is_accepted() {
+        let id = Uuid::now_v7();
+        for other in [
+            format!("c{}", id.hyphenated()),
+            format!("c{}", id.braced()),
+            format!("c{}", id.urn()),
+            format!("{}", id.simple()),
+        ] {
+            let q = HashMap::from([("cursor".to_owned(), other.clone())]);
+            assert!(page(&q).is_err(), "{other}");
+        }
+        let upper = HashMap::from([(
+            "cursor".to_owned(),
+            encode_cursor(id).to_ascii_uppercase().replacen('C', "c", 1),
+        )]);
+        assert_eq!(page(&upper).map(|p| p.after).ok(), Some(Some(id)));
+    }
+
+    #[test]
+    fn integral_numbers_become_integers_and_fractions_stay() {
+        let body =
+            serde_json::json!({"a": 19.0, "b": [2.0, 2.5], "c": {"d": -0.0}, "e": 1e300, "f": 3});
+        assert_eq!(
+            integral_numbers(body),
+            serde_json::json!({"a": 19, "b": [2, 2.5], "c": {"d": 0}, "e": 1e300, "f": 3})
+        );
     }
 
     #[test]

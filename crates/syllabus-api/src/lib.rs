@@ -47,48 +47,90 @@ pub struct AppState<S> {
 pub trait Stores: PlanStore + JobStore + ContentStore {}
 impl<T: PlanStore + JobStore + ContentStore> Stores for T {}
 
-/// Registers every route on `cfg`.
+/// Registers every route on `cfg`. Each path is one resource: a method it does not list is a
+/// 405 problem with `Allow`, a path it does not know a 404 problem.
 pub fn configure<S: Stores>(cfg: &mut web::ServiceConfig) {
     use handlers as h;
-    cfg.route("/healthz", web::get().to(h::healthz))
-        .route("/readyz", web::get().to(h::readyz::<S>))
-        .route("/metrics", web::get().to(h::metrics::<S>))
+    use web::{delete, get, post};
+    cfg.service(resource("/healthz", vec![get().to(h::healthz)], "GET"))
+        .service(resource("/readyz", vec![get().to(h::readyz::<S>)], "GET"))
+        .service(resource("/metrics", vec![get().to(h::metrics::<S>)], "GET"))
         .service(
             web::scope("/api/v1")
-                .route("/openapi.json", web::get().to(h::openapi))
-                .route("/plans", web::post().to(h::create_plan::<S>))
-                .route("/plans", web::get().to(h::list_plans::<S>))
-                .route("/plans/{id}", web::get().to(h::get_plan::<S>))
-                .route("/plans/{id}", web::delete().to(h::delete_plan::<S>))
-                .route("/plans/{id}/attempts", web::get().to(h::plan_attempts::<S>))
-                .route("/plans/{id}/regenerate", web::post().to(h::regenerate::<S>))
-                .route(
+                .service(resource("/openapi.json", vec![get().to(h::openapi)], "GET"))
+                .service(resource(
+                    "/plans",
+                    vec![post().to(h::create_plan::<S>), get().to(h::list_plans::<S>)],
+                    "GET, POST",
+                ))
+                .service(resource(
+                    "/plans/{id}",
+                    vec![get().to(h::get_plan::<S>), delete().to(h::delete_plan::<S>)],
+                    "GET, DELETE",
+                ))
+                .service(resource(
+                    "/plans/{id}/attempts",
+                    vec![get().to(h::plan_attempts::<S>)],
+                    "GET",
+                ))
+                .service(resource(
+                    "/plans/{id}/regenerate",
+                    vec![post().to(h::regenerate::<S>)],
+                    "POST",
+                ))
+                .service(resource(
                     "/plans/{id}/flashcards",
-                    web::post().to(h::create_flashcards::<S>),
-                )
-                .route(
-                    "/plans/{id}/flashcards",
-                    web::get().to(h::list_flashcards::<S>),
-                )
-                .route(
+                    vec![
+                        post().to(h::create_flashcards::<S>),
+                        get().to(h::list_flashcards::<S>),
+                    ],
+                    "GET, POST",
+                ))
+                .service(resource(
                     "/flashcards/{id}/distractors",
-                    web::post().to(h::create_distractors::<S>),
-                )
-                .route(
+                    vec![post().to(h::create_distractors::<S>)],
+                    "POST",
+                ))
+                .service(resource(
                     "/plans/{id}/skill-tree",
-                    web::post().to(h::create_skill_tree::<S>),
-                )
-                .route(
-                    "/plans/{id}/skill-tree",
-                    web::get().to(h::get_skill_tree::<S>),
-                )
-                .route("/jobs", web::post().to(h::create_job::<S>))
-                .route("/jobs", web::get().to(h::list_jobs::<S>))
-                .route("/jobs/{id}/retry", web::post().to(h::retry_job::<S>))
-                .route("/jobs/{id}", web::get().to(h::get_job::<S>))
-                .route("/jobs/{id}/cancel", web::post().to(h::cancel_job::<S>)),
+                    vec![
+                        post().to(h::create_skill_tree::<S>),
+                        get().to(h::get_skill_tree::<S>),
+                    ],
+                    "GET, POST",
+                ))
+                .service(resource(
+                    "/jobs",
+                    vec![post().to(h::create_job::<S>), get().to(h::list_jobs::<S>)],
+                    "GET, POST",
+                ))
+                .service(resource(
+                    "/jobs/{id}/retry",
+                    vec![post().to(h::retry_job::<S>)],
+                    "POST",
+                ))
+                .service(resource(
+                    "/jobs/{id}",
+                    vec![get().to(h::get_job::<S>)],
+                    "GET",
+                ))
+                .service(resource(
+                    "/jobs/{id}/cancel",
+                    vec![post().to(h::cancel_job::<S>)],
+                    "POST",
+                )),
         )
         .default_service(web::to(h::not_found));
+}
+
+/// A path with its routes; any other method is a 405 naming `allow`.
+fn resource(path: &str, routes: Vec<actix_web::Route>, allow: &'static str) -> actix_web::Resource {
+    routes
+        .into_iter()
+        .fold(web::resource(path), actix_web::Resource::route)
+        .default_service(web::to(move || async move {
+            Err::<actix_web::HttpResponse, _>(ApiError::method_not_allowed(allow))
+        }))
 }
 
 /// Starts the HTTP server on `listener` with `workers` threads. The returned server runs when

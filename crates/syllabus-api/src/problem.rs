@@ -29,6 +29,7 @@ pub struct ApiError {
     detail: String,
     errors: Vec<FieldError>,
     retry_after: Option<u64>,
+    allow: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -58,6 +59,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after: None,
+            allow: None,
         }
     }
 
@@ -167,6 +169,20 @@ impl ApiError {
         }
     }
 
+    /// 405 with `Allow` (the methods the path has).
+    #[must_use]
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        Self {
+            allow: Some(allow),
+            ..Self::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "Method not allowed",
+                format!("This path answers {allow}."),
+            )
+        }
+    }
+
     /// 413.
     #[must_use]
     pub fn too_large(limit: usize) -> Self {
@@ -267,6 +283,9 @@ impl ResponseError for ApiError {
         ));
         if let Some(secs) = self.retry_after {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if let Some(allow) = self.allow {
+            res.insert_header((header::ALLOW, allow));
         }
         res.body(serde_json::to_vec(&body).unwrap_or_default())
     }

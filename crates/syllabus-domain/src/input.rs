@@ -263,12 +263,22 @@ fn parse_enum<T: StringEnum>(value: &str, field: &str, issues: &mut Issues) -> O
     parsed
 }
 
+/// A blank date is absent; any other must be exactly `YYYY-MM-DD` (RFC 3339 `full-date`, what the
+/// OpenAPI document's `format: date` admits): chrono's `%Y-%m-%d` alone also takes `2026-1-5`,
+/// `+2026-01-05` and surrounding spaces.
 fn parse_date(value: Option<&str>, field: &str, issues: &mut Issues) -> Option<NaiveDate> {
-    let value = value?.trim();
-    if value.is_empty() {
+    let value = value?;
+    if value.trim().is_empty() {
         return None;
     }
-    let parsed = NaiveDate::parse_from_str(value, "%Y-%m-%d").ok();
+    let shaped = value.len() == 10
+        && value.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    let parsed = shaped
+        .then(|| NaiveDate::parse_from_str(value, "%Y-%m-%d").ok())
+        .flatten();
     if parsed.is_none() {
         issues.push(field, "must be an ISO date (YYYY-MM-DD)");
     }
@@ -423,5 +433,25 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(fields(&err), ["start_date", "deadline_date"]);
+        for loose in [
+            "2026-1-5",
+            "+2026-01-05",
+            " 2026-01-05",
+            "2026-01-05 ",
+            "20260-01-05",
+        ] {
+            let err = PlanRequest::parse(&RawPlanRequest {
+                start_date: Some(loose.into()),
+                deadline_date: None,
+                ..raw()
+            })
+            .unwrap_err();
+            assert_eq!(fields(&err), ["start_date"], "{loose:?}");
+        }
+        let blank = PlanRequest::parse(&RawPlanRequest {
+            start_date: Some(" \t".into()),
+            ..raw()
+        });
+        assert_eq!(blank.map(|r| r.start_date), Ok(None));
     }
 }

@@ -80,7 +80,12 @@ fn uuid_field(doc: &Map<String, Value>, name: &str, issues: &mut Issues) -> Opti
             None
         }
         Some(v) => {
-            let parsed = v.as_str().and_then(|s| Uuid::parse_str(s).ok());
+            // Only the hyphenated form (the document's `format: uuid`); `Uuid::parse_str` also
+            // takes simple, braced and URN forms.
+            let parsed = v
+                .as_str()
+                .filter(|s| s.len() == 36)
+                .and_then(|s| Uuid::parse_str(s).ok());
             if parsed.is_none() {
                 issues.push(format!("payload.{name}"), "must be a UUID");
             }
@@ -250,6 +255,19 @@ mod tests {
             )),
             ["payload.flashcard_id"]
         );
+        for other in [
+            plan.simple().to_string(),
+            plan.braced().to_string(),
+            plan.urn().to_string(),
+        ] {
+            assert_eq!(
+                paths(JobPayload::parse(
+                    JobType::SkillTree,
+                    &json!({"plan_id": other})
+                )),
+                ["payload.plan_id"]
+            );
+        }
         assert_eq!(
             paths(JobPayload::parse(JobType::SkillTree, &json!([plan]))),
             ["payload"]
