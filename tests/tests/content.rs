@@ -1,7 +1,7 @@
 //! Flashcards, distractors and skill trees as background jobs, end to end: real HTTP, real
 //! PostgreSQL, the fake provider.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use syllabus_domain::{FlashcardId, JobId, PlanId, UserId};
@@ -344,15 +344,15 @@ async fn a_stalled_skill_tree_job_times_out() -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn retries_wait_for_the_backoff() -> TestResult {
+async fn retries_wait_for_a_doubling_backoff() -> TestResult {
     let app = App::start(Options {
-        backoff_base: Duration::from_millis(400),
+        backoff_base: Duration::from_secs(1),
         ..Options::default()
     })
     .await?;
     let plan = ready_plan(&app, "cat").await?;
+    let before = app.llm.requests().len();
     app.llm.set_default(Reply::openai_error(500, "boom"));
-    let started = Instant::now();
     let res = app
         .post(
             &format!("/api/v1/plans/{plan}/skill-tree"),
@@ -361,12 +361,18 @@ async fn retries_wait_for_the_backoff() -> TestResult {
         )
         .await?;
     let done = finished(&app, "cat", &id_of(&res.body)?).await?;
-    let elapsed = started.elapsed();
     assert_eq!(done["attempts"], 3);
-    // 400 ms after run 1, 800 ms after run 2 (+ up to 25 % jitter each): 1.2 s to 1.5 s plus
-    // the runs themselves.
-    assert!(elapsed >= Duration::from_millis(1_200), "{elapsed:?}");
-    assert!(elapsed < Duration::from_secs(6), "{elapsed:?}");
+    let calls: Vec<_> = app.llm.requests()[before..].iter().map(|r| r.at).collect();
+    assert_eq!(calls.len(), 3, "one provider call per run");
+    let first = calls[1] - calls[0];
+    let second = calls[2] - calls[1];
+    // 1 s after run 1, 2 s after run 2 (each + up to 25 % jitter, + the run's own time): a
+    // constant delay cannot be both under 1.9 s and over 2 s.
+    assert!(
+        first >= Duration::from_secs(1) && first < Duration::from_millis(1_900),
+        "first gap {first:?}"
+    );
+    assert!(second >= Duration::from_secs(2), "second gap {second:?}");
     app.stop().await;
     Ok(())
 }

@@ -500,57 +500,67 @@ async fn creating_plans_is_rate_limited_per_user_with_retry_after() -> TestResul
     Ok(())
 }
 
+/// One `GET` with `Prefer: wait` of a pending plan, or of a processing job, is held until the
+/// change and answers the new state: a server that ignored the header would answer `pending`
+/// (or `processing`) at once.
 #[tokio::test(flavor = "multi_thread")]
-async fn prefer_wait_returns_soon_after_the_job_completes() -> TestResult {
+async fn prefer_wait_holds_one_request_until_the_change() -> TestResult {
     let app = App::start(Options::default()).await?;
-    app.llm.push(Reply::stream(
+    // Each plan's answer streams over about 1.4 s.
+    app.llm.set_default(Reply::stream(
         &plan_json(1, 1, 60),
         2,
         Duration::from_millis(700),
     ));
-    let id = app.create_plan("ivy", "Waiting topic").await?;
-    let job = app.get("/api/v1/jobs", "ivy").await?.body["items"][0]["id"]
-        .as_str()
-        .ok_or("job")?
-        .to_owned();
+
+    let plan = app.create_plan("ivy", "Waiting topic").await?;
     let started = Instant::now();
     let res = app
         .send(
             "GET",
-            &format!("/api/v1/jobs/{job}"),
+            &format!("/api/v1/plans/{plan}"),
             Some("ivy"),
             None,
             &[("prefer", "wait=20")],
         )
         .await?;
-    let waited = started.elapsed();
-    // The job goes pending → processing first; wait again until it is terminal.
-    let mut body = res.body;
+    let held = started.elapsed();
+    assert_eq!(res.header("preference-applied"), Some("wait=20"));
     assert_eq!(
-        res.headers
-            .get("preference-applied")
-            .and_then(|v| v.to_str().ok()),
-        Some("wait=20")
+        res.body["status"], "ready",
+        "one held request: {}",
+        res.body
     );
-    while body["status"] == "pending" || body["status"] == "processing" {
-        body = app
-            .send(
-                "GET",
-                &format!("/api/v1/jobs/{job}"),
-                Some("ivy"),
-                None,
-                &[("prefer", "wait=20")],
-            )
-            .await?
-            .body;
-    }
-    let total = started.elapsed();
-    assert_eq!(body["status"], "completed");
     assert!(
-        waited < Duration::from_secs(20) && total < Duration::from_secs(10),
-        "{waited:?} {total:?}"
+        held >= Duration::from_millis(500) && held < Duration::from_secs(20),
+        "held {held:?}"
     );
-    let completed: chrono::DateTime<chrono::Utc> = body["completed_at"]
+
+    app.create_plan("ivy", "Waiting job topic").await?;
+    let job = app.get("/api/v1/jobs?limit=1", "ivy").await?.body["items"][0]["id"]
+        .as_str()
+        .ok_or("job")?
+        .to_owned();
+    let path = format!("/api/v1/jobs/{job}");
+    let mut tries = 0;
+    while app.get(&path, "ivy").await?.body["status"] != "processing" {
+        tries += 1;
+        assert!(tries < 200, "the job was never picked up");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let started = Instant::now();
+    let res = app
+        .send("GET", &path, Some("ivy"), None, &[("prefer", "wait=20")])
+        .await?;
+    let held = started.elapsed();
+    assert_eq!(res.header("preference-applied"), Some("wait=20"));
+    assert_eq!(
+        res.body["status"], "completed",
+        "one held request: {}",
+        res.body
+    );
+    assert!(held < Duration::from_secs(20), "held {held:?}");
+    let completed: chrono::DateTime<chrono::Utc> = res.body["completed_at"]
         .as_str()
         .ok_or("completed_at")?
         .parse()?;
@@ -559,8 +569,6 @@ async fn prefer_wait_returns_soon_after_the_job_completes() -> TestResult {
         lag < chrono::Duration::milliseconds(1_000),
         "answered {lag} after completion"
     );
-    let plan = app.get(&format!("/api/v1/plans/{id}"), "ivy").await?;
-    assert_eq!(plan.body["status"], "ready");
     app.stop().await;
     Ok(())
 }

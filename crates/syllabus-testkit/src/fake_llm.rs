@@ -143,6 +143,8 @@ pub struct Recorded {
     pub headers: Vec<(String, String)>,
     /// The JSON body (`Value::Null` if it was not JSON).
     pub body: Value,
+    /// When the whole request had been read.
+    pub at: std::time::Instant,
 }
 
 impl Recorded {
@@ -271,7 +273,11 @@ async fn read_request(socket: &mut TcpStream) -> std::io::Result<Recorded> {
     }
     let body =
         serde_json::from_slice(buf.get(head_end..).unwrap_or_default()).unwrap_or(Value::Null);
-    Ok(Recorded { headers, body })
+    Ok(Recorded {
+        headers,
+        body,
+        at: std::time::Instant::now(),
+    })
 }
 
 async fn serve(mut socket: TcpStream, state: Arc<Mutex<State>>) {
