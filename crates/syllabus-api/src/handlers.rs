@@ -162,11 +162,13 @@ pub(crate) async fn plan_attempts<S: Stores>(
     state: State<S>,
     caller: Caller,
     path: web::Path<String>,
+    query: Query,
 ) -> Result<HttpResponse> {
     let id = PlanId::from_uuid(path_id(&path)?);
-    let items = state.store.attempts(&caller.0, id).await?;
-    Ok(HttpResponse::Ok().json(ItemsView {
-        items: items.into_iter().map(AttemptView::from).collect(),
+    let page = state.store.attempts(&caller.0, id, page(&query)?).await?;
+    Ok(HttpResponse::Ok().json(ListView {
+        items: page.items.into_iter().map(AttemptView::from).collect(),
+        next_cursor: page.next_cursor.map(encode_cursor),
     }))
 }
 

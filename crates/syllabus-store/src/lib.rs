@@ -8,6 +8,8 @@ mod migrate;
 mod plans;
 mod pool;
 pub mod ports;
+#[cfg(test)]
+mod query_plans;
 pub mod records;
 mod schema;
 mod users;
