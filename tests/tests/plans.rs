@@ -758,6 +758,25 @@ async fn the_openapi_document_describes_every_route_and_health_answers() -> Test
         "{text}"
     );
     assert!(text.trim_end().ends_with("# EOF"), "{text}");
+    // The queue figures are sampled, not aggregated per scrape: a second scrape within the
+    // interval reports the same reading although another job was created.
+    app.create_plan("lee", "Metrics topic two").await?;
+    let again = http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let queue = |t: &str| -> Vec<String> {
+        let mut lines: Vec<String> = t
+            .lines()
+            .filter(|l| l.starts_with("syllabus_jobs{"))
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(queue(&again), queue(&text), "{again}");
     app.stop().await;
     Ok(())
 }

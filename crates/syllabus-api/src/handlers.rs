@@ -268,8 +268,15 @@ pub(crate) async fn metrics<S: Stores>(
     state: State<S>,
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse> {
-    let stats = state.store.queue_stats().await?;
-    let runs = state.store.run_times().await?;
+    let (stats, runs) = metrics
+        .queue
+        .get(std::time::Instant::now(), async || {
+            Ok::<_, ApiError>((
+                state.store.queue_stats().await?,
+                state.store.run_times().await?,
+            ))
+        })
+        .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(metrics.render(&stats, &runs)))
