@@ -163,6 +163,47 @@ async fn fails_three_times_as(reply: Reply, class: &str, options: Options) -> Te
     let plan = app.get(&format!("/api/v1/plans/{id}"), "bob").await?;
     assert_eq!(plan.body["status"], "failed");
     assert_eq!(plan.body["attempts_used"], 3, "capped rows do not count");
+
+    // Refused regenerates do not grow the attempts: the plan keeps one capped row.
+    for _ in 0..3 {
+        let res = app
+            .post(&format!("/api/v1/plans/{id}/regenerate"), "bob", &json!({}))
+            .await?;
+        assert_eq!(res.body["code"], "ATTEMPTS_CAPPED");
+    }
+    let all = app
+        .get(&format!("/api/v1/plans/{id}/attempts"), "bob")
+        .await?;
+    assert_eq!(
+        attempts_classes(&all.body),
+        ["capped", class, class, class],
+        "{}",
+        all.body
+    );
+    assert_eq!(all.body["next_cursor"], Value::Null);
+
+    // Attempts page like the other lists: limit and an opaque cursor.
+    let first = app
+        .get(&format!("/api/v1/plans/{id}/attempts?limit=3"), "bob")
+        .await?;
+    assert_eq!(first.body["items"].as_array().map(Vec::len), Some(3));
+    let cursor = first.body["next_cursor"].as_str().ok_or("a next page")?;
+    let second = app
+        .get(
+            &format!("/api/v1/plans/{id}/attempts?limit=3&cursor={cursor}"),
+            "bob",
+        )
+        .await?;
+    assert_eq!(second.body["next_cursor"], Value::Null);
+    let paged: Vec<Value> = [&first.body, &second.body]
+        .iter()
+        .flat_map(|b| b["items"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(Some(&paged), all.body["items"].as_array(), "pages join up");
+    let bad = app
+        .get(&format!("/api/v1/plans/{id}/attempts?limit=0"), "bob")
+        .await?;
+    assert_eq!(bad.status, 400, "{}", bad.body);
     app.stop().await;
     Ok(())
 }
@@ -725,6 +766,25 @@ async fn the_openapi_document_describes_every_route_and_health_answers() -> Test
         "{text}"
     );
     assert!(text.trim_end().ends_with("# EOF"), "{text}");
+    // The queue figures are sampled, not aggregated per scrape: a second scrape within the
+    // interval reports the same reading although another job was created.
+    app.create_plan("lee", "Metrics topic two").await?;
+    let again = http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let queue = |t: &str| -> Vec<String> {
+        let mut lines: Vec<String> = t
+            .lines()
+            .filter(|l| l.starts_with("syllabus_jobs{"))
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(queue(&again), queue(&text), "{again}");
     app.stop().await;
     Ok(())
 }

@@ -164,11 +164,13 @@ pub(crate) async fn plan_attempts<S: Stores>(
     state: State<S>,
     caller: Caller,
     path: web::Path<String>,
+    query: Query,
 ) -> Result<HttpResponse> {
     let id = PlanId::from_uuid(path_id(&path)?);
-    let items = state.store.attempts(&caller.0, id).await?;
-    Ok(HttpResponse::Ok().json(ItemsView {
-        items: items.into_iter().map(AttemptView::from).collect(),
+    let page = state.store.attempts(&caller.0, id, page(&query)?).await?;
+    Ok(HttpResponse::Ok().json(ListView {
+        items: page.items.into_iter().map(AttemptView::from).collect(),
+        next_cursor: page.next_cursor.map(encode_cursor),
     }))
 }
 
@@ -268,8 +270,15 @@ pub(crate) async fn metrics<S: Stores>(
     state: State<S>,
     metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse> {
-    let stats = state.store.queue_stats().await?;
-    let runs = state.store.run_times().await?;
+    let (stats, runs) = metrics
+        .queue
+        .get(std::time::Instant::now(), async || {
+            Ok::<_, ApiError>((
+                state.store.queue_stats().await?,
+                state.store.run_times().await?,
+            ))
+        })
+        .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(metrics.render(&stats, &runs)))

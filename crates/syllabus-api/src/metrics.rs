@@ -1,9 +1,10 @@
 //! Prometheus metrics: requests and their latencies (recorded by the request middleware), queue
 //! depth by type and status, the age of the oldest ready job and attempts by class (read from the
-//! database at scrape time, so every instance reports the shared queue).
+//! database, so every instance reports the shared queue; sampled at most once per
+//! [`QUEUE_SAMPLE_EVERY`] per process, so scrapes cost the database nothing in between).
 
 use std::sync::atomic::AtomicU64;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -14,7 +15,51 @@ use prometheus_client::registry::Registry;
 use syllabus_domain::{FailureClass, JobStatus, JobType};
 use syllabus_store::records::{QueueStats, RunTimes};
 
+/// How long one reading of the queue figures serves `/metrics` in a process: the aggregates
+/// behind them grow with the jobs stored, so scrapes (from any number of scrapers) read the
+/// database at most this often.
+pub const QUEUE_SAMPLE_EVERY: Duration = Duration::from_secs(15);
+
 type Labels = Vec<(&'static str, String)>;
+
+/// A value read at most once per `every`: concurrent readers of a stale value wait for one
+/// reload and share it. A failed load keeps nothing (the next reader tries again).
+pub struct Sampled<T> {
+    every: Duration,
+    slot: tokio::sync::Mutex<Option<(Instant, T)>>,
+}
+
+impl<T: Clone> Sampled<T> {
+    /// Empty; the first [`Sampled::get`] loads.
+    #[must_use]
+    pub fn new(every: Duration) -> Self {
+        Self {
+            every,
+            slot: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The value as of `now` (the caller's clock, taken before it waits): the held one when it
+    /// was loaded less than `every` before, else a fresh one from `load`.
+    ///
+    /// # Errors
+    /// Whatever `load` returns.
+    pub async fn get<E>(
+        &self,
+        now: Instant,
+        load: impl AsyncFnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut slot = self.slot.lock().await;
+        if let Some((at, value)) = slot.as_ref()
+            && now.saturating_duration_since(*at) < self.every
+        {
+            return Ok(value.clone());
+        }
+        let value = load().await?;
+        *slot = Some((now, value.clone()));
+        Ok(value)
+    }
+}
 type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -30,6 +75,8 @@ pub struct Metrics {
     jobs: Family<Labels, Gauge>,
     oldest_ready: Gauge<f64, AtomicU64>,
     attempts: Family<Labels, Gauge>,
+    /// The queue figures of the last reading.
+    pub(crate) queue: Sampled<(QueueStats, RunTimes)>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -74,6 +121,7 @@ impl Default for Metrics {
             jobs,
             oldest_ready,
             attempts,
+            queue: Sampled::new(QUEUE_SAMPLE_EVERY),
         }
     }
 }
@@ -174,6 +222,34 @@ fn run_time_histogram(runs: &RunTimes) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn queue_figures_are_read_once_per_interval() {
+        let sampled = Sampled::new(Duration::from_secs(15));
+        let loads = AtomicUsize::new(0);
+        let load = async || -> Result<usize, ()> { Ok(loads.fetch_add(1, Ordering::SeqCst) + 1) };
+        let start = Instant::now();
+        for _ in 0..50 {
+            assert_eq!(
+                sampled.get(start, load).await,
+                Ok(1),
+                "held within the interval"
+            );
+        }
+        let later = start + Duration::from_secs(60);
+        assert_eq!(sampled.get(later, load).await, Ok(2), "reloaded once stale");
+        assert_eq!(sampled.get(later, load).await, Ok(2));
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
+
+        let failing = Sampled::<usize>::new(Duration::from_secs(15));
+        assert_eq!(failing.get(start, async || Err("down")).await, Err("down"));
+        assert_eq!(
+            failing.get(start, async || Ok::<_, &str>(7)).await,
+            Ok(7),
+            "a failure is not held"
+        );
+    }
 
     #[test]
     fn unknown_methods_share_one_label() {

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Double, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel::{OptionalExtension, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -255,6 +257,25 @@ pub(crate) async fn end_job(
     Ok(())
 }
 
+/// One batch of pruning (`$1`, `$2`: the completed and failed retentions in ms); reads
+/// `jobs_finished_idx`, not the table.
+pub(crate) const PRUNE_SQL: &str = "DELETE FROM jobs WHERE id IN (
+    SELECT id FROM jobs
+    WHERE (status IN ('completed', 'cancelled')
+           AND completed_at < now() - make_interval(secs => $1 / 1000.0))
+       OR (status = 'failed'
+           AND completed_at < now() - make_interval(secs => $2 / 1000.0))
+    LIMIT 1000 FOR UPDATE SKIP LOCKED)";
+
+/// When the next pending job is due: one entry of `jobs_pending_run_at_idx`.
+pub(crate) const NEXT_RUN_AT_SQL: &str =
+    "SELECT min(run_at) AS at FROM jobs WHERE status = 'pending'";
+
+/// The age of the oldest due pending job: one entry of `jobs_pending_run_at_idx`.
+pub(crate) const OLDEST_READY_SQL: &str =
+    "SELECT coalesce(extract(epoch FROM now() - min(run_at)), 0)::float8 AS seconds
+     FROM jobs WHERE status = 'pending' AND run_at <= now()";
+
 #[derive(QueryableByName)]
 struct Counted {
     #[diesel(sql_type = Text)]
@@ -289,6 +310,30 @@ struct NextAt {
     at: Option<DateTime<Utc>>,
 }
 
+/// A page of the user's jobs, newest first (`rows` of them). The explicit `user_id` predicate
+/// lets PostgreSQL use `jobs_user_id_idx`; row-level security stays the safety net.
+pub(crate) fn jobs_page_query(
+    user: &UserId,
+    filter: JobFilter,
+    after: Option<Uuid>,
+    rows: i64,
+) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+    diesel::sql_query(
+        "SELECT * FROM jobs
+         WHERE user_id = $5
+           AND ($1::uuid IS NULL OR id < $1)
+           AND ($2::text IS NULL OR job_type = $2)
+           AND ($3::text IS NULL OR status = $3)
+         ORDER BY id DESC LIMIT $4",
+    )
+    .into_boxed()
+    .bind::<Nullable<SqlUuid>, _>(after)
+    .bind::<Nullable<Text>, _>(filter.job_type.map(JobType::as_str))
+    .bind::<Nullable<Text>, _>(filter.status.map(JobStatus::as_str))
+    .bind::<BigInt, _>(rows)
+    .bind::<Text, _>(user.as_str().to_owned())
+}
+
 impl crate::ports::JobStore for Database {
     async fn job(&self, user: &UserId, id: JobId) -> Result<JobRecord, StoreError> {
         self.as_user(user, move |conn| {
@@ -309,20 +354,16 @@ impl crate::ports::JobStore for Database {
         filter: JobFilter,
         page: PageRequest,
     ) -> Result<Page<JobRecord>, StoreError> {
+        let owner = user.clone();
         self.as_user(user, move |conn| {
             Box::pin(async move {
                 let limit = usize::try_from(page.limit.clamp(1, 100)).unwrap_or(20);
-                let rows: Vec<JobRow> = diesel::sql_query(
-                    "SELECT * FROM jobs
-                     WHERE ($1::uuid IS NULL OR id < $1)
-                       AND ($2::text IS NULL OR job_type = $2)
-                       AND ($3::text IS NULL OR status = $3)
-                     ORDER BY id DESC LIMIT $4",
+                let rows: Vec<JobRow> = jobs_page_query(
+                    &owner,
+                    filter,
+                    page.after,
+                    i64::try_from(limit + 1).unwrap_or(101),
                 )
-                .bind::<Nullable<SqlUuid>, _>(page.after)
-                .bind::<Nullable<Text>, _>(filter.job_type.map(JobType::as_str))
-                .bind::<Nullable<Text>, _>(filter.status.map(JobStatus::as_str))
-                .bind::<BigInt, _>(i64::try_from(limit + 1).unwrap_or(101))
                 .load(conn)
                 .await?;
                 let more = rows.len() > limit;
@@ -377,12 +418,7 @@ impl crate::ports::JobStore for Database {
                 )
                 .load(conn)
                 .await?;
-                let age: Age = diesel::sql_query(
-                    "SELECT coalesce(extract(epoch FROM now() - min(run_at)), 0)::float8 AS seconds
-                     FROM jobs WHERE status = 'pending' AND run_at <= now()",
-                )
-                .get_result(conn)
-                .await?;
+                let age: Age = diesel::sql_query(OLDEST_READY_SQL).get_result(conn).await?;
                 let attempts: Vec<Counted> = diesel::sql_query(
                     "SELECT status AS a, classification AS b, count(*) AS n
                      FROM generation_attempts GROUP BY 1, 2",
@@ -552,11 +588,7 @@ impl crate::ports::QueueStore for Database {
     async fn next_run_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.as_system(|conn| {
             Box::pin(async move {
-                let row: NextAt = diesel::sql_query(
-                    "SELECT min(run_at) AS at FROM jobs WHERE status = 'pending'",
-                )
-                .get_result(conn)
-                .await?;
+                let row: NextAt = diesel::sql_query(NEXT_RUN_AT_SQL).get_result(conn).await?;
                 Ok(row.at)
             })
         })
@@ -572,19 +604,11 @@ impl crate::ports::QueueStore for Database {
             let n = self
                 .as_system(move |conn| {
                     Box::pin(async move {
-                        Ok(diesel::sql_query(
-                            "DELETE FROM jobs WHERE id IN (
-                                SELECT id FROM jobs
-                                WHERE (status IN ('completed', 'cancelled')
-                                       AND completed_at < now() - make_interval(secs => $1 / 1000.0))
-                                   OR (status = 'failed'
-                                       AND completed_at < now() - make_interval(secs => $2 / 1000.0))
-                                LIMIT 1000 FOR UPDATE SKIP LOCKED)",
-                        )
-                        .bind::<BigInt, _>(completed)
-                        .bind::<BigInt, _>(failed)
-                        .execute(conn)
-                        .await?)
+                        Ok(diesel::sql_query(PRUNE_SQL)
+                            .bind::<BigInt, _>(completed)
+                            .bind::<BigInt, _>(failed)
+                            .execute(conn)
+                            .await?)
                     })
                 })
                 .await?;

@@ -9,6 +9,8 @@ mod migrate;
 mod plans;
 mod pool;
 pub mod ports;
+#[cfg(test)]
+mod query_plans;
 pub mod records;
 mod schema;
 mod users;

@@ -1,7 +1,9 @@
 //! Plans, their generated content and their generation attempts.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use syllabus_domain::{
@@ -299,6 +301,29 @@ async fn latest_attempts(
         .collect())
 }
 
+/// A page of the user's plans, newest first: `limit + 1` rows, to tell whether more follow.
+/// The explicit `user_id` predicate lets PostgreSQL use `plans_user_id_idx` (row-level security's
+/// `OR scope = 'system'` cannot be an index condition); RLS stays the safety net.
+pub(crate) fn plans_page_query(
+    user: &UserId,
+    filter: PlanFilter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
+    diesel::sql_query(format!(
+        "SELECT * FROM (SELECT {PLAN_COLUMNS} FROM plans p
+                       WHERE p.user_id = $5 AND ($1::uuid IS NULL OR p.id < $1)) AS x
+         WHERE $2::text IS NULL OR ({PLAN_STATUS_SQL}) = $2
+         ORDER BY x.id DESC LIMIT $3"
+    ))
+    .into_boxed()
+    .bind::<Nullable<SqlUuid>, _>(after)
+    .bind::<Nullable<Text>, _>(filter.status.map(PlanStatus::as_str))
+    .bind::<BigInt, _>(limit + 1)
+    .bind::<BigInt, _>(i64::from(AttemptCap::MAX))
+    .bind::<Text, _>(user.as_str().to_owned())
+}
+
 async fn plan_row(conn: &mut AsyncPgConnection, id: Uuid) -> Result<PlanRow, StoreError> {
     Ok(diesel::sql_query(format!(
         "SELECT {PLAN_COLUMNS} FROM plans p WHERE p.id = $1"
@@ -383,40 +408,62 @@ async fn insert_attempt(
         .issues
         .as_ref()
         .and_then(|i| serde_json::to_value(i.as_slice()).ok());
-    let row: AttemptRow = diesel::insert_into(generation_attempts::table)
-        .values(AttemptInsert {
-            id: Uuid::now_v7(),
-            plan_id: plan,
-            user_id: user,
-            job_id: job,
-            number: number.map(|n| i16::try_from(n).unwrap_or(i16::MAX)),
-            status: if a.classification.is_some() {
-                "failure"
-            } else {
-                "success"
-            },
-            classification,
-            duration_ms: i32::try_from(a.duration_ms).unwrap_or(i32::MAX),
-            modules_count: to_i32(a.modules_count),
-            tasks_count: to_i32(a.tasks_count),
-            topic_truncated: a.topic_truncated,
-            notes_truncated: a.notes_truncated,
-            effort_normalized: a.effort_normalized,
-            modules_clamped: to_i32(a.modules_clamped),
-            tasks_clamped: to_i32(a.tasks_clamped),
-            timeout_extended: a.timeout_extended,
-            provider: a.provider.as_deref(),
-            model: a.model.as_deref(),
-            prompt_tokens: a.usage.map(|u| to_i32(u.prompt_tokens)),
-            completion_tokens: a.usage.map(|u| to_i32(u.completion_tokens)),
-            total_tokens: a.usage.map(|u| to_i32(u.total_tokens)),
-            prompt_hash: a.prompt_hash.as_deref(),
-            error: a.error.as_deref(),
-            issues,
-        })
-        .returning(AttemptRow::as_returning())
-        .get_result(conn)
-        .await?;
+    let row = AttemptInsert {
+        id: Uuid::now_v7(),
+        plan_id: plan,
+        user_id: user,
+        job_id: job,
+        number: number.map(|n| i16::try_from(n).unwrap_or(i16::MAX)),
+        status: if a.classification.is_some() {
+            "failure"
+        } else {
+            "success"
+        },
+        classification,
+        duration_ms: i32::try_from(a.duration_ms).unwrap_or(i32::MAX),
+        modules_count: to_i32(a.modules_count),
+        tasks_count: to_i32(a.tasks_count),
+        topic_truncated: a.topic_truncated,
+        notes_truncated: a.notes_truncated,
+        effort_normalized: a.effort_normalized,
+        modules_clamped: to_i32(a.modules_clamped),
+        tasks_clamped: to_i32(a.tasks_clamped),
+        timeout_extended: a.timeout_extended,
+        provider: a.provider.as_deref(),
+        model: a.model.as_deref(),
+        prompt_tokens: a.usage.map(|u| to_i32(u.prompt_tokens)),
+        completion_tokens: a.usage.map(|u| to_i32(u.completion_tokens)),
+        total_tokens: a.usage.map(|u| to_i32(u.total_tokens)),
+        prompt_hash: a.prompt_hash.as_deref(),
+        error: a.error.as_deref(),
+        issues,
+    };
+    let insert = diesel::insert_into(generation_attempts::table).values(row);
+    let row: AttemptRow = if number.is_some() {
+        insert
+            .returning(AttemptRow::as_returning())
+            .get_result(conn)
+            .await?
+    } else {
+        // A plan keeps one unnumbered (capped) row: a repeat counts on it and dates it anew,
+        // so refused regenerates do not add rows without bound.
+        use diesel::upsert::excluded;
+        use generation_attempts as ga;
+        insert
+            .on_conflict(ga::plan_id)
+            .filter_target(ga::number.is_null())
+            .do_update()
+            .set((
+                ga::times.eq(ga::times + 1),
+                ga::created_at.eq(diesel::dsl::now),
+                ga::job_id.eq(excluded(ga::job_id)),
+                ga::error.eq(excluded(ga::error)),
+                ga::duration_ms.eq(excluded(ga::duration_ms)),
+            ))
+            .returning(AttemptRow::as_returning())
+            .get_result(conn)
+            .await?
+    };
     Ok(row.into_record())
 }
 
@@ -558,21 +605,13 @@ impl crate::ports::PlanStore for Database {
         filter: PlanFilter,
         page: PageRequest,
     ) -> Result<Page<PlanRecord>, StoreError> {
+        let owner = user.clone();
         self.as_user(user, move |conn| {
             Box::pin(async move {
                 let limit = i64::from(page.limit.clamp(1, 100));
-                let rows: Vec<PlanRow> = diesel::sql_query(format!(
-                    "SELECT * FROM (SELECT {PLAN_COLUMNS} FROM plans p
-                                   WHERE $1::uuid IS NULL OR p.id < $1) AS x
-                     WHERE $2::text IS NULL OR ({PLAN_STATUS_SQL}) = $2
-                     ORDER BY x.id DESC LIMIT $3"
-                ))
-                .bind::<Nullable<SqlUuid>, _>(page.after)
-                .bind::<Nullable<Text>, _>(filter.status.map(PlanStatus::as_str))
-                .bind::<BigInt, _>(limit + 1)
-                .bind::<BigInt, _>(i64::from(AttemptCap::MAX))
-                .load(conn)
-                .await?;
+                let rows: Vec<PlanRow> = plans_page_query(&owner, filter, page.after, limit)
+                    .load(conn)
+                    .await?;
                 let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
                 let rows: Vec<PlanRow> = rows
                     .into_iter()
@@ -623,27 +662,73 @@ impl crate::ports::PlanStore for Database {
         .await
     }
 
-    async fn attempts(&self, user: &UserId, id: PlanId) -> Result<Vec<AttemptRecord>, StoreError> {
+    async fn attempts(
+        &self,
+        user: &UserId,
+        id: PlanId,
+        page: PageRequest,
+    ) -> Result<Page<AttemptRecord>, StoreError> {
+        let owner = user.as_str().to_owned();
         self.as_user(user, move |conn| {
             Box::pin(async move {
                 let exists: bool = diesel::select(diesel::dsl::exists(
-                    plans::table.filter(plans::id.eq(id.as_uuid())),
+                    plans::table
+                        .filter(plans::id.eq(id.as_uuid()))
+                        .filter(plans::user_id.eq(&owner)),
                 ))
                 .get_result(conn)
                 .await?;
                 if !exists {
                     return Err(StoreError::NotFound);
                 }
-                let rows: Vec<AttemptRow> = generation_attempts::table
+                let limit = usize::try_from(page.limit.clamp(1, 100)).unwrap_or(20);
+                let mut q = generation_attempts::table
                     .filter(generation_attempts::plan_id.eq(id.as_uuid()))
+                    .filter(generation_attempts::user_id.eq(owner.clone()))
                     .order((
                         generation_attempts::created_at.desc(),
                         generation_attempts::id.desc(),
                     ))
+                    .limit(i64::try_from(limit + 1).unwrap_or(101))
                     .select(AttemptRow::as_select())
-                    .load(conn)
-                    .await?;
-                Ok(rows.into_iter().map(AttemptRow::into_record).collect())
+                    .into_boxed();
+                if let Some(after) = page.after {
+                    // Keyset on (created_at, id), the list's order; a cursor that is not one of
+                    // this plan's attempts ends the list.
+                    let at: Option<DateTime<Utc>> = generation_attempts::table
+                        .filter(generation_attempts::id.eq(after))
+                        .filter(generation_attempts::plan_id.eq(id.as_uuid()))
+                        .select(generation_attempts::created_at)
+                        .first(conn)
+                        .await
+                        .optional()?;
+                    let Some(at) = at else {
+                        return Ok(Page {
+                            items: Vec::new(),
+                            next_cursor: None,
+                        });
+                    };
+                    q = q.filter(
+                        generation_attempts::created_at
+                            .lt(at)
+                            .or(generation_attempts::created_at
+                                .eq(at)
+                                .and(generation_attempts::id.lt(after))),
+                    );
+                }
+                let rows: Vec<AttemptRow> = q.load(conn).await?;
+                let more = rows.len() > limit;
+                let items: Vec<AttemptRecord> = rows
+                    .into_iter()
+                    .take(limit)
+                    .map(AttemptRow::into_record)
+                    .collect();
+                let next_cursor = if more {
+                    items.last().map(|a| a.id)
+                } else {
+                    None
+                };
+                Ok(Page { items, next_cursor })
             })
         })
         .await

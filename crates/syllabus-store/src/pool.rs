@@ -164,3 +164,137 @@ fn settle<T>(conn: &mut Conn, result: Result<T, StoreError>) -> Result<T, StoreE
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::QueryableByName;
+    use diesel::sql_types::{BigInt, Nullable, Text};
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+    use syllabus_domain::UserId;
+    use syllabus_testkit::TestDb;
+
+    use super::{Database, PoolOptions};
+    use crate::StoreError;
+
+    type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+    #[derive(QueryableByName, Debug, PartialEq)]
+    struct Settings {
+        #[diesel(sql_type = Nullable<Text>)]
+        user_id: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        scope: Option<String>,
+    }
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    async fn settings(conn: &mut AsyncPgConnection) -> Result<Settings, StoreError> {
+        Ok(diesel::sql_query(
+            "SELECT nullif(current_setting('syllabus.user_id', true), '') AS user_id,
+                    nullif(current_setting('syllabus.scope', true), '') AS scope",
+        )
+        .get_result(conn)
+        .await?)
+    }
+
+    async fn plans_seen(db: &Database, user: &UserId) -> Result<i64, StoreError> {
+        db.as_user(user, |conn| {
+            Box::pin(async move {
+                let c: Count = diesel::sql_query("SELECT count(*) AS n FROM plans")
+                    .get_result(conn)
+                    .await?;
+                Ok(c.n)
+            })
+        })
+        .await
+    }
+
+    /// One pooled connection serves a user, the system scope, a failed transaction and another
+    /// user in turn: none of them inherits what the one before it set.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_pooled_connection_is_clean_after_each_transaction() -> TestResult {
+        let test = TestDb::new().await?;
+        let mut admin = AsyncPgConnection::establish(test.admin_url()).await?;
+        admin.batch_execute(
+            "INSERT INTO users (id) VALUES ('alice'), ('bob');
+             INSERT INTO plans (id, user_id, topic, topic_truncated, topic_original_length,
+                                skill_level, weekly_hours, learning_style)
+             VALUES (gen_random_uuid(), 'alice', 'Rust ownership', false, 14, 'beginner', 5, 'practice')",
+        )
+        .await?;
+        let db = Database::connect(
+            test.url(),
+            PoolOptions {
+                max_size: 1,
+                ..PoolOptions::default()
+            },
+        )?;
+        let alice = UserId::parse("alice").ok_or("user")?;
+        let bob = UserId::parse("bob").ok_or("user")?;
+
+        assert_eq!(plans_seen(&db, &alice).await?, 1);
+        let mut conn = db.conn().await?;
+        assert_eq!(
+            settings(&mut conn).await?,
+            Settings {
+                user_id: None,
+                scope: None
+            },
+            "after a user's transaction"
+        );
+        drop(conn);
+
+        let seen_by_system = db
+            .as_system(|conn| {
+                Box::pin(async move {
+                    let c: Count = diesel::sql_query("SELECT count(*) AS n FROM plans")
+                        .get_result(conn)
+                        .await?;
+                    Ok(c.n)
+                })
+            })
+            .await?;
+        assert_eq!(seen_by_system, 1);
+        let mut conn = db.conn().await?;
+        assert_eq!(
+            settings(&mut conn).await?,
+            Settings {
+                user_id: None,
+                scope: None
+            },
+            "after a system transaction"
+        );
+        drop(conn);
+        assert_eq!(
+            plans_seen(&db, &bob).await?,
+            0,
+            "bob after the system scope"
+        );
+
+        let failed: Result<(), StoreError> = db
+            .as_user(&alice, |conn| {
+                Box::pin(async move {
+                    diesel::sql_query("SELECT 1/0").execute(conn).await?;
+                    Ok(())
+                })
+            })
+            .await;
+        assert!(failed.is_err());
+        let mut conn = db.conn().await?;
+        assert_eq!(
+            settings(&mut conn).await?,
+            Settings {
+                user_id: None,
+                scope: None
+            },
+            "after a rolled-back transaction"
+        );
+        drop(conn);
+        assert_eq!(plans_seen(&db, &bob).await?, 0, "bob after alice's failure");
+        Ok(())
+    }
+}

@@ -64,7 +64,7 @@ pub trait PlanStore: Clone + Send + Sync + 'static {
         id: PlanId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// A plan's attempts, newest first.
+    /// A page of a plan's attempts, newest first.
     ///
     /// # Errors
     /// [`StoreError::NotFound`].
@@ -72,7 +72,8 @@ pub trait PlanStore: Clone + Send + Sync + 'static {
         &self,
         user: &UserId,
         id: PlanId,
-    ) -> impl Future<Output = Result<Vec<AttemptRecord>, StoreError>> + Send;
+        page: PageRequest,
+    ) -> impl Future<Output = Result<Page<AttemptRecord>, StoreError>> + Send;
 
     /// Queues a new generation (SPEC §3 `regenerate`); at the cap records a `capped` attempt.
     ///

@@ -106,6 +106,7 @@ diesel::table! {
         error -> Nullable<Text>,
         created_at -> Timestamptz,
         issues -> Nullable<Jsonb>,
+        times -> Int4,
     }
 }
 

@@ -187,13 +187,17 @@ async fn the_attempt_cap_is_enforced_by_the_database() -> TestResult {
             .is_err(),
         "no second attempt 3"
     );
-    // Capped records carry no number and may repeat.
+    // Capped records carry no number; a plan keeps one (repeats count on it).
     sql_query(attempt("NULL", "capped"))
         .execute(&mut admin)
         .await?;
-    sql_query(attempt("NULL", "capped"))
-        .execute(&mut admin)
-        .await?;
+    assert!(
+        sql_query(attempt("NULL", "capped"))
+            .execute(&mut admin)
+            .await
+            .is_err(),
+        "one capped row per plan"
+    );
     assert!(
         sql_query(attempt("NULL", "timeout"))
             .execute(&mut admin)
@@ -275,5 +279,140 @@ async fn row_level_security_isolates_users_even_when_a_query_forgets_the_filter(
         .await?,
         1
     );
+    Ok(())
+}
+
+/// The owned tables, each with one row per user (see [`owned_rows`]).
+const OWNED: [&str; 9] = [
+    "plans",
+    "modules",
+    "tasks",
+    "jobs",
+    "generation_attempts",
+    "flashcards",
+    "distractors",
+    "skill_trees",
+    "skill_nodes",
+];
+
+/// One row of every owned table for `user`; `n` (1–9) keeps the ids apart.
+fn owned_rows(user: &str, n: u8) -> Vec<String> {
+    let id = |kind: u8| format!("0190c4c2-0000-7000-8000-0000000{kind}{n:04}");
+    let (plan, module, task, job, attempt, card, wrong, tree, node) = (
+        id(1),
+        id(2),
+        id(3),
+        id(4),
+        id(5),
+        id(6),
+        id(7),
+        id(8),
+        id(9),
+    );
+    vec![
+        PLAN_SQL
+            .replace("$1::uuid", &format!("'{plan}'"))
+            .replace("$2", &format!("'{user}'")),
+        format!(
+            "INSERT INTO modules (id, plan_id, user_id, position, title, estimated_minutes) VALUES ('{module}', '{plan}', '{user}', 1, 'M', 60)"
+        ),
+        format!(
+            "INSERT INTO tasks (id, module_id, user_id, position, title, estimated_minutes) VALUES ('{task}', '{module}', '{user}', 1, 'T', 10)"
+        ),
+        format!(
+            "INSERT INTO jobs (id, user_id, job_type, plan_id, payload, max_attempts) VALUES ('{job}', '{user}', 'skill_tree', '{plan}', '{{}}', 1)"
+        ),
+        format!(
+            "INSERT INTO generation_attempts (id, plan_id, user_id, number, status, classification) VALUES ('{attempt}', '{plan}', '{user}', 1, 'failure', 'timeout')"
+        ),
+        format!(
+            "INSERT INTO flashcards (id, plan_id, module_id, user_id, job_id, question, answer) VALUES ('{card}', '{plan}', '{module}', '{user}', '{job}', 'Q', 'A')"
+        ),
+        format!(
+            "INSERT INTO distractors (id, flashcard_id, user_id, position, text) VALUES ('{wrong}', '{card}', '{user}', 0, 'W')"
+        ),
+        format!(
+            "INSERT INTO skill_trees (id, plan_id, user_id, job_id, node_count, depth) VALUES ('{tree}', '{plan}', '{user}', '{job}', 1, 1)"
+        ),
+        format!(
+            "INSERT INTO skill_nodes (id, tree_id, user_id, depth, path, title) VALUES ('{node}', '{tree}', '{user}', 1, '1', 'N')"
+        ),
+    ]
+}
+
+async fn visible(conn: &mut AsyncPgConnection, table: &str) -> Result<i64, diesel::result::Error> {
+    count(conn, &format!("SELECT count(*) AS n FROM {table}")).await
+}
+
+/// Every owned table, under the setting the app uses (`set_config(…, true)` inside its
+/// transaction): a user sees, changes and creates only their own rows.
+#[tokio::test(flavor = "multi_thread")]
+async fn row_level_security_isolates_every_owned_table_in_the_apps_transactions() -> TestResult {
+    let db = TestDb::new().await?;
+    let mut admin = AsyncPgConnection::establish(db.admin_url()).await?;
+    sql_query("INSERT INTO users (id) VALUES ('alice'), ('bob')")
+        .execute(&mut admin)
+        .await?;
+    for sql in owned_rows("alice", 1)
+        .into_iter()
+        .chain(owned_rows("bob", 2))
+    {
+        sql_query(sql).execute(&mut admin).await?;
+    }
+    let mut app = AsyncPgConnection::establish(db.url()).await?;
+    app.transaction::<_, Box<dyn std::error::Error + Send + Sync>, _>(async |conn| {
+        sql_query("SELECT set_config('syllabus.user_id', 'alice', true)")
+            .execute(conn)
+            .await?;
+        for table in OWNED {
+            assert_eq!(
+                visible(conn, table).await?,
+                1,
+                "alice sees her {table} only"
+            );
+            let bobs = format!("SELECT count(*) AS n FROM {table} WHERE user_id = 'bob'");
+            assert_eq!(count(conn, &bobs).await?, 0, "{table}");
+            let touched = sql_query(format!("UPDATE {table} SET user_id = user_id"))
+                .execute(conn)
+                .await?;
+            assert_eq!(touched, 1, "alice updates her {table} only");
+            let gone = sql_query(format!("DELETE FROM {table} WHERE user_id = 'bob'"))
+                .execute(conn)
+                .await?;
+            assert_eq!(gone, 0, "alice deletes none of bob's {table}");
+        }
+        Ok(())
+    })
+    .await?;
+    // Writing a row for someone else is refused, in every table (each in its own transaction;
+    // bob's rows 3 reference alice's parents, so only the row-level check can refuse them).
+    let forged = owned_rows("bob", 3);
+    for (i, table) in OWNED.iter().enumerate() {
+        let res = app
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
+                sql_query("SELECT set_config('syllabus.user_id', 'alice', true)")
+                    .execute(conn)
+                    .await?;
+                // The parents this row needs, as alice's own rows 3 (all but the row itself).
+                for sql in owned_rows("alice", 3).into_iter().take(i) {
+                    sql_query(sql).execute(conn).await?;
+                }
+                sql_query(forged[i].clone()).execute(conn).await
+            })
+            .await;
+        let err = res.expect_err("alice cannot create bob's row");
+        assert!(
+            err.to_string().contains("row-level security"),
+            "{table}: refused by the policy, not by a key: {err}"
+        );
+    }
+    // The setting ends with the transaction: the same connection sees nothing afterwards.
+    for table in OWNED {
+        assert_eq!(visible(&mut app, table).await?, 0, "{table} after commit");
+    }
+    for table in OWNED {
+        let both = count(&mut admin, &format!("SELECT count(*) AS n FROM {table}")).await?;
+        assert_eq!(both, 2, "nothing of {table} was lost or forged");
+    }
     Ok(())
 }
