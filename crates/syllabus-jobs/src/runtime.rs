@@ -102,13 +102,24 @@ impl<S, P> Context<S, P> {
     ) -> JobEnd {
         if may_retry && error.classification.is_retryable() && job.attempts < job.max_attempts {
             let delay = self.backoff.delay(job.attempts, jitter(), retry_after);
-            let at = Utc::now()
-                + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::zero());
+            // Never a panic or an immediate retry on an absurd delay: at most a month away.
+            let delay = delay.min(Duration::from_secs(30 * 24 * 3_600));
+            let at = chrono::Duration::from_std(delay)
+                .ok()
+                .and_then(|d| Utc::now().checked_add_signed(d))
+                .unwrap_or_else(Utc::now);
             JobEnd::Retry { at, error }
         } else {
             JobEnd::Failed { error }
         }
     }
+}
+
+/// `now + d`, saturating at a year away instead of panicking on an absurd setting.
+fn later(d: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(d.min(Duration::from_secs(365 * 24 * 3_600)))
+        .unwrap_or(now)
 }
 
 /// A uniform fraction in [0, 1) from the OS's randomness (via a v4 UUID's random bits).
@@ -169,7 +180,7 @@ where
                     Ok(n) => tracing::warn!(jobs = n, "rescued stale jobs"),
                     Err(e) => tracing::warn!(error = %e, "stale rescue failed"),
                 }
-                next_rescue = tokio::time::Instant::now() + rescue_every;
+                next_rescue = later(rescue_every);
             }
 
             if tokio::time::Instant::now() >= next_prune {
@@ -183,7 +194,7 @@ where
                     Ok(n) => tracing::info!(jobs = n, "pruned old jobs"),
                     Err(e) => tracing::warn!(error = %e, "pruning failed"),
                 }
-                next_prune = tokio::time::Instant::now() + config.prune_every;
+                next_prune = later(config.prune_every);
             }
 
             let mut store_failed = false;
@@ -384,7 +395,7 @@ where
 /// Releases the lease (back to `pending`, the run not counted) once the store answers again,
 /// instead of leaving the job to the stale rescue; gives up when the rescue would have taken it.
 async fn release_when_back<S: QueueStore>(store: &S, lease: Lease, stale_after: Duration) {
-    let until = tokio::time::Instant::now() + stale_after;
+    let until = later(stale_after);
     let mut delay = Duration::from_millis(200);
     loop {
         match store.release(lease).await {
@@ -393,7 +404,7 @@ async fn release_when_back<S: QueueStore>(store: &S, lease: Lease, stale_after: 
                 return;
             }
             Ok(false) => return,
-            Err(e) if tokio::time::Instant::now() + delay < until => {
+            Err(e) if later(delay) < until => {
                 tracing::warn!(error = %e, retry_in_ms = delay.as_millis(), "release failed; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
