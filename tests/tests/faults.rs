@@ -2,7 +2,7 @@
 //! connection killed under a write, a delete racing a job's end or an enqueue, a stale rescue.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use diesel::sql_types::{BigInt, Text};
@@ -384,11 +384,12 @@ async fn a_write_on_a_connection_the_server_terminates_is_unavailable_not_unexpe
     Ok(())
 }
 
-/// A provider that panics on its first plan, then delegates; or never answers a plan at all,
+/// A provider that panics on its first plans, then delegates; or never answers a plan at all,
 /// telling when its call is dropped.
 struct Faulty {
     inner: OpenAiProvider,
-    panicked: AtomicBool,
+    /// Plans that still panic.
+    panics: AtomicU32,
     hang: bool,
     dropped: tokio::sync::mpsc::UnboundedSender<()>,
 }
@@ -411,8 +412,12 @@ impl Provider for Faulty {
             let _guard = OnDrop(self.dropped.clone());
             std::future::pending::<()>().await;
         }
-        if !self.panicked.swap(true, Ordering::SeqCst) {
-            panic!("a handler bug on the first plan");
+        if self
+            .panics
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            panic!("a handler bug");
         }
         self.inner.learning_plan(request, reask).await
     }
@@ -457,6 +462,7 @@ impl Workers {
 async fn workers(
     app: &App,
     hang: bool,
+    panics: u32,
     stale_after: Duration,
 ) -> Result<(Workers, tokio::sync::mpsc::UnboundedReceiver<()>), syllabus_e2e::Error> {
     let (dropped, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -467,7 +473,7 @@ async fn workers(
             model: "fake-model".into(),
             ..ProviderConfig::default()
         })?,
-        panicked: AtomicBool::new(false),
+        panics: AtomicU32::new(panics),
         hang,
         dropped,
     };
@@ -497,7 +503,7 @@ async fn a_panicking_handler_ends_its_run_as_a_retryable_failure_and_the_retry_s
     let app = app().await?;
     app.llm
         .set_default(Reply::stream(&plan_json(2, 2, 60), 4, Duration::ZERO));
-    let (workers, _) = workers(&app, false, Duration::from_secs(300)).await?;
+    let (workers, _) = workers(&app, false, 1, Duration::from_secs(300)).await?;
     let plan = app.create_plan("anna", "Panic topic").await?;
     // Before, the panic killed the run's task and left the job processing, its heartbeat
     // (a detached task) keeping it fresh: the plan stayed pending until a restart.
@@ -511,8 +517,23 @@ async fn a_panicking_handler_ends_its_run_as_a_retryable_failure_and_the_retry_s
         "one panicked run, one that succeeded: {job}"
     );
     assert_eq!(
-        body["attempts_used"], 1,
-        "the panicked run recorded no attempt: {body}"
+        body["attempts_used"], 2,
+        "the panicked run is a recorded provider_error attempt: {body}"
+    );
+    let attempts = app
+        .get(&format!("/api/v1/plans/{plan}/attempts"), "anna")
+        .await?;
+    let classes: Vec<&serde_json::Value> = attempts.body["items"]
+        .as_array()
+        .ok_or("items")?
+        .iter()
+        .map(|a| &a["classification"])
+        .collect();
+    assert_eq!(
+        classes,
+        [&serde_json::Value::Null, &json!("provider_error")],
+        "{}",
+        attempts.body
     );
     workers.stop().await;
     app.stop().await;
@@ -524,7 +545,7 @@ async fn a_run_whose_lease_is_lost_is_cancelled_at_once() -> TestResult {
     let app = app().await?;
     let bert = user("bert")?;
     // Heartbeats every 300 ms.
-    let (workers, mut dropped) = workers(&app, true, Duration::from_millis(900)).await?;
+    let (workers, mut dropped) = workers(&app, true, 0, Duration::from_millis(900)).await?;
     app.create_plan("bert", "Lost lease topic").await?;
     let jobs = app.get("/api/v1/jobs", "bert").await?;
     let job = syllabus_domain::JobId::from_uuid(
@@ -554,6 +575,25 @@ async fn a_run_whose_lease_is_lost_is_cancelled_at_once() -> TestResult {
     );
     let after = app.store.job(&bert, job).await?;
     assert_eq!(after.status, JobStatus::Pending, "{after:?}");
+    workers.stop().await;
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_whose_handler_always_panics_fails_after_three_recorded_attempts() -> TestResult {
+    let app = app().await?;
+    let (workers, _) = workers(&app, false, 10, Duration::from_secs(300)).await?;
+    let plan = app.create_plan("cleo", "Always panics").await?;
+    // Before, each panicked run ended the job without an attempt: the job failed after its 3
+    // runs and the plan stayed pending for ever, with nothing left to run it.
+    let body = app.settle("cleo", &plan, Duration::from_secs(30)).await?;
+    assert_eq!(body["status"], "failed", "{body}");
+    assert_eq!(body["attempts_used"], 3, "{body}");
+    assert_eq!(
+        body["latest_attempt"]["classification"], "provider_error",
+        "{body}"
+    );
     workers.stop().await;
     app.stop().await;
     Ok(())

@@ -351,6 +351,15 @@ pub fn init_tracing(format: LogFormat) {
             .try_init(),
         LogFormat::Pretty => builder.pretty().try_init(),
     };
+    // A panic's message can quote the data being handled (a slicing panic quotes its string),
+    // and the model's output stays out of logs (SPEC section 2): log where, never what.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(panic.location = %location, "panic (message withheld)");
+    }));
 }
 
 #[cfg(test)]

@@ -255,6 +255,15 @@ mod tests {
     }
 
     #[test]
+    fn nul_in_cards_and_distractors_is_a_validation_issue() {
+        let doc = json!({"flashcards": [{"question": "Q\0", "answer": "A"}]});
+        assert_eq!(
+            paths(&validate_flashcards(&doc, 5).unwrap_err()),
+            ["flashcards[0].question"]
+        );
+    }
+
+    #[test]
     fn extra_flashcards_are_dropped() {
         let doc = json!({"flashcards": [
             {"question": "Q1", "answer": "A1"}, {"question": "Q2", "answer": "A2"}, {"question": "Q3", "answer": "A3"}

@@ -30,6 +30,9 @@ pub(crate) fn exceeds(text: &str, max_chars: usize) -> bool {
     text.len() > max_chars && text.chars().count() > max_chars
 }
 
+/// The issue of a text holding U+0000, which PostgreSQL's `text` cannot store.
+pub(crate) const NUL_MESSAGE: &str = "must not contain NUL (U+0000) characters";
+
 /// A required string field of at most `max` characters with at least one letter or digit,
 /// trimmed.
 pub(crate) fn required_text(
@@ -54,6 +57,8 @@ pub(crate) fn required_str(
     match value.and_then(Value::as_str).map(str::trim) {
         None => issues.push(path(), "must be a string"),
         Some("") => issues.push(path(), "must not be empty"),
+        // PostgreSQL text cannot hold NUL: a validation issue (re-asked), not a failed insert.
+        Some(s) if s.contains('\0') => issues.push(path(), NUL_MESSAGE),
         // "…" or "?" is not a title, question or answer: small models copy placeholders.
         Some(s) if !s.chars().any(char::is_alphanumeric) => {
             issues.push(path(), "must contain a letter or a digit");
@@ -79,7 +84,10 @@ pub(crate) fn optional_text(
         None | Some(Value::Null) => Some(None),
         Some(Value::String(s)) => {
             let s = s.trim();
-            if exceeds(s, max) {
+            if s.contains('\0') {
+                issues.push(at.field(name), NUL_MESSAGE);
+                None
+            } else if exceeds(s, max) {
                 issues.push(
                     at.field(name),
                     format!("must have at most {max} characters"),

@@ -197,7 +197,7 @@ impl PlanRequest {
             ("notes", raw.notes.as_deref()),
         ] {
             if text.is_some_and(|t| t.contains('\0')) {
-                issues.push(field, "must not contain NUL (U+0000) characters");
+                issues.push(field, crate::fields::NUL_MESSAGE);
             }
         }
         let topic = sanitize(&raw.topic, TOPIC_MAX_CHARS);

@@ -330,6 +330,16 @@ mod tests {
     }
 
     #[test]
+    fn nul_in_generated_text_is_a_validation_issue_not_a_failed_insert() {
+        let doc = json!({"modules": [{"title": "Basics\0", "description": "a\0b",
+            "estimated_minutes": 60, "tasks": [task(json!(10))]}]});
+        assert_eq!(
+            paths(&validate_plan(&doc).unwrap_err()),
+            ["modules[0].title", "modules[0].description"]
+        );
+    }
+
+    #[test]
     fn a_valid_plan_is_numbered_in_model_order() {
         let doc = json!({"modules": [
             module(json!(60), vec![task(json!(10)), task(json!(20))]),

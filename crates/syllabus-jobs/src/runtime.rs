@@ -8,7 +8,7 @@ use chrono::Utc;
 use syllabus_domain::backoff::Backoff;
 use syllabus_domain::{JobId, JobStatus, JobType};
 use syllabus_provider::Provider;
-use syllabus_store::records::{ClaimedJob, JobEnd, JobError, JobEvent, Lease};
+use syllabus_store::records::{ClaimedJob, JobEnd, JobError, JobEvent, Lease, NewAttempt};
 use syllabus_store::{ContentJobStore, GenerationStore, JobEvents, QueueStore, StoreError};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -324,6 +324,9 @@ where
         // neither a panic nor a lost lease leaves the other running.
         let handler = std::panic::AssertUnwindSafe(dispatch(&ctx, &job)).catch_unwind();
         let run = tokio::select! {
+            // A handler that finished wins over a heartbeat that, in the same poll, found the
+            // lease gone because that very handler's finishing write just committed.
+            biased;
             result = handler => match result {
                 Ok(returned) => Run::Returned(returned),
                 Err(panic) => Run::Panicked(panic_message(panic.as_ref())),
@@ -351,13 +354,17 @@ where
                 // A bug or an unexpected database state: end the run as a retryable failure now
                 // rather than leaving the job to the stale rescue.
                 tracing::error!(error = %e, duration_ms = ms, "job failed on an internal error");
-                let end = ctx.failure_end(&job, internal_error(), None, true);
-                settle(&ctx, lease, end, stale_after).await;
+                interrupted(&ctx, &job, stale_after).await;
             }
             Run::Panicked(message) => {
-                tracing::error!(panic = %message, duration_ms = ms, "job handler panicked");
-                let end = ctx.failure_end(&job, internal_error(), None, true);
-                settle(&ctx, lease, end, stale_after).await;
+                // The message may quote the text being handled (a slicing panic quotes its
+                // string), and model output stays out of logs: only its size is logged.
+                tracing::error!(
+                    panic_message_bytes = message.len(),
+                    duration_ms = ms,
+                    "job handler panicked"
+                );
+                interrupted(&ctx, &job, stale_after).await;
             }
         }
         leases
@@ -374,6 +381,50 @@ fn internal_error() -> JobError {
         message: "An internal error interrupted the job.".to_owned(),
         classification: syllabus_domain::FailureClass::ProviderError,
     }
+}
+
+/// Ends a run its handler could not end (a panic, an unexpected error) as a retryable
+/// `provider_error`. A plan generation also records the failed attempt, as every attempt must:
+/// otherwise a plan whose job failed this way would show `pending` for ever, with no attempt
+/// counting towards its cap and no job left to run.
+async fn interrupted<S, P>(ctx: &Context<S, P>, job: &ClaimedJob, stale_after: Duration)
+where
+    S: QueueStore + GenerationStore,
+{
+    let error = internal_error();
+    let end = ctx.failure_end(job, error.clone(), None, true);
+    if let (JobType::PlanGeneration, Some(plan)) = (job.job_type, job.plan_id) {
+        let attempt = NewAttempt {
+            classification: Some(error.classification),
+            error: Some(error.message.clone()),
+            ..NewAttempt::default()
+        };
+        let recorded = finish_with_retry(|| {
+            ctx.store.finish_generation(
+                job.lease,
+                &job.user,
+                plan,
+                attempt.clone(),
+                None,
+                end.clone(),
+            )
+        })
+        .await;
+        match recorded {
+            Ok(_) | Err(StoreError::LeaseLost) => return,
+            Err(StoreError::NotFound) => {
+                settle(ctx, job.lease, JobEnd::Cancelled, stale_after).await;
+                return;
+            }
+            Err(e) if e.is_transient() => {
+                release_when_back(&ctx.store, job.lease, stale_after).await;
+                return;
+            }
+            // At the cap (or another surprise): end the job without an attempt row.
+            Err(e) => tracing::warn!(error = %e, "could not record the interrupted attempt"),
+        }
+    }
+    settle(ctx, job.lease, end, stale_after).await;
 }
 
 /// Writes a run's end that the handler could not write, through outages; when the store stays
@@ -471,7 +522,9 @@ where
 /// Beats until the lease is found lost, then returns (and never otherwise): the caller drops
 /// the run with it. A failed beat (the database restarting) is not a lost lease.
 async fn heartbeat<S: QueueStore>(store: S, lease: Lease, stale_after: Duration) {
-    let every = (stale_after / 3).clamp(Duration::from_millis(50), Duration::from_secs(30));
+    // At most 5 s apart: a lost lease is noticed within 5 s (a generation lasts up to 20 s),
+    // whatever JOB_STALE_AFTER_MS is.
+    let every = (stale_after / 3).clamp(Duration::from_millis(50), Duration::from_secs(5));
     let mut tick = tokio::time::interval(every);
     tick.tick().await;
     loop {

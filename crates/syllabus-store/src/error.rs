@@ -51,9 +51,6 @@ impl From<DieselError> for StoreError {
                     constraint: info.constraint_name().unwrap_or("unique").to_owned(),
                 }
             }
-            // The row a foreign key names is gone (deleted concurrently): what was asked about
-            // does not exist any more.
-            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => Self::NotFound,
             // No SQLSTATE: the connection closed, reset or could not send (diesel-async reports
             // every such tokio-postgres error as UnableToSendCommand).
             DieselError::DatabaseError(
