@@ -1,8 +1,9 @@
 //! Bearer JWT authentication: HS256 with a shared secret, or RS256/ES256 keys from a JWKS URL.
 //! `exp` is enforced; `iss` and `aud` are checked when configured; `sub` is the user.
 //!
-//! JWKS keys are fetched on first use and refreshed when they are 10 min old or a token names an
-//! unknown `kid`. No lock is held across a fetch, only one fetch runs at a time, and fetches are
+//! JWKS keys are fetched on first use and refreshed when they are 10 min old (in the background: the
+//! request that notices goes on with the cached key) or a token names an unknown `kid`. No lock
+//! is held across a fetch, only one fetch runs at a time, and fetches are
 //! throttled after a success (30 s) and after a failure (5 s): a token with a cached key never
 //! waits for a fetch, and a JWKS outage or a flood of unknown `kid`s costs one fetch per
 //! interval, not one per request. A request whose `kid` is unknown while a fetch runs waits for
@@ -61,23 +62,26 @@ struct JwksIntervals {
 }
 
 /// What a request does about the keys.
-enum Step<'a> {
+enum Step {
     Use(Arc<Keys>),
-    Fetch(Fetching<'a>),
+    /// Fetch now and wait for it (the `kid` is unknown).
+    Fetch(Fetching),
+    /// Use the cached keys (they hold the `kid`) and refresh them in the background.
+    Refresh(Arc<Keys>, Fetching),
     Wait(watch::Receiver<()>),
 }
 
 /// The fetch a request runs. Dropped unfinished (the request was cancelled), it still clears
 /// `in_flight` and counts as a failed attempt, so fetching never stays blocked; dropping its
 /// sender wakes the waiters either way.
-struct Fetching<'a> {
-    auth: &'a Authenticator,
+struct Fetching {
+    cache: Arc<std::sync::Mutex<JwksCache>>,
     _done: watch::Sender<()>,
 }
 
-impl Drop for Fetching<'_> {
+impl Drop for Fetching {
     fn drop(&mut self) {
-        let mut cache = self.auth.cache();
+        let mut cache = lock(&self.cache);
         if cache.in_flight.take().is_some() {
             cache.last_attempt = Some((Instant::now(), false));
         }
@@ -90,7 +94,7 @@ pub struct Authenticator {
     issuer: Option<String>,
     audience: Option<String>,
     http: reqwest::Client,
-    jwks: std::sync::Mutex<JwksCache>,
+    jwks: Arc<std::sync::Mutex<JwksCache>>,
     intervals: JwksIntervals,
 }
 
@@ -120,12 +124,12 @@ impl Authenticator {
                 .timeout(Duration::from_secs(5))
                 .build()
                 .unwrap_or_default(),
-            jwks: std::sync::Mutex::new(JwksCache {
+            jwks: Arc::new(std::sync::Mutex::new(JwksCache {
                 keys: Arc::new(HashMap::new()),
                 fetched: None,
                 last_attempt: None,
                 in_flight: None,
-            }),
+            })),
             intervals: JwksIntervals {
                 after_success: JWKS_MIN_REFRESH,
                 after_failure: JWKS_RETRY_AFTER_FAILURE,
@@ -224,8 +228,17 @@ impl Authenticator {
                     continue;
                 }
                 Step::Fetch(fetching) => {
-                    let fetched = self.fetch_jwks(url).await;
-                    self.end_fetch(fetched, fetching)
+                    let fetched = fetch_jwks(&self.http, url).await;
+                    end_fetch(fetched, fetching)
+                }
+                Step::Refresh(keys, fetching) => {
+                    // The request goes on with the cached key; the refresh outlives it.
+                    let (http, url) = (self.http.clone(), url.to_owned());
+                    tokio::spawn(async move {
+                        let fetched = fetch_jwks(&http, &url).await;
+                        end_fetch(fetched, fetching);
+                    });
+                    keys
                 }
             };
             return keys.get(kid).cloned().ok_or_else(unknown);
@@ -234,7 +247,7 @@ impl Authenticator {
 
     /// Decides under the cache's lock, without waiting: the cached keys when they hold `kid` and
     /// are fresh (or no fetch may start), a fetch to run, or a running fetch to wait for.
-    fn jwks_step(&self, kid: &str, waited: bool) -> Step<'_> {
+    fn jwks_step(&self, kid: &str, waited: bool) -> Step {
         let mut cache = self.cache();
         let known = cache.keys.contains_key(kid);
         let stale = cache
@@ -264,70 +277,79 @@ impl Authenticator {
         }
         let (done, rx) = watch::channel(());
         cache.in_flight = Some(rx);
-        Step::Fetch(Fetching {
-            auth: self,
+        let fetching = Fetching {
+            cache: Arc::clone(&self.jwks),
             _done: done,
-        })
+        };
+        if known {
+            Step::Refresh(Arc::clone(&cache.keys), fetching)
+        } else {
+            Step::Fetch(fetching)
+        }
     }
 
     /// The cache, locked for a few field reads or writes (a panic elsewhere cannot leave it
     /// inconsistent: every update is a plain assignment).
     fn cache(&self) -> std::sync::MutexGuard<'_, JwksCache> {
-        self.jwks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.jwks)
     }
+}
 
-    /// Records a fetch's outcome; dropping `fetching` then wakes its waiters.
-    fn end_fetch(&self, fetched: Result<Keys, String>, fetching: Fetching<'_>) -> Arc<Keys> {
-        let keys = {
-            let mut cache = self.cache();
-            let ok = fetched.is_ok();
-            match fetched {
-                Ok(keys) => {
-                    cache.keys = Arc::new(keys);
-                    cache.fetched = Some(Instant::now());
-                }
-                Err(e) => tracing::warn!(error = %e, "JWKS fetch failed"),
-            }
-            cache.last_attempt = Some((Instant::now(), ok));
-            cache.in_flight = None;
-            Arc::clone(&cache.keys)
-        };
-        drop(fetching);
-        keys
-    }
+/// The cache, locked for a few field reads or writes.
+fn lock(cache: &std::sync::Mutex<JwksCache>) -> std::sync::MutexGuard<'_, JwksCache> {
+    cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
-    async fn fetch_jwks(&self, url: &str) -> Result<Keys, String> {
-        let set: JwkSet = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| e.to_string())?
-            .bytes()
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))?;
-        let mut keys = HashMap::new();
-        for jwk in &set.keys {
-            let alg = match jwk.common.key_algorithm.map(|a| a.to_string()).as_deref() {
-                Some("RS256") => Algorithm::RS256,
-                Some("ES256") => Algorithm::ES256,
-                None => match &jwk.algorithm {
-                    jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
-                    jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
-                    _ => continue,
-                },
-                Some(_) => continue,
-            };
-            if let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk)) {
-                keys.insert(kid, (key, alg));
+/// Records a fetch's outcome; dropping `fetching` then wakes its waiters.
+fn end_fetch(fetched: Result<Keys, String>, fetching: Fetching) -> Arc<Keys> {
+    let keys = {
+        let mut cache = lock(&fetching.cache);
+        let ok = fetched.is_ok();
+        match fetched {
+            Ok(keys) => {
+                cache.keys = Arc::new(keys);
+                cache.fetched = Some(Instant::now());
             }
+            Err(e) => tracing::warn!(error = %e, "JWKS fetch failed"),
         }
-        Ok(keys)
+        cache.last_attempt = Some((Instant::now(), ok));
+        cache.in_flight = None;
+        Arc::clone(&cache.keys)
+    };
+    drop(fetching);
+    keys
+}
+
+async fn fetch_jwks(http: &reqwest::Client, url: &str) -> Result<Keys, String> {
+    let set: JwkSet = http
+        .get(url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| e.to_string())?
+        .bytes()
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))?;
+    let mut keys = HashMap::new();
+    for jwk in &set.keys {
+        let alg = match jwk.common.key_algorithm.map(|a| a.to_string()).as_deref() {
+            Some("RS256") => Algorithm::RS256,
+            Some("ES256") => Algorithm::ES256,
+            None => match &jwk.algorithm {
+                jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
+                _ => continue,
+            },
+            Some(_) => continue,
+        };
+        if let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk)) {
+            keys.insert(kid, (key, alg));
+        }
     }
+    Ok(keys)
 }
 
 /// The authenticated user of a request.

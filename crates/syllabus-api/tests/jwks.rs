@@ -371,3 +371,26 @@ async fn after_a_failed_fetch_the_keys_are_fetched_again_once_the_interval_passe
     assert_eq!(fetches.load(Ordering::SeqCst), 2);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_stale_but_known_key_is_used_while_it_refreshes_in_the_background() -> TestResult {
+    let (url, fetches) =
+        scripted_jwks_server(|n| if n == 0 { Serve::Keys } else { Serve::Hang }).await?;
+    // Keys are stale after 100 ms; refreshing them hangs (the client gives up after 5 s).
+    let auth = Authenticator::new(KeySource::Jwks(url), None, None).with_jwks_intervals(
+        std::time::Duration::ZERO,
+        std::time::Duration::ZERO,
+        std::time::Duration::from_millis(100),
+    );
+    let k1 = es256("k1", &claims())?;
+    auth.authenticate(&k1).await.map_err(|e| e.to_string())?;
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    // Before, the request that found the keys stale ran the refresh itself and waited for it.
+    let user = tokio::time::timeout(std::time::Duration::from_secs(2), auth.authenticate(&k1))
+        .await
+        .map_err(|_| "a request with a known key waited for the refresh")?
+        .map_err(|e| e.to_string())?;
+    assert_eq!(user.as_str(), "alice");
+    until_fetches(&fetches, 2).await?;
+    Ok(())
+}
