@@ -51,6 +51,19 @@ async fn superuser(app: &App) -> Result<AsyncPgConnection, syllabus_e2e::Error> 
     Ok(AsyncPgConnection::establish(app.admin_url().ok_or("no admin url")?).await?)
 }
 
+/// A superuser session to watch with, and another holding `sql`'s locks in an open transaction
+/// (until the test sends `COMMIT` on it).
+async fn gate(
+    app: &App,
+    sql: &str,
+) -> Result<(AsyncPgConnection, AsyncPgConnection), syllabus_e2e::Error> {
+    let admin = superuser(app).await?;
+    let mut gate = superuser(app).await?;
+    diesel::sql_query("BEGIN").execute(&mut gate).await?;
+    diesel::sql_query(sql).execute(&mut gate).await?;
+    Ok((admin, gate))
+}
+
 #[derive(diesel::QueryableByName)]
 struct Count {
     #[diesel(sql_type = BigInt)]
@@ -126,12 +139,7 @@ async fn a_delete_then_a_finish_do_not_deadlock_and_the_finish_finds_the_plan_go
     let vera = user("vera")?;
     let plan = PlanId::from_uuid(app.create_plan("vera", "Deadlock topic").await?.parse()?);
     let run = app.store.claim("w1").await?.ok_or("nothing to claim")?;
-    let mut admin = superuser(&app).await?;
-    let mut gate = superuser(&app).await?;
-    diesel::sql_query("BEGIN").execute(&mut gate).await?;
-    diesel::sql_query("SELECT id FROM plans FOR UPDATE")
-        .execute(&mut gate)
-        .await?;
+    let (mut admin, mut gate) = gate(&app, "SELECT id FROM plans FOR UPDATE").await?;
 
     let store = app.store.clone();
     let who = vera.clone();
@@ -170,12 +178,7 @@ async fn a_finish_then_a_delete_both_succeed() -> TestResult {
     let walt = user("walt")?;
     let plan = PlanId::from_uuid(app.create_plan("walt", "Order topic").await?.parse()?);
     let run = app.store.claim("w1").await?.ok_or("nothing to claim")?;
-    let mut admin = superuser(&app).await?;
-    let mut gate = superuser(&app).await?;
-    diesel::sql_query("BEGIN").execute(&mut gate).await?;
-    diesel::sql_query("SELECT id FROM plans FOR UPDATE")
-        .execute(&mut gate)
-        .await?;
+    let (mut admin, mut gate) = gate(&app, "SELECT id FROM plans FOR UPDATE").await?;
 
     let store = app.store.clone();
     let who = walt.clone();
@@ -295,12 +298,7 @@ async fn enqueueing_against_a_plan_being_deleted_answers_404() -> TestResult {
     let app = app().await?;
     let yuri = user("yuri")?;
     let (plan, card) = plan_with_card(&app, &yuri).await?;
-    let mut admin = superuser(&app).await?;
-    let mut gate = superuser(&app).await?;
-    diesel::sql_query("BEGIN").execute(&mut gate).await?;
-    diesel::sql_query("DELETE FROM plans")
-        .execute(&mut gate)
-        .await?;
+    let (mut admin, mut gate) = gate(&app, "DELETE FROM plans").await?;
 
     let base = app.base.clone();
     let path = format!("/api/v1/plans/{}/flashcards", plan.as_uuid());
@@ -355,12 +353,7 @@ async fn a_write_on_a_connection_the_server_terminates_is_unavailable_not_unexpe
     let app = app().await?;
     app.create_plan("zoe", "Terminated topic").await?;
     let run = app.store.claim("w1").await?.ok_or("nothing to claim")?;
-    let mut admin = superuser(&app).await?;
-    let mut gate = superuser(&app).await?;
-    diesel::sql_query("BEGIN").execute(&mut gate).await?;
-    diesel::sql_query("SELECT id FROM jobs FOR UPDATE")
-        .execute(&mut gate)
-        .await?;
+    let (mut admin, mut gate) = gate(&app, "SELECT id FROM jobs FOR UPDATE").await?;
     let store = app.store.clone();
     let beat = tokio::spawn(async move { store.heartbeat(run.lease).await });
     until_waiting(&mut admin, 1).await?;
