@@ -21,28 +21,7 @@ const Y: &str = "fEV9xabWZSIxUL-i5vhBeGV8M80p6dmmU4sigESc9eU";
 
 /// Serves the JWKS document on 127.0.0.1 and counts fetches.
 async fn jwks_server() -> std::io::Result<(String, Arc<AtomicUsize>)> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/.well-known/jwks.json", listener.local_addr()?);
-    let fetches = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&fetches);
-    let body = json!({"keys": [{"kty": "EC", "crv": "P-256", "x": X, "y": Y, "kid": "k1", "alg": "ES256", "use": "sig"}]}).to_string();
-    tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            let body = body.clone();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                let _ = sock.read(&mut buf).await;
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = sock.write_all(head.as_bytes()).await;
-                let _ = sock.write_all(body.as_bytes()).await;
-            });
-        }
-    });
-    Ok((url, fetches))
+    scripted_jwks_server(|_| Serve::Keys).await
 }
 
 fn es256(kid: &str, claims: &serde_json::Value) -> Result<String, jsonwebtoken::errors::Error> {

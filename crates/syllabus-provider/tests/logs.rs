@@ -13,7 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
-use syllabus_domain::{FailureClass, PlanRequest, RawPlanRequest};
+mod common;
+
+use common::request;
+use syllabus_domain::{FailureClass, PlanRequest};
 use syllabus_provider::{OpenAiProvider, Provider, ProviderConfig};
 use syllabus_testkit::fake_llm::{content_chunk, finish_chunk};
 use syllabus_testkit::{End, FakeLlm, Reply};
@@ -46,19 +49,6 @@ impl Write for Captured {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-fn request() -> PlanRequest {
-    PlanRequest::parse(&RawPlanRequest {
-        topic: "Distributed systems".into(),
-        notes: None,
-        skill_level: "advanced".into(),
-        weekly_hours: 10,
-        learning_style: "reading".into(),
-        start_date: None,
-        deadline_date: None,
-    })
-    .expect("valid request")
 }
 
 fn sse(data: Vec<String>) -> Reply {

@@ -9,7 +9,10 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use syllabus_domain::{FailureClass, Issues, PlanRequest, RawPlanRequest};
+mod common;
+
+use common::request;
+use syllabus_domain::{FailureClass, Issues};
 use syllabus_provider::schema::{self, SchemaProfile};
 use syllabus_provider::{
     DistractorsInput, FlashcardsInput, OpenAiProvider, Provider, ProviderConfig, SkillTreeInput,
@@ -24,19 +27,6 @@ type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 const BASE: Duration = Duration::from_millis(400);
 const EXTENDED: Duration = Duration::from_millis(800);
 const MARGIN: Duration = Duration::from_millis(250);
-
-fn request() -> PlanRequest {
-    PlanRequest::parse(&RawPlanRequest {
-        topic: "Distributed systems".into(),
-        notes: None,
-        skill_level: "advanced".into(),
-        weekly_hours: 10,
-        learning_style: "reading".into(),
-        start_date: None,
-        deadline_date: None,
-    })
-    .expect("valid request")
-}
 
 fn plan_json(modules: usize, tasks: usize) -> String {
     json!({"modules": (0..modules).map(|m| json!({
