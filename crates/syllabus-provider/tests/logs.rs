@@ -16,7 +16,7 @@ use serde_json::json;
 mod common;
 
 use common::request;
-use syllabus_domain::{FailureClass, PlanRequest};
+use syllabus_domain::FailureClass;
 use syllabus_provider::{OpenAiProvider, Provider, ProviderConfig};
 use syllabus_testkit::fake_llm::{content_chunk, finish_chunk};
 use syllabus_testkit::{End, FakeLlm, Reply};
