@@ -4,7 +4,7 @@
 //! transaction; a failure writes the classified attempt row and the job's retry or failure state
 //! in one transaction, never content. Attempts stop at the plan's cap of 3.
 
-use syllabus_domain::{AttemptCap, FailureClass, JobStatus, PlanRequest};
+use syllabus_domain::{AttemptCap, FailureClass, JobStatus, PlanId, PlanRequest};
 use syllabus_provider::{AttemptFacts, Provider};
 use syllabus_store::records::{ClaimedJob, JobEnd, JobError, NewAttempt, TokenUsage};
 use syllabus_store::{GenerationStore, QueueStore, StoreError};
@@ -31,12 +31,41 @@ fn failed_without_call(base: NewAttempt, class: FailureClass) -> (NewAttempt, Jo
         message: class.user_message().to_owned(),
         classification: class,
     };
-    let attempt = NewAttempt {
-        classification: Some(class),
+    (failed_attempt(base, &error), JobEnd::Failed { error })
+}
+
+/// The attempt row of a failure that `error` describes.
+fn failed_attempt(base: NewAttempt, error: &JobError) -> NewAttempt {
+    NewAttempt {
+        classification: Some(error.classification),
         error: Some(error.message.clone()),
         ..base
-    };
-    (attempt, JobEnd::Failed { error })
+    }
+}
+
+/// Ends a run that its handler could not end (a panic, an unexpected error) with `end`, and
+/// records the failed attempt with it, as every attempt must be: otherwise a plan whose job
+/// failed this way would show `pending` for ever, with no attempt counting towards its cap.
+pub(crate) async fn end_interrupted<S: GenerationStore>(
+    store: &S,
+    job: &ClaimedJob,
+    plan: PlanId,
+    error: &JobError,
+    end: JobEnd,
+) -> Result<(), StoreError> {
+    let attempt = failed_attempt(NewAttempt::default(), error);
+    finish_with_retry(|| {
+        store.finish_generation(
+            job.lease,
+            &job.user,
+            plan,
+            attempt.clone(),
+            None,
+            end.clone(),
+        )
+    })
+    .await
+    .map(drop)
 }
 
 pub(crate) async fn run<S, P>(

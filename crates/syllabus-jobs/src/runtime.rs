@@ -8,7 +8,7 @@ use chrono::Utc;
 use syllabus_domain::backoff::Backoff;
 use syllabus_domain::{JobId, JobStatus, JobType};
 use syllabus_provider::Provider;
-use syllabus_store::records::{ClaimedJob, JobEnd, JobError, JobEvent, Lease, NewAttempt};
+use syllabus_store::records::{ClaimedJob, JobEnd, JobError, JobEvent, Lease};
 use syllabus_store::{ContentJobStore, GenerationStore, JobEvents, QueueStore, StoreError};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -282,18 +282,11 @@ where
 enum Run {
     /// The handler returned.
     Returned(Result<JobStatus, StoreError>),
-    /// The handler panicked (the message, when it is a string).
-    Panicked(String),
+    /// The handler panicked (its message is not kept: it may quote the text being handled, and
+    /// model output stays out of logs; the binary's panic hook logs where it happened).
+    Panicked,
     /// The heartbeat found the lease lost: the handler was dropped at once.
     LeaseLost,
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-string panic".to_owned())
 }
 
 async fn run_job<S, P>(ctx: Context<S, P>, job: ClaimedJob, leases: Leases, stale_after: Duration)
@@ -329,7 +322,7 @@ where
             biased;
             result = handler => match result {
                 Ok(returned) => Run::Returned(returned),
-                Err(panic) => Run::Panicked(panic_message(panic.as_ref())),
+                Err(_) => Run::Panicked,
             },
             () = heartbeat(ctx.store.clone(), lease, stale_after) => Run::LeaseLost,
         };
@@ -356,14 +349,8 @@ where
                 tracing::error!(error = %e, duration_ms = ms, "job failed on an internal error");
                 interrupted(&ctx, &job, stale_after).await;
             }
-            Run::Panicked(message) => {
-                // The message may quote the text being handled (a slicing panic quotes its
-                // string), and model output stays out of logs: only its size is logged.
-                tracing::error!(
-                    panic_message_bytes = message.len(),
-                    duration_ms = ms,
-                    "job handler panicked"
-                );
+            Run::Panicked => {
+                tracing::error!(duration_ms = ms, "job handler panicked");
                 interrupted(&ctx, &job, stale_after).await;
             }
         }
@@ -384,9 +371,7 @@ fn internal_error() -> JobError {
 }
 
 /// Ends a run its handler could not end (a panic, an unexpected error) as a retryable
-/// `provider_error`. A plan generation also records the failed attempt, as every attempt must:
-/// otherwise a plan whose job failed this way would show `pending` for ever, with no attempt
-/// counting towards its cap and no job left to run.
+/// `provider_error`; a plan generation records the failed attempt with it.
 async fn interrupted<S, P>(ctx: &Context<S, P>, job: &ClaimedJob, stale_after: Duration)
 where
     S: QueueStore + GenerationStore,
@@ -394,31 +379,14 @@ where
     let error = internal_error();
     let end = ctx.failure_end(job, error.clone(), None, true);
     if let (JobType::PlanGeneration, Some(plan)) = (job.job_type, job.plan_id) {
-        let attempt = NewAttempt {
-            classification: Some(error.classification),
-            error: Some(error.message.clone()),
-            ..NewAttempt::default()
-        };
-        let recorded = finish_with_retry(|| {
-            ctx.store.finish_generation(
-                job.lease,
-                &job.user,
-                plan,
-                attempt.clone(),
-                None,
-                end.clone(),
-            )
-        })
-        .await;
-        match recorded {
-            Ok(_) | Err(StoreError::LeaseLost) => return,
+        match crate::generation::end_interrupted(&ctx.store, job, plan, &error, end.clone()).await {
+            Ok(()) | Err(StoreError::LeaseLost) => return,
+            // The plan was deleted meanwhile.
             Err(StoreError::NotFound) => {
-                settle(ctx, job.lease, JobEnd::Cancelled, stale_after).await;
-                return;
+                return settle(ctx, job.lease, JobEnd::Cancelled, stale_after).await;
             }
             Err(e) if e.is_transient() => {
-                release_when_back(&ctx.store, job.lease, stale_after).await;
-                return;
+                return release_when_back(&ctx.store, job.lease, stale_after).await;
             }
             // At the cap (or another surprise): end the job without an attempt row.
             Err(e) => tracing::warn!(error = %e, "could not record the interrupted attempt"),
@@ -435,7 +403,6 @@ where
 {
     match finish_with_retry(|| ctx.store.finish(lease, end.clone())).await {
         Ok(()) | Err(StoreError::LeaseLost) => {}
-        Err(e) if e.is_transient() => release_when_back(&ctx.store, lease, stale_after).await,
         Err(e) => {
             tracing::error!(error = %e, "could not end the run; releasing the job");
             release_when_back(&ctx.store, lease, stale_after).await;

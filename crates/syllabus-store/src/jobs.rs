@@ -257,6 +257,11 @@ pub(crate) async fn end_job(
     Ok(())
 }
 
+/// The SET list that returns a run's job to `pending` without counting the run (a graceful
+/// release, a stale rescue): the lease is dropped and the job is due at once.
+const GIVE_BACK: &str = "status = 'pending', attempts = greatest(attempts - 1, 0),
+    lease_token = NULL, locked_by = NULL, heartbeat_at = NULL, run_at = now(), updated_at = now()";
+
 /// One batch of pruning (`$1`, `$2`: the completed and failed retentions in ms); reads
 /// `jobs_finished_idx`, not the table.
 pub(crate) const PRUNE_SQL: &str = "DELETE FROM jobs WHERE id IN (
@@ -357,27 +362,14 @@ impl crate::ports::JobStore for Database {
         let owner = user.clone();
         self.as_user(user, move |conn| {
             Box::pin(async move {
-                let limit = usize::try_from(page.limit.clamp(1, 100)).unwrap_or(20);
-                let rows: Vec<JobRow> = jobs_page_query(
-                    &owner,
-                    filter,
-                    page.after,
-                    i64::try_from(limit + 1).unwrap_or(101),
-                )
-                .load(conn)
-                .await?;
-                let more = rows.len() > limit;
+                let rows: Vec<JobRow> = jobs_page_query(&owner, filter, page.after, page.fetch())
+                    .load(conn)
+                    .await?;
                 let items = rows
                     .into_iter()
-                    .take(limit)
                     .map(JobRow::into_record)
                     .collect::<Result<Vec<_>, _>>()?;
-                let next_cursor = if more {
-                    items.last().map(|j| j.id.as_uuid())
-                } else {
-                    None
-                };
-                Ok(Page { items, next_cursor })
+                Ok(Page::from_fetched(items, page.size(), |j| j.id.as_uuid()))
             })
         })
         .await
@@ -543,12 +535,10 @@ impl crate::ports::QueueStore for Database {
     async fn release(&self, lease: Lease) -> Result<bool, StoreError> {
         self.as_system(move |conn| {
             Box::pin(async move {
-                let n = diesel::sql_query(
-                    "UPDATE jobs SET status = 'pending', attempts = greatest(attempts - 1, 0),
-                            lease_token = NULL, locked_by = NULL, heartbeat_at = NULL,
-                            run_at = now(), updated_at = now()
-                     WHERE id = $1 AND lease_token = $2 AND status = 'processing'",
-                )
+                let n = diesel::sql_query(format!(
+                    "UPDATE jobs SET {GIVE_BACK}
+                     WHERE id = $1 AND lease_token = $2 AND status = 'processing'"
+                ))
                 .bind::<SqlUuid, _>(lease.job.as_uuid())
                 .bind::<SqlUuid, _>(lease.token)
                 .execute(conn)
@@ -563,19 +553,16 @@ impl crate::ports::QueueStore for Database {
         let millis = i64::try_from(stale_after.as_millis()).unwrap_or(i64::MAX);
         self.as_system(move |conn| {
             Box::pin(async move {
-                let n = diesel::sql_query(
+                let n = diesel::sql_query(format!(
                     "WITH stale AS (
                         SELECT id FROM jobs
                         WHERE status = 'processing'
                           AND heartbeat_at < now() - make_interval(secs => $1 / 1000.0)
                         FOR UPDATE SKIP LOCKED
                      )
-                     UPDATE jobs j SET
-                        status = 'pending', attempts = greatest(j.attempts - 1, 0),
-                        lease_token = NULL, locked_by = NULL, heartbeat_at = NULL,
-                        run_at = now(), updated_at = now()
-                     FROM stale WHERE j.id = stale.id",
-                )
+                     UPDATE jobs SET {GIVE_BACK}
+                     FROM stale WHERE jobs.id = stale.id"
+                ))
                 .bind::<BigInt, _>(millis)
                 .execute(conn)
                 .await?;

@@ -301,14 +301,14 @@ async fn latest_attempts(
         .collect())
 }
 
-/// A page of the user's plans, newest first: `limit + 1` rows, to tell whether more follow.
+/// A page of the user's plans, newest first (`rows` of them).
 /// The explicit `user_id` predicate lets PostgreSQL use `plans_user_id_idx` (row-level security's
 /// `OR scope = 'system'` cannot be an index condition); RLS stays the safety net.
 pub(crate) fn plans_page_query(
     user: &UserId,
     filter: PlanFilter,
     after: Option<Uuid>,
-    limit: i64,
+    rows: i64,
 ) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
     diesel::sql_query(format!(
         "SELECT * FROM (SELECT {PLAN_COLUMNS} FROM plans p
@@ -319,7 +319,7 @@ pub(crate) fn plans_page_query(
     .into_boxed()
     .bind::<Nullable<SqlUuid>, _>(after)
     .bind::<Nullable<Text>, _>(filter.status.map(PlanStatus::as_str))
-    .bind::<BigInt, _>(limit + 1)
+    .bind::<BigInt, _>(rows)
     .bind::<BigInt, _>(i64::from(AttemptCap::MAX))
     .bind::<Text, _>(user.as_str().to_owned())
 }
@@ -608,18 +608,15 @@ impl crate::ports::PlanStore for Database {
         let owner = user.clone();
         self.as_user(user, move |conn| {
             Box::pin(async move {
-                let limit = i64::from(page.limit.clamp(1, 100));
-                let rows: Vec<PlanRow> = plans_page_query(&owner, filter, page.after, limit)
+                let rows: Vec<PlanRow> = plans_page_query(&owner, filter, page.after, page.fetch())
                     .load(conn)
                     .await?;
-                let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-                let rows: Vec<PlanRow> = rows
-                    .into_iter()
-                    .take(usize::try_from(limit).unwrap_or(0))
-                    .collect();
+                let Page {
+                    items: rows,
+                    next_cursor,
+                } = Page::from_fetched(rows, page.size(), |r| r.id);
                 let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
                 let mut latest = latest_attempts(conn, &ids).await?;
-                let next_cursor = if more { ids.last().copied() } else { None };
                 let items = rows
                     .into_iter()
                     .map(|r| {
@@ -681,7 +678,6 @@ impl crate::ports::PlanStore for Database {
                 if !exists {
                     return Err(StoreError::NotFound);
                 }
-                let limit = usize::try_from(page.limit.clamp(1, 100)).unwrap_or(20);
                 let mut q = generation_attempts::table
                     .filter(generation_attempts::plan_id.eq(id.as_uuid()))
                     .filter(generation_attempts::user_id.eq(owner.clone()))
@@ -689,7 +685,7 @@ impl crate::ports::PlanStore for Database {
                         generation_attempts::created_at.desc(),
                         generation_attempts::id.desc(),
                     ))
-                    .limit(i64::try_from(limit + 1).unwrap_or(101))
+                    .limit(page.fetch())
                     .select(AttemptRow::as_select())
                     .into_boxed();
                 if let Some(after) = page.after {
@@ -717,18 +713,12 @@ impl crate::ports::PlanStore for Database {
                     );
                 }
                 let rows: Vec<AttemptRow> = q.load(conn).await?;
-                let more = rows.len() > limit;
-                let items: Vec<AttemptRecord> = rows
-                    .into_iter()
-                    .take(limit)
-                    .map(AttemptRow::into_record)
-                    .collect();
-                let next_cursor = if more {
-                    items.last().map(|a| a.id)
-                } else {
-                    None
-                };
-                Ok(Page { items, next_cursor })
+                let items = rows.into_iter().map(AttemptRow::into_record).collect();
+                Ok(Page::from_fetched(
+                    items,
+                    page.size(),
+                    |a: &AttemptRecord| a.id,
+                ))
             })
         })
         .await

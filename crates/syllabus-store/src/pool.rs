@@ -93,18 +93,8 @@ impl Database {
         T: Send,
         F: for<'r> FnOnce(&'r mut AsyncPgConnection) -> TxFuture<'r, T> + Send,
     {
-        let mut conn = self.conn().await?;
-        let user = user.as_str().to_owned();
-        let result = conn
-            .transaction::<T, StoreError, _>(async move |conn| {
-                diesel::sql_query("SELECT set_config('syllabus.user_id', $1, true)")
-                    .bind::<Text, _>(user)
-                    .execute(conn)
-                    .await?;
-                f(conn).await
-            })
-            .await;
-        settle(&mut conn, result)
+        self.scoped("syllabus.user_id", user.as_str().to_owned(), f)
+            .await
     }
 
     /// [`Self::as_user`] for writes that can lose a deadlock or serialization race: the whole
@@ -140,10 +130,27 @@ impl Database {
         T: Send,
         F: for<'r> FnOnce(&'r mut AsyncPgConnection) -> TxFuture<'r, T> + Send,
     {
+        self.scoped("syllabus.scope", "system".to_owned(), f).await
+    }
+
+    /// Runs `f` in a transaction whose first statement sets `setting` to `value` for that
+    /// transaction only (`set_config(…, true)`): the pooled connection keeps nothing of it.
+    async fn scoped<T, F>(
+        &self,
+        setting: &'static str,
+        value: String,
+        f: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send,
+        F: for<'r> FnOnce(&'r mut AsyncPgConnection) -> TxFuture<'r, T> + Send,
+    {
         let mut conn = self.conn().await?;
         let result = conn
             .transaction::<T, StoreError, _>(async move |conn| {
-                diesel::sql_query("SELECT set_config('syllabus.scope', 'system', true)")
+                diesel::sql_query("SELECT set_config($1, $2, true)")
+                    .bind::<Text, _>(setting)
+                    .bind::<Text, _>(value)
                     .execute(conn)
                     .await?;
                 f(conn).await
@@ -201,6 +208,20 @@ mod tests {
         .await?)
     }
 
+    /// The pool's one connection carries neither setting.
+    async fn assert_clean(db: &Database, when: &str) -> TestResult {
+        let mut conn = db.conn().await?;
+        assert_eq!(
+            settings(&mut conn).await?,
+            Settings {
+                user_id: None,
+                scope: None
+            },
+            "{when}"
+        );
+        Ok(())
+    }
+
     async fn plans_seen(db: &Database, user: &UserId) -> Result<i64, StoreError> {
         db.as_user(user, |conn| {
             Box::pin(async move {
@@ -237,16 +258,7 @@ mod tests {
         let bob = UserId::parse("bob").ok_or("user")?;
 
         assert_eq!(plans_seen(&db, &alice).await?, 1);
-        let mut conn = db.conn().await?;
-        assert_eq!(
-            settings(&mut conn).await?,
-            Settings {
-                user_id: None,
-                scope: None
-            },
-            "after a user's transaction"
-        );
-        drop(conn);
+        assert_clean(&db, "after a user's transaction").await?;
 
         let seen_by_system = db
             .as_system(|conn| {
@@ -259,16 +271,7 @@ mod tests {
             })
             .await?;
         assert_eq!(seen_by_system, 1);
-        let mut conn = db.conn().await?;
-        assert_eq!(
-            settings(&mut conn).await?,
-            Settings {
-                user_id: None,
-                scope: None
-            },
-            "after a system transaction"
-        );
-        drop(conn);
+        assert_clean(&db, "after a system transaction").await?;
         assert_eq!(
             plans_seen(&db, &bob).await?,
             0,
@@ -284,16 +287,7 @@ mod tests {
             })
             .await;
         assert!(failed.is_err());
-        let mut conn = db.conn().await?;
-        assert_eq!(
-            settings(&mut conn).await?,
-            Settings {
-                user_id: None,
-                scope: None
-            },
-            "after a rolled-back transaction"
-        );
-        drop(conn);
+        assert_clean(&db, "after a rolled-back transaction").await?;
         assert_eq!(plans_seen(&db, &bob).await?, 0, "bob after alice's failure");
         Ok(())
     }

@@ -167,7 +167,7 @@ async fn every_list_and_queue_query_reads_an_index_not_the_table() -> TestResult
                     ("GET /plans?status=failed", failed, None),
                     ("GET /plans?cursor=…", all, cursor),
                 ] {
-                    let q = plans_page_query(&owner, filter, after, 20);
+                    let q = plans_page_query(&owner, filter, after, 21);
                     out.push((what, explain(conn, q, true).await?));
                 }
                 let typed = JobFilter {
