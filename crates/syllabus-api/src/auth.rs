@@ -248,7 +248,7 @@ impl Authenticator {
     /// Decides under the cache's lock, without waiting: the cached keys when they hold `kid` and
     /// are fresh (or no fetch may start), a fetch to run, or a running fetch to wait for.
     fn jwks_step(&self, kid: &str, waited: bool) -> Step {
-        let mut cache = self.cache();
+        let mut cache = lock(&self.jwks);
         let known = cache.keys.contains_key(kid);
         let stale = cache
             .fetched
@@ -286,12 +286,6 @@ impl Authenticator {
         } else {
             Step::Fetch(fetching)
         }
-    }
-
-    /// The cache, locked for a few field reads or writes (a panic elsewhere cannot leave it
-    /// inconsistent: every update is a plain assignment).
-    fn cache(&self) -> std::sync::MutexGuard<'_, JwksCache> {
-        lock(&self.jwks)
     }
 }
 

@@ -35,10 +35,20 @@ use crate::{Provider, ProviderConfig, schema};
 #[derive(Debug, Clone)]
 pub struct OpenAiProvider {
     config: ProviderConfig,
-    /// Base URL, key and OpenAI's organization/project headers, as async-openai builds them.
-    openai: OpenAIConfig,
+    /// What every call sends and records the same, built once from the configuration.
+    request: Arc<RequestParts>,
     http: reqwest::Client,
     schemas: Arc<Schemas>,
+}
+
+/// The endpoint, the headers (key, OpenAI's organization/project, as async-openai builds them),
+/// the provider's name for attempt rows and the name of the token-budget field.
+#[derive(Debug)]
+struct RequestParts {
+    endpoint: String,
+    headers: reqwest::header::HeaderMap,
+    provider: String,
+    budget_field: &'static str,
 }
 
 /// The schemas of the configured profile with their token budgets, built once.
@@ -180,8 +190,18 @@ impl OpenAiProvider {
         if let Some(key) = &config.api_key {
             openai = openai.with_api_key(key.clone());
         }
+        let mut headers = openai.headers();
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            reqwest::header::HeaderValue::from_static("application/json"),
+        );
         Ok(Self {
-            openai,
+            request: Arc::new(RequestParts {
+                endpoint: openai.url("/chat/completions"),
+                headers,
+                provider: config.provider_name(),
+                budget_field: config.budget_field(),
+            }),
             schemas: Arc::new(Schemas {
                 learning_plan: Bounded::new(&config, schema::learning_plan),
                 distractors: Bounded::new(&config, schema::distractors),
@@ -202,10 +222,8 @@ impl OpenAiProvider {
     async fn send(&self, body: &Value) -> Result<reqwest::Response, reqwest::Error> {
         let bytes = serde_json::to_vec(body).unwrap_or_default();
         self.http
-            .post(self.openai.url("/chat/completions"))
-            .query(&self.openai.query())
-            .headers(self.openai.headers())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .post(&self.request.endpoint)
+            .headers(self.request.headers.clone())
             .body(bytes)
             .send()
             .await
@@ -221,7 +239,7 @@ impl OpenAiProvider {
     ) -> Outcome<T> {
         let started = Instant::now();
         let mut facts = AttemptFacts {
-            provider: self.config.provider_name(),
+            provider: self.request.provider.clone(),
             model: self.config.model.clone(),
             duration_ms: 0,
             usage: None,
@@ -239,7 +257,7 @@ impl OpenAiProvider {
                 "json_schema": {"name": prompt.schema_name, "strict": true, "schema": schema.schema},
             },
         });
-        body[self.config.budget_field()] = json!(schema.max_tokens);
+        body[self.request.budget_field] = json!(schema.max_tokens);
         let ending = self
             .stream(body, started, extend_on_first_module, &mut facts)
             .await;
