@@ -15,9 +15,9 @@ use std::time::Duration;
 use serde_json::json;
 mod common;
 
-use common::request;
+use common::{provider_for, request};
 use syllabus_domain::FailureClass;
-use syllabus_provider::{OpenAiProvider, Provider, ProviderConfig};
+use syllabus_provider::Provider;
 use syllabus_testkit::fake_llm::{content_chunk, finish_chunk};
 use syllabus_testkit::{End, FakeLlm, Reply};
 
@@ -69,14 +69,11 @@ async fn model_output_and_provider_bodies_never_reach_the_logs() -> TestResult {
         .map_err(|e| e.to_string())?;
 
     let fake = FakeLlm::start().await?;
-    let provider = OpenAiProvider::new(ProviderConfig {
-        base_url: fake.base_url(),
-        api_key: Some("sk-test-key".into()),
-        model: "fake-model".into(),
-        timeout: Duration::from_secs(5),
-        extended_timeout: Duration::from_secs(10),
-        ..ProviderConfig::default()
-    })?;
+    let provider = provider_for(
+        fake.base_url(),
+        Duration::from_secs(5),
+        Duration::from_secs(10),
+    );
 
     let cases: Vec<(&str, Reply, FailureClass)> = vec![
         (

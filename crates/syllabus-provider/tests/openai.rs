@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 mod common;
 
-use common::request;
+use common::{provider_for, request};
 use syllabus_domain::{FailureClass, Issues};
 use syllabus_provider::schema::{self, SchemaProfile};
 use syllabus_provider::{
@@ -36,18 +36,6 @@ fn plan_json(modules: usize, tasks: usize) -> String {
         "tasks": (0..tasks).map(|t| json!({"title": format!("Task {t}"), "estimated_minutes": 20, "description": "Do it"})).collect::<Vec<_>>(),
     })).collect::<Vec<_>>()})
     .to_string()
-}
-
-fn provider_for(base_url: String, timeout: Duration, extended: Duration) -> OpenAiProvider {
-    OpenAiProvider::new(ProviderConfig {
-        base_url,
-        api_key: Some("sk-test-key".into()),
-        model: "fake-model".into(),
-        timeout,
-        extended_timeout: extended,
-        ..ProviderConfig::default()
-    })
-    .expect("provider")
 }
 
 async fn setup() -> Result<(FakeLlm, OpenAiProvider), Box<dyn std::error::Error + Send + Sync>> {
