@@ -103,6 +103,8 @@ pub struct Options {
     pub extended_timeout: Duration,
     /// Rate limit per user and type.
     pub rate_limit: u32,
+    /// Keep-alive interval of event streams.
+    pub sse_keepalive: Duration,
 }
 
 impl Default for Options {
@@ -115,6 +117,7 @@ impl Default for Options {
             timeout: Duration::from_secs(3),
             extended_timeout: Duration::from_secs(6),
             rate_limit: 1_000,
+            sse_keepalive: syllabus_api::SSE_KEEPALIVE,
         }
     }
 }
@@ -185,7 +188,7 @@ impl App {
     ) -> Result<Self, Error> {
         let llm = FakeLlm::start().await?;
         let store = Database::connect(&url, PoolOptions::default())?;
-        let events = JobEvents::start(&url, Duration::from_secs(5)).await;
+        let events = JobEvents::start_with_previews(&url, Duration::from_secs(5)).await;
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let base = format!("http://{}", listener.local_addr()?);
         let state = AppState {
@@ -197,6 +200,7 @@ impl App {
                     window: Duration::from_secs(3_600),
                 },
                 job_max_attempts: 3,
+                sse_keepalive: options.sse_keepalive,
             },
         };
         let auth = Authenticator::new(KeySource::Secret(SECRET.as_bytes().to_vec()), None, None);
@@ -310,6 +314,29 @@ impl App {
         })
     }
 
+    /// Opens the event stream at `path` as `user` (resuming after `last_event_id` when given).
+    /// The head is checked against the OpenAPI document; each event's data is checked against
+    /// the schema the document gives its event name.
+    ///
+    /// # Errors
+    /// Transport errors, an answer other than a `200 text/event-stream` the document describes.
+    pub async fn events(
+        &self,
+        path: &str,
+        user: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<EventStream, Error> {
+        events_at(
+            &self.http,
+            &self.base,
+            path,
+            user,
+            last_event_id,
+            Some(&self.doc),
+        )
+        .await
+    }
+
     /// `GET` as `user`.
     ///
     /// # Errors
@@ -387,5 +414,141 @@ impl App {
             let _ = w.await;
         }
         self.server.stop(true).await;
+    }
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    /// `event:`.
+    pub event: String,
+    /// `id:`.
+    pub id: Option<String>,
+    /// `data:`, parsed as JSON.
+    pub data: Value,
+}
+
+/// An open `text/event-stream` response, read event by event.
+pub struct EventStream {
+    res: reqwest::Response,
+    buf: String,
+    ended: bool,
+    path: String,
+    doc: Option<Value>,
+    /// Comment lines (keep-alives) seen so far.
+    pub comments: usize,
+}
+
+/// Opens an event stream on any server at `base` (the in-process API or a `syllabus serve`
+/// process), as `user`; with `doc`, checks the head and every event's data against it.
+///
+/// # Errors
+/// As [`App::events`].
+pub async fn events_at(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+    user: &str,
+    last_event_id: Option<&str>,
+    doc: Option<&Value>,
+) -> Result<EventStream, Error> {
+    let mut req = http
+        .get(format!("{base}{path}"))
+        .header("authorization", format!("Bearer {}", token(user)))
+        .header("accept", "text/event-stream");
+    if let Some(id) = last_event_id {
+        req = req.header("last-event-id", id);
+    }
+    let res = req.send().await?;
+    let status = res.status().as_u16();
+    if let Some(doc) = doc {
+        openapi::check(doc, "GET", path, status, res.headers(), b"")?;
+    }
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if status != 200 || ct != "text/event-stream" {
+        return Err(format!("{path}: {status} {ct}").into());
+    }
+    Ok(EventStream {
+        res,
+        buf: String::new(),
+        ended: false,
+        path: path.to_owned(),
+        doc: doc.cloned(),
+        comments: 0,
+    })
+}
+
+impl EventStream {
+    /// The next event; `None` when the server ended the stream.
+    ///
+    /// # Errors
+    /// When nothing arrives `within`, a transport error, or data that is not JSON or not what the
+    /// document says.
+    pub async fn next(&mut self, within: Duration) -> Result<Option<SseEvent>, Error> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(at) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..at + 2).collect();
+                if let Some(event) = self.parse(&block)? {
+                    return Ok(Some(event));
+                }
+                continue;
+            }
+            if self.ended {
+                return Ok(None);
+            }
+            match tokio::time::timeout_at(deadline, self.res.chunk()).await {
+                Err(_) => return Err(format!("no event within {within:?}").into()),
+                Ok(chunk) => match chunk? {
+                    Some(bytes) => self.buf.push_str(std::str::from_utf8(&bytes)?),
+                    None => self.ended = true,
+                },
+            }
+        }
+    }
+
+    /// Every event until the server ends the stream.
+    ///
+    /// # Errors
+    /// As [`EventStream::next`], or when the stream is still open after `within`.
+    pub async fn rest(&mut self, within: Duration) -> Result<Vec<SseEvent>, Error> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut events = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await? {
+                Some(e) => events.push(e),
+                None => return Ok(events),
+            }
+        }
+    }
+
+    fn parse(&mut self, block: &str) -> Result<Option<SseEvent>, Error> {
+        let (mut event, mut id, mut data) = (None, None, None);
+        for line in block.lines() {
+            if line.starts_with(':') {
+                self.comments += 1;
+            } else if let Some((field, value)) = line.split_once(": ") {
+                match field {
+                    "event" => event = Some(value.to_owned()),
+                    "id" => id = Some(value.to_owned()),
+                    "data" => data = Some(value.to_owned()),
+                    _ => {}
+                }
+            }
+        }
+        let (Some(event), Some(data)) = (event, data) else {
+            return Ok(None); // a comment or the `retry:` hint
+        };
+        let data: Value = serde_json::from_str(&data)?;
+        if let Some(doc) = &self.doc {
+            openapi::check_event(doc, &self.path, &event, &data)?;
+        }
+        Ok(Some(SseEvent { event, id, data }))
     }
 }

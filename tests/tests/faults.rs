@@ -400,6 +400,7 @@ impl Provider for Faulty {
         &self,
         request: &PlanRequest,
         reask: Option<&Issues>,
+        previews: Option<syllabus_provider::PreviewSender>,
     ) -> Outcome<NormalizedPlan> {
         if self.hang {
             let _guard = OnDrop(self.dropped.clone());
@@ -412,7 +413,7 @@ impl Provider for Faulty {
         {
             panic!("a handler bug");
         }
-        self.inner.learning_plan(request, reask).await
+        self.inner.learning_plan(request, reask, previews).await
     }
 
     async fn flashcards(

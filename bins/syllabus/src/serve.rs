@@ -18,7 +18,8 @@ struct Core {
     events: JobEvents,
 }
 
-async fn start_core(cfg: &RunConfig) -> anyhow::Result<Core> {
+/// `previews`: the process serves plans' event streams, so it also listens to module previews.
+async fn start_core(cfg: &RunConfig, previews: bool) -> anyhow::Result<Core> {
     if cfg.run_migrations {
         let applied = syllabus_store::run_migrations(&cfg.database_url)
             .await
@@ -36,7 +37,12 @@ async fn start_core(cfg: &RunConfig) -> anyhow::Result<Core> {
         },
     )?;
     db.ping().await.context("cannot reach the database")?;
-    let events = JobEvents::start(&cfg.database_url, Duration::from_secs(5)).await;
+    let ready_within = Duration::from_secs(5);
+    let events = if previews {
+        JobEvents::start_with_previews(&cfg.database_url, ready_within).await
+    } else {
+        JobEvents::start(&cfg.database_url, ready_within).await
+    };
     Ok(Core { db, events })
 }
 
@@ -102,7 +108,7 @@ async fn terminated() {
 pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(cfg.bind_addr)
         .with_context(|| format!("cannot listen on BIND_ADDR {}", cfg.bind_addr))?;
-    let core = start_core(&cfg.run).await?;
+    let core = start_core(&cfg.run, true).await?;
     let source = match &cfg.auth {
         AuthSource::Secret(s) => KeySource::Secret(s.as_bytes().to_vec()),
         AuthSource::Jwks(url) => KeySource::Jwks(url.clone()),
@@ -117,6 +123,7 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
                 window: syllabus_domain::rate_limit::DEFAULT_WINDOW,
             },
             job_max_attempts: cfg.run.job_max_attempts,
+            sse_keepalive: syllabus_api::SSE_KEEPALIVE,
         },
     };
     let http_workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
@@ -143,7 +150,7 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
 }
 
 pub async fn worker(cfg: RunConfig) -> anyhow::Result<()> {
-    let core = start_core(&cfg).await?;
+    let core = start_core(&cfg, false).await?;
     let (shutdown, stop_rx) = Shutdown::new();
     let workers = tokio::spawn(runtime(&cfg, &core)?.run(stop_rx));
     terminated().await;

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod auth;
+mod events;
 mod handlers;
 pub mod input;
 pub mod metrics;
@@ -30,14 +31,19 @@ pub struct Settings {
     pub rate_limit: RateLimit,
     /// Runs per job (`JOB_MAX_ATTEMPTS`; plan generation is capped at 3 regardless).
     pub job_max_attempts: u32,
+    /// How often an idle event stream sends a keep-alive comment ([`SSE_KEEPALIVE`]).
+    pub sse_keepalive: std::time::Duration,
 }
+
+/// The keep-alive interval of event streams: under the idle timeouts of common proxies (30–60 s).
+pub const SSE_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// What every handler shares.
 #[derive(Debug)]
 pub struct AppState<S> {
     /// The store.
     pub store: S,
-    /// Job events, for `Prefer: wait`.
+    /// Job events, for `Prefer: wait` and the event streams (started with previews).
     pub events: JobEvents,
     /// Limits.
     pub settings: Settings,
@@ -71,6 +77,11 @@ pub fn configure<S: Stores>(cfg: &mut web::ServiceConfig) {
                 .service(resource(
                     "/plans/{id}/attempts",
                     vec![get().to(h::plan_attempts::<S>)],
+                    "GET",
+                ))
+                .service(resource(
+                    "/plans/{id}/events",
+                    vec![get().to(events::plan_events::<S>)],
                     "GET",
                 ))
                 .service(resource(
@@ -112,6 +123,11 @@ pub fn configure<S: Stores>(cfg: &mut web::ServiceConfig) {
                 .service(resource(
                     "/jobs/{id}",
                     vec![get().to(h::get_job::<S>)],
+                    "GET",
+                ))
+                .service(resource(
+                    "/jobs/{id}/events",
+                    vec![get().to(events::job_events::<S>)],
                     "GET",
                 ))
                 .service(resource(

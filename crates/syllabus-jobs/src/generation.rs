@@ -68,6 +68,48 @@ pub(crate) async fn end_interrupted<S: GenerationStore>(
     .map(drop)
 }
 
+/// One provider call, with each module shown as a preview as soon as it has streamed in complete
+/// and valid. The previews are written beside the stream (a slow write never delays the call)
+/// and all of them before this returns, so none lands after the attempt's record, which deletes
+/// them.
+async fn generate<S, P>(
+    ctx: &Context<S, P>,
+    job: &ClaimedJob,
+    plan: PlanId,
+    request: &PlanRequest,
+    input: &syllabus_store::records::GenerationInput,
+) -> syllabus_provider::Outcome<syllabus_domain::NormalizedPlan>
+where
+    S: GenerationStore,
+    P: Provider,
+{
+    let attempt_number = input.attempts_used + 1;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let call = ctx
+        .provider
+        .learning_plan(request, input.reask.as_ref(), Some(tx));
+    let publish = async {
+        while let Some(preview) = rx.recv().await {
+            let shown = ctx
+                .store
+                .publish_preview(
+                    &job.user,
+                    plan,
+                    attempt_number,
+                    preview.index,
+                    &preview.module,
+                )
+                .await;
+            if let Err(e) = shown {
+                // Best effort: the attempt goes on; its stream readers re-read at its end.
+                tracing::warn!(error = %e, index = preview.index, "module preview not published");
+            }
+        }
+    };
+    let (outcome, ()) = tokio::join!(call, publish);
+    outcome
+}
+
 pub(crate) async fn run<S, P>(
     ctx: &Context<S, P>,
     job: &ClaimedJob,
@@ -102,11 +144,7 @@ where
                 let (attempt, end) = failed_without_call(base, FailureClass::ProviderError);
                 (attempt, None, end)
             }
-            Ok(request) => match ctx
-                .provider
-                .learning_plan(&request, input.reask.as_ref())
-                .await
-            {
+            Ok(request) => match generate(ctx, job, plan, &request, &input).await {
                 Ok(generated) => {
                     let report = generated.output.report;
                     let attempt = with_facts(

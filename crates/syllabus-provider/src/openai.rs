@@ -27,9 +27,9 @@ use tokio::time::{Instant, sleep_until};
 
 use crate::failure::{AttemptFacts, Failure, Generated, Outcome, Usage};
 use crate::prompt::{self, DistractorsInput, FlashcardsInput, Prompt, SkillTreeInput};
-use crate::scan::FirstElementScanner;
+use crate::scan::ElementScanner;
 use crate::schema::SchemaProfile;
-use crate::{Provider, ProviderConfig, schema};
+use crate::{ModulePreview, PreviewSender, Provider, ProviderConfig, schema};
 
 /// A provider speaking the OpenAI chat-completions API with streaming.
 #[derive(Debug, Clone)]
@@ -64,6 +64,35 @@ struct Schemas {
 struct Bounded {
     schema: Value,
     max_tokens: u32,
+}
+
+/// Bytes of answer buffered per output token at most: a token is a few characters (a long run of
+/// spaces or a multi-byte word is the worst case); a provider that ignores the budget is cut here.
+const BYTES_PER_TOKEN_CAP: usize = 32;
+
+/// The most answer a call buffers, whatever the budget (`LLM_MAX_TOKENS` may be large).
+const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+
+impl Bounded {
+    /// The answer buffer's bound: memory per in-flight stream is at most this (128 KiB at the
+    /// default budget cap of 4,096 tokens).
+    fn max_answer_bytes(&self) -> usize {
+        usize::try_from(self.max_tokens)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(BYTES_PER_TOKEN_CAP)
+            .min(MAX_ANSWER_BYTES)
+    }
+}
+
+/// For a `learning_plan` call: watch the modules as they stream, for the adaptive deadline and
+/// for previews.
+struct ModuleWatch {
+    scanner: ElementScanner,
+    /// The next module's index.
+    next: usize,
+    /// Where valid modules go as previews; `None` once a module failed (the attempt will fail
+    /// validation: its later modules are not shown) or when nobody listens.
+    previews: Option<PreviewSender>,
 }
 
 impl Bounded {
@@ -234,7 +263,7 @@ impl OpenAiProvider {
         &self,
         prompt: Prompt,
         schema: &Bounded,
-        extend_on_first_module: bool,
+        modules: Option<ModuleWatch>,
         validate: impl FnOnce(&Value) -> Result<T, Issues>,
     ) -> Outcome<T> {
         let started = Instant::now();
@@ -259,7 +288,13 @@ impl OpenAiProvider {
         });
         body[self.request.budget_field] = json!(schema.max_tokens);
         let ending = self
-            .stream(body, started, extend_on_first_module, &mut facts)
+            .stream(
+                body,
+                started,
+                schema.max_answer_bytes(),
+                modules,
+                &mut facts,
+            )
             .await;
         facts.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         match ending {
@@ -321,7 +356,8 @@ impl OpenAiProvider {
         &self,
         body: Value,
         started: Instant,
-        extend_on_first_module: bool,
+        max_answer_bytes: usize,
+        mut modules: Option<ModuleWatch>,
         facts: &mut AttemptFacts,
     ) -> Ending {
         let base_deadline = deadline_after(started, self.config.timeout);
@@ -361,7 +397,6 @@ impl OpenAiProvider {
         let mut refusal = false;
         let mut done = false;
         let mut finish_reason: Option<String> = None;
-        let mut scanner = extend_on_first_module.then(FirstElementScanner::default);
         loop {
             let item = tokio::select! {
                 item = events.next() => item,
@@ -436,22 +471,19 @@ impl OpenAiProvider {
                     finish_reason = Some(reason);
                 }
             }
-            if let Some(found) = scanner.as_mut().and_then(|s| s.feed(&text)) {
-                // One look only: an invalid first module will fail validation anyway.
-                scanner = None;
-                let first_is_valid = text
-                    .get(found.0..found.1)
-                    .and_then(|s| serde_json::from_str::<Value>(s).ok())
-                    .is_some_and(|module| validate_module(&module, 0).is_ok());
-                if first_is_valid {
-                    let elapsed_ms =
-                        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                    facts.first_module_ms = Some(elapsed_ms);
-                    if Instant::now() < base_deadline {
-                        deadline = extended_deadline;
-                        facts.timeout_extended = true;
-                        tracing::debug!(elapsed_ms, "first module complete: deadline extended");
-                    }
+            if text.len() > max_answer_bytes {
+                // A provider that ignores the token budget: cut here, as `finish_reason: length`
+                // would have (a `validation` failure re-asked shorter), so memory stays bounded.
+                tracing::debug!(bytes = text.len(), "answer over its buffer bound: cut");
+                return Ending::Complete {
+                    text,
+                    reason: Some("length".to_owned()),
+                };
+            }
+            if let Some(watch) = modules.as_mut() {
+                let on_time = Instant::now() < base_deadline;
+                if watch.look(&text, started, on_time, facts) {
+                    deadline = extended_deadline;
                 }
             }
         }
@@ -483,6 +515,51 @@ impl OpenAiProvider {
             text,
             reason: finish_reason,
         }
+    }
+}
+
+impl ModuleWatch {
+    /// Looks at the modules completed since the last look: each valid one is sent as a preview;
+    /// the first, when valid and `on_time`, extends the deadline (returns `true`, once).
+    fn look(
+        &mut self,
+        text: &str,
+        started: Instant,
+        on_time: bool,
+        facts: &mut AttemptFacts,
+    ) -> bool {
+        let mut extend = false;
+        while let Some((from, to)) = self.scanner.next_element(text) {
+            let index = self.next;
+            self.next += 1;
+            let module = text
+                .get(from..to)
+                .and_then(|s| serde_json::from_str::<Value>(s).ok())
+                .and_then(|v| validate_module(&v, index).ok());
+            let Some(module) = module else {
+                // An invalid module fails the attempt; nothing after it is shown.
+                self.previews = None;
+                continue;
+            };
+            if index == 0 {
+                let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                facts.first_module_ms = Some(elapsed_ms);
+                if on_time {
+                    extend = true;
+                    facts.timeout_extended = true;
+                    tracing::debug!(elapsed_ms, "first module complete: deadline extended");
+                }
+            }
+            if index >= syllabus_domain::plan::MAX_MODULES {
+                self.previews = None;
+            }
+            if let Some(tx) = &self.previews
+                && tx.send(ModulePreview { index, module }).is_err()
+            {
+                self.previews = None;
+            }
+        }
+        extend
     }
 }
 
@@ -582,11 +659,16 @@ impl Provider for OpenAiProvider {
         &self,
         request: &PlanRequest,
         reask: Option<&Issues>,
+        previews: Option<PreviewSender>,
     ) -> Outcome<NormalizedPlan> {
         self.call(
             prompt::plan(request, reask),
             &self.schemas.learning_plan,
-            true,
+            Some(ModuleWatch {
+                scanner: ElementScanner::default(),
+                next: 0,
+                previews,
+            }),
             validate_plan,
         )
         .await
@@ -599,7 +681,7 @@ impl Provider for OpenAiProvider {
     ) -> Outcome<Vec<Flashcard>> {
         let wanted = input.max_cards;
         let schema = Bounded::new(&self.config, |profile| schema::flashcards(profile, wanted));
-        self.call(prompt::flashcards(input, reask), &schema, false, |doc| {
+        self.call(prompt::flashcards(input, reask), &schema, None, |doc| {
             validate_flashcards(doc, wanted)
         })
         .await
@@ -614,7 +696,7 @@ impl Provider for OpenAiProvider {
         self.call(
             prompt::distractors(input, reask),
             &self.schemas.distractors,
-            false,
+            None,
             |doc| validate_distractors(doc, &answer),
         )
         .await
@@ -628,7 +710,7 @@ impl Provider for OpenAiProvider {
         self.call(
             prompt::skill_tree(input, reask),
             &self.schemas.skill_tree,
-            false,
+            None,
             validate_skill_tree,
         )
         .await

@@ -1,29 +1,31 @@
-//! An incremental scanner that finds the first element of the first array in a streamed JSON
-//! document: for a `learning_plan`, the first module.
+//! An incremental scanner that finds the elements of the first array in a streamed JSON
+//! document, one after the other: for a `learning_plan`, its modules.
 //!
 //! It is fed the text as it arrives and looks at each byte once, tracking only nesting depth and
 //! whether it is inside a string, so it costs nothing noticeable beside the stream.
-//! It reports the byte range of the first element when its closing brace arrives; opening bytes
-//! alone (`{"modules":[{"title":"x"`) report nothing.
+//! It reports the byte range of each element when its closing brace arrives; opening bytes
+//! alone (`{"modules":[{"title":"x"`) report nothing. The first element decides the adaptive
+//! deadline; every element is a module preview (issue #11).
 
 /// Scanner state.
 #[derive(Debug, Default, Clone)]
-pub struct FirstElementScanner {
+pub struct ElementScanner {
     scanned: usize,
     depth: u32,
     in_string: bool,
     escaped: bool,
     array_open: bool,
+    array_closed: bool,
     start: Option<usize>,
-    found: Option<(usize, usize)>,
 }
 
-impl FirstElementScanner {
-    /// Scans what `text` gained since the last call (the caller appends to one buffer) and returns
-    /// the byte range of the first element once it is complete.
-    pub fn feed(&mut self, text: &str) -> Option<(usize, usize)> {
-        if self.found.is_some() {
-            return self.found;
+impl ElementScanner {
+    /// Scans what `text` gained since the last call (the caller appends to one buffer) and
+    /// returns the byte range of the next complete element, if one closed. Call it again until it
+    /// returns `None`: one chunk may complete several elements.
+    pub fn next_element(&mut self, text: &str) -> Option<(usize, usize)> {
+        if self.array_closed {
+            return None;
         }
         let bytes = text.as_bytes();
         let from = self.scanned.min(bytes.len());
@@ -49,10 +51,17 @@ impl FirstElementScanner {
                     }
                 }
                 b'}' | b']' => {
-                    if let (Some(start), 3) = (self.start, self.depth) {
-                        self.found = Some((start, at + 1));
+                    if self.depth == 3
+                        && let Some(start) = self.start.take()
+                    {
+                        self.depth = 2;
                         self.scanned = at + 1;
-                        return self.found;
+                        return Some((start, at + 1));
+                    }
+                    if self.depth == 2 && self.array_open {
+                        self.array_closed = true;
+                        self.scanned = at + 1;
+                        return None;
                     }
                     self.depth = self.depth.saturating_sub(1);
                 }
@@ -68,23 +77,29 @@ impl FirstElementScanner {
 mod tests {
     use super::*;
 
-    fn feed_in_pieces(doc: &str, piece: usize) -> Option<String> {
-        let mut scanner = FirstElementScanner::default();
+    /// Every element found, feeding `doc` in pieces of `piece` characters.
+    fn elements_in_pieces(doc: &str, piece: usize) -> Vec<String> {
+        let mut scanner = ElementScanner::default();
         let mut buf = String::new();
+        let mut found = Vec::new();
         let chars: Vec<char> = doc.chars().collect();
         for chunk in chars.chunks(piece) {
             buf.extend(chunk);
-            if let Some((a, b)) = scanner.feed(&buf) {
-                return Some(buf[a..b].to_owned());
+            while let Some((a, b)) = scanner.next_element(&buf) {
+                found.push(buf[a..b].to_owned());
             }
         }
-        None
+        found
+    }
+
+    fn feed_in_pieces(doc: &str, piece: usize) -> Option<String> {
+        elements_in_pieces(doc, piece).into_iter().next()
     }
 
     #[test]
     fn opening_bytes_alone_find_nothing() {
-        let mut s = FirstElementScanner::default();
-        assert_eq!(s.feed(r#"{"modules":[{"title":"x""#), None);
+        let mut s = ElementScanner::default();
+        assert_eq!(s.next_element(r#"{"modules":[{"title":"x""#), None);
     }
 
     #[test]
@@ -104,7 +119,33 @@ mod tests {
 
     #[test]
     fn an_empty_array_finds_nothing() {
-        let mut s = FirstElementScanner::default();
-        assert_eq!(s.feed(r#"{"modules":[]}"#), None);
+        let mut s = ElementScanner::default();
+        assert_eq!(s.next_element(r#"{"modules":[]}"#), None);
+    }
+
+    #[test]
+    fn every_element_is_found_in_order_whatever_the_chunking() {
+        let doc = r#"{"modules":[{"title":"a ] }","tasks":[{"t":1},{"t":2}]},{"title":"b \" {"},{"title":"c","tasks":[]}],"tail":[{"x":1}]}"#;
+        for piece in [1, 2, 5, 13, 1000] {
+            let found = elements_in_pieces(doc, piece);
+            assert_eq!(found.len(), 3, "piece {piece}: {found:?}");
+            let titles: Vec<String> = found
+                .iter()
+                .map(|f| serde_json::from_str::<serde_json::Value>(f).unwrap()["title"].to_string())
+                .collect();
+            assert_eq!(titles, [r#""a ] }""#, r#""b \" {""#, r#""c""#]);
+        }
+    }
+
+    #[test]
+    fn a_chunk_that_closes_several_elements_reports_each() {
+        let mut s = ElementScanner::default();
+        let text = r#"{"modules":[{"a":1},{"b":2},{"c""#;
+        assert_eq!(s.next_element(text), Some((12, 19)));
+        assert_eq!(s.next_element(text), Some((20, 27)));
+        assert_eq!(s.next_element(text), None);
+        let text = format!("{text}:3}}]}}");
+        assert_eq!(s.next_element(&text), Some((28, 35)));
+        assert_eq!(s.next_element(&text), None);
     }
 }

@@ -135,7 +135,7 @@ async fn model_output_and_provider_bodies_never_reach_the_logs() -> TestResult {
     for (what, reply, class) in cases {
         fake.push(reply);
         let failure = provider
-            .learning_plan(&request(), None)
+            .learning_plan(&request(), None, None)
             .await
             .err()
             .ok_or(what)?;

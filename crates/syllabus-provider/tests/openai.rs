@@ -50,7 +50,7 @@ async fn plan_failure(
     reply: Reply,
 ) -> syllabus_provider::Failure {
     fake.push(reply);
-    match provider.learning_plan(&request(), None).await {
+    match provider.learning_plan(&request(), None, None).await {
         Ok(_) => panic!("expected a failure"),
         Err(f) => f,
     }
@@ -68,7 +68,7 @@ fn assert_near(elapsed: Duration, target: Duration) {
 async fn a_streamed_plan_is_validated_and_carries_its_facts() -> TestResult {
     let (fake, provider) = setup().await?;
     fake.push(Reply::stream(&plan_json(3, 2), 10, Duration::ZERO));
-    let generated = provider.learning_plan(&request(), None).await?;
+    let generated = provider.learning_plan(&request(), None, None).await?;
     assert_eq!(generated.output.modules.len(), 3);
     assert_eq!(generated.output.report.tasks_count, 6);
     let facts = &generated.facts;
@@ -87,7 +87,7 @@ async fn a_streamed_plan_is_validated_and_carries_its_facts() -> TestResult {
 async fn the_request_carries_the_key_the_model_the_schema_and_the_topic() -> TestResult {
     let (fake, provider) = setup().await?;
     fake.push(Reply::stream(&plan_json(1, 1), 1, Duration::ZERO));
-    provider.learning_plan(&request(), None).await?;
+    provider.learning_plan(&request(), None, None).await?;
     let requests = fake.requests();
     let req = requests.first().ok_or("no request")?;
     assert_eq!(req.header("authorization"), Some("Bearer sk-test-key"));
@@ -117,7 +117,7 @@ async fn usage_is_absent_when_the_server_does_not_send_it() -> TestResult {
         events,
         end: End::Done,
     });
-    let generated = provider.learning_plan(&request(), None).await?;
+    let generated = provider.learning_plan(&request(), None, None).await?;
     assert_eq!(generated.facts.usage, None);
     Ok(())
 }
@@ -234,7 +234,7 @@ async fn other_http_errors_are_provider_errors_whatever_their_body() -> TestResu
 async fn a_refused_connection_is_a_provider_error() -> TestResult {
     let provider = provider_for(refused_base_url()?, BASE, EXTENDED);
     let failure = provider
-        .learning_plan(&request(), None)
+        .learning_plan(&request(), None, None)
         .await
         .err()
         .ok_or("expected failure")?;
@@ -285,7 +285,7 @@ async fn done_without_a_finish_reason_is_complete_and_only_neither_is_a_cut() ->
     };
     // [DONE] but no finish_reason (some servers): complete, so the content is validated.
     fake.push(without_finish(&text, End::Done));
-    let generated = provider.learning_plan(&request(), None).await?;
+    let generated = provider.learning_plan(&request(), None, None).await?;
     assert_eq!(generated.output.modules.len(), 2);
     let failure = plan_failure(
         &fake,
@@ -449,7 +449,7 @@ async fn a_slow_stream_that_finishes_inside_the_extended_deadline_succeeds() -> 
         Duration::from_millis(50),
     ));
     let started = Instant::now();
-    let generated = provider.learning_plan(&request(), None).await?;
+    let generated = provider.learning_plan(&request(), None, None).await?;
     assert!(
         started.elapsed() > BASE,
         "the stream outlived the base deadline"
@@ -502,7 +502,9 @@ async fn a_reask_tells_the_model_what_was_wrong_without_its_earlier_output() -> 
     let failure = plan_failure(&fake, &provider, complete(bad, "stop")).await;
     let issues: Issues = failure.issues.ok_or("issues")?;
     fake.push(Reply::stream(&plan_json(1, 1), 2, Duration::ZERO));
-    provider.learning_plan(&request(), Some(&issues)).await?;
+    provider
+        .learning_plan(&request(), Some(&issues), None)
+        .await?;
     let requests = fake.requests();
     let second = requests.get(1).ok_or("second request")?;
     let user = second.body["messages"][1]["content"]
@@ -635,7 +637,7 @@ async fn every_call_sends_a_token_budget_and_the_bounded_schema_of_its_profile()
     // OpenAI's profile: no length keywords; a budget derived from each schema.
     let openai = provider_with(fake.base_url(), SchemaProfile::OpenAi, None);
     fake.push(Reply::stream(&plan_json(1, 1), 1, Duration::ZERO));
-    openai.learning_plan(&request(), None).await?;
+    openai.learning_plan(&request(), None, None).await?;
     fake.push(Reply::stream(&wrong, 1, Duration::ZERO));
     openai.distractors(&input, None).await?;
     let sent = fake.requests();
@@ -666,7 +668,7 @@ async fn every_call_sends_a_token_budget_and_the_bounded_schema_of_its_profile()
     let fake = FakeLlm::start().await?;
     let full = provider_with(fake.base_url(), SchemaProfile::Full, Some(700));
     fake.push(Reply::stream(&plan_json(1, 1), 1, Duration::ZERO));
-    full.learning_plan(&request(), None).await?;
+    full.learning_plan(&request(), None, None).await?;
     fake.push(Reply::stream(&cards, 1, Duration::ZERO));
     full.flashcards(&cards_input, None).await?;
     fake.push(Reply::stream(&wrong, 1, Duration::ZERO));
@@ -701,7 +703,7 @@ async fn an_answer_cut_at_the_token_budget_is_a_validation_failure_that_says_so(
     let full = plan_json(3, 3);
     let cut = full.get(..full.len() - 20).ok_or("cut")?;
     fake.push(complete(cut, "length"));
-    let failure = match provider.learning_plan(&request(), None).await {
+    let failure = match provider.learning_plan(&request(), None, None).await {
         Ok(_) => return Err("a cut answer must not pass".into()),
         Err(f) => f,
     };
@@ -715,7 +717,9 @@ async fn an_answer_cut_at_the_token_budget_is_a_validation_failure_that_says_so(
     );
     // The re-ask tells the model to be shorter.
     fake.push(Reply::stream(&plan_json(1, 1), 1, Duration::ZERO));
-    provider.learning_plan(&request(), Some(&issues)).await?;
+    provider
+        .learning_plan(&request(), Some(&issues), None)
+        .await?;
     let reask = fake.requests();
     let user = reask.last().ok_or("re-ask")?.body["messages"][1]["content"]
         .as_str()
@@ -724,6 +728,84 @@ async fn an_answer_cut_at_the_token_budget_is_a_validation_failure_that_says_so(
     assert!(
         user.contains("write fewer items and shorter texts"),
         "{user}"
+    );
+    Ok(())
+}
+
+/// Module previews (issue #11): each module is sent as soon as it has streamed in complete and
+/// valid, in order, while the answer is still streaming; none after an invalid one.
+#[tokio::test]
+async fn each_valid_module_is_previewed_while_the_answer_streams() -> TestResult {
+    let (fake, provider) = setup().await?;
+    let mut doc: Value = serde_json::from_str(&plan_json(4, 1))?;
+    doc["modules"][1]["estimated_minutes"] = json!(999); // clamped, still valid
+    doc["modules"][2]["tasks"] = json!([]); // invalid: no task
+    let text = doc.to_string();
+    fake.push(Reply::stream(&text, 40, Duration::from_millis(5)));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let started = Instant::now();
+    let req = request();
+    let call = provider.learning_plan(&req, None, Some(tx));
+    let collect = async {
+        let mut seen = Vec::new();
+        while let Some(p) = rx.recv().await {
+            seen.push((p, started.elapsed()));
+        }
+        seen
+    };
+    let (outcome, seen) = tokio::join!(call, collect);
+    let failure = outcome.err().ok_or("the third module is invalid")?;
+    assert_eq!(failure.class, FailureClass::Validation);
+    let indices: Vec<usize> = seen.iter().map(|(p, _)| p.index).collect();
+    assert_eq!(indices, [0, 1], "valid modules before the invalid one only");
+    assert_eq!(seen[0].0.module.title, "Module 0");
+    assert_eq!(seen[0].0.module.order, 1);
+    assert_eq!(
+        seen[1].0.module.estimated_minutes, 480,
+        "normalized as stored"
+    );
+    assert!(seen[1].0.module.clamped);
+    // The first preview came while the stream still had most of its 40 chunks to send.
+    assert!(
+        seen[0].1 < Duration::from_millis(5 * 40),
+        "first preview after {:?}",
+        seen[0].1
+    );
+    Ok(())
+}
+
+/// A provider that ignores the token budget is cut once the answer outgrows its buffer bound
+/// (32 bytes per budgeted token) and re-asked shorter, as a `length` finish would be.
+#[tokio::test]
+async fn an_answer_past_its_buffer_bound_is_cut_as_too_long() -> TestResult {
+    let fake = FakeLlm::start().await?;
+    let provider = OpenAiProvider::new(ProviderConfig {
+        base_url: fake.base_url(),
+        api_key: Some("k".into()),
+        model: "fake-model".into(),
+        timeout: Duration::from_secs(5),
+        extended_timeout: Duration::from_secs(5),
+        max_tokens: Some(16),
+        ..ProviderConfig::default()
+    })?;
+    // 16 tokens → 512 bytes at most; the stream sends far more and never finishes by itself.
+    let text = plan_json(12, 4);
+    assert!(text.len() > 2_000);
+    fake.push(Reply::Sse {
+        events: content_events(&text, 50, Duration::from_millis(1)),
+        end: End::Stall,
+    });
+    let failure = match provider.learning_plan(&request(), None, None).await {
+        Ok(_) => return Err("an over-long answer must fail".into()),
+        Err(f) => f,
+    };
+    assert_eq!(failure.class, FailureClass::Validation);
+    let issues = failure.issues.ok_or("issues")?;
+    assert!(
+        issues.as_slice()[0]
+            .message
+            .contains("cut off at the limit of 16 tokens"),
+        "{issues:?}"
     );
     Ok(())
 }

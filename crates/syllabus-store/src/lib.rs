@@ -9,6 +9,7 @@ mod migrate;
 mod plans;
 mod pool;
 pub mod ports;
+mod previews;
 #[cfg(test)]
 mod query_plans;
 pub mod records;
@@ -16,7 +17,7 @@ mod schema;
 mod users;
 
 pub use error::StoreError;
-pub use listen::{JOBS_CHANNEL, JobEvents};
+pub use listen::{JOBS_CHANNEL, JobEvents, PREVIEWS_CHANNEL, PlanEvent, PlanEvents};
 pub use migrate::{MIGRATIONS_LOCK_KEY, run_migrations};
 pub use plans::Regeneration;
 pub use pool::{Database, PoolOptions};

@@ -16,8 +16,8 @@ use crate::jobs::{insert_job, lock_rate_window};
 use crate::locks::{PlanLock, lock_plan};
 use crate::records::{
     Actor, AttemptRecord, GenerationInput, JobEnd, JobRecord, Lease, ModuleRecord, NewAttempt,
-    NewJob, NewPlan, Page, PageRequest, PlanDetail, PlanFilter, PlanRecord, RateLimit, TaskRecord,
-    TokenUsage,
+    NewJob, NewPlan, Page, PageRequest, PlanDetail, PlanFilter, PlanRecord, PlanStreamState,
+    RateLimit, TaskRecord, TokenUsage,
 };
 use crate::schema::{generation_attempts, modules, plans, tasks};
 use crate::{Database, StoreError};
@@ -333,10 +333,13 @@ async fn plan_row(conn: &mut AsyncPgConnection, id: Uuid) -> Result<PlanRow, Sto
     .await?)
 }
 
-async fn load_plan(conn: &mut AsyncPgConnection, id: Uuid) -> Result<PlanDetail, StoreError> {
-    let row = plan_row(conn, id).await?;
+/// The plan's newest attempt (a `capped` one included).
+async fn latest_attempt(
+    conn: &mut AsyncPgConnection,
+    plan: Uuid,
+) -> Result<Option<AttemptRecord>, StoreError> {
     let latest: Option<AttemptRow> = generation_attempts::table
-        .filter(generation_attempts::plan_id.eq(id))
+        .filter(generation_attempts::plan_id.eq(plan))
         .order((
             generation_attempts::created_at.desc(),
             generation_attempts::id.desc(),
@@ -345,6 +348,12 @@ async fn load_plan(conn: &mut AsyncPgConnection, id: Uuid) -> Result<PlanDetail,
         .first(conn)
         .await
         .optional()?;
+    Ok(latest.map(AttemptRow::into_record))
+}
+
+async fn load_plan(conn: &mut AsyncPgConnection, id: Uuid) -> Result<PlanDetail, StoreError> {
+    let row = plan_row(conn, id).await?;
+    let latest = latest_attempt(conn, id).await?;
     let module_rows: Vec<ModuleRow> = modules::table
         .filter(modules::plan_id.eq(id))
         .order(modules::position)
@@ -380,7 +389,7 @@ async fn load_plan(conn: &mut AsyncPgConnection, id: Uuid) -> Result<PlanDetail,
         })
         .collect();
     Ok(PlanDetail {
-        plan: row.into_record(latest.map(AttemptRow::into_record)),
+        plan: row.into_record(latest),
         modules,
     })
 }
@@ -796,9 +805,48 @@ impl crate::ports::PlanStore for Database {
         })
         .await
     }
+
+    async fn plan_stream(&self, user: &UserId, id: PlanId) -> Result<PlanStreamState, StoreError> {
+        self.as_user(user, move |conn| {
+            Box::pin(async move {
+                let plan = id.as_uuid();
+                let row = plan_row(conn, plan).await?;
+                let latest = latest_attempt(conn, plan).await?;
+                let attempts: Vec<AttemptRecord> = generation_attempts::table
+                    .filter(generation_attempts::plan_id.eq(plan))
+                    .filter(generation_attempts::number.is_not_null())
+                    .order(generation_attempts::number)
+                    .select(AttemptRow::as_select())
+                    .load(conn)
+                    .await?
+                    .into_iter()
+                    .map(AttemptRow::into_record)
+                    .collect();
+                let in_flight = u32::try_from(attempts.len()).unwrap_or(u32::MAX) + 1;
+                let previews = crate::previews::load(conn, plan, in_flight).await?;
+                Ok(PlanStreamState {
+                    plan: row.into_record(latest),
+                    attempts,
+                    previews,
+                })
+            })
+        })
+        .await
+    }
 }
 
 impl crate::ports::GenerationStore for Database {
+    async fn publish_preview(
+        &self,
+        user: &UserId,
+        plan: PlanId,
+        attempt_number: u32,
+        index: usize,
+        module: &syllabus_domain::plan::NormalizedModule,
+    ) -> Result<(), StoreError> {
+        crate::previews::publish(self, user, plan, attempt_number, index, module).await
+    }
+
     async fn generation_input(
         &self,
         user: &UserId,
@@ -868,6 +916,8 @@ impl crate::ports::GenerationStore for Database {
                     &attempt,
                 )
                 .await?;
+                // The attempt has ended: its previews (and any a stopped run left) go with it.
+                crate::previews::clear(conn, plan.as_uuid()).await?;
                 if let Some(content) = &content {
                     replace_content(conn, &user_id, plan.as_uuid(), content).await?;
                 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use syllabus_domain::content::{Flashcard, SkillTree};
+use syllabus_domain::plan::NormalizedModule;
 use syllabus_domain::{FlashcardId, JobId, JobPayload, NormalizedPlan, PlanId, UserId};
 use uuid::Uuid;
 
@@ -14,7 +15,8 @@ use crate::plans::Regeneration;
 use crate::records::{
     Actor, AttemptRecord, CardContext, ClaimedJob, ContentContext, FlashcardRecord,
     GenerationInput, JobEnd, JobFilter, JobRecord, Lease, NewAttempt, NewPlan, Page, PageRequest,
-    PlanDetail, PlanFilter, PlanRecord, QueueStats, RateLimit, RunTimes, SkillTreeRecord,
+    PlanDetail, PlanFilter, PlanRecord, PlanStreamState, QueueStats, RateLimit, RunTimes,
+    SkillTreeRecord,
 };
 
 /// Plans as their owner sees them. Every method acts for one user under row-level security:
@@ -87,6 +89,17 @@ pub trait PlanStore: Clone + Send + Sync + 'static {
         max_attempts: u32,
         limit: RateLimit,
     ) -> impl Future<Output = Result<Regeneration, StoreError>> + Send;
+
+    /// What the plan's event stream shows now: the plan, its numbered attempts and the previews
+    /// of the attempt in flight, read in one transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    fn plan_stream(
+        &self,
+        user: &UserId,
+        id: PlanId,
+    ) -> impl Future<Output = Result<PlanStreamState, StoreError>> + Send;
 }
 
 /// Jobs as their owner sees them, and the database's health.
@@ -229,6 +242,21 @@ pub trait GenerationStore: Clone + Send + Sync + 'static {
         content: Option<NormalizedPlan>,
         end: JobEnd,
     ) -> impl Future<Output = Result<AttemptRecord, StoreError>> + Send;
+
+    /// Shows a module of attempt `attempt_number` that has streamed in complete and valid
+    /// (one statement; a NOTIFY reaches the plan's event streams at commit). The previews of an
+    /// attempt are deleted when [`GenerationStore::finish_generation`] records it.
+    ///
+    /// # Errors
+    /// The store's errors (a preview is best effort: the caller logs and goes on).
+    fn publish_preview(
+        &self,
+        user: &UserId,
+        plan: PlanId,
+        attempt_number: u32,
+        index: usize,
+        module: &NormalizedModule,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Flashcards, distractors and skill trees as their owner sees them, and their jobs.

@@ -537,3 +537,47 @@ pub struct RunTimes {
     /// Per type: cumulative counts per bound, the total count and the sum of seconds.
     pub by_type: Vec<(JobType, Vec<u64>, u64, f64)>,
 }
+
+/// A module of an attempt in flight, as streamed (issue #11): a Module without ids, stored only
+/// until the attempt ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviewRecord {
+    /// The attempt it belongs to (1–3).
+    pub attempt_number: u32,
+    /// 0-based position in the answer.
+    pub index: u32,
+    /// `{order, title, description, estimated_minutes, tasks: [{order, title, description,
+    /// estimated_minutes}]}`.
+    pub module: Value,
+}
+
+impl PreviewRecord {
+    /// The stored and sent form of a streamed module: a Module without ids.
+    #[must_use]
+    pub fn module_json(module: &syllabus_domain::plan::NormalizedModule) -> Value {
+        serde_json::json!({
+            "order": module.order,
+            "title": module.title,
+            "description": module.description,
+            "estimated_minutes": module.estimated_minutes,
+            "tasks": module.tasks.iter().map(|t| serde_json::json!({
+                "order": t.order,
+                "title": t.title,
+                "description": t.description,
+                "estimated_minutes": t.estimated_minutes,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// What a plan's event stream shows, read in one transaction: the plan, its numbered attempts
+/// (oldest first) and the previews of the attempt in flight (number `attempts.len() + 1`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanStreamState {
+    /// The plan, as in lists.
+    pub plan: PlanRecord,
+    /// Attempts that count toward the cap, by number.
+    pub attempts: Vec<AttemptRecord>,
+    /// Previews of the next attempt, by index.
+    pub previews: Vec<PreviewRecord>,
+}

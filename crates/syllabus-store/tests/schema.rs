@@ -283,7 +283,7 @@ async fn row_level_security_isolates_users_even_when_a_query_forgets_the_filter(
 }
 
 /// The owned tables, each with one row per user (see [`owned_rows`]).
-const OWNED: [&str; 9] = [
+const OWNED: [&str; 10] = [
     "plans",
     "modules",
     "tasks",
@@ -293,9 +293,11 @@ const OWNED: [&str; 9] = [
     "distractors",
     "skill_trees",
     "skill_nodes",
+    "plan_previews",
 ];
 
 /// One row of every owned table for `user`; `n` (1–9) keeps the ids apart.
+/// A plan's previews are keyed by the plan, so each user's preview row has its own plan.
 fn owned_rows(user: &str, n: u8) -> Vec<String> {
     let id = |kind: u8| format!("0190c4c2-0000-7000-8000-0000000{kind}{n:04}");
     let (plan, module, task, job, attempt, card, wrong, tree, node) = (
@@ -336,6 +338,9 @@ fn owned_rows(user: &str, n: u8) -> Vec<String> {
         ),
         format!(
             "INSERT INTO skill_nodes (id, tree_id, user_id, depth, path, title) VALUES ('{node}', '{tree}', '{user}', 1, '1', 'N')"
+        ),
+        format!(
+            "INSERT INTO plan_previews (plan_id, attempt_number, position, user_id, module) VALUES ('{plan}', 1, 0, '{user}', '{{}}')"
         ),
     ]
 }

@@ -1,0 +1,417 @@
+//! Server-sent event streams (issue #11): `GET /plans/{id}/events` and `GET /jobs/{id}/events`.
+//!
+//! Each stream is a task of its own that writes frames into a small channel the response body
+//! reads; it ends when the resource reaches a terminal state, when the client goes away (the
+//! channel closes), or when the resource is deleted. Wake-ups come from PostgreSQL's
+//! `LISTEN/NOTIFY` (the job trigger and the preview trigger), so the process that streams need not
+//! be the one that generates.
+//!
+//! Event ids are cursors, not counters: a plan's `A.P` says "the attempt events of attempts
+//! 1..=A and the first P previews of attempt A+1 were seen". A client that reconnects with
+//! `Last-Event-ID` gets the current status, the attempts that ended meanwhile, then the previews
+//! of the attempt in flight after those it saw: never one twice.
+
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use serde_json::json;
+use syllabus_domain::{JobId, PlanId, PlanStatus, UserId};
+use syllabus_store::records::{JobEvent, JobRecord, PlanStreamState};
+use syllabus_store::{PlanEvent, PlanEvents, StoreError};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+use crate::auth::Caller;
+use crate::input::path_id;
+use crate::problem::ApiError;
+use crate::wire::{AttemptView, JobView, PlanView};
+use crate::{AppState, Stores};
+
+type State<S> = web::Data<AppState<S>>;
+
+/// Frames a stream may hold unsent before its writer waits for the client.
+const FRAMES_BUFFERED: usize = 32;
+
+/// How long a stream waits before reading again after the store failed.
+const REREAD_AFTER_ERROR: Duration = Duration::from_secs(2);
+
+/// One SSE frame; `data` is one line of JSON.
+fn frame(event: &str, id: &str, data: &impl Serialize) -> Bytes {
+    let data = serde_json::to_string(data).unwrap_or_else(|_| "null".to_owned());
+    Bytes::from(format!("event: {event}\nid: {id}\ndata: {data}\n\n"))
+}
+
+/// The writing end of a stream. Every method fails once the client has gone.
+struct Sse {
+    tx: mpsc::Sender<Bytes>,
+    keepalive: tokio::time::Interval,
+}
+
+/// The client went away.
+struct Gone;
+
+impl Sse {
+    async fn send(&self, bytes: Bytes) -> Result<(), Gone> {
+        self.tx.send(bytes).await.map_err(|_| Gone)
+    }
+
+    async fn event(&self, event: &str, id: &str, data: &impl Serialize) -> Result<(), Gone> {
+        self.send(frame(event, id, data)).await
+    }
+
+    /// Waits for the next keep-alive tick and sends a comment, or for the client to leave.
+    async fn idle(&mut self) -> Result<(), Gone> {
+        tokio::select! {
+            () = self.tx.closed() => Err(Gone),
+            _ = self.keepalive.tick() => self.send(Bytes::from_static(b": keep-alive\n\n")).await,
+        }
+    }
+}
+
+/// Starts `task` writing into a new stream and answers with its body.
+fn respond<F, Fut>(keepalive: Duration, task: F) -> HttpResponse
+where
+    F: FnOnce(Sse) -> Fut,
+    Fut: Future<Output = Result<(), Gone>> + 'static,
+{
+    let (tx, mut rx) = mpsc::channel::<Bytes>(FRAMES_BUFFERED);
+    let mut keepalive =
+        tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+    keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let sse = Sse { tx, keepalive };
+    let writer = task(sse);
+    actix_web::rt::spawn(async move {
+        // Either way the stream is over: ended by the resource or by the client.
+        let _ = writer.await;
+    });
+    // The client's reconnection delay, then the frames as they come.
+    let first = futures::stream::once(async {
+        Ok::<_, actix_web::Error>(Bytes::from_static(b"retry: 2000\n\n"))
+    });
+    let frames = futures::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|b| b.map(Ok)));
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(futures::StreamExt::chain(first, frames))
+}
+
+fn last_event_id(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get("Last-Event-ID")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// What a plan stream's client has seen: the attempt events of attempts `1..=attempts`, and the
+/// first `previews` previews of attempt `attempts + 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cursor {
+    attempts: u32,
+    previews: u32,
+}
+
+impl Cursor {
+    fn id(self) -> String {
+        format!("{}.{}", self.attempts, self.previews)
+    }
+
+    /// A `Last-Event-ID` this server issued; anything else is ignored (a fresh start).
+    fn parse(raw: &str) -> Option<Self> {
+        let (a, p) = raw.split_once('.')?;
+        let attempts: u32 = a.parse().ok()?;
+        let previews: u32 = p.parse().ok()?;
+        (attempts <= syllabus_domain::AttemptCap::MAX
+            && previews <= u32::try_from(syllabus_domain::plan::MAX_MODULES).unwrap_or(u32::MAX))
+        .then_some(Self { attempts, previews })
+    }
+}
+
+fn is_final(status: PlanStatus) -> bool {
+    matches!(status, PlanStatus::Ready | PlanStatus::Failed)
+}
+
+/// A plan's stream: its cursor and the last status sent.
+struct PlanStream {
+    cursor: Cursor,
+    status: Option<PlanStatus>,
+}
+
+impl PlanStream {
+    /// Sends what `state` shows beyond the cursor: attempts that ended, then the status when it
+    /// changed (or `always`), then the previews of the attempt in flight. `true` once the status
+    /// is final (the stream ends).
+    async fn catch_up(
+        &mut self,
+        sse: &Sse,
+        state: PlanStreamState,
+        always: bool,
+    ) -> Result<bool, Gone> {
+        for attempt in state.attempts {
+            let Some(number) = attempt.number else {
+                continue;
+            };
+            if number <= self.cursor.attempts {
+                continue;
+            }
+            self.cursor = Cursor {
+                attempts: number,
+                previews: 0,
+            };
+            sse.event("attempt", &self.cursor.id(), &AttemptView::from(attempt))
+                .await?;
+        }
+        let status = state.plan.status;
+        if always || self.status != Some(status) {
+            self.status = Some(status);
+            sse.event("status", &self.cursor.id(), &PlanView::summary(state.plan))
+                .await?;
+        }
+        if is_final(status) {
+            return Ok(true);
+        }
+        for preview in state.previews {
+            if preview.attempt_number == self.cursor.attempts + 1
+                && preview.index == self.cursor.previews
+            {
+                self.preview(sse, preview.attempt_number, preview.index, &preview.module)
+                    .await?;
+            }
+        }
+        Ok(false)
+    }
+
+    async fn preview(
+        &mut self,
+        sse: &Sse,
+        attempt_number: u32,
+        index: u32,
+        module: &serde_json::Value,
+    ) -> Result<(), Gone> {
+        self.cursor.previews = index + 1;
+        let data = json!({"attempt_number": attempt_number, "index": index, "module": module});
+        sse.event("module", &self.cursor.id(), &data).await
+    }
+
+    /// Whether `event` can be sent as it is (the next preview of the attempt in flight), needs a
+    /// re-read (anything else that may change what the client sees), or is old news.
+    fn triage(&self, event: &PlanEvent) -> Triage {
+        match event {
+            PlanEvent::Preview {
+                attempt_number,
+                index,
+                module,
+            } if *attempt_number == self.cursor.attempts + 1 => {
+                if *index < self.cursor.previews {
+                    Triage::Seen
+                } else if *index == self.cursor.previews && module.is_some() {
+                    Triage::Send
+                } else {
+                    Triage::Reread
+                }
+            }
+            PlanEvent::Preview { attempt_number, .. }
+                if *attempt_number <= self.cursor.attempts =>
+            {
+                Triage::Seen
+            }
+            _ => Triage::Reread,
+        }
+    }
+}
+
+enum Triage {
+    Send,
+    Reread,
+    Seen,
+}
+
+/// `GET /api/v1/plans/{id}/events`.
+pub(crate) async fn plan_events<S: Stores>(
+    state: State<S>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = PlanId::from_uuid(path_id(&path)?);
+    // Subscribe before reading: nothing committed after the read is missed.
+    let events = state.events.subscribe_plan(id);
+    let first = state.store.plan_stream(&caller.0, id).await?;
+    let resume = last_event_id(&req).and_then(Cursor::parse);
+    let keepalive = state.settings.sse_keepalive;
+    tracing::info!(plan.id = %id, resumed = resume.is_some(), "plan event stream opened");
+    Ok(respond(keepalive, move |sse| {
+        run_plan_stream(state, caller.0, id, events, first, resume, sse)
+    }))
+}
+
+async fn run_plan_stream<S: Stores>(
+    state: State<S>,
+    user: UserId,
+    id: PlanId,
+    mut events: PlanEvents,
+    first: PlanStreamState,
+    resume: Option<Cursor>,
+    mut sse: Sse,
+) -> Result<(), Gone> {
+    // A fresh client starts at the attempt in flight (its previews so far included); history is
+    // in the status's `latest_attempt` and at `/attempts`.
+    let fresh = Cursor {
+        attempts: u32::try_from(first.attempts.len()).unwrap_or(u32::MAX),
+        previews: 0,
+    };
+    let mut stream = PlanStream {
+        cursor: resume.unwrap_or(fresh),
+        status: None,
+    };
+    if stream.catch_up(&sse, first, true).await? {
+        return Ok(());
+    }
+    let mut reread = false;
+    loop {
+        if reread {
+            match state.store.plan_stream(&user, id).await {
+                Ok(now) => {
+                    reread = false;
+                    if stream.catch_up(&sse, now, false).await? {
+                        return Ok(());
+                    }
+                }
+                // Deleted: nothing more will happen to it.
+                Err(StoreError::NotFound) => return Ok(()),
+                Err(e) => {
+                    tracing::warn!(plan.id = %id, error = %e, "plan event stream could not read the plan; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(REREAD_AFTER_ERROR) => {}
+                        () = sse.tx.closed() => return Err(Gone),
+                    }
+                    continue;
+                }
+            }
+        }
+        tokio::select! {
+            event = events.recv() => match stream.triage(&event) {
+                Triage::Seen => {}
+                Triage::Reread => reread = true,
+                Triage::Send => {
+                    if let PlanEvent::Preview { attempt_number, index, module: Some(module) } = &event {
+                        stream.preview(&sse, *attempt_number, *index, module).await?;
+                    }
+                }
+            },
+            idle = sse.idle() => idle?,
+        }
+    }
+}
+
+/// `GET /api/v1/jobs/{id}/events`.
+pub(crate) async fn job_events<S: Stores>(
+    state: State<S>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = JobId::from_uuid(path_id(&path)?);
+    let events = state.events.subscribe();
+    let first = state.store.job(&caller.0, id).await?;
+    let keepalive = state.settings.sse_keepalive;
+    Ok(respond(keepalive, move |sse| {
+        run_job_stream(state, caller.0, id, events, first, sse)
+    }))
+}
+
+/// A job event's id: when the job last changed.
+fn job_event_id(job: &JobRecord) -> String {
+    job.updated_at.timestamp_micros().to_string()
+}
+
+async fn run_job_stream<S: Stores>(
+    state: State<S>,
+    user: UserId,
+    id: JobId,
+    mut events: tokio::sync::broadcast::Receiver<JobEvent>,
+    first: JobRecord,
+    mut sse: Sse,
+) -> Result<(), Gone> {
+    let mut sent = (first.status, first.attempts);
+    let terminal = first.status.is_terminal();
+    sse.event("status", &job_event_id(&first), &JobView::from(first))
+        .await?;
+    if terminal {
+        return Ok(());
+    }
+    let mut reread = false;
+    loop {
+        if reread {
+            match state.store.job(&user, id).await {
+                Ok(job) => {
+                    reread = false;
+                    if (job.status, job.attempts) != sent {
+                        sent = (job.status, job.attempts);
+                        let terminal = job.status.is_terminal();
+                        sse.event("status", &job_event_id(&job), &JobView::from(job))
+                            .await?;
+                        if terminal {
+                            return Ok(());
+                        }
+                    }
+                }
+                // Pruned: it was terminal long ago.
+                Err(StoreError::NotFound) => return Ok(()),
+                Err(e) => {
+                    tracing::warn!(job.id = %id, error = %e, "job event stream could not read the job; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(REREAD_AFTER_ERROR) => {}
+                        () = sse.tx.closed() => return Err(Gone),
+                    }
+                    continue;
+                }
+            }
+        }
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(JobEvent::Changed { id: changed, .. }) => reread = changed == id,
+                Ok(JobEvent::Resync) | Err(RecvError::Lagged(_)) => reread = true,
+                Err(RecvError::Closed) => return Ok(()),
+            },
+            idle = sse.idle() => idle?,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_foreign_ids_are_ignored() {
+        let c = Cursor {
+            attempts: 2,
+            previews: 5,
+        };
+        assert_eq!(Cursor::parse(&c.id()), Some(c));
+        for bad in [
+            "",
+            "3",
+            "a.b",
+            "1.-1",
+            "4.0",
+            "0.25",
+            "1.2.3",
+            "1700000000000000",
+        ] {
+            assert_eq!(Cursor::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_frame_is_one_event_with_one_data_line() {
+        let f = frame("module", "0.1", &json!({"text": "two\nlines"}));
+        assert_eq!(
+            f,
+            Bytes::from_static(b"event: module\nid: 0.1\ndata: {\"text\":\"two\\nlines\"}\n\n")
+        );
+    }
+}
