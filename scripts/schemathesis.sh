@@ -7,6 +7,10 @@
 # "schema validation mismatch" warning (the document's constraints not matching what the API
 # accepts).
 #
+# The two event streams (planEvents, jobEvents) are left out: with no worker a stream stays open
+# until the request timeout, many times over; the end-to-end suite checks their answers and every
+# event's data against the document instead.
+#
 # scripts/schemathesis_hooks.py holds the two adjustments for what the document cannot say (a
 # lazily built sub-resource; the order of two dates).
 #
@@ -75,6 +79,8 @@ status=0
     --url "$base" \
     --header "Authorization: Bearer $token" \
     --checks all \
+    --exclude-operation-id planEvents \
+    --exclude-operation-id jobEvents \
     --seed "$seed" \
     --max-examples "$examples" \
     --workers 1 \

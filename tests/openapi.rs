@@ -42,17 +42,22 @@ fn template<'a>(doc: &'a Value, path: &str) -> Option<&'a str> {
 }
 
 /// Checks the data of one server-sent event of the stream at `path` against the schema the
-/// document gives its event name (`x-events` of the `text/event-stream` response).
+/// document gives its event name: the `oneOf` branch of the `text/event-stream` schema whose
+/// `event` is that name, its `data` being JSON of the branch's `contentSchema`.
 ///
 /// # Errors
 /// An event name the document does not list, or data that does not match.
 pub fn check_event(doc: &Value, path: &str, event: &str, data: &Value) -> Result<(), String> {
     let at = format!("GET {path} event {event}");
     let t = template(doc, path).ok_or_else(|| format!("{at}: the path is not in the document"))?;
-    let schema =
-        doc["paths"][t]["get"]["responses"]["200"]["content"]["text/event-stream"]["x-events"]
-            .get(event)
-            .ok_or_else(|| format!("{at}: the event is not in the document"))?;
+    let stream = &doc["paths"][t]["get"]["responses"]["200"]["content"]["text/event-stream"];
+    let schema = stream["schema"]["oneOf"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|b| b["properties"]["event"]["const"] == event)
+        .map(|b| &b["properties"]["data"]["contentSchema"])
+        .ok_or_else(|| format!("{at}: the event is not in the document"))?;
     validate(doc, schema, data, "data").map_err(|e| format!("{at}: {e}"))
 }
 

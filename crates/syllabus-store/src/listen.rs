@@ -71,6 +71,14 @@ impl Hub {
         }
     }
 
+    fn is_watched(&self) -> bool {
+        !self
+            .plans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    }
+
     fn resync(&self) {
         let plans = self.plans.lock().unwrap_or_else(PoisonError::into_inner);
         for tx in plans.values() {
@@ -263,7 +271,10 @@ async fn listen_forever(
                     while let Some(item) = stream.next().await {
                         match item {
                             Ok(n) if n.channel == PREVIEWS_CHANNEL => {
-                                if let Some((plan, event)) = parse_preview(&n.payload) {
+                                // Parsed only while some plan has a stream in this process.
+                                if hub.is_watched()
+                                    && let Some((plan, event)) = parse_preview(&n.payload)
+                                {
                                     hub.send(plan, event);
                                 }
                             }
