@@ -144,6 +144,7 @@ pg_free_port() {
 }
 
 # pg_start DATA_DIR SOCKET_DIR PORT LOGFILE: initializes the cluster if needed, then starts it.
+# PG_EXTRA_OPTS adds server options (e.g. `-c shared_preload_libraries=pg_stat_statements`).
 pg_start() {
     local data="$1" sock="$2" port="$3" log="$4"
     if [[ ! -f "$data/PG_VERSION" ]]; then
@@ -154,7 +155,7 @@ pg_start() {
     touch "$log"
     [[ "$(id -u)" == 0 ]] && chown "$PG_OS_USER": "$log"
     pg_as_owner "$PG_BINDIR/pg_ctl" -D "$data" -l "$log" -w -t 60 \
-        -o "-p $port -k '$sock' -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+        -o "-p $port -k '$sock' -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off ${PG_EXTRA_OPTS:-}" \
         start >/dev/null
 }
 

@@ -7,9 +7,10 @@
 //! (`Retry-After`); and a stall before any byte.
 
 use std::collections::VecDeque;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -50,6 +51,34 @@ pub enum Reply {
     },
     /// Read the request, then never answer.
     StallBeforeHeaders,
+    /// `200 text/event-stream`: a generated plan streamed module by module on a schedule.
+    Paced(PacedPlan),
+}
+
+/// A plan of `modules` × `tasks` (as [`plan_json`]) streamed over `over`, evenly: module `i`
+/// (from 0) completes `(i + 1) × over / modules` after the headers. Each module is sent in
+/// `chunks_per_module` content chunks and its closing brace ends the last one (the `,` before
+/// the next module starts the next chunk). The schedule is absolute (from the headers), so a
+/// late write does not delay the following ones.
+///
+/// When the module's last chunk has been written to the socket, a line
+/// `EPOCH_MICROSECONDS KEY INDEX` goes to `log`: `KEY` is the first word of the request's
+/// messages that starts with `key_prefix` (letters, digits, `-` and `_`), `-` when none does;
+/// `INDEX` counts from 0.
+#[derive(Debug, Clone)]
+pub struct PacedPlan {
+    /// Modules in the plan.
+    pub modules: usize,
+    /// Tasks per module.
+    pub tasks: usize,
+    /// When the last module completes, from the headers.
+    pub over: Duration,
+    /// Content chunks per module (at least 1).
+    pub chunks_per_module: usize,
+    /// What the key identifying a call starts with.
+    pub key_prefix: String,
+    /// Where module completions are logged.
+    pub log: Option<Arc<Mutex<std::fs::File>>>,
 }
 
 /// A chat-completion chunk carrying `content`.
@@ -80,11 +109,9 @@ pub fn usage_chunk(prompt: u32, completion: u32) -> String {
 /// each sent `delay` after the previous one.
 #[must_use]
 pub fn content_events(text: &str, pieces: usize, delay: Duration) -> Vec<(Duration, String)> {
-    let chars: Vec<char> = text.chars().collect();
-    let size = chars.len().div_ceil(pieces.max(1)).max(1);
-    chars
-        .chunks(size)
-        .map(|c| (delay, content_chunk(&c.iter().collect::<String>())))
+    split_chars(text, pieces)
+        .iter()
+        .map(|c| (delay, content_chunk(c)))
         .collect()
 }
 
@@ -93,20 +120,23 @@ pub fn content_events(text: &str, pieces: usize, delay: Duration) -> Vec<(Durati
 #[must_use]
 pub fn plan_json(modules: usize, tasks: usize, module_minutes: i64) -> String {
     let modules: Vec<Value> = (1..=modules)
-        .map(|m| {
-            json!({
-                "title": format!("Module {m}"),
-                "description": null,
-                "estimated_minutes": module_minutes,
-                "tasks": (1..=tasks).map(|t| json!({
-                    "title": format!("Task {m}.{t}"),
-                    "description": "Do it",
-                    "estimated_minutes": 30,
-                })).collect::<Vec<_>>(),
-            })
-        })
+        .map(|m| plan_module(m, tasks, module_minutes))
         .collect();
     json!({ "modules": modules }).to_string()
+}
+
+/// Module `m` (from 1) of [`plan_json`].
+fn plan_module(m: usize, tasks: usize, module_minutes: i64) -> Value {
+    json!({
+        "title": format!("Module {m}"),
+        "description": null,
+        "estimated_minutes": module_minutes,
+        "tasks": (1..=tasks).map(|t| json!({
+            "title": format!("Task {m}.{t}"),
+            "description": "Do it",
+            "estimated_minutes": 30,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 impl Reply {
@@ -159,11 +189,23 @@ impl Recorded {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     script: VecDeque<Reply>,
     default: Option<Reply>,
     requests: Vec<Recorded>,
+    record: bool,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            script: VecDeque::new(),
+            default: None,
+            requests: Vec::new(),
+            record: true,
+        }
+    }
 }
 
 /// The running server; stops when dropped.
@@ -180,13 +222,22 @@ impl FakeLlm {
     /// # Errors
     /// When no port can be bound.
     pub async fn start() -> std::io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        // A deep backlog: a benchmark opens thousands of connections at once.
+        let listener: TcpListener = socket.listen(4_096)?;
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State::default()));
         let shared = Arc::clone(&state);
         let task = tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                tokio::spawn(serve(socket, Arc::clone(&shared)));
+            loop {
+                match listener.accept().await {
+                    Ok((socket, _)) => {
+                        tokio::spawn(serve(socket, Arc::clone(&shared)));
+                    }
+                    // Out of file descriptors or an aborted connection: keep serving.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                }
             }
         });
         Ok(Self { addr, state, task })
@@ -209,6 +260,13 @@ impl FakeLlm {
     pub fn set_default(&self, reply: Reply) {
         if let Ok(mut s) = self.state.lock() {
             s.default = Some(reply);
+        }
+    }
+
+    /// Whether requests are recorded (they are by default); a long benchmark turns it off.
+    pub fn set_recording(&self, record: bool) {
+        if let Ok(mut s) = self.state.lock() {
+            s.record = record;
         }
     }
 
@@ -280,20 +338,105 @@ async fn read_request(socket: &mut TcpStream) -> std::io::Result<Recorded> {
     })
 }
 
+/// The first word of the messages' contents that starts with `prefix`.
+fn find_key(body: &Value, prefix: &str) -> Option<String> {
+    let messages = body.get("messages")?.as_array()?;
+    messages
+        .iter()
+        .filter_map(|m| m.get("content")?.as_str())
+        .find_map(|content| {
+            let start = content.find(prefix)?;
+            let rest = content.get(start..)?;
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                .unwrap_or(rest.len());
+            rest.get(..end).map(str::to_owned)
+        })
+}
+
+/// Splits `text` into `pieces` parts of about equal size on char boundaries.
+fn split_chars(text: &str, pieces: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let size = chars.len().div_ceil(pieces.max(1)).max(1);
+    chars.chunks(size).map(|c| c.iter().collect()).collect()
+}
+
+async fn serve_paced(mut socket: TcpStream, plan: &PacedPlan, key: &str) {
+    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
+    if socket.write_all(head.as_bytes()).await.is_err() {
+        return;
+    }
+    let start = tokio::time::Instant::now();
+    let modules: Vec<Value> = (1..=plan.modules)
+        .map(|m| plan_module(m, plan.tasks, 90))
+        .collect();
+    let modules_count = u32::try_from(modules.len()).unwrap_or(u32::MAX).max(1);
+    for (index, module) in modules.iter().enumerate() {
+        let opening = if index == 0 { "{\"modules\":[" } else { "," };
+        let pieces = split_chars(&format!("{opening}{module}"), plan.chunks_per_module);
+        let count = u32::try_from(pieces.len()).unwrap_or(u32::MAX).max(1);
+        let done = u32::try_from(index).unwrap_or(u32::MAX);
+        for (piece, n) in pieces.iter().zip(1..) {
+            // (index + n / count) / modules of the way through.
+            let due = plan.over / modules_count * done + plan.over / modules_count / count * n;
+            tokio::time::sleep_until(start + due).await;
+            if socket
+                .write_all(format!("data: {}\n\n", content_chunk(piece)).as_bytes())
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        if let Some(log) = &plan.log {
+            let micros = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros());
+            let line = format!("{micros} {key} {index}\n");
+            if let Ok(mut file) = log.lock() {
+                let _ = file.write_all(line.as_bytes());
+            }
+        }
+    }
+    for data in [
+        content_chunk("]}"),
+        finish_chunk("stop"),
+        usage_chunk(120, 480),
+    ] {
+        if socket
+            .write_all(format!("data: {data}\n\n").as_bytes())
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    let _ = socket.write_all(b"data: [DONE]\n\n").await;
+    let _ = socket.shutdown().await;
+}
+
 async fn serve(mut socket: TcpStream, state: Arc<Mutex<State>>) {
     let Ok(request) = read_request(&mut socket).await else {
         return;
     };
-    let reply = {
+    let (reply, key) = {
         let Ok(mut s) = state.lock() else { return };
-        s.requests.push(request);
-        s.script.pop_front().or_else(|| s.default.clone())
+        let reply = s.script.pop_front().or_else(|| s.default.clone());
+        let key = match &reply {
+            Some(Reply::Paced(plan)) => find_key(&request.body, &plan.key_prefix),
+            _ => None,
+        };
+        if s.record {
+            s.requests.push(request);
+        }
+        (reply, key)
     };
     let Some(reply) = reply else {
         let _ = socket.write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
         return;
     };
     match reply {
+        Reply::Paced(plan) => serve_paced(socket, &plan, key.as_deref().unwrap_or("-")).await,
         Reply::StallBeforeHeaders => tokio::time::sleep(Duration::from_secs(3_600)).await,
         Reply::Status {
             status,

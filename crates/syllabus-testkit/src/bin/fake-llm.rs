@@ -1,27 +1,81 @@
-//! A standalone fake OpenAI-compatible server for benchmarks: answers every chat completion at
-//! once with a valid streamed document, a 3 × 4 learning plan by default or a two-node skill tree
-//! with the argument `skill_tree`. Prints its base URL, then serves until killed.
+//! A standalone fake OpenAI-compatible server for benchmarks. Prints its base URL, then serves
+//! until killed; requests are not recorded (a benchmark makes thousands).
+//!
+//! - `fake-llm` answers every chat completion at once with a valid streamed 3 × 4 learning plan;
+//! - `fake-llm skill_tree` with a two-node skill tree;
+//! - `fake-llm plan-stream [--modules 12] [--tasks 4] [--over 10s] [--chunks-per-module 1]
+//!   [--key-prefix bench-] [--log FILE]` streams a plan module by module, evenly over `--over`
+//!   (see `PacedPlan`), and appends `EPOCH_MICROSECONDS KEY INDEX` to FILE as each module's last
+//!   byte is written: KEY is the word starting with `--key-prefix` in the request's messages
+//!   (e.g. a plan topic `bench-42`), INDEX counts modules from 0.
 
 use std::io::Write as _;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
-use syllabus_testkit::fake_llm::plan_json;
+use syllabus_testkit::fake_llm::{PacedPlan, plan_json};
 use syllabus_testkit::{FakeLlm, Reply};
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
-    let llm = FakeLlm::start().await?;
-    let document = match std::env::args().nth(1).as_deref() {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let reply = match args.first().map(String::as_str) {
         Some("skill_tree") => {
-            json!({"skills": [{"title": "Basics", "description": null, "children": [
+            let document = json!({"skills": [{"title": "Basics", "description": null, "children": [
             {"title": "Next", "description": null, "children": []}]}]})
-            .to_string()
+            .to_string();
+            Reply::stream(&document, 4, Duration::ZERO)
         }
-        _ => plan_json(3, 4, 90),
+        Some("plan-stream") => Reply::Paced(paced(args.get(1..).unwrap_or_default())?),
+        Some(other) => return Err(format!("unknown mode {other:?}").into()),
+        None => Reply::stream(&plan_json(3, 4, 90), 4, Duration::ZERO),
     };
-    llm.set_default(Reply::stream(&document, 4, Duration::ZERO));
+    let llm = FakeLlm::start().await?;
+    llm.set_recording(false);
+    llm.set_default(reply);
     writeln!(std::io::stdout().lock(), "{}", llm.base_url())?;
     std::future::pending::<()>().await;
     Ok(())
+}
+
+/// The `plan-stream` options.
+fn paced(args: &[String]) -> Result<PacedPlan, Box<dyn std::error::Error>> {
+    let mut plan = PacedPlan {
+        modules: 12,
+        tasks: 4,
+        over: Duration::from_secs(10),
+        chunks_per_module: 1,
+        key_prefix: "bench-".to_owned(),
+        log: None,
+    };
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--modules" => plan.modules = value.parse()?,
+            "--tasks" => plan.tasks = value.parse()?,
+            "--over" => plan.over = duration(value)?,
+            "--chunks-per-module" => plan.chunks_per_module = value.parse()?,
+            "--key-prefix" => plan.key_prefix.clone_from(value),
+            "--log" => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(value)?;
+                plan.log = Some(Arc::new(Mutex::new(file)));
+            }
+            _ => return Err(format!("unknown option {flag}").into()),
+        }
+    }
+    Ok(plan)
+}
+
+/// `10s`, `500ms` or a number of seconds.
+fn duration(text: &str) -> Result<Duration, Box<dyn std::error::Error>> {
+    Ok(if let Some(ms) = text.strip_suffix("ms") {
+        Duration::from_millis(ms.parse()?)
+    } else {
+        Duration::try_from_secs_f64(text.strip_suffix('s').unwrap_or(text).parse()?)?
+    })
 }
