@@ -179,6 +179,16 @@ pub struct Runtime<S, P, D = JobHandlers> {
     dispatch: Arc<D>,
 }
 
+/// Aborts its task when dropped: the heartbeat task must not outlive a runtime whose `run` was
+/// dropped (it would keep that runtime's leases fresh for ever).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// The leases this process holds, each with the signal that cancels its run when the heartbeat
 /// finds it lost.
 #[derive(Clone, Default)]
@@ -274,12 +284,12 @@ where
         let leases = Leases::default();
         // One heartbeat statement per interval for every lease of this process.
         let (stop_beats, beats_stopped) = oneshot::channel::<()>();
-        let beats = tokio::spawn(heartbeats(
+        let mut beats = AbortOnDrop(tokio::spawn(heartbeats(
             self.ctx.store.clone(),
             leases.clone(),
             config.stale_after,
             beats_stopped,
-        ));
+        )));
         let mut running = JoinSet::new();
         let mut events = self.events.subscribe();
         let rescue_every = (config.stale_after / 2).max(Duration::from_millis(100));
@@ -330,11 +340,14 @@ where
                         for job in jobs {
                             // Only this loop takes permits: the batch holds one per job.
                             let permit = batch.split(1);
+                            // Held from the claim on: beaten, and released at shutdown even if
+                            // its task never ran.
+                            let lost = leases.hold(job.lease);
                             let task = run_job(
                                 self.ctx.clone(),
                                 Arc::clone(&self.dispatch),
                                 job,
-                                leases.clone(),
+                                (leases.clone(), lost),
                                 config.stale_after,
                             );
                             running.spawn(async move {
@@ -404,7 +417,7 @@ where
                 }
             }
         }
-        let _ = beats.await;
+        let _ = (&mut beats.0).await;
         tracing::info!("workers stopped");
     }
 }
@@ -424,7 +437,7 @@ async fn run_job<S, P, D>(
     ctx: Context<S, P>,
     dispatch: Arc<D>,
     job: ClaimedJob,
-    leases: Leases,
+    (leases, mut lost): (Leases, oneshot::Receiver<()>),
     stale_after: Duration,
 ) where
     S: QueueStore + GenerationStore + ContentJobStore,
@@ -447,7 +460,6 @@ async fn run_job<S, P, D>(
         tracing::info!(since_created_ms = picked_ms, "job started");
         // The process's heartbeat task beats this lease with all the others and fires `lost`
         // when it finds it gone: the handler is dropped at once (its provider call cancelled).
-        let mut lost = leases.hold(lease);
         let started = std::time::Instant::now();
         let handler = std::panic::AssertUnwindSafe(dispatch.run(&ctx, &job)).catch_unwind();
         let run = tokio::select! {
