@@ -36,15 +36,23 @@ fresh_jobs() {
              SELECT gen_random_uuid(), 'bench', 'skill_tree', '{}', 3 FROM generate_series(1, $jobs)"
     psql -c "VACUUM (ANALYZE) jobs"
 }
+# CPU seconds of this cluster: its live processes, plus the postmaster's exited children (the
+# backends of connections already closed, which cpu_pg would miss), not other clusters'.
+cpu_cluster() {
+    local pm
+    pm="$(head -1 "$tmp/data/postmaster.pid")"
+    { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v t="$(getconf CLK_TCK)" -v pm="$pm" '
+        $1 == pm {s += $14 + $15 + $16 + $17} $4 == pm && $1 != pm {s += $14 + $15} END {print s / t}'
+}
 completed() { psql -At -c "SELECT count(*) FROM jobs WHERE status = 'completed'"; }
 per_job() { python3 -c "print(f'{($2 - $1) * 1e6 / $3:.0f}')"; }
 
 echo "== no-op handler in the real runtime, $jobs jobs"
 for c in $levels; do
     fresh_jobs
-    g0="$(cpu_pg)"
+    g0="$(cpu_cluster)"
     WORKER_CONCURRENCY="$c" BENCH_JOBS="$jobs" noop
-    g1="$(cpu_pg)"
+    g1="$(cpu_cluster)"
     n="$(completed)"
     echo "   completed $n; PostgreSQL CPU $(per_job "$g0" "$g1" "$n") µs/job"
 done
@@ -68,14 +76,14 @@ COMMIT;
 SQL
 for c in $floor_clients; do
     fresh_jobs
-    g0="$(cpu_pg)"
+    g0="$(cpu_cluster)"
     TIMEFORMAT="%R %U %S"
     { time "$tools/pgbench" -n -M extended -f "$tmp/floor.sql" -c "$c" -j 2 -t $((jobs / c)) \
         -h 127.0.0.1 -p "$port" -U postgres postgres > "$tmp/pgbench-$c.log" 2>&1; } 2> "$tmp/time-$c"
-    g1="$(cpu_pg)"
+    g1="$(cpu_cluster)"
     n="$(completed)"
     read -r real user sys < "$tmp/time-$c"
     tps="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$tmp/pgbench-$c.log" | head -1)"
-    python3 -c "print(f'pgbench, {$c} clients: {$n} jobs in {$real:.2f} s = {$n / $real:.0f} jobs/s (pgbench tps {float('$tps'):.0f}); pgbench CPU {($user + $sys) * 1e6 / $n:.0f} µs/job')"
+    python3 -c "print(f'pgbench, {$c} clients: {$n} jobs in {$real:.2f} s = {$n / $real:.0f} jobs/s (pgbench tps {$tps:.0f}); pgbench CPU {($user + $sys) * 1e6 / $n:.0f} µs/job')"
     echo "   PostgreSQL CPU $(per_job "$g0" "$g1" "$n") µs/job"
 done
