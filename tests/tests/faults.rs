@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::json;
 use syllabus_domain::content::{Flashcard, SkillTree};
 use syllabus_domain::{
-    FlashcardId, Issues, JobPayload, JobStatus, NormalizedPlan, PlanId, PlanRequest, UserId,
+    FlashcardId, Issues, JobId, JobPayload, JobStatus, NormalizedPlan, PlanId, PlanRequest, UserId,
     validate_plan,
 };
 use syllabus_e2e::{App, Options, plan_json};
@@ -355,7 +355,7 @@ async fn a_write_on_a_connection_the_server_terminates_is_unavailable_not_unexpe
     let run = app.store.claim("w1").await?.ok_or("nothing to claim")?;
     let (mut admin, mut gate) = gate(&app, "SELECT id FROM jobs FOR UPDATE").await?;
     let store = app.store.clone();
-    let beat = tokio::spawn(async move { store.heartbeat(run.lease).await });
+    let beat = tokio::spawn(async move { store.heartbeat_many(&[run.lease]).await });
     until_waiting(&mut admin, 1).await?;
     // What a PostgreSQL shutdown does to every session: 57P01, then the connection closes.
     let killed: Count = diesel::sql_query(
@@ -372,7 +372,7 @@ async fn a_write_on_a_connection_the_server_terminates_is_unavailable_not_unexpe
     );
     diesel::sql_query("COMMIT").execute(&mut gate).await?;
     // The pool replaces the connection: the next call works.
-    assert!(app.store.heartbeat(run.lease).await?);
+    assert!(app.store.heartbeat_many(&[run.lease]).await?.is_empty());
     app.stop().await;
     Ok(())
 }
@@ -534,31 +534,38 @@ async fn a_panicking_handler_ends_its_run_as_a_retryable_failure_and_the_retry_s
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_run_whose_lease_is_lost_is_cancelled_at_once() -> TestResult {
-    let app = app().await?;
-    let bert = user("bert")?;
-    // Heartbeats every 300 ms.
-    let (workers, mut dropped) = workers(&app, true, 0, Duration::from_millis(900)).await?;
-    app.create_plan("bert", "Lost lease topic").await?;
-    let jobs = app.get("/api/v1/jobs", "bert").await?;
-    let job = syllabus_domain::JobId::from_uuid(
-        jobs.body["items"][0]["id"].as_str().ok_or("job")?.parse()?,
-    );
+/// The id of `user`'s only job, once a worker runs it.
+async fn running_job(app: &App, user: &UserId) -> Result<JobId, syllabus_e2e::Error> {
+    let jobs = app.get("/api/v1/jobs", user.as_str()).await?;
+    let job = JobId::from_uuid(jobs.body["items"][0]["id"].as_str().ok_or("job")?.parse()?);
     let mut waited = 0;
-    while app.store.job(&bert, job).await?.status != JobStatus::Processing {
+    while app.store.job(user, job).await?.status != JobStatus::Processing {
         tokio::time::sleep(Duration::from_millis(25)).await;
         waited += 1;
         assert!(waited < 400, "the job was never picked up");
     }
-    // Another worker's rescue takes the job away from the running call.
+    Ok(job)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_whose_lease_is_lost_is_cancelled_at_once() -> TestResult {
+    let app = app().await?;
+    let bert = user("bert")?;
+    let bea = user("bea")?;
+    // Two runs in flight, beaten together every 300 ms by the process's one heartbeat.
+    let (workers, mut dropped) = workers(&app, true, 0, Duration::from_millis(900)).await?;
+    app.create_plan("bert", "Lost lease topic").await?;
+    app.create_plan("bea", "Kept lease topic").await?;
+    let job = running_job(&app, &bert).await?;
+    let kept = running_job(&app, &bea).await?;
+    // Another worker's rescue takes bert's job away from its running call.
     tokio::time::sleep(Duration::from_millis(20)).await;
     let mut admin = superuser(&app).await?;
     diesel::sql_query(
         "UPDATE jobs SET status = 'pending', lease_token = NULL, locked_by = NULL,
-                heartbeat_at = NULL, run_at = now() + interval '1 hour' WHERE locked_by = $1",
+                heartbeat_at = NULL, run_at = now() + interval '1 hour' WHERE id = $1",
     )
-    .bind::<Text, _>("faulty")
+    .bind::<diesel::sql_types::Uuid, _>(job.as_uuid())
     .execute(&mut admin)
     .await?;
     // The provider call (which would hang for ever) is dropped at the next heartbeat.
@@ -569,6 +576,36 @@ async fn a_run_whose_lease_is_lost_is_cancelled_at_once() -> TestResult {
     );
     let after = app.store.job(&bert, job).await?;
     assert_eq!(after.status, JobStatus::Pending, "{after:?}");
+
+    // The other run keeps its lease: later beats refresh it and do not cancel it.
+    diesel::sql_query("UPDATE jobs SET heartbeat_at = now() - interval '1 hour' WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(kept.as_uuid())
+        .execute(&mut admin)
+        .await?;
+    let mut waited = 0;
+    loop {
+        let row: Count = diesel::sql_query(
+            "SELECT count(*) AS n FROM jobs
+             WHERE id = $1 AND heartbeat_at > now() - interval '1 minute'",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(kept.as_uuid())
+        .get_result(&mut admin)
+        .await?;
+        if row.n == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+        assert!(waited < 400, "the kept lease was never beaten again");
+    }
+    assert!(
+        dropped.try_recv().is_err(),
+        "a run whose lease is alive was cancelled"
+    );
+    assert_eq!(
+        app.store.job(&bea, kept).await?.status,
+        JobStatus::Processing
+    );
     workers.stop().await;
     app.stop().await;
     Ok(())

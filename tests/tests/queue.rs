@@ -4,8 +4,10 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use diesel::sql_types::{Bool, Integer, SmallInt};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::json;
-use syllabus_domain::{JobStatus, PlanId, UserId, validate_plan};
+use syllabus_domain::{JobId, JobStatus, PlanId, UserId, validate_plan};
 use syllabus_e2e::{App, Options, plan_json, syllabus_bin};
 use syllabus_store::records::{JobEnd, NewAttempt};
 use syllabus_store::{GenerationStore, JobStore, PlanStore, QueueStore, StoreError};
@@ -59,8 +61,9 @@ async fn a_rescued_run_can_no_longer_finish_its_job_and_writes_nothing() -> Test
         detail.plan.attempts_used, 0,
         "a fenced-out run wrote an attempt"
     );
-    assert!(
-        !app.store.heartbeat(first.lease).await?,
+    assert_eq!(
+        app.store.heartbeat_many(&[first.lease]).await?,
+        [first.lease],
         "the old lease still heartbeats"
     );
 
@@ -95,9 +98,7 @@ async fn graceful_shutdown_releases_a_running_job_without_spending_an_attempt() 
     let plan = app.create_plan("pete", "Shutdown topic").await?;
     let pete = user("pete")?;
     let jobs = app.get("/api/v1/jobs", "pete").await?;
-    let job = syllabus_domain::JobId::from_uuid(
-        jobs.body["items"][0]["id"].as_str().ok_or("job")?.parse()?,
-    );
+    let job = JobId::from_uuid(jobs.body["items"][0]["id"].as_str().ok_or("job")?.parse()?);
     let mut waited = 0;
     while app.store.job(&pete, job).await?.status != JobStatus::Processing {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -191,6 +192,148 @@ async fn a_worker_killed_mid_generation_is_rescued_and_the_plan_is_ready_exactly
     assert_eq!(
         jobs.body["items"][0]["attempts"], 1,
         "the killed run recorded nothing and is not counted; the rescued run is"
+    );
+    app.stop().await;
+    Ok(())
+}
+
+/// A superuser session (setup bypasses row-level security).
+async fn superuser(app: &App) -> Result<AsyncPgConnection, syllabus_e2e::Error> {
+    Ok(AsyncPgConnection::establish(app.admin_url().ok_or("no admin url")?).await?)
+}
+
+/// Inserts a due-or-not job of user `ivy` (`run_at` `offset_s` seconds from now) and returns it.
+async fn insert_job(
+    admin: &mut AsyncPgConnection,
+    priority: i16,
+    offset_s: i32,
+) -> Result<JobId, syllabus_e2e::Error> {
+    let id = uuid::Uuid::now_v7();
+    diesel::sql_query("INSERT INTO users (id) VALUES ('ivy') ON CONFLICT DO NOTHING;")
+        .execute(admin)
+        .await?;
+    diesel::sql_query(
+        "INSERT INTO jobs (id, user_id, job_type, payload, max_attempts, priority, run_at)
+         VALUES ($1, 'ivy', 'skill_tree', '{}', 3, $2, now() + make_interval(secs => $3))",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .bind::<SmallInt, _>(priority)
+    .bind::<Integer, _>(offset_s)
+    .execute(admin)
+    .await?;
+    Ok(JobId::from_uuid(id))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_claim_takes_due_jobs_in_claim_order_each_with_its_own_lease_skipping_locked_ones()
+-> TestResult {
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    let mut admin = superuser(&app).await?;
+    let a = insert_job(&mut admin, 0, -3).await?;
+    let b = insert_job(&mut admin, 5, -1).await?;
+    let c = insert_job(&mut admin, 0, -2).await?;
+    let _later = insert_job(&mut admin, 9, 3_600).await?;
+    let e = insert_job(&mut admin, 5, -2).await?;
+
+    // Highest priority first, then the oldest due; the limit holds.
+    let first = app.store.claim_many("w1", 2).await?;
+    let ids: Vec<JobId> = first.iter().map(|j| j.lease.job).collect();
+    assert_eq!(ids, [e, b]);
+
+    // Another session holds `a`: the batch skips it instead of waiting.
+    let mut gate = superuser(&app).await?;
+    diesel::sql_query("BEGIN").execute(&mut gate).await?;
+    diesel::sql_query("SELECT id FROM jobs WHERE id = $1 FOR UPDATE")
+        .bind::<diesel::sql_types::Uuid, _>(a.as_uuid())
+        .execute(&mut gate)
+        .await?;
+    let second = app.store.claim_many("w1", 10).await?;
+    let ids: Vec<JobId> = second.iter().map(|j| j.lease.job).collect();
+    assert_eq!(
+        ids,
+        [c],
+        "the locked job was not skipped, or a job not due was taken"
+    );
+    diesel::sql_query("COMMIT").execute(&mut gate).await?;
+
+    let third = app.store.claim_many("w2", 10).await?;
+    let ids: Vec<JobId> = third.iter().map(|j| j.lease.job).collect();
+    assert_eq!(ids, [a]);
+    assert!(app.store.claim_many("w2", 10).await?.is_empty());
+    assert!(app.store.claim("w2").await?.is_none());
+
+    let all: Vec<_> = first.iter().chain(&second).chain(&third).collect();
+    let tokens: std::collections::HashSet<uuid::Uuid> = all.iter().map(|j| j.lease.token).collect();
+    assert_eq!(tokens.len(), all.len(), "leases are shared between jobs");
+    let ivy = UserId::parse("ivy").ok_or("user")?;
+    for job in &all {
+        assert_eq!(job.attempts, 1);
+        let record = app.store.job(&ivy, job.lease.job).await?;
+        assert_eq!(record.status, JobStatus::Processing);
+        // Each lease ends its own job and no other.
+        app.store
+            .finish(job.lease, JobEnd::Completed { result: json!({}) })
+            .await?;
+    }
+    app.stop().await;
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Fresh {
+    #[diesel(sql_type = Bool)]
+    fresh: bool,
+}
+
+async fn fresh(admin: &mut AsyncPgConnection, job: JobId) -> Result<bool, syllabus_e2e::Error> {
+    let row: Fresh = diesel::sql_query(
+        "SELECT coalesce(heartbeat_at > now() - interval '1 minute', false) AS fresh
+         FROM jobs WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(job.as_uuid())
+    .get_result(admin)
+    .await?;
+    Ok(row.fresh)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_heartbeat_refreshes_every_live_lease_and_reports_the_lost_ones() -> TestResult {
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    let mut admin = superuser(&app).await?;
+    for _ in 0..3 {
+        insert_job(&mut admin, 0, -1).await?;
+    }
+    let runs = app.store.claim_many("w1", 3).await?;
+    let [one, two, three] = [runs[0].lease, runs[1].lease, runs[2].lease];
+    assert!(app.store.heartbeat_many(&[]).await?.is_empty());
+    // `two` was rescued and claimed again by another worker: its old lease is lost.
+    diesel::sql_query("UPDATE jobs SET heartbeat_at = now() - interval '1 hour' WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(two.job.as_uuid())
+        .execute(&mut admin)
+        .await?;
+    assert_eq!(app.store.rescue_stale(Duration::from_secs(60)).await?, 1);
+    let again = app.store.claim_many("w2", 3).await?;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].lease.job, two.job);
+    diesel::sql_query("UPDATE jobs SET heartbeat_at = now() - interval '1 hour'")
+        .execute(&mut admin)
+        .await?;
+
+    let lost = app.store.heartbeat_many(&[one, two, three]).await?;
+    assert_eq!(lost, [two], "only the stale lease is lost");
+    assert!(fresh(&mut admin, one.job).await?);
+    assert!(fresh(&mut admin, three.job).await?);
+    assert!(
+        !fresh(&mut admin, two.job).await?,
+        "a lost lease refreshed the job another worker holds"
     );
     app.stop().await;
     Ok(())

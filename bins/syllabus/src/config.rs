@@ -123,6 +123,8 @@ impl AuthConfig {
 /// enough that no `Instant`, `chrono` or PostgreSQL interval arithmetic on them can overflow.
 const MAX_HOUR_MS: u64 = 3_600_000;
 const MAX_DAY_MS: u64 = 86_400_000;
+/// `WORKER_CONCURRENCY`'s default: sized for I/O-bound jobs (docs/architecture.md).
+const DEFAULT_CONCURRENCY: u64 = 256;
 
 impl Env {
     fn millis(&self, name: &str, default: u64, min: u64, max: u64) -> anyhow::Result<Duration> {
@@ -174,6 +176,7 @@ pub struct RunConfig {
     pub stale_after: Duration,
     pub shutdown_grace: Duration,
     pub concurrency: usize,
+    pub pool_size: usize,
     pub rate_limit: u32,
     pub retain_completed: Duration,
     pub retain_failed: Duration,
@@ -271,8 +274,19 @@ impl RunConfig {
             backoff_base: env.millis("JOB_BACKOFF_BASE_MS", 1_000, 1, MAX_HOUR_MS)?,
             stale_after: env.millis("JOB_STALE_AFTER_MS", 300_000, 100, MAX_DAY_MS)?,
             shutdown_grace: env.millis("SHUTDOWN_GRACE_MS", 8_000, 0, MAX_HOUR_MS)?,
-            concurrency: usize::try_from(env.integer("WORKER_CONCURRENCY", 8, 1, 1_024)?)
-                .unwrap_or(8),
+            // Jobs wait on the network (a generation streams for 10–20 s), not on this CPU:
+            // docs/architecture.md, "In-flight scale".
+            concurrency: usize::try_from(env.integer(
+                "WORKER_CONCURRENCY",
+                DEFAULT_CONCURRENCY,
+                1,
+                10_000,
+            )?)
+            .unwrap_or(256),
+            // Independent of the concurrency: runs hold a connection only for their short
+            // reads and finishing writes, heartbeats and claims are batched.
+            pool_size: usize::try_from(env.integer("DATABASE_POOL_SIZE", 32, 2, 1_000)?)
+                .unwrap_or(32),
             rate_limit: integer_u32("RATE_LIMIT_PER_HOUR", 20, 1, 1_000_000)?,
             retain_completed: Duration::from_secs(
                 3_600 * env.integer("JOB_RETAIN_COMPLETED_HOURS", 24, 1, 87_600)?,
@@ -379,7 +393,8 @@ mod tests {
         assert_eq!(provider.base_url, "https://api.openai.com/v1");
         assert_eq!(provider.schema_profile, SchemaProfile::OpenAi);
         assert_eq!(provider.max_tokens, None, "derived from each schema");
-        assert_eq!(cfg.run.concurrency, 8);
+        assert_eq!(cfg.run.concurrency, 256);
+        assert_eq!(cfg.run.pool_size, 32);
         assert_eq!(cfg.run.rate_limit, 20);
         assert_eq!(cfg.run.job_max_attempts, 3);
         assert_eq!(cfg.run.backoff_base, Duration::from_secs(1));
@@ -444,6 +459,9 @@ mod tests {
         for (name, value) in [
             ("WORKER_CONCURRENCY", "0"),
             ("WORKER_CONCURRENCY", "many"),
+            ("WORKER_CONCURRENCY", "10001"),
+            ("DATABASE_POOL_SIZE", "1"),
+            ("DATABASE_POOL_SIZE", "lots"),
             ("JOB_STALE_AFTER_MS", "-5"),
             ("WORKERS", "maybe"),
             ("RUN_MIGRATIONS", "perhaps"),

@@ -32,7 +32,9 @@ async fn start_core(cfg: &RunConfig, previews: bool) -> anyhow::Result<Core> {
     let db = Database::connect(
         &cfg.database_url,
         PoolOptions {
-            max_size: cfg.concurrency + 16,
+            // Not the concurrency: thousands of in-flight jobs share a few connections (each
+            // holds one only for a short read or write; heartbeats and claims are batched).
+            max_size: cfg.pool_size,
             ..PoolOptions::default()
         },
     )?;

@@ -4,4 +4,4 @@ mod content;
 mod generation;
 mod runtime;
 
-pub use runtime::{Runtime, RuntimeConfig, Shutdown};
+pub use runtime::{Context, Dispatch, JobHandlers, Runtime, RuntimeConfig, Shutdown};

@@ -10,7 +10,7 @@ use syllabus_domain::{JobId, JobStatus, JobType};
 use syllabus_provider::Provider;
 use syllabus_store::records::{ClaimedJob, JobEnd, JobError, JobEvent, Lease};
 use syllabus_store::{ContentJobStore, GenerationStore, JobEvents, QueueStore, StoreError};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -40,7 +40,7 @@ pub struct RuntimeConfig {
 impl Default for RuntimeConfig {
     fn default() -> Self {
         Self {
-            concurrency: 8,
+            concurrency: 256,
             backoff_base: Duration::from_secs(1),
             stale_after: Duration::from_secs(300),
             poll_interval: Duration::from_secs(1),
@@ -71,8 +71,8 @@ impl Shutdown {
     }
 }
 
-/// What a handler needs.
-pub(crate) struct Context<S, P> {
+/// What a handler needs: the store, the provider, the backoff schedule.
+pub struct Context<S, P> {
     pub(crate) store: S,
     pub(crate) provider: Arc<P>,
     pub(crate) backoff: Backoff,
@@ -92,6 +92,11 @@ where
 }
 
 impl<S, P> Context<S, P> {
+    /// The store the runtime works.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
     /// The end of a failed run: retry after the backoff while runs remain, else fail.
     pub(crate) fn failure_end(
         &self,
@@ -133,14 +138,107 @@ fn jitter() -> f64 {
     fraction
 }
 
+/// Most jobs one claim statement takes.
+const CLAIM_BATCH: usize = 64;
+
+/// What runs a claimed job. Production uses [`JobHandlers`]; the seam exists so that a
+/// benchmark can run the real runtime (claims, leases, heartbeats, drain) around a handler that
+/// does nothing but end the run.
+pub trait Dispatch<S, P>: Send + Sync + 'static {
+    /// Runs `job` and ends its run (fenced by its lease); returns the job's new status.
+    fn run(
+        &self,
+        ctx: &Context<S, P>,
+        job: &ClaimedJob,
+    ) -> impl Future<Output = Result<JobStatus, StoreError>> + Send;
+}
+
+/// The handlers of every [`JobType`]: the exhaustive `match` of `dispatch`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JobHandlers;
+
+impl<S, P> Dispatch<S, P> for JobHandlers
+where
+    S: QueueStore + GenerationStore + ContentJobStore,
+    P: Provider,
+{
+    fn run(
+        &self,
+        ctx: &Context<S, P>,
+        job: &ClaimedJob,
+    ) -> impl Future<Output = Result<JobStatus, StoreError>> + Send {
+        dispatch(ctx, job)
+    }
+}
+
 /// A pool of workers over one store and one provider.
-pub struct Runtime<S, P> {
+pub struct Runtime<S, P, D = JobHandlers> {
     ctx: Context<S, P>,
     events: JobEvents,
     config: RuntimeConfig,
+    dispatch: Arc<D>,
 }
 
-type Leases = Arc<Mutex<HashMap<JobId, Lease>>>;
+/// Aborts its task when dropped: the heartbeat task must not outlive a runtime whose `run` was
+/// dropped (it would keep that runtime's leases fresh for ever).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The leases this process holds, each with the signal that cancels its run when the heartbeat
+/// finds it lost.
+#[derive(Clone, Default)]
+struct Leases(Arc<Mutex<HashMap<JobId, Held>>>);
+
+struct Held {
+    lease: Lease,
+    lost: Option<oneshot::Sender<()>>,
+}
+
+impl Leases {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, Held>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Holds `lease` until [`Self::forget`]; the receiver fires if it is found lost.
+    fn hold(&self, lease: Lease) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        let held = Held {
+            lease,
+            lost: Some(tx),
+        };
+        self.map().insert(lease.job, held);
+        rx
+    }
+
+    fn forget(&self, job: JobId) {
+        self.map().remove(&job);
+    }
+
+    fn snapshot(&self) -> Vec<Lease> {
+        self.map().values().map(|h| h.lease).collect()
+    }
+
+    /// Tells the run holding `lease` (if it still does) that it was lost.
+    fn lose(&self, lease: Lease) {
+        if let Some(tx) = self
+            .map()
+            .get_mut(&lease.job)
+            .filter(|h| h.lease == lease)
+            .and_then(|h| h.lost.take())
+        {
+            let _ = tx.send(());
+        }
+    }
+
+    fn take_all(&self) -> Vec<Lease> {
+        self.map().drain().map(|(_, h)| h.lease).collect()
+    }
+}
 
 impl<S, P> Runtime<S, P>
 where
@@ -157,6 +255,24 @@ where
             },
             events,
             config,
+            dispatch: Arc::new(JobHandlers),
+        }
+    }
+}
+
+impl<S, P, D> Runtime<S, P, D>
+where
+    S: QueueStore + GenerationStore + ContentJobStore,
+    P: Send + Sync + 'static,
+    D: Dispatch<S, P>,
+{
+    /// The same runtime running jobs with `dispatch` instead (a benchmark's no-op handler).
+    pub fn with_dispatch<E: Dispatch<S, P>>(self, dispatch: E) -> Runtime<S, P, E> {
+        Runtime {
+            ctx: self.ctx,
+            events: self.events,
+            config: self.config,
+            dispatch: Arc::new(dispatch),
         }
     }
 
@@ -165,7 +281,15 @@ where
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let config = self.config.clone();
         let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
-        let leases: Leases = Arc::default();
+        let leases = Leases::default();
+        // One heartbeat statement per interval for every lease of this process.
+        let (stop_beats, beats_stopped) = oneshot::channel::<()>();
+        let mut beats = AbortOnDrop(tokio::spawn(heartbeats(
+            self.ctx.store.clone(),
+            leases.clone(),
+            config.stale_after,
+            beats_stopped,
+        )));
         let mut running = JoinSet::new();
         let mut events = self.events.subscribe();
         let rescue_every = (config.stale_after / 2).max(Duration::from_millis(100));
@@ -198,21 +322,45 @@ where
             }
 
             let mut store_failed = false;
-            while let Ok(permit) = Arc::clone(&permits).try_acquire_owned() {
-                match self.ctx.store.claim(&config.worker_id).await {
-                    Ok(Some(job)) => {
-                        let task = run_job(
-                            self.ctx.clone(),
-                            job,
-                            Arc::clone(&leases),
-                            config.stale_after,
-                        );
-                        running.spawn(async move {
-                            task.await;
-                            drop(permit);
-                        });
+            loop {
+                // As many due jobs as there are free permits, at most a batch per statement.
+                let want = permits.available_permits().min(CLAIM_BATCH);
+                if want == 0 {
+                    break;
+                }
+                let Some(mut batch) = u32::try_from(want)
+                    .ok()
+                    .and_then(|n| Arc::clone(&permits).try_acquire_many_owned(n).ok())
+                else {
+                    break;
+                };
+                match self.ctx.store.claim_many(&config.worker_id, want).await {
+                    Ok(jobs) => {
+                        let got = jobs.len();
+                        for job in jobs {
+                            // Only this loop takes permits: the batch holds one per job.
+                            let permit = batch.split(1);
+                            // Held from the claim on: beaten, and released at shutdown even if
+                            // its task never ran.
+                            let lost = leases.hold(job.lease);
+                            let task = run_job(
+                                self.ctx.clone(),
+                                Arc::clone(&self.dispatch),
+                                job,
+                                (leases.clone(), lost),
+                                config.stale_after,
+                            );
+                            running.spawn(async move {
+                                task.await;
+                                drop(permit);
+                            });
+                        }
+                        // Permits of jobs that were not there go back.
+                        drop(batch);
+                        if got < want {
+                            break;
+                        }
                     }
-                    Ok(None) => break,
                     Err(e) => {
                         tracing::warn!(error = %e, "claim failed");
                         store_failed = true;
@@ -255,16 +403,11 @@ where
             while running.join_next().await.is_some() {}
         })
         .await;
+        drop(stop_beats);
         if drained.is_err() {
             running.abort_all();
             while running.join_next().await.is_some() {}
-            let left: Vec<Lease> = leases
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .drain()
-                .map(|(_, l)| l)
-                .collect();
-            for lease in left {
+            for lease in leases.take_all() {
                 match self.ctx.store.release(lease).await {
                     Ok(true) => tracing::info!(job.id = %lease.job, "released job to pending"),
                     Ok(false) => {}
@@ -274,6 +417,7 @@ where
                 }
             }
         }
+        let _ = (&mut beats.0).await;
         tracing::info!("workers stopped");
     }
 }
@@ -289,10 +433,16 @@ enum Run {
     LeaseLost,
 }
 
-async fn run_job<S, P>(ctx: Context<S, P>, job: ClaimedJob, leases: Leases, stale_after: Duration)
-where
+async fn run_job<S, P, D>(
+    ctx: Context<S, P>,
+    dispatch: Arc<D>,
+    job: ClaimedJob,
+    (leases, mut lost): (Leases, oneshot::Receiver<()>),
+    stale_after: Duration,
+) where
     S: QueueStore + GenerationStore + ContentJobStore,
-    P: Provider,
+    P: Send + Sync + 'static,
+    D: Dispatch<S, P>,
 {
     use futures::FutureExt as _;
 
@@ -308,14 +458,10 @@ where
     async move {
         let picked_ms = (Utc::now() - job.created_at).num_milliseconds();
         tracing::info!(since_created_ms = picked_ms, "job started");
-        leases
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(lease.job, lease);
+        // The process's heartbeat task beats this lease with all the others and fires `lost`
+        // when it finds it gone: the handler is dropped at once (its provider call cancelled).
         let started = std::time::Instant::now();
-        // The heartbeat runs in this task, beside the handler: when either ends, both do, so
-        // neither a panic nor a lost lease leaves the other running.
-        let handler = std::panic::AssertUnwindSafe(dispatch(&ctx, &job)).catch_unwind();
+        let handler = std::panic::AssertUnwindSafe(dispatch.run(&ctx, &job)).catch_unwind();
         let run = tokio::select! {
             // A handler that finished wins over a heartbeat that, in the same poll, found the
             // lease gone because that very handler's finishing write just committed.
@@ -324,7 +470,7 @@ where
                 Ok(returned) => Run::Returned(returned),
                 Err(_) => Run::Panicked,
             },
-            () = heartbeat(ctx.store.clone(), lease, stale_after) => Run::LeaseLost,
+            Ok(()) = &mut lost => Run::LeaseLost,
         };
         let ms = started.elapsed().as_millis();
         match run {
@@ -354,10 +500,7 @@ where
                 interrupted(&ctx, &job, stale_after).await;
             }
         }
-        leases
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&lease.job);
+        leases.forget(lease.job);
     }
     .instrument(span)
     .await;
@@ -486,23 +629,44 @@ where
     }
 }
 
-/// Beats until the lease is found lost, then returns (and never otherwise): the caller drops
-/// the run with it. A failed beat (the database restarting) is not a lost lease.
-async fn heartbeat<S: QueueStore>(store: S, lease: Lease, stale_after: Duration) {
-    // At most 5 s apart: a lost lease is noticed within 5 s (a generation lasts up to 20 s),
-    // whatever JOB_STALE_AFTER_MS is.
-    let every = (stale_after / 3).clamp(Duration::from_millis(50), Duration::from_secs(5));
-    let mut tick = tokio::time::interval(every);
+/// How often the process's leases are beaten: (stale_after / 3), and at most 5 s apart, so a
+/// lost lease is noticed within 5 s (a generation lasts up to 20 s), whatever
+/// JOB_STALE_AFTER_MS is.
+fn beat_interval(stale_after: Duration) -> Duration {
+    (stale_after / 3).clamp(Duration::from_millis(50), Duration::from_secs(5))
+}
+
+/// The process's heartbeat: every interval, ONE statement refreshes every lease the process
+/// holds; the runs whose lease it finds lost are cancelled at once. A failed beat (the database
+/// restarting) is not a lost lease. Returns when `stop` fires or its sender is dropped.
+async fn heartbeats<S: QueueStore>(
+    store: S,
+    leases: Leases,
+    stale_after: Duration,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let mut tick = tokio::time::interval(beat_interval(stale_after));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
-        tick.tick().await;
-        match store.heartbeat(lease).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!(job.id = %lease.job, "heartbeat found the lease lost");
-                return;
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tick.tick() => {}
+        }
+        let held = leases.snapshot();
+        if held.is_empty() {
+            continue;
+        }
+        match store.heartbeat_many(&held).await {
+            Ok(lost) => {
+                for lease in lost {
+                    // A run whose handler has just ended its job is reported too; its signal
+                    // is no longer listened to.
+                    tracing::debug!(job.id = %lease.job, "heartbeat found the lease lost");
+                    leases.lose(lease);
+                }
             }
-            Err(e) => tracing::warn!(job.id = %lease.job, error = %e, "heartbeat failed"),
+            Err(e) => tracing::warn!(leases = held.len(), error = %e, "heartbeat failed"),
         }
     }
 }

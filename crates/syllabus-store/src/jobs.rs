@@ -1,5 +1,5 @@
-//! The jobs table as a queue: creating, claiming (`FOR UPDATE SKIP LOCKED`), heartbeats, fenced
-//! completion, stale rescue, release on shutdown; and the owner's reads.
+//! The jobs table as a queue: creating, claiming (`FOR UPDATE SKIP LOCKED`, in batches), batched
+//! heartbeats, fenced completion, stale rescue, release on shutdown; and the owner's reads.
 
 use std::time::Duration;
 
@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{BigInt, Double, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{
+    Array, BigInt, Double, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid,
+};
 use diesel::{OptionalExtension, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
@@ -310,6 +312,14 @@ struct RunTimeRow {
 }
 
 #[derive(QueryableByName)]
+struct Beat {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    token: Uuid,
+}
+
+#[derive(QueryableByName)]
 struct NextAt {
     #[diesel(sql_type = Nullable<Timestamptz>)]
     at: Option<DateTime<Utc>>,
@@ -457,7 +467,7 @@ impl crate::ports::JobStore for Database {
                      GROUP BY j.job_type, b.le
                      ORDER BY j.job_type, b.le",
                 )
-                .bind::<diesel::sql_types::Array<Double>, _>(BOUNDS.to_vec())
+                .bind::<Array<Double>, _>(BOUNDS.to_vec())
                 .load(conn)
                 .await?;
                 let mut by_type: Vec<(JobType, Vec<u64>, u64, f64)> = Vec::new();
@@ -486,50 +496,76 @@ impl crate::ports::JobStore for Database {
 }
 
 impl crate::ports::QueueStore for Database {
-    async fn claim(&self, worker: &str) -> Result<Option<ClaimedJob>, StoreError> {
+    async fn claim_many(&self, worker: &str, limit: usize) -> Result<Vec<ClaimedJob>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
         let worker = worker.to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.as_system(move |conn| {
             Box::pin(async move {
-                let row: Option<JobRow> = diesel::sql_query(
+                let mut rows: Vec<JobRow> = diesel::sql_query(
                     "WITH next AS (
                         SELECT id FROM jobs
                         WHERE status = 'pending' AND run_at <= now()
                         ORDER BY priority DESC, run_at, id
-                        LIMIT 1
+                        LIMIT $2
                         FOR UPDATE SKIP LOCKED
                      )
-                     UPDATE jobs j SET status = 'processing', lease_token = $1, locked_by = $2,
-                            heartbeat_at = now(), attempts = j.attempts + 1,
+                     UPDATE jobs j SET status = 'processing', lease_token = gen_random_uuid(),
+                            locked_by = $1, heartbeat_at = now(), attempts = j.attempts + 1,
                             started_at = coalesce(j.started_at, now()), updated_at = now()
                      FROM next WHERE j.id = next.id
                      RETURNING j.*",
                 )
-                .bind::<SqlUuid, _>(Uuid::new_v4())
                 .bind::<Text, _>(worker)
-                .get_result(conn)
-                .await
-                .optional()?;
-                row.map(JobRow::into_claimed).transpose()
+                .bind::<BigInt, _>(limit)
+                .load(conn)
+                .await?;
+                // RETURNING has no order: put the batch back in claim order (`run_at` is
+                // untouched by the claim).
+                rows.sort_by(|a, b| {
+                    b.priority
+                        .cmp(&a.priority)
+                        .then(a.run_at.cmp(&b.run_at))
+                        .then(a.id.cmp(&b.id))
+                });
+                rows.into_iter().map(JobRow::into_claimed).collect()
             })
         })
         .await
     }
 
-    async fn heartbeat(&self, lease: Lease) -> Result<bool, StoreError> {
-        self.as_system(move |conn| {
-            Box::pin(async move {
-                let n = diesel::sql_query(
-                    "UPDATE jobs SET heartbeat_at = now()
-                     WHERE id = $1 AND lease_token = $2 AND status = 'processing'",
-                )
-                .bind::<SqlUuid, _>(lease.job.as_uuid())
-                .bind::<SqlUuid, _>(lease.token)
-                .execute(conn)
-                .await?;
-                Ok(n == 1)
+    async fn heartbeat_many(&self, leases: &[Lease]) -> Result<Vec<Lease>, StoreError> {
+        if leases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = leases.iter().map(|l| l.job.as_uuid()).collect();
+        let tokens: Vec<Uuid> = leases.iter().map(|l| l.token).collect();
+        let alive: Vec<Beat> = self
+            .as_system(move |conn| {
+                Box::pin(async move {
+                    Ok(diesel::sql_query(
+                        "UPDATE jobs j SET heartbeat_at = now()
+                         FROM unnest($1::uuid[], $2::uuid[]) AS l(id, token)
+                         WHERE j.id = l.id AND j.lease_token = l.token
+                           AND j.status = 'processing'
+                         RETURNING j.id, j.lease_token AS token",
+                    )
+                    .bind::<Array<SqlUuid>, _>(ids)
+                    .bind::<Array<SqlUuid>, _>(tokens)
+                    .load(conn)
+                    .await?)
+                })
             })
-        })
-        .await
+            .await?;
+        let alive: std::collections::HashSet<(Uuid, Uuid)> =
+            alive.into_iter().map(|b| (b.id, b.token)).collect();
+        Ok(leases
+            .iter()
+            .filter(|l| !alive.contains(&(l.job.as_uuid(), l.token)))
+            .copied()
+            .collect())
     }
 
     async fn release(&self, lease: Lease) -> Result<bool, StoreError> {

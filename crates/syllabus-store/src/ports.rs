@@ -163,13 +163,31 @@ pub trait QueueStore: Clone + Send + Sync + 'static {
     fn claim(
         &self,
         worker: &str,
-    ) -> impl Future<Output = Result<Option<ClaimedJob>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<ClaimedJob>, StoreError>> + Send {
+        async move { Ok(self.claim_many(worker, 1).await?.into_iter().next()) }
+    }
 
-    /// Records that a run is alive; `false` when its lease was lost.
+    /// Claims up to `limit` due jobs in one statement, in claim order (highest priority, then
+    /// oldest due, then id), each with its own fresh lease; rows other workers hold are skipped.
     ///
     /// # Errors
     /// The store's errors.
-    fn heartbeat(&self, lease: Lease) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn claim_many(
+        &self,
+        worker: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<ClaimedJob>, StoreError>> + Send;
+
+    /// Records in ONE statement that the runs holding `leases` are alive; returns the leases
+    /// that were lost (their job was rescued, released or ended meanwhile), in no given order.
+    /// An error (the database unreachable) says nothing about any lease.
+    ///
+    /// # Errors
+    /// The store's errors.
+    fn heartbeat_many(
+        &self,
+        leases: &[Lease],
+    ) -> impl Future<Output = Result<Vec<Lease>, StoreError>> + Send;
 
     /// Returns a run's job to `pending` without spending an attempt (graceful shutdown).
     ///
