@@ -34,6 +34,19 @@ async fn all(stream: &mut EventStream) -> Result<Vec<SseEvent>, syllabus_e2e::Er
     stream.rest(LONG).await
 }
 
+/// Creates a plan as `user`, opens its event stream at once and follows it to the end.
+async fn create_and_follow(
+    app: &App,
+    user: &str,
+    topic: &str,
+) -> Result<(String, Vec<SseEvent>), syllabus_e2e::Error> {
+    let plan = app.create_plan(user, topic).await?;
+    let mut stream = app
+        .events(&format!("/api/v1/plans/{plan}/events"), user, None)
+        .await?;
+    Ok((plan, all(&mut stream).await?))
+}
+
 /// A plan whose third module breaks a rule (no minutes): the first two stream in valid.
 fn plan_with_bad_third_module() -> String {
     let mut doc: Value = serde_json::from_str(&plan_json(4, 2, 60)).unwrap_or(Value::Null);
@@ -50,11 +63,7 @@ async fn module_previews_arrive_in_order_before_ready() -> TestResult {
         30,
         Duration::from_millis(50),
     ));
-    let plan = app.create_plan("ada", "Live plans").await?;
-    let mut stream = app
-        .events(&format!("/api/v1/plans/{plan}/events"), "ada", None)
-        .await?;
-    let events = all(&mut stream).await?;
+    let (plan, events) = create_and_follow(&app, "ada", "Live plans").await?;
     assert_eq!(
         names(&events),
         [
@@ -116,11 +125,7 @@ async fn a_failed_attempt_after_previews_is_followed_by_the_next_attempts_previe
         20,
         Duration::from_millis(30),
     ));
-    let plan = app.create_plan("ben", "Second chances").await?;
-    let mut stream = app
-        .events(&format!("/api/v1/plans/{plan}/events"), "ben", None)
-        .await?;
-    let events = all(&mut stream).await?;
+    let (_, events) = create_and_follow(&app, "ben", "Second chances").await?;
     assert_eq!(
         names(&events),
         [

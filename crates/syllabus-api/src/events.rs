@@ -62,6 +62,14 @@ impl Sse {
         self.send(frame(event, id, data)).await
     }
 
+    /// Waits [`REREAD_AFTER_ERROR`] before the store is read again, or for the client to leave.
+    async fn pause(&self) -> Result<(), Gone> {
+        tokio::select! {
+            () = tokio::time::sleep(REREAD_AFTER_ERROR) => Ok(()),
+            () = self.tx.closed() => Err(Gone),
+        }
+    }
+
     /// Waits for the next keep-alive tick and sends a comment, or for the client to leave.
     async fn idle(&mut self) -> Result<(), Gone> {
         tokio::select! {
@@ -284,10 +292,7 @@ async fn run_plan_stream<S: Stores>(
                 Err(StoreError::NotFound) => return Ok(()),
                 Err(e) => {
                     tracing::warn!(plan.id = %id, error = %e, "plan event stream could not read the plan; retrying");
-                    tokio::select! {
-                        () = tokio::time::sleep(REREAD_AFTER_ERROR) => {}
-                        () = sse.tx.closed() => return Err(Gone),
-                    }
+                    sse.pause().await?;
                     continue;
                 }
             }
@@ -362,10 +367,7 @@ async fn run_job_stream<S: Stores>(
                 Err(StoreError::NotFound) => return Ok(()),
                 Err(e) => {
                     tracing::warn!(job.id = %id, error = %e, "job event stream could not read the job; retrying");
-                    tokio::select! {
-                        () = tokio::time::sleep(REREAD_AFTER_ERROR) => {}
-                        () = sse.tx.closed() => return Err(Gone),
-                    }
+                    sse.pause().await?;
                     continue;
                 }
             }
