@@ -35,7 +35,7 @@ over="${OVER:-10s}"
 chunks="${CHUNKS_PER_MODULE:-1}"
 users="${USERS:-100}"
 # The heartbeat statement(s) as pg_stat_statements shows them (a LIKE pattern on the query).
-heartbeat_sql="${HEARTBEAT_SQL:-UPDATE jobs SET heartbeat_at%}"
+heartbeat_sql="${HEARTBEAT_SQL:-UPDATE jobs j SET heartbeat_at%}"
 
 ulimit -n "$(ulimit -Hn)"
 export PG_EXTRA_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.max=1000"

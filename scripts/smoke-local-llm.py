@@ -153,6 +153,57 @@ def run_job(label, path, body, limit_s):
     return job["status"] == "completed"
 
 
+def follow_events(plan_id, limit_s):
+    """Reads GET /plans/{id}/events until the server ends it; returns [(seconds, event, data)]."""
+    # "0.0": from the first attempt on, whatever ended before the stream opened.
+    req = urllib.request.Request(f"{BASE}/plans/{plan_id}/events",
+                                 headers={"Authorization": f"Bearer {TOKEN}", "Last-Event-ID": "0.0"})
+    started = time.monotonic()
+    events, name, data = [], None, None
+    with urllib.request.urlopen(req, timeout=limit_s) as resp:
+        for raw in resp:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                data = json.loads(line[6:])
+            elif line == "" and name is not None:
+                events.append((time.monotonic() - started, name, data))
+                name, data = None, None
+    return events
+
+
+def smoke_events(limit_s):
+    """A plan followed live: each module of the successful attempt arrives as a `module` event
+    before the final status, and the previews are that plan's modules."""
+    status, plan = call("POST", "/plans", plan_body(3))
+    expect(status, plan, 201, "POST /plans")
+    events = follow_events(plan["id"], limit_s)
+    final = events[-1] if events else (0, None, {})
+    modules = [(t, d) for t, e, d in events if e == "module"]
+    attempts = [d for _, e, d in events if e == "attempt"]
+    first = f"first module after {modules[0][0]:.1f} s, " if modules else ""
+    print(f"events {plan['topic'][:34]:<34} {final[2].get('status', '?'):<7} {final[0]:6.1f} s  "
+          f"{len(modules)} module events, {first}{len(attempts)} attempt event(s)", flush=True)
+    if final[1] != "status" or final[2].get("status") not in ("ready", "failed"):
+        print(f"smoke: the event stream did not end with a final status: {final[1]}", file=sys.stderr)
+        return False
+    if final[2]["status"] == "failed":
+        return True  # the model's failure, reported above; the plan checks cover the rest
+    status, done = call("GET", f"/plans/{plan['id']}")
+    done = expect(status, done, 200, "GET plan")
+    number = attempts[-1]["number"] if attempts else None
+    shown = [d["module"]["title"] for _, d in modules if d["attempt_number"] == number]
+    stored = [m["title"] for m in done["modules"]]
+    if not shown and modules == []:
+        print("      (the attempt ended before the stream opened: no previews to compare)")
+        return True
+    if shown != stored:
+        print(f"smoke: previews {shown} are not the stored modules {stored}", file=sys.stderr)
+        return False
+    return True
+
+
 def smoke(limit_s):
     ok = True
     plans = run_plans(3, sequential=False, limit_s=limit_s)
@@ -160,7 +211,7 @@ def smoke(limit_s):
         print(describe_plan(done, seconds, attempts), flush=True)
         if done["status"] != "ready":
             ok = False
-    if not ok:
+    if not ok or not smoke_events(limit_s):
         return False
     first, second = plans[0][0], plans[1][0]
     for m in first["modules"][:2]:

@@ -45,18 +45,22 @@ CREATE TRIGGER plan_previews_notify AFTER INSERT OR UPDATE ON plan_previews
     FOR EACH ROW EXECUTE FUNCTION syllabus_notify_preview();
 
 -- One statement per preview from the worker (thousands a second at scale): acts for the plan's
--- owner like the application's transactions do (row-level security applies to the insert), and
--- does not wait for a WAL flush (the row is disposable). A rescued run of the same attempt
--- replaces what the stopped run had shown.
+-- owner like the application's transactions do (row-level security applies to the insert), does
+-- not wait for a WAL flush (the row is disposable), and writes only while the run still holds its
+-- lease (a run cancelled mid-statement cannot leave a row behind the attempt's record). A rescued
+-- or released run's rows are cleared when the next run of the attempt starts.
 CREATE FUNCTION syllabus_publish_preview(p_user text, p_plan uuid, p_attempt integer,
-                                         p_position integer, p_module jsonb) RETURNS void
+                                         p_position integer, p_module jsonb,
+                                         p_job uuid, p_lease uuid) RETURNS void
     LANGUAGE plpgsql
     AS $$
     BEGIN
         PERFORM set_config('syllabus.user_id', p_user, true);
         PERFORM set_config('synchronous_commit', 'off', true);
         INSERT INTO plan_previews (plan_id, attempt_number, position, user_id, module)
-        VALUES (p_plan, p_attempt, p_position, p_user, p_module)
+        SELECT p_plan, p_attempt, p_position, p_user, p_module
+        WHERE EXISTS (SELECT 1 FROM jobs
+                      WHERE id = p_job AND lease_token = p_lease AND status = 'processing')
         ON CONFLICT (plan_id, attempt_number, position)
             DO UPDATE SET module = EXCLUDED.module, created_at = now();
     END

@@ -182,8 +182,9 @@ impl PlanStream {
             return Ok(true);
         }
         for preview in state.previews {
+            // A preview that failed to publish leaves a gap: the next ones are still shown.
             if preview.attempt_number == self.cursor.attempts + 1
-                && preview.index == self.cursor.previews
+                && preview.index >= self.cursor.previews
             {
                 self.preview(sse, preview.attempt_number, preview.index, &preview.module)
                     .await?;
@@ -213,9 +214,11 @@ impl PlanStream {
                 index,
                 module,
             } if *attempt_number == self.cursor.attempts + 1 => {
+                // In commit order (a lag is a re-read first), so an index past the next one is
+                // a gap left by a preview that failed to publish, not one still to come.
                 if *index < self.cursor.previews {
                     Triage::Seen
-                } else if *index == self.cursor.previews && module.is_some() {
+                } else if module.is_some() {
                     Triage::Send
                 } else {
                     Triage::Reread

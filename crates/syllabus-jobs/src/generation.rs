@@ -93,6 +93,7 @@ where
             let shown = ctx
                 .store
                 .publish_preview(
+                    job.lease,
                     &job.user,
                     plan,
                     attempt_number,

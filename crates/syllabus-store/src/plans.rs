@@ -838,13 +838,14 @@ impl crate::ports::PlanStore for Database {
 impl crate::ports::GenerationStore for Database {
     async fn publish_preview(
         &self,
+        lease: Lease,
         user: &UserId,
         plan: PlanId,
         attempt_number: u32,
         index: usize,
         module: &syllabus_domain::plan::NormalizedModule,
     ) -> Result<(), StoreError> {
-        crate::previews::publish(self, user, plan, attempt_number, index, module).await
+        crate::previews::publish(self, lease, user, plan, attempt_number, index, module).await
     }
 
     async fn generation_input(
@@ -867,6 +868,9 @@ impl crate::ports::GenerationStore for Database {
                     .map(AttemptRow::into_record)
                     .filter(|a| a.attempt.classification == Some(FailureClass::Validation))
                     .and_then(|a| a.attempt.issues);
+                // A run starts: previews a stopped run left (released, rescued) go, so this
+                // run's answer is not shown beside another's.
+                crate::previews::clear(conn, id.as_uuid()).await?;
                 Ok(GenerationInput {
                     request: row.request(),
                     topic_truncated: row.topic_truncated,

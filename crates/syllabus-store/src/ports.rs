@@ -236,7 +236,8 @@ pub trait QueueStore: Clone + Send + Sync + 'static {
 
 /// What the plan-generation handler reads and writes.
 pub trait GenerationStore: Clone + Send + Sync + 'static {
-    /// The plan's request and what the next attempt needs.
+    /// The plan's request and what the next attempt needs; clears the previews a stopped run
+    /// of the plan left (a run starts).
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when the plan is gone.
@@ -262,13 +263,15 @@ pub trait GenerationStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<AttemptRecord, StoreError>> + Send;
 
     /// Shows a module of attempt `attempt_number` that has streamed in complete and valid
-    /// (one statement; a NOTIFY reaches the plan's event streams at commit). The previews of an
-    /// attempt are deleted when [`GenerationStore::finish_generation`] records it.
+    /// (one statement; a NOTIFY reaches the plan's event streams at commit), while the run still
+    /// holds `lease` (else nothing is written). The previews of an attempt are deleted when
+    /// [`GenerationStore::finish_generation`] records it.
     ///
     /// # Errors
     /// The store's errors (a preview is best effort: the caller logs and goes on).
     fn publish_preview(
         &self,
+        lease: Lease,
         user: &UserId,
         plan: PlanId,
         attempt_number: u32,

@@ -6,9 +6,10 @@ use diesel::sql_types::{Integer, Jsonb, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use syllabus_domain::plan::NormalizedModule;
 use syllabus_domain::{PlanId, UserId};
+
+use crate::records::{Lease, PreviewRecord};
 use uuid::Uuid;
 
-use crate::records::PreviewRecord;
 use crate::{Database, StoreError};
 
 #[derive(QueryableByName)]
@@ -22,9 +23,11 @@ struct PreviewRow {
 }
 
 /// One autocommitted statement: `syllabus_publish_preview` acts for the owner (row-level
-/// security applies) and skips the WAL flush wait (the table is unlogged and the row disposable).
+/// security applies), skips the WAL flush wait (the table is unlogged and the row disposable) and
+/// writes nothing once `lease` is lost.
 pub(crate) async fn publish(
     db: &Database,
+    lease: Lease,
     user: &UserId,
     plan: PlanId,
     attempt_number: u32,
@@ -32,12 +35,14 @@ pub(crate) async fn publish(
     module: &NormalizedModule,
 ) -> Result<(), StoreError> {
     let mut conn = db.conn().await?;
-    diesel::sql_query("SELECT syllabus_publish_preview($1, $2, $3, $4, $5)")
+    diesel::sql_query("SELECT syllabus_publish_preview($1, $2, $3, $4, $5, $6, $7)")
         .bind::<Text, _>(user.as_str())
         .bind::<SqlUuid, _>(plan.as_uuid())
         .bind::<Integer, _>(i32::try_from(attempt_number).unwrap_or(i32::MAX))
         .bind::<Integer, _>(i32::try_from(index).unwrap_or(i32::MAX))
         .bind::<Jsonb, _>(PreviewRecord::module_json(module))
+        .bind::<SqlUuid, _>(lease.job.as_uuid())
+        .bind::<SqlUuid, _>(lease.token)
         .execute(&mut conn)
         .await?;
     Ok(())
