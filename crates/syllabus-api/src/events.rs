@@ -8,7 +8,7 @@
 //!
 //! Event ids are cursors, not counters: a plan's `A.P` says "the attempt events of attempts
 //! 1..=A and the first P previews of attempt A+1 were seen". A client that reconnects with
-//! `Last-Event-ID` gets the current status, the attempts that ended meanwhile, then the previews
+//! `Last-Event-ID` gets the attempts that ended meanwhile, the current status, then the previews
 //! of the attempt in flight after those it saw: never one twice.
 
 use std::time::Duration;
@@ -23,6 +23,7 @@ use syllabus_store::records::{JobEvent, JobRecord, PlanStreamState};
 use syllabus_store::{PlanEvent, PlanEvents, StoreError};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
+use tracing::Instrument as _;
 
 use crate::auth::Caller;
 use crate::input::path_id;
@@ -62,19 +63,33 @@ impl Sse {
         self.send(frame(event, id, data)).await
     }
 
-    /// Waits [`REREAD_AFTER_ERROR`] before the store is read again, or for the client to leave.
-    async fn pause(&self) -> Result<(), Gone> {
-        tokio::select! {
-            () = tokio::time::sleep(REREAD_AFTER_ERROR) => Ok(()),
-            () = self.tx.closed() => Err(Gone),
-        }
-    }
-
     /// Waits for the next keep-alive tick and sends a comment, or for the client to leave.
     async fn idle(&mut self) -> Result<(), Gone> {
         tokio::select! {
             () = self.tx.closed() => Err(Gone),
             _ = self.keepalive.tick() => self.send(Bytes::from_static(b": keep-alive\n\n")).await,
+        }
+    }
+}
+
+/// Reads a stream's resource again with `read` until the store answers, waiting
+/// [`REREAD_AFTER_ERROR`] after each failure (or until the client leaves); `None` when the
+/// resource is gone.
+async fn read_again<T>(
+    sse: &Sse,
+    read: impl AsyncFn() -> Result<T, StoreError>,
+) -> Result<Option<T>, Gone> {
+    loop {
+        match read().await {
+            Ok(now) => return Ok(Some(now)),
+            Err(StoreError::NotFound) => return Ok(None),
+            Err(e) => {
+                tracing::warn!(error = %e, "an event stream could not read its resource; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(REREAD_AFTER_ERROR) => {}
+                    () = sse.tx.closed() => return Err(Gone),
+                }
+            }
         }
     }
 }
@@ -91,10 +106,14 @@ where
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let sse = Sse { tx, keepalive };
     let writer = task(sse);
-    actix_web::rt::spawn(async move {
-        // Either way the stream is over: ended by the resource or by the client.
-        let _ = writer.await;
-    });
+    // Under the request's span: the stream's log lines carry its request id and path.
+    actix_web::rt::spawn(
+        async move {
+            // Either way the stream is over: ended by the resource or by the client.
+            let _ = writer.await;
+        }
+        .in_current_span(),
+    );
     // The client's reconnection delay, then the frames as they come.
     let first = futures::stream::once(async {
         Ok::<_, actix_web::Error>(Bytes::from_static(b"retry: 2000\n\n"))
@@ -150,14 +169,9 @@ struct PlanStream {
 
 impl PlanStream {
     /// Sends what `state` shows beyond the cursor: attempts that ended, then the status when it
-    /// changed (or `always`), then the previews of the attempt in flight. `true` once the status
-    /// is final (the stream ends).
-    async fn catch_up(
-        &mut self,
-        sse: &Sse,
-        state: PlanStreamState,
-        always: bool,
-    ) -> Result<bool, Gone> {
+    /// changed (always on the first call: none was sent), then the previews of the attempt in
+    /// flight. `true` once the status is final (the stream ends).
+    async fn catch_up(&mut self, sse: &Sse, state: PlanStreamState) -> Result<bool, Gone> {
         for attempt in state.attempts {
             let Some(number) = attempt.number else {
                 continue;
@@ -173,7 +187,7 @@ impl PlanStream {
                 .await?;
         }
         let status = state.plan.status;
-        if always || self.status != Some(status) {
+        if self.status != Some(status) {
             self.status = Some(status);
             sse.event("status", &self.cursor.id(), &PlanView::summary(state.plan))
                 .await?;
@@ -207,26 +221,22 @@ impl PlanStream {
 
     /// Whether `event` can be sent as it is (the next preview of the attempt in flight), needs a
     /// re-read (anything else that may change what the client sees), or is old news.
-    fn triage(&self, event: &PlanEvent) -> Triage {
+    fn triage(event: &PlanEvent, cursor: Cursor) -> Triage<'_> {
         match event {
             PlanEvent::Preview {
                 attempt_number,
                 index,
                 module,
-            } if *attempt_number == self.cursor.attempts + 1 => {
+            } if *attempt_number == cursor.attempts + 1 => {
                 // In commit order (a lag is a re-read first), so an index past the next one is
                 // a gap left by a preview that failed to publish, not one still to come.
-                if *index < self.cursor.previews {
-                    Triage::Seen
-                } else if module.is_some() {
-                    Triage::Send
-                } else {
-                    Triage::Reread
+                match module {
+                    _ if *index < cursor.previews => Triage::Seen,
+                    Some(module) => Triage::Send(*attempt_number, *index, module),
+                    None => Triage::Reread,
                 }
             }
-            PlanEvent::Preview { attempt_number, .. }
-                if *attempt_number <= self.cursor.attempts =>
-            {
+            PlanEvent::Preview { attempt_number, .. } if *attempt_number <= cursor.attempts => {
                 Triage::Seen
             }
             _ => Triage::Reread,
@@ -234,8 +244,9 @@ impl PlanStream {
     }
 }
 
-enum Triage {
-    Send,
+enum Triage<'a> {
+    /// The next preview: attempt number, index, module.
+    Send(u32, u32, &'a serde_json::Value),
     Reread,
     Seen,
 }
@@ -278,36 +289,29 @@ async fn run_plan_stream<S: Stores>(
         cursor: resume.unwrap_or(fresh),
         status: None,
     };
-    if stream.catch_up(&sse, first, true).await? {
+    if stream.catch_up(&sse, first).await? {
         return Ok(());
     }
     let mut reread = false;
     loop {
         if reread {
-            match state.store.plan_stream(&user, id).await {
-                Ok(now) => {
-                    reread = false;
-                    if stream.catch_up(&sse, now, false).await? {
-                        return Ok(());
-                    }
-                }
-                // Deleted: nothing more will happen to it.
-                Err(StoreError::NotFound) => return Ok(()),
-                Err(e) => {
-                    tracing::warn!(plan.id = %id, error = %e, "plan event stream could not read the plan; retrying");
-                    sse.pause().await?;
-                    continue;
-                }
+            // Deleted: nothing more will happen to it.
+            let Some(now) =
+                read_again(&sse, async || state.store.plan_stream(&user, id).await).await?
+            else {
+                return Ok(());
+            };
+            reread = false;
+            if stream.catch_up(&sse, now).await? {
+                return Ok(());
             }
         }
         tokio::select! {
-            event = events.recv() => match stream.triage(&event) {
+            event = events.recv() => match PlanStream::triage(&event, stream.cursor) {
                 Triage::Seen => {}
                 Triage::Reread => reread = true,
-                Triage::Send => {
-                    if let PlanEvent::Preview { attempt_number, index, module: Some(module) } = &event {
-                        stream.preview(&sse, *attempt_number, *index, module).await?;
-                    }
+                Triage::Send(attempt_number, index, module) => {
+                    stream.preview(&sse, attempt_number, index, module).await?;
                 }
             },
             idle = sse.idle() => idle?,
@@ -353,25 +357,19 @@ async fn run_job_stream<S: Stores>(
     let mut reread = false;
     loop {
         if reread {
-            match state.store.job(&user, id).await {
-                Ok(job) => {
-                    reread = false;
-                    if (job.status, job.attempts) != sent {
-                        sent = (job.status, job.attempts);
-                        let terminal = job.status.is_terminal();
-                        sse.event("status", &job_event_id(&job), &JobView::from(job))
-                            .await?;
-                        if terminal {
-                            return Ok(());
-                        }
-                    }
-                }
-                // Pruned: it was terminal long ago.
-                Err(StoreError::NotFound) => return Ok(()),
-                Err(e) => {
-                    tracing::warn!(job.id = %id, error = %e, "job event stream could not read the job; retrying");
-                    sse.pause().await?;
-                    continue;
+            // Pruned: it was terminal long ago.
+            let Some(job) = read_again(&sse, async || state.store.job(&user, id).await).await?
+            else {
+                return Ok(());
+            };
+            reread = false;
+            if (job.status, job.attempts) != sent {
+                sent = (job.status, job.attempts);
+                let terminal = job.status.is_terminal();
+                sse.event("status", &job_event_id(&job), &JobView::from(job))
+                    .await?;
+                if terminal {
+                    return Ok(());
                 }
             }
         }

@@ -179,16 +179,6 @@ pub struct Runtime<S, P, D = JobHandlers> {
     dispatch: Arc<D>,
 }
 
-/// Aborts its task when dropped: the heartbeat task must not outlive a runtime whose `run` was
-/// dropped (it would keep that runtime's leases fresh for ever).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// The leases this process holds, each with the signal that cancels its run when the heartbeat
 /// finds it lost.
 #[derive(Clone, Default)]
@@ -282,14 +272,17 @@ where
         let config = self.config.clone();
         let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
         let leases = Leases::default();
-        // One heartbeat statement per interval for every lease of this process.
+        // One heartbeat statement per interval for every lease of this process. In a JoinSet,
+        // which aborts it when dropped: it must not outlive a runtime whose `run` was dropped (it
+        // would keep that runtime's leases fresh for ever).
         let (stop_beats, beats_stopped) = oneshot::channel::<()>();
-        let mut beats = AbortOnDrop(tokio::spawn(heartbeats(
+        let mut beats = JoinSet::new();
+        beats.spawn(heartbeats(
             self.ctx.store.clone(),
             leases.clone(),
             config.stale_after,
             beats_stopped,
-        )));
+        ));
         let mut running = JoinSet::new();
         let mut events = self.events.subscribe();
         let rescue_every = (config.stale_after / 2).max(Duration::from_millis(100));
@@ -417,7 +410,7 @@ where
                 }
             }
         }
-        let _ = (&mut beats.0).await;
+        let _ = beats.join_next().await;
         tracing::info!("workers stopped");
     }
 }

@@ -528,6 +528,11 @@ impl ModuleWatch {
         on_time: bool,
         facts: &mut AttemptFacts,
     ) -> bool {
+        if self.next > 0 && self.previews.is_none() {
+            // The first module has decided the deadline and no preview is wanted any more: the
+            // rest of the answer is not parsed twice.
+            return false;
+        }
         let mut extend = false;
         while let Some((from, to)) = self.scanner.next_element(text) {
             let index = self.next;

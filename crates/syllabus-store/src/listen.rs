@@ -91,7 +91,7 @@ impl Hub {
 #[derive(Debug)]
 pub struct PlanEvents {
     plan: PlanId,
-    rx: Option<broadcast::Receiver<PlanEvent>>,
+    rx: broadcast::Receiver<PlanEvent>,
     hub: Arc<Hub>,
 }
 
@@ -102,10 +102,7 @@ const PLAN_EVENTS_CAPACITY: usize = 64;
 impl PlanEvents {
     /// The next event; [`PlanEvent::Resync`] when this subscriber fell behind.
     pub async fn recv(&mut self) -> PlanEvent {
-        let Some(rx) = self.rx.as_mut() else {
-            return std::future::pending().await;
-        };
-        match rx.recv().await {
+        match self.rx.recv().await {
             Ok(event) => event,
             Err(broadcast::error::RecvError::Lagged(_)) => PlanEvent::Resync,
             Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
@@ -120,10 +117,10 @@ impl Drop for PlanEvents {
             .plans
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        drop(self.rx.take());
+        // This receiver is the last one: the plan's sender goes with it.
         if plans
             .get(&self.plan)
-            .is_some_and(|tx| tx.receiver_count() == 0)
+            .is_some_and(|tx| tx.receiver_count() == 1)
         {
             plans.remove(&self.plan);
         }
@@ -234,7 +231,7 @@ impl JobEvents {
             .subscribe();
         PlanEvents {
             plan,
-            rx: Some(rx),
+            rx,
             hub: Arc::clone(&self.hub),
         }
     }

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{BigInt, Bool, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Bool, Integer, Jsonb, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use syllabus_domain::{
     AttemptCap, FailureClass, Issue, JobType, NormalizedPlan, PlanId, PlanStatus, RawPlanRequest,
@@ -17,7 +17,7 @@ use crate::locks::{PlanLock, lock_plan};
 use crate::records::{
     Actor, AttemptRecord, GenerationInput, JobEnd, JobRecord, Lease, ModuleRecord, NewAttempt,
     NewJob, NewPlan, Page, PageRequest, PlanDetail, PlanFilter, PlanRecord, PlanStreamState,
-    RateLimit, TaskRecord, TokenUsage,
+    PreviewRecord, RateLimit, TaskRecord, TokenUsage,
 };
 use crate::schema::{generation_attempts, modules, plans, tasks};
 use crate::{Database, StoreError};
@@ -811,17 +811,20 @@ impl crate::ports::PlanStore for Database {
             Box::pin(async move {
                 let plan = id.as_uuid();
                 let row = plan_row(conn, plan).await?;
-                let latest = latest_attempt(conn, plan).await?;
-                let attempts: Vec<AttemptRecord> = generation_attempts::table
+                // Every attempt at once (at most 3 numbered and one `capped` row), oldest first:
+                // the last is the plan's latest attempt, the numbered ones are the stream's.
+                let mut attempts: Vec<AttemptRecord> = generation_attempts::table
                     .filter(generation_attempts::plan_id.eq(plan))
-                    .filter(generation_attempts::number.is_not_null())
-                    .order(generation_attempts::number)
+                    .order((generation_attempts::created_at, generation_attempts::id))
                     .select(AttemptRow::as_select())
                     .load(conn)
                     .await?
                     .into_iter()
                     .map(AttemptRow::into_record)
                     .collect();
+                let latest = attempts.last().cloned();
+                attempts.retain(|a| a.number.is_some());
+                attempts.sort_by_key(|a| a.number);
                 let in_flight = u32::try_from(attempts.len()).unwrap_or(u32::MAX) + 1;
                 let previews = crate::previews::load(conn, plan, in_flight).await?;
                 Ok(PlanStreamState {
@@ -845,7 +848,21 @@ impl crate::ports::GenerationStore for Database {
         index: usize,
         module: &syllabus_domain::plan::NormalizedModule,
     ) -> Result<(), StoreError> {
-        crate::previews::publish(self, lease, user, plan, attempt_number, index, module).await
+        // One autocommitted statement: `syllabus_publish_preview` acts for the owner (row-level
+        // security applies), skips the WAL flush wait (the table is unlogged, the row disposable)
+        // and writes nothing once `lease` is lost.
+        let mut conn = self.conn().await?;
+        diesel::sql_query("SELECT syllabus_publish_preview($1, $2, $3, $4, $5, $6, $7)")
+            .bind::<Text, _>(user.as_str())
+            .bind::<SqlUuid, _>(plan.as_uuid())
+            .bind::<Integer, _>(i32::try_from(attempt_number).unwrap_or(i32::MAX))
+            .bind::<Integer, _>(i32::try_from(index).unwrap_or(i32::MAX))
+            .bind::<Jsonb, _>(PreviewRecord::module_json(module))
+            .bind::<SqlUuid, _>(lease.job.as_uuid())
+            .bind::<SqlUuid, _>(lease.token)
+            .execute(&mut conn)
+            .await?;
+        Ok(())
     }
 
     async fn generation_input(

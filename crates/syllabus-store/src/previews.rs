@@ -1,16 +1,13 @@
-//! Module previews of attempts in flight (issue #11): written one statement each by the worker,
-//! read by the plans' event streams, deleted with the attempt's record.
+//! Module previews of attempts in flight (issue #11), as the plans' event streams read them and
+//! as runs clear them (written by `GenerationStore::publish_preview`, one statement each).
 
 use diesel::QueryableByName;
-use diesel::sql_types::{Integer, Jsonb, Text, Uuid as SqlUuid};
+use diesel::sql_types::{Integer, Jsonb, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use syllabus_domain::plan::NormalizedModule;
-use syllabus_domain::{PlanId, UserId};
-
-use crate::records::{Lease, PreviewRecord};
 use uuid::Uuid;
 
-use crate::{Database, StoreError};
+use crate::StoreError;
+use crate::records::PreviewRecord;
 
 #[derive(QueryableByName)]
 struct PreviewRow {
@@ -20,32 +17,6 @@ struct PreviewRow {
     position: i32,
     #[diesel(sql_type = Jsonb)]
     module: serde_json::Value,
-}
-
-/// One autocommitted statement: `syllabus_publish_preview` acts for the owner (row-level
-/// security applies), skips the WAL flush wait (the table is unlogged and the row disposable) and
-/// writes nothing once `lease` is lost.
-pub(crate) async fn publish(
-    db: &Database,
-    lease: Lease,
-    user: &UserId,
-    plan: PlanId,
-    attempt_number: u32,
-    index: usize,
-    module: &NormalizedModule,
-) -> Result<(), StoreError> {
-    let mut conn = db.conn().await?;
-    diesel::sql_query("SELECT syllabus_publish_preview($1, $2, $3, $4, $5, $6, $7)")
-        .bind::<Text, _>(user.as_str())
-        .bind::<SqlUuid, _>(plan.as_uuid())
-        .bind::<Integer, _>(i32::try_from(attempt_number).unwrap_or(i32::MAX))
-        .bind::<Integer, _>(i32::try_from(index).unwrap_or(i32::MAX))
-        .bind::<Jsonb, _>(PreviewRecord::module_json(module))
-        .bind::<SqlUuid, _>(lease.job.as_uuid())
-        .bind::<SqlUuid, _>(lease.token)
-        .execute(&mut conn)
-        .await?;
-    Ok(())
 }
 
 /// The previews of `attempt_number`, by index.
