@@ -40,13 +40,11 @@ heartbeat_sql="${HEARTBEAT_SQL:-UPDATE jobs j SET heartbeat_at%}"
 ulimit -n "$(ulimit -Hn)"
 export PG_EXTRA_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.max=1000"
 bench_setup syllabus-bench-inflight
-# As in production (and the tests): the application connects as a role without SUPERUSER or
-# BYPASSRLS that owns its database, so row-level security applies; this script's own queries run
-# as the superuser, which keeps superuser_reserved_connections for itself when the application
-# takes every other connection.
-psql -c "CREATE ROLE syllabus_app LOGIN NOSUPERUSER NOBYPASSRLS" -c "CREATE DATABASE syllabus OWNER syllabus_app"
-export DATABASE_URL="postgres://syllabus_app@127.0.0.1:$port/syllabus"
-db() { psql -d syllabus "$@"; }
+# As in production (and the tests), bench_setup has the application connect as a role without
+# SUPERUSER or BYPASSRLS that owns its database, so row-level security applies; this script's own
+# queries run as the superuser, which keeps superuser_reserved_connections for itself when the
+# application takes every other connection.
+db() { psql "$@"; }
 "$bin/syllabus" migrate 2>/dev/null
 db -c "CREATE EXTENSION pg_stat_statements"
 

@@ -11,6 +11,8 @@ bench_setup() {
     pids=()
     trap bench_cleanup EXIT
     pg_throwaway "$1"
+    # The binaries connect as a role row-level security applies to, on the `syllabus` database.
+    pg_app_database "$PG_PORT" syllabus
     tmp="$PG_TMP"
     port="$PG_PORT"
     # pg_ctl may be a symlink on PATH: psql and pgbench live next to its target.
@@ -25,7 +27,9 @@ bench_cleanup() {
     pg_throwaway_cleanup
 }
 
-psql() { "$tools/psql" -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d postgres "$@"; }
+# The benchmark's own queries: as the superuser (set-up behind row-level security's back), on the
+# application's database.
+psql() { "$tools/psql" -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d syllabus "$@"; }
 
 # CPU seconds used so far by a process, and by all postgres processes.
 cpu_of() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat"; }

@@ -46,7 +46,7 @@ for c in 1 16 64; do
     read -r p50 p95 p99 rps errors < <(echo "$line" | sed -E 's/.*p50_ms=([0-9.]+) p95_ms=([0-9.]+) p99_ms=([0-9.]+) rps=([0-9]+) requests=[0-9]+ errors=([0-9]+).*/\1 \2 \3 \4 \5/')
     [[ "$errors" == 0 ]] || { echo "error: $errors failed requests at $c clients" >&2; exit 1; }
     mkdir -p "$tmp/pgb-$c"
-    (cd "$tmp/pgb-$c" && "$tools/pgbench" -n -h 127.0.0.1 -p "$port" -U postgres -c "$c" -j "$threads" -T "${duration%s}" -l -f "$tmp/raw.sql" postgres > pgbench.out 2>&1)
+    (cd "$tmp/pgb-$c" && "$tools/pgbench" -n -h 127.0.0.1 -p "$port" -U postgres -c "$c" -j "$threads" -T "${duration%s}" -l -f "$tmp/raw.sql" syllabus > pgbench.out 2>&1)
     read -r r50 r95 r99 rn < <(percentiles "$tmp"/pgb-"$c"/pgbench_log.*)
     rrate=$(( rn / ${duration%s} ))
     gap="$(python3 -c "print(f'{$p95 - $r95:.2f}')")"

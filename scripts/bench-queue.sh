@@ -22,6 +22,7 @@ cargo bench --quiet -p syllabus-jobs --bench queue_noop --no-run
 pids=()
 trap bench_cleanup EXIT
 pg_throwaway syllabus-bench-queue
+pg_app_database "$PG_PORT" syllabus
 tmp="$PG_TMP"
 port="$PG_PORT"
 tools="$(dirname "$(readlink -f "$PG_BINDIR/pg_ctl")")"
@@ -79,7 +80,7 @@ for c in $floor_clients; do
     g0="$(cpu_cluster)"
     TIMEFORMAT="%R %U %S"
     { time "$tools/pgbench" -n -M extended -f "$tmp/floor.sql" -c "$c" -j 2 -t $((jobs / c)) \
-        -h 127.0.0.1 -p "$port" -U postgres postgres > "$tmp/pgbench-$c.log" 2>&1; } 2> "$tmp/time-$c"
+        -h 127.0.0.1 -p "$port" -U postgres syllabus > "$tmp/pgbench-$c.log" 2>&1; } 2> "$tmp/time-$c"
     g1="$(cpu_cluster)"
     n="$(completed)"
     read -r real user sys < "$tmp/time-$c"

@@ -179,6 +179,27 @@ pg_throwaway() {
     export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 }
 
+# The role the application connects as: LOGIN, and neither SUPERUSER nor BYPASSRLS, so that
+# row-level security applies to it as it must in production (`serve` and `worker` refuse a role
+# that bypasses it).
+PG_APP_ROLE=syllabus_app
+
+# pg_app_database PORT DB: creates (once) the role $PG_APP_ROLE and a database DB it owns on the
+# server at 127.0.0.1:PORT (as the superuser `postgres`, trust auth), and exports DATABASE_URL as
+# that role on DB. Needs pg_require_bindir first.
+pg_app_database() {
+    local psql
+    # pg_ctl may be a symlink on PATH: psql lives next to its target.
+    psql="$(dirname "$(readlink -f "$PG_BINDIR/pg_ctl")")/psql"
+    "$psql" -qAtX -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$1" -U postgres -d postgres >/dev/null <<SQL
+SELECT 'CREATE ROLE $PG_APP_ROLE LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE'
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$PG_APP_ROLE') \gexec
+SELECT 'CREATE DATABASE $2 OWNER $PG_APP_ROLE'
+ WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$2') \gexec
+SQL
+    export DATABASE_URL="postgres://$PG_APP_ROLE@127.0.0.1:$1/$2"
+}
+
 pg_throwaway_cleanup() {
     [[ -n "${PG_TMP:-}" ]] || return 0
     pg_stop "$PG_TMP/data"

@@ -53,7 +53,8 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
         fi
         echo "run.sh: local PostgreSQL started on 127.0.0.1:$port (data in $data)" >&2
     fi
-    export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+    # The service connects as a role that row-level security applies to, on its own database.
+    pg_app_database "$port" syllabus
 fi
 
 command="${1:-serve}"

@@ -53,6 +53,7 @@ cp "$target/debug/syllabus" "$bin"
 
 pg_require_bindir
 pg_throwaway syllabus-schemathesis-pg
+pg_app_database "$PG_PORT" syllabus
 echo "== PostgreSQL on 127.0.0.1:$PG_PORT ($PG_BINDIR)"
 
 port="$(pg_free_port)"

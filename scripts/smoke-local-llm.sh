@@ -27,6 +27,7 @@ trap cleanup EXIT
 
 pg_require_bindir
 pg_throwaway syllabus-smoke-pg
+pg_app_database "$PG_PORT" syllabus
 echo "== PostgreSQL $("$PG_BINDIR/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT ($PG_BINDIR)"
 
 llm_start

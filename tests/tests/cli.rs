@@ -83,34 +83,82 @@ fn token_prints_a_signed_jwt_for_the_subject() -> TestResult {
     Ok(())
 }
 
+/// Runs `cmd`, which must exit unsuccessfully (within 20 s: a regression would start a server
+/// that never exits, `started` says what that means), and returns its standard error.
+async fn refused(
+    mut cmd: Command,
+    started: &str,
+) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    let mut child = cmd.stderr(std::process::Stdio::piped()).spawn()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill()?;
+            child.wait()?;
+            return Err(started.to_owned().into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(!status.success(), "{started}: it must not start");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().ok_or("stderr")?, &mut stderr)?;
+    Ok(stderr)
+}
+
+/// Ownership rests on row-level security: a role it does not bind (here the test cluster's
+/// superuser) would show every user's plans to every user, so `serve` and `worker` refuse it,
+/// before writing anything, in one line naming the role.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_and_worker_refuse_a_role_that_bypasses_row_level_security() -> TestResult {
+    let db = TestDb::empty().await?;
+    for args in [&["serve"][..], &["worker"][..]] {
+        let mut cmd = syllabus()?;
+        cmd.args(args)
+            .env("DATABASE_URL", db.admin_url())
+            .env("AUTH_JWT_SECRET", "an-example-secret-of-32-bytes-or-more")
+            .env("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+            .env("BIND_ADDR", "127.0.0.1:0");
+        let stderr = refused(cmd, &format!("{args:?} started as a superuser")).await?;
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("DATABASE_URL") && stderr.contains("bypasses row-level security"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // Nothing was written: the database is still empty.
+    let mut admin = AsyncPgConnection::establish(db.admin_url()).await?;
+    let tables: Vec<Name> =
+        sql_query("SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'")
+            .load(&mut admin)
+            .await?;
+    assert!(
+        tables.is_empty(),
+        "{:?}",
+        tables.iter().map(|t| &t.name).collect::<Vec<_>>()
+    );
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Name {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn workers_without_a_provider_refuse_to_start_and_an_api_only_serve_starts() -> TestResult {
     let db = TestDb::new().await?;
     let secret = "an-example-secret-of-32-bytes-or-more";
     for args in [&["serve"][..], &["worker"][..]] {
-        let mut child = syllabus()?
-            .args(args)
+        let mut cmd = syllabus()?;
+        cmd.args(args)
             .env("DATABASE_URL", db.url())
             .env("AUTH_JWT_SECRET", secret)
-            .env("BIND_ADDR", "127.0.0.1:0")
-            .stderr(std::process::Stdio::piped())
-            .spawn()?;
-        // A regression would start a server that never exits: fail instead of hanging.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        let status = loop {
-            if let Some(status) = child.try_wait()? {
-                break status;
-            }
-            if std::time::Instant::now() > deadline {
-                child.kill()?;
-                child.wait()?;
-                return Err(format!("{args:?} started without a provider").into());
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        };
-        assert!(!status.success(), "{args:?} must not start");
-        let mut stderr = String::new();
-        std::io::Read::read_to_string(&mut child.stderr.take().ok_or("stderr")?, &mut stderr)?;
+            .env("BIND_ADDR", "127.0.0.1:0");
+        let stderr = refused(cmd, &format!("{args:?} started without a provider")).await?;
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
         assert!(
             stderr.contains("OPENAI_BASE_URL") && stderr.contains("OPENAI_API_KEY"),

@@ -20,15 +20,6 @@ struct Core {
 
 /// `previews`: the process serves plans' event streams, so it also listens to module previews.
 async fn start_core(cfg: &RunConfig, previews: bool) -> anyhow::Result<Core> {
-    if cfg.run_migrations {
-        let applied = syllabus_store::run_migrations(&cfg.database_url)
-            .await
-            .context("migrations failed")?;
-        tracing::info!(
-            migrations.applied = applied.len(),
-            "database schema is up to date"
-        );
-    }
     let db = Database::connect(
         &cfg.database_url,
         PoolOptions {
@@ -39,6 +30,26 @@ async fn start_core(cfg: &RunConfig, previews: bool) -> anyhow::Result<Core> {
         },
     )?;
     db.ping().await.context("cannot reach the database")?;
+    // Ownership is enforced by row-level security: a role it does not bind would serve every
+    // user's plans to every user. Checked before anything is written (migrations included).
+    if let Some(role) = db
+        .role_bypassing_row_security()
+        .await
+        .context("cannot read the database role")?
+    {
+        anyhow::bail!(
+            "DATABASE_URL connects as role {role}, which bypasses row-level security (SUPERUSER or BYPASSRLS): users' data would not be isolated; connect as a role without those attributes that owns the database (scripts/run.sh creates one)"
+        );
+    }
+    if cfg.run_migrations {
+        let applied = syllabus_store::run_migrations(&cfg.database_url)
+            .await
+            .context("migrations failed")?;
+        tracing::info!(
+            migrations.applied = applied.len(),
+            "database schema is up to date"
+        );
+    }
     let ready_within = Duration::from_secs(5);
     let events = if previews {
         JobEvents::start_with_previews(&cfg.database_url, ready_within).await

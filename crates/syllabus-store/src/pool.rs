@@ -83,6 +83,30 @@ impl Database {
         Ok(())
     }
 
+    /// The role the pool connects as when row-level security does not apply to it (`SUPERUSER`
+    /// or `BYPASSRLS`): then every user's rows are visible to every query, and ownership is not
+    /// enforced. `None` for a role the policies bind.
+    ///
+    /// # Errors
+    /// The store's errors.
+    pub async fn role_bypassing_row_security(&self) -> Result<Option<String>, StoreError> {
+        #[derive(diesel::QueryableByName)]
+        struct Role {
+            #[diesel(sql_type = Text)]
+            name: String,
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            bypasses: bool,
+        }
+        let mut conn = self.conn().await?;
+        let role: Role = diesel::sql_query(
+            "SELECT rolname::text AS name, rolsuper OR rolbypassrls AS bypasses
+             FROM pg_roles WHERE rolname = current_user",
+        )
+        .get_result(&mut conn)
+        .await?;
+        Ok(role.bypasses.then_some(role.name))
+    }
+
     /// Runs `f` in a transaction acting for `user`: row-level security shows and accepts only
     /// that user's rows, whatever the queries inside forget to filter.
     ///
