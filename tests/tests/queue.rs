@@ -338,3 +338,102 @@ async fn one_heartbeat_refreshes_every_live_lease_and_reports_the_lost_ones() ->
     app.stop().await;
     Ok(())
 }
+
+#[derive(diesel::QueryableByName)]
+struct Shown {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    plan_id: uuid::Uuid,
+    #[diesel(sql_type = Integer)]
+    position: i32,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    user_id: String,
+}
+
+/// Previews published at once go out together: each is written for its job's owner, none for a
+/// run whose lease is lost, and one the database refuses costs the others nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn previews_published_together_are_written_for_live_runs_only() -> TestResult {
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    let mut admin = superuser(&app).await?;
+    for (owner, topic) in [
+        ("ann", "Batch one"),
+        ("bea", "Batch two"),
+        ("cy", "Batch three"),
+    ] {
+        app.create_plan(owner, topic).await?;
+    }
+    let runs = app.store.claim_many("w1", 3).await?;
+    assert_eq!(runs.len(), 3);
+    let plans = runs
+        .iter()
+        .map(|r| r.plan_id.ok_or("a plan job without its plan"))
+        .collect::<Result<Vec<PlanId>, _>>()?;
+    // The third run was rescued: its lease is lost.
+    diesel::sql_query("UPDATE jobs SET lease_token = gen_random_uuid() WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(runs[2].lease.job.as_uuid())
+        .execute(&mut admin)
+        .await?;
+    let module = validate_plan(&serde_json::from_str(&plan_json(1, 2, 60))?)
+        .map_err(|e| e.to_string())?
+        .modules
+        .remove(0);
+
+    // 24 modules of the first two runs, one out of the schema's range (index 30), and the
+    // lost run's: all at once.
+    let mut publishes = Vec::new();
+    for index in 0..12 {
+        publishes.extend([(0, index), (1, index)]);
+    }
+    publishes.extend([(0, 30), (2, 0)]);
+    let results = futures::future::join_all(publishes.iter().map(|&(run, index)| {
+        app.store
+            .publish_preview(runs[run].lease, plans[run], 1, index, &module)
+    }))
+    .await;
+    let (refused, written): (Vec<_>, Vec<_>) = results
+        .iter()
+        .zip(&publishes)
+        .partition(|(r, _)| r.is_err());
+    assert_eq!(refused.len(), 1, "{results:?}");
+    assert_eq!(
+        refused[0].1,
+        &(0, 30),
+        "only the out-of-range preview fails"
+    );
+    assert_eq!(
+        written.len(),
+        25,
+        "a lost lease is not an error, it writes nothing"
+    );
+
+    let rows: Vec<Shown> = diesel::sql_query(
+        "SELECT plan_id, position, user_id FROM plan_previews ORDER BY plan_id, position",
+    )
+    .load(&mut admin)
+    .await?;
+    assert_eq!(
+        rows.len(),
+        24,
+        "12 previews of each live run, none of the lost one"
+    );
+    for (run, plan) in runs.iter().zip(&plans).take(2) {
+        let mine: Vec<_> = rows
+            .iter()
+            .filter(|r| r.plan_id == plan.as_uuid())
+            .collect();
+        assert_eq!(
+            mine.iter().map(|r| r.position).collect::<Vec<_>>(),
+            (0..12).collect::<Vec<_>>()
+        );
+        assert!(
+            mine.iter().all(|r| r.user_id == run.user.as_str()),
+            "written for its owner"
+        );
+    }
+    app.stop().await;
+    Ok(())
+}

@@ -94,7 +94,6 @@ where
                 .store
                 .publish_preview(
                     job.lease,
-                    &job.user,
                     plan,
                     attempt_number,
                     preview.index,

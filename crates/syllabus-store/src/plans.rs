@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{BigInt, Bool, Integer, Jsonb, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use syllabus_domain::{
     AttemptCap, FailureClass, Issue, JobType, NormalizedPlan, PlanId, PlanStatus, RawPlanRequest,
@@ -842,27 +842,22 @@ impl crate::ports::GenerationStore for Database {
     async fn publish_preview(
         &self,
         lease: Lease,
-        user: &UserId,
         plan: PlanId,
         attempt_number: u32,
         index: usize,
         module: &syllabus_domain::plan::NormalizedModule,
     ) -> Result<(), StoreError> {
-        // One autocommitted statement: `syllabus_publish_preview` acts for the owner (row-level
-        // security applies), skips the WAL flush wait (the table is unlogged, the row disposable)
-        // and writes nothing once `lease` is lost.
-        let mut conn = self.conn().await?;
-        diesel::sql_query("SELECT syllabus_publish_preview($1, $2, $3, $4, $5, $6, $7)")
-            .bind::<Text, _>(user.as_str())
-            .bind::<SqlUuid, _>(plan.as_uuid())
-            .bind::<Integer, _>(i32::try_from(attempt_number).unwrap_or(i32::MAX))
-            .bind::<Integer, _>(i32::try_from(index).unwrap_or(i32::MAX))
-            .bind::<Jsonb, _>(PreviewRecord::module_json(module))
-            .bind::<SqlUuid, _>(lease.job.as_uuid())
-            .bind::<SqlUuid, _>(lease.token)
-            .execute(&mut conn)
-            .await?;
-        Ok(())
+        // Batched with the process's other previews (crate::previews::Publisher).
+        self.previews()
+            .publish(crate::previews::NewPreview {
+                job: lease.job.as_uuid(),
+                lease: lease.token,
+                plan: plan.as_uuid(),
+                attempt_number: i32::try_from(attempt_number).unwrap_or(i32::MAX),
+                position: i32::try_from(index).unwrap_or(i32::MAX),
+                module: PreviewRecord::module_json(module),
+            })
+            .await
     }
 
     async fn generation_input(

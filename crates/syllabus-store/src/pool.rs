@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use diesel::sql_types::Text;
@@ -11,6 +12,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use syllabus_domain::UserId;
 
 use crate::StoreError;
+use crate::previews::Publisher;
 
 /// Pool sizing and timeouts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +36,8 @@ impl Default for PoolOptions {
 #[derive(Clone)]
 pub struct Database {
     pool: Pool<AsyncPgConnection>,
+    /// The process's preview writer, started by the first preview.
+    previews: Arc<OnceLock<Publisher>>,
 }
 
 impl std::fmt::Debug for Database {
@@ -63,7 +67,21 @@ impl Database {
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Unexpected(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            previews: Arc::default(),
+        })
+    }
+
+    /// The preview writer shared by every clone of this handle.
+    pub(crate) fn previews(&self) -> &Publisher {
+        self.previews.get_or_init(|| {
+            // Its own handle has no writer of its own: the writer stops with the last user.
+            Publisher::start(Self {
+                pool: self.pool.clone(),
+                previews: Arc::default(),
+            })
+        })
     }
 
     pub(crate) async fn conn(&self) -> Result<Conn, StoreError> {

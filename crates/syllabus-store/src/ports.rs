@@ -262,17 +262,17 @@ pub trait GenerationStore: Clone + Send + Sync + 'static {
         end: JobEnd,
     ) -> impl Future<Output = Result<AttemptRecord, StoreError>> + Send;
 
-    /// Shows a module of attempt `attempt_number` that has streamed in complete and valid
-    /// (one statement; a NOTIFY reaches the plan's event streams at commit), while the run still
-    /// holds `lease` (else nothing is written). The previews of an attempt are deleted when
-    /// [`GenerationStore::finish_generation`] records it.
+    /// Shows a module of attempt `attempt_number` that has streamed in complete and valid, for
+    /// the owner of `lease`'s job, while the run still holds `lease` (else nothing is written).
+    /// Returns once it is committed: a NOTIFY then reaches the plan's event streams. The process
+    /// writes the previews of all its runs in batches (one statement for what is queued). The
+    /// previews of an attempt are deleted when [`GenerationStore::finish_generation`] records it.
     ///
     /// # Errors
     /// The store's errors (a preview is best effort: the caller logs and goes on).
     fn publish_preview(
         &self,
         lease: Lease,
-        user: &UserId,
         plan: PlanId,
         attempt_number: u32,
         index: usize,

@@ -1,13 +1,186 @@
-//! Module previews of attempts in flight (issue #11), as the plans' event streams read them and
-//! as runs clear them (written by `GenerationStore::publish_preview`, one statement each).
+//! Module previews of attempts in flight (issue #11): written by a process-wide [`Publisher`]
+//! that batches what every run of the process shows, read by the plans' event streams, cleared
+//! by runs.
+
+use std::sync::Arc;
 
 use diesel::QueryableByName;
-use diesel::sql_types::{Integer, Jsonb, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Integer, Jsonb, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::StoreError;
 use crate::records::PreviewRecord;
+use crate::{Database, StoreError};
+
+/// A module to show, and the run that shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct NewPreview {
+    pub job: Uuid,
+    pub lease: Uuid,
+    pub plan: Uuid,
+    pub attempt_number: i32,
+    pub position: i32,
+    pub module: serde_json::Value,
+}
+
+struct Pending {
+    preview: NewPreview,
+    shown: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// Most previews written by one statement.
+const MAX_BATCH: usize = 512;
+/// Most statements writing previews at once, per process.
+const MAX_WRITERS: usize = 4;
+
+/// Writes the previews of every run of the process, many per statement.
+///
+/// Thousands of streams in flight finish modules in the same milliseconds; one statement (one
+/// commit, one turn at PostgreSQL's notify queue lock) each is what made module events slow at
+/// scale. A writer takes everything queued when it starts, so a lone preview goes out at once
+/// and a burst goes out in a few statements. Each run awaits its preview before sending the
+/// next, so a plan never has two previews in flight and they commit in order.
+#[derive(Debug, Clone)]
+pub(crate) struct Publisher {
+    queue: mpsc::UnboundedSender<Pending>,
+}
+
+impl Publisher {
+    /// Starts the writers on the current runtime; they stop when the last handle is dropped.
+    pub(crate) fn start(db: Database) -> Self {
+        let (queue, rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_batches(db, rx));
+        Self { queue }
+    }
+
+    /// Shows `preview` (written only while its run holds its lease), once its batch commits.
+    ///
+    /// # Errors
+    /// The store's errors.
+    pub(crate) async fn publish(&self, preview: NewPreview) -> Result<(), StoreError> {
+        let (shown, answer) = oneshot::channel();
+        match self.queue.send(Pending { preview, shown }) {
+            Ok(()) => answer.await.unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(
+                    "the preview writer stopped".to_owned(),
+                ))
+            }),
+            Err(rejected) => Err(StoreError::Unavailable(format!(
+                "the preview writer stopped (module {} not shown)",
+                rejected.0.preview.position
+            ))),
+        }
+    }
+}
+
+async fn write_batches(db: Database, mut rx: mpsc::UnboundedReceiver<Pending>) {
+    let writers = Arc::new(Semaphore::new(MAX_WRITERS));
+    loop {
+        // Wait for a free writer first: while all are busy, previews queue up into one batch.
+        let Ok(writer) = Arc::clone(&writers).acquire_owned().await else {
+            return;
+        };
+        let Some(first) = rx.recv().await else {
+            return;
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let db = db.clone();
+        tokio::spawn(async move {
+            write_batch(&db, batch).await;
+            drop(writer);
+        });
+    }
+}
+
+async fn write_batch(db: &Database, batch: Vec<Pending>) {
+    let rows: Vec<NewPreview> = batch.iter().map(|p| p.preview.clone()).collect();
+    match insert(db, rows).await {
+        Ok(()) => batch.into_iter().for_each(|p| drop(p.shown.send(Ok(())))),
+        // One bad row (its plan deleted under it) must not cost the others their preview: each
+        // goes again on its own. A database that is down fails them all at once.
+        Err(e) if batch.len() > 1 && !e.is_transient() => {
+            for p in batch {
+                let shown = insert(db, vec![p.preview]).await;
+                drop(p.shown.send(shown));
+            }
+        }
+        // Transient (the database is down, a deadlock): every preview of the batch gets it.
+        Err(e) => {
+            let mut batch = batch.into_iter();
+            let last = batch.next_back();
+            for p in batch {
+                let again = match &e {
+                    StoreError::Contention(m) => StoreError::Contention(m.clone()),
+                    other => StoreError::Unavailable(other.to_string()),
+                };
+                drop(p.shown.send(Err(again)));
+            }
+            if let Some(p) = last {
+                drop(p.shown.send(Err(e)));
+            }
+        }
+    }
+}
+
+/// One statement for `rows`, as the system (a batch holds many users' rows): each row is
+/// written for its job's owner and only while that job's run holds its lease, so a run
+/// cancelled mid-batch leaves nothing behind its attempt's record. The table is unlogged and
+/// its rows disposable: the commit does not wait for a WAL flush.
+async fn insert(db: &Database, rows: Vec<NewPreview>) -> Result<(), StoreError> {
+    let mut columns = Columns::default();
+    for row in rows {
+        columns.job.push(row.job);
+        columns.lease.push(row.lease);
+        columns.plan.push(row.plan);
+        columns.attempt.push(row.attempt_number);
+        columns.position.push(row.position);
+        columns.module.push(row.module);
+    }
+    db.as_system(move |conn| {
+        Box::pin(async move {
+            diesel::sql_query("SELECT set_config('synchronous_commit', 'off', true)")
+                .execute(conn)
+                .await?;
+            diesel::sql_query(
+                "INSERT INTO plan_previews (plan_id, attempt_number, position, user_id, module)
+                 SELECT j.plan_id, p.attempt, p.position, j.user_id, p.module
+                 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::int[],
+                             $6::jsonb[]) AS p(job, lease, plan, attempt, position, module)
+                 JOIN jobs j ON j.id = p.job AND j.lease_token = p.lease
+                            AND j.status = 'processing' AND j.plan_id = p.plan
+                 ON CONFLICT (plan_id, attempt_number, position)
+                     DO UPDATE SET module = EXCLUDED.module, created_at = now()",
+            )
+            .bind::<Array<SqlUuid>, _>(columns.job)
+            .bind::<Array<SqlUuid>, _>(columns.lease)
+            .bind::<Array<SqlUuid>, _>(columns.plan)
+            .bind::<Array<Integer>, _>(columns.attempt)
+            .bind::<Array<Integer>, _>(columns.position)
+            .bind::<Array<Jsonb>, _>(columns.module)
+            .execute(conn)
+            .await?;
+            Ok(())
+        })
+    })
+    .await
+}
+
+#[derive(Default)]
+struct Columns {
+    job: Vec<Uuid>,
+    lease: Vec<Uuid>,
+    plan: Vec<Uuid>,
+    attempt: Vec<i32>,
+    position: Vec<i32>,
+    module: Vec<serde_json::Value>,
+}
 
 #[derive(QueryableByName)]
 struct PreviewRow {
