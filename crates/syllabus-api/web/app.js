@@ -1,0 +1,1 @@
+// The Syllabus web app (work in progress).
