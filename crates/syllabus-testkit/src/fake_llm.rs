@@ -1,7 +1,7 @@
 //! A fake OpenAI-compatible server on 127.0.0.1 speaking real HTTP/1.1, for tests.
 //!
-//! Each request to `POST /v1/chat/completions` takes the next scripted [`Reply`] (or the default
-//! reply when the script is empty) and is recorded, headers and JSON body, for assertions.
+//! Each request to `POST /v1/chat/completions` takes the next scripted [`Reply`] (or, when the
+//! script is empty, the [`Responder`]'s reply for it, else the default reply) and is recorded, headers and JSON body, for assertions.
 //! Replies cover what real providers do: SSE streams with chosen chunking and delays, ending with
 //! `[DONE]`, a plain close, a TCP reset or a stall; error statuses with any body and headers
 //! (`Retry-After`); and a stall before any byte.
@@ -189,18 +189,33 @@ impl Recorded {
     }
 }
 
-#[derive(Debug)]
+/// Chooses the reply for a request the script does not answer (`None`: the default reply).
+pub type Responder = Arc<dyn Fn(&Recorded) -> Option<Reply> + Send + Sync>;
+
 struct State {
     script: VecDeque<Reply>,
+    responder: Option<Responder>,
     default: Option<Reply>,
     requests: Vec<Recorded>,
     record: bool,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("script", &self.script)
+            .field("responder", &self.responder.is_some())
+            .field("default", &self.default)
+            .field("requests", &self.requests.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for State {
     fn default() -> Self {
         Self {
             script: VecDeque::new(),
+            responder: None,
             default: None,
             requests: Vec::new(),
             record: true,
@@ -261,6 +276,19 @@ impl FakeLlm {
         if let Ok(mut s) = self.state.lock() {
             s.default = Some(reply);
         }
+    }
+
+    /// Answers the requests the script does not by what they ask (e.g. the schema they name).
+    pub fn set_responder(&self, responder: Responder) {
+        if let Ok(mut s) = self.state.lock() {
+            s.responder = Some(responder);
+        }
+    }
+
+    /// The JSON schema a request names in `response_format` (`learning_plan`, `flashcards`, …).
+    #[must_use]
+    pub fn schema_name(request: &Recorded) -> Option<&str> {
+        request.body["response_format"]["json_schema"]["name"].as_str()
     }
 
     /// Whether requests are recorded (they are by default); a long benchmark turns it off.
@@ -421,7 +449,11 @@ async fn serve(mut socket: TcpStream, state: Arc<Mutex<State>>) {
     };
     let (reply, key) = {
         let Ok(mut s) = state.lock() else { return };
-        let reply = s.script.pop_front().or_else(|| s.default.clone());
+        let reply = s
+            .script
+            .pop_front()
+            .or_else(|| s.responder.as_ref().and_then(|r| r(&request)))
+            .or_else(|| s.default.clone());
         let key = match &reply {
             Some(Reply::Paced(plan)) => find_key(&request.body, &plan.key_prefix),
             _ => None,

@@ -7,7 +7,12 @@
 //!   [--key-prefix bench-] [--log FILE]` streams a plan module by module, evenly over `--over`
 //!   (see `PacedPlan`), and appends `EPOCH_MICROSECONDS KEY INDEX` to FILE as each module's last
 //!   byte is written: KEY is the word starting with `--key-prefix` in the request's messages
-//!   (e.g. a plan topic `bench-42`), INDEX counts modules from 0.
+//!   (e.g. a plan topic `bench-42`), INDEX counts modules from 0;
+//! - `fake-llm app [--over 3s] [--fail-while FILE]` answers what each request asks for, as the
+//!   web app's browser test needs: a 4 × 3 plan streamed module by module over `--over`, three
+//!   flashcards, three distractors, a two-level skill tree. While FILE exists, every flashcards,
+//!   distractors and skill-tree call answers `500` (a provider failure), so a test can make a job
+//!   fail and then let its retry succeed.
 
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
@@ -15,6 +20,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use syllabus_testkit::fake_llm::{PacedPlan, plan_json};
+use syllabus_testkit::fake_llm::Responder;
 use syllabus_testkit::{FakeLlm, Reply};
 
 #[tokio::main]
@@ -28,6 +34,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Reply::stream(&document, 4, Duration::ZERO)
         }
         Some("plan-stream") => Reply::Paced(paced(args.get(1..).unwrap_or_default())?),
+        Some("app") => {
+            let llm = FakeLlm::start().await?;
+            llm.set_recording(false);
+            llm.set_responder(app(args.get(1..).unwrap_or_default())?);
+            writeln!(std::io::stdout().lock(), "{}", llm.base_url())?;
+            std::future::pending::<()>().await;
+            return Ok(());
+        }
         Some(other) => return Err(format!("unknown mode {other:?}").into()),
         None => Reply::stream(&plan_json(3, 4, 90), 4, Duration::ZERO),
     };
@@ -37,6 +51,56 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     writeln!(std::io::stdout().lock(), "{}", llm.base_url())?;
     std::future::pending::<()>().await;
     Ok(())
+}
+
+/// The `app` mode's replies, by the schema each request names.
+fn app(args: &[String]) -> Result<Responder, Box<dyn std::error::Error>> {
+    let mut over = Duration::from_secs(3);
+    let mut fail_while: Option<std::path::PathBuf> = None;
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--over" => over = duration(value)?,
+            "--fail-while" => fail_while = Some(value.into()),
+            _ => return Err(format!("unknown option {flag}").into()),
+        }
+    }
+    let plan = PacedPlan {
+        modules: 4,
+        tasks: 3,
+        over,
+        chunks_per_module: 1,
+        key_prefix: "bench-".to_owned(),
+        log: None,
+    };
+    let flashcards = json!({"flashcards": [
+        {"question": "What does a learning plan order?", "answer": "Modules and their tasks."},
+        {"question": "How long may a task take?", "answer": "Between 5 and 120 minutes."},
+        {"question": "How many attempts may a plan use?", "answer": "Three."},
+    ]})
+    .to_string();
+    let distractors = json!({"distractors": ["Only the tasks.", "Nothing at all.", "The flashcards."]})
+        .to_string();
+    let tree = json!({"skills": [
+        {"title": "Foundations", "description": "What everything else builds on.", "children": [
+            {"title": "Vocabulary", "description": null, "children": []},
+            {"title": "First exercises", "description": null, "children": []}]},
+        {"title": "Practice", "description": null, "children": [
+            {"title": "Projects", "description": "Small ones first.", "children": []}]}]})
+    .to_string();
+    Ok(Arc::new(move |request| {
+        let failing = fail_while.as_ref().is_some_and(|f| f.exists());
+        let content = match FakeLlm::schema_name(request)? {
+            "learning_plan" => return Some(Reply::Paced(plan.clone())),
+            _ if failing => return Some(Reply::openai_error(500, "the fake provider is failing")),
+            "flashcards" => &flashcards,
+            "distractors" => &distractors,
+            "skill_tree" => &tree,
+            _ => return None,
+        };
+        Some(Reply::stream(content, 4, Duration::ZERO))
+    }))
 }
 
 /// The `plan-stream` options.
