@@ -8,6 +8,7 @@ pub mod input;
 pub mod metrics;
 pub mod problem;
 pub mod request_id;
+mod session;
 mod wire;
 
 use std::net::TcpListener;
@@ -76,6 +77,16 @@ pub fn configure<S: Stores>(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .service(resource("/openapi.json", vec![get().to(h::openapi)], "GET"))
+                .service(resource(
+                    "/session",
+                    vec![get().to(session::session)],
+                    "GET",
+                ))
+                .service(resource(
+                    "/session/dev",
+                    vec![post().to(session::dev_sign_in)],
+                    "POST",
+                ))
                 .service(resource(
                     "/plans",
                     vec![post().to(h::create_plan::<S>), get().to(h::list_plans::<S>)],
