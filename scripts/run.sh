@@ -16,6 +16,9 @@
 # Arguments go to the binary; the default is `serve` (see `scripts/run.sh --help`).
 # Without AUTH_JWT_SECRET or AUTH_JWKS_URL, a development secret is generated once under .data/
 # and used by both `serve` and `token`, so tokens minted with `scripts/run.sh token` are accepted.
+# With a secret (generated or given), DEV_SIGN_IN defaults to true: the web app at
+# http://127.0.0.1:8080/ offers a sign-in form that mints a token for any name. DEV_SIGN_IN=false
+# turns it off (the app then takes a pasted token); the binary alone never turns it on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/pg-lib.sh
@@ -75,6 +78,14 @@ if [[ -z "${AUTH_JWT_SECRET:-}" && -z "${AUTH_JWKS_URL:-}" ]]; then
     AUTH_JWT_SECRET="$(cat "$secret_file")"
     export AUTH_JWT_SECRET
     echo "run.sh: using the development token secret in $secret_file" >&2
+fi
+
+if [[ -n "${AUTH_JWT_SECRET:-}" ]]; then
+    # The web app's development sign-in form mints tokens with this secret.
+    export DEV_SIGN_IN="${DEV_SIGN_IN:-true}"
+    if [[ "$command" == serve && "$(echo "$DEV_SIGN_IN" | tr '[:upper:]' '[:lower:]')" =~ ^(true|1|yes)$ ]]; then
+        echo "run.sh: development sign-in is on (DEV_SIGN_IN=true): open http://${BIND_ADDR:-127.0.0.1:8080}/ and sign in with any name" >&2
+    fi
 fi
 
 if [[ $# -eq 0 ]]; then

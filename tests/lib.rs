@@ -105,6 +105,8 @@ pub struct Options {
     pub rate_limit: u32,
     /// Keep-alive interval of event streams.
     pub sse_keepalive: Duration,
+    /// Development sign-in (`DEV_SIGN_IN`): `POST /api/v1/session/dev` mints tokens.
+    pub dev_sign_in: bool,
 }
 
 impl Default for Options {
@@ -118,6 +120,7 @@ impl Default for Options {
             extended_timeout: Duration::from_secs(6),
             rate_limit: 1_000,
             sse_keepalive: syllabus_api::SSE_KEEPALIVE,
+            dev_sign_in: false,
         }
     }
 }
@@ -203,7 +206,11 @@ impl App {
                 sse_keepalive: options.sse_keepalive,
             },
         };
-        let auth = Authenticator::new(KeySource::Secret(SECRET.as_bytes().to_vec()), None, None);
+        let mut auth =
+            Authenticator::new(KeySource::Secret(SECRET.as_bytes().to_vec()), None, None);
+        if options.dev_sign_in {
+            auth = auth.with_dev_sign_in();
+        }
         let server = syllabus_api::server(listener, state, auth, 2)?;
         let handle = server.handle();
         tokio::spawn(server);

@@ -733,6 +733,8 @@ async fn the_openapi_document_describes_every_route_and_health_answers() -> Test
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/metrics", "get"),
+        ("/api/v1/session", "get"),
+        ("/api/v1/session/dev", "post"),
     ] {
         assert!(
             doc.body["paths"][path][method].is_object(),

@@ -308,6 +308,9 @@ pub struct ServeConfig {
     pub auth: AuthSource,
     pub issuer: Option<String>,
     pub audience: Option<String>,
+    /// `DEV_SIGN_IN`: `POST /api/v1/session/dev` mints a token for any name. Off by default;
+    /// needs `AUTH_JWT_SECRET` (it signs with it).
+    pub dev_sign_in: bool,
 }
 
 impl ServeConfig {
@@ -339,11 +342,18 @@ impl ServeConfig {
                 bail!("AUTH_JWT_SECRET is not set: set it (at least 32 bytes) or AUTH_JWKS_URL")
             }
         };
+        let dev_sign_in = env.boolean("DEV_SIGN_IN", false)?;
+        if dev_sign_in && matches!(auth, AuthSource::Jwks(_)) {
+            bail!(
+                "DEV_SIGN_IN is invalid: development sign-in mints HS256 tokens with AUTH_JWT_SECRET, which is not set (tokens are verified with AUTH_JWKS_URL); unset DEV_SIGN_IN or use AUTH_JWT_SECRET"
+            );
+        }
         Ok(Self {
             run,
             bind_addr,
             workers,
             auth,
+            dev_sign_in,
             issuer: env.get("AUTH_ISSUER").map(str::to_owned),
             audience: env.get("AUTH_AUDIENCE").map(str::to_owned),
         })
@@ -465,6 +475,7 @@ mod tests {
             ("JOB_STALE_AFTER_MS", "-5"),
             ("WORKERS", "maybe"),
             ("RUN_MIGRATIONS", "perhaps"),
+            ("DEV_SIGN_IN", "sometimes"),
             ("BIND_ADDR", "localhost"),
             ("GENERATION_TIMEOUT_MS", "abc"),
             ("RATE_LIMIT_PER_HOUR", "0"),
@@ -536,6 +547,51 @@ mod tests {
             AuthSource::Jwks(_)
         ));
         assert!(ServeConfig::from_env(&Env::from_pairs(&[DB, KEY, SECRET, jwks])).is_err());
+    }
+
+    #[test]
+    fn development_sign_in_is_off_unless_asked_for() {
+        let cfg = ServeConfig::from_env(&Env::from_pairs(&[DB, SECRET, KEY])).unwrap();
+        assert!(!cfg.dev_sign_in);
+        for (value, on) in [
+            ("true", true),
+            ("1", true),
+            ("YES", true),
+            ("false", false),
+            ("0", false),
+            ("", false),
+        ] {
+            let cfg =
+                ServeConfig::from_env(&Env::from_pairs(&[DB, SECRET, KEY, ("DEV_SIGN_IN", value)]))
+                    .unwrap();
+            assert_eq!(cfg.dev_sign_in, on, "DEV_SIGN_IN={value}");
+        }
+    }
+
+    #[test]
+    fn development_sign_in_needs_the_secret_and_is_refused_with_jwks_only() {
+        let jwks = ("AUTH_JWKS_URL", "http://127.0.0.1:1/jwks.json");
+        let err =
+            ServeConfig::from_env(&Env::from_pairs(&[DB, KEY, jwks, ("DEV_SIGN_IN", "true")]))
+                .unwrap_err()
+                .to_string();
+        assert!(err.starts_with("DEV_SIGN_IN is invalid"), "{err}");
+        assert!(
+            err.contains("AUTH_JWT_SECRET") && err.contains("AUTH_JWKS_URL"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
+        // Off, JWKS alone is fine; without any key source the usual refusal comes first.
+        assert!(
+            ServeConfig::from_env(&Env::from_pairs(&[DB, KEY, jwks, ("DEV_SIGN_IN", "false")]))
+                .is_ok()
+        );
+        let err = ServeConfig::from_env(&Env::from_pairs(&[DB, KEY, ("DEV_SIGN_IN", "true")]))
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("AUTH_JWT_SECRET is not set"),
+            "{err}"
+        );
     }
 
     #[test]

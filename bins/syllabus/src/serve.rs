@@ -126,7 +126,14 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
         AuthSource::Secret(s) => KeySource::Secret(s.as_bytes().to_vec()),
         AuthSource::Jwks(url) => KeySource::Jwks(url.clone()),
     };
-    let auth = Authenticator::new(source, cfg.issuer.clone(), cfg.audience.clone());
+    let mut auth = Authenticator::new(source, cfg.issuer.clone(), cfg.audience.clone());
+    if cfg.dev_sign_in {
+        // Start-up refused DEV_SIGN_IN without AUTH_JWT_SECRET.
+        auth = auth.with_dev_sign_in();
+        tracing::warn!(
+            "development sign-in is enabled (DEV_SIGN_IN): anyone who can reach this server can mint a token for any user at POST /api/v1/session/dev; never enable it in production"
+        );
+    }
     let state = AppState {
         store: core.db.clone(),
         events: core.events.clone(),

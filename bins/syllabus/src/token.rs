@@ -5,23 +5,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{EncodingKey, Header, encode};
-use serde::Serialize;
+use syllabus_api::auth::{MintError, SigningKey};
+use syllabus_domain::UserId;
 
 use crate::config::AuthConfig;
 
-#[derive(Debug, Serialize)]
-struct Claims<'a> {
-    sub: &'a str,
-    iat: i64,
-    exp: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    iss: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    aud: Option<&'a str>,
-}
-
-/// Mints a token for `sub`, valid for `ttl` from `now`, carrying `iss`/`aud` when configured.
+/// Mints a token for `sub`, valid for `ttl` from `now`, carrying `iss`/`aud` when configured,
+/// with the function development sign-in uses ([`syllabus_api::auth::mint`]).
 pub fn mint(
     cfg: &AuthConfig,
     sub: &str,
@@ -31,20 +21,22 @@ pub fn mint(
     if sub.trim().is_empty() {
         anyhow::bail!("--sub must not be empty");
     }
-    let ttl = chrono::Duration::from_std(ttl).context("--ttl is too long")?;
-    let claims = Claims {
-        sub,
-        iat: now.timestamp(),
-        exp: (now + ttl).timestamp(),
-        iss: cfg.issuer.as_deref(),
-        aud: cfg.audience.as_deref(),
+    let user = UserId::parse(sub).with_context(|| {
+        format!(
+            "--sub is invalid: a user id is at most {} bytes without control characters",
+            UserId::MAX_LEN
+        )
+    })?;
+    let key = SigningKey {
+        secret: cfg.jwt_secret.as_bytes(),
+        issuer: cfg.issuer.as_deref(),
+        audience: cfg.audience.as_deref(),
     };
-    encode(
-        &Header::default(),
-        &claims,
-        &EncodingKey::from_secret(cfg.jwt_secret.as_bytes()),
-    )
-    .context("cannot sign the token")
+    match syllabus_api::auth::mint(&key, &user, ttl, now) {
+        Ok(minted) => Ok(minted.token),
+        Err(MintError::TtlTooLong) => anyhow::bail!("--ttl is too long"),
+        Err(e) => Err(e).context("cannot sign the token"),
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,10 @@
 //! waits for a fetch, and a JWKS outage or a flood of unknown `kid`s costs one fetch per
 //! interval, not one per request. A request whose `kid` is unknown while a fetch runs waits for
 //! that fetch; when the keys cannot be had it is a 401 at once.
+//!
+//! Minting ([`mint`]) lives here too, next to the verification it must satisfy: the `token`
+//! command and development sign-in (`POST /api/v1/session/dev`, only with
+//! [`Authenticator::with_dev_sign_in`]) share it.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -16,9 +20,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::{FromRequest, HttpRequest, web};
+use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
-use serde::Deserialize;
+use jsonwebtoken::{
+    Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
+};
+use serde::{Deserialize, Serialize};
 use syllabus_domain::UserId;
 use tokio::sync::watch;
 
@@ -96,6 +103,7 @@ pub struct Authenticator {
     http: reqwest::Client,
     jwks: Arc<std::sync::Mutex<JwksCache>>,
     intervals: JwksIntervals,
+    dev_sign_in: bool,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -103,6 +111,7 @@ impl std::fmt::Debug for Authenticator {
         f.debug_struct("Authenticator")
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
+            .field("dev_sign_in", &self.dev_sign_in)
             .finish_non_exhaustive()
     }
 }
@@ -135,7 +144,50 @@ impl Authenticator {
                 after_failure: JWKS_RETRY_AFTER_FAILURE,
                 max_age: JWKS_MAX_AGE,
             },
+            dev_sign_in: false,
         }
+    }
+
+    /// Turns development sign-in on (`DEV_SIGN_IN`): `POST /api/v1/session/dev` mints a token
+    /// for any name, with this verifier's secret, issuer and audience. Only an HS256 secret can
+    /// mint: with JWKS keys it stays off (the binary refuses that combination at start-up).
+    #[must_use]
+    pub fn with_dev_sign_in(mut self) -> Self {
+        self.dev_sign_in = true;
+        self
+    }
+
+    /// Whether development sign-in is on (and possible: the keys are a secret).
+    #[must_use]
+    pub fn dev_sign_in(&self) -> bool {
+        self.dev_sign_in && matches!(self.source, KeySource::Secret(_))
+    }
+
+    /// A token for `user`, valid for [`DEV_TOKEN_TTL`] from `now`, when development sign-in is
+    /// on; `None` otherwise.
+    ///
+    /// # Errors
+    /// As [`mint`].
+    pub fn mint_dev_token(
+        &self,
+        user: &UserId,
+        now: DateTime<Utc>,
+    ) -> Option<Result<Minted, MintError>> {
+        let KeySource::Secret(secret) = &self.source else {
+            return None;
+        };
+        self.dev_sign_in.then(|| {
+            mint(
+                &SigningKey {
+                    secret,
+                    issuer: self.issuer.as_deref(),
+                    audience: self.audience.as_deref(),
+                },
+                user,
+                DEV_TOKEN_TTL,
+                now,
+            )
+        })
     }
 
     /// Other JWKS refetch intervals than the defaults (30 s after a success, 5 s after a
@@ -346,6 +398,122 @@ async fn fetch_jwks(http: &reqwest::Client, url: &str) -> Result<Keys, String> {
     Ok(keys)
 }
 
+/// How long a token minted by development sign-in is valid: a working day.
+pub const DEV_TOKEN_TTL: Duration = Duration::from_secs(12 * 3_600);
+
+/// What a minted token is signed with (`AUTH_JWT_SECRET`) and carries (`AUTH_ISSUER`,
+/// `AUTH_AUDIENCE`, when configured: the verifier then requires them).
+#[derive(Clone, Copy)]
+pub struct SigningKey<'a> {
+    /// The HS256 secret.
+    pub secret: &'a [u8],
+    /// `iss`.
+    pub issuer: Option<&'a str>,
+    /// `aud`.
+    pub audience: Option<&'a str>,
+}
+
+impl std::fmt::Debug for SigningKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A token [`mint`] made.
+#[derive(Debug, Clone)]
+pub struct Minted {
+    /// The compact JWT.
+    pub token: String,
+    /// Its `exp`.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Why a token could not be minted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MintError {
+    /// The expiry is beyond what a timestamp can hold.
+    #[error("the lifetime is too long")]
+    TtlTooLong,
+    /// Signing failed.
+    #[error("cannot sign the token: {0}")]
+    Signing(#[from] jsonwebtoken::errors::Error),
+}
+
+#[derive(Serialize)]
+struct MintedClaims<'a> {
+    sub: &'a str,
+    iat: i64,
+    exp: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<&'a str>,
+}
+
+/// Mints an HS256 token for `user`, issued at `now` and valid for `ttl`, carrying `iss`/`aud`
+/// when the key has them: what [`Authenticator`] accepts with the same secret and settings.
+///
+/// # Errors
+/// [`MintError::TtlTooLong`] when `now + ttl` cannot be represented; a signing failure.
+pub fn mint(
+    key: &SigningKey<'_>,
+    user: &UserId,
+    ttl: Duration,
+    now: DateTime<Utc>,
+) -> Result<Minted, MintError> {
+    let expires_at = chrono::Duration::from_std(ttl)
+        .ok()
+        .and_then(|ttl| now.checked_add_signed(ttl))
+        .ok_or(MintError::TtlTooLong)?;
+    let claims = MintedClaims {
+        sub: user.as_str(),
+        iat: now.timestamp(),
+        exp: expires_at.timestamp(),
+        iss: key.issuer,
+        aud: key.audience,
+    };
+    let token = encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(key.secret),
+    )?;
+    Ok(Minted { token, expires_at })
+}
+
+/// The user named by a request's `Authorization` header: `None` without the header; a 401 for a
+/// header that is not a valid bearer token.
+fn bearer_user(
+    req: &HttpRequest,
+) -> Pin<Box<dyn Future<Output = Result<Option<UserId>, ApiError>>>> {
+    let auth = req
+        .app_data::<web::Data<Authenticator>>()
+        .map(|d| Arc::clone(d));
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .map(|v| v.to_str().map(str::to_owned));
+    Box::pin(async move {
+        let auth = auth.ok_or_else(ApiError::internal)?;
+        let Some(header) = header else {
+            return Ok(None);
+        };
+        let header = header.map_err(|_| {
+            ApiError::unauthorized("The Authorization header must be `Bearer <token>`.")
+        })?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or_else(|| {
+                ApiError::unauthorized("The Authorization header must be `Bearer <token>`.")
+            })?;
+        Ok(Some(auth.authenticate(token.trim()).await?))
+    })
+}
+
 /// The authenticated user of a request.
 #[derive(Debug, Clone)]
 pub struct Caller(pub UserId);
@@ -355,26 +523,93 @@ impl FromRequest for Caller {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let auth = req
-            .app_data::<web::Data<Authenticator>>()
-            .map(|d| Arc::clone(d));
-        let header = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let user = bearer_user(req);
         Box::pin(async move {
-            let auth = auth.ok_or_else(ApiError::internal)?;
-            let header = header.ok_or_else(|| {
+            user.await?.map(Self).ok_or_else(|| {
                 ApiError::unauthorized("An Authorization: Bearer token is required.")
-            })?;
-            let token = header
-                .strip_prefix("Bearer ")
-                .or_else(|| header.strip_prefix("bearer "))
-                .ok_or_else(|| {
-                    ApiError::unauthorized("The Authorization header must be `Bearer <token>`.")
-                })?;
-            Ok(Self(auth.authenticate(token.trim()).await?))
+            })
         })
+    }
+}
+
+/// The user of a request that may come without a token: `None` without an `Authorization`
+/// header; a header that is there must hold a valid token (else 401, as for [`Caller`]).
+#[derive(Debug, Clone)]
+pub struct MaybeCaller(pub Option<UserId>);
+
+impl FromRequest for MaybeCaller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let user = bearer_user(req);
+        Box::pin(async move { Ok(Self(user.await?)) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn alice() -> UserId {
+        UserId::parse("alice").unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_minted_token_is_accepted_with_the_same_secret_issuer_and_audience() {
+        let key = SigningKey {
+            secret: SECRET,
+            issuer: Some("syllabus"),
+            audience: Some("api"),
+        };
+        let now = Utc::now();
+        let minted = mint(&key, &alice(), Duration::from_secs(600), now).unwrap();
+        assert_eq!(minted.expires_at.timestamp(), now.timestamp() + 600);
+        let auth = Authenticator::new(
+            KeySource::Secret(SECRET.to_vec()),
+            Some("syllabus".into()),
+            Some("api".into()),
+        );
+        assert_eq!(auth.authenticate(&minted.token).await.unwrap(), alice());
+        let other = Authenticator::new(
+            KeySource::Secret(SECRET.to_vec()),
+            Some("someone-else".into()),
+            None,
+        );
+        assert!(other.authenticate(&minted.token).await.is_err());
+    }
+
+    #[test]
+    fn an_unrepresentable_expiry_is_an_error_not_a_panic() {
+        let key = SigningKey {
+            secret: SECRET,
+            issuer: None,
+            audience: None,
+        };
+        let err = mint(&key, &alice(), Duration::from_secs(u64::MAX), Utc::now()).unwrap_err();
+        assert!(matches!(err, MintError::TtlTooLong));
+    }
+
+    #[tokio::test]
+    async fn development_sign_in_mints_only_when_on_and_only_with_a_secret() {
+        let off = Authenticator::new(KeySource::Secret(SECRET.to_vec()), None, None);
+        assert!(!off.dev_sign_in());
+        assert!(off.mint_dev_token(&alice(), Utc::now()).is_none());
+        let jwks = Authenticator::new(KeySource::Jwks("http://127.0.0.1:1/".into()), None, None)
+            .with_dev_sign_in();
+        assert!(!jwks.dev_sign_in());
+        assert!(jwks.mint_dev_token(&alice(), Utc::now()).is_none());
+        let on = off.with_dev_sign_in();
+        assert!(on.dev_sign_in());
+        let now = Utc::now();
+        let minted = on.mint_dev_token(&alice(), now).unwrap().unwrap();
+        assert_eq!(
+            minted.expires_at.timestamp() - now.timestamp(),
+            12 * 3_600,
+            "a working day"
+        );
+        assert_eq!(on.authenticate(&minted.token).await.unwrap(), alice());
     }
 }

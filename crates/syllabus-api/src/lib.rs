@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod assets;
 pub mod auth;
 mod events;
 mod handlers;
@@ -7,6 +8,7 @@ pub mod input;
 pub mod metrics;
 pub mod problem;
 pub mod request_id;
+mod session;
 mod wire;
 
 use std::net::TcpListener;
@@ -57,13 +59,34 @@ impl<T: PlanStore + JobStore + ContentStore> Stores for T {}
 /// 405 problem with `Allow`, a path it does not know a 404 problem.
 pub fn configure<S: Stores>(cfg: &mut web::ServiceConfig) {
     use handlers as h;
-    use web::{delete, get, post};
+    use web::{delete, get, head, post};
     cfg.service(resource("/healthz", vec![get().to(h::healthz)], "GET"))
         .service(resource("/readyz", vec![get().to(h::readyz::<S>)], "GET"))
         .service(resource("/metrics", vec![get().to(h::metrics::<S>)], "GET"))
+        // The web app's files: not API (the OpenAPI document leaves them out).
+        .service(resource(
+            "/",
+            vec![get().to(assets::index), head().to(assets::index)],
+            "GET, HEAD",
+        ))
+        .service(resource(
+            "/assets/{name}",
+            vec![get().to(assets::asset), head().to(assets::asset)],
+            "GET, HEAD",
+        ))
         .service(
             web::scope("/api/v1")
                 .service(resource("/openapi.json", vec![get().to(h::openapi)], "GET"))
+                .service(resource(
+                    "/session",
+                    vec![get().to(session::session)],
+                    "GET",
+                ))
+                .service(resource(
+                    "/session/dev",
+                    vec![post().to(session::dev_sign_in)],
+                    "POST",
+                ))
                 .service(resource(
                     "/plans",
                     vec![post().to(h::create_plan::<S>), get().to(h::list_plans::<S>)],

@@ -1,0 +1,340 @@
+//! The server side of the web app: the embedded files at `/` and `/assets/{name}` with their
+//! headers and revalidation, `GET /api/v1/session`, and development sign-in.
+
+use serde_json::{Value, json};
+use syllabus_e2e::{App, Error, Options, plan_body};
+
+type TestResult = Result<(), Error>;
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; \
+                   frame-ancestors 'none'";
+
+async fn app(dev_sign_in: bool) -> Result<App, Error> {
+    App::start(Options {
+        workers: false,
+        dev_sign_in,
+        ..Options::default()
+    })
+    .await
+}
+
+fn header<'a>(res: &'a reqwest::Response, name: &str) -> &'a str {
+    res.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+/// Sends `method path` outside the OpenAPI checks of [`App::send`]: the app's files are not API.
+async fn raw(
+    app: &App,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<reqwest::Response, Error> {
+    let mut req = reqwest::Client::new().request(method, format!("{}{path}", app.base));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    Ok(req.send().await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_and_its_assets_are_served_with_their_types_and_security_headers() -> TestResult {
+    let app = app(false).await?;
+    for (path, content_type, marker) in [
+        ("/", "text/html; charset=utf-8", "<!doctype html>"),
+        ("/assets/app.js", "text/javascript; charset=utf-8", ""),
+        ("/assets/app.css", "text/css; charset=utf-8", ""),
+        ("/assets/favicon.svg", "image/svg+xml", "<svg"),
+    ] {
+        let res = raw(&app, reqwest::Method::GET, path, &[]).await?;
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(header(&res, "content-type"), content_type, "{path}");
+        assert_eq!(header(&res, "content-security-policy"), CSP, "{path}");
+        assert_eq!(header(&res, "x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header(&res, "referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(header(&res, "cache-control"), "no-cache", "{path}");
+        assert!(!header(&res, "x-request-id").is_empty(), "{path}");
+        let etag = header(&res, "etag").to_owned();
+        assert!(
+            etag.starts_with('"') && etag.ends_with('"') && etag.len() > 2,
+            "{path}: a strong ETag, not {etag:?}"
+        );
+        let body = res.text().await?;
+        assert!(!body.is_empty() && body.contains(marker), "{path}: {body}");
+
+        // Revalidation: the same tag (also weakly, or in a list) is a 304 without a body.
+        for tag in [etag.clone(), format!("W/{etag}"), format!("\"x\", {etag}")] {
+            let res = raw(
+                &app,
+                reqwest::Method::GET,
+                path,
+                &[("if-none-match", tag.as_str())],
+            )
+            .await?;
+            assert_eq!(res.status(), 304, "{path} {tag}");
+            assert_eq!(header(&res, "etag"), etag, "{path}");
+            assert_eq!(header(&res, "cache-control"), "no-cache", "{path}");
+            assert!(res.bytes().await?.is_empty(), "{path}");
+        }
+        let res = raw(
+            &app,
+            reqwest::Method::GET,
+            path,
+            &[("if-none-match", "\"stale\"")],
+        )
+        .await?;
+        assert_eq!(res.status(), 200, "{path}: another tag is a full answer");
+
+        // HEAD: the same head, no body.
+        let res = raw(&app, reqwest::Method::HEAD, path, &[]).await?;
+        assert_eq!(res.status(), 200, "HEAD {path}");
+        assert_eq!(header(&res, "content-type"), content_type, "HEAD {path}");
+        assert_eq!(header(&res, "etag"), etag, "HEAD {path}");
+        assert!(res.bytes().await?.is_empty(), "HEAD {path}");
+    }
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_assets_are_404_problems_and_api_paths_keep_their_404_and_405() -> TestResult {
+    let app = app(false).await?;
+    // Checked against the document: a path outside it must be a 404 problem.
+    for path in [
+        "/assets/nothing.js",
+        "/assets/",
+        "/assets/web/app.js",
+        "/index.html",
+        "/api/v1/nothing",
+    ] {
+        let res = app.send("GET", path, None, None, &[]).await?;
+        assert_eq!(res.status, 404, "{path}");
+        assert_eq!(res.body["code"], "NOT_FOUND", "{path}");
+    }
+    for (method, path, allow) in [
+        ("POST", "/", "GET, HEAD"),
+        ("DELETE", "/assets/app.js", "GET, HEAD"),
+    ] {
+        let res = raw(
+            &app,
+            reqwest::Method::from_bytes(method.as_bytes())?,
+            path,
+            &[],
+        )
+        .await?;
+        assert_eq!(res.status(), 405, "{method} {path}");
+        assert_eq!(header(&res, "allow"), allow, "{method} {path}");
+        assert_eq!(header(&res, "content-type"), "application/problem+json");
+    }
+    let res = app
+        .send("PUT", "/api/v1/session", Some("u1"), None, &[])
+        .await?;
+    assert_eq!((res.status, res.header("allow")), (405, Some("GET")));
+    let res = app
+        .send("GET", "/api/v1/session/dev", None, None, &[])
+        .await?;
+    assert_eq!((res.status, res.header("allow")), (405, Some("POST")));
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_names_the_tokens_user_or_null_and_refuses_a_bad_token() -> TestResult {
+    let app = app(false).await?;
+    let res = app.send("GET", "/api/v1/session", None, None, &[]).await?;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.body, json!({"user_id": null, "dev_sign_in": false}));
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+
+    let res = app.get("/api/v1/session", "alice").await?;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.body, json!({"user_id": "alice", "dev_sign_in": false}));
+
+    for bad in ["Bearer not-a-token", "Basic YWxpY2U6c2VjcmV0", "Bearer "] {
+        let res = app
+            .send(
+                "GET",
+                "/api/v1/session",
+                None,
+                None,
+                &[("authorization", bad)],
+            )
+            .await?;
+        assert_eq!(res.status, 401, "{bad}");
+        assert_eq!(res.body["code"], "UNAUTHORIZED", "{bad}");
+    }
+    // An expired token, signed with the right secret.
+    let expired = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"sub": "alice", "exp": chrono::Utc::now().timestamp() - 3_600}),
+        &jsonwebtoken::EncodingKey::from_secret(syllabus_e2e::SECRET.as_bytes()),
+    )?;
+    let res = app
+        .send(
+            "GET",
+            "/api/v1/session",
+            None,
+            None,
+            &[("authorization", &format!("Bearer {expired}"))],
+        )
+        .await?;
+    assert_eq!(res.status, 401);
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn development_sign_in_is_absent_unless_switched_on() -> TestResult {
+    let app = app(false).await?;
+    for body in [
+        Some(json!({"name": "alice"})),
+        Some(json!({"name": ""})),
+        Some(json!([1])),
+        None,
+    ] {
+        let res = app
+            .send("POST", "/api/v1/session/dev", None, body.as_ref(), &[])
+            .await?;
+        assert_eq!(res.status, 404, "{body:?}");
+        assert_eq!(res.body["code"], "NOT_FOUND", "{body:?}");
+    }
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dev_sign_in_token_works_as_its_user_and_only_as_its_user() -> TestResult {
+    let app = app(true).await?;
+    let res = app.send("GET", "/api/v1/session", None, None, &[]).await?;
+    assert_eq!(res.body, json!({"user_id": null, "dev_sign_in": true}));
+
+    let before = chrono::Utc::now();
+    let res = app
+        .send(
+            "POST",
+            "/api/v1/session/dev",
+            None,
+            Some(&json!({"name": "  alice  "})),
+            &[],
+        )
+        .await?;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+    assert_eq!(res.body["user_id"], "alice", "the name is trimmed");
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(res.body["expires_at"].as_str().ok_or("expires_at")?)?;
+    let lifetime = expires.signed_duration_since(before).num_seconds();
+    assert!(
+        (12 * 3_600 - 5..=12 * 3_600 + 5).contains(&lifetime),
+        "12 h, not {lifetime} s"
+    );
+    let token = res.body["token"].as_str().ok_or("token")?.to_owned();
+    let bearer = format!("Bearer {token}");
+    let as_alice = [("authorization", bearer.as_str())];
+
+    let res = app
+        .send("GET", "/api/v1/session", None, None, &as_alice)
+        .await?;
+    assert_eq!(res.body, json!({"user_id": "alice", "dev_sign_in": true}));
+
+    // The token creates and lists alice's plans ...
+    let res = app
+        .send(
+            "POST",
+            "/api/v1/plans",
+            None,
+            Some(&plan_body("Signed in through the app")),
+            &as_alice,
+        )
+        .await?;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let plan = res.body["id"].as_str().ok_or("id")?.to_owned();
+    let res = app
+        .send("GET", "/api/v1/plans", None, None, &as_alice)
+        .await?;
+    let ids: Vec<&Value> = res.body["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| &p["id"])
+        .collect();
+    assert_eq!(ids, [&json!(plan)]);
+    // ... which are alice's, as a token from anywhere else says.
+    assert_eq!(
+        app.get(&format!("/api/v1/plans/{plan}"), "alice")
+            .await?
+            .status,
+        200
+    );
+    // Not bob's: bob does not see it, and alice's token does not see bob's.
+    assert_eq!(
+        app.get(&format!("/api/v1/plans/{plan}"), "bob")
+            .await?
+            .status,
+        404
+    );
+    let bobs = app.create_plan("bob", "Bob's own topic").await?;
+    let res = app
+        .send(
+            "GET",
+            &format!("/api/v1/plans/{bobs}"),
+            None,
+            None,
+            &as_alice,
+        )
+        .await?;
+    assert_eq!(res.status, 404);
+    let res = app.get("/api/v1/plans", "bob").await?;
+    assert_eq!(res.body["items"].as_array().map(Vec::len), Some(1));
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_name_is_a_validation_problem_naming_the_field() -> TestResult {
+    let app = app(true).await?;
+    for body in [
+        json!({}),
+        json!({"name": null}),
+        json!({"name": ""}),
+        json!({"name": "   "}),
+        json!({"name": 42}),
+        json!({"name": "a\u{7}b"}),
+        json!({"name": "x".repeat(256)}),
+    ] {
+        let res = app
+            .send("POST", "/api/v1/session/dev", None, Some(&body), &[])
+            .await?;
+        assert_eq!(res.status, 400, "{body}");
+        assert_eq!(res.body["code"], "VALIDATION_ERROR", "{body}");
+        assert_eq!(
+            res.body["errors"][0]["field"], "name",
+            "{body}: {}",
+            res.body
+        );
+    }
+    // The body's own faults are answered as everywhere: not an object, not JSON.
+    let res = app
+        .send("POST", "/api/v1/session/dev", None, Some(&json!([1])), &[])
+        .await?;
+    assert_eq!(
+        (res.status, &res.body["errors"][0]["field"]),
+        (400, &json!("body"))
+    );
+    let res = app
+        .send_bytes(
+            "POST",
+            "/api/v1/session/dev",
+            None,
+            Some(b"name=alice".to_vec()),
+            Some("application/x-www-form-urlencoded"),
+            &[],
+        )
+        .await?;
+    assert_eq!(res.status, 415);
+    app.stop().await;
+    Ok(())
+}
