@@ -464,20 +464,20 @@ function plansScreen(view, params) {
 // ---------------------------------------------------------------------------------------------
 // A plan.
 
-function moduleCard(module, { preview = false } = {}) {
+function moduleCard(module, { preview = false, open = !preview } = {}) {
   const tasks = (module.tasks || []).slice().sort((a, b) => a.order - b.order);
   return h(
     'li',
     { class: `module${preview ? ' preview' : ''}`, 'data-order': module.order },
     h(
       'details',
-      { open: !preview },
+      { open },
       h(
         'summary',
         {},
         h('span', { class: 'order', 'aria-hidden': 'true' }, module.order),
         h('span', { class: 'title' }, module.title),
-        h('span', { class: 'minutes' }, minutes(module.estimated_minutes)),
+        h('span', { class: 'minutes' }, `${tasks.length} task${tasks.length === 1 ? '' : 's'} · ${minutes(module.estimated_minutes)}`),
       ),
       module.description ? h('p', { class: 'description' }, module.description) : null,
       h(
@@ -535,9 +535,10 @@ async function planScreen(view, id, signal) {
     if (error.status === 404) return notFound(view, 'Plan');
     throw error;
   }
+  // What changes size (the modules) comes last, so nothing above it moves while it fills in.
   const status = h('div', { class: 'status', role: 'status', 'aria-live': 'polite' });
   const body = h('div', { class: 'plan-body' });
-  const attempts = h('section', { class: 'card', 'aria-labelledby': 'attempts-title' });
+  const attempts = h('details', { class: 'card attempts' });
   const actions = h('div', { class: 'actions' });
   const facts = created.get(id);
   created.delete(id);
@@ -556,16 +557,16 @@ async function planScreen(view, id, signal) {
     truncated.length ? h('p', { class: 'banner', 'data-testid': 'truncated' }, truncated.join(' ')) : null,
     planNav(id, 'plan'),
     status,
-    body,
     actions,
     attempts,
+    body,
   );
 
   const renderAttempts = async () => {
     const page = await api('GET', `/plans/${id}/attempts?limit=20`, undefined, { signal });
     replace(
       attempts,
-      h('h2', { id: 'attempts-title' }, 'Attempts'),
+      h('summary', {}, h('h2', {}, `Attempts (${page.items.length})`)),
       page.items.length === 0
         ? h('p', { class: 'muted' }, 'No attempt has ended yet.')
         : h(
@@ -628,11 +629,13 @@ async function planScreen(view, id, signal) {
     replace(actions, button, message);
   };
 
-  const renderReady = (p) => {
+  // Streamed modules stay folded as they were previewed (opening them would move the page under
+  // the learner's eyes); a plan opened ready shows its tasks.
+  const renderReady = (p, { streamed = false } = {}) => {
     const modules = p.modules.slice().sort((a, b) => a.order - b.order);
     const taskCount = modules.reduce((n, m) => n + m.tasks.length, 0);
     replace(status, h('p', { 'data-testid': 'total' }, `${modules.length} modules, ${taskCount} tasks, ${minutes(p.total_minutes)} in all.`));
-    replace(body, h('ol', { class: 'modules', 'data-testid': 'modules' }, modules.map((m) => moduleCard(m))));
+    replace(body, h('ol', { class: 'modules', 'data-testid': 'modules' }, modules.map((m) => moduleCard(m, { open: !streamed }))));
   };
 
   const renderFailed = (p) => {
@@ -656,9 +659,9 @@ async function planScreen(view, id, signal) {
     replace(status);
   };
 
-  const render = (p) => {
+  const render = (p, options) => {
     renderActions(p);
-    if (p.status === 'ready') renderReady(p);
+    if (p.status === 'ready') renderReady(p, options);
     else if (p.status === 'failed') renderFailed(p);
   };
 
@@ -689,8 +692,6 @@ async function planScreen(view, id, signal) {
         if (slot) slot.replaceWith(card);
         else list.append(card);
         shown = Math.max(shown, data.index + 1);
-        // Keep one placeholder after the last module while the answer is still streaming.
-        if (list.children.length === shown) list.append(placeholderModule(shown));
         say(`Generating your plan… ${shown} module${shown === 1 ? '' : 's'} so far.`);
         return false;
       }
@@ -710,7 +711,7 @@ async function planScreen(view, id, signal) {
           .then((p) => {
             const chipEl = view.querySelector('.meta .chip');
             if (chipEl) chipEl.replaceWith(chip(p.status));
-            render(p);
+            render(p, { streamed: true });
           })
           .catch(() => {});
         return true;

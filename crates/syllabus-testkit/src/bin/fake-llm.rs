@@ -19,8 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
-use syllabus_testkit::fake_llm::{PacedPlan, plan_json};
-use syllabus_testkit::fake_llm::Responder;
+use syllabus_testkit::fake_llm::{PacedPlan, Responder, plan_json};
 use syllabus_testkit::{FakeLlm, Reply};
 
 #[tokio::main]
@@ -80,8 +79,9 @@ fn app(args: &[String]) -> Result<Responder, Box<dyn std::error::Error>> {
         {"question": "How many attempts may a plan use?", "answer": "Three."},
     ]})
     .to_string();
-    let distractors = json!({"distractors": ["Only the tasks.", "Nothing at all.", "The flashcards."]})
-        .to_string();
+    let distractors =
+        json!({"distractors": ["Only the tasks.", "Nothing at all.", "The flashcards."]})
+            .to_string();
     let tree = json!({"skills": [
         {"title": "Foundations", "description": "What everything else builds on.", "children": [
             {"title": "Vocabulary", "description": null, "children": []},
