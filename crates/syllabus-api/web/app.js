@@ -634,7 +634,8 @@ async function planScreen(view, id, signal) {
   const renderReady = (p, { streamed = false } = {}) => {
     const modules = p.modules.slice().sort((a, b) => a.order - b.order);
     const taskCount = modules.reduce((n, m) => n + m.tasks.length, 0);
-    replace(status, h('p', { 'data-testid': 'total' }, `${modules.length} modules, ${taskCount} tasks, ${minutes(p.total_minutes)} in all.`));
+    replace(status, h('p', { 'data-testid': 'total' }, `${modules.length} modules, ${taskCount} tasks, ${minutes(p.total_minutes)} in all.`,
+      streamed ? h('span', { class: 'muted' }, ' Open a module to see its tasks.') : null));
     replace(body, h('ol', { class: 'modules', 'data-testid': 'modules' }, modules.map((m) => moduleCard(m, { open: !streamed }))));
   };
 
