@@ -2,7 +2,7 @@
 # The web app's tests in a real browser (issue #12): headless Chromium, driven through WebDriver
 # (Debian's chromium and chromium-driver; selenium pinned with hashes in
 # scripts/browser-requirements.txt, in a throwaway venv), against the real binary, a throwaway
-# PostgreSQL and the fake provider in its `app` mode (a plan streamed module by module over 3 s;
+# PostgreSQL and the fake provider in its `app` mode (a plan streamed module by module over 6 s;
 # flashcards, distractors and skill-tree calls answer 500 while a file exists, so a test can make
 # a job fail and then retry it).
 #
@@ -56,7 +56,7 @@ pg_throwaway syllabus-browser-pg
 pg_app_database "$PG_PORT" syllabus
 
 fail_file="$work/provider-failing"
-"$work/fake-llm" app --over 3s --fail-while "$fail_file" >"$work/fake-llm.url" 2>"$work/fake-llm.log" &
+"$work/fake-llm" app --over 6s --fail-while "$fail_file" >"$work/fake-llm.url" 2>"$work/fake-llm.log" &
 pids+=($!)
 for _ in $(seq 100); do [[ -s "$work/fake-llm.url" ]] && break; sleep 0.05; done
 llm_url="$(head -n 1 "$work/fake-llm.url")"

@@ -69,6 +69,7 @@ if [[ -z "${OPENAI_API_KEY:-}" && -z "${OPENAI_BASE_URL:-}" ]] \
     echo "run.sh: no OPENAI_API_KEY or OPENAI_BASE_URL: using the local model $LLM_MODEL at $OPENAI_BASE_URL (demo-grade content)" >&2
 fi
 
+dev_secret=false
 if [[ -z "${AUTH_JWT_SECRET:-}" && -z "${AUTH_JWKS_URL:-}" ]]; then
     secret_file="$root/.data/dev-jwt-secret"
     if [[ ! -s "$secret_file" ]]; then
@@ -77,15 +78,19 @@ if [[ -z "${AUTH_JWT_SECRET:-}" && -z "${AUTH_JWKS_URL:-}" ]]; then
     fi
     AUTH_JWT_SECRET="$(cat "$secret_file")"
     export AUTH_JWT_SECRET
+    dev_secret=true
     echo "run.sh: using the development token secret in $secret_file" >&2
 fi
 
-if [[ -n "${AUTH_JWT_SECRET:-}" ]]; then
-    # The web app's development sign-in form mints tokens with this secret.
-    export DEV_SIGN_IN="${DEV_SIGN_IN:-true}"
-    if [[ "$command" == serve && "$(echo "$DEV_SIGN_IN" | tr '[:upper:]' '[:lower:]')" =~ ^(true|1|yes)$ ]]; then
-        echo "run.sh: development sign-in is on (DEV_SIGN_IN=true): open http://${BIND_ADDR:-127.0.0.1:8080}/ and sign in with any name" >&2
-    fi
+# The web app's development sign-in form mints tokens for any name with that secret: on by
+# default only for this script's own development secret and a loopback address (anyone who can
+# reach the server could act as anyone). DEV_SIGN_IN=true or false decides otherwise.
+bind="${BIND_ADDR:-127.0.0.1:8080}"
+if [[ -z "${DEV_SIGN_IN:-}" && "$dev_secret" == true && "$bind" =~ ^(127\.[0-9.]+|localhost|\[::1\]): ]]; then
+    export DEV_SIGN_IN=true
+fi
+if [[ "$command" == serve && "$(echo "${DEV_SIGN_IN:-}" | tr '[:upper:]' '[:lower:]')" =~ ^(true|1|yes)$ ]]; then
+    echo "run.sh: development sign-in is on (DEV_SIGN_IN=true): open http://$bind/ and sign in with any name" >&2
 fi
 
 if [[ $# -eq 0 ]]; then

@@ -338,3 +338,38 @@ async fn a_bad_name_is_a_validation_problem_naming_the_field() -> TestResult {
     app.stop().await;
     Ok(())
 }
+
+/// A page on another name that rebinds its DNS to this machine's loopback address must not mint
+/// tokens through the learner's browser: only requests addressed to a loopback name are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn development_sign_in_answers_only_requests_addressed_to_a_loopback_name() -> TestResult {
+    let app = app(true).await?;
+    let body = json!({"name": "alice"});
+    for host in ["evil.example", "evil.example:8080", "10.0.0.5:8080"] {
+        let res = app
+            .send(
+                "POST",
+                "/api/v1/session/dev",
+                None,
+                Some(&body),
+                &[("host", host)],
+            )
+            .await?;
+        assert_eq!(res.status, 404, "{host}");
+        assert!(res.body.get("token").is_none(), "{host}");
+    }
+    for host in ["localhost:8080", "127.0.0.1", "[::1]:8080"] {
+        let res = app
+            .send(
+                "POST",
+                "/api/v1/session/dev",
+                None,
+                Some(&body),
+                &[("host", host)],
+            )
+            .await?;
+        assert_eq!(res.status, 201, "{host}: {}", res.body);
+    }
+    app.stop().await;
+    Ok(())
+}

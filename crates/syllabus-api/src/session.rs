@@ -8,7 +8,7 @@
 //! one carries a token.
 
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -52,11 +52,24 @@ pub(crate) async fn session(caller: MaybeCaller, auth: web::Data<Authenticator>)
 
 /// `POST /api/v1/session/dev` `{"name"}`: `201 {"token", "user_id", "expires_at"}`. The switch is
 /// checked before the body, so with it off every request is the same 404.
+///
+/// Only a request addressed to a loopback name (`localhost`, `127.x.y.z`, `[::1]`) is answered:
+/// a page elsewhere that rebinds its own DNS name to this machine's loopback address would
+/// otherwise mint tokens through the learner's browser.
 pub(crate) async fn dev_sign_in(
+    req: HttpRequest,
     auth: web::Data<Authenticator>,
     body: Result<web::Json<Value>, actix_web::Error>,
 ) -> Result<HttpResponse, actix_web::Error> {
     if !auth.dev_sign_in() {
+        return Err(ApiError::not_found().into());
+    }
+    let host = req.connection_info().host().to_owned();
+    if !is_loopback_host(&host) {
+        tracing::warn!(
+            host,
+            "development sign-in refused for a request not addressed to a loopback name"
+        );
         return Err(ApiError::not_found().into());
     }
     let DevSignIn { name } = from_value(body?.into_inner())?;
@@ -84,4 +97,47 @@ pub(crate) async fn dev_sign_in(
             user_id: user.as_str(),
             expires_at: minted.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
         }))
+}
+
+/// Whether a `Host` header (name or address, with or without a port) names this machine's
+/// loopback interface.
+fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, _)| name)
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn only_loopback_names_count_as_loopback_hosts() {
+        for host in [
+            "localhost",
+            "LOCALHOST:8080",
+            "127.0.0.1:8080",
+            "127.1.2.3",
+            "[::1]:8080",
+            "[::1]",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:8080",
+            "10.0.0.5:8080",
+            "localhost.evil.example",
+            "[::2]:80",
+            "",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
 }

@@ -63,7 +63,7 @@ function chip(status) {
 
 // What a failure class means, in plain words.
 const CLASSES = {
-  validation: "The model's answer did not follow the rules for a plan (order, lengths or efforts).",
+  validation: "The model's answer did not follow the rules (its shape, lengths or limits).",
   provider_error: 'The language model service failed to answer.',
   rate_limit: 'The language model service is busy and asked us to slow down.',
   timeout: 'The language model took too long to answer.',
@@ -149,10 +149,15 @@ async function follow(path, onEvent, signal) {
       }
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = '';
+      let carry = '';
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        buffer += value.replace(/\r\n?/g, '\n');
+        // Line ends may be CRLF, LF or CR; a CR at the end of a chunk may be half of a CRLF.
+        let text = carry + value;
+        carry = text.endsWith('\r') ? '\r' : '';
+        if (carry) text = text.slice(0, -1);
+        buffer += text.replace(/\r\n?/g, '\n');
         let end;
         while ((end = buffer.indexOf('\n\n')) >= 0) {
           const block = buffer.slice(0, end);
@@ -292,7 +297,7 @@ function signInScreen(view) {
         onsubmit: async (e) => {
           e.preventDefault();
           tokenError.hidden = true;
-          localStorage.setItem(TOKEN_KEY, area.value.trim());
+          localStorage.setItem(TOKEN_KEY, area.value.trim().replace(/^Bearer\s+/i, ''));
           try {
             await api('GET', '/session');
             await loadSession();
@@ -598,30 +603,41 @@ async function planScreen(view, id, signal) {
     );
   };
 
-  const renderActions = (p) => {
+  // `running`: a generation job of this plan is queued or running (a pending plan whose job was
+  // cancelled or gave up is not generating, and may be regenerated).
+  const renderActions = (p, running = p.status === 'pending') => {
     const capped = p.attempts_used >= p.attempts_cap;
     const reason = capped
       ? `All ${p.attempts_cap} generation attempts are used.`
-      : p.status === 'pending'
+      : running
         ? 'A generation is in progress.'
         : `${p.attempts_cap - p.attempts_used} of ${p.attempts_cap} attempts left.`;
     const message = h('p', { class: 'muted small', id: 'regen-reason' }, reason);
     const button = h(
       'button',
       {
-        type: 'button', class: 'secondary', disabled: capped || p.status === 'pending',
+        type: 'button', class: 'secondary', disabled: capped || running,
         'aria-describedby': 'regen-reason',
         onclick: async () => {
           button.disabled = true;
           try {
             const job = await api('POST', `/plans/${id}/regenerate`);
-            replace(status, h('p', {}, 'Regenerating…'));
+            replace(message, h('span', { class: 'spinner', 'aria-hidden': 'true' }),
+              'Regenerating… the current modules stay until new ones are stored.');
             const end = await followJob(job.id, signal);
-            if (end) route();
+            if (signal.aborted || !end) return;
+            if (end.status === 'completed') {
+              route();
+              return;
+            }
+            replace(message, end.status === 'failed'
+              ? `Regenerating failed: ${explain(end.error?.classification)}`
+              : 'The regenerate job was cancelled.');
           } catch (error) {
+            if (signal.aborted) return;
             replace(message, error.message);
-            button.disabled = false;
           }
+          button.disabled = false;
         },
       },
       'Regenerate',
@@ -670,6 +686,18 @@ async function planScreen(view, id, signal) {
   renderAttempts().catch(() => {});
   if (plan.status !== 'pending') return;
 
+  // Pending with no generation queued or running (its job was cancelled or gave up): say so and
+  // offer what is possible, instead of waiting for modules that will not come.
+  const job = await latestJob('plan_generation', (j) => j.payload.plan_id === id, signal);
+  if (job && ['failed', 'cancelled'].includes(job.status)) {
+    renderActions(plan, false);
+    replace(status, h('p', { 'data-testid': 'plan-stopped' },
+      job.status === 'cancelled'
+        ? 'Generation was cancelled before the plan was written. Regenerate it to try again.'
+        : `Generation stopped: ${explain(job.error?.classification)} Regenerate it to try again.`));
+    return;
+  }
+
   // Pending: placeholders that the streamed modules replace one by one.
   const list = h('ol', { class: 'modules', 'data-testid': 'previews', 'aria-busy': 'true' });
   let shown = 0;
@@ -682,7 +710,7 @@ async function planScreen(view, id, signal) {
   const say = (text) => replace(status, h('p', {}, h('span', { class: 'spinner', 'aria-hidden': 'true' }), text));
   say('Generating your plan… modules appear here as the model writes them.');
   let attempt = null;
-  await follow(
+  follow(
     `/plans/${id}/events`,
     (event, data) => {
       if (event === 'module') {
@@ -720,15 +748,23 @@ async function planScreen(view, id, signal) {
       return false;
     },
     signal,
-  );
+  ).catch((error) => {
+    if (!signal.aborted) replace(status, h('p', { class: 'form-error', role: 'alert' }, error.message));
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Jobs shown on a page: the latest of a type for this plan (or card), with its error and retry.
 
-async function latestJob(type, matches) {
-  const page = await api('GET', `/jobs?type=${type}&limit=50`);
-  return page.items.find(matches) || null;
+// The newest job of `type` that `matches`, or null (also when the lookup fails: it only adds to
+// what a screen shows).
+async function latestJob(type, matches, signal) {
+  try {
+    const page = await api('GET', `/jobs?type=${type}&limit=50`, undefined, { signal });
+    return page.items.find(matches) || null;
+  } catch {
+    return null;
+  }
 }
 
 function jobFailure(job, onRetry) {
@@ -757,14 +793,24 @@ async function runJob(slot, start, waiting, done, signal) {
 
 async function watchJob(slot, job, waiting, done, signal) {
   replace(slot, waiting());
-  const end = await followJob(job.id, signal);
+  let end;
+  try {
+    end = await followJob(job.id, signal);
+  } catch (error) {
+    if (!signal.aborted) replace(slot, h('p', { class: 'form-error', role: 'alert' }, error.message));
+    return;
+  }
   if (!end || signal.aborted) return;
-  if (end.status === 'failed') {
+  if (end.status === 'cancelled') {
+    replace(slot, h('p', { class: 'muted', role: 'status' }, 'This job was cancelled.'));
+  } else if (end.status === 'failed') {
     replace(
       slot,
       jobFailure(end, (button) => {
         button.disabled = true;
-        runJob(slot, () => api('POST', `/jobs/${end.id}/retry`), waiting, done, signal);
+        runJob(slot, () => api('POST', `/jobs/${end.id}/retry`), waiting, done, signal).finally(() => {
+          button.disabled = false;
+        });
       }),
     );
   } else {
@@ -831,14 +877,15 @@ async function flashcardsScreen(view, id, signal) {
                 formError.hidden = false;
               }
               throw error;
-            } finally {
-              generate.disabled = false;
             }
           },
           placeholders(body.max_cards),
           () => loadCards(),
           signal,
-        );
+        ).finally(() => {
+          // One job at a time from this page: the button waits for the job's end.
+          generate.disabled = false;
+        });
       },
     },
     h('h2', {}, 'Generate flashcards'),
@@ -854,8 +901,8 @@ async function flashcardsScreen(view, id, signal) {
     h('h1', { tabindex: '-1' }, `Flashcards: ${plan.topic}`),
     planNav(id, 'flashcards'),
     form,
-    jobSlot,
     study,
+    jobSlot,
   );
 
   let cards = [];
@@ -939,9 +986,12 @@ async function flashcardsScreen(view, id, signal) {
   };
   await loadCards();
   // A job already running or failed for this plan (a reload, another tab).
-  const job = await latestJob('flashcards', (j) => j.payload.plan_id === id);
+  const job = await latestJob('flashcards', (j) => j.payload.plan_id === id, signal);
   if (job && ['pending', 'processing', 'failed'].includes(job.status)) {
-    watchJob(jobSlot, job, placeholders(job.payload.max_cards || 10), () => loadCards(), signal);
+    generate.disabled = true;
+    watchJob(jobSlot, job, placeholders(job.payload.max_cards || 10), () => loadCards(), signal).finally(() => {
+      generate.disabled = plan.status !== 'ready';
+    });
   }
 }
 
@@ -990,8 +1040,8 @@ async function skillsScreen(view, id, signal) {
     planNav(id, 'skills'),
     h('div', { class: 'actions' }, generate,
       plan.status !== 'ready' ? h('span', { class: 'muted small' }, 'A skill tree can be built once the plan is ready.') : null),
-    jobSlot,
     tree,
+    jobSlot,
   );
   const load = async () => {
     try {
@@ -1008,9 +1058,12 @@ async function skillsScreen(view, id, signal) {
     }
   };
   await load();
-  const job = await latestJob('skill_tree', (j) => j.payload.plan_id === id);
+  const job = await latestJob('skill_tree', (j) => j.payload.plan_id === id, signal);
   if (job && ['pending', 'processing', 'failed'].includes(job.status)) {
-    watchJob(jobSlot, job, waiting, () => load(), signal);
+    generate.disabled = true;
+    watchJob(jobSlot, job, waiting, () => load(), signal).finally(() => {
+      generate.disabled = plan.status !== 'ready';
+    });
   }
 }
 
@@ -1068,6 +1121,11 @@ async function start() {
     return;
   }
   window.addEventListener('hashchange', route);
+  // The skip link moves focus; as a fragment it would be taken for a route.
+  document.querySelector('.skip')?.addEventListener('click', (e) => {
+    e.preventDefault();
+    main().focus();
+  });
   document.title = 'Syllabus';
   route();
 }
