@@ -2,8 +2,9 @@
 """Load generator and report for scripts/bench-inflight.sh (Python 3.11 standard library only).
 
   load   creates N plans at once through POST /api/v1/plans (topics `... bench-LEVEL-I`, unique
-         words the fake provider logs as keys), and subscribes to GET /api/v1/plans/{id}/events
-         for the first S of them right after each create; writes plans.tsv (then touches
+         words the fake provider logs as keys), or at --rate plans a second, and subscribes to
+         GET /api/v1/plans/{id}/events for S of them right after each create (the first S, or S
+         spread evenly from plan --subscribe-from on); writes plans.tsv (then touches
          `created`) and events.jsonl (every event with its receive time) into DIR.
   report reads DIR (plans.tsv, events.jsonl, modules.log from the fake provider, worker.log,
          jobs.tsv, samples.tsv, run.env from the script) and prints one JSON object: the level's
@@ -148,8 +149,13 @@ async def load(args):
     plans = []
     subscribers = []
     gate = asyncio.Semaphore(args.connections)
+    start_at = time.monotonic()
+    stride = max(1, (args.n - args.subscribe_from) // max(1, args.subscribe))
+    followed = set(range(args.subscribe_from, args.n, stride)[: args.subscribe])
 
     async def create(i):
+        if args.rate:
+            await asyncio.sleep(max(0.0, start_at + i / args.rate - time.monotonic()))
         key = f"bench-{args.level}-{i}"
         token = tokens[i % len(tokens)]
         body = {"topic": f"In-flight benchmark {key}", "skill_level": "beginner", "weekly_hours": 5,
@@ -167,7 +173,7 @@ async def load(args):
             return
         plan_id = json.loads(payload)["id"]
         plans.append((key, plan_id, start, end))
-        if i < args.subscribe:
+        if i in followed:
             subscribers.append(asyncio.create_task(
                 subscribe(host, port, token, plan_id, out, stats, args.timeout)))
 
@@ -368,6 +374,8 @@ def main():
     l.add_argument("--n", type=int, required=True)
     l.add_argument("--level", required=True, help="names the topics: bench-LEVEL-I")
     l.add_argument("--subscribe", type=int, default=100)
+    l.add_argument("--subscribe-from", type=int, default=0, help="first plan index followed")
+    l.add_argument("--rate", type=float, default=0, help="plans created a second (0: all at once)")
     l.add_argument("--connections", type=int, default=64, help="concurrent creates")
     l.add_argument("--timeout", type=float, default=300)
     l.add_argument("--dir", required=True)

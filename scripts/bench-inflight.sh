@@ -12,6 +12,12 @@
 #     and follows GET /api/v1/plans/{id}/events for the first SUBSCRIBE (default 100) of them
 #     from its own process;
 #   - the run ends when no job is pending or processing (at most LEVEL_TIMEOUT, default 300 s).
+# ARRIVAL=steady (default burst): instead of creating the level's plans at once, create them at a
+# constant rate of LEVEL per generation time (LEVEL / 10 s) for STEADY_S seconds (default 20), so
+# that LEVEL generations are in flight from the first 10 s on and plans start and finish
+# continuously, as in a service; the worker's WORKER_CONCURRENCY is LEVEL + 25 % (a generation
+# takes a little more than the provider's 10 s), and the SUBSCRIBE followed plans are spread over
+# the plans created after the first 10 s (the steady state).
 # Figures per level (scripts/bench-inflight.py report): plans ready per second over the wall time
 # from the first create to the last "job finished"; worker RSS sampled every second (the sample
 # with the most jobs processing) and VmHWM; worker and PostgreSQL CPU (bench-lib's cpu_of and
@@ -34,6 +40,9 @@ modules="${MODULES:-12}"
 over="${OVER:-10s}"
 chunks="${CHUNKS_PER_MODULE:-1}"
 users="${USERS:-100}"
+arrival="${ARRIVAL:-burst}"
+steady_s="${STEADY_S:-20}"
+over_s="$(python3 -c "import sys; t=sys.argv[1]; print(float(t[:-2])/1000 if t.endswith('ms') else float(t.rstrip('s')))" "$over")"
 # The heartbeat statement(s) as pg_stat_statements shows them (a LIKE pattern on the query).
 heartbeat_sql="${HEARTBEAT_SQL:-UPDATE jobs j SET heartbeat_at%}"
 
@@ -76,7 +85,14 @@ for n in $levels; do
     "$bin/fake-llm" plan-stream --modules "$modules" --over "$over" --chunks-per-module "$chunks" \
         --log "$dir/modules.log" > "$dir/llm.url" & llm=$!; pids+=($llm)
     for _ in $(seq 100); do [[ -s "$dir/llm.url" ]] && break; sleep 0.05; done
-    OPENAI_BASE_URL="$(cat "$dir/llm.url")" WORKER_CONCURRENCY="$n" "$bin/syllabus" worker 2> "$dir/worker.log" & worker=$!; pids+=($worker)
+    if [[ "$arrival" == steady ]]; then
+        count="$(python3 -c "print(round($n * $steady_s / $over_s))")"
+        concurrency=$(( n + n / 4 ))
+        load_args=(--rate "$(python3 -c "print($n / $over_s)")" --subscribe-from "$n")
+    else
+        count="$n"; concurrency="$n"; load_args=()
+    fi
+    OPENAI_BASE_URL="$(cat "$dir/llm.url")" WORKER_CONCURRENCY="$concurrency" "$bin/syllabus" worker 2> "$dir/worker.log" & worker=$!; pids+=($worker)
     for _ in $(seq 200); do grep -q '"workers started"' "$dir/worker.log" 2>/dev/null && break; kill -0 "$worker" 2>/dev/null || break; sleep 0.05; done
     kill -0 "$worker" 2>/dev/null || { echo "error: the worker did not start at $n:" >&2; tail -n 5 "$dir/worker.log" >&2; exit 1; }
 
@@ -85,7 +101,7 @@ for n in $levels; do
     start="$(date +%s.%N)"; w0="$(cpu_of "$worker")"; g0="$(cpu_pg)"; s0="$(cpu_of "$serve")"; l0="$(cpu_of "$llm")"
     sampler "$worker" > "$dir/samples.tsv" & sampler_pid=$!; pids+=($sampler_pid)
     python3 scripts/bench-inflight.py load --api "127.0.0.1:$http_port" --tokens "$tmp/tokens.txt" \
-        --n "$n" --level "$n" --subscribe "$subscribe" --timeout "$level_timeout" --dir "$dir" & client=$!; pids+=($client)
+        --n "$count" --level "$n" --subscribe "$subscribe" "${load_args[@]}" --timeout "$level_timeout" --dir "$dir" & client=$!; pids+=($client)
     deadline=$(( $(date +%s) + level_timeout ))
     until [[ -e "$dir/created" ]] || ! kill -0 "$client" 2>/dev/null; do sleep 0.1; done
     while [[ "$(left)" != 0 ]]; do
@@ -125,7 +141,7 @@ EOF
 done
 
 echo
-echo "machine: $(nproc) CPUs ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)), $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM; modules $modules over $over, $chunks chunk(s) per module; $subscribe event streams per level"
+echo "machine: $(nproc) CPUs ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)), $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM; modules $modules over $over, $chunks chunk(s) per module; $subscribe event streams per level; arrival $arrival"
 python3 scripts/bench-inflight.py table "$results"
 echo
 echo "the application's top statements by calls at the last level:"
