@@ -99,6 +99,11 @@ class WebApp(unittest.TestCase):
         xpath = f"//button[normalize-space()='{text}']"
         return self.wait(EC.element_to_be_clickable((By.XPATH, xpath)), message=text)
 
+    def button_any(self, text):
+        """A visible button, enabled or not."""
+        xpath = f"//button[normalize-space()='{text}']"
+        return self.wait(EC.visibility_of_element_located((By.XPATH, xpath)), message=text)
+
     def type_into(self, css, text):
         el = self.find(css)
         el.clear()
@@ -187,6 +192,30 @@ class WebApp(unittest.TestCase):
         self.assertIn("Photosynthesis for high school", item[0].text)
         self.assertIn("Ready", item[0].find_element(By.CSS_SELECTOR, ".chip").text)
         self.shot("plans-list")
+
+    def test_3b_a_plan_that_fails_every_attempt_says_why_and_what_is_possible(self):
+        self.driver.get(f"{BASE_URL}/#/")
+        # The fake provider answers this topic with a plan without modules, every time; at 250
+        # characters the topic is also shortened to 200.
+        self.type_into("#topic", "always-invalid " + "x" * 235)
+        self.button("Create plan").click()
+        self.wait(EC.url_contains("#/plans/"))
+        self.assertIn("shortened to 200", self.find("[data-testid=truncated]").text)
+        failed = self.find("[data-testid=plan-failed]")
+        self.assertIn("did not follow the rules", failed.text)
+        self.assertIn("used all of its attempts", failed.text)
+        self.assertIn("Failed", self.find(".meta .chip").text)
+        regenerate = self.button_any("Regenerate")
+        self.assertFalse(regenerate.is_enabled(), "regenerate at the cap")
+        self.assertIn("All 3 generation attempts are used", self.find("#regen-reason").text)
+        self.click("details.attempts > summary")
+        rows = self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=attempts] tbody tr"))
+        self.assertEqual(len(rows), 3)
+        self.assertTrue(all("validation" in row.text for row in rows))
+        self.shot("plan-failed")
+        # What is possible: a new plan with the same topic, prefilled.
+        self.driver.find_element(By.LINK_TEXT, "Start a new plan with this topic").click()
+        self.wait(lambda d: d.find_element(By.ID, "topic").get_attribute("value").startswith("always-invalid"))
 
     def test_4_flashcards_are_generated_and_a_multiple_choice_question_answered(self):
         self.driver.get(self.state["plan_url"] + "/flashcards")

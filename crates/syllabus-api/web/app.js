@@ -658,8 +658,10 @@ async function planScreen(view, id, signal) {
   const renderFailed = (p) => {
     const last = p.latest_attempt;
     const capped = p.attempts_used >= p.attempts_cap;
+    // At the top, where the progress was: the first thing a learner reads.
+    replace(body);
     replace(
-      body,
+      status,
       h(
         'div',
         { class: 'failure', 'data-testid': 'plan-failed' },
@@ -673,7 +675,6 @@ async function planScreen(view, id, signal) {
           : h('p', {}, 'You can regenerate it below.'),
       ),
     );
-    replace(status);
   };
 
   const render = (p, options) => {

@@ -12,7 +12,8 @@
 //!   web app's browser test needs: a 4 × 3 plan streamed module by module over `--over`, three
 //!   flashcards, three distractors, a two-level skill tree. While FILE exists, every flashcards,
 //!   distractors and skill-tree call answers `500` (a provider failure), so a test can make a job
-//!   fail and then let its retry succeed.
+//!   fail and then let its retry succeed. A plan whose prompt contains `always-invalid` gets a
+//!   plan without modules (a `validation` failure) every time.
 
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
@@ -89,9 +90,11 @@ fn app(args: &[String]) -> Result<Responder, Box<dyn std::error::Error>> {
         {"title": "Practice", "description": null, "children": [
             {"title": "Projects", "description": "Small ones first.", "children": []}]}]})
     .to_string();
+    let invalid = json!({"modules": []}).to_string();
     Ok(Arc::new(move |request| {
         let failing = fail_while.as_ref().is_some_and(|f| f.exists());
         let content = match FakeLlm::schema_name(request)? {
+            "learning_plan" if request.body.to_string().contains("always-invalid") => &invalid,
             "learning_plan" => return Some(Reply::Paced(plan.clone())),
             _ if failing => return Some(Reply::openai_error(500, "the fake provider is failing")),
             "flashcards" => &flashcards,
