@@ -43,6 +43,14 @@ function replace(el, ...children) {
   return append(el, children);
 }
 
+// Shows `message` in a field's error slot and marks the field invalid (or clears both).
+function fieldError(control, slot, message) {
+  slot.textContent = message || '';
+  slot.hidden = !message;
+  if (message) control.setAttribute('aria-invalid', 'true');
+  else control.removeAttribute('aria-invalid');
+}
+
 const main = () => document.getElementById('main');
 
 function minutes(total) {
@@ -261,8 +269,7 @@ function signInScreen(view) {
         class: 'card', novalidate: true,
         onsubmit: async (e) => {
           e.preventDefault();
-          error.hidden = true;
-          input.removeAttribute('aria-invalid');
+          fieldError(input, error, null);
           try {
             const minted = await api('POST', '/session/dev', { name: input.value.trim() });
             localStorage.setItem(TOKEN_KEY, minted.token);
@@ -270,9 +277,7 @@ function signInScreen(view) {
             await loadSession();
             location.hash = '#/';
           } catch (err) {
-            error.textContent = err.fields.find((f) => f.field === 'name')?.message || err.message;
-            error.hidden = false;
-            input.setAttribute('aria-invalid', 'true');
+            fieldError(input, error, err.fields.find((f) => f.field === 'name')?.message || err.message);
             input.focus();
           }
         },
@@ -296,7 +301,7 @@ function signInScreen(view) {
         class: 'card', novalidate: true,
         onsubmit: async (e) => {
           e.preventDefault();
-          tokenError.hidden = true;
+          fieldError(area, tokenError, null);
           localStorage.setItem(TOKEN_KEY, area.value.trim().replace(/^Bearer\s+/i, ''));
           try {
             await api('GET', '/session');
@@ -305,9 +310,7 @@ function signInScreen(view) {
             location.hash = '#/';
           } catch {
             localStorage.removeItem(TOKEN_KEY);
-            tokenError.textContent = 'This token is not accepted by the server (malformed, expired or wrongly signed).';
-            tokenError.hidden = false;
-            area.setAttribute('aria-invalid', 'true');
+            fieldError(area, tokenError, 'This token is not accepted by the server (malformed, expired or wrongly signed).');
             area.focus();
           }
         },
@@ -405,10 +408,8 @@ function createForm(prefill = {}) {
       const others = [];
       for (const { field: name, message } of error.fields) {
         const slot = form.querySelector(`#${CSS.escape(name)}-error`);
-        if (slot) {
-          slot.textContent = message;
-          slot.hidden = false;
-          controls[name]?.setAttribute('aria-invalid', 'true');
+        if (slot && controls[name]) {
+          fieldError(controls[name], slot, message);
           first = first || controls[name];
         } else {
           others.push(`${name}: ${message}`);
