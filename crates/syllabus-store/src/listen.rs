@@ -71,12 +71,11 @@ impl Hub {
         }
     }
 
-    fn is_watched(&self) -> bool {
-        !self
-            .plans
+    fn watches(&self, plan: PlanId) -> bool {
+        self.plans
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .is_empty()
+            .contains_key(&plan)
     }
 
     fn resync(&self) {
@@ -143,6 +142,12 @@ struct PreviewPayload {
     attempt_number: Option<u32>,
     index: Option<u32>,
     module: Option<serde_json::Value>,
+}
+
+/// The plan a `syllabus_previews` payload is about, read without parsing its module.
+#[derive(Deserialize)]
+struct PreviewKey {
+    plan_id: Uuid,
 }
 
 fn parse_preview(payload: &str) -> Option<(PlanId, PlanEvent)> {
@@ -268,10 +273,10 @@ async fn listen_forever(
                     while let Some(item) = stream.next().await {
                         match item {
                             Ok(n) if n.channel == PREVIEWS_CHANNEL => {
-                                // Parsed only while some plan has a stream in this process.
-                                if hub.is_watched()
-                                    && let Some((plan, event)) = parse_preview(&n.payload)
-                                {
+                                // The module is parsed only for a plan streamed in this process.
+                                let watched = serde_json::from_str::<PreviewKey>(&n.payload)
+                                    .is_ok_and(|k| hub.watches(PlanId::from_uuid(k.plan_id)));
+                                if watched && let Some((plan, event)) = parse_preview(&n.payload) {
                                     hub.send(plan, event);
                                 }
                             }

@@ -853,7 +853,7 @@ impl crate::ports::GenerationStore for Database {
                 job: lease.job.as_uuid(),
                 lease: lease.token,
                 plan: plan.as_uuid(),
-                attempt_number: i32::try_from(attempt_number).unwrap_or(i32::MAX),
+                attempt_number: to_i32(attempt_number),
                 position: i32::try_from(index).unwrap_or(i32::MAX),
                 module: PreviewRecord::module_json(module),
             })

@@ -112,12 +112,14 @@ async fn write_batch(db: &Database, batch: Vec<Pending>) {
             }
         }
         // Transient (the database is down, a deadlock): every preview of the batch gets it.
+        // A batch of one keeps its own error.
         Err(e) => {
-            let mut batch = batch.into_iter();
-            let last = batch.next_back();
+            let mut batch = batch;
+            let last = batch.pop();
             for p in batch {
                 let again = match &e {
                     StoreError::Contention(m) => StoreError::Contention(m.clone()),
+                    StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
                     other => StoreError::Unavailable(other.to_string()),
                 };
                 drop(p.shown.send(Err(again)));
