@@ -265,6 +265,9 @@ impl RunConfig {
         let integer_u32 = |name, default, min, max| -> anyhow::Result<u32> {
             Ok(u32::try_from(env.integer(name, default, min, max)?).unwrap_or(u32::MAX))
         };
+        let integer_usize = |name, default, min, max| -> anyhow::Result<usize> {
+            Ok(usize::try_from(env.integer(name, default, min, max)?).unwrap_or(usize::MAX))
+        };
         Ok(Self {
             database_url,
             log_format,
@@ -276,17 +279,10 @@ impl RunConfig {
             shutdown_grace: env.millis("SHUTDOWN_GRACE_MS", 8_000, 0, MAX_HOUR_MS)?,
             // Jobs wait on the network (a generation streams for 10–20 s), not on this CPU:
             // docs/architecture.md, "In-flight scale".
-            concurrency: usize::try_from(env.integer(
-                "WORKER_CONCURRENCY",
-                DEFAULT_CONCURRENCY,
-                1,
-                10_000,
-            )?)
-            .unwrap_or(256),
+            concurrency: integer_usize("WORKER_CONCURRENCY", DEFAULT_CONCURRENCY, 1, 10_000)?,
             // Independent of the concurrency: runs hold a connection only for their short
             // reads and finishing writes, heartbeats and claims are batched.
-            pool_size: usize::try_from(env.integer("DATABASE_POOL_SIZE", 32, 2, 1_000)?)
-                .unwrap_or(32),
+            pool_size: integer_usize("DATABASE_POOL_SIZE", 32, 2, 1_000)?,
             rate_limit: integer_u32("RATE_LIMIT_PER_HOUR", 20, 1, 1_000_000)?,
             retain_completed: Duration::from_secs(
                 3_600 * env.integer("JOB_RETAIN_COMPLETED_HOURS", 24, 1, 87_600)?,

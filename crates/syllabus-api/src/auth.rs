@@ -153,14 +153,15 @@ impl Authenticator {
     /// mint: with JWKS keys it stays off (the binary refuses that combination at start-up).
     #[must_use]
     pub fn with_dev_sign_in(mut self) -> Self {
-        self.dev_sign_in = true;
+        // Possible only with a secret to sign with: decided once, here.
+        self.dev_sign_in = matches!(self.source, KeySource::Secret(_));
         self
     }
 
     /// Whether development sign-in is on (and possible: the keys are a secret).
     #[must_use]
     pub fn dev_sign_in(&self) -> bool {
-        self.dev_sign_in && matches!(self.source, KeySource::Secret(_))
+        self.dev_sign_in
     }
 
     /// A token for `user`, valid for [`DEV_TOKEN_TTL`] from `now`, when development sign-in is

@@ -17,7 +17,6 @@ use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
-use serde_json::json;
 use syllabus_domain::{JobId, PlanId, PlanStatus, UserId};
 use syllabus_store::records::{JobEvent, JobRecord, PlanStreamState};
 use syllabus_store::{PlanEvent, PlanEvents, StoreError};
@@ -39,10 +38,24 @@ const FRAMES_BUFFERED: usize = 32;
 /// How long a stream waits before reading again after the store failed.
 const REREAD_AFTER_ERROR: Duration = Duration::from_secs(2);
 
-/// One SSE frame; `data` is one line of JSON.
+/// The data of a `module` event, borrowing the preview (no copy of the module per stream).
+#[derive(Serialize)]
+struct ModuleEvent<'a> {
+    attempt_number: u32,
+    index: u32,
+    module: &'a serde_json::Value,
+}
+
+/// One SSE frame; `data` is one line of JSON, written straight into the frame.
 fn frame(event: &str, id: &str, data: &impl Serialize) -> Bytes {
-    let data = serde_json::to_string(data).unwrap_or_else(|_| "null".to_owned());
-    Bytes::from(format!("event: {event}\nid: {id}\ndata: {data}\n\n"))
+    let mut out = format!("event: {event}\nid: {id}\ndata: ").into_bytes();
+    let head = out.len();
+    if serde_json::to_writer(&mut out, data).is_err() {
+        out.truncate(head);
+        out.extend_from_slice(b"null");
+    }
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
 }
 
 /// The writing end of a stream. Every method fails once the client has gone.
@@ -215,7 +228,11 @@ impl PlanStream {
         module: &serde_json::Value,
     ) -> Result<(), Gone> {
         self.cursor.previews = index + 1;
-        let data = json!({"attempt_number": attempt_number, "index": index, "module": module});
+        let data = ModuleEvent {
+            attempt_number,
+            index,
+            module,
+        };
         sse.event("module", &self.cursor.id(), &data).await
     }
 
@@ -387,6 +404,7 @@ async fn run_job_stream<S: Stores>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn cursors_round_trip_and_foreign_ids_are_ignored() {
