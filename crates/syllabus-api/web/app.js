@@ -110,6 +110,19 @@ function headers(extra = {}) {
   return all;
 }
 
+// The error of an answer that is not OK, read from its problem body; a 401 signs the user out
+// (except when asking who is signed in).
+async function failure(res, path) {
+  let problem = null;
+  try {
+    problem = JSON.parse(await res.text());
+  } catch {
+    problem = null;
+  }
+  if (res.status === 401 && path !== '/session') signOut('Your session has ended. Please sign in again.');
+  return new ApiError(res.status, problem);
+}
+
 async function api(method, path, body, { signal } = {}) {
   const init = { method, headers: headers(), signal };
   if (body !== undefined) {
@@ -117,20 +130,10 @@ async function api(method, path, body, { signal } = {}) {
     init.body = JSON.stringify(body);
   }
   const res = await fetch(API + path, init);
+  if (!res.ok) throw await failure(res, path);
   if (res.status === 204) return null;
   const text = await res.text();
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    data = null;
-  }
-  if (!res.ok) {
-    const error = new ApiError(res.status, data);
-    if (res.status === 401 && path !== '/session') signOut('Your session has ended. Please sign in again.');
-    throw error;
-  }
-  return data;
+  return text ? JSON.parse(text) : null;
 }
 
 // Follows a server-sent event stream until `onEvent` returns true (the stream's end), the stream
@@ -145,16 +148,7 @@ async function follow(path, onEvent, signal) {
       const extra = { Accept: 'text/event-stream' };
       if (lastId) extra['Last-Event-ID'] = lastId;
       const res = await fetch(API + path, { headers: headers(extra), signal });
-      if (!res.ok) {
-        let problem = null;
-        try {
-          problem = await res.json();
-        } catch {
-          problem = null;
-        }
-        if (res.status === 401) signOut('Your session has ended. Please sign in again.');
-        throw new ApiError(res.status, problem);
-      }
+      if (!res.ok) throw await failure(res, path);
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = '';
       let carry = '';
@@ -196,14 +190,13 @@ async function follow(path, onEvent, signal) {
 }
 
 // Follows a job's stream to its terminal status; resolves with the final Job.
-async function followJob(id, signal, onStatus = () => {}) {
+async function followJob(id, signal) {
   let last = null;
   await follow(
     `/jobs/${id}/events`,
     (event, job) => {
       if (event !== 'status') return false;
       last = job;
-      onStatus(job);
       return ['completed', 'failed', 'cancelled'].includes(job.status);
     },
     signal,
@@ -230,6 +223,14 @@ async function loadSession() {
 }
 
 let notice = null;
+
+// Signs in with `t`: keeps it, asks the server who it names (a 401 throws) and opens the plans.
+async function useToken(t) {
+  localStorage.setItem(TOKEN_KEY, t);
+  session = await api('GET', '/session');
+  notice = null;
+  location.hash = '#/';
+}
 
 function signOut(message) {
   localStorage.removeItem(TOKEN_KEY);
@@ -272,10 +273,7 @@ function signInScreen(view) {
           fieldError(input, error, null);
           try {
             const minted = await api('POST', '/session/dev', { name: input.value.trim() });
-            localStorage.setItem(TOKEN_KEY, minted.token);
-            notice = null;
-            await loadSession();
-            location.hash = '#/';
+            await useToken(minted.token);
           } catch (err) {
             fieldError(input, error, err.fields.find((f) => f.field === 'name')?.message || err.message);
             input.focus();
@@ -302,12 +300,8 @@ function signInScreen(view) {
         onsubmit: async (e) => {
           e.preventDefault();
           fieldError(area, tokenError, null);
-          localStorage.setItem(TOKEN_KEY, area.value.trim().replace(/^Bearer\s+/i, ''));
           try {
-            await api('GET', '/session');
-            await loadSession();
-            notice = null;
-            location.hash = '#/';
+            await useToken(area.value.trim().replace(/^Bearer\s+/i, ''));
           } catch {
             localStorage.removeItem(TOKEN_KEY);
             fieldError(area, tokenError, 'This token is not accepted by the server (malformed, expired or wrongly signed).');
@@ -521,6 +515,17 @@ function notFound(view, what) {
   );
 }
 
+// The plan a screen shows, or null after showing "not found" (none, or another user's).
+async function loadPlan(view, id, signal) {
+  try {
+    return await api('GET', `/plans/${id}`, undefined, { signal });
+  } catch (error) {
+    if (error.status !== 404) throw error;
+    notFound(view, 'Plan');
+    return null;
+  }
+}
+
 function planNav(id, current) {
   const link = (hash, label, key) =>
     h('a', { href: hash, 'aria-current': current === key ? 'page' : null }, label);
@@ -534,13 +539,8 @@ function planNav(id, current) {
 }
 
 async function planScreen(view, id, signal) {
-  let plan;
-  try {
-    plan = await api('GET', `/plans/${id}`, undefined, { signal });
-  } catch (error) {
-    if (error.status === 404) return notFound(view, 'Plan');
-    throw error;
-  }
+  const plan = await loadPlan(view, id, signal);
+  if (!plan) return;
   // What changes size (the modules) comes last, so nothing above it moves while it fills in.
   const status = h('div', { class: 'status', role: 'status', 'aria-live': 'polite' });
   const body = h('div', { class: 'plan-body' });
@@ -834,13 +834,8 @@ function shuffle(items) {
 }
 
 async function flashcardsScreen(view, id, signal) {
-  let plan;
-  try {
-    plan = await api('GET', `/plans/${id}`, undefined, { signal });
-  } catch (error) {
-    if (error.status === 404) return notFound(view, 'Plan');
-    throw error;
-  }
+  const plan = await loadPlan(view, id, signal);
+  if (!plan) return;
   const jobSlot = h('div', { class: 'job-slot', 'aria-live': 'polite' });
   const study = h('section', { class: 'card study', 'aria-labelledby': 'study-title' });
   const count = h('input', { type: 'number', value: 10, min: 1, max: 50, inputmode: 'numeric' });
@@ -1012,13 +1007,8 @@ function skillNode(node) {
 }
 
 async function skillsScreen(view, id, signal) {
-  let plan;
-  try {
-    plan = await api('GET', `/plans/${id}`, undefined, { signal });
-  } catch (error) {
-    if (error.status === 404) return notFound(view, 'Plan');
-    throw error;
-  }
+  const plan = await loadPlan(view, id, signal);
+  if (!plan) return;
   const jobSlot = h('div', { class: 'job-slot', 'aria-live': 'polite' });
   const tree = h('section', { class: 'card', 'aria-labelledby': 'tree-title' });
   const waiting = () => h('div', { class: 'tree-loading' }, h('p', {}, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Building the skill tree…'),
