@@ -37,14 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== installing selenium (scripts/browser-requirements.txt) into $work/venv"
-python3 -m venv "$work/venv"
-if ! "$work/venv/bin/pip" install --disable-pip-version-check --no-input --quiet --require-hashes \
-        -r scripts/browser-requirements.txt >"$work/pip.log" 2>&1; then
-    echo "error: pip could not install scripts/browser-requirements.txt:" >&2
-    tail -n 5 "$work/pip.log" >&2
-    exit 1
-fi
+venv_install scripts/browser-requirements.txt "$work/venv" || exit 1
 
 echo "== building the binary and the fake provider"
 cargo build --quiet -p syllabus --bin syllabus -p syllabus-testkit --bin fake-llm

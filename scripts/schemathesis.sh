@@ -35,14 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== installing schemathesis (scripts/schemathesis-requirements.txt) into $work/venv"
-python3 -m venv "$work/venv"
-if ! "$work/venv/bin/pip" install --disable-pip-version-check --no-input --quiet --require-hashes \
-        -r scripts/schemathesis-requirements.txt >"$work/pip.log" 2>&1; then
-    echo "error: pip could not install scripts/schemathesis-requirements.txt:" >&2
-    tail -n 5 "$work/pip.log" >&2
-    exit 1
-fi
+venv_install scripts/schemathesis-requirements.txt "$work/venv" || exit 1
 
 echo "== building the binary"
 cargo build --quiet -p syllabus --bin syllabus

@@ -37,3 +37,18 @@ wheels_install() {
         return 1
     fi
 }
+
+# venv_install REQUIREMENTS VENV: a fresh virtualenv at VENV with the packages pinned (with
+# hashes) in REQUIREMENTS and their pinned dependencies: tools a script runs (schemathesis,
+# selenium), not wheels whose files it uses. On failure prints pip's last lines and returns 1.
+venv_install() {
+    local req="$1" venv="$2"
+    echo "== installing $req into $venv"
+    python3 -m venv "$venv" || return 1
+    if ! "$venv/bin/pip" install --disable-pip-version-check --no-input --quiet --require-hashes \
+            -r "$req" >"$venv.pip.log" 2>&1; then
+        echo "error: pip could not install $req:" >&2
+        tail -n 5 "$venv.pip.log" >&2
+        return 1
+    fi
+}
