@@ -107,6 +107,10 @@ pub struct Options {
     pub sse_keepalive: Duration,
     /// Development sign-in (`DEV_SIGN_IN`): `POST /api/v1/session/dev` mints tokens.
     pub dev_sign_in: bool,
+    /// Connections, deadlines, streams and waits per client.
+    pub limits: syllabus_api::Limits,
+    /// The API's pool.
+    pub pool: PoolOptions,
 }
 
 impl Default for Options {
@@ -121,6 +125,8 @@ impl Default for Options {
             rate_limit: 1_000,
             sse_keepalive: syllabus_api::SSE_KEEPALIVE,
             dev_sign_in: false,
+            limits: syllabus_api::Limits::default(),
+            pool: PoolOptions::default(),
         }
     }
 }
@@ -190,22 +196,23 @@ impl App {
         options: Options,
     ) -> Result<Self, Error> {
         let llm = FakeLlm::start().await?;
-        let store = Database::connect(&url, PoolOptions::default())?;
+        let store = Database::connect(&url, options.pool)?;
         let events = JobEvents::start_with_previews(&url, Duration::from_secs(5)).await;
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let base = format!("http://{}", listener.local_addr()?);
-        let state = AppState {
-            store: store.clone(),
-            events: events.clone(),
-            settings: Settings {
+        let state = AppState::new(
+            store.clone(),
+            events.clone(),
+            Settings {
                 rate_limit: RateLimit {
                     limit: options.rate_limit,
                     window: Duration::from_secs(3_600),
                 },
                 job_max_attempts: 3,
                 sse_keepalive: options.sse_keepalive,
+                limits: options.limits,
             },
-        };
+        );
         let mut auth =
             Authenticator::new(KeySource::Secret(SECRET.as_bytes().to_vec()), None, None);
         if options.dev_sign_in {
@@ -224,8 +231,16 @@ impl App {
                 extended_timeout: options.extended_timeout,
                 ..ProviderConfig::default()
             })?;
+            // As `serve` does: the runtime's own pool, which no HTTP load can take.
+            let runtime_store = Database::connect(
+                &url,
+                PoolOptions {
+                    max_size: 8,
+                    ..options.pool
+                },
+            )?;
             let runtime = Runtime::new(
-                store.clone(),
+                runtime_store,
                 Arc::new(provider),
                 events,
                 RuntimeConfig {

@@ -196,3 +196,61 @@ async fn workers_without_a_provider_refuse_to_start_and_an_api_only_serve_starts
     assert_eq!(status, Some(200), "serve with WORKERS=false is ready");
     Ok(())
 }
+
+/// The soft limit of open files a service manager gives (often 1,024) stops a server at a few
+/// hundred clients: `serve` raises it to the hard limit at start-up and logs the new limit.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_raises_its_open_file_limit_to_the_hard_limit() -> TestResult {
+    fn limits_of(pid: u32) -> Result<(String, String), Box<dyn std::error::Error + Send + Sync>> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/limits"))?;
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .ok_or("no open-file line")?;
+        let mut parts = line["Max open files".len()..].split_whitespace();
+        Ok((
+            parts.next().ok_or("soft")?.to_owned(),
+            parts.next().ok_or("hard")?.to_owned(),
+        ))
+    }
+    let db = TestDb::new().await?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let bin = syllabus_bin()?;
+    // The shell lowers its soft limit, then becomes the server (same pid).
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -S -n 256 && exec "$0" serve"#)
+        .arg(&bin)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", db.url())
+        .env("AUTH_JWT_SECRET", "an-example-secret-of-32-bytes-or-more")
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("WORKERS", "false")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let url = format!("http://127.0.0.1:{port}/readyz");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while reqwest::get(&url).await.is_err() {
+        if std::time::Instant::now() > deadline || child.try_wait()?.is_some() {
+            child.kill()?;
+            return Err("serve did not start".into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (soft, hard) = limits_of(child.id())?;
+    child.kill()?;
+    let out = child.wait_with_output()?;
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(soft, "256", "the soft limit was not raised");
+    assert_eq!(soft, hard, "soft {soft}, hard {hard}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("open-file limit raised") && l.contains("open_files.limit")),
+        "{log}"
+    );
+    Ok(())
+}

@@ -809,3 +809,127 @@ async fn notes_that_truncation_empties_are_reported_not_dropped() -> TestResult 
     app.stop().await;
     Ok(())
 }
+
+/// A failed plan whose three attempts are used, for `user`.
+async fn capped_plan(app: &App, user: &str) -> Result<String, syllabus_e2e::Error> {
+    app.llm.set_default(Reply::openai_error(500, "boom"));
+    let id = app.create_plan(user, "Failing topic").await?;
+    let plan = app.settle(user, &id, SETTLE).await?;
+    assert_eq!(plan["status"], "failed", "{plan}");
+    Ok(id)
+}
+
+/// A regenerate refused at the cap makes no provider call, but it still locks the plan and
+/// writes: it counts toward the user's hourly limit like a job (issue #18).
+#[tokio::test(flavor = "multi_thread")]
+async fn capped_regenerates_count_toward_the_hourly_limit() -> TestResult {
+    let app = App::start(Options {
+        rate_limit: 4,
+        ..Options::default()
+    })
+    .await?;
+    let id = capped_plan(&app, "bob").await?;
+    let path = format!("/api/v1/plans/{id}/regenerate");
+    // The plan's creation used one of the four.
+    for n in 2..=4 {
+        let res = app.post(&path, "bob", &json!({})).await?;
+        assert_eq!(
+            res.body["code"], "ATTEMPTS_CAPPED",
+            "request {n}: {}",
+            res.body
+        );
+    }
+    let res = app.post(&path, "bob", &json!({})).await?;
+    assert_eq!(res.status, 429, "{}", res.body);
+    assert_eq!(res.body["code"], "RATE_LIMITED");
+    assert!(res.header("retry-after").is_some());
+    // Another user is not affected.
+    assert_eq!(
+        app.post("/api/v1/plans", "alice", &plan_body("Rust"))
+            .await?
+            .status,
+        201
+    );
+    app.stop().await;
+    Ok(())
+}
+
+/// One user flooding writes that contend only with themselves (regenerates of one capped plan)
+/// queues in the process, not on pooled connections parked in lock waits: at most one of the
+/// pool's connections ever waits on a lock, and another user's reads go on.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_user_flooding_writes_cannot_park_the_pool_on_locks() -> TestResult {
+    use diesel::QueryableByName;
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    #[derive(QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+
+    let app = std::sync::Arc::new(
+        App::start(Options {
+            pool: syllabus_store::PoolOptions {
+                max_size: 8,
+                ..syllabus_store::PoolOptions::default()
+            },
+            ..Options::default()
+        })
+        .await?,
+    );
+    let id = capped_plan(&app, "bob").await?;
+    let admin = app.admin_url().ok_or("no admin url")?.to_owned();
+    let mut conn = AsyncPgConnection::establish(&admin).await?;
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut flood = Vec::new();
+    for _ in 0..32 {
+        let (app, stop, path) = (
+            app.clone(),
+            stop.clone(),
+            format!("/api/v1/plans/{id}/regenerate"),
+        );
+        flood.push(tokio::spawn(async move {
+            let mut answered = 0_u32;
+            while !std::sync::atomic::AtomicBool::load(&stop, std::sync::atomic::Ordering::Relaxed)
+            {
+                let res = app.post(&path, "bob", &json!({})).await?;
+                assert!(
+                    [409, 429].contains(&res.status),
+                    "{} {}",
+                    res.status,
+                    res.body
+                );
+                answered += 1;
+            }
+            Ok::<_, syllabus_e2e::Error>(answered)
+        }));
+    }
+    let mut most_waiting = 0;
+    let until = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < until {
+        let w: Waiting = diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .get_result(&mut conn)
+        .await?;
+        most_waiting = most_waiting.max(w.n);
+        let other = app.get("/api/v1/plans", "alice").await?;
+        assert_eq!(other.status, 200, "{}", other.body);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut answered = 0;
+    for f in flood {
+        answered += f.await??;
+    }
+    assert!(answered > 32, "the flood ran ({answered} answers)");
+    assert!(
+        most_waiting <= 1,
+        "{most_waiting} connections waited on a lock at once"
+    );
+    if let Ok(app) = std::sync::Arc::try_unwrap(app) {
+        app.stop().await;
+    }
+    Ok(())
+}

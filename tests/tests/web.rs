@@ -368,3 +368,338 @@ async fn development_sign_in_answers_only_requests_addressed_to_a_loopback_name(
     app.stop().await;
     Ok(())
 }
+
+/// The forwarding headers a page can set with `fetch`, and a foreign `Origin`, do not get around
+/// the loopback guard: only the request's own `Host` counts, forwarding headers are refused, and
+/// an `Origin` must be absent or loopback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn development_sign_in_ignores_forwarding_headers_and_needs_a_loopback_origin() -> TestResult
+{
+    let app = app(true).await?;
+    let body = json!({"name": "mallory"});
+    for (headers, status) in [
+        (
+            vec![
+                ("host", "evil.example:8080"),
+                ("x-forwarded-host", "localhost"),
+            ],
+            404,
+        ),
+        (
+            vec![
+                ("host", "evil.example:8080"),
+                ("forwarded", "host=localhost"),
+            ],
+            404,
+        ),
+        (
+            vec![
+                ("host", "localhost:8080"),
+                ("x-forwarded-host", "localhost"),
+            ],
+            404,
+        ),
+        (
+            vec![("host", "localhost:8080"), ("forwarded", "for=127.0.0.1")],
+            404,
+        ),
+        (
+            vec![("host", "localhost:8080"), ("x-forwarded-for", "127.0.0.1")],
+            404,
+        ),
+        (
+            vec![
+                ("host", "localhost:8080"),
+                ("origin", "http://evil.example"),
+            ],
+            404,
+        ),
+        (vec![("host", "localhost:8080"), ("origin", "null")], 404),
+        (
+            vec![
+                ("host", "localhost:8080"),
+                ("origin", "http://localhost.evil.example"),
+            ],
+            404,
+        ),
+        (
+            vec![
+                ("host", "localhost:8080"),
+                ("origin", "http://localhost:8080"),
+            ],
+            201,
+        ),
+        (
+            vec![
+                ("host", "127.0.0.1:8080"),
+                ("origin", "http://127.0.0.1:8080"),
+            ],
+            201,
+        ),
+    ] {
+        let res = app
+            .send("POST", "/api/v1/session/dev", None, Some(&body), &headers)
+            .await?;
+        assert_eq!(res.status, status, "{headers:?}: {}", res.body);
+        assert_eq!(
+            res.body.get("token").is_some(),
+            status == 201,
+            "{headers:?}"
+        );
+    }
+    app.stop().await;
+    Ok(())
+}
+
+mod edge {
+    //! The server's edge against clients that hold what they open (issue #18), with real sockets.
+
+    use std::time::Duration;
+
+    use serde_json::json;
+    use syllabus_api::Limits;
+    use syllabus_e2e::{App, Error, Options, token};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpStream;
+
+    type TestResult = Result<(), Error>;
+
+    async fn app(limits: Limits, dev_sign_in: bool) -> Result<App, Error> {
+        App::start(Options {
+            workers: false,
+            dev_sign_in,
+            limits,
+            // A stream learns that its client left when a write fails.
+            sse_keepalive: Duration::from_millis(300),
+            ..Options::default()
+        })
+        .await
+    }
+
+    async fn connect(app: &App) -> Result<TcpStream, Error> {
+        Ok(TcpStream::connect(app.base.trim_start_matches("http://")).await?)
+    }
+
+    /// Reads until the server closes the connection (or `within` passes: an error).
+    async fn read_to_close(sock: &mut TcpStream, within: Duration) -> Result<String, Error> {
+        let mut out = Vec::new();
+        tokio::time::timeout(within, async {
+            let mut buf = [0_u8; 4096];
+            loop {
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => out.extend_from_slice(&buf[..n]),
+                }
+            }
+        })
+        .await
+        .map_err(|_| {
+            format!(
+                "still open after {within:?}: {}",
+                String::from_utf8_lossy(&out)
+            )
+        })?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// The head of a POST whose body announces 60,000 bytes and sends one.
+    fn slow_post(path: &str, bearer: Option<&str>) -> String {
+        let auth = bearer.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n{{"
+        )
+    }
+
+    fn status_of(answer: &str) -> Option<u16> {
+        answer.split(' ').nth(1)?.parse().ok()
+    }
+
+    /// A body that never finishes is a 408 problem once its deadline passes, and the connection
+    /// is closed; a route that needs no body (sign-in switched off) or a caller without a token
+    /// is answered at once, without reading a byte of it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_body_that_never_arrives_is_cut_by_its_deadline_and_unwanted_bodies_are_never_read()
+    -> TestResult {
+        let within = Duration::from_millis(1_500);
+        let app = app(
+            Limits {
+                body_timeout: within,
+                ..Limits::default()
+            },
+            false,
+        )
+        .await?;
+
+        // Sign-in off: 404 at once, whatever the body is doing.
+        let mut sock = connect(&app).await?;
+        sock.write_all(slow_post("/api/v1/session/dev", None).as_bytes())
+            .await?;
+        let answer = read_first_answer(&mut sock, Duration::from_millis(1_000)).await?;
+        assert_eq!(status_of(&answer), Some(404), "{answer}");
+
+        // No token: 401 at once.
+        let mut sock = connect(&app).await?;
+        sock.write_all(slow_post("/api/v1/plans", None).as_bytes())
+            .await?;
+        let answer = read_first_answer(&mut sock, Duration::from_millis(1_000)).await?;
+        assert_eq!(status_of(&answer), Some(401), "{answer}");
+
+        // A signed-in user's body that stalls: 408 problem after the deadline, then closed.
+        let started = tokio::time::Instant::now();
+        let mut socks = Vec::new();
+        for _ in 0..20 {
+            let mut sock = connect(&app).await?;
+            sock.write_all(slow_post("/api/v1/plans", Some(&token("alice"))).as_bytes())
+                .await?;
+            socks.push(sock);
+        }
+        for sock in &mut socks {
+            let answer = read_to_close(sock, within * 4).await?;
+            assert_eq!(status_of(&answer), Some(408), "{answer}");
+            assert!(answer.contains("application/problem+json"), "{answer}");
+            assert!(answer.contains("\"code\":\"REQUEST_TIMEOUT\""), "{answer}");
+        }
+        assert!(started.elapsed() >= within, "not before the deadline");
+        // Nothing was created, and the server still answers.
+        let plans = app.get("/api/v1/plans", "alice").await?;
+        assert_eq!(plans.body["items"], json!([]));
+        app.stop().await;
+        Ok(())
+    }
+
+    /// Reads one answer's head and as much body as came with it.
+    async fn read_first_answer(sock: &mut TcpStream, within: Duration) -> Result<String, Error> {
+        let mut buf = vec![0_u8; 8192];
+        let n = tokio::time::timeout(within, sock.read(&mut buf))
+            .await
+            .map_err(|_| format!("no answer within {within:?}"))??;
+        Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+
+    /// A connection that never completes its head is answered 408 and closed at the head
+    /// deadline.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_head_that_never_ends_is_closed_at_its_deadline() -> TestResult {
+        let app = app(
+            Limits {
+                head_timeout: Duration::from_millis(500),
+                ..Limits::default()
+            },
+            false,
+        )
+        .await?;
+        let mut socks = Vec::new();
+        for _ in 0..20 {
+            let mut sock = connect(&app).await?;
+            sock.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+                .await?;
+            socks.push(sock);
+        }
+        for sock in &mut socks {
+            // Well before actix-web's own default of 5 s.
+            let answer = read_to_close(sock, Duration::from_secs(3)).await?;
+            assert!(
+                answer.is_empty() || status_of(&answer) == Some(408),
+                "{answer}"
+            );
+        }
+        app.stop().await;
+        Ok(())
+    }
+
+    /// Past `MAX_CONNECTIONS` the server accepts no more until one closes.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn connections_past_the_cap_wait_until_one_closes() -> TestResult {
+        let app = app(
+            Limits {
+                // One per HTTP worker thread (the test app has two).
+                max_connections: 2,
+                head_timeout: Duration::from_secs(60),
+                ..Limits::default()
+            },
+            false,
+        )
+        .await?;
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let mut sock = connect(&app).await?;
+            sock.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                .await?;
+            held.push(sock);
+        }
+        // Let both be accepted and counted.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut third = connect(&app).await?;
+        third
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .await?;
+        assert!(
+            read_first_answer(&mut third, Duration::from_millis(1_500))
+                .await
+                .is_err(),
+            "a third connection is served while two are held"
+        );
+        drop(held);
+        let answer = read_to_close(&mut third, Duration::from_secs(10)).await?;
+        assert_eq!(status_of(&answer), Some(200), "{answer}");
+        app.stop().await;
+        Ok(())
+    }
+
+    /// A user may hold `MAX_STREAMS_PER_USER` event streams and waits at once; past it, and past
+    /// the process's `MAX_STREAMS`, a 429 problem with `Retry-After`; a closed stream gives its
+    /// place back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn event_streams_and_waits_are_capped_per_user_and_per_process() -> TestResult {
+        let app = app(
+            Limits {
+                held_per_user: 2,
+                held_per_process: 3,
+                ..Limits::default()
+            },
+            false,
+        )
+        .await?;
+        let plan = app.create_plan("alice", "Rust ownership").await?;
+        let events = format!("/api/v1/plans/{plan}/events");
+        let first = app.events(&events, "alice", None).await?;
+        let _second = app.events(&events, "alice", None).await?;
+        let refused = app.get(&events, "alice").await?;
+        assert_eq!(refused.status, 429, "{}", refused.body);
+        assert_eq!(refused.body["code"], "RATE_LIMITED");
+        assert!(refused.header("retry-after").is_some());
+        let wait = app
+            .send(
+                "GET",
+                &format!("/api/v1/plans/{plan}"),
+                Some("alice"),
+                None,
+                &[("prefer", "wait=30")],
+            )
+            .await?;
+        assert_eq!(wait.status, 429, "a wait counts too: {}", wait.body);
+
+        // Bob has his own budget, up to the process's.
+        let bobs = app.create_plan("bob", "Go channels").await?;
+        let bob_events = format!("/api/v1/plans/{bobs}/events");
+        let _bob = app.events(&bob_events, "bob", None).await?;
+        let full = app.get(&bob_events, "bob").await?;
+        assert_eq!(full.status, 429, "the process holds 3: {}", full.body);
+
+        // A stream the client closes gives its place back.
+        drop(first);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match app.events(&bob_events, "bob", None).await {
+                Ok(_) => break,
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(format!("the place never came back: {e}").into()),
+            }
+        }
+        app.stop().await;
+        Ok(())
+    }
+}

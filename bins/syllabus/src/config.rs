@@ -156,6 +156,17 @@ impl Env {
     }
 }
 
+/// A duration in milliseconds where 0 means "no limit".
+fn optional_millis(
+    env: &Env,
+    name: &str,
+    default: u64,
+    max: u64,
+) -> anyhow::Result<Option<Duration>> {
+    let ms = env.integer(name, default, 0, max)?;
+    Ok((ms > 0).then(|| Duration::from_millis(ms)))
+}
+
 /// How tokens are verified by `serve`.
 #[derive(Debug, Clone)]
 pub enum AuthSource {
@@ -177,6 +188,10 @@ pub struct RunConfig {
     pub shutdown_grace: Duration,
     pub concurrency: usize,
     pub pool_size: usize,
+    /// `DATABASE_LOCK_TIMEOUT_MS` (0: none): a statement waiting longer for a lock fails.
+    pub lock_timeout: Option<Duration>,
+    /// `DATABASE_STATEMENT_TIMEOUT_MS` (0: none): a statement running longer is cancelled.
+    pub statement_timeout: Option<Duration>,
     pub rate_limit: u32,
     pub retain_completed: Duration,
     pub retain_failed: Duration,
@@ -283,6 +298,13 @@ impl RunConfig {
             // Independent of the concurrency: runs hold a connection only for their short
             // reads and finishing writes, heartbeats and claims are batched.
             pool_size: integer_usize("DATABASE_POOL_SIZE", 32, 2, 1_000)?,
+            lock_timeout: optional_millis(env, "DATABASE_LOCK_TIMEOUT_MS", 2_000, 600_000)?,
+            statement_timeout: optional_millis(
+                env,
+                "DATABASE_STATEMENT_TIMEOUT_MS",
+                30_000,
+                MAX_HOUR_MS,
+            )?,
             rate_limit: integer_u32("RATE_LIMIT_PER_HOUR", 20, 1, 1_000_000)?,
             retain_completed: Duration::from_secs(
                 3_600 * env.integer("JOB_RETAIN_COMPLETED_HOURS", 24, 1, 87_600)?,
@@ -307,6 +329,12 @@ pub struct ServeConfig {
     /// `DEV_SIGN_IN`: `POST /api/v1/session/dev` mints a token for any name. Off by default;
     /// needs `AUTH_JWT_SECRET` (it signs with it).
     pub dev_sign_in: bool,
+    /// What one client may hold of the process (connections, deadlines, streams, waits).
+    pub limits: syllabus_api::Limits,
+    /// `WORKER_POOL_SIZE`: with workers, the job runtime's own connections, out of
+    /// `DATABASE_POOL_SIZE` (the API keeps the rest), so no HTTP load can starve its claims
+    /// and heartbeats.
+    pub worker_pool_size: usize,
 }
 
 impl ServeConfig {
@@ -344,12 +372,33 @@ impl ServeConfig {
                 "DEV_SIGN_IN is invalid: development sign-in mints HS256 tokens with AUTH_JWT_SECRET, which is not set (tokens are verified with AUTH_JWKS_URL); unset DEV_SIGN_IN or use AUTH_JWT_SECRET"
             );
         }
+        let defaults = syllabus_api::Limits::default();
+        let count = |name, default: usize, min, max| -> anyhow::Result<usize> {
+            Ok(usize::try_from(env.integer(name, default as u64, min, max)?).unwrap_or(usize::MAX))
+        };
+        let limits = syllabus_api::Limits {
+            max_connections: count("MAX_CONNECTIONS", defaults.max_connections, 1, 1_000_000)?,
+            head_timeout: env.millis("REQUEST_HEAD_TIMEOUT_MS", 5_000, 100, 600_000)?,
+            body_timeout: env.millis("REQUEST_BODY_TIMEOUT_MS", 10_000, 100, 600_000)?,
+            held_per_user: count("MAX_STREAMS_PER_USER", defaults.held_per_user, 1, 10_000)?,
+            held_per_process: count("MAX_STREAMS", defaults.held_per_process, 1, 1_000_000)?,
+            write_queue_timeout: env.millis("WRITE_QUEUE_TIMEOUT_MS", 5_000, 1, 60_000)?,
+        };
+        let worker_pool_size = count("WORKER_POOL_SIZE", 8, 1, 999)?;
+        if workers && worker_pool_size >= run.pool_size {
+            bail!(
+                "WORKER_POOL_SIZE is invalid: with workers it is taken out of DATABASE_POOL_SIZE ({}), so it must be smaller",
+                run.pool_size
+            );
+        }
         Ok(Self {
             run,
             bind_addr,
             workers,
             auth,
             dev_sign_in,
+            limits,
+            worker_pool_size,
             issuer: env.get("AUTH_ISSUER").map(str::to_owned),
             audience: env.get("AUTH_AUDIENCE").map(str::to_owned),
         })
@@ -408,6 +457,48 @@ mod tests {
         assert_eq!(provider.model, "gpt-4o-mini");
         assert_eq!(cfg.run.retain_completed, Duration::from_secs(24 * 3_600));
         assert_eq!(cfg.run.retain_failed, Duration::from_secs(7 * 24 * 3_600));
+        assert_eq!(cfg.run.lock_timeout, Some(Duration::from_secs(2)));
+        assert_eq!(cfg.run.statement_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(cfg.limits, syllabus_api::Limits::default());
+        assert_eq!(cfg.limits.max_connections, 4_096);
+        assert_eq!(cfg.limits.body_timeout, Duration::from_secs(10));
+        assert_eq!(cfg.limits.held_per_user, 8);
+        assert_eq!(cfg.worker_pool_size, 8);
+    }
+
+    #[test]
+    fn connection_and_database_limits_can_be_set_and_zero_turns_timeouts_off() {
+        let cfg = ServeConfig::from_env(&Env::from_pairs(&[
+            DB,
+            SECRET,
+            KEY,
+            ("MAX_CONNECTIONS", "100"),
+            ("REQUEST_BODY_TIMEOUT_MS", "250"),
+            ("MAX_STREAMS_PER_USER", "2"),
+            ("DATABASE_LOCK_TIMEOUT_MS", "0"),
+            ("DATABASE_STATEMENT_TIMEOUT_MS", "1500"),
+            ("WORKER_POOL_SIZE", "4"),
+        ]))
+        .unwrap();
+        assert_eq!(cfg.limits.max_connections, 100);
+        assert_eq!(cfg.limits.body_timeout, Duration::from_millis(250));
+        assert_eq!(cfg.limits.held_per_user, 2);
+        assert_eq!(cfg.run.lock_timeout, None);
+        assert_eq!(
+            cfg.run.statement_timeout,
+            Some(Duration::from_millis(1_500))
+        );
+        assert_eq!(cfg.worker_pool_size, 4);
+        let err = ServeConfig::from_env(&Env::from_pairs(&[
+            DB,
+            SECRET,
+            KEY,
+            ("DATABASE_POOL_SIZE", "8"),
+            ("WORKER_POOL_SIZE", "8"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("WORKER_POOL_SIZE is invalid"), "{err}");
     }
 
     #[test]
@@ -468,6 +559,15 @@ mod tests {
             ("WORKER_CONCURRENCY", "10001"),
             ("DATABASE_POOL_SIZE", "1"),
             ("DATABASE_POOL_SIZE", "lots"),
+            ("MAX_CONNECTIONS", "0"),
+            ("MAX_STREAMS_PER_USER", "0"),
+            ("MAX_STREAMS", "x"),
+            ("REQUEST_HEAD_TIMEOUT_MS", "10"),
+            ("REQUEST_BODY_TIMEOUT_MS", "999999999"),
+            ("WRITE_QUEUE_TIMEOUT_MS", "0"),
+            ("DATABASE_LOCK_TIMEOUT_MS", "-1"),
+            ("DATABASE_STATEMENT_TIMEOUT_MS", "soon"),
+            ("WORKER_POOL_SIZE", "0"),
             ("JOB_STALE_AFTER_MS", "-5"),
             ("WORKERS", "maybe"),
             ("RUN_MIGRATIONS", "perhaps"),

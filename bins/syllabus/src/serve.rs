@@ -18,17 +18,39 @@ struct Core {
     events: JobEvents,
 }
 
-/// `previews`: the process serves plans' event streams, so it also listens to module previews.
-async fn start_core(cfg: &RunConfig, previews: bool) -> anyhow::Result<Core> {
-    let db = Database::connect(
+/// A pool of `size` connections with the configured lock and statement timeouts.
+fn pool(cfg: &RunConfig, size: usize) -> anyhow::Result<Database> {
+    Ok(Database::connect(
         &cfg.database_url,
         PoolOptions {
             // Not the concurrency: thousands of in-flight jobs share a few connections (each
             // holds one only for a short read or write; heartbeats and claims are batched).
-            max_size: cfg.pool_size,
+            max_size: size,
+            lock_timeout: cfg.lock_timeout,
+            statement_timeout: cfg.statement_timeout,
             ..PoolOptions::default()
         },
-    )?;
+    )?)
+}
+
+/// Raises the soft limit of open files to the hard limit: every client connection, database
+/// connection and provider stream is a file, and the soft limit that systemd and container
+/// runtimes give by default (1,024) stops a server at a few hundred clients.
+fn raise_open_files() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(
+            open_files.limit = limit,
+            "open-file limit raised to the hard limit"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
+}
+
+/// `previews`: the process serves plans' event streams, so it also listens to module previews.
+/// `pool_size`: the connections of the returned handle.
+async fn start_core(cfg: &RunConfig, previews: bool, pool_size: usize) -> anyhow::Result<Core> {
+    raise_open_files();
+    let db = pool(cfg, pool_size)?;
     db.ping().await.context("cannot reach the database")?;
     // Ownership is enforced by row-level security: a role it does not bind would serve every
     // user's plans to every user. Checked before anything is written (migrations included).
@@ -75,12 +97,16 @@ fn provider(cfg: &RunConfig) -> anyhow::Result<OpenAiProvider> {
     OpenAiProvider::new(p.clone()).context("cannot build the provider's HTTP client")
 }
 
-fn runtime(cfg: &RunConfig, core: &Core) -> anyhow::Result<Runtime<Database, OpenAiProvider>> {
+fn runtime(
+    cfg: &RunConfig,
+    db: Database,
+    events: &JobEvents,
+) -> anyhow::Result<Runtime<Database, OpenAiProvider>> {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".to_owned());
     Ok(Runtime::new(
-        core.db.clone(),
+        db,
         Arc::new(provider(cfg)?),
-        core.events.clone(),
+        events.clone(),
         RuntimeConfig {
             concurrency: cfg.concurrency,
             backoff_base: cfg.backoff_base,
@@ -121,7 +147,14 @@ async fn terminated() {
 pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(cfg.bind_addr)
         .with_context(|| format!("cannot listen on BIND_ADDR {}", cfg.bind_addr))?;
-    let core = start_core(&cfg.run, true).await?;
+    // With workers, the runtime gets a pool of its own out of DATABASE_POOL_SIZE, so that no
+    // HTTP load can take the connections its claims and heartbeats need.
+    let api_pool = if cfg.workers {
+        cfg.run.pool_size - cfg.worker_pool_size
+    } else {
+        cfg.run.pool_size
+    };
+    let core = start_core(&cfg.run, true, api_pool).await?;
     let source = match &cfg.auth {
         AuthSource::Secret(s) => KeySource::Secret(s.as_bytes().to_vec()),
         AuthSource::Jwks(url) => KeySource::Jwks(url.clone()),
@@ -134,27 +167,36 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             "development sign-in is enabled (DEV_SIGN_IN): anyone who can reach this server can mint a token for any user at POST /api/v1/session/dev; never enable it in production"
         );
     }
-    let state = AppState {
-        store: core.db.clone(),
-        events: core.events.clone(),
-        settings: Settings {
+    let state = AppState::new(
+        core.db.clone(),
+        core.events.clone(),
+        Settings {
             rate_limit: RateLimit {
                 limit: cfg.run.rate_limit,
                 window: syllabus_domain::rate_limit::DEFAULT_WINDOW,
             },
             job_max_attempts: cfg.run.job_max_attempts,
             sse_keepalive: syllabus_api::SSE_KEEPALIVE,
+            limits: cfg.limits,
         },
-    };
+    );
     let http_workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let server = syllabus_api::server(listener, state, auth, http_workers)?;
     let handle = server.handle();
     let server = tokio::spawn(server);
-    tracing::info!(addr = %cfg.bind_addr, workers = cfg.workers, "listening");
+    tracing::info!(
+        addr = %cfg.bind_addr,
+        workers = cfg.workers,
+        max_connections = cfg.limits.max_connections,
+        "listening"
+    );
 
     let (shutdown, stop_rx) = Shutdown::new();
     let workers = if cfg.workers {
-        Some(tokio::spawn(runtime(&cfg.run, &core)?.run(stop_rx)))
+        let db = pool(&cfg.run, cfg.worker_pool_size)?;
+        Some(tokio::spawn(
+            runtime(&cfg.run, db, &core.events)?.run(stop_rx),
+        ))
     } else {
         None
     };
@@ -170,9 +212,9 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
 }
 
 pub async fn worker(cfg: RunConfig) -> anyhow::Result<()> {
-    let core = start_core(&cfg, false).await?;
+    let core = start_core(&cfg, false, cfg.pool_size).await?;
     let (shutdown, stop_rx) = Shutdown::new();
-    let workers = tokio::spawn(runtime(&cfg, &core)?.run(stop_rx));
+    let workers = tokio::spawn(runtime(&cfg, core.db.clone(), &core.events)?.run(stop_rx));
     terminated().await;
     shutdown.trigger();
     workers.await.context("the worker pool panicked")?;

@@ -26,6 +26,7 @@ use tracing::Instrument as _;
 
 use crate::auth::Caller;
 use crate::input::path_id;
+use crate::limits::HeldSlot;
 use crate::problem::ApiError;
 use crate::wire::{AttemptView, JobView, PlanView};
 use crate::{AppState, Stores};
@@ -108,12 +109,13 @@ async fn read_again<T>(
 }
 
 /// Starts `task` writing into a new stream and answers with its body.
-fn respond<F, Fut>(keepalive: Duration, task: F) -> HttpResponse
+fn respond<F, Fut>(keepalive: Duration, slot: HeldSlot, task: F) -> HttpResponse
 where
     F: FnOnce(Sse) -> Fut,
     Fut: Future<Output = Result<(), Gone>> + 'static,
 {
     let (tx, mut rx) = mpsc::channel::<Bytes>(FRAMES_BUFFERED);
+    let gone = tx.clone();
     let mut keepalive =
         tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -122,8 +124,13 @@ where
     // Under the request's span: the stream's log lines carry its request id and path.
     actix_web::rt::spawn(
         async move {
-            // Either way the stream is over: ended by the resource or by the client.
-            let _ = writer.await;
+            // Either way the stream is over: ended by the resource, or by the client as soon as
+            // its connection closes (not at the next keep-alive). Its place is then given back.
+            tokio::select! {
+                _ = writer => {}
+                () = gone.closed() => {}
+            }
+            drop(slot);
         }
         .in_current_span(),
     );
@@ -276,13 +283,14 @@ pub(crate) async fn plan_events<S: Stores>(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let id = PlanId::from_uuid(path_id(&path)?);
+    let slot = state.gates.hold(&caller.0)?;
     // Subscribe before reading: nothing committed after the read is missed.
     let events = state.events.subscribe_plan(id);
     let first = state.store.plan_stream(&caller.0, id).await?;
     let resume = last_event_id(&req).and_then(Cursor::parse);
     let keepalive = state.settings.sse_keepalive;
     tracing::info!(plan.id = %id, resumed = resume.is_some(), "plan event stream opened");
-    Ok(respond(keepalive, move |sse| {
+    Ok(respond(keepalive, slot, move |sse| {
         run_plan_stream(state, caller.0, id, events, first, resume, sse)
     }))
 }
@@ -343,10 +351,11 @@ pub(crate) async fn job_events<S: Stores>(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = JobId::from_uuid(path_id(&path)?);
+    let slot = state.gates.hold(&caller.0)?;
     let events = state.events.subscribe();
     let first = state.store.job(&caller.0, id).await?;
     let keepalive = state.settings.sse_keepalive;
-    Ok(respond(keepalive, move |sse| {
+    Ok(respond(keepalive, slot, move |sse| {
         run_job_stream(state, caller.0, id, events, first, sse)
     }))
 }

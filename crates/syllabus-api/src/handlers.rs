@@ -89,6 +89,7 @@ pub(crate) async fn create_plan<S: Stores>(
 ) -> Result<HttpResponse> {
     let raw: RawPlanRequest = from_value(integral_numbers(body.into_inner()))?;
     let request = PlanRequest::parse(&raw).map_err(|e| ApiError::issues(&e.0))?;
+    let _turn = state.gates.write_turn(&caller.0).await?;
     let (detail, job) = state
         .store
         .create_plan(
@@ -135,6 +136,7 @@ pub(crate) async fn get_plan<S: Stores>(
     if let Some(w) = wait
         && detail.plan.status == syllabus_domain::PlanStatus::Pending
     {
+        let _slot = state.gates.hold(&caller.0)?;
         detail = hold(
             events,
             w,
@@ -156,6 +158,7 @@ pub(crate) async fn delete_plan<S: Stores>(
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
     let id = PlanId::from_uuid(path_id(&path)?);
+    let _turn = state.gates.write_turn(&caller.0).await?;
     state.store.delete_plan(&caller.0, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -181,6 +184,7 @@ pub(crate) async fn regenerate<S: Stores>(
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
     let id = PlanId::from_uuid(path_id(&path)?);
+    let _turn = state.gates.write_turn(&caller.0).await?;
     match state
         .store
         .regenerate(
@@ -227,6 +231,7 @@ pub(crate) async fn get_job<S: Stores>(
     if let Some(w) = wait
         && !job.status.is_terminal()
     {
+        let _slot = state.gates.hold(&caller.0)?;
         job = hold(
             events,
             w,
@@ -248,6 +253,7 @@ pub(crate) async fn cancel_job<S: Stores>(
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
     let id = JobId::from_uuid(path_id(&path)?);
+    let _turn = state.gates.write_turn(&caller.0).await?;
     let job = state.store.cancel_job(&caller.0, id).await?;
     Ok(HttpResponse::Ok().json(JobView::from(job)))
 }
@@ -320,6 +326,7 @@ async fn enqueue<S: Stores>(
     payload: &JobPayload,
     priority: i16,
 ) -> Result<HttpResponse> {
+    let _turn = state.gates.write_turn(&caller.0).await?;
     let job = state
         .store
         .enqueue(
@@ -459,6 +466,7 @@ pub(crate) async fn retry_job<S: Stores>(
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
     let id = JobId::from_uuid(path_id(&path)?);
+    let _turn = state.gates.write_turn(&caller.0).await?;
     let job = state.store.job(&caller.0, id).await?;
     if job.status != syllabus_domain::JobStatus::Failed {
         return Err(ApiError::invalid_state(format!(

@@ -22,13 +22,16 @@ pub const LIMIT_MAX: u32 = 100;
 /// Longest `Prefer: wait`.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
-/// Maps actix's JSON extractor errors to problems (413, 415, 400).
-pub fn json_error(err: &JsonPayloadError) -> ApiError {
+/// Maps actix's JSON extractor errors to problems (413, 415, 408 past `body_timeout`, 400).
+pub fn json_error(err: &JsonPayloadError, body_timeout: Duration) -> ApiError {
     match err {
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
             ApiError::too_large(BODY_LIMIT)
         }
         JsonPayloadError::ContentType => ApiError::unsupported_media_type(),
+        JsonPayloadError::Payload(e) if crate::limits::is_body_timeout(e) => {
+            ApiError::request_timeout(body_timeout)
+        }
         JsonPayloadError::Deserialize(e) => ApiError::field(
             "body",
             format!(

@@ -5,6 +5,7 @@ pub mod auth;
 mod events;
 mod handlers;
 pub mod input;
+pub mod limits;
 pub mod metrics;
 pub mod problem;
 pub mod request_id;
@@ -20,6 +21,7 @@ use syllabus_store::{ContentStore, JobEvents, JobStore, PlanStore};
 
 pub use actix_web::dev::ServerHandle;
 pub use auth::{Authenticator, KeySource};
+pub use limits::{Gates, Limits};
 pub use metrics::Metrics;
 pub use problem::ApiError;
 
@@ -35,6 +37,8 @@ pub struct Settings {
     pub job_max_attempts: u32,
     /// How often an idle event stream sends a keep-alive comment ([`SSE_KEEPALIVE`]).
     pub sse_keepalive: std::time::Duration,
+    /// What one client may hold of the process: connections, deadlines, streams, waits.
+    pub limits: Limits,
 }
 
 /// The keep-alive interval of event streams: under the idle timeouts of common proxies (30–60 s).
@@ -49,6 +53,26 @@ pub struct AppState<S> {
     pub events: JobEvents,
     /// Limits.
     pub settings: Settings,
+    /// Held requests and write turns, counted against `settings.limits`.
+    pub(crate) gates: std::sync::Arc<Gates>,
+}
+
+impl<S> AppState<S> {
+    /// The handlers' state.
+    pub fn new(store: S, events: JobEvents, settings: Settings) -> Self {
+        Self {
+            store,
+            events,
+            gates: Gates::new(settings.limits),
+            settings,
+        }
+    }
+
+    /// Event streams and waits held now, in all.
+    #[must_use]
+    pub fn held_now(&self) -> usize {
+        self.gates.held_now()
+    }
 }
 
 /// Everything the handlers need from the store.
@@ -183,6 +207,8 @@ pub fn server<S: Stores>(
     auth: Authenticator,
     workers: usize,
 ) -> std::io::Result<actix_web::dev::Server> {
+    let limits = state.settings.limits;
+    let workers = workers.max(1);
     let state = web::Data::new(state);
     let auth = web::Data::new(auth);
     let metrics = web::Data::new(Metrics::default());
@@ -194,16 +220,24 @@ pub fn server<S: Stores>(
             .app_data(
                 web::JsonConfig::default()
                     .limit(input::BODY_LIMIT)
-                    .error_handler(|err, _| input::json_error(&err).into()),
+                    .error_handler(move |err, _| {
+                        input::json_error(&err, limits.body_timeout).into()
+                    }),
             )
             .app_data(web::QueryConfig::default().error_handler(|_, _| {
                 ApiError::field("query", "is not a valid query string").into()
             }))
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into()))
             .configure(configure::<S>)
+            .wrap(from_fn(move |req, next| {
+                limits::body_deadline(req, next, limits.body_timeout)
+            }))
             .wrap(from_fn(request_id::middleware))
     })
-    .workers(workers.max(1))
+    .workers(workers)
+    // actix-web counts connections per worker thread.
+    .max_connections(limits.max_connections.div_ceil(workers).max(1))
+    .client_request_timeout(limits.head_timeout)
     .shutdown_timeout(10)
     .disable_signals()
     .listen(listener)?

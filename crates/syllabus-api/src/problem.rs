@@ -183,6 +183,35 @@ impl ApiError {
         }
     }
 
+    /// 429 for a client that holds too much at once (event streams, waits, queued writes):
+    /// `what` says which, `retry_after_secs` when to try again.
+    #[must_use]
+    pub fn too_many_held(what: &str, retry_after_secs: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                "Too many requests",
+                format!("{what}; retry in {retry_after_secs} s."),
+            )
+        }
+    }
+
+    /// 408: the request's body did not arrive in time.
+    #[must_use]
+    pub fn request_timeout(within: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            "Request timeout",
+            format!(
+                "The request body did not arrive within {} ms.",
+                within.as_millis()
+            ),
+        )
+    }
+
     /// 413.
     #[must_use]
     pub fn too_large(limit: usize) -> Self {

@@ -8,7 +8,7 @@
 //! one carries a token.
 
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest as _, HttpRequest, HttpResponse, web};
 use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -50,29 +50,32 @@ pub(crate) async fn session(caller: MaybeCaller, auth: web::Data<Authenticator>)
         })
 }
 
-/// `POST /api/v1/session/dev` `{"name"}`: `201 {"token", "user_id", "expires_at"}`. The switch is
-/// checked before the body, so with it off every request is the same 404.
+/// `POST /api/v1/session/dev` `{"name"}`: `201 {"token", "user_id", "expires_at"}`. The switch
+/// and the address are checked before a byte of the body is read, so with it off (or from
+/// elsewhere) every request is the same 404 and holds nothing.
 ///
-/// Only a request addressed to a loopback name (`localhost`, `127.x.y.z`, `[::1]`) is answered:
-/// a page elsewhere that rebinds its own DNS name to this machine's loopback address would
-/// otherwise mint tokens through the learner's browser.
+/// Only a request addressed to a loopback name (`localhost`, `127.x.y.z`, `[::1]`) in its own
+/// `Host` (or its URI's authority), with no forwarding header and with no `Origin` or a loopback
+/// one, is answered: a page elsewhere that rebinds its own DNS name to this machine's loopback
+/// address would otherwise mint tokens through the learner's browser, and such a page can set
+/// `X-Forwarded-Host` or `Forwarded` with `fetch`.
 pub(crate) async fn dev_sign_in(
     req: HttpRequest,
     auth: web::Data<Authenticator>,
-    body: Result<web::Json<Value>, actix_web::Error>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, actix_web::Error> {
     if !auth.dev_sign_in() {
         return Err(ApiError::not_found().into());
     }
-    let host = req.connection_info().host().to_owned();
-    if !is_loopback_host(&host) {
+    if let Err(why) = addressed_to_loopback(&req) {
         tracing::warn!(
-            host,
+            reason = why,
             "development sign-in refused for a request not addressed to a loopback name"
         );
         return Err(ApiError::not_found().into());
     }
-    let DevSignIn { name } = from_value(body?.into_inner())?;
+    let body = web::Json::<Value>::from_request(&req, &mut payload.into_inner()).await?;
+    let DevSignIn { name } = from_value(body.into_inner())?;
     let user = UserId::parse(name.trim()).ok_or_else(|| {
         ApiError::field(
             "name",
@@ -97,6 +100,52 @@ pub(crate) async fn dev_sign_in(
             user_id: user.as_str(),
             expires_at: minted.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
         }))
+}
+
+/// Headers a proxy sets to say where a request was addressed or came from. Development sign-in
+/// trusts none of them and refuses a request that carries any.
+const FORWARDING: [&str; 5] = [
+    "forwarded",
+    "x-forwarded-host",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-real-ip",
+];
+
+/// Whether `req` was addressed to a loopback name by a page of this machine: its own `Host`
+/// header (or, without one, its URI's authority), no forwarding header, and no `Origin` or a
+/// loopback one. `Err` says what failed, for the log.
+fn addressed_to_loopback(req: &HttpRequest) -> Result<(), &'static str> {
+    let headers = req.headers();
+    if FORWARDING.iter().any(|h| headers.contains_key(*h)) {
+        return Err("forwarding header");
+    }
+    let host = match headers.get(header::HOST) {
+        Some(v) => v.to_str().map_err(|_| "host not text")?.to_owned(),
+        None => req
+            .uri()
+            .authority()
+            .map(|a| a.as_str().to_owned())
+            .ok_or("no host")?,
+    };
+    if !is_loopback_host(&host) {
+        return Err("host");
+    }
+    match headers.get(header::ORIGIN) {
+        None => Ok(()),
+        Some(origin) => {
+            let origin = origin.to_str().map_err(|_| "origin not text")?;
+            let authority = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"))
+                .ok_or("origin")?;
+            if is_loopback_host(authority) {
+                Ok(())
+            } else {
+                Err("origin")
+            }
+        }
+    }
 }
 
 /// Whether a `Host` header (name or address, with or without a port) names this machine's

@@ -68,6 +68,23 @@ impl From<DieselError> for StoreError {
             {
                 Self::Contention(info.message().to_owned())
             }
+            // `lock_timeout` (55P03): the lock is held by someone else for longer than the
+            // connection may wait; running again later may succeed.
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if info
+                    .message()
+                    .starts_with("canceling statement due to lock timeout") =>
+            {
+                Self::Contention(info.message().to_owned())
+            }
+            // `statement_timeout` (57014): the database is too slow right now.
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if info
+                    .message()
+                    .starts_with("canceling statement due to statement timeout") =>
+            {
+                Self::Unavailable(info.message().to_owned())
+            }
             DieselError::BrokenTransactionManager => {
                 Self::Unavailable("the connection's transaction state is broken".to_owned())
             }

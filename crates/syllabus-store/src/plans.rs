@@ -12,7 +12,7 @@ use syllabus_domain::{
 };
 use uuid::Uuid;
 
-use crate::jobs::{insert_job, lock_rate_window};
+use crate::jobs::{count_without_job, insert_job, lock_rate_window};
 use crate::locks::{PlanLock, lock_plan};
 use crate::records::{
     Actor, AttemptRecord, GenerationInput, JobEnd, JobRecord, Lease, ModuleRecord, NewAttempt,
@@ -770,6 +770,12 @@ impl crate::ports::PlanStore for Database {
                 }
                 let used = numbered_attempts(conn, id.as_uuid()).await?;
                 if AttemptCap::next_attempt(used).is_none() {
+                    // Refused without a provider call, but counted: a client looping on a capped
+                    // plan is rate-limited like one creating jobs.
+                    let at =
+                        lock_rate_window(conn, &actor.user, JobType::PlanGeneration, limit).await?;
+                    count_without_job(conn, &actor.user, JobType::PlanGeneration, limit, at)
+                        .await?;
                     let attempt = insert_attempt(
                         conn,
                         actor.user.as_str(),

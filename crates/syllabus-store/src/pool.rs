@@ -6,9 +6,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use diesel::sql_types::Text;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use syllabus_domain::UserId;
 
 use crate::StoreError;
@@ -21,14 +21,46 @@ pub struct PoolOptions {
     pub max_size: usize,
     /// How long a caller waits for a free connection before the store reports `Unavailable`.
     pub wait_timeout: Duration,
+    /// PostgreSQL's `lock_timeout` on every connection: a statement that waits longer for a
+    /// lock fails as [`StoreError::Contention`] instead of parking its connection (`None`: no
+    /// limit).
+    pub lock_timeout: Option<Duration>,
+    /// PostgreSQL's `statement_timeout` on every connection: a statement that runs longer is
+    /// cancelled and fails as [`StoreError::Unavailable`] (`None`: no limit).
+    pub statement_timeout: Option<Duration>,
 }
+
+/// The default `lock_timeout` (`DATABASE_LOCK_TIMEOUT_MS`).
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
+/// The default `statement_timeout` (`DATABASE_STATEMENT_TIMEOUT_MS`).
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Default for PoolOptions {
     fn default() -> Self {
         Self {
             max_size: 16,
             wait_timeout: Duration::from_secs(5),
+            lock_timeout: Some(DEFAULT_LOCK_TIMEOUT),
+            statement_timeout: Some(DEFAULT_STATEMENT_TIMEOUT),
         }
+    }
+}
+
+impl PoolOptions {
+    /// The `SET` statements every new connection runs (empty when nothing is limited).
+    fn session_settings(&self) -> String {
+        let mut sql = String::new();
+        for (name, value) in [
+            ("lock_timeout", self.lock_timeout),
+            ("statement_timeout", self.statement_timeout),
+        ] {
+            if let Some(d) = value {
+                // 0 would mean "no limit" to PostgreSQL: a set limit is at least 1 ms.
+                let ms = d.as_millis().max(1);
+                sql.push_str(&format!("SET {name} = '{ms}ms';"));
+            }
+        }
+        sql
     }
 }
 
@@ -59,7 +91,25 @@ impl Database {
     /// # Errors
     /// [`StoreError::Unexpected`] when the pool cannot be built from the options.
     pub fn connect(database_url: &str, options: PoolOptions) -> Result<Self, StoreError> {
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+        let settings: Arc<str> = options.session_settings().into();
+        let mut config = ManagerConfig::<AsyncPgConnection>::default();
+        config.custom_setup = Box::new(move |url| {
+            let settings = Arc::clone(&settings);
+            let url = url.to_owned();
+            Box::pin(async move {
+                let mut conn = AsyncPgConnection::establish(&url).await?;
+                if !settings.is_empty() {
+                    conn.batch_execute(&settings)
+                        .await
+                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                }
+                Ok(conn)
+            })
+        });
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+            database_url,
+            config,
+        );
         let pool = Pool::builder(manager)
             .max_size(options.max_size)
             .wait_timeout(Some(options.wait_timeout))
@@ -274,6 +324,69 @@ mod tests {
             })
         })
         .await
+    }
+
+    /// Every pooled connection carries the lock and statement timeouts: a statement that waits
+    /// on a lock held elsewhere fails as `Contention` after `lock_timeout` instead of parking
+    /// its connection, and a statement that runs too long is cancelled as `Unavailable`.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn pooled_connections_give_up_on_long_lock_waits_and_long_statements() -> TestResult {
+        let test = TestDb::new().await?;
+        let mut admin = AsyncPgConnection::establish(test.admin_url()).await?;
+        admin
+            .batch_execute("INSERT INTO users (id) VALUES ('alice')")
+            .await?;
+        let db = Database::connect(
+            test.url(),
+            PoolOptions {
+                max_size: 2,
+                lock_timeout: Some(std::time::Duration::from_millis(300)),
+                statement_timeout: Some(std::time::Duration::from_millis(1_500)),
+                ..PoolOptions::default()
+            },
+        )?;
+        let alice = UserId::parse("alice").ok_or("user")?;
+        // Another session holds alice's row.
+        admin
+            .batch_execute("BEGIN; SELECT * FROM users WHERE id = 'alice' FOR UPDATE")
+            .await?;
+        let bound = std::time::Duration::from_secs(20);
+        let waited: Result<(), StoreError> = tokio::time::timeout(
+            bound,
+            db.as_user(&alice, |conn| {
+                Box::pin(async move {
+                    diesel::sql_query("SELECT id FROM users WHERE id = 'alice' FOR UPDATE")
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                })
+            }),
+        )
+        .await
+        .map_err(|_| "still waiting on the lock")?;
+        assert!(
+            matches!(waited, Err(StoreError::Contention(_))),
+            "{waited:?}"
+        );
+        admin.batch_execute("ROLLBACK").await?;
+
+        let slow: Result<(), StoreError> = tokio::time::timeout(
+            bound,
+            db.as_user(&alice, |conn| {
+                Box::pin(async move {
+                    diesel::sql_query("SELECT pg_sleep(30)")
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                })
+            }),
+        )
+        .await
+        .map_err(|_| "the statement was not cancelled")?;
+        assert!(matches!(slow, Err(StoreError::Unavailable(_))), "{slow:?}");
+        // The connection is still good afterwards.
+        assert_eq!(plans_seen(&db, &alice).await?, 0);
+        Ok(())
     }
 
     /// One pooled connection serves a user, the system scope, a failed transaction and another

@@ -283,7 +283,7 @@ async fn row_level_security_isolates_users_even_when_a_query_forgets_the_filter(
 }
 
 /// The owned tables, each with one row per user (see [`owned_rows`]).
-const OWNED: [&str; 10] = [
+const OWNED: [&str; 11] = [
     "plans",
     "modules",
     "tasks",
@@ -294,6 +294,7 @@ const OWNED: [&str; 10] = [
     "skill_trees",
     "skill_nodes",
     "plan_previews",
+    "rate_events",
 ];
 
 /// One row of every owned table for `user`; `n` (1–9) keeps the ids apart.
@@ -341,6 +342,9 @@ fn owned_rows(user: &str, n: u8) -> Vec<String> {
         ),
         format!(
             "INSERT INTO plan_previews (plan_id, attempt_number, position, user_id, module) VALUES ('{plan}', 1, 0, '{user}', '{{}}')"
+        ),
+        format!(
+            "INSERT INTO rate_events (user_id, job_type, created_at) VALUES ('{user}', 'plan_generation', now())"
         ),
     ]
 }
