@@ -49,7 +49,6 @@ fn raise_open_files() {
 /// `previews`: the process serves plans' event streams, so it also listens to module previews.
 /// `pool_size`: the connections of the returned handle.
 async fn start_core(cfg: &RunConfig, previews: bool, pool_size: usize) -> anyhow::Result<Core> {
-    raise_open_files();
     let db = pool(cfg, pool_size)?;
     db.ping().await.context("cannot reach the database")?;
     // Ownership is enforced by row-level security: a role it does not bind would serve every
@@ -72,6 +71,8 @@ async fn start_core(cfg: &RunConfig, previews: bool, pool_size: usize) -> anyhow
             "database schema is up to date"
         );
     }
+    // Once start-up can no longer be refused (a refusal stays one line).
+    raise_open_files();
     let ready_within = Duration::from_secs(5);
     let events = if previews {
         JobEvents::start_with_previews(&cfg.database_url, ready_within).await

@@ -183,6 +183,11 @@ async function follow(path, onEvent, signal) {
       if (finished) return;
     } catch (error) {
       if (signal.aborted) return;
+      // Too many streams open at once (other tabs): wait as the server asks, then try again.
+      if (error instanceof ApiError && error.status === 429) {
+        await new Promise((resolve) => setTimeout(resolve, Math.max(retry, 5000)));
+        continue;
+      }
       if (error instanceof ApiError && error.status < 500) throw error;
     }
     await new Promise((resolve) => setTimeout(resolve, retry));
