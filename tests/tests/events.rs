@@ -669,3 +669,59 @@ async fn preview_notifications_carry_keys_only_and_streams_still_get_the_modules
     app.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_preview_read_after_its_attempt_succeeded_comes_from_the_stored_modules() -> TestResult {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    use syllabus_store::PlanEvent;
+
+    let app = App::start(Options::default()).await?;
+    app.llm
+        .set_default(Reply::stream(&plan_json(3, 2, 60), 3, Duration::ZERO));
+    let plan = app.create_plan("max", "Read back").await?;
+    app.settle("max", &plan, LONG).await?;
+    let id = syllabus_domain::PlanId::from_uuid(plan.parse()?);
+    let owner = syllabus_domain::UserId::parse("max").ok_or("user")?;
+    let other = syllabus_domain::UserId::parse("ned").ok_or("user")?;
+    let mut own = app.events.subscribe_plan(&owner, id);
+    let mut foreign = app.events.subscribe_plan(&other, id);
+
+    // The notification of a preview whose row the attempt's finishing transaction deleted (as
+    // when the reader comes after the commit), then one of an attempt that never succeeded.
+    let mut conn = AsyncPgConnection::establish(&app.url).await?;
+    conn.batch_execute(&format!(
+        "SELECT pg_notify('syllabus_previews', '{{\"plan_id\":\"{plan}\",\"attempt_number\":1,\"index\":1}}');
+         SELECT pg_notify('syllabus_previews', '{{\"plan_id\":\"{plan}\",\"attempt_number\":2,\"index\":0}}');"
+    ))
+    .await?;
+
+    let stored = app.get(&format!("/api/v1/plans/{plan}"), "max").await?.body;
+    let mut module = stored["modules"][1].clone();
+    module.as_object_mut().ok_or("module")?.remove("id");
+    for task in module["tasks"].as_array_mut().ok_or("tasks")? {
+        task.as_object_mut().ok_or("task")?.remove("id");
+    }
+    let first = tokio::time::timeout(LONG, own.recv()).await?;
+    let PlanEvent::Preview {
+        attempt_number: 1,
+        index: 1,
+        module: read,
+    } = first
+    else {
+        return Err(format!("{first:?}").into());
+    };
+    assert_eq!(*read, module);
+    assert_eq!(
+        tokio::time::timeout(LONG, own.recv()).await?,
+        PlanEvent::Resync
+    );
+    // Read as another user, row-level security shows nothing: a re-read, never the module.
+    for _ in 0..2 {
+        assert_eq!(
+            tokio::time::timeout(LONG, foreign.recv()).await?,
+            PlanEvent::Resync
+        );
+    }
+    app.stop().await;
+    Ok(())
+}
