@@ -140,6 +140,8 @@ pub struct App {
     pub llm: FakeLlm,
     /// The store, for direct checks.
     pub store: Database,
+    /// The process's job events (the API's and the workers'), for counting wake-ups.
+    pub events: JobEvents,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
     http: reqwest::Client,
@@ -198,6 +200,7 @@ impl App {
         let llm = FakeLlm::start().await?;
         let store = Database::connect(&url, options.pool)?;
         let events = JobEvents::start_with_previews(&url, Duration::from_secs(5)).await;
+        let wakeup_events = events.clone();
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let base = format!("http://{}", listener.local_addr()?);
         let state = AppState::new(
@@ -262,6 +265,7 @@ impl App {
             _db: db,
             llm,
             store,
+            events: wakeup_events,
             base,
             http: reqwest::Client::new(),
             doc: openapi::document(),

@@ -410,3 +410,318 @@ async fn previews_cross_from_a_worker_process_to_an_api_only_process() -> TestRe
     );
     Ok(())
 }
+
+/// The id of the newest job of `user`.
+async fn newest_job(app: &App, user: &str) -> Result<String, syllabus_e2e::Error> {
+    Ok(
+        app.get("/api/v1/jobs?limit=1", user).await?.body["items"][0]["id"]
+            .as_str()
+            .ok_or("no job")?
+            .to_owned(),
+    )
+}
+
+/// Waits until the process has `n` waiters and streams subscribed (the runtime not counted).
+async fn until_waiting(app: &App, n: usize) -> TestResult {
+    let deadline = tokio::time::Instant::now() + LONG;
+    while app.events.waiting() != n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} waiting, not {n}",
+            app.events.waiting()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wait_on_one_job_is_not_woken_by_other_jobs_and_returns_when_its_own_changes()
+-> TestResult {
+    // No workers: jobs change only when the test changes them.
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    app.create_plan("ivy", "Waiting on mine").await?;
+    let mine = newest_job(&app, "ivy").await?;
+    let path = format!("/api/v1/jobs/{mine}");
+    let waiter = app.send("GET", &path, Some("ivy"), None, &[("prefer", "wait=60")]);
+    let driver = async {
+        until_waiting(&app, 1).await?;
+        let before = app.events.wakeups();
+        // Another user's job is created and cancelled, and one more of the same user's: two,
+        // then one more event the waiter must not hear.
+        app.create_plan("jon", "Someone else").await?;
+        let other = newest_job(&app, "jon").await?;
+        let res = app
+            .post(&format!("/api/v1/jobs/{other}/cancel"), "jon", &json!({}))
+            .await?;
+        assert_eq!(res.status, 200, "{}", res.body);
+        app.create_plan("ivy", "Another of mine").await?;
+        let started = tokio::time::Instant::now();
+        let res = app
+            .post(&format!("/api/v1/jobs/{mine}/cancel"), "ivy", &json!({}))
+            .await?;
+        assert_eq!(res.status, 200, "{}", res.body);
+        Ok::<_, syllabus_e2e::Error>((before, started))
+    };
+    let (answer, driven) = tokio::join!(waiter, driver);
+    let (before, started) = driven?;
+    let answer = answer?;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body["status"], "cancelled", "{}", answer.body);
+    assert_eq!(answer.header("preference-applied"), Some("wait=60"));
+    // At once: the wait was 60 s, the generous margin is for a loaded machine.
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // Four job events went by; the waiter heard its own only.
+    assert_eq!(app.events.wakeups() - before, 1);
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_whose_generation_was_cancelled_ends_its_streams_and_waits() -> TestResult {
+    // No workers: the generation job stays queued until it is cancelled.
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    let plan = app.create_plan("kim", "Never mind").await?;
+    let job = newest_job(&app, "kim").await?;
+    let path = format!("/api/v1/plans/{plan}/events");
+    let mut open = app.events(&path, "kim", None).await?;
+    assert_eq!(
+        names(&[open.next(LONG).await?.ok_or("no status")?]),
+        ["status pending"]
+    );
+    let plan_path = format!("/api/v1/plans/{plan}");
+    let waiter = app.send(
+        "GET",
+        &plan_path,
+        Some("kim"),
+        None,
+        &[("prefer", "wait=60")],
+    );
+    let cancel = async {
+        until_waiting(&app, 2).await?;
+        let res = app
+            .post(&format!("/api/v1/jobs/{job}/cancel"), "kim", &json!({}))
+            .await?;
+        assert_eq!(res.status, 200, "{}", res.body);
+        Ok::<_, syllabus_e2e::Error>(tokio::time::Instant::now())
+    };
+    let (waited, cancelled) = tokio::join!(waiter, cancel);
+    let (waited, cancelled) = (waited?, cancelled?);
+    // The wait answers at once with the plan as it stays (60 s was asked; the margin is for a
+    // loaded machine).
+    assert_eq!(waited.status, 200);
+    assert_eq!(waited.body["status"], "pending", "{}", waited.body);
+    assert!(cancelled.elapsed() < Duration::from_secs(20));
+    // The open stream sends its final status and ends.
+    let rest = open.rest(LONG).await?;
+    assert_eq!(names(&rest), ["status pending"]);
+    assert_eq!(rest[0].data["id"], plan.as_str());
+    // Opened now: the status, then the end; a wait answers at once.
+    let mut late = app.events(&path, "kim", None).await?;
+    assert_eq!(names(&all(&mut late).await?), ["status pending"]);
+    let started = tokio::time::Instant::now();
+    let res = app
+        .send(
+            "GET",
+            &plan_path,
+            Some("kim"),
+            None,
+            &[("prefer", "wait=60")],
+        )
+        .await?;
+    assert_eq!(res.body["status"], "pending");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(
+        app.events.waiting(),
+        0,
+        "every subscription went with its stream"
+    );
+
+    // Regenerated: a generation is queued again, and a new stream follows it.
+    let res = app
+        .post(
+            &format!("/api/v1/plans/{plan}/regenerate"),
+            "kim",
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(res.status, 202, "{}", res.body);
+    let mut again = app.events(&path, "kim", None).await?;
+    assert_eq!(
+        names(&[again.next(LONG).await?.ok_or("no status")?]),
+        ["status pending"]
+    );
+    assert!(
+        again.next(Duration::from_millis(500)).await.is_err(),
+        "a plan with a queued generation keeps its stream open"
+    );
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_notifications_carry_keys_only_and_streams_still_get_the_modules() -> TestResult {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    use futures::StreamExt;
+
+    let app = App::start(Options::default()).await?;
+    // Any role that may connect can LISTEN: here, the application's own role on a connection of
+    // its own, outside any user's transaction.
+    let mut listener = AsyncPgConnection::establish(&app.url).await?;
+    listener
+        .batch_execute("LISTEN syllabus_previews; LISTEN syllabus_jobs")
+        .await?;
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = std::sync::Arc::clone(&heard);
+    let listening = tokio::spawn(async move {
+        let mut stream = std::pin::pin!(listener.notifications_stream());
+        while let Some(Ok(n)) = stream.next().await {
+            if let Ok(mut heard) = sink.lock() {
+                heard.push(n.payload);
+            }
+        }
+    });
+
+    app.llm.set_default(Reply::stream(
+        &plan_json(3, 2, 60),
+        30,
+        Duration::from_millis(50),
+    ));
+    let plan = app.create_plan("lou", "Secret curriculum").await?;
+    // Another user's subscription to the plan in this process (the API refuses it with a 404;
+    // here it is made behind the API's back): previews are read as that user, who sees none.
+    let intruder = syllabus_domain::UserId::parse("mallory").ok_or("user")?;
+    let mut foreign = app
+        .events
+        .subscribe_plan(&intruder, syllabus_domain::PlanId::from_uuid(plan.parse()?));
+    let mut stream = app
+        .events(&format!("/api/v1/plans/{plan}/events"), "lou", None)
+        .await?;
+    let events = all(&mut stream).await?;
+    assert_eq!(
+        names(&events),
+        [
+            "status pending",
+            "module 1.0",
+            "module 1.1",
+            "module 1.2",
+            "attempt 1 success",
+            "status ready"
+        ]
+    );
+    assert_eq!(events[1].data["module"]["title"], "Module 1");
+    let mut foreign_events = Vec::new();
+    while let Ok(e) = tokio::time::timeout(Duration::from_millis(200), foreign.recv()).await {
+        foreign_events.push(e);
+    }
+    assert!(
+        !foreign_events
+            .iter()
+            .any(|e| matches!(e, syllabus_store::PlanEvent::Preview { .. })),
+        "{foreign_events:?}"
+    );
+
+    // The three previews committed before the stream showed them; the test's listener hears
+    // them too (soon: the deadline is for a loaded machine).
+    let preview_payloads = |heard: &[String]| -> Vec<Value> {
+        heard
+            .iter()
+            .filter_map(|p| serde_json::from_str::<Value>(p).ok())
+            .filter(|p| p.get("attempt_number").is_some())
+            .collect()
+    };
+    let deadline = tokio::time::Instant::now() + LONG;
+    let heard = loop {
+        let now = heard.lock().map_err(|_| "poisoned")?.clone();
+        if preview_payloads(&now).len() >= 3 || tokio::time::Instant::now() >= deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    listening.abort();
+    let previews = preview_payloads(&heard);
+    assert_eq!(previews.len(), 3, "{heard:?}");
+    for (i, p) in previews.iter().enumerate() {
+        let mut keys: Vec<&str> = p
+            .as_object()
+            .ok_or("object")?
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["attempt_number", "index", "plan_id"], "{p}");
+        assert_eq!(p["index"], i);
+        assert_eq!(p["plan_id"], plan.as_str());
+    }
+    for payload in &heard {
+        for text in ["Module", "Task", "Do it", "Secret"] {
+            assert!(!payload.contains(text), "{payload}");
+        }
+    }
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_preview_read_after_its_attempt_succeeded_comes_from_the_stored_modules() -> TestResult {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    use syllabus_store::PlanEvent;
+
+    let app = App::start(Options::default()).await?;
+    app.llm
+        .set_default(Reply::stream(&plan_json(3, 2, 60), 3, Duration::ZERO));
+    let plan = app.create_plan("max", "Read back").await?;
+    app.settle("max", &plan, LONG).await?;
+    let id = syllabus_domain::PlanId::from_uuid(plan.parse()?);
+    let owner = syllabus_domain::UserId::parse("max").ok_or("user")?;
+    let other = syllabus_domain::UserId::parse("ned").ok_or("user")?;
+    let mut own = app.events.subscribe_plan(&owner, id);
+    let mut foreign = app.events.subscribe_plan(&other, id);
+
+    // The notification of a preview whose row the attempt's finishing transaction deleted (as
+    // when the reader comes after the commit), then one of an attempt that never succeeded.
+    let mut conn = AsyncPgConnection::establish(&app.url).await?;
+    conn.batch_execute(&format!(
+        "SELECT pg_notify('syllabus_previews', '{{\"plan_id\":\"{plan}\",\"attempt_number\":1,\"index\":1}}');
+         SELECT pg_notify('syllabus_previews', '{{\"plan_id\":\"{plan}\",\"attempt_number\":2,\"index\":0}}');"
+    ))
+    .await?;
+
+    let stored = app.get(&format!("/api/v1/plans/{plan}"), "max").await?.body;
+    let mut module = stored["modules"][1].clone();
+    module.as_object_mut().ok_or("module")?.remove("id");
+    for task in module["tasks"].as_array_mut().ok_or("tasks")? {
+        task.as_object_mut().ok_or("task")?.remove("id");
+    }
+    let first = tokio::time::timeout(LONG, own.recv()).await?;
+    let PlanEvent::Preview {
+        attempt_number: 1,
+        index: 1,
+        module: read,
+    } = first
+    else {
+        return Err(format!("{first:?}").into());
+    };
+    assert_eq!(*read, module);
+    assert_eq!(
+        tokio::time::timeout(LONG, own.recv()).await?,
+        PlanEvent::Resync
+    );
+    // Read as another user, row-level security shows nothing: a re-read, never the module.
+    for _ in 0..2 {
+        assert_eq!(
+            tokio::time::timeout(LONG, foreign.recv()).await?,
+            PlanEvent::Resync
+        );
+    }
+    app.stop().await;
+    Ok(())
+}

@@ -1,8 +1,9 @@
 //! Server-sent event streams (issue #11): `GET /plans/{id}/events` and `GET /jobs/{id}/events`.
 //!
 //! Each stream is a task of its own that writes frames into a small channel the response body
-//! reads; it ends when the resource reaches a terminal state, when the client goes away (the
-//! channel closes), or when the resource is deleted. Wake-ups come from PostgreSQL's
+//! reads; it ends when the resource reaches a terminal state, when nothing can change it any more
+//! (a pending plan with no generation job queued or running: its job was cancelled or gave up),
+//! when the client goes away (the channel closes), or when the resource is deleted. Wake-ups come from PostgreSQL's
 //! `LISTEN/NOTIFY` (the job trigger and the preview trigger), so the process that streams need not
 //! be the one that generates.
 //!
@@ -18,9 +19,8 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use syllabus_domain::{JobId, PlanId, PlanStatus, UserId};
-use syllabus_store::records::{JobEvent, JobRecord, PlanStreamState};
-use syllabus_store::{PlanEvent, PlanEvents, StoreError};
-use tokio::sync::broadcast::error::RecvError;
+use syllabus_store::records::{JobRecord, PlanStreamState};
+use syllabus_store::{PlanEvent, PlanEvents, StoreError, Wakeups};
 use tokio::sync::mpsc;
 use tracing::Instrument as _;
 
@@ -181,6 +181,12 @@ fn is_final(status: PlanStatus) -> bool {
     matches!(status, PlanStatus::Ready | PlanStatus::Failed)
 }
 
+/// Whether nothing will change `state` by itself: a final status, or a pending plan with no
+/// generation job queued or running (until the user regenerates it, which a new stream follows).
+fn is_settled(state: &PlanStreamState) -> bool {
+    is_final(state.plan.status) || !state.generating
+}
+
 /// A plan's stream: its cursor and the last status sent.
 struct PlanStream {
     cursor: Cursor,
@@ -189,9 +195,11 @@ struct PlanStream {
 
 impl PlanStream {
     /// Sends what `state` shows beyond the cursor: attempts that ended, then the status when it
-    /// changed (always on the first call: none was sent), then the previews of the attempt in
-    /// flight. `true` once the status is final (the stream ends).
+    /// changed (always on the first call: none was sent, and always when the stream ends), then
+    /// the previews of the attempt in flight. `true` once nothing can change the plan by itself
+    /// (the stream ends).
     async fn catch_up(&mut self, sse: &Sse, state: PlanStreamState) -> Result<bool, Gone> {
+        let settled = is_settled(&state);
         for attempt in state.attempts {
             let Some(number) = attempt.number else {
                 continue;
@@ -207,12 +215,12 @@ impl PlanStream {
                 .await?;
         }
         let status = state.plan.status;
-        if self.status != Some(status) {
+        if self.status != Some(status) || settled {
             self.status = Some(status);
             sse.event("status", &self.cursor.id(), &PlanView::summary(state.plan))
                 .await?;
         }
-        if is_final(status) {
+        if settled {
             return Ok(true);
         }
         for preview in state.previews {
@@ -254,10 +262,10 @@ impl PlanStream {
             } if *attempt_number == cursor.attempts + 1 => {
                 // In commit order (a lag is a re-read first), so an index past the next one is
                 // a gap left by a preview that failed to publish, not one still to come.
-                match module {
-                    _ if *index < cursor.previews => Triage::Seen,
-                    Some(module) => Triage::Send(*attempt_number, *index, module),
-                    None => Triage::Reread,
+                if *index < cursor.previews {
+                    Triage::Seen
+                } else {
+                    Triage::Send(*attempt_number, *index, module)
                 }
             }
             PlanEvent::Preview { attempt_number, .. } if *attempt_number <= cursor.attempts => {
@@ -285,7 +293,7 @@ pub(crate) async fn plan_events<S: Stores>(
     let id = PlanId::from_uuid(path_id(&path)?);
     let slot = state.gates.hold(&caller.0)?;
     // Subscribe before reading: nothing committed after the read is missed.
-    let events = state.events.subscribe_plan(id);
+    let events = state.events.subscribe_plan(&caller.0, id);
     let first = state.store.plan_stream(&caller.0, id).await?;
     let resume = last_event_id(&req).and_then(Cursor::parse);
     let keepalive = state.settings.sse_keepalive;
@@ -352,11 +360,12 @@ pub(crate) async fn job_events<S: Stores>(
 ) -> Result<HttpResponse, ApiError> {
     let id = JobId::from_uuid(path_id(&path)?);
     let slot = state.gates.hold(&caller.0)?;
-    let events = state.events.subscribe();
+    // Subscribed before the read: a change committed after it wakes the stream.
+    let wakeups = state.events.watch_job(id);
     let first = state.store.job(&caller.0, id).await?;
     let keepalive = state.settings.sse_keepalive;
     Ok(respond(keepalive, slot, move |sse| {
-        run_job_stream(state, caller.0, id, events, first, sse)
+        run_job_stream(state, caller.0, id, wakeups, first, sse)
     }))
 }
 
@@ -369,7 +378,7 @@ async fn run_job_stream<S: Stores>(
     state: State<S>,
     user: UserId,
     id: JobId,
-    mut events: tokio::sync::broadcast::Receiver<JobEvent>,
+    mut wakeups: Wakeups,
     first: JobRecord,
     mut sse: Sse,
 ) -> Result<(), Gone> {
@@ -380,16 +389,18 @@ async fn run_job_stream<S: Stores>(
     if terminal {
         return Ok(());
     }
-    let mut reread = false;
     loop {
-        if reread {
-            // Pruned: it was terminal long ago.
-            let Some(job) = read_again(&sse, async || state.store.job(&user, id).await).await?
-            else {
-                return Ok(());
-            };
-            reread = false;
-            if (job.status, job.attempts) != sent {
+        // Woken for this job only (its changes, or a resync after the listener reconnected).
+        tokio::select! {
+            () = wakeups.changed() => {
+                // Pruned: it was terminal long ago.
+                let Some(job) = read_again(&sse, async || state.store.job(&user, id).await).await?
+                else {
+                    return Ok(());
+                };
+                if (job.status, job.attempts) == sent {
+                    continue;
+                }
                 sent = (job.status, job.attempts);
                 let terminal = job.status.is_terminal();
                 sse.event("status", &job_event_id(&job), &JobView::from(job))
@@ -398,13 +409,6 @@ async fn run_job_stream<S: Stores>(
                     return Ok(());
                 }
             }
-        }
-        tokio::select! {
-            event = events.recv() => match event {
-                Ok(JobEvent::Changed { id: changed, .. }) => reread = changed == id,
-                Ok(JobEvent::Resync) | Err(RecvError::Lagged(_)) => reread = true,
-                Err(RecvError::Closed) => return Ok(()),
-            },
             idle = sse.idle() => idle?,
         }
     }

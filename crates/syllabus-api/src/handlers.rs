@@ -7,13 +7,13 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 use syllabus_domain::{
-    FlashcardId, JobId, JobPayload, JobType, PlanId, PlanRequest, RawPlanRequest,
+    FlashcardId, JobId, JobPayload, JobType, PlanId, PlanRequest, PlanStatus, RawPlanRequest,
 };
 use syllabus_store::Regeneration;
-use syllabus_store::records::{Actor, JobEvent, JobFilter, NewPlan, PlanFilter};
+use syllabus_store::Wakeups;
+use syllabus_store::records::{Actor, JobFilter, NewPlan, PlanFilter};
 
 use crate::Stores;
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::Caller;
 use crate::input::{
@@ -41,38 +41,32 @@ fn job_location(id: JobId) -> (header::HeaderName, String) {
     (header::LOCATION, format!("/api/v1/jobs/{id}"))
 }
 
-/// Waits until `changed` says the resource's state moved on, or `wait` passes. `relevant`
-/// picks the events about this resource; a resync re-reads too.
+/// Waits until `changed` says the resource's state moved on, `settled` says nothing can change
+/// it any more, or `wait` passes. Each wake-up (an event about this resource only, or a resync
+/// after the listener reconnected) re-reads it.
 async fn hold<T>(
-    mut events: tokio::sync::broadcast::Receiver<JobEvent>,
+    mut wakeups: Wakeups,
     wait: Duration,
     mut current: T,
-    relevant: impl Fn(&JobEvent) -> bool,
     mut reread: impl AsyncFnMut() -> Result<T>,
     changed: impl Fn(&T, &T) -> bool,
+    settled: impl Fn(&T) -> bool,
 ) -> Result<T> {
     let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        let event = match tokio::time::timeout_at(deadline, events.recv()).await {
-            Err(_) => return Ok(current),
-            Ok(event) => event,
-        };
-        let recheck = match event {
-            Ok(e @ JobEvent::Changed { .. }) => relevant(&e),
-            Ok(JobEvent::Resync) | Err(RecvError::Lagged(_)) => true,
-            Err(RecvError::Closed) => {
-                tokio::time::sleep_until(deadline).await;
-                true
-            }
-        };
-        if recheck {
-            let next = reread().await?;
-            if changed(&current, &next) {
-                return Ok(next);
-            }
-            current = next;
+    while !settled(&current) {
+        if tokio::time::timeout_at(deadline, wakeups.changed())
+            .await
+            .is_err()
+        {
+            break;
         }
+        let next = reread().await?;
+        if changed(&current, &next) {
+            return Ok(next);
+        }
+        current = next;
     }
+    Ok(current)
 }
 
 fn preference_applied(res: &mut actix_web::HttpResponseBuilder, wait: Option<Duration>) {
@@ -131,19 +125,22 @@ pub(crate) async fn get_plan<S: Stores>(
 ) -> Result<HttpResponse> {
     let id = PlanId::from_uuid(path_id(&path)?);
     let wait = prefer_wait(&req);
-    let events = state.events.subscribe();
+    // Subscribed before the read: a change committed after it wakes the wait.
+    let wakeups = wait.map(|_| state.events.watch_plan(id));
     let mut detail = state.store.plan(&caller.0, id).await?;
-    if let Some(w) = wait
-        && detail.plan.status == syllabus_domain::PlanStatus::Pending
-    {
-        let _slot = state.gates.hold(&caller.0)?;
+    if let (Some(w), Some(wakeups)) = (wait, wakeups) {
+        // A pending plan with no generation queued or running (cancelled, given up) will not
+        // change by itself: the wait answers at once.
+        let _slot = (detail.plan.status == PlanStatus::Pending && detail.generating)
+            .then(|| state.gates.hold(&caller.0))
+            .transpose()?;
         detail = hold(
-            events,
+            wakeups,
             w,
             detail,
-            |e| matches!(e, JobEvent::Changed { plan_id: Some(p), .. } if *p == id),
             async || Ok(state.store.plan(&caller.0, id).await?),
             |a, b| a.plan.status != b.plan.status,
+            |d| d.plan.status != PlanStatus::Pending || !d.generating,
         )
         .await?;
     }
@@ -226,19 +223,20 @@ pub(crate) async fn get_job<S: Stores>(
 ) -> Result<HttpResponse> {
     let id = JobId::from_uuid(path_id(&path)?);
     let wait = prefer_wait(&req);
-    let events = state.events.subscribe();
+    // Subscribed before the read: a change committed after it wakes the wait.
+    let wakeups = wait.map(|_| state.events.watch_job(id));
     let mut job = state.store.job(&caller.0, id).await?;
-    if let Some(w) = wait
-        && !job.status.is_terminal()
-    {
-        let _slot = state.gates.hold(&caller.0)?;
+    if let (Some(w), Some(wakeups)) = (wait, wakeups) {
+        let _slot = (!job.status.is_terminal())
+            .then(|| state.gates.hold(&caller.0))
+            .transpose()?;
         job = hold(
-            events,
+            wakeups,
             w,
             job,
-            |e| matches!(e, JobEvent::Changed { id: j, .. } if *j == id),
             async || Ok(state.store.job(&caller.0, id).await?),
             |a, b| a.status != b.status,
+            |j| j.status.is_terminal(),
         )
         .await?;
     }

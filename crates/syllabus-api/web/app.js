@@ -138,8 +138,10 @@ async function api(method, path, body, { signal } = {}) {
 
 // Follows a server-sent event stream until `onEvent` returns true (the stream's end), the stream
 // ends after a final event, or `signal` aborts. Reconnects with Last-Event-ID after the server's
-// `retry:` delay, so a dropped connection resumes where it stopped.
-async function follow(path, onEvent, signal) {
+// `retry:` delay, so a dropped connection resumes where it stopped. A stream that ends without a
+// final event asks `onEnd` (when given) first: it resolves true when there is nothing more to
+// follow (the server also ends a plan's stream when its generation was cancelled or gave up).
+async function follow(path, onEvent, signal, onEnd) {
   let lastId = null;
   let retry = 2000;
   while (!signal.aborted) {
@@ -181,6 +183,7 @@ async function follow(path, onEvent, signal) {
         }
       }
       if (finished) return;
+      if (onEnd && !signal.aborted && (await onEnd())) return;
     } catch (error) {
       if (signal.aborted) return;
       // Too many streams open at once (other tabs): wait as the server asks, then try again.
@@ -694,16 +697,20 @@ async function planScreen(view, id, signal) {
   if (plan.status !== 'pending') return;
 
   // Pending with no generation queued or running (its job was cancelled or gave up): say so and
-  // offer what is possible, instead of waiting for modules that will not come.
-  const job = await latestJob('plan_generation', (j) => j.payload.plan_id === id, signal);
-  if (job && ['failed', 'cancelled'].includes(job.status)) {
-    renderActions(plan, false);
+  // offer what is possible, instead of waiting for modules that will not come. Asked on opening
+  // and again when the plan's event stream ends while the plan is still pending.
+  const stopped = async (p) => {
+    const job = await latestJob('plan_generation', (j) => j.payload.plan_id === id, signal);
+    if (!job || !['failed', 'cancelled'].includes(job.status)) return false;
+    renderActions(p, false);
+    replace(body);
     replace(status, h('p', { 'data-testid': 'plan-stopped' },
       job.status === 'cancelled'
         ? 'Generation was cancelled before the plan was written. Regenerate it to try again.'
         : `Generation stopped: ${explain(job.error?.classification)} Regenerate it to try again.`));
-    return;
-  }
+    return true;
+  };
+  if (await stopped(plan)) return;
 
   // Pending: placeholders that the streamed modules replace one by one.
   const list = h('ol', { class: 'modules', 'data-testid': 'previews', 'aria-busy': 'true' });
@@ -717,6 +724,7 @@ async function planScreen(view, id, signal) {
   const say = (text) => replace(status, h('p', {}, h('span', { class: 'spinner', 'aria-hidden': 'true' }), text));
   say('Generating your plan… modules appear here as the model writes them.');
   let attempt = null;
+  let latest = plan;
   follow(
     `/plans/${id}/events`,
     (event, data) => {
@@ -741,6 +749,7 @@ async function planScreen(view, id, signal) {
         return false;
       }
       if (event === 'status') {
+        latest = data;
         if (data.status === 'pending') return false;
         list.removeAttribute('aria-busy');
         api('GET', `/plans/${id}`, undefined, { signal })
@@ -755,6 +764,12 @@ async function planScreen(view, id, signal) {
       return false;
     },
     signal,
+    // Ended while pending: the generation was cancelled or gave up (else follow reconnects).
+    async () => {
+      if (!(await stopped(latest))) return false;
+      list.removeAttribute('aria-busy');
+      return true;
+    },
   ).catch((error) => {
     if (!signal.aborted) replace(status, h('p', { class: 'form-error', role: 'alert' }, error.message));
   });

@@ -284,7 +284,7 @@ where
             beats_stopped,
         ));
         let mut running = JoinSet::new();
-        let mut events = self.events.subscribe();
+        let mut events = self.events.subscribe_queue();
         let rescue_every = (config.stale_after / 2).max(Duration::from_millis(100));
         let mut next_rescue = tokio::time::Instant::now();
         let mut next_prune = tokio::time::Instant::now();

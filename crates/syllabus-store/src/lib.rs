@@ -17,7 +17,7 @@ mod schema;
 mod users;
 
 pub use error::StoreError;
-pub use listen::{JOBS_CHANNEL, JobEvents, PREVIEWS_CHANNEL, PlanEvent, PlanEvents};
+pub use listen::{JOBS_CHANNEL, JobEvents, PREVIEWS_CHANNEL, PlanEvent, PlanEvents, Wakeups};
 pub use migrate::{MIGRATIONS_LOCK_KEY, run_migrations};
 pub use plans::Regeneration;
 pub use pool::{Database, PoolOptions};

@@ -351,6 +351,33 @@ async fn latest_attempt(
     Ok(latest.map(AttemptRow::into_record))
 }
 
+/// Whether the plan has a generation job queued or running (read through the partial unique
+/// index `jobs_one_active_generation_idx`, whose predicate this repeats).
+async fn generation_live(conn: &mut AsyncPgConnection, plan: Uuid) -> Result<bool, StoreError> {
+    #[derive(QueryableByName)]
+    struct Live {
+        #[diesel(sql_type = Bool)]
+        live: bool,
+    }
+    let row: Live = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM jobs WHERE plan_id = $1 AND job_type = 'plan_generation'
+                        AND status IN ('pending', 'processing')) AS live",
+    )
+    .bind::<SqlUuid, _>(plan)
+    .get_result(conn)
+    .await?;
+    Ok(row.live)
+}
+
+/// [`generation_live`] for a pending plan; a ready or failed one is not waiting for any.
+async fn generating(conn: &mut AsyncPgConnection, plan: &PlanRecord) -> Result<bool, StoreError> {
+    if plan.status == PlanStatus::Pending {
+        generation_live(conn, plan.id.as_uuid()).await
+    } else {
+        Ok(false)
+    }
+}
+
 async fn load_plan(conn: &mut AsyncPgConnection, id: Uuid) -> Result<PlanDetail, StoreError> {
     let row = plan_row(conn, id).await?;
     let latest = latest_attempt(conn, id).await?;
@@ -388,9 +415,12 @@ async fn load_plan(conn: &mut AsyncPgConnection, id: Uuid) -> Result<PlanDetail,
                 .collect(),
         })
         .collect();
+    let plan = row.into_record(latest);
+    let generating = generating(conn, &plan).await?;
     Ok(PlanDetail {
-        plan: row.into_record(latest),
+        plan,
         modules,
+        generating,
     })
 }
 
@@ -596,6 +626,7 @@ impl crate::ports::PlanStore for Database {
                         updated_at,
                     },
                     modules: Vec::new(),
+                    generating: true,
                 };
                 Ok((detail, job))
             })
@@ -833,10 +864,13 @@ impl crate::ports::PlanStore for Database {
                 attempts.sort_by_key(|a| a.number);
                 let in_flight = u32::try_from(attempts.len()).unwrap_or(u32::MAX) + 1;
                 let previews = crate::previews::load(conn, plan, in_flight).await?;
+                let plan = row.into_record(latest);
+                let generating = generating(conn, &plan).await?;
                 Ok(PlanStreamState {
-                    plan: row.into_record(latest),
+                    plan,
                     attempts,
                     previews,
+                    generating,
                 })
             })
         })

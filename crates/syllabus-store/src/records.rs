@@ -102,6 +102,10 @@ pub struct PlanDetail {
     pub plan: PlanRecord,
     /// Modules in order (`[]` while pending).
     pub modules: Vec<ModuleRecord>,
+    /// Whether a generation job of the plan is queued or running (only read for a pending
+    /// plan; `false` for a ready or failed one). A pending plan without one does not change by
+    /// itself: its waits and event streams end.
+    pub generating: bool,
 }
 
 /// A stored module.
@@ -580,4 +584,6 @@ pub struct PlanStreamState {
     pub attempts: Vec<AttemptRecord>,
     /// Previews of the next attempt, by index.
     pub previews: Vec<PreviewRecord>,
+    /// As [`PlanDetail::generating`].
+    pub generating: bool,
 }
