@@ -146,9 +146,11 @@ impl<S, P> Context<S, P> {
         finish_with_retry(write).await
     }
 
-    /// Ends a run that writes nothing but the job's state, and returns that state. A handler
-    /// must end its run through this (or the handlers' own finishing writes), never with the
-    /// store's `finish` directly: see [`Self::finishing`].
+    /// Ends a run that writes nothing but the job's state, and returns that state. The run is
+    /// marked as finishing first: a heartbeat that then finds the lease gone (because this write
+    /// just committed) no longer cancels the run, which learns from this write's own answer
+    /// whether it finished the job. A handler must end its run through this (or the handlers'
+    /// own finishing writes), never with the store's `finish` directly.
     ///
     /// # Errors
     /// [`StoreError::LeaseLost`] when the job was rescued meanwhile; the store's errors after
