@@ -9,6 +9,8 @@
 #      and the same fenced completion, as two transactions per job, with FLOOR_CLIENTS (default
 #      "8 64") connections.
 # Prints jobs/s, µs of worker (or pgbench) CPU per job and µs of PostgreSQL CPU per job.
+# Each burn-down ends within BENCH_DEADLINE_S (default 300) or fails printing the jobs table's
+# counts by status (a lost count shows as all jobs completed; a stuck queue as jobs left pending).
 # Needs the PostgreSQL binaries (as scripts/test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."

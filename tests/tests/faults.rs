@@ -629,3 +629,87 @@ async fn a_plan_whose_handler_always_panics_fails_after_three_recorded_attempts(
     app.stop().await;
     Ok(())
 }
+
+/// Issue #18, item 9: a regeneration that replaces a plan's modules while a flashcards job for
+/// one of them is running made the job's finishing insert break the foreign key to the module:
+/// logged as an internal error, retried, and only then cancelled, without a word for the user.
+#[tokio::test(flavor = "multi_thread")]
+async fn flashcards_whose_module_a_regeneration_replaced_end_cancelled_at_once() -> TestResult {
+    let app = app().await?;
+    let zoe = user("zoe")?;
+    let plan = PlanId::from_uuid(app.create_plan("zoe", "Raced topic").await?.parse()?);
+    let run = app.store.claim("w1").await?.ok_or("nothing to claim")?;
+    app.store
+        .finish_generation(
+            run.lease,
+            &zoe,
+            plan,
+            NewAttempt::default(),
+            Some(content()?),
+            JobEnd::Completed { result: json!({}) },
+        )
+        .await?;
+    let module = app.store.plan(&zoe, plan).await?.modules[0].id;
+    let actor = Actor {
+        user: zoe.clone(),
+        request_id: None,
+    };
+    let payload = JobPayload::Flashcards {
+        plan_id: plan,
+        module_id: Some(module),
+        max_cards: 2,
+    };
+    let job = app
+        .store
+        .enqueue(&actor, &payload, 0, 3, no_limit())
+        .await?;
+    // A regeneration's finishing transaction, held open: it takes the plan (as every finishing
+    // write does) and replaces the modules, starting by deleting the old ones.
+    let (mut admin, mut regeneration) = gate(
+        &app,
+        &format!(
+            "SELECT id FROM plans WHERE id = '{}' FOR NO KEY UPDATE",
+            plan.as_uuid()
+        ),
+    )
+    .await?;
+    diesel::sql_query("DELETE FROM modules WHERE plan_id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(plan.as_uuid())
+        .execute(&mut regeneration)
+        .await?;
+    let cards = json!({"flashcards": [
+        {"question": "What is a borrow?", "answer": "A reference"},
+        {"question": "What is a move?", "answer": "A transfer"},
+    ]});
+    app.llm
+        .set_default(Reply::stream(&cards.to_string(), 2, Duration::ZERO));
+    // The run reads the old module (the regeneration has not committed), calls the provider,
+    // and its finishing write waits behind the regeneration for the plan.
+    let (workers, _) = workers(&app, false, 0, Duration::from_secs(300)).await?;
+    until_waiting(&mut admin, 1).await?;
+    diesel::sql_query("COMMIT")
+        .execute(&mut regeneration)
+        .await?;
+
+    let mut waited = 0;
+    let after = loop {
+        let after = app.store.job(&zoe, job.id).await?;
+        if !matches!(after.status, JobStatus::Pending | JobStatus::Processing) {
+            break after;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        waited += 1;
+        assert!(waited < 1_200, "the job never ended: {after:?}");
+    };
+    assert_eq!(after.status, JobStatus::Cancelled, "{after:?}");
+    assert_eq!(after.attempts, 1, "the run was retried: {after:?}");
+    assert_eq!(
+        after.error.map(|e| e.message).as_deref(),
+        Some("The module was replaced by a regeneration before the flashcards were saved."),
+    );
+    assert!(app.store.flashcards(&zoe, plan).await?.is_empty());
+    assert_eq!(app.llm.requests().len(), 1, "the provider was called again");
+    workers.stop().await;
+    app.stop().await;
+    Ok(())
+}

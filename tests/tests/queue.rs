@@ -1,15 +1,20 @@
-//! The queue's guarantees: lease fencing after a rescue, release on graceful shutdown, and a
-//! worker process killed with SIGKILL mid-generation.
+//! The queue's guarantees: lease fencing after a rescue, release on graceful shutdown (all
+//! leases in one statement), a worker process killed with SIGKILL mid-generation, a job given up
+//! after stopping its worker 3 times, and a run that is not cancelled by a heartbeat that finds
+//! the lease its own finish just cleared.
 
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::sql_types::{Bool, Integer, SmallInt};
+use diesel::sql_types::{BigInt, Bool, Integer, SmallInt};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::json;
 use syllabus_domain::{JobId, JobStatus, PlanId, UserId, validate_plan};
 use syllabus_e2e::{App, Options, plan_json, syllabus_bin};
-use syllabus_store::records::{JobEnd, NewAttempt};
+use syllabus_jobs::{Context, Dispatch, Runtime, RuntimeConfig, Shutdown};
+use syllabus_provider::{OpenAiProvider, ProviderConfig};
+use syllabus_store::records::{ClaimedJob, JobEnd, NewAttempt};
 use syllabus_store::{GenerationStore, JobStore, PlanStore, QueueStore, StoreError};
 use syllabus_testkit::Reply;
 
@@ -434,6 +439,344 @@ async fn previews_published_together_are_written_for_live_runs_only() -> TestRes
             "written for its owner"
         );
     }
+    app.stop().await;
+    Ok(())
+}
+
+/// A runtime over the app's store and fake provider, with `dispatch` (or the real handlers).
+fn runtime(
+    app: &App,
+    events: syllabus_store::JobEvents,
+    config: RuntimeConfig,
+) -> Result<Runtime<syllabus_store::Database, OpenAiProvider>, syllabus_e2e::Error> {
+    let provider = OpenAiProvider::new(ProviderConfig {
+        base_url: app.llm.base_url(),
+        api_key: Some("test-key".into()),
+        model: "fake-model".into(),
+        timeout: Duration::from_secs(120),
+        extended_timeout: Duration::from_secs(120),
+        ..ProviderConfig::default()
+    })?;
+    Ok(Runtime::new(
+        app.store.clone(),
+        Arc::new(provider),
+        events,
+        config,
+    ))
+}
+
+#[derive(diesel::QueryableByName)]
+struct Stamp {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What became of the finishing run of [`FinishThenWatch`].
+#[derive(Debug, PartialEq, Eq)]
+enum Fate {
+    /// Its code after the finishing write ran, and it returned.
+    Returned,
+    /// It was dropped before returning.
+    Dropped,
+}
+
+struct Report(Option<tokio::sync::mpsc::UnboundedSender<Fate>>);
+
+impl Drop for Report {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(Fate::Dropped);
+        }
+    }
+}
+
+/// Ends `finisher`'s run at once, then (still inside the handler) waits until two heartbeats
+/// of the process have run after that write committed (seen on `watched`, the other job, which
+/// every beat refreshes with it): the first of them finds `finisher`'s lease gone. Any other job
+/// waits for `release`, then ends.
+struct FinishThenWatch {
+    finisher: JobId,
+    watched: JobId,
+    admin_url: String,
+    fate: tokio::sync::mpsc::UnboundedSender<Fate>,
+    release: Arc<tokio::sync::Notify>,
+}
+
+impl<P: Send + Sync + 'static> Dispatch<syllabus_store::Database, P> for FinishThenWatch {
+    async fn run(
+        &self,
+        ctx: &Context<syllabus_store::Database, P>,
+        job: &ClaimedJob,
+    ) -> Result<JobStatus, StoreError> {
+        let done = JobEnd::Completed { result: json!({}) };
+        if job.lease.job != self.finisher {
+            self.release.notified().await;
+            return ctx.end_run(job, done).await;
+        }
+        let mut report = Report(Some(self.fate.clone()));
+        let status = ctx.end_run(job, done).await?;
+        let unexpected = |e: diesel::result::Error| StoreError::Unexpected(e.to_string());
+        let mut admin = AsyncPgConnection::establish(&self.admin_url)
+            .await
+            .map_err(|e| StoreError::Unexpected(e.to_string()))?;
+        let committed: Stamp = diesel::sql_query("SELECT clock_timestamp() AS at")
+            .get_result(&mut admin)
+            .await
+            .map_err(unexpected)?;
+        let mut beats = Vec::new();
+        for _ in 0..400 {
+            let beat: Stamp =
+                diesel::sql_query("SELECT heartbeat_at AS at FROM jobs WHERE id = $1")
+                    .bind::<diesel::sql_types::Uuid, _>(self.watched.as_uuid())
+                    .get_result(&mut admin)
+                    .await
+                    .map_err(unexpected)?;
+            if let Some(at) = beat.at.filter(|at| Some(*at) > committed.at)
+                && !beats.contains(&at)
+            {
+                beats.push(at);
+            }
+            if beats.len() >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if let Some(tx) = report.0.take() {
+            let _ = tx.send(if beats.len() >= 2 {
+                Fate::Returned
+            } else {
+                Fate::Dropped
+            });
+        }
+        Ok(status)
+    }
+}
+
+/// Issue #18, item 3: the heartbeat found the lease gone that the run's own finishing write had
+/// just cleared, and the runtime dropped the handler as "lost its lease (rescued)", skipping
+/// whatever it did after its write (the queue benchmark's count, here).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_heartbeat_after_a_runs_own_finish_does_not_cancel_the_run() -> TestResult {
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    let mut admin = superuser(&app).await?;
+    let finisher = insert_job(&mut admin, 5, -1).await?;
+    let watched = insert_job(&mut admin, 0, -1).await?;
+    let (fate, mut fates) = tokio::sync::mpsc::unbounded_channel();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let events = syllabus_store::JobEvents::start(&app.url, Duration::from_secs(5)).await;
+    let runtime = runtime(
+        &app,
+        events,
+        RuntimeConfig {
+            concurrency: 2,
+            // Beats every 300 ms.
+            stale_after: Duration::from_millis(900),
+            poll_interval: Duration::from_millis(100),
+            shutdown_grace: Duration::from_secs(5),
+            worker_id: "finisher".into(),
+            ..RuntimeConfig::default()
+        },
+    )?
+    .with_dispatch(FinishThenWatch {
+        finisher,
+        watched,
+        admin_url: app.admin_url().ok_or("no admin url")?.to_owned(),
+        fate,
+        release: Arc::clone(&release),
+    });
+    let (shutdown, stop) = Shutdown::new();
+    let task = tokio::spawn(runtime.run(stop));
+
+    let got = tokio::time::timeout(Duration::from_secs(30), fates.recv()).await?;
+    assert_eq!(
+        got,
+        Some(Fate::Returned),
+        "the run was dropped after its own finish committed"
+    );
+    let ivy = user("ivy")?;
+    assert_eq!(
+        app.store.job(&ivy, finisher).await?.status,
+        JobStatus::Completed
+    );
+    release.notify_one();
+    shutdown.trigger();
+    tokio::time::timeout(Duration::from_secs(30), task).await??;
+    assert_eq!(
+        app.store.job(&ivy, watched).await?.status,
+        JobStatus::Completed
+    );
+    app.stop().await;
+    Ok(())
+}
+
+/// Issue #18, item 5: rescue gave a job back without counting it, so a job whose runs kill
+/// their process came back every JOB_STALE_AFTER_MS for ever, and its plan never left
+/// `pending`. Dead processes are simulated by claims that never heartbeat.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_that_stopped_its_worker_three_times_is_given_up_with_its_attempt_recorded()
+-> TestResult {
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    app.llm
+        .set_default(Reply::stream(&plan_json(2, 2, 60), 2, Duration::ZERO));
+    let plan = app.create_plan("rudy", "Crashing topic").await?;
+    let rudy = user("rudy")?;
+    let mut job = None;
+    for _ in 0..3 {
+        let dead = app.store.claim("dead").await?.ok_or("nothing to claim")?;
+        job = Some(dead.lease.job);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(app.store.rescue_stale(Duration::from_millis(1)).await?, 1);
+    }
+    let job = job.ok_or("no job")?;
+    assert_eq!(app.store.job(&rudy, job).await?.status, JobStatus::Pending);
+
+    let events = syllabus_store::JobEvents::start(&app.url, Duration::from_secs(5)).await;
+    let runtime = runtime(
+        &app,
+        events,
+        RuntimeConfig {
+            concurrency: 2,
+            poll_interval: Duration::from_millis(100),
+            worker_id: "live".into(),
+            ..RuntimeConfig::default()
+        },
+    )?;
+    let (shutdown, stop) = Shutdown::new();
+    let task = tokio::spawn(runtime.run(stop));
+    let body = app
+        .wait_until(
+            &format!("/api/v1/jobs/{job}"),
+            "rudy",
+            Duration::from_secs(30),
+            |b| {
+                ["completed", "failed", "cancelled"]
+                    .iter()
+                    .any(|s| b["status"] == *s)
+            },
+        )
+        .await?;
+    assert_eq!(body["status"], "failed", "{body}");
+    assert_eq!(
+        body["error"],
+        json!({
+            "message": "The job stopped its worker 3 times and was given up.",
+            "classification": "provider_error",
+        }),
+        "{body}"
+    );
+    assert!(
+        app.llm.requests().is_empty(),
+        "a given-up job called the provider again"
+    );
+    let plan = app
+        .get(&format!("/api/v1/plans/{plan}"), "rudy")
+        .await?
+        .body;
+    assert_eq!(plan["attempts_used"], 1, "{plan}");
+    assert_eq!(
+        plan["latest_attempt"]["classification"], "provider_error",
+        "{plan}"
+    );
+    assert_eq!(
+        plan["latest_attempt"]["error"], "The job stopped its worker 3 times and was given up.",
+        "{plan}"
+    );
+    // One failed attempt of 3, no modules: pending by SPEC's rule, with no job left to run.
+    assert_eq!(plan["status"], "pending", "{plan}");
+    shutdown.trigger();
+    tokio::time::timeout(Duration::from_secs(30), task).await??;
+    app.stop().await;
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Released {
+    #[diesel(sql_type = BigInt)]
+    processing: i64,
+    #[diesel(sql_type = BigInt)]
+    pending: i64,
+    #[diesel(sql_type = BigInt)]
+    spent: i64,
+    #[diesel(sql_type = BigInt)]
+    transactions: i64,
+}
+
+/// Issue #18, item 6: shutdown released the leases it still held one transaction each, after
+/// the grace period; at 1,000 stalled runs that outlasted a container runtime's 10 s kill.
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_releases_every_stalled_run_in_one_statement_after_the_grace() -> TestResult {
+    const RUNS: i64 = 200;
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    app.llm.set_default(Reply::StallBeforeHeaders);
+    let topics: Vec<String> = (0..RUNS).map(|i| format!("Stalled topic {i}")).collect();
+    let creations = topics.iter().map(|t| app.create_plan("sam", t));
+    for created in futures::future::join_all(creations).await {
+        created?;
+    }
+    let events = syllabus_store::JobEvents::start(&app.url, Duration::from_secs(5)).await;
+    let grace = Duration::from_secs(1);
+    let runtime = runtime(
+        &app,
+        events,
+        RuntimeConfig {
+            concurrency: 256,
+            poll_interval: Duration::from_millis(100),
+            shutdown_grace: grace,
+            worker_id: "stalled".into(),
+            ..RuntimeConfig::default()
+        },
+    )?;
+    let (shutdown, stop) = Shutdown::new();
+    let task = tokio::spawn(runtime.run(stop));
+    let mut admin = superuser(&app).await?;
+    let mut waited = 0;
+    while app.llm.requests().len() < usize::try_from(RUNS)? {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+        assert!(waited < 1_200, "the runs never all reached the provider");
+    }
+
+    let asked = std::time::Instant::now();
+    shutdown.trigger();
+    tokio::time::timeout(Duration::from_secs(60), task).await??;
+    let took = asked.elapsed();
+    assert!(
+        took >= grace,
+        "running jobs did not get their grace: {took:?}"
+    );
+    assert!(
+        took < grace + Duration::from_secs(8),
+        "shutdown took {took:?} for a grace of {grace:?}"
+    );
+    // `xmin` is the transaction that last wrote a row: one for all of them.
+    let after: Released = diesel::sql_query(
+        "SELECT count(*) FILTER (WHERE status = 'processing') AS processing,
+                count(*) FILTER (WHERE status = 'pending') AS pending,
+                coalesce(sum(attempts), 0)::int8 AS spent,
+                count(DISTINCT xmin::text) AS transactions
+         FROM jobs",
+    )
+    .get_result(&mut admin)
+    .await?;
+    assert_eq!(after.processing, 0, "jobs left processing");
+    assert_eq!(after.pending, RUNS, "jobs not given back");
+    assert_eq!(after.spent, 0, "a released run was counted");
+    assert_eq!(
+        after.transactions, 1,
+        "the leases were not released in one statement"
+    );
     app.stop().await;
     Ok(())
 }

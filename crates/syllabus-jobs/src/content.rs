@@ -9,7 +9,7 @@ use syllabus_provider::{
 use syllabus_store::records::{ClaimedJob, JobEnd, JobError};
 use syllabus_store::{ContentJobStore, GenerationStore, QueueStore, StoreError};
 
-use crate::runtime::{Context, end_run, finish_with_retry};
+use crate::runtime::{Context, module_replaced};
 
 /// A completed job's end: its `result` plus the call's `usage` and `duration_ms`.
 fn completed(mut result: serde_json::Value, facts: &AttemptFacts) -> JobEnd {
@@ -32,7 +32,7 @@ where
         classification: failure.class,
     };
     let end = ctx.failure_end(job, error, failure.retry_after, true);
-    end_run(&ctx.store, job, end).await
+    ctx.end_run(job, end).await
 }
 
 pub(crate) async fn run<S, P>(
@@ -54,7 +54,7 @@ where
                     classification: syllabus_domain::FailureClass::Validation,
                 },
             };
-            return end_run(&ctx.store, job, end).await;
+            return ctx.end_run(job, end).await;
         }
     };
     match payload {
@@ -70,12 +70,12 @@ where
                 .await
             {
                 Err(StoreError::NotFound) => {
-                    return end_run(&ctx.store, job, JobEnd::Cancelled).await;
+                    return ctx.end_run(job, JobEnd::Cancelled).await;
                 }
                 other => other?,
             };
             if context.module_titles.is_empty() {
-                return end_run(&ctx.store, job, JobEnd::Cancelled).await;
+                return ctx.end_run(job, JobEnd::Cancelled).await;
             }
             let input = FlashcardsInput {
                 topic: context.topic,
@@ -95,25 +95,35 @@ where
                         serde_json::json!({ "flashcard_ids": ids, "count": ids.len() }),
                         &generated.facts,
                     );
-                    finish_with_retry(|| {
-                        ctx.store.finish_flashcards(
-                            job.lease,
-                            &job.user,
-                            plan_id,
-                            module_id,
-                            cards.clone(),
-                            end.clone(),
-                        )
-                    })
-                    .await?;
-                    Ok(JobStatus::Completed)
+                    let saved = ctx
+                        .finishing(|| {
+                            ctx.store.finish_flashcards(
+                                job.lease,
+                                &job.user,
+                                plan_id,
+                                module_id,
+                                cards.clone(),
+                                end.clone(),
+                            )
+                        })
+                        .await;
+                    match saved {
+                        Ok(()) => Ok(JobStatus::Completed),
+                        // A regeneration replaced the module since the context was read: the
+                        // transaction rolled back, the job ends cancelled saying why.
+                        Err(StoreError::ModuleReplaced) => {
+                            tracing::info!("the module was replaced before the cards were saved");
+                            ctx.end_run(job, module_replaced()).await
+                        }
+                        Err(e) => Err(e),
+                    }
                 }
             }
         }
         JobPayload::Distractors { flashcard_id } => {
             let card = match ctx.store.card_context(&job.user, flashcard_id).await {
                 Err(StoreError::NotFound) => {
-                    return end_run(&ctx.store, job, JobEnd::Cancelled).await;
+                    return ctx.end_run(job, JobEnd::Cancelled).await;
                 }
                 other => other?,
             };
@@ -129,7 +139,7 @@ where
                         serde_json::json!({ "flashcard_id": flashcard_id.as_uuid(), "count": 3 }),
                         &generated.facts,
                     );
-                    finish_with_retry(|| {
+                    ctx.finishing(|| {
                         ctx.store.finish_distractors(
                             job.lease,
                             &job.user,
@@ -146,7 +156,7 @@ where
         JobPayload::SkillTree { plan_id } => {
             let context = match ctx.store.content_context(&job.user, plan_id, None).await {
                 Err(StoreError::NotFound) => {
-                    return end_run(&ctx.store, job, JobEnd::Cancelled).await;
+                    return ctx.end_run(job, JobEnd::Cancelled).await;
                 }
                 other => other?,
             };
@@ -166,7 +176,7 @@ where
                         }),
                         &generated.facts,
                     );
-                    finish_with_retry(|| {
+                    ctx.finishing(|| {
                         ctx.store.finish_skill_tree(
                             job.lease,
                             &job.user,

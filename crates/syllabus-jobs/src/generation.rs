@@ -9,7 +9,7 @@ use syllabus_provider::{AttemptFacts, Provider};
 use syllabus_store::records::{ClaimedJob, JobEnd, JobError, NewAttempt, TokenUsage};
 use syllabus_store::{GenerationStore, QueueStore, StoreError};
 
-use crate::runtime::{Context, end_run, finish_with_retry};
+use crate::runtime::{Context, finish_with_retry};
 
 fn with_facts(mut attempt: NewAttempt, facts: &AttemptFacts) -> NewAttempt {
     attempt.duration_ms = facts.duration_ms;
@@ -120,11 +120,11 @@ where
 {
     let Some(plan) = job.plan_id else {
         // The plan was deleted after the job was claimed or queued.
-        return end_run(&ctx.store, job, JobEnd::Cancelled).await;
+        return ctx.end_run(job, JobEnd::Cancelled).await;
     };
     let input = match ctx.store.generation_input(&job.user, plan).await {
         Ok(input) => input,
-        Err(StoreError::NotFound) => return end_run(&ctx.store, job, JobEnd::Cancelled).await,
+        Err(StoreError::NotFound) => return ctx.end_run(job, JobEnd::Cancelled).await,
         Err(e) => return Err(e),
     };
     let base = NewAttempt {
@@ -197,7 +197,7 @@ where
         }
     };
     let status = end.status();
-    finish_with_retry(|| {
+    ctx.finishing(|| {
         ctx.store.finish_generation(
             job.lease,
             &job.user,

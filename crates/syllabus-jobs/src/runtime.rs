@@ -1,6 +1,7 @@
 //! The worker loop: claims, wake-ups, heartbeats, rescue, shutdown.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -71,11 +72,34 @@ impl Shutdown {
     }
 }
 
-/// What a handler needs: the store, the provider, the backoff schedule.
+/// A job given up after this many stale rescues: its runs keep stopping their worker process
+/// (out of memory, a native crash), taking every other run of that process down with them.
+pub const MAX_RESCUES: u32 = 3;
+
+/// Whether a run has started the write that ends its job. From then on, a heartbeat that finds
+/// the lease gone does not cancel the run: the lease may be gone because that very write just
+/// committed, and the write is fenced by the lease anyway, so its own answer says whether the
+/// run finished or was rescued.
+#[derive(Clone, Default)]
+struct Finishing(Arc<AtomicBool>);
+
+impl Finishing {
+    fn mark(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What a handler needs: the store, the provider, the backoff schedule; and, for one run, the
+/// flag its finishing write raises.
 pub struct Context<S, P> {
     pub(crate) store: S,
     pub(crate) provider: Arc<P>,
     pub(crate) backoff: Backoff,
+    finishing: Finishing,
 }
 
 impl<S, P> Clone for Context<S, P>
@@ -87,6 +111,7 @@ where
             store: self.store.clone(),
             provider: Arc::clone(&self.provider),
             backoff: self.backoff,
+            finishing: self.finishing.clone(),
         }
     }
 }
@@ -95,6 +120,48 @@ impl<S, P> Context<S, P> {
     /// The store the runtime works.
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// The same context for one run, with that run's finishing flag.
+    fn for_run(&self, finishing: Finishing) -> Self
+    where
+        S: Clone,
+    {
+        Self {
+            finishing,
+            ..self.clone()
+        }
+    }
+
+    /// Runs the write that ends the run's job (fenced by its lease), retried through outages as
+    /// [`finish_with_retry`]. The run is marked as finishing first: a heartbeat that then finds
+    /// the lease gone no longer cancels the run, which learns from this write's own answer
+    /// whether it finished the job ([`StoreError::LeaseLost`] if it was rescued meanwhile).
+    pub(crate) async fn finishing<T, F, Fut>(&self, write: F) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        self.finishing.mark();
+        finish_with_retry(write).await
+    }
+
+    /// Ends a run that writes nothing but the job's state, and returns that state. The run is
+    /// marked as finishing first: a heartbeat that then finds the lease gone (because this write
+    /// just committed) no longer cancels the run, which learns from this write's own answer
+    /// whether it finished the job. A handler must end its run through this (or the handlers'
+    /// own finishing writes), never with the store's `finish` directly.
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`] when the job was rescued meanwhile; the store's errors after
+    /// the retry window.
+    pub async fn end_run(&self, job: &ClaimedJob, end: JobEnd) -> Result<JobStatus, StoreError>
+    where
+        S: QueueStore,
+    {
+        self.finishing(|| self.store.finish(job.lease, end.clone()))
+            .await?;
+        Ok(end.status())
     }
 
     /// The end of a failed run: retry after the backoff while runs remain, else fail.
@@ -187,6 +254,7 @@ struct Leases(Arc<Mutex<HashMap<JobId, Held>>>);
 struct Held {
     lease: Lease,
     lost: Option<oneshot::Sender<()>>,
+    finishing: Finishing,
 }
 
 impl Leases {
@@ -194,15 +262,18 @@ impl Leases {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Holds `lease` until [`Self::forget`]; the receiver fires if it is found lost.
-    fn hold(&self, lease: Lease) -> oneshot::Receiver<()> {
+    /// Holds `lease` until [`Self::forget`]; the receiver fires if it is found lost before its
+    /// run raises the returned flag (starts its finishing write).
+    fn hold(&self, lease: Lease) -> (oneshot::Receiver<()>, Finishing) {
         let (tx, rx) = oneshot::channel();
+        let finishing = Finishing::default();
         let held = Held {
             lease,
             lost: Some(tx),
+            finishing: finishing.clone(),
         };
         self.map().insert(lease.job, held);
-        rx
+        (rx, finishing)
     }
 
     fn forget(&self, job: JobId) {
@@ -213,14 +284,19 @@ impl Leases {
         self.map().values().map(|h| h.lease).collect()
     }
 
-    /// Tells the run holding `lease` (if it still does) that it was lost.
+    /// Tells the run holding `lease` (if it still does) that it was lost, unless that run has
+    /// started its finishing write: then the lease may be gone because that write committed,
+    /// and the write's own answer tells the run (it is fenced by the lease).
     fn lose(&self, lease: Lease) {
-        if let Some(tx) = self
-            .map()
-            .get_mut(&lease.job)
-            .filter(|h| h.lease == lease)
-            .and_then(|h| h.lost.take())
-        {
+        let mut map = self.map();
+        let Some(held) = map.get_mut(&lease.job).filter(|h| h.lease == lease) else {
+            return;
+        };
+        if held.finishing.is_set() {
+            tracing::debug!(job.id = %lease.job, "lease gone while its run finishes; the run's own write tells");
+            return;
+        }
+        if let Some(tx) = held.lost.take() {
             let _ = tx.send(());
         }
     }
@@ -242,6 +318,7 @@ where
                 store,
                 provider,
                 backoff: Backoff::new(config.backoff_base),
+                finishing: Finishing::default(),
             },
             events,
             config,
@@ -335,9 +412,9 @@ where
                             let permit = batch.split(1);
                             // Held from the claim on: beaten, and released at shutdown even if
                             // its task never ran.
-                            let lost = leases.hold(job.lease);
+                            let (lost, finishing) = leases.hold(job.lease);
                             let task = run_job(
-                                self.ctx.clone(),
+                                self.ctx.for_run(finishing),
                                 Arc::clone(&self.dispatch),
                                 job,
                                 (leases.clone(), lost),
@@ -400,18 +477,40 @@ where
         if drained.is_err() {
             running.abort_all();
             while running.join_next().await.is_some() {}
-            for lease in leases.take_all() {
-                match self.ctx.store.release(lease).await {
-                    Ok(true) => tracing::info!(job.id = %lease.job, "released job to pending"),
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::warn!(job.id = %lease.job, error = %e, "release failed; the stale rescue will return it")
-                    }
-                }
-            }
+            release_all(&self.ctx.store, &leases.take_all()).await;
         }
         let _ = beats.join_next().await;
         tracing::info!("workers stopped");
+    }
+}
+
+/// Gives every lease still held back to `pending` in ONE statement (a process with a thousand
+/// stalled runs must be done well inside a container runtime's 10 s stop timeout), retried
+/// briefly while the database does not answer; the stale rescue returns what is left.
+async fn release_all<S: QueueStore>(store: &S, leases: &[Lease]) {
+    if leases.is_empty() {
+        return;
+    }
+    let mut delay = Duration::from_millis(100);
+    for tries_left in (0..3).rev() {
+        match store.release_many(leases).await {
+            Ok(n) => {
+                tracing::info!(
+                    released = n,
+                    held = leases.len(),
+                    "released running jobs to pending"
+                );
+                return;
+            }
+            Err(e) if tries_left > 0 => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis(), "release failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => {
+                tracing::warn!(held = leases.len(), error = %e, "release failed; the stale rescue will return the jobs");
+            }
+        }
     }
 }
 
@@ -450,6 +549,14 @@ async fn run_job<S, P, D>(
     );
     async move {
         let picked_ms = (Utc::now() - job.created_at).num_milliseconds();
+        if job.rescues >= MAX_RESCUES {
+            // Each of its last runs stopped its worker process: running it again would take this
+            // process (and every run in it) down too.
+            tracing::warn!(rescues = job.rescues, "job stopped its worker too many times; giving it up");
+            give_up(&ctx, &job, stale_after).await;
+            leases.forget(lease.job);
+            return;
+        }
         tracing::info!(since_created_ms = picked_ms, "job started");
         // The process's heartbeat task beats this lease with all the others and fires `lost`
         // when it finds it gone: the handler is dropped at once (its provider call cancelled).
@@ -477,6 +584,12 @@ async fn run_job<S, P, D>(
                 // What the job works on was deleted while it ran.
                 tracing::info!(duration_ms = ms, "the job's subject is gone; job cancelled");
                 settle(&ctx, lease, JobEnd::Cancelled, stale_after).await;
+            }
+            Run::Returned(Err(StoreError::ModuleReplaced)) => {
+                // A handler that meets this ends its run itself; one that lets it through gets
+                // the same end here.
+                tracing::info!(duration_ms = ms, "the job's module was replaced; job cancelled");
+                settle(&ctx, lease, module_replaced(), stale_after).await;
             }
             Run::Returned(Err(e)) if e.is_transient() => {
                 tracing::error!(error = %e, duration_ms = ms, "job could not be finished while the database was unavailable");
@@ -506,6 +619,18 @@ fn internal_error() -> JobError {
     }
 }
 
+/// The end of a flashcards run whose module a regeneration replaced before its cards were
+/// saved: cancelled at once, saying why (retrying could only find the module gone).
+pub(crate) fn module_replaced() -> JobEnd {
+    JobEnd::Superseded {
+        error: JobError {
+            message: "The module was replaced by a regeneration before the flashcards were saved."
+                .to_owned(),
+            classification: syllabus_domain::FailureClass::ProviderError,
+        },
+    }
+}
+
 /// Ends a run its handler could not end (a panic, an unexpected error) as a retryable
 /// `provider_error`; a plan generation records the failed attempt with it.
 async fn interrupted<S, P>(ctx: &Context<S, P>, job: &ClaimedJob, stale_after: Duration)
@@ -514,8 +639,38 @@ where
 {
     let error = internal_error();
     let end = ctx.failure_end(job, error.clone(), None, true);
+    end_unfinished(ctx, job, &error, end, stale_after).await;
+}
+
+/// Fails a job whose runs stopped their worker [`MAX_RESCUES`] times, for good, as a
+/// `provider_error`; a plan generation records the failed attempt with it.
+async fn give_up<S, P>(ctx: &Context<S, P>, job: &ClaimedJob, stale_after: Duration)
+where
+    S: QueueStore + GenerationStore,
+{
+    let error = JobError {
+        message: format!("The job stopped its worker {MAX_RESCUES} times and was given up."),
+        classification: syllabus_domain::FailureClass::ProviderError,
+    };
+    let end = JobEnd::Failed {
+        error: error.clone(),
+    };
+    end_unfinished(ctx, job, &error, end, stale_after).await;
+}
+
+/// Ends a run with `end`, which `error` describes, for a handler that did not; a plan generation
+/// records the failed attempt in the same transaction (below the plan's cap).
+async fn end_unfinished<S, P>(
+    ctx: &Context<S, P>,
+    job: &ClaimedJob,
+    error: &JobError,
+    end: JobEnd,
+    stale_after: Duration,
+) where
+    S: QueueStore + GenerationStore,
+{
     if let (JobType::PlanGeneration, Some(plan)) = (job.job_type, job.plan_id) {
-        match crate::generation::end_interrupted(&ctx.store, job, plan, &error, end.clone()).await {
+        match crate::generation::end_interrupted(&ctx.store, job, plan, error, end.clone()).await {
             Ok(()) | Err(StoreError::LeaseLost) => return,
             // The plan was deleted meanwhile.
             Err(StoreError::NotFound) => {
@@ -584,16 +739,6 @@ where
             crate::content::run(ctx, job).await
         }
     }
-}
-
-/// Ends a run that writes nothing but the job's state, and returns that state.
-pub(crate) async fn end_run<S: QueueStore>(
-    store: &S,
-    job: &ClaimedJob,
-    end: JobEnd,
-) -> Result<JobStatus, StoreError> {
-    finish_with_retry(|| store.finish(job.lease, end.clone())).await?;
-    Ok(end.status())
 }
 
 /// How long a finishing write is retried through an outage or contention.

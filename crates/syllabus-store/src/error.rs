@@ -31,6 +31,10 @@ pub enum StoreError {
     /// The store retries the writes it knows contend; what escapes is transient (503).
     #[error("the transaction was aborted by a concurrent one: {0}")]
     Contention(String),
+    /// The module a flashcards job was writing cards for was replaced (a regeneration deleted
+    /// it) before the cards were saved: the foreign key `flashcards_module_id_fkey` refused them.
+    #[error("the module was replaced before the write")]
+    ModuleReplaced,
     /// The operation does not apply in the resource's current state.
     #[error("invalid state: {0}")]
     InvalidState(String),
@@ -42,6 +46,9 @@ pub enum StoreError {
     Unexpected(String),
 }
 
+/// The foreign key from a card to its module (PostgreSQL's default name).
+const FLASHCARD_MODULE_FK: &str = "flashcards_module_id_fkey";
+
 impl From<DieselError> for StoreError {
     fn from(err: DieselError) -> Self {
         match err {
@@ -50,6 +57,11 @@ impl From<DieselError> for StoreError {
                 Self::Conflict {
                     constraint: info.constraint_name().unwrap_or("unique").to_owned(),
                 }
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info)
+                if info.constraint_name() == Some(FLASHCARD_MODULE_FK) =>
+            {
+                Self::ModuleReplaced
             }
             // No SQLSTATE: the connection closed, reset or could not send (diesel-async reports
             // every such tokio-postgres error as UnableToSendCommand).

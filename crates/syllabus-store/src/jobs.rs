@@ -46,6 +46,7 @@ pub(crate) struct JobRow {
     completed_at: Option<DateTime<Utc>>,
     updated_at: DateTime<Utc>,
     lease_token: Option<Uuid>,
+    rescues: i32,
 }
 
 fn unexpected(what: &str, value: &str) -> StoreError {
@@ -110,6 +111,7 @@ impl JobRow {
             payload: self.payload,
             attempts: u32::try_from(self.attempts).unwrap_or(0),
             max_attempts: u32::try_from(self.max_attempts).unwrap_or(1),
+            rescues: u32::try_from(self.rescues).unwrap_or(0),
             request_id: self.request_id,
             created_at: self.created_at,
         })
@@ -279,6 +281,7 @@ pub(crate) async fn end_job(
         JobEnd::Retry { at, error } => (None, Some(error), Some(*at)),
         JobEnd::Failed { error } => (None, Some(error), None),
         JobEnd::Cancelled => (None, None, None),
+        JobEnd::Superseded { error } => (None, Some(error), None),
     };
     let n = diesel::sql_query(
         "UPDATE jobs SET status = $3, result = $4, error_message = $5, error_classification = $6,
@@ -628,6 +631,29 @@ impl crate::ports::QueueStore for Database {
         .await
     }
 
+    async fn release_many(&self, leases: &[Lease]) -> Result<u64, StoreError> {
+        if leases.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<Uuid> = leases.iter().map(|l| l.job.as_uuid()).collect();
+        let tokens: Vec<Uuid> = leases.iter().map(|l| l.token).collect();
+        self.as_system(move |conn| {
+            Box::pin(async move {
+                let n = diesel::sql_query(format!(
+                    "UPDATE jobs j SET {GIVE_BACK}
+                     FROM unnest($1::uuid[], $2::uuid[]) AS l(id, token)
+                     WHERE j.id = l.id AND j.lease_token = l.token AND j.status = 'processing'"
+                ))
+                .bind::<Array<SqlUuid>, _>(ids)
+                .bind::<Array<SqlUuid>, _>(tokens)
+                .execute(conn)
+                .await?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            })
+        })
+        .await
+    }
+
     async fn rescue_stale(&self, stale_after: Duration) -> Result<u64, StoreError> {
         let millis = i64::try_from(stale_after.as_millis()).unwrap_or(i64::MAX);
         self.as_system(move |conn| {
@@ -639,7 +665,7 @@ impl crate::ports::QueueStore for Database {
                           AND heartbeat_at < now() - make_interval(secs => $1 / 1000.0)
                         FOR UPDATE SKIP LOCKED
                      )
-                     UPDATE jobs SET {GIVE_BACK}
+                     UPDATE jobs SET {GIVE_BACK}, rescues = jobs.rescues + 1
                      FROM stale WHERE jobs.id = stale.id"
                 ))
                 .bind::<BigInt, _>(millis)

@@ -195,8 +195,20 @@ pub trait QueueStore: Clone + Send + Sync + 'static {
     /// The store's errors.
     fn release(&self, lease: Lease) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Returns the jobs of all `leases` still held to `pending` in ONE statement, without
+    /// spending their runs (a process shutting down gives back every run it could not finish);
+    /// returns how many were given back (a lease already lost or ended changes nothing).
+    ///
+    /// # Errors
+    /// The store's errors.
+    fn release_many(
+        &self,
+        leases: &[Lease],
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Rescues `processing` jobs whose heartbeat is older than `stale_after` back to `pending`,
-    /// without counting the run that stopped (it recorded nothing); returns how many.
+    /// without counting the run that stopped (it recorded nothing) but adding 1 to the job's
+    /// `rescues` (the job runtime gives a job up after 3); returns how many.
     ///
     /// # Errors
     /// The store's errors.

@@ -277,6 +277,9 @@ pub struct ClaimedJob {
     pub attempts: u32,
     /// Runs allowed.
     pub max_attempts: u32,
+    /// How many times a stale rescue took the job back from a run that stopped (its worker
+    /// process died); graceful releases do not count.
+    pub rescues: u32,
     /// The HTTP request that created it.
     pub request_id: Option<String>,
     /// When it was committed (for pick-up latency).
@@ -315,6 +318,12 @@ pub enum JobEnd {
     },
     /// Its subject is gone (the plan was deleted): nothing to do.
     Cancelled,
+    /// Its subject was replaced under the run (a regeneration replaced the module it was
+    /// working on): cancelled, with the reason shown to the user.
+    Superseded {
+        /// Why (a user-safe sentence).
+        error: JobError,
+    },
 }
 
 impl JobEnd {
@@ -325,7 +334,7 @@ impl JobEnd {
             Self::Completed { .. } => JobStatus::Completed,
             Self::Retry { .. } => JobStatus::Pending,
             Self::Failed { .. } => JobStatus::Failed,
-            Self::Cancelled => JobStatus::Cancelled,
+            Self::Cancelled | Self::Superseded { .. } => JobStatus::Cancelled,
         }
     }
 }

@@ -76,6 +76,7 @@ diesel::table! {
         started_at -> Nullable<Timestamptz>,
         completed_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
+        rescues -> Int4,
     }
 }
 
