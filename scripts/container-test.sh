@@ -197,8 +197,9 @@ secret="$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
 port="$(pg_free_port)"
 api="http://127.0.0.1:$port"
 grace_ms=8000
-# No systemd here to time the HEALTHCHECK: it is run on demand (`podman healthcheck run`).
-run_flags=(--network host "${ulimits[@]}" --read-only --pull=never --health-interval disable)
+# No systemd here to time the HEALTHCHECK (podman's complaints go to podman.log): it is run on
+# demand (`podman healthcheck run`).
+run_flags=(--network host "${ulimits[@]}" --read-only --pull=never)
 
 # --- the container ---------------------------------------------------------------------------------
 say "running the image: --read-only, as its user 65532, serve on 127.0.0.1:$port"
@@ -208,7 +209,7 @@ pm run -d --name "$name" "${run_flags[@]}" \
     -e DATABASE_URL="$app_db_url" -e BIND_ADDR="127.0.0.1:$port" -e AUTH_JWT_SECRET="$secret" \
     -e OPENAI_BASE_URL="$llm_url" -e OPENAI_API_KEY=fake -e SHUTDOWN_GRACE_MS="$grace_ms" \
     -e GENERATION_TIMEOUT_MS=60000 -e GENERATION_EXTENDED_TIMEOUT_MS=60000 -e RUST_LOG=info \
-    "$image" >/dev/null
+    "$image" >/dev/null 2>>"$work/podman.log"
 ready=false
 for _ in $(seq 150); do
     [[ "$(pm inspect -f '{{.State.Running}}' "$name")" == true ]] \
@@ -226,7 +227,7 @@ uid="$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")"
 out="$(pm exec "$name" /usr/local/bin/syllabus healthcheck)" || fail "syllabus healthcheck inside the container failed: $out"
 echo "   inside: $out (uid $uid, read-only root filesystem)"
 
-token="$(pm run --rm "${run_flags[@]}" -e AUTH_JWT_SECRET="$secret" "$image" token --sub alice)"
+token="$(pm run --rm "${run_flags[@]}" -e AUTH_JWT_SECRET="$secret" "$image" token --sub alice 2>>"$work/podman.log")"
 auth=(-H "Authorization: Bearer $token")
 create_plan() {
     curl -fsS "${auth[@]}" -H 'Content-Type: application/json' -d "{\"topic\":\"$1\",\"skill_level\":\"beginner\",\"weekly_hours\":5,\"learning_style\":\"mixed\"}" "$api/api/v1/plans"
@@ -255,7 +256,7 @@ done
 
 say "SIGTERM (podman stop -t 30) with job $job running"
 stop_started=$(date +%s%N)
-pm stop -t 30 "$name" >/dev/null
+pm stop -t 30 "$name" >/dev/null 2>>"$work/podman.log"
 stopped_ms=$((($(date +%s%N) - stop_started) / 1000000))
 code="$(pm inspect -f '{{.State.ExitCode}}' "$name")"
 pm logs "$name" >"$work/serve.log" 2>&1 || true
