@@ -144,7 +144,7 @@ import() {
 # then do the container's release build and the host's (`scripts/run.sh`, the smoke test) reuse
 # each other's work instead of rebuilding everything.
 sysroot="$(rustc --print sysroot)"
-cargo_home="$(readlink -f "${CARGO_HOME:-$HOME/.cargo}")"
+cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 
 # Like the official rust image, cargo is on PATH and CARGO_HOME is set; the toolchain itself and
