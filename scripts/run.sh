@@ -96,4 +96,9 @@ fi
 if [[ $# -eq 0 ]]; then
     set -- serve
 fi
-exec cargo run --quiet --release -p syllabus -- "$@"
+# cargo's own output stays visible: the first release build takes about 5 minutes on 2 cores and
+# would otherwise look like a hang.
+if [[ ! -x "${CARGO_TARGET_DIR:-$root/target}/release/syllabus" ]]; then
+    echo "run.sh: building the release binary first (about 5 minutes on 2 cores, once; later runs rebuild only what changed)" >&2
+fi
+exec cargo run --release -p syllabus -- "$@"

@@ -254,3 +254,112 @@ async fn serve_raises_its_open_file_limit_to_the_hard_limit() -> TestResult {
     );
     Ok(())
 }
+
+/// Runs `syllabus healthcheck` with `BIND_ADDR=bind` (within 20 s) and returns its exit success,
+/// standard output and standard error.
+async fn healthcheck(
+    bind: &str,
+) -> Result<(bool, String, String), Box<dyn std::error::Error + Send + Sync>> {
+    let mut cmd = syllabus()?;
+    cmd.args(["healthcheck", "--timeout", "2s"])
+        .env("BIND_ADDR", bind)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn()?;
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        tokio::task::spawn_blocking(move || child.wait_with_output()),
+    )
+    .await
+    .map_err(|_| format!("healthcheck against {bind} did not exit within 20 s"))???;
+    Ok((
+        out.status.success(),
+        String::from_utf8(out.stdout)?,
+        String::from_utf8(out.stderr)?,
+    ))
+}
+
+/// The container image's `HEALTHCHECK` runs `syllabus healthcheck` (the image has no curl): 0
+/// when the server at `BIND_ADDR` answers `/readyz` with 200 (an unspecified bind address is
+/// checked on loopback), 1 with one line when nothing listens, when it answers another status,
+/// or when it accepts and never answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn healthcheck_exits_0_when_the_server_is_ready_and_1_otherwise() -> TestResult {
+    let db = TestDb::new().await?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut server = syllabus()?
+        .arg("serve")
+        .env("DATABASE_URL", db.url())
+        .env("AUTH_JWT_SECRET", "an-example-secret-of-32-bytes-or-more")
+        .env("BIND_ADDR", format!("0.0.0.0:{port}"))
+        .env("WORKERS", "false")
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let ready = async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Some(code) = server.try_wait()? {
+                return Err(format!("serve exited early: {code}").into());
+            }
+            let (ok, out, err) = healthcheck(&format!("127.0.0.1:{port}")).await?;
+            if ok {
+                return Ok::<_, Box<dyn std::error::Error + Send + Sync>>((out, err));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(format!("never ready: {err}").into());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+    .await;
+    let checked = match ready {
+        Ok((out, _)) => {
+            // The address the server was told to bind, as in the image (BIND_ADDR=0.0.0.0:8080).
+            let unspecified = healthcheck(&format!("0.0.0.0:{port}")).await;
+            Ok((out, unspecified))
+        }
+        Err(e) => Err(e),
+    };
+    server.kill()?;
+    server.wait()?;
+    let (out, unspecified) = checked?;
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.contains("/readyz") && out.contains("200"), "{out}");
+    let (ok, out, err) = unspecified?;
+    assert!(ok, "0.0.0.0 is checked on loopback: {out}{err}");
+
+    // Nothing listens any more on that port.
+    let (ok, out, err) = healthcheck(&format!("127.0.0.1:{port}")).await?;
+    assert!(!ok, "nothing listens: {out}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("cannot connect"), "{err}");
+
+    // A server that answers 503 (as /readyz does without its database).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let answering = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut socket, _) = listener.accept()?;
+        let mut request = [0_u8; 1024];
+        let _ = std::io::Read::read(&mut socket, &mut request)?;
+        std::io::Write::write_all(
+            &mut socket,
+            b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        )
+    });
+    let (ok, _, err) = healthcheck(&addr.to_string()).await?;
+    answering.join().map_err(|_| "the 503 server panicked")??;
+    assert!(!ok);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("not ready (HTTP 503)"), "{err}");
+
+    // A server that accepts and never answers: the timeout ends the check.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let (ok, _, err) = healthcheck(&silent.local_addr()?.to_string()).await?;
+    drop(silent);
+    assert!(!ok);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("no answer within"), "{err}");
+    Ok(())
+}

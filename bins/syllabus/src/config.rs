@@ -345,12 +345,7 @@ impl ServeConfig {
         } else {
             RunConfig::from_env(env)?
         };
-        let bind = env.get("BIND_ADDR").unwrap_or("127.0.0.1:8080");
-        let bind_addr = bind.parse().map_err(|_| {
-            anyhow::anyhow!(
-                "BIND_ADDR is invalid: expected host:port such as 127.0.0.1:8080, got `{bind}`"
-            )
-        })?;
+        let bind_addr = bind_addr(env)?;
         let auth = match (env.get("AUTH_JWT_SECRET"), env.get("AUTH_JWKS_URL")) {
             (Some(_), Some(_)) => bail!(
                 "AUTH_JWKS_URL is invalid: set either AUTH_JWT_SECRET or AUTH_JWKS_URL, not both"
@@ -403,6 +398,16 @@ impl ServeConfig {
             audience: env.get("AUTH_AUDIENCE").map(str::to_owned),
         })
     }
+}
+
+/// `BIND_ADDR` (default `127.0.0.1:8080`): where `serve` listens and `healthcheck` connects.
+pub fn bind_addr(env: &Env) -> anyhow::Result<SocketAddr> {
+    let bind = env.get("BIND_ADDR").unwrap_or("127.0.0.1:8080");
+    bind.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "BIND_ADDR is invalid: expected host:port such as 127.0.0.1:8080, got `{bind}`"
+        )
+    })
 }
 
 /// Installs the global tracing subscriber; the level comes from `RUST_LOG` (default `info`).

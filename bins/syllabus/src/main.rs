@@ -2,6 +2,7 @@
 //! library that does the work.
 
 mod config;
+mod healthcheck;
 mod serve;
 mod token;
 
@@ -27,6 +28,13 @@ enum Command {
     Worker,
     /// Applies pending database migrations (serialized by an advisory lock) and exits.
     Migrate,
+    /// Exits 0 when the server at BIND_ADDR answers `GET /readyz` with 200, else 1 (one line);
+    /// an unspecified address (0.0.0.0, [::]) is checked on loopback. For container health checks.
+    Healthcheck {
+        /// How long connecting and reading the answer may take together, e.g. `3s`.
+        #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
     /// Mints an HS256 token for a user with the configured AUTH_JWT_SECRET and prints it.
     Token {
         /// The user (`sub` claim).
@@ -69,6 +77,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new()?;
             let applied = runtime.block_on(syllabus_store::run_migrations(&cfg.database_url))?;
             tracing::info!(migrations.applied = applied.len(), "migrate finished");
+            Ok(())
+        }
+        Command::Healthcheck { timeout } => {
+            let addr = healthcheck::target(config::bind_addr(&env)?);
+            let answer = healthcheck::check(addr, timeout)?;
+            writeln!(std::io::stdout().lock(), "{answer}")?;
             Ok(())
         }
         Command::Token { sub, ttl } => {

@@ -13,7 +13,9 @@
 //!   flashcards, three distractors, a two-level skill tree. While FILE exists, every flashcards,
 //!   distractors and skill-tree call answers `500` (a provider failure), so a test can make a job
 //!   fail and then let its retry succeed. A plan whose prompt contains `always-invalid` gets a
-//!   plan without modules (a `validation` failure) every time.
+//!   plan without modules (a `validation` failure) every time; one whose prompt contains
+//!   `always-stall` gets no answer at all (the connection stays open), so a run outlasts a
+//!   shutdown's grace period (scripts/container-test.sh).
 
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
@@ -94,6 +96,9 @@ fn app(args: &[String]) -> Result<Responder, Box<dyn std::error::Error>> {
     Ok(Arc::new(move |request| {
         let failing = fail_while.as_ref().is_some_and(|f| f.exists());
         let content = match FakeLlm::schema_name(request)? {
+            "learning_plan" if request.body.to_string().contains("always-stall") => {
+                return Some(Reply::StallBeforeHeaders);
+            }
             "learning_plan" if request.body.to_string().contains("always-invalid") => &invalid,
             "learning_plan" => return Some(Reply::Paced(plan.clone())),
             _ if failing => return Some(Reply::openai_error(500, "the fake provider is failing")),
