@@ -148,6 +148,7 @@ pub struct App {
     doc: Value,
     shutdown: Shutdown,
     server: syllabus_api::ServerHandle,
+    held: std::sync::Arc<syllabus_api::Gates>,
     workers: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -221,6 +222,7 @@ impl App {
         if options.dev_sign_in {
             auth = auth.with_dev_sign_in();
         }
+        let held = state.gates();
         let server = syllabus_api::server(listener, state, auth, 2)?;
         let handle = server.handle();
         tokio::spawn(server);
@@ -271,6 +273,7 @@ impl App {
             doc: openapi::document(),
             shutdown,
             server: handle,
+            held,
             workers,
         })
     }
@@ -436,6 +439,7 @@ impl App {
     /// Like [`App::stop`], keeping the database and the fake model for inspection.
     pub async fn halt(&mut self) {
         self.shutdown.trigger();
+        self.held.close();
         if let Some(w) = self.workers.take() {
             let _ = w.await;
         }

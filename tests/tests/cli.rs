@@ -363,3 +363,90 @@ async fn healthcheck_exits_0_when_the_server_is_ready_and_1_otherwise() -> TestR
     assert!(err.contains("no answer within"), "{err}");
     Ok(())
 }
+
+/// SIGTERM ends the event streams and waits a server holds (their clients reconnect, to another
+/// instance), so the process stops at once instead of waiting out actix-web's 10 s graceful
+/// stop, past a container runtime's kill.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_ends_held_streams_and_waits_and_the_server_stops_promptly() -> TestResult {
+    let db = TestDb::new().await?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let secret = "an-example-secret-of-32-bytes-or-more";
+    let mut child = syllabus()?
+        .arg("serve")
+        .env("DATABASE_URL", db.url())
+        .env("AUTH_JWT_SECRET", secret)
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("WORKERS", "false")
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while reqwest::get(format!("{base}/readyz")).await.is_err() {
+        if std::time::Instant::now() > deadline || child.try_wait()?.is_some() {
+            child.kill()?;
+            return Err("serve did not start".into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let token = {
+        let out = syllabus()?
+            .args(["token", "--sub", "alice"])
+            .env("AUTH_JWT_SECRET", secret)
+            .output()?;
+        String::from_utf8(out.stdout)?.trim().to_owned()
+    };
+    let http = reqwest::Client::new();
+    // No workers: the plan stays pending with its generation queued, so nothing ends these.
+    let plan: serde_json::Value = http
+        .post(format!("{base}/api/v1/plans"))
+        .bearer_auth(&token)
+        .json(
+            &serde_json::json!({"topic": "Rust ownership", "skill_level": "beginner",
+                                   "weekly_hours": 5, "learning_style": "practice"}),
+        )
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = plan["id"].as_str().ok_or("no plan id")?.to_owned();
+    let mut stream = http
+        .get(format!("{base}/api/v1/plans/{id}/events"))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    assert_eq!(stream.status(), 200);
+    let wait = tokio::spawn(
+        http.get(format!("{base}/api/v1/plans/{id}"))
+            .bearer_auth(&token)
+            .header("prefer", "wait=60")
+            .send(),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    let signalled = std::time::Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()?;
+    assert!(killed.success());
+    let stream_end = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while stream.chunk().await.ok().flatten().is_some() {}
+    })
+    .await;
+    assert!(stream_end.is_ok(), "the stream stayed open");
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(20), wait).await;
+    assert!(
+        matches!(&answered, Ok(Ok(Ok(r))) if r.status() == 200),
+        "the wait was not answered: {answered:?}"
+    );
+    let status = tokio::task::spawn_blocking(move || child.wait()).await??;
+    let took = signalled.elapsed();
+    assert!(status.success(), "{status}");
+    assert!(
+        took < std::time::Duration::from_secs(6),
+        "stopped {took:?} after SIGTERM (actix-web alone waits 10 s for held requests)"
+    );
+    Ok(())
+}

@@ -181,6 +181,7 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             limits: cfg.limits,
         },
     );
+    let held = state.gates();
     let http_workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let server = syllabus_api::server(listener, state, auth, http_workers)?;
     let handle = server.handle();
@@ -203,6 +204,9 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     };
     terminated().await;
     shutdown.trigger();
+    // Event streams and waits end now (clients reconnect elsewhere), so the HTTP server's
+    // graceful stop is not held up by them.
+    held.close();
     handle.stop(true).await;
     if let Some(w) = workers {
         w.await.context("the worker pool panicked")?;

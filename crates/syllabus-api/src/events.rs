@@ -129,6 +129,8 @@ where
             tokio::select! {
                 _ = writer => {}
                 () = gone.closed() => {}
+                // The process is stopping: the client reconnects (elsewhere) and resumes.
+                () = slot.closing() => {}
             }
             drop(slot);
         }

@@ -19,6 +19,7 @@ use crate::auth::Caller;
 use crate::input::{
     encode_cursor, from_value, integral_numbers, page, path_id, prefer_wait, query_enum,
 };
+use crate::limits::HeldSlot;
 use crate::problem::ApiError;
 use crate::request_id::RequestId;
 use crate::wire::{
@@ -42,23 +43,33 @@ fn job_location(id: JobId) -> (header::HeaderName, String) {
 }
 
 /// Waits until `changed` says the resource's state moved on, `settled` says nothing can change
-/// it any more, or `wait` passes. Each wake-up (an event about this resource only, or a resync
-/// after the listener reconnected) re-reads it.
+/// it any more, `wait` passes, or the process starts stopping (`slot`'s gates close). Each
+/// wake-up (an event about this resource only, or a resync after the listener reconnected)
+/// re-reads it.
 async fn hold<T>(
     mut wakeups: Wakeups,
     wait: Duration,
+    slot: Option<HeldSlot>,
     mut current: T,
     mut reread: impl AsyncFnMut() -> Result<T>,
     changed: impl Fn(&T, &T) -> bool,
     settled: impl Fn(&T) -> bool,
 ) -> Result<T> {
+    let Some(slot) = slot else {
+        return Ok(current);
+    };
     let deadline = tokio::time::Instant::now() + wait;
+    let closing = slot.closing();
+    tokio::pin!(closing);
     while !settled(&current) {
-        if tokio::time::timeout_at(deadline, wakeups.changed())
-            .await
-            .is_err()
-        {
-            break;
+        tokio::select! {
+            woken = tokio::time::timeout_at(deadline, wakeups.changed()) => {
+                if woken.is_err() {
+                    break;
+                }
+            }
+            // Answered with the state as it is: the client asks again (elsewhere).
+            () = &mut closing => break,
         }
         let next = reread().await?;
         if changed(&current, &next) {
@@ -131,12 +142,13 @@ pub(crate) async fn get_plan<S: Stores>(
     if let (Some(w), Some(wakeups)) = (wait, wakeups) {
         // A pending plan with no generation queued or running (cancelled, given up) will not
         // change by itself: the wait answers at once.
-        let _slot = (detail.plan.status == PlanStatus::Pending && detail.generating)
+        let slot = (detail.plan.status == PlanStatus::Pending && detail.generating)
             .then(|| state.gates.hold(&caller.0))
             .transpose()?;
         detail = hold(
             wakeups,
             w,
+            slot,
             detail,
             async || Ok(state.store.plan(&caller.0, id).await?),
             |a, b| a.plan.status != b.plan.status,
@@ -227,12 +239,13 @@ pub(crate) async fn get_job<S: Stores>(
     let wakeups = wait.map(|_| state.events.watch_job(id));
     let mut job = state.store.job(&caller.0, id).await?;
     if let (Some(w), Some(wakeups)) = (wait, wakeups) {
-        let _slot = (!job.status.is_terminal())
+        let slot = (!job.status.is_terminal())
             .then(|| state.gates.hold(&caller.0))
             .transpose()?;
         job = hold(
             wakeups,
             w,
+            slot,
             job,
             async || Ok(state.store.job(&caller.0, id).await?),
             |a, b| a.status != b.status,

@@ -73,6 +73,12 @@ impl<S> AppState<S> {
     pub fn held_now(&self) -> usize {
         self.gates.held_now()
     }
+
+    /// The gates of held requests, to [`Gates::close`] them when the process stops.
+    #[must_use]
+    pub fn gates(&self) -> std::sync::Arc<Gates> {
+        std::sync::Arc::clone(&self.gates)
+    }
 }
 
 /// Everything the handlers need from the store.

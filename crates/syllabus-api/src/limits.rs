@@ -70,6 +70,8 @@ pub struct Gates {
     limits: Limits,
     held: Mutex<Held>,
     writes: Mutex<HashMap<UserId, Arc<Semaphore>>>,
+    /// Raised when the process stops: held requests end instead of keeping it up.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Debug, Default)]
@@ -103,7 +105,15 @@ impl Gates {
             limits,
             held: Mutex::default(),
             writes: Mutex::default(),
+            closing: tokio::sync::watch::Sender::new(false),
         })
+    }
+
+    /// Ends every held request: event streams end (their clients reconnect, to another
+    /// instance, with `Last-Event-ID`) and waits answer with the current state, so a stopping
+    /// process does not wait for them. Called on SIGTERM, before the HTTP server stops.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
     }
 
     /// The limits they apply.
@@ -205,6 +215,15 @@ impl Gates {
     #[must_use]
     pub fn held_now(&self) -> usize {
         self.held().total
+    }
+}
+
+impl HeldSlot {
+    /// Resolves when the process starts stopping ([`Gates::close`]).
+    pub async fn closing(&self) {
+        let mut rx = self.gates.closing.subscribe();
+        // The sender lives as long as the gates, which this slot holds.
+        let _ = rx.wait_for(|closing| *closing).await;
     }
 }
 
