@@ -148,7 +148,7 @@ pub struct App {
     doc: Value,
     shutdown: Shutdown,
     server: syllabus_api::ServerHandle,
-    held: std::sync::Arc<syllabus_api::Gates>,
+    held: Arc<syllabus_api::Gates>,
     workers: Option<tokio::task::JoinHandle<()>>,
 }
 
