@@ -933,3 +933,55 @@ async fn one_user_flooding_writes_cannot_park_the_pool_on_locks() -> TestResult 
     }
     Ok(())
 }
+
+/// A change that cannot get its lock in time (here held by another session, as another
+/// instance's change of the same user would) is a 429 with `Retry-After`, not a 503; and a change
+/// that waits too long for the user's previous one in this process is a 429 too, before it takes
+/// a database connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_plan_and_a_long_write_queue_are_429_with_retry_after() -> TestResult {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let app = std::sync::Arc::new(
+        App::start(Options {
+            workers: false,
+            limits: syllabus_api::Limits {
+                write_queue_timeout: Duration::from_millis(300),
+                ..syllabus_api::Limits::default()
+            },
+            pool: syllabus_store::PoolOptions {
+                lock_timeout: Some(Duration::from_millis(1_500)),
+                ..syllabus_store::PoolOptions::default()
+            },
+            ..Options::default()
+        })
+        .await?,
+    );
+    let id = app.create_plan("bob", "Rust ownership").await?;
+    let mut admin = AsyncPgConnection::establish(app.admin_url().ok_or("no admin url")?).await?;
+    admin
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM plans WHERE id = '{id}' FOR UPDATE"
+        ))
+        .await?;
+    let path = format!("/api/v1/plans/{id}/regenerate");
+    let first = {
+        let (app, path) = (app.clone(), path.clone());
+        tokio::spawn(async move { app.post(&path, "bob", &json!({})).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let queued = app.post(&path, "bob", &json!({})).await?;
+    assert_eq!(queued.status, 429, "{}", queued.body);
+    assert_eq!(queued.body["code"], "RATE_LIMITED");
+    assert_eq!(queued.header("retry-after"), Some("1"));
+    let busy = tokio::time::timeout(Duration::from_secs(20), first).await???;
+    assert_eq!(busy.status, 429, "{}", busy.body);
+    assert_eq!(busy.header("retry-after"), Some("1"));
+    admin.batch_execute("ROLLBACK").await?;
+    // Free again: the regenerate is refused for what it is (a generation is queued).
+    let res = app.post(&path, "bob", &json!({})).await?;
+    assert_eq!(res.status, 409, "{}", res.body);
+    if let Ok(app) = std::sync::Arc::try_unwrap(app) {
+        app.stop().await;
+    }
+    Ok(())
+}

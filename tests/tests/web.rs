@@ -607,6 +607,29 @@ mod edge {
         Ok(())
     }
 
+    /// A kept-alive connection's next request head has the same deadline as its first: a client
+    /// that sends one request, then a byte of the next and nothing more, is closed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_request_head_on_a_connection_has_a_deadline() -> TestResult {
+        let app = app(
+            Limits {
+                head_timeout: Duration::from_millis(500),
+                ..Limits::default()
+            },
+            false,
+        )
+        .await?;
+        let mut sock = connect(&app).await?;
+        sock.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .await?;
+        let first = read_first_answer(&mut sock, Duration::from_secs(5)).await?;
+        assert_eq!(status_of(&first), Some(200), "{first}");
+        sock.write_all(b"G").await?;
+        read_to_close(&mut sock, Duration::from_secs(8)).await?;
+        app.stop().await;
+        Ok(())
+    }
+
     /// Past `MAX_CONNECTIONS` the server accepts no more until one closes.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn connections_past_the_cap_wait_until_one_closes() -> TestResult {
@@ -664,26 +687,33 @@ mod edge {
         let events = format!("/api/v1/plans/{plan}/events");
         let first = app.events(&events, "alice", None).await?;
         let _second = app.events(&events, "alice", None).await?;
-        let refused = app.get(&events, "alice").await?;
+        let refused = tokio::time::timeout(Duration::from_secs(20), app.get(&events, "alice"))
+            .await
+            .map_err(|_| "a third stream was served")??;
         assert_eq!(refused.status, 429, "{}", refused.body);
         assert_eq!(refused.body["code"], "RATE_LIMITED");
         assert!(refused.header("retry-after").is_some());
-        let wait = app
-            .send(
+        let wait = tokio::time::timeout(
+            Duration::from_secs(20),
+            app.send(
                 "GET",
                 &format!("/api/v1/plans/{plan}"),
                 Some("alice"),
                 None,
                 &[("prefer", "wait=30")],
-            )
-            .await?;
+            ),
+        )
+        .await
+        .map_err(|_| "a third hold was served")??;
         assert_eq!(wait.status, 429, "a wait counts too: {}", wait.body);
 
         // Bob has his own budget, up to the process's.
         let bobs = app.create_plan("bob", "Go channels").await?;
         let bob_events = format!("/api/v1/plans/{bobs}/events");
         let _bob = app.events(&bob_events, "bob", None).await?;
-        let full = app.get(&bob_events, "bob").await?;
+        let full = tokio::time::timeout(Duration::from_secs(20), app.get(&bob_events, "bob"))
+            .await
+            .map_err(|_| "a fourth stream was served")??;
         assert_eq!(full.status, 429, "the process holds 3: {}", full.body);
 
         // A stream the client closes gives its place back.

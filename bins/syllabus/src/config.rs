@@ -374,12 +374,15 @@ impl ServeConfig {
         let limits = syllabus_api::Limits {
             max_connections: count("MAX_CONNECTIONS", defaults.max_connections, 1, 1_000_000)?,
             head_timeout: env.millis("REQUEST_HEAD_TIMEOUT_MS", 5_000, 100, 600_000)?,
+            keep_alive: optional_millis(env, "KEEP_ALIVE_MS", 0, 600_000)?,
             body_timeout: env.millis("REQUEST_BODY_TIMEOUT_MS", 10_000, 100, 600_000)?,
             held_per_user: count("MAX_STREAMS_PER_USER", defaults.held_per_user, 1, 10_000)?,
             held_per_process: count("MAX_STREAMS", defaults.held_per_process, 1, 1_000_000)?,
             write_queue_timeout: env.millis("WRITE_QUEUE_TIMEOUT_MS", 5_000, 1, 60_000)?,
+            stop_within: run.shutdown_grace,
         };
-        let worker_pool_size = count("WORKER_POOL_SIZE", 8, 1, 999)?;
+        // A quarter of the pool, 1 to 8, unless set: every DATABASE_POOL_SIZE from 2 up works.
+        let worker_pool_size = count("WORKER_POOL_SIZE", (run.pool_size / 4).clamp(1, 8), 1, 999)?;
         if workers && worker_pool_size >= run.pool_size {
             bail!(
                 "WORKER_POOL_SIZE is invalid: with workers it is taken out of DATABASE_POOL_SIZE ({}), so it must be smaller",
@@ -464,7 +467,14 @@ mod tests {
         assert_eq!(cfg.run.retain_failed, Duration::from_secs(7 * 24 * 3_600));
         assert_eq!(cfg.run.lock_timeout, Some(Duration::from_secs(2)));
         assert_eq!(cfg.run.statement_timeout, Some(Duration::from_secs(30)));
-        assert_eq!(cfg.limits, syllabus_api::Limits::default());
+        assert_eq!(
+            cfg.limits,
+            syllabus_api::Limits {
+                stop_within: cfg.run.shutdown_grace,
+                ..syllabus_api::Limits::default()
+            }
+        );
+        assert_eq!(cfg.limits.keep_alive, None, "closed after each response");
         assert_eq!(cfg.limits.max_connections, 4_096);
         assert_eq!(cfg.limits.body_timeout, Duration::from_secs(10));
         assert_eq!(cfg.limits.held_per_user, 8);
@@ -504,6 +514,17 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.starts_with("WORKER_POOL_SIZE is invalid"), "{err}");
+        // Unset, it fits any pool: a quarter, 1 to 8.
+        for (pool, expected) in [("2", 1), ("10", 2), ("32", 8), ("200", 8)] {
+            let cfg = ServeConfig::from_env(&Env::from_pairs(&[
+                DB,
+                SECRET,
+                KEY,
+                ("DATABASE_POOL_SIZE", pool),
+            ]))
+            .unwrap();
+            assert_eq!(cfg.worker_pool_size, expected, "pool {pool}");
+        }
     }
 
     #[test]

@@ -16,6 +16,8 @@ use crate::config::{AuthSource, RunConfig, ServeConfig};
 struct Core {
     db: Database,
     events: JobEvents,
+    /// The soft limit of open files after raising it (`None` when it could not be read).
+    open_files: Option<u64>,
 }
 
 /// A pool of `size` connections with the configured lock and statement timeouts.
@@ -36,13 +38,50 @@ fn pool(cfg: &RunConfig, size: usize) -> anyhow::Result<Database> {
 /// Raises the soft limit of open files to the hard limit: every client connection, database
 /// connection and provider stream is a file, and the soft limit that systemd and container
 /// runtimes give by default (1,024) stops a server at a few hundred clients.
-fn raise_open_files() {
+fn raise_open_files() -> Option<u64> {
     match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) => tracing::info!(
+        Ok(limit) => {
+            tracing::info!(
+                open_files.limit = limit,
+                "open-file limit raised to the hard limit"
+            );
+            Some(limit)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot raise the open-file limit");
+            None
+        }
+    }
+}
+
+/// Files a process needs besides its client connections: the pool, the `LISTEN` and preview
+/// connections, a provider stream per run, logs and libraries.
+fn files_besides_clients(cfg: &RunConfig, workers: bool) -> u64 {
+    let runs = if workers { cfg.concurrency } else { 0 };
+    u64::try_from(cfg.pool_size + runs)
+        .unwrap_or(u64::MAX)
+        .saturating_add(64)
+}
+
+/// `MAX_CONNECTIONS`, lowered to what the open-file limit leaves once the pool and the runs
+/// have theirs: past the limit, a provider connect would fail and burn other users' attempts.
+fn connection_cap(wanted: usize, open_files: Option<u64>, besides: u64) -> usize {
+    let Some(limit) = open_files else {
+        return wanted;
+    };
+    let room = usize::try_from(limit.saturating_sub(besides))
+        .unwrap_or(usize::MAX)
+        .max(16);
+    if wanted > room {
+        tracing::warn!(
+            max_connections = wanted,
             open_files.limit = limit,
-            "open-file limit raised to the hard limit"
-        ),
-        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+            lowered_to = room,
+            "MAX_CONNECTIONS does not fit the open-file limit with the pool and the runs; lowered (raise the hard limit: LimitNOFILE=, --ulimit nofile=)"
+        );
+        room
+    } else {
+        wanted
     }
 }
 
@@ -72,14 +111,18 @@ async fn start_core(cfg: &RunConfig, previews: bool, pool_size: usize) -> anyhow
         );
     }
     // Once start-up can no longer be refused (a refusal stays one line).
-    raise_open_files();
+    let open_files = raise_open_files();
     let ready_within = Duration::from_secs(5);
     let events = if previews {
         JobEvents::start_with_previews(&cfg.database_url, ready_within).await
     } else {
         JobEvents::start(&cfg.database_url, ready_within).await
     };
-    Ok(Core { db, events })
+    Ok(Core {
+        db,
+        events,
+        open_files,
+    })
 }
 
 fn provider(cfg: &RunConfig) -> anyhow::Result<OpenAiProvider> {
@@ -168,6 +211,12 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             "development sign-in is enabled (DEV_SIGN_IN): anyone who can reach this server can mint a token for any user at POST /api/v1/session/dev; never enable it in production"
         );
     }
+    let mut limits = cfg.limits;
+    limits.max_connections = connection_cap(
+        limits.max_connections,
+        core.open_files,
+        files_besides_clients(&cfg.run, cfg.workers),
+    );
     let state = AppState::new(
         core.db.clone(),
         core.events.clone(),
@@ -178,7 +227,7 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
             },
             job_max_attempts: cfg.run.job_max_attempts,
             sse_keepalive: syllabus_api::SSE_KEEPALIVE,
-            limits: cfg.limits,
+            limits,
         },
     );
     let held = state.gates();
@@ -189,7 +238,7 @@ pub async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     tracing::info!(
         addr = %cfg.bind_addr,
         workers = cfg.workers,
-        max_connections = cfg.limits.max_connections,
+        max_connections = limits.max_connections,
         "listening"
     );
 
@@ -225,4 +274,17 @@ pub async fn worker(cfg: RunConfig) -> anyhow::Result<()> {
     workers.await.context("the worker pool panicked")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connection_cap;
+
+    #[test]
+    fn the_connection_cap_fits_the_open_file_limit() {
+        assert_eq!(connection_cap(4_096, None, 400), 4_096, "unknown limit");
+        assert_eq!(connection_cap(4_096, Some(1_048_576), 400), 4_096);
+        assert_eq!(connection_cap(4_096, Some(1_024), 400), 624);
+        assert_eq!(connection_cap(4_096, Some(100), 400), 16, "never below 16");
+    }
 }

@@ -241,10 +241,14 @@ pub fn server<S: Stores>(
             .wrap(from_fn(request_id::middleware))
     })
     .workers(workers)
-    // actix-web counts connections per worker thread.
-    .max_connections(limits.max_connections.div_ceil(workers).max(1))
+    // actix-web counts connections per worker thread: at most MAX_CONNECTIONS in all.
+    .max_connections((limits.max_connections / workers).max(1))
     .client_request_timeout(limits.head_timeout)
-    .shutdown_timeout(10)
+    .keep_alive(match limits.keep_alive {
+        None => actix_web::http::KeepAlive::Disabled,
+        Some(idle) => actix_web::http::KeepAlive::Timeout(idle),
+    })
+    .shutdown_timeout(limits.stop_within.as_secs().max(1))
     .disable_signals()
     .listen(listener)?
     .run();

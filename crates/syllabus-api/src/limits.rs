@@ -33,6 +33,11 @@ pub struct Limits {
     /// From a connection's first byte to its complete request head
     /// (`REQUEST_HEAD_TIMEOUT_MS`); past it actix-web answers 408 and closes.
     pub head_timeout: Duration,
+    /// How long an idle connection is kept for a next request (`KEEP_ALIVE_MS`; `None`: closed
+    /// after each response, the default). actix-web times only a connection's *first* request
+    /// head: on a kept-alive connection a client can send one request, then a byte of the next,
+    /// and hold the connection for ever. Off unless a trusted proxy in front bounds its clients.
+    pub keep_alive: Option<Duration>,
     /// From a complete head to the last byte of its body (`REQUEST_BODY_TIMEOUT_MS`); past it
     /// the request is a 408 problem and the connection is closed.
     pub body_timeout: Duration,
@@ -44,6 +49,10 @@ pub struct Limits {
     /// How long a write waits for its user's previous write in this process to end before it is
     /// refused with 429 (`WRITE_QUEUE_TIMEOUT_MS`).
     pub write_queue_timeout: Duration,
+    /// On a graceful stop, how long requests in flight may finish before their connections are
+    /// closed (whole seconds, at least 1; `serve` uses `SHUTDOWN_GRACE_MS`): under the 10 s a
+    /// container runtime waits before it kills.
+    pub stop_within: Duration,
 }
 
 impl Default for Limits {
@@ -51,10 +60,12 @@ impl Default for Limits {
         Self {
             max_connections: 4_096,
             head_timeout: Duration::from_secs(5),
+            keep_alive: None,
             body_timeout: Duration::from_secs(10),
             held_per_user: 8,
             held_per_process: 2_048,
             write_queue_timeout: Duration::from_secs(5),
+            stop_within: Duration::from_secs(8),
         }
     }
 }

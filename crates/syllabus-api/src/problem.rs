@@ -275,6 +275,10 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %e, "database unavailable");
                 Self::unavailable()
             }
+            StoreError::Busy(e) => {
+                tracing::info!(error = %e, "a lock was not granted in time");
+                Self::too_many_held("Too many concurrent changes for this account", 1)
+            }
             StoreError::Contention(e) => {
                 tracing::warn!(error = %e, "transaction kept losing a race");
                 Self::unavailable()

@@ -35,6 +35,12 @@ pub enum StoreError {
     /// it) before the cards were saved: the foreign key `flashcards_module_id_fkey` refused them.
     #[error("the module was replaced before the write")]
     ModuleReplaced,
+    /// A statement waited longer than `lock_timeout` for a lock someone else holds (55P03): the
+    /// resource is busy with another change (for a user's own request, usually the same user's
+    /// change from another instance). Transient, but not retried in place: the caller is told
+    /// to come back (429 with `Retry-After` to a client; the runtime retries).
+    #[error("a lock was not granted in time: {0}")]
+    Busy(String),
     /// The operation does not apply in the resource's current state.
     #[error("invalid state: {0}")]
     InvalidState(String),
@@ -87,7 +93,7 @@ impl From<DieselError> for StoreError {
                     .message()
                     .starts_with("canceling statement due to lock timeout") =>
             {
-                Self::Contention(info.message().to_owned())
+                Self::Busy(info.message().to_owned())
             }
             // `statement_timeout` (57014): the database is too slow right now.
             DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
@@ -110,7 +116,10 @@ impl StoreError {
     /// a pool exhausted, a deadlock victim).
     #[must_use]
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unavailable(_) | Self::Contention(_))
+        matches!(
+            self,
+            Self::Unavailable(_) | Self::Contention(_) | Self::Busy(_)
+        )
     }
 
     /// An error seen on a connection that is now closed is the connection's failure (an

@@ -22,7 +22,7 @@ pub struct PoolOptions {
     /// How long a caller waits for a free connection before the store reports `Unavailable`.
     pub wait_timeout: Duration,
     /// PostgreSQL's `lock_timeout` on every connection: a statement that waits longer for a
-    /// lock fails as [`StoreError::Contention`] instead of parking its connection (`None`: no
+    /// lock fails as [`StoreError::Busy`] instead of parking its connection (`None`: no
     /// limit).
     pub lock_timeout: Option<Duration>,
     /// PostgreSQL's `statement_timeout` on every connection: a statement that runs longer is
@@ -327,7 +327,7 @@ mod tests {
     }
 
     /// Every pooled connection carries the lock and statement timeouts: a statement that waits
-    /// on a lock held elsewhere fails as `Contention` after `lock_timeout` instead of parking
+    /// on a lock held elsewhere fails as `Busy` after `lock_timeout` instead of parking
     /// its connection, and a statement that runs too long is cancelled as `Unavailable`.
     #[tokio::test(flavor = "multi_thread")]
     async fn pooled_connections_give_up_on_long_lock_waits_and_long_statements() -> TestResult {
@@ -364,10 +364,7 @@ mod tests {
         )
         .await
         .map_err(|_| "still waiting on the lock")?;
-        assert!(
-            matches!(waited, Err(StoreError::Contention(_))),
-            "{waited:?}"
-        );
+        assert!(matches!(waited, Err(StoreError::Busy(_))), "{waited:?}");
         admin.batch_execute("ROLLBACK").await?;
 
         let slow: Result<(), StoreError> = tokio::time::timeout(

@@ -119,6 +119,7 @@ async fn write_batch(db: &Database, batch: Vec<Pending>) {
             for p in batch {
                 let again = match &e {
                     StoreError::Contention(m) => StoreError::Contention(m.clone()),
+                    StoreError::Busy(m) => StoreError::Busy(m.clone()),
                     StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
                     other => StoreError::Unavailable(other.to_string()),
                 };
