@@ -260,11 +260,12 @@ pm stop -t 10 "$name" >/dev/null 2>>"$work/podman.log"
 stopped_ms=$((($(date +%s%N) - stop_started) / 1000000))
 code="$(pm inspect -f '{{.State.ExitCode}}' "$name")"
 pm logs "$name" >"$work/serve.log" 2>&1 || true
-# The grace, the one-statement release, and podman's own bookkeeping (0.3–1.9 s measured).
-limit_ms=$((grace_ms + 2500))
+# Exit code 0 under `-t 10` proves the process ended before podman's SIGKILL (137 otherwise);
+# the wall time also holds podman's own bookkeeping around it (0.3–3 s measured, loaded).
+limit_ms=$((grace_ms + 5000))
 echo "   exited with code $code after ${stopped_ms} ms (grace ${grace_ms} ms, limit ${limit_ms} ms)"
 [[ "$code" == 0 ]] || { tail -n 20 "$work/serve.log" >&2; fail "the container exited with code $code after SIGTERM, not 0"; }
-((stopped_ms <= limit_ms)) || fail "the container took ${stopped_ms} ms to stop, more than the grace period plus 2.5 s"
+((stopped_ms <= limit_ms)) || fail "the container took ${stopped_ms} ms to stop, more than the grace period plus 5 s"
 processing="$(sql "SELECT count(*) FROM jobs WHERE status = 'processing'")"
 [[ "$processing" == 0 ]] || fail "$processing job(s) left processing after SIGTERM"
 after="$(sql "SELECT status FROM jobs WHERE id = '$job'")"
