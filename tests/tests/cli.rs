@@ -167,6 +167,20 @@ async fn workers_without_a_provider_refuse_to_start_and_an_api_only_serve_starts
     }
 
     // WORKERS=false needs no provider: the API starts and answers.
+    let (mut child, base) = api_only_serve(&db, secret).await?;
+    let status = reqwest::get(format!("{base}/readyz")).await?.status();
+    child.kill()?;
+    child.wait()?;
+    assert_eq!(status, 200, "serve with WORKERS=false is ready");
+    Ok(())
+}
+
+/// Starts `syllabus serve` with `WORKERS=false` on a free loopback port and waits until it
+/// answers; returns the process and its base URL.
+async fn api_only_serve(
+    db: &TestDb,
+    secret: &str,
+) -> Result<(std::process::Child, String), Box<dyn std::error::Error + Send + Sync>> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -178,23 +192,19 @@ async fn workers_without_a_provider_refuse_to_start_and_an_api_only_serve_starts
         .env("WORKERS", "false")
         .stderr(std::process::Stdio::null())
         .spawn()?;
-    let url = format!("http://127.0.0.1:{port}/readyz");
+    let base = format!("http://127.0.0.1:{port}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let mut status = None;
-    while std::time::Instant::now() < deadline && status.is_none() {
-        if let Ok(resp) = reqwest::get(&url).await {
-            status = Some(resp.status().as_u16());
-        } else {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+    while reqwest::get(format!("{base}/readyz")).await.is_err() {
         if let Some(code) = child.try_wait()? {
             return Err(format!("serve exited early: {code}").into());
         }
+        if std::time::Instant::now() > deadline {
+            child.kill()?;
+            return Err("serve did not start within 30 s".into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    child.kill()?;
-    child.wait()?;
-    assert_eq!(status, Some(200), "serve with WORKERS=false is ready");
-    Ok(())
+    Ok((child, base))
 }
 
 /// The soft limit of open files a service manager gives (often 1,024) stops a server at a few
@@ -370,27 +380,8 @@ async fn healthcheck_exits_0_when_the_server_is_ready_and_1_otherwise() -> TestR
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_ends_held_streams_and_waits_and_the_server_stops_promptly() -> TestResult {
     let db = TestDb::new().await?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
     let secret = "an-example-secret-of-32-bytes-or-more";
-    let mut child = syllabus()?
-        .arg("serve")
-        .env("DATABASE_URL", db.url())
-        .env("AUTH_JWT_SECRET", secret)
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("WORKERS", "false")
-        .stderr(std::process::Stdio::null())
-        .spawn()?;
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while reqwest::get(format!("{base}/readyz")).await.is_err() {
-        if std::time::Instant::now() > deadline || child.try_wait()?.is_some() {
-            child.kill()?;
-            return Err("serve did not start".into());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let (mut child, base) = api_only_serve(&db, secret).await?;
     let token = {
         let out = syllabus()?
             .args(["token", "--sub", "alice"])
