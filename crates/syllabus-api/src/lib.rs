@@ -68,12 +68,6 @@ impl<S> AppState<S> {
         }
     }
 
-    /// Event streams and waits held now, in all.
-    #[must_use]
-    pub fn held_now(&self) -> usize {
-        self.gates.held_now()
-    }
-
     /// The gates of held requests, to [`Gates::close`] them when the process stops.
     #[must_use]
     pub fn gates(&self) -> std::sync::Arc<Gates> {

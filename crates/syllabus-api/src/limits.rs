@@ -127,12 +127,6 @@ impl Gates {
         self.closing.send_replace(true);
     }
 
-    /// The limits they apply.
-    #[must_use]
-    pub fn limits(&self) -> Limits {
-        self.limits
-    }
-
     fn held(&self) -> std::sync::MutexGuard<'_, Held> {
         self.held
             .lock()

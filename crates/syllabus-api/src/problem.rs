@@ -156,17 +156,10 @@ impl ApiError {
     /// 429 with `Retry-After`.
     #[must_use]
     pub fn rate_limited(retry_after_secs: u64) -> Self {
-        Self {
-            retry_after: Some(retry_after_secs),
-            ..Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "RATE_LIMITED",
-                "Too many requests",
-                format!(
-                    "The hourly limit for this kind of job is reached; retry in {retry_after_secs} s."
-                ),
-            )
-        }
+        Self::too_many_held(
+            "The hourly limit for this kind of job is reached",
+            retry_after_secs,
+        )
     }
 
     /// 405 with `Allow` (the methods the path has).
