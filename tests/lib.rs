@@ -10,20 +10,20 @@
 
 pub mod openapi;
 
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use syllabus_api::{AppState, Authenticator, KeySource, Settings};
-use syllabus_jobs::{Runtime, RuntimeConfig, Shutdown};
-use syllabus_provider::{OpenAiProvider, ProviderConfig};
+use syllabus::{Application, AuthConfig, Config, HttpConfig, WorkersConfig};
+use syllabus_api::{KeySource, Settings};
+use syllabus_jobs::RuntimeConfig;
+use syllabus_provider::ProviderConfig;
 use syllabus_store::records::RateLimit;
 use syllabus_store::{Database, JobEvents, PoolOptions};
 pub use syllabus_testkit::fake_llm::plan_json;
 use syllabus_testkit::{FakeLlm, TestDb};
+use tokio::sync::oneshot;
 
 /// Why a test failed to set up.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -131,7 +131,8 @@ impl Default for Options {
     }
 }
 
-/// The API and workers running in-process.
+/// The API and workers running in-process: the [`Application`] `syllabus serve` runs, configured
+/// in code.
 pub struct App {
     /// The test's database URL (as the application role).
     pub url: String,
@@ -146,10 +147,8 @@ pub struct App {
     pub base: String,
     http: reqwest::Client,
     doc: Value,
-    shutdown: Shutdown,
-    server: syllabus_api::ServerHandle,
-    held: Arc<syllabus_api::Gates>,
-    workers: Option<tokio::task::JoinHandle<()>>,
+    stop: Option<oneshot::Sender<()>>,
+    running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 /// A response read whole.
@@ -199,82 +198,70 @@ impl App {
         options: Options,
     ) -> Result<Self, Error> {
         let llm = FakeLlm::start().await?;
-        let store = Database::connect(&url, options.pool)?;
-        let events = JobEvents::start_with_previews(&url, Duration::from_secs(5)).await;
-        let wakeup_events = events.clone();
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let state = AppState::new(
-            store.clone(),
-            events.clone(),
-            Settings {
-                rate_limit: RateLimit {
-                    limit: options.rate_limit,
-                    window: Duration::from_secs(3_600),
-                },
-                job_max_attempts: 3,
-                sse_keepalive: options.sse_keepalive,
-                limits: options.limits,
-            },
-        );
-        let mut auth =
-            Authenticator::new(KeySource::Secret(SECRET.as_bytes().to_vec()), None, None);
-        if options.dev_sign_in {
-            auth = auth.with_dev_sign_in();
-        }
-        let held = state.gates();
-        let server = syllabus_api::server(listener, state, auth, 2)?;
-        let handle = server.handle();
-        tokio::spawn(server);
-        let (shutdown, stop_rx) = Shutdown::new();
-        let workers = if options.workers {
-            let provider = OpenAiProvider::new(ProviderConfig {
+        let workers = options.workers.then(|| WorkersConfig {
+            provider: ProviderConfig {
                 base_url: llm.base_url(),
                 api_key: Some("test-key".into()),
                 model: "fake-model".into(),
                 timeout: options.timeout,
                 extended_timeout: options.extended_timeout,
                 ..ProviderConfig::default()
-            })?;
-            // As `serve` does: the runtime's own pool, which no HTTP load can take.
-            let runtime_store = Database::connect(
-                &url,
-                PoolOptions {
-                    max_size: 8,
-                    ..options.pool
+            },
+            runtime: RuntimeConfig {
+                concurrency: options.concurrency,
+                backoff_base: options.backoff_base,
+                stale_after: options.stale_after,
+                poll_interval: Duration::from_millis(500),
+                shutdown_grace: Duration::from_secs(2),
+                worker_id: "e2e".into(),
+                ..RuntimeConfig::default()
+            },
+            ..WorkersConfig::default()
+        });
+        let config = Config {
+            database_url: url.as_str().into(),
+            // The test database is cloned from a migrated template.
+            run_migrations: false,
+            pool: options.pool,
+            http: Some(HttpConfig {
+                bind_addr: ([127, 0, 0, 1], 0).into(),
+                auth: AuthConfig {
+                    keys: KeySource::Secret(SECRET.as_bytes().to_vec()),
+                    issuer: None,
+                    audience: None,
+                    dev_sign_in: options.dev_sign_in,
                 },
-            )?;
-            let runtime = Runtime::new(
-                runtime_store,
-                Arc::new(provider),
-                events,
-                RuntimeConfig {
-                    concurrency: options.concurrency,
-                    backoff_base: options.backoff_base,
-                    stale_after: options.stale_after,
-                    poll_interval: Duration::from_millis(500),
-                    shutdown_grace: Duration::from_secs(2),
-                    worker_id: "e2e".into(),
-                    ..RuntimeConfig::default()
+                settings: Settings {
+                    rate_limit: RateLimit {
+                        limit: options.rate_limit,
+                        window: Duration::from_secs(3_600),
+                    },
+                    sse_keepalive: options.sse_keepalive,
+                    limits: options.limits,
+                    ..Settings::default()
                 },
-            );
-            Some(tokio::spawn(runtime.run(stop_rx)))
-        } else {
-            None
+                http_workers: 2,
+            }),
+            workers,
         };
+        let app = Application::build(config).await?;
+        let base = format!("http://{}", app.local_addr().ok_or("no HTTP listener")?);
+        let (store, events) = (app.store().clone(), app.events().clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let running = tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
         Ok(Self {
             url,
             _db: db,
             llm,
             store,
-            events: wakeup_events,
+            events,
             base,
             http: reqwest::Client::new(),
             doc: openapi::document(),
-            shutdown,
-            server: handle,
-            held,
-            workers,
+            stop: Some(stop),
+            running: Some(running),
         })
     }
 
@@ -438,12 +425,12 @@ impl App {
 
     /// Like [`App::stop`], keeping the database and the fake model for inspection.
     pub async fn halt(&mut self) {
-        self.shutdown.trigger();
-        self.held.close();
-        if let Some(w) = self.workers.take() {
-            let _ = w.await;
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
-        self.server.stop(true).await;
+        if let Some(running) = self.running.take() {
+            let _ = running.await;
+        }
     }
 }
 

@@ -8,12 +8,12 @@ use chrono::{DateTime, Utc};
 use syllabus_api::auth::{MintError, SigningKey};
 use syllabus_domain::UserId;
 
-use crate::config::AuthConfig;
+use syllabus::config::SigningConfig;
 
 /// Mints a token for `sub`, valid for `ttl` from `now`, carrying `iss`/`aud` when configured,
 /// with the function development sign-in uses ([`syllabus_api::auth::mint`]).
 pub fn mint(
-    cfg: &AuthConfig,
+    cfg: &SigningConfig,
     sub: &str,
     ttl: Duration,
     now: DateTime<Utc>,
@@ -28,7 +28,7 @@ pub fn mint(
         )
     })?;
     let key = SigningKey {
-        secret: cfg.jwt_secret.as_bytes(),
+        secret: cfg.jwt_secret.expose().as_bytes(),
         issuer: cfg.issuer.as_deref(),
         audience: cfg.audience.as_deref(),
     };
@@ -46,7 +46,7 @@ mod tests {
 
     #[test]
     fn a_minted_token_verifies_with_the_secret_and_carries_the_claims() {
-        let cfg = AuthConfig {
+        let cfg = SigningConfig {
             jwt_secret: "0123456789abcdef0123456789abcdef".into(),
             issuer: Some("syllabus".into()),
             audience: Some("api".into()),
@@ -57,7 +57,7 @@ mod tests {
         validation.set_audience(&["api"]);
         let data = decode::<serde_json::Value>(
             &token,
-            &DecodingKey::from_secret(cfg.jwt_secret.as_bytes()),
+            &DecodingKey::from_secret(cfg.jwt_secret.expose().as_bytes()),
             &validation,
         )
         .unwrap();
@@ -70,7 +70,7 @@ mod tests {
 
     #[test]
     fn an_expired_token_is_refused() {
-        let cfg = AuthConfig {
+        let cfg = SigningConfig {
             jwt_secret: "0123456789abcdef0123456789abcdef".into(),
             issuer: None,
             audience: None,
@@ -86,7 +86,7 @@ mod tests {
         assert!(
             decode::<serde_json::Value>(
                 &token,
-                &DecodingKey::from_secret(cfg.jwt_secret.as_bytes()),
+                &DecodingKey::from_secret(cfg.jwt_secret.expose().as_bytes()),
                 &validation
             )
             .is_err()

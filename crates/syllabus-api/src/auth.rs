@@ -39,11 +39,22 @@ const JWKS_RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
 const JWKS_MAX_AGE: Duration = Duration::from_secs(600);
 
 /// Where verification keys come from.
+#[derive(Clone)]
 pub enum KeySource {
     /// HS256 with `AUTH_JWT_SECRET`.
     Secret(Vec<u8>),
     /// RS256/ES256 from `AUTH_JWKS_URL`.
     Jwks(String),
+}
+
+/// Names the source, never the secret.
+impl std::fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Secret(_) => f.write_str("Secret(<redacted>)"),
+            Self::Jwks(url) => f.debug_tuple("Jwks").field(url).finish(),
+        }
+    }
 }
 
 type Keys = HashMap<String, (DecodingKey, Algorithm)>;

@@ -19,7 +19,7 @@ use actix_web::{App, HttpServer, web};
 use syllabus_store::records::RateLimit;
 use syllabus_store::{ContentStore, JobEvents, JobStore, PlanStore};
 
-pub use actix_web::dev::ServerHandle;
+pub use actix_web::dev::{Server, ServerHandle};
 pub use auth::{Authenticator, KeySource};
 pub use limits::{Gates, Limits};
 pub use metrics::Metrics;
@@ -40,6 +40,23 @@ pub struct Settings {
     /// What one client may hold of the process: connections, deadlines, streams, waits.
     pub limits: Limits,
 }
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            rate_limit: RateLimit {
+                limit: syllabus_domain::rate_limit::DEFAULT_LIMIT,
+                window: syllabus_domain::rate_limit::DEFAULT_WINDOW,
+            },
+            job_max_attempts: DEFAULT_JOB_MAX_ATTEMPTS,
+            sse_keepalive: SSE_KEEPALIVE,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Runs per job unless `JOB_MAX_ATTEMPTS` says otherwise (SPEC section 4).
+pub const DEFAULT_JOB_MAX_ATTEMPTS: u32 = 3;
 
 /// The keep-alive interval of event streams: under the idle timeouts of common proxies (30–60 s).
 pub const SSE_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(15);
@@ -206,7 +223,7 @@ pub fn server<S: Stores>(
     state: AppState<S>,
     auth: Authenticator,
     workers: usize,
-) -> std::io::Result<actix_web::dev::Server> {
+) -> std::io::Result<Server> {
     let limits = state.settings.limits;
     let workers = workers.max(1);
     let state = web::Data::new(state);

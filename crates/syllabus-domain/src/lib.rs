@@ -10,6 +10,7 @@ pub mod issues;
 pub mod jobs;
 pub mod plan;
 pub mod rate_limit;
+pub mod secret;
 pub mod status;
 pub mod text;
 
@@ -21,6 +22,7 @@ pub use jobs::{JobPayload, JobStatus, JobType};
 pub use plan::{
     NormalizationReport, NormalizedModule, NormalizedPlan, NormalizedTask, validate_plan,
 };
+pub use secret::Secret;
 pub use status::{
     AttemptCap, AttemptOutcome, PlanStatus, derive_plan_status, plan_status_from_counts,
 };

@@ -38,7 +38,7 @@ pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 impl Default for PoolOptions {
     fn default() -> Self {
         Self {
-            max_size: 16,
+            max_size: 32,
             wait_timeout: Duration::from_secs(5),
             lock_timeout: Some(DEFAULT_LOCK_TIMEOUT),
             statement_timeout: Some(DEFAULT_STATEMENT_TIMEOUT),

@@ -5,7 +5,14 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::db::Error;
+use diesel::sql_query;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::APP_ROLE;
+use crate::db::{Error, as_app_role, database_exists, ensure_app_role};
+
+/// The application's database on a private cluster.
+const APP_DATABASE: &str = "syllabus";
 
 /// A cluster of its own on a free port, removed on drop.
 #[derive(Debug)]
@@ -66,6 +73,24 @@ impl PrivateCluster {
     #[must_use]
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// The URL of a database `syllabus` on this cluster as the application role
+    /// ([`crate::APP_ROLE`], without `SUPERUSER` or `BYPASSRLS`), which owns it: both are made
+    /// when missing. Migrate it with [`crate::migrate`].
+    ///
+    /// # Errors
+    /// When the cluster refuses.
+    pub async fn app_url(&self) -> Result<String, Error> {
+        let admin = url::Url::parse(&self.url())?;
+        let mut conn = AsyncPgConnection::establish(admin.as_str()).await?;
+        ensure_app_role(&mut conn).await?;
+        if !database_exists(&mut conn, APP_DATABASE).await? {
+            sql_query(format!("CREATE DATABASE {APP_DATABASE} OWNER {APP_ROLE}"))
+                .execute(&mut conn)
+                .await?;
+        }
+        as_app_role(&admin, APP_DATABASE)
     }
 
     /// Stops the server (fast shutdown: sessions are disconnected).

@@ -8,7 +8,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use diesel::sql_types::{BigInt, Text};
 use diesel::{QueryableByName, sql_query};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{FileBasedMigrations, MigrationHarness};
 use tokio::sync::OnceCell;
 use url::Url;
 
@@ -44,7 +45,7 @@ fn with_database(url: &Url, database: &str) -> String {
     url.to_string()
 }
 
-fn as_app_role(url: &Url, database: &str) -> Result<String, Error> {
+pub(crate) fn as_app_role(url: &Url, database: &str) -> Result<String, Error> {
     let mut url = url.clone();
     url.set_username(APP_ROLE)
         .map_err(|()| "cannot set the user of DATABASE_URL")?;
@@ -54,8 +55,44 @@ fn as_app_role(url: &Url, database: &str) -> Result<String, Error> {
     Ok(url.to_string())
 }
 
+/// The workspace's `migrations/` folder.
+fn migrations_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations")
+}
+
+/// Applies every pending migration of the workspace's `migrations/` folder, read from disk, to the
+/// database at `url`, with diesel's harness (the store embeds the same folder and records
+/// versions the same way, so a process started on this database finds nothing to apply). The
+/// kit applies them itself so that it does not depend on the store, whose tests use it.
+///
+/// Needs a multi-threaded tokio runtime: the migration harness blocks in place.
+///
+/// # Errors
+/// When the database cannot be reached or a migration fails.
+pub async fn migrate(url: &str) -> Result<(), Error> {
+    let conn = AsyncPgConnection::establish(url).await?;
+    let migrations = FileBasedMigrations::from_path(migrations_dir())?;
+    let mut harness = AsyncMigrationHarness::new(conn);
+    tokio::task::block_in_place(|| harness.run_pending_migrations(migrations).map(drop))
+}
+
+/// Creates the application role ([`APP_ROLE`]) when it is missing: a login role without
+/// `SUPERUSER` or `BYPASSRLS`, so row-level security applies to it.
+pub(crate) async fn ensure_app_role(conn: &mut AsyncPgConnection) -> Result<(), Error> {
+    sql_query(format!(
+        "DO $$ BEGIN
+             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+                 CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{APP_PASSWORD}' NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+             END IF;
+         END $$"
+    ))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 fn migrations_fingerprint() -> String {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+    let dir = migrations_dir();
     let mut entries: Vec<_> = walk(&dir);
     entries.sort();
     let mut hasher = DefaultHasher::new();
@@ -87,7 +124,10 @@ struct Exists {
     exists: bool,
 }
 
-async fn database_exists(conn: &mut AsyncPgConnection, name: &str) -> Result<bool, Error> {
+pub(crate) async fn database_exists(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+) -> Result<bool, Error> {
     let row: Exists =
         sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
             .bind::<Text, _>(name)
@@ -119,16 +159,8 @@ async fn build_template(
     admin: &Url,
     template: &str,
 ) -> Result<(), Error> {
-    // The role may exist from an earlier run; make sure it has exactly the rights we rely on.
-    sql_query(format!(
-        "DO $$ BEGIN
-             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
-                 CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{APP_PASSWORD}' NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
-             END IF;
-         END $$"
-    ))
-    .execute(conn)
-    .await?;
+    // The role may exist from an earlier run.
+    ensure_app_role(conn).await?;
     if database_exists(conn, template).await? {
         return Ok(());
     }
@@ -141,7 +173,7 @@ async fn build_template(
         .await?;
     // Migrate as the application role, as production does, so it owns the tables and FORCEd
     // row-level security applies to it.
-    syllabus_store::run_migrations(&as_app_role(admin, &building)?).await?;
+    migrate(&as_app_role(admin, &building)?).await?;
     sql_query(format!("ALTER DATABASE {building} RENAME TO {template}"))
         .execute(conn)
         .await?;

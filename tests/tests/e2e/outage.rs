@@ -36,9 +36,10 @@ async fn a_database_restart_under_load_loses_no_job() -> TestResult {
         .rsplit_once(':')
         .and_then(|(_, rest)| rest.split('/').next().map(str::to_owned))
         .ok_or("no port in the url")?;
-    syllabus_store::run_migrations(&cluster.url()).await?;
+    let url = cluster.app_url().await?;
+    syllabus_testkit::migrate(&url).await?;
     let app = App::start_on(
-        cluster.url(),
+        url,
         None,
         Options {
             concurrency: 4,

@@ -1,0 +1,13 @@
+//! The end-to-end suite, one test binary (one link of the whole tree per build): the real API
+//! and workers in-process ([`syllabus_e2e::App`]) and the `syllabus` binary as a process, against
+//! PostgreSQL and the fake OpenAI-compatible server. One module per concern.
+
+mod cli;
+mod content;
+mod contract;
+mod events;
+mod faults;
+mod outage;
+mod plans;
+mod queue;
+mod web;
