@@ -130,7 +130,7 @@ fn internal_error() -> JobError {
 }
 
 /// Ends a run its handler could not end (a panic, an unexpected error) as a retryable
-/// `provider_error`, with what the job's type records of it (a plan generation's attempt).
+/// `provider_error`, with what the job's type records of it ([`Dispatch::end_unfinished`]).
 async fn interrupted<S, P, D>(
     ctx: &Context<S, P>,
     dispatch: &D,
@@ -146,7 +146,7 @@ async fn interrupted<S, P, D>(
 }
 
 /// Fails a job whose runs stopped their worker [`MAX_RESCUES`] times, for good, as a
-/// `provider_error`, with what the job's type records of it (a plan generation's attempt).
+/// `provider_error`, with what the job's type records of it ([`Dispatch::end_unfinished`]).
 async fn give_up<S, P, D>(
     ctx: &Context<S, P>,
     dispatch: &D,
@@ -167,8 +167,8 @@ async fn give_up<S, P, D>(
 }
 
 /// Ends a run with `end`, which `error` describes, for a handler that did not: first through
-/// the dispatch's hook (a plan generation records the failed attempt in the same transaction,
-/// below the plan's cap), else with `end` alone.
+/// the dispatch's hook, which writes it with what the job's type records of it, else with `end`
+/// alone.
 async fn end_unfinished<S, P, D>(
     ctx: &Context<S, P>,
     dispatch: &D,
@@ -191,7 +191,7 @@ async fn end_unfinished<S, P, D>(
         Err(e) if e.is_transient() => {
             return release_when_back(&ctx.store, job.lease, stale_after).await;
         }
-        // At the cap (or another surprise): end the job without an attempt row.
+        // The hook could not record it (e.g. a plan at its attempt cap): `end` alone.
         Err(e) => tracing::warn!(error = %e, "could not record the interrupted attempt"),
     }
     settle(ctx, job.lease, end, stale_after).await;
