@@ -1,7 +1,13 @@
 #![doc = include_str!("../README.md")]
 
-mod content;
-mod generation;
+mod clock;
+mod context;
+mod dispatch;
+mod handlers;
+mod leases;
+mod run;
 mod runtime;
 
-pub use runtime::{Context, Dispatch, JobHandlers, Runtime, RuntimeConfig, Shutdown};
+pub use context::Context;
+pub use dispatch::{Dispatch, JobHandlers};
+pub use runtime::{Runtime, RuntimeConfig, Shutdown};

@@ -9,7 +9,7 @@ use syllabus_provider::{AttemptFacts, Provider};
 use syllabus_store::records::{ClaimedJob, JobEnd, JobError, NewAttempt, TokenUsage};
 use syllabus_store::{GenerationStore, QueueStore, StoreError};
 
-use crate::runtime::{Context, finish_with_retry};
+use crate::context::{Context, finish_with_retry};
 
 fn with_facts(mut attempt: NewAttempt, facts: &AttemptFacts) -> NewAttempt {
     attempt.duration_ms = facts.duration_ms;
@@ -43,19 +43,30 @@ fn failed_attempt(base: NewAttempt, error: &JobError) -> NewAttempt {
     }
 }
 
-/// Ends a run that its handler could not end (a panic, an unexpected error) with `end`, and
-/// records the failed attempt with it, as every attempt must be: otherwise a plan whose job
-/// failed this way would show `pending` for ever, with no attempt counting towards its cap.
-pub(crate) async fn end_interrupted<S: GenerationStore>(
-    store: &S,
+/// Ends a run that its handler could not end (a panic, an unexpected error, a job given up)
+/// with `end`, which `error` describes, and records the failed attempt with it in the same
+/// transaction, as every attempt must be: otherwise a plan whose job failed this way would show
+/// `pending` for ever, with no attempt counting towards its cap. Returns whether it ended the
+/// run; `false` (nothing written) when the plan is gone (the job's `plan_id` is nulled with it).
+///
+/// # Errors
+/// The store's, after the retry window: [`StoreError::NotFound`] when the plan was deleted
+/// meanwhile; another when the plan is at its cap (no attempt row may be written).
+pub(crate) async fn end_interrupted<S, P>(
+    ctx: &Context<S, P>,
     job: &ClaimedJob,
-    plan: PlanId,
     error: &JobError,
     end: JobEnd,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError>
+where
+    S: GenerationStore,
+{
+    let Some(plan) = job.plan_id else {
+        return Ok(false);
+    };
     let attempt = failed_attempt(NewAttempt::default(), error);
     finish_with_retry(|| {
-        store.finish_generation(
+        ctx.store.finish_generation(
             job.lease,
             &job.user,
             plan,
@@ -65,7 +76,7 @@ pub(crate) async fn end_interrupted<S: GenerationStore>(
         )
     })
     .await
-    .map(drop)
+    .map(|_| true)
 }
 
 /// One provider call, with each module shown as a preview as soon as it has streamed in complete
@@ -110,6 +121,7 @@ where
     outcome
 }
 
+/// Runs one attempt at the job's plan and ends the run with its record.
 pub(crate) async fn run<S, P>(
     ctx: &Context<S, P>,
     job: &ClaimedJob,
@@ -118,6 +130,7 @@ where
     S: QueueStore + GenerationStore,
     P: Provider,
 {
+    // The plan is the job's `plan_id`, not the payload's: the column is nulled with the plan.
     let Some(plan) = job.plan_id else {
         // The plan was deleted after the job was claimed or queued.
         return ctx.end_run(job, JobEnd::Cancelled).await;

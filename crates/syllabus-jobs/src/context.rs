@@ -1,0 +1,175 @@
+//! What a handler works with and may call to end its run: the store, the provider, the backoff
+//! schedule, the run's finishing flag; the fenced finishing write (retried through outages), the
+//! end of a failed run (retry with backoff or fail) and the end of a run whose module was
+//! replaced. Handlers depend on this, never on the worker loop.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use syllabus_domain::JobStatus;
+use syllabus_domain::backoff::Backoff;
+use syllabus_store::records::{ClaimedJob, JobEnd, JobError};
+use syllabus_store::{QueueStore, StoreError};
+
+use crate::clock::jitter;
+
+/// Whether a run has started the write that ends its job. From then on, a heartbeat that finds
+/// the lease gone does not cancel the run: the lease may be gone because that very write just
+/// committed, and the write is fenced by the lease anyway, so its own answer says whether the
+/// run finished or was rescued.
+#[derive(Clone, Default)]
+pub(crate) struct Finishing(Arc<AtomicBool>);
+
+impl Finishing {
+    fn mark(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What a handler needs: the store, the provider, the backoff schedule; and, for one run, the
+/// flag its finishing write raises.
+pub struct Context<S, P> {
+    pub(crate) store: S,
+    pub(crate) provider: Arc<P>,
+    backoff: Backoff,
+    finishing: Finishing,
+}
+
+impl<S, P> Clone for Context<S, P>
+where
+    S: Clone,
+{
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            provider: Arc::clone(&self.provider),
+            backoff: self.backoff,
+            finishing: self.finishing.clone(),
+        }
+    }
+}
+
+impl<S, P> Context<S, P> {
+    /// The runtime's context, before any run: `backoff` schedules the retries of failed runs.
+    pub(crate) fn new(store: S, provider: Arc<P>, backoff: Backoff) -> Self {
+        Self {
+            store,
+            provider,
+            backoff,
+            finishing: Finishing::default(),
+        }
+    }
+
+    /// The store the runtime works.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The same context for one run, with that run's finishing flag.
+    pub(crate) fn for_run(&self, finishing: Finishing) -> Self
+    where
+        S: Clone,
+    {
+        Self {
+            finishing,
+            ..self.clone()
+        }
+    }
+
+    /// Runs the write that ends the run's job (fenced by its lease), retried through outages as
+    /// [`finish_with_retry`]. The run is marked as finishing first: a heartbeat that then finds
+    /// the lease gone no longer cancels the run, which learns from this write's own answer
+    /// whether it finished the job ([`StoreError::LeaseLost`] if it was rescued meanwhile).
+    pub(crate) async fn finishing<T, F, Fut>(&self, write: F) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        self.finishing.mark();
+        finish_with_retry(write).await
+    }
+
+    /// Ends a run that writes nothing but the job's state, and returns that state. The run is
+    /// marked as finishing first: a heartbeat that then finds the lease gone (because this write
+    /// just committed) no longer cancels the run, which learns from this write's own answer
+    /// whether it finished the job. A handler must end its run through this (or the handlers'
+    /// own finishing writes), never with the store's `finish` directly.
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`] when the job was rescued meanwhile; the store's errors after
+    /// the retry window.
+    pub async fn end_run(&self, job: &ClaimedJob, end: JobEnd) -> Result<JobStatus, StoreError>
+    where
+        S: QueueStore,
+    {
+        self.finishing(|| self.store.finish(job.lease, end.clone()))
+            .await?;
+        Ok(end.status())
+    }
+
+    /// The end of a failed run: retry after the backoff while runs remain, else fail.
+    pub(crate) fn failure_end(
+        &self,
+        job: &ClaimedJob,
+        error: JobError,
+        retry_after: Option<Duration>,
+        may_retry: bool,
+    ) -> JobEnd {
+        if may_retry && error.classification.is_retryable() && job.attempts < job.max_attempts {
+            let delay = self.backoff.delay(job.attempts, jitter(), retry_after);
+            // Never a panic or an immediate retry on an absurd delay: at most a month away.
+            let delay = delay.min(Duration::from_secs(30 * 24 * 3_600));
+            let at = chrono::Duration::from_std(delay)
+                .ok()
+                .and_then(|d| Utc::now().checked_add_signed(d))
+                .unwrap_or_else(Utc::now);
+            JobEnd::Retry { at, error }
+        } else {
+            JobEnd::Failed { error }
+        }
+    }
+}
+
+/// The end of a flashcards run whose module a regeneration replaced before its cards were
+/// saved: cancelled at once, saying why (retrying could only find the module gone).
+pub(crate) fn module_replaced() -> JobEnd {
+    JobEnd::Superseded {
+        error: JobError {
+            message: "The module was replaced by a regeneration before the flashcards were saved."
+                .to_owned(),
+            classification: syllabus_domain::FailureClass::ProviderError,
+        },
+    }
+}
+
+/// How long a finishing write is retried through an outage or contention.
+const FINISH_RETRY_WINDOW: Duration = Duration::from_secs(30);
+
+/// Retries a finishing write while the database is unavailable (a restart) or the transaction
+/// lost a deadlock: the run's outcome is kept rather than thrown away; a lost lease or another
+/// error ends at once.
+pub(crate) async fn finish_with_retry<T, F, Fut>(mut write: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let mut delay = Duration::from_millis(200);
+    let mut waited = Duration::ZERO;
+    loop {
+        match write().await {
+            Err(e) if e.is_transient() && waited < FINISH_RETRY_WINDOW => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis(), "database unavailable while finishing a job");
+                tokio::time::sleep(delay).await;
+                waited += delay;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! The `distractors` handler: three wrong answers for a card, saved with the job's completion in
+//! one transaction (replacing what this job wrote before).
+
+use syllabus_domain::{FlashcardId, JobStatus};
+use syllabus_provider::{DistractorsInput, Provider};
+use syllabus_store::records::{ClaimedJob, JobEnd};
+use syllabus_store::{ContentJobStore, QueueStore, StoreError};
+
+use super::content::{completed, fail};
+use crate::context::Context;
+
+/// Generates the card's distractors and ends the run with them saved.
+pub(crate) async fn run<S, P>(
+    ctx: &Context<S, P>,
+    job: &ClaimedJob,
+    flashcard_id: FlashcardId,
+) -> Result<JobStatus, StoreError>
+where
+    S: QueueStore + ContentJobStore,
+    P: Provider,
+{
+    let card = match ctx.store.card_context(&job.user, flashcard_id).await {
+        Err(StoreError::NotFound) => {
+            return ctx.end_run(job, JobEnd::Cancelled).await;
+        }
+        other => other?,
+    };
+    let input = DistractorsInput {
+        topic: card.topic,
+        question: card.question,
+        answer: card.answer,
+    };
+    match ctx.provider.distractors(&input, None).await {
+        Err(failure) => fail(ctx, job, &failure).await,
+        Ok(generated) => {
+            let end = completed(
+                serde_json::json!({ "flashcard_id": flashcard_id.as_uuid(), "count": 3 }),
+                &generated.facts,
+            );
+            ctx.finishing(|| {
+                ctx.store.finish_distractors(
+                    job.lease,
+                    &job.user,
+                    flashcard_id,
+                    generated.output.clone(),
+                    end.clone(),
+                )
+            })
+            .await?;
+            Ok(JobStatus::Completed)
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The job handlers, one file per job type: each runs one claimed job and ends its run through
+//! the [`Context`](crate::context::Context). [`crate::dispatch`] picks one per job.
+
+mod content;
+pub(crate) mod distractors;
+pub(crate) mod flashcards;
+pub(crate) mod plan_generation;
+pub(crate) mod skill_tree;

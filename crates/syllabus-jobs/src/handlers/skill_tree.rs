@@ -1,0 +1,57 @@
+//! The `skill_tree` handler: a plan's skill tree, saved with the job's completion in one
+//! transaction (replacing the previous tree).
+
+use syllabus_domain::{JobStatus, PlanId};
+use syllabus_provider::{Provider, SkillTreeInput};
+use syllabus_store::records::{ClaimedJob, JobEnd};
+use syllabus_store::{ContentJobStore, QueueStore, StoreError};
+
+use super::content::{completed, fail};
+use crate::context::Context;
+
+/// Generates the plan's tree and ends the run with it saved.
+pub(crate) async fn run<S, P>(
+    ctx: &Context<S, P>,
+    job: &ClaimedJob,
+    plan_id: PlanId,
+) -> Result<JobStatus, StoreError>
+where
+    S: QueueStore + ContentJobStore,
+    P: Provider,
+{
+    let context = match ctx.store.content_context(&job.user, plan_id, None).await {
+        Err(StoreError::NotFound) => {
+            return ctx.end_run(job, JobEnd::Cancelled).await;
+        }
+        other => other?,
+    };
+    let input = SkillTreeInput {
+        topic: context.topic,
+        module_titles: context.module_titles,
+    };
+    match ctx.provider.skill_tree(&input, None).await {
+        Err(failure) => fail(ctx, job, &failure).await,
+        Ok(generated) => {
+            let tree = generated.output;
+            let end = completed(
+                serde_json::json!({
+                    "plan_id": plan_id.as_uuid(),
+                    "node_count": tree.node_count,
+                    "depth": tree.depth,
+                }),
+                &generated.facts,
+            );
+            ctx.finishing(|| {
+                ctx.store.finish_skill_tree(
+                    job.lease,
+                    &job.user,
+                    plan_id,
+                    tree.clone(),
+                    end.clone(),
+                )
+            })
+            .await?;
+            Ok(JobStatus::Completed)
+        }
+    }
+}
