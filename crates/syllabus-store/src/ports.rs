@@ -10,13 +10,12 @@ use syllabus_domain::plan::NormalizedModule;
 use syllabus_domain::{FlashcardId, JobId, JobPayload, NormalizedPlan, PlanId, UserId};
 use uuid::Uuid;
 
-use crate::StoreError;
-use crate::plans::Regeneration;
+use crate::error::StoreError;
 use crate::records::{
     Actor, AttemptRecord, CardContext, ClaimedJob, ContentContext, FlashcardRecord,
     GenerationInput, JobEnd, JobFilter, JobRecord, Lease, NewAttempt, NewPlan, Page, PageRequest,
-    PlanDetail, PlanFilter, PlanRecord, PlanStreamState, QueueStats, RateLimit, RunTimes,
-    SkillTreeRecord,
+    PlanDetail, PlanFilter, PlanRecord, PlanStreamState, QueueStats, RateLimit, Regeneration,
+    RunTimes, SkillTreeRecord,
 };
 
 /// Plans as their owner sees them. Every method acts for one user under row-level security:
