@@ -99,7 +99,7 @@ impl crate::ports::GenerationStore for Database {
             .await
     }
 
-    async fn generation_input(
+    async fn read_input_clear_previews(
         &self,
         user: &UserId,
         id: PlanId,
