@@ -9,7 +9,7 @@ use diesel::sql_types::{Integer, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::StoreError;
+use crate::error::StoreError;
 
 /// How strongly a plan row is held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use syllabus_domain::UserId;
 
-use crate::StoreError;
-use crate::previews::Publisher;
+use crate::error::StoreError;
+use crate::publisher::Publisher;
 
 /// Pool sizing and timeouts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,11 +123,12 @@ impl Database {
         })
     }
 
-    /// The preview writer shared by every clone of this handle.
-    pub(crate) fn previews(&self) -> &Publisher {
+    /// The preview writer shared by every clone of this handle, started on first use by
+    /// `start` ([`crate::previews::start_publisher`]).
+    pub(crate) fn previews(&self, start: impl FnOnce(Self) -> Publisher) -> &Publisher {
         self.previews.get_or_init(|| {
             // Its own handle has no writer of its own: the writer stops with the last user.
-            Publisher::start(Self {
+            start(Self {
                 pool: self.pool.clone(),
                 previews: Arc::default(),
             })
@@ -273,7 +274,7 @@ mod tests {
     use syllabus_testkit::TestDb;
 
     use super::{Database, PoolOptions};
-    use crate::StoreError;
+    use crate::error::StoreError;
 
     type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 

@@ -10,13 +10,12 @@ use syllabus_domain::plan::NormalizedModule;
 use syllabus_domain::{FlashcardId, JobId, JobPayload, NormalizedPlan, PlanId, UserId};
 use uuid::Uuid;
 
-use crate::StoreError;
-use crate::plans::Regeneration;
+use crate::error::StoreError;
 use crate::records::{
     Actor, AttemptRecord, CardContext, ClaimedJob, ContentContext, FlashcardRecord,
     GenerationInput, JobEnd, JobFilter, JobRecord, Lease, NewAttempt, NewPlan, Page, PageRequest,
-    PlanDetail, PlanFilter, PlanRecord, PlanStreamState, QueueStats, RateLimit, RunTimes,
-    SkillTreeRecord,
+    PlanDetail, PlanFilter, PlanRecord, PlanStreamState, QueueStats, RateLimit, Regeneration,
+    RunTimes, SkillTreeRecord,
 };
 
 /// Plans as their owner sees them. Every method acts for one user under row-level security:
@@ -248,12 +247,12 @@ pub trait QueueStore: Clone + Send + Sync + 'static {
 
 /// What the plan-generation handler reads and writes.
 pub trait GenerationStore: Clone + Send + Sync + 'static {
-    /// The plan's request and what the next attempt needs; clears the previews a stopped run
-    /// of the plan left (a run starts).
+    /// A run starts: reads the plan's request and what the next attempt needs, and deletes the
+    /// previews a stopped run of the plan left (released, rescued), in one transaction.
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when the plan is gone.
-    fn generation_input(
+    fn read_input_clear_previews(
         &self,
         user: &UserId,
         id: PlanId,

@@ -1,77 +1,31 @@
-//! Module previews of attempts in flight (issue #11): written by a process-wide [`Publisher`]
-//! that batches what every run of the process shows, read by the plans' event streams, cleared
-//! by runs.
+//! Module previews of attempts in flight (issue #11): the writers behind the process-wide
+//! [`Publisher`] that batch what every run of the process shows, the read for the plans' event
+//! streams, and the clearing by runs.
 
 use std::sync::Arc;
 
-use diesel::QueryableByName;
 use diesel::sql_types::{Array, Integer, Jsonb, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc};
 use uuid::Uuid;
 
+use crate::error::StoreError;
+use crate::pool::Database;
+use crate::publisher::{NewPreview, Pending, Publisher};
 use crate::records::PreviewRecord;
-use crate::{Database, StoreError};
-
-/// A module to show, and the run that shows it.
-#[derive(Debug, Clone)]
-pub(crate) struct NewPreview {
-    pub job: Uuid,
-    pub lease: Uuid,
-    pub plan: Uuid,
-    pub attempt_number: i32,
-    pub position: i32,
-    pub module: serde_json::Value,
-}
-
-struct Pending {
-    preview: NewPreview,
-    shown: oneshot::Sender<Result<(), StoreError>>,
-}
+use crate::rows::previews::PreviewRow;
 
 /// Most previews written by one statement.
 const MAX_BATCH: usize = 512;
 /// Most statements writing previews at once, per process.
 const MAX_WRITERS: usize = 4;
 
-/// Writes the previews of every run of the process, many per statement.
-///
-/// Thousands of streams in flight finish modules in the same milliseconds; one statement (one
-/// commit, one turn at PostgreSQL's notify queue lock) each is what made module events slow at
-/// scale. A writer takes everything queued when it starts, so a lone preview goes out at once
-/// and a burst goes out in a few statements. Each run awaits its preview before sending the
-/// next, so a plan never has two previews in flight and they commit in order.
-#[derive(Debug, Clone)]
-pub(crate) struct Publisher {
-    queue: mpsc::UnboundedSender<Pending>,
-}
-
-impl Publisher {
-    /// Starts the writers on the current runtime; they stop when the last handle is dropped.
-    pub(crate) fn start(db: Database) -> Self {
-        let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(write_batches(db, rx));
-        Self { queue }
-    }
-
-    /// Shows `preview` (written only while its run holds its lease), once its batch commits.
-    ///
-    /// # Errors
-    /// The store's errors.
-    pub(crate) async fn publish(&self, preview: NewPreview) -> Result<(), StoreError> {
-        let (shown, answer) = oneshot::channel();
-        match self.queue.send(Pending { preview, shown }) {
-            Ok(()) => answer.await.unwrap_or_else(|_| {
-                Err(StoreError::Unavailable(
-                    "the preview writer stopped".to_owned(),
-                ))
-            }),
-            Err(rejected) => Err(StoreError::Unavailable(format!(
-                "the preview writer stopped (module {} not shown)",
-                rejected.0.preview.position
-            ))),
-        }
-    }
+/// Starts the writers of `db`'s [`Publisher`] on the current runtime; they stop when the last
+/// handle is dropped.
+pub(crate) fn start_publisher(db: Database) -> Publisher {
+    let (publisher, rx) = Publisher::channel();
+    tokio::spawn(write_batches(db, rx));
+    publisher
 }
 
 async fn write_batches(db: Database, mut rx: mpsc::UnboundedReceiver<Pending>) {
@@ -185,16 +139,6 @@ struct Columns {
     module: Vec<serde_json::Value>,
 }
 
-#[derive(QueryableByName)]
-struct PreviewRow {
-    #[diesel(sql_type = Integer)]
-    attempt_number: i32,
-    #[diesel(sql_type = Integer)]
-    position: i32,
-    #[diesel(sql_type = Jsonb)]
-    module: serde_json::Value,
-}
-
 /// The previews of `attempt_number`, by index.
 pub(crate) async fn load(
     conn: &mut AsyncPgConnection,
@@ -209,14 +153,7 @@ pub(crate) async fn load(
     .bind::<Integer, _>(i32::try_from(attempt_number).unwrap_or(i32::MAX))
     .load(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| PreviewRecord {
-            attempt_number: u32::try_from(r.attempt_number).unwrap_or(0),
-            index: u32::try_from(r.position).unwrap_or(0),
-            module: r.module,
-        })
-        .collect())
+    Ok(rows.into_iter().map(PreviewRow::into_record).collect())
 }
 
 /// Deletes the plan's previews (in the transaction that records an attempt).

@@ -11,10 +11,12 @@ use serde_json::Value;
 use syllabus_domain::{JobType, PlanStatus, UserId};
 use syllabus_testkit::TestDb;
 
-use crate::jobs::{NEXT_RUN_AT_SQL, OLDEST_READY_SQL, PRUNE_SQL, jobs_page_query};
-use crate::plans::plans_page_query;
+use crate::error::StoreError;
+use crate::pool::{Database, PoolOptions};
 use crate::records::{JobFilter, PlanFilter};
-use crate::{Database, PoolOptions, StoreError};
+use crate::stores::jobs::{OLDEST_READY_SQL, jobs_page_query};
+use crate::stores::plans::plans_page_query;
+use crate::stores::queue::{NEXT_RUN_AT_SQL, PRUNE_SQL};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 

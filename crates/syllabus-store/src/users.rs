@@ -6,7 +6,8 @@ use diesel::{OptionalExtension, QueryableByName};
 use diesel_async::RunQueryDsl;
 use syllabus_domain::UserId;
 
-use crate::{Database, StoreError};
+use crate::error::StoreError;
+use crate::pool::Database;
 
 /// Inserts the user unless known and returns its creation time, in one round trip: the CTE
 /// yields the new row, the second branch the existing one (it cannot see the CTE's insert).

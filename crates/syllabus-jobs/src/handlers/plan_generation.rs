@@ -135,7 +135,7 @@ where
         // The plan was deleted after the job was claimed or queued.
         return ctx.end_run(job, JobEnd::Cancelled).await;
     };
-    let input = match ctx.store.generation_input(&job.user, plan).await {
+    let input = match ctx.store.read_input_clear_previews(&job.user, plan).await {
         Ok(input) => input,
         Err(StoreError::NotFound) => return ctx.end_run(job, JobEnd::Cancelled).await,
         Err(e) => return Err(e),

@@ -1,284 +1,33 @@
-//! Plans, their generated content and their generation attempts.
+//! [`PlanStore`](crate::ports::PlanStore) on [`Database`]: creating, reading, listing and
+//! deleting plans, their attempts, regenerating, and what a plan's event stream shows.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use syllabus_domain::{
-    AttemptCap, FailureClass, Issue, JobType, NormalizedPlan, PlanId, PlanStatus, RawPlanRequest,
-    UserId, plan_status_from_counts,
+    AttemptCap, FailureClass, JobType, PlanId, PlanStatus, UserId, plan_status_from_counts,
 };
 use uuid::Uuid;
 
-use crate::jobs::{count_without_job, insert_job, lock_rate_window};
+use crate::error::StoreError;
 use crate::locks::{PlanLock, lock_plan};
+use crate::pool::Database;
+use crate::previews;
 use crate::records::{
-    Actor, AttemptRecord, GenerationInput, JobEnd, JobRecord, Lease, ModuleRecord, NewAttempt,
-    NewJob, NewPlan, Page, PageRequest, PlanDetail, PlanFilter, PlanRecord, PlanStreamState,
-    PreviewRecord, RateLimit, TaskRecord, TokenUsage,
+    Actor, AttemptRecord, JobRecord, ModuleRecord, NewAttempt, NewJob, NewPlan, Page, PageRequest,
+    PlanDetail, PlanFilter, PlanRecord, PlanStreamState, RateLimit, Regeneration, TaskRecord,
 };
+use crate::rows::attempts::AttemptRow;
+use crate::rows::numbers::{to_i32, to_u32};
+use crate::rows::plans::{ModuleRow, PLAN_COLUMNS, PLAN_STATUS_SQL, PlanInsert, PlanRow, TaskRow};
 use crate::schema::{generation_attempts, modules, plans, tasks};
-use crate::{Database, StoreError};
-
-/// What `regenerate` did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Regeneration {
-    /// A new generation job was queued.
-    Queued(JobRecord),
-    /// The plan is at the cap: a `capped` attempt was recorded and nothing was queued.
-    Capped(AttemptRecord),
-}
-
-fn to_u32(n: impl TryInto<u32>) -> u32 {
-    n.try_into().unwrap_or(0)
-}
-
-fn to_i32(n: u32) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
-}
-
-const PLAN_COLUMNS: &str = "
-    p.id, p.topic, p.topic_truncated, p.topic_original_length, p.notes, p.notes_truncated,
-    p.notes_original_length, p.skill_level, p.weekly_hours, p.learning_style, p.start_date,
-    p.deadline_date, p.created_at, p.updated_at,
-    EXISTS (SELECT 1 FROM modules m WHERE m.plan_id = p.id) AS has_modules,
-    (SELECT count(*) FROM generation_attempts a
-        WHERE a.plan_id = p.id AND a.number IS NOT NULL AND a.status = 'failure') AS failed_attempts,
-    (SELECT count(*) FROM generation_attempts a
-        WHERE a.plan_id = p.id AND a.number IS NOT NULL) AS attempts_used,
-    (SELECT coalesce(sum(m.estimated_minutes), 0) FROM modules m WHERE m.plan_id = p.id)::bigint
-        AS total_minutes";
-
-/// The SQL mirror of [`plan_status_from_counts`] over [`PLAN_COLUMNS`] (for filtering lists;
-/// `$4` is [`AttemptCap::MAX`]).
-const PLAN_STATUS_SQL: &str = "
-    CASE WHEN x.has_modules THEN 'ready' WHEN x.failed_attempts >= $4 THEN 'failed'
-         ELSE 'pending' END";
-
-#[derive(QueryableByName)]
-#[diesel(table_name = plans)]
-struct PlanRow {
-    id: Uuid,
-    topic: String,
-    topic_truncated: bool,
-    topic_original_length: i32,
-    notes: Option<String>,
-    notes_truncated: bool,
-    notes_original_length: Option<i32>,
-    skill_level: String,
-    weekly_hours: i16,
-    learning_style: String,
-    start_date: Option<NaiveDate>,
-    deadline_date: Option<NaiveDate>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    #[diesel(sql_type = Bool)]
-    has_modules: bool,
-    #[diesel(sql_type = BigInt)]
-    failed_attempts: i64,
-    #[diesel(sql_type = BigInt)]
-    attempts_used: i64,
-    #[diesel(sql_type = BigInt)]
-    total_minutes: i64,
-}
-
-impl PlanRow {
-    fn request(&self) -> RawPlanRequest {
-        RawPlanRequest {
-            topic: self.topic.clone(),
-            notes: self.notes.clone(),
-            skill_level: self.skill_level.clone(),
-            weekly_hours: i64::from(self.weekly_hours),
-            learning_style: self.learning_style.clone(),
-            start_date: self.start_date.map(|d| d.to_string()),
-            deadline_date: self.deadline_date.map(|d| d.to_string()),
-        }
-    }
-
-    fn into_record(self, latest_attempt: Option<AttemptRecord>) -> PlanRecord {
-        PlanRecord {
-            id: PlanId::from_uuid(self.id),
-            request: self.request(),
-            topic_truncated: self.topic_truncated,
-            topic_original_length: to_u32(self.topic_original_length),
-            notes_truncated: self.notes_truncated,
-            notes_original_length: self.notes_original_length.map(to_u32),
-            status: plan_status_from_counts(self.has_modules, to_u32(self.failed_attempts)),
-            attempts_used: to_u32(self.attempts_used),
-            total_minutes: to_u32(self.total_minutes),
-            latest_attempt,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        }
-    }
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = plans)]
-struct PlanInsert<'a> {
-    id: Uuid,
-    user_id: &'a str,
-    topic: &'a str,
-    topic_truncated: bool,
-    topic_original_length: i32,
-    notes: Option<&'a str>,
-    notes_truncated: bool,
-    notes_original_length: Option<i32>,
-    skill_level: &'a str,
-    weekly_hours: i16,
-    learning_style: &'a str,
-    start_date: Option<NaiveDate>,
-    deadline_date: Option<NaiveDate>,
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = generation_attempts)]
-struct AttemptRow {
-    id: Uuid,
-    plan_id: Uuid,
-    number: Option<i16>,
-    classification: Option<String>,
-    duration_ms: i32,
-    modules_count: i32,
-    tasks_count: i32,
-    topic_truncated: bool,
-    notes_truncated: bool,
-    effort_normalized: bool,
-    modules_clamped: i32,
-    tasks_clamped: i32,
-    timeout_extended: bool,
-    provider: Option<String>,
-    model: Option<String>,
-    prompt_tokens: Option<i32>,
-    completion_tokens: Option<i32>,
-    total_tokens: Option<i32>,
-    prompt_hash: Option<String>,
-    error: Option<String>,
-    issues: Option<serde_json::Value>,
-    created_at: DateTime<Utc>,
-}
-
-impl AttemptRow {
-    fn into_record(self) -> AttemptRecord {
-        let usage = match (
-            self.prompt_tokens,
-            self.completion_tokens,
-            self.total_tokens,
-        ) {
-            (Some(p), Some(c), Some(t)) => Some(TokenUsage {
-                prompt_tokens: to_u32(p),
-                completion_tokens: to_u32(c),
-                total_tokens: to_u32(t),
-            }),
-            _ => None,
-        };
-        let issues = self
-            .issues
-            .and_then(|v| serde_json::from_value::<Vec<Issue>>(v).ok())
-            .map(|v| v.into_iter().collect());
-        AttemptRecord {
-            id: self.id,
-            number: self.number.map(to_u32),
-            attempt: NewAttempt {
-                classification: self.classification.and_then(|c| c.parse().ok()),
-                duration_ms: u64::try_from(self.duration_ms).unwrap_or(0),
-                modules_count: to_u32(self.modules_count),
-                tasks_count: to_u32(self.tasks_count),
-                topic_truncated: self.topic_truncated,
-                notes_truncated: self.notes_truncated,
-                effort_normalized: self.effort_normalized,
-                modules_clamped: to_u32(self.modules_clamped),
-                tasks_clamped: to_u32(self.tasks_clamped),
-                timeout_extended: self.timeout_extended,
-                provider: self.provider,
-                model: self.model,
-                usage,
-                prompt_hash: self.prompt_hash,
-                error: self.error,
-                issues,
-            },
-            created_at: self.created_at,
-        }
-    }
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = generation_attempts)]
-struct AttemptInsert<'a> {
-    id: Uuid,
-    plan_id: Uuid,
-    user_id: &'a str,
-    job_id: Option<Uuid>,
-    number: Option<i16>,
-    status: &'a str,
-    classification: Option<&'a str>,
-    duration_ms: i32,
-    modules_count: i32,
-    tasks_count: i32,
-    topic_truncated: bool,
-    notes_truncated: bool,
-    effort_normalized: bool,
-    modules_clamped: i32,
-    tasks_clamped: i32,
-    timeout_extended: bool,
-    provider: Option<&'a str>,
-    model: Option<&'a str>,
-    prompt_tokens: Option<i32>,
-    completion_tokens: Option<i32>,
-    total_tokens: Option<i32>,
-    prompt_hash: Option<&'a str>,
-    error: Option<&'a str>,
-    issues: Option<serde_json::Value>,
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = modules)]
-struct ModuleRow {
-    id: Uuid,
-    position: i32,
-    title: String,
-    description: Option<String>,
-    estimated_minutes: i32,
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = tasks)]
-struct TaskRow {
-    id: Uuid,
-    module_id: Uuid,
-    position: i32,
-    title: String,
-    description: Option<String>,
-    estimated_minutes: i32,
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = modules)]
-struct ModuleInsert<'a> {
-    id: Uuid,
-    plan_id: Uuid,
-    user_id: &'a str,
-    position: i32,
-    title: &'a str,
-    description: Option<&'a str>,
-    estimated_minutes: i32,
-    clamped: bool,
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = tasks)]
-struct TaskInsert<'a> {
-    id: Uuid,
-    module_id: Uuid,
-    user_id: &'a str,
-    position: i32,
-    title: &'a str,
-    description: Option<&'a str>,
-    estimated_minutes: i32,
-    clamped: bool,
-}
+use crate::sql::attempts::{insert_attempt, numbered_attempts};
+use crate::sql::job_writes::insert_job;
+use crate::sql::plans::plan_row;
+use crate::sql::rate_window::{count_without_job, lock_rate_window};
 
 async fn latest_attempts(
     conn: &mut AsyncPgConnection,
@@ -322,15 +71,6 @@ pub(crate) fn plans_page_query(
     .bind::<BigInt, _>(rows)
     .bind::<BigInt, _>(i64::from(AttemptCap::MAX))
     .bind::<Text, _>(user.as_str().to_owned())
-}
-
-async fn plan_row(conn: &mut AsyncPgConnection, id: Uuid) -> Result<PlanRow, StoreError> {
-    Ok(diesel::sql_query(format!(
-        "SELECT {PLAN_COLUMNS} FROM plans p WHERE p.id = $1"
-    ))
-    .bind::<SqlUuid, _>(id)
-    .get_result(conn)
-    .await?)
 }
 
 /// The plan's newest attempt (a `capped` one included).
@@ -378,7 +118,8 @@ async fn generating(conn: &mut AsyncPgConnection, plan: &PlanRecord) -> Result<b
     }
 }
 
-async fn load_plan(conn: &mut AsyncPgConnection, id: Uuid) -> Result<PlanDetail, StoreError> {
+/// The plan with its modules and tasks in order.
+async fn plan_detail(conn: &mut AsyncPgConnection, id: Uuid) -> Result<PlanDetail, StoreError> {
     let row = plan_row(conn, id).await?;
     let latest = latest_attempt(conn, id).await?;
     let module_rows: Vec<ModuleRow> = modules::table
@@ -422,142 +163,6 @@ async fn load_plan(conn: &mut AsyncPgConnection, id: Uuid) -> Result<PlanDetail,
         modules,
         generating,
     })
-}
-
-async fn numbered_attempts(conn: &mut AsyncPgConnection, plan: Uuid) -> Result<u32, StoreError> {
-    let n: i64 = generation_attempts::table
-        .filter(generation_attempts::plan_id.eq(plan))
-        .filter(generation_attempts::number.is_not_null())
-        .count()
-        .get_result(conn)
-        .await?;
-    Ok(to_u32(n))
-}
-
-async fn insert_attempt(
-    conn: &mut AsyncPgConnection,
-    user: &str,
-    plan: Uuid,
-    job: Option<Uuid>,
-    number: Option<u32>,
-    a: &NewAttempt,
-) -> Result<AttemptRecord, StoreError> {
-    let classification = a.classification.map(FailureClass::as_str);
-    let issues = a
-        .issues
-        .as_ref()
-        .and_then(|i| serde_json::to_value(i.as_slice()).ok());
-    let row = AttemptInsert {
-        id: Uuid::now_v7(),
-        plan_id: plan,
-        user_id: user,
-        job_id: job,
-        number: number.map(|n| i16::try_from(n).unwrap_or(i16::MAX)),
-        status: if a.classification.is_some() {
-            "failure"
-        } else {
-            "success"
-        },
-        classification,
-        duration_ms: i32::try_from(a.duration_ms).unwrap_or(i32::MAX),
-        modules_count: to_i32(a.modules_count),
-        tasks_count: to_i32(a.tasks_count),
-        topic_truncated: a.topic_truncated,
-        notes_truncated: a.notes_truncated,
-        effort_normalized: a.effort_normalized,
-        modules_clamped: to_i32(a.modules_clamped),
-        tasks_clamped: to_i32(a.tasks_clamped),
-        timeout_extended: a.timeout_extended,
-        provider: a.provider.as_deref(),
-        model: a.model.as_deref(),
-        prompt_tokens: a.usage.map(|u| to_i32(u.prompt_tokens)),
-        completion_tokens: a.usage.map(|u| to_i32(u.completion_tokens)),
-        total_tokens: a.usage.map(|u| to_i32(u.total_tokens)),
-        prompt_hash: a.prompt_hash.as_deref(),
-        error: a.error.as_deref(),
-        issues,
-    };
-    let insert = diesel::insert_into(generation_attempts::table).values(row);
-    let row: AttemptRow = if number.is_some() {
-        insert
-            .returning(AttemptRow::as_returning())
-            .get_result(conn)
-            .await?
-    } else {
-        // A plan keeps one unnumbered (capped) row: a repeat counts on it and dates it anew,
-        // so refused regenerates do not add rows without bound.
-        use diesel::upsert::excluded;
-        use generation_attempts as ga;
-        insert
-            .on_conflict(ga::plan_id)
-            .filter_target(ga::number.is_null())
-            .do_update()
-            .set((
-                ga::times.eq(ga::times + 1),
-                ga::created_at.eq(diesel::dsl::now),
-                ga::job_id.eq(excluded(ga::job_id)),
-                ga::error.eq(excluded(ga::error)),
-                ga::duration_ms.eq(excluded(ga::duration_ms)),
-            ))
-            .returning(AttemptRow::as_returning())
-            .get_result(conn)
-            .await?
-    };
-    Ok(row.into_record())
-}
-
-async fn replace_content(
-    conn: &mut AsyncPgConnection,
-    user: &str,
-    plan: Uuid,
-    content: &NormalizedPlan,
-) -> Result<(), StoreError> {
-    diesel::delete(modules::table.filter(modules::plan_id.eq(plan)))
-        .execute(conn)
-        .await?;
-    let mut module_rows = Vec::with_capacity(content.modules.len());
-    let mut task_rows = Vec::new();
-    for m in &content.modules {
-        let module_id = Uuid::now_v7();
-        module_rows.push(ModuleInsert {
-            id: module_id,
-            plan_id: plan,
-            user_id: user,
-            position: to_i32(m.order),
-            title: &m.title,
-            description: m.description.as_deref(),
-            estimated_minutes: to_i32(m.estimated_minutes),
-            clamped: m.clamped,
-        });
-        for t in &m.tasks {
-            task_rows.push(TaskInsert {
-                id: Uuid::now_v7(),
-                module_id,
-                user_id: user,
-                position: to_i32(t.order),
-                title: &t.title,
-                description: t.description.as_deref(),
-                estimated_minutes: to_i32(t.estimated_minutes),
-                clamped: t.clamped,
-            });
-        }
-    }
-    diesel::insert_into(modules::table)
-        .values(&module_rows)
-        .execute(conn)
-        .await?;
-    // PostgreSQL binds at most 65,535 parameters per statement: 8 per task.
-    for chunk in task_rows.chunks(4_000) {
-        diesel::insert_into(tasks::table)
-            .values(chunk)
-            .execute(conn)
-            .await?;
-    }
-    diesel::update(plans::table.filter(plans::id.eq(plan)))
-        .set(plans::updated_at.eq(diesel::dsl::now))
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 impl crate::ports::PlanStore for Database {
@@ -635,7 +240,7 @@ impl crate::ports::PlanStore for Database {
     }
 
     async fn plan(&self, user: &UserId, id: PlanId) -> Result<PlanDetail, StoreError> {
-        self.as_user(user, move |conn| Box::pin(load_plan(conn, id.as_uuid())))
+        self.as_user(user, move |conn| Box::pin(plan_detail(conn, id.as_uuid())))
             .await
     }
 
@@ -863,7 +468,7 @@ impl crate::ports::PlanStore for Database {
                 attempts.retain(|a| a.number.is_some());
                 attempts.sort_by_key(|a| a.number);
                 let in_flight = u32::try_from(attempts.len()).unwrap_or(u32::MAX) + 1;
-                let previews = crate::previews::load(conn, plan, in_flight).await?;
+                let previews = previews::load(conn, plan, in_flight).await?;
                 let plan = row.into_record(latest);
                 let generating = generating(conn, &plan).await?;
                 Ok(PlanStreamState {
@@ -872,112 +477,6 @@ impl crate::ports::PlanStore for Database {
                     previews,
                     generating,
                 })
-            })
-        })
-        .await
-    }
-}
-
-impl crate::ports::GenerationStore for Database {
-    async fn publish_preview(
-        &self,
-        lease: Lease,
-        plan: PlanId,
-        attempt_number: u32,
-        index: usize,
-        module: &syllabus_domain::plan::NormalizedModule,
-    ) -> Result<(), StoreError> {
-        // Batched with the process's other previews (crate::previews::Publisher).
-        self.previews()
-            .publish(crate::previews::NewPreview {
-                job: lease.job.as_uuid(),
-                lease: lease.token,
-                plan: plan.as_uuid(),
-                attempt_number: to_i32(attempt_number),
-                position: i32::try_from(index).unwrap_or(i32::MAX),
-                module: PreviewRecord::module_json(module),
-            })
-            .await
-    }
-
-    async fn generation_input(
-        &self,
-        user: &UserId,
-        id: PlanId,
-    ) -> Result<GenerationInput, StoreError> {
-        self.as_user(user, move |conn| {
-            Box::pin(async move {
-                let row = plan_row(conn, id.as_uuid()).await?;
-                let latest: Option<AttemptRow> = generation_attempts::table
-                    .filter(generation_attempts::plan_id.eq(id.as_uuid()))
-                    .filter(generation_attempts::number.is_not_null())
-                    .order(generation_attempts::number.desc())
-                    .select(AttemptRow::as_select())
-                    .first(conn)
-                    .await
-                    .optional()?;
-                let reask = latest
-                    .map(AttemptRow::into_record)
-                    .filter(|a| a.attempt.classification == Some(FailureClass::Validation))
-                    .and_then(|a| a.attempt.issues);
-                // A run starts: previews a stopped run left (released, rescued) go, so this
-                // run's answer is not shown beside another's.
-                crate::previews::clear(conn, id.as_uuid()).await?;
-                Ok(GenerationInput {
-                    request: row.request(),
-                    topic_truncated: row.topic_truncated,
-                    notes_truncated: row.notes_truncated,
-                    attempts_used: to_u32(row.attempts_used),
-                    reask,
-                })
-            })
-        })
-        .await
-    }
-
-    async fn finish_generation(
-        &self,
-        lease: Lease,
-        user: &UserId,
-        plan: PlanId,
-        attempt: NewAttempt,
-        content: Option<NormalizedPlan>,
-        end: JobEnd,
-    ) -> Result<AttemptRecord, StoreError> {
-        let user_id = user.as_str().to_owned();
-        self.as_user(user, move |conn| {
-            Box::pin(async move {
-                // The plan before the job (see crate::locks): a delete in flight waits or wins.
-                lock_plan(conn, plan.as_uuid(), PlanLock::Write).await?;
-                crate::jobs::end_job(conn, lease, &end).await?;
-                let used = numbered_attempts(conn, plan.as_uuid()).await?;
-                let number = if attempt.classification == Some(FailureClass::Capped) {
-                    None
-                } else {
-                    match AttemptCap::next_attempt(used) {
-                        Some(n) => Some(n),
-                        None => {
-                            return Err(StoreError::InvalidState(
-                                "the plan is at its attempt cap".into(),
-                            ));
-                        }
-                    }
-                };
-                let record = insert_attempt(
-                    conn,
-                    &user_id,
-                    plan.as_uuid(),
-                    Some(lease.job.as_uuid()),
-                    number,
-                    &attempt,
-                )
-                .await?;
-                // The attempt has ended: its previews (and any a stopped run left) go with it.
-                crate::previews::clear(conn, plan.as_uuid()).await?;
-                if let Some(content) = &content {
-                    replace_content(conn, &user_id, plan.as_uuid(), content).await?;
-                }
-                Ok(record)
             })
         })
         .await

@@ -1,0 +1,20 @@
+//! What the store reads and writes, as plain data: no diesel type crosses this boundary. One
+//! file per subject; every record is re-exported here, so callers name `records::X`.
+
+mod content;
+mod generation;
+mod jobs;
+mod paging;
+mod plans;
+
+pub use content::{CardContext, ContentContext, FlashcardRecord, SkillNodeRecord, SkillTreeRecord};
+pub use generation::{AttemptRecord, GenerationInput, NewAttempt, Regeneration, TokenUsage};
+pub use jobs::{
+    Actor, ClaimedJob, JobEnd, JobError, JobEvent, JobFilter, JobRecord, Lease, NewJob, QueueStats,
+    RateLimit, RunTimes,
+};
+pub use paging::{Page, PageRequest};
+pub use plans::{
+    ModuleRecord, NewPlan, PlanDetail, PlanFilter, PlanRecord, PlanStreamState, PreviewRecord,
+    TaskRecord,
+};

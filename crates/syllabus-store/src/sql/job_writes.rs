@@ -1,0 +1,94 @@
+//! The two writes to `jobs` that several ports make inside their own transactions: inserting a
+//! pending job and ending a run (fenced by its lease).
+
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use syllabus_domain::{JobId, JobStatus};
+
+use crate::error::StoreError;
+use crate::records::{Actor, JobEnd, JobRecord, Lease, NewJob};
+use crate::rows::jobs::JobInsert;
+use crate::schema::jobs;
+
+/// Inserts a pending job created at `at` (from [`lock_rate_window`]); the trigger's NOTIFY goes
+/// out when the transaction commits.
+pub(crate) async fn insert_job(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    job: &NewJob,
+    at: DateTime<Utc>,
+) -> Result<JobRecord, StoreError> {
+    let id = JobId::new();
+    let max_attempts = i32::try_from(job.max_attempts).unwrap_or(i32::MAX);
+    diesel::insert_into(jobs::table)
+        .values(JobInsert {
+            id: id.as_uuid(),
+            user_id: actor.user.as_str(),
+            job_type: job.job_type.as_str(),
+            plan_id: job.plan_id.map(|p| p.as_uuid()),
+            payload: &job.payload,
+            max_attempts,
+            priority: job.priority,
+            request_id: actor.request_id.as_deref(),
+            created_at: at,
+            run_at: at,
+            updated_at: at,
+        })
+        .execute(conn)
+        .await?;
+    Ok(JobRecord {
+        id,
+        job_type: job.job_type,
+        status: JobStatus::Pending,
+        plan_id: job.plan_id,
+        payload: job.payload.clone(),
+        result: None,
+        error: None,
+        attempts: 0,
+        max_attempts: job.max_attempts,
+        priority: job.priority,
+        run_at: at,
+        created_at: at,
+        started_at: None,
+        completed_at: None,
+        updated_at: at,
+    })
+}
+
+/// Ends a run: fenced by the lease, so a run whose job was rescued or released changes nothing
+/// and its whole transaction rolls back.
+pub(crate) async fn end_job(
+    conn: &mut AsyncPgConnection,
+    lease: Lease,
+    end: &JobEnd,
+) -> Result<(), StoreError> {
+    let status = end.status();
+    let (result, error, run_at) = match end {
+        JobEnd::Completed { result } => (Some(result), None, None),
+        JobEnd::Retry { at, error } => (None, Some(error), Some(*at)),
+        JobEnd::Failed { error } => (None, Some(error), None),
+        JobEnd::Cancelled => (None, None, None),
+        JobEnd::Superseded { error } => (None, Some(error), None),
+    };
+    let n = diesel::sql_query(
+        "UPDATE jobs SET status = $3, result = $4, error_message = $5, error_classification = $6,
+                run_at = coalesce($7, run_at), lease_token = NULL, locked_by = NULL,
+                heartbeat_at = NULL, updated_at = now(),
+                completed_at = CASE WHEN $3 = 'pending' THEN NULL ELSE now() END
+         WHERE id = $1 AND lease_token = $2 AND status = 'processing'",
+    )
+    .bind::<SqlUuid, _>(lease.job.as_uuid())
+    .bind::<SqlUuid, _>(lease.token)
+    .bind::<Text, _>(status.as_str())
+    .bind::<Nullable<Jsonb>, _>(result)
+    .bind::<Nullable<Text>, _>(error.map(|e| e.message.as_str()))
+    .bind::<Nullable<Text>, _>(error.map(|e| e.classification.as_str()))
+    .bind::<Nullable<Timestamptz>, _>(run_at)
+    .execute(conn)
+    .await?;
+    if n == 0 {
+        return Err(StoreError::LeaseLost);
+    }
+    Ok(())
+}

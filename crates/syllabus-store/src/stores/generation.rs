@@ -1,0 +1,184 @@
+//! [`GenerationStore`](crate::ports::GenerationStore) on [`Database`]: what a plan-generation
+//! run reads when it starts, the module previews it shows, and the one transaction that records
+//! its attempt and (on success) the plan's modules and tasks.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use syllabus_domain::plan::NormalizedModule;
+use syllabus_domain::{AttemptCap, FailureClass, NormalizedPlan, PlanId, UserId};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::locks::{PlanLock, lock_plan};
+use crate::pool::Database;
+use crate::previews;
+use crate::publisher::NewPreview;
+use crate::records::{AttemptRecord, GenerationInput, JobEnd, Lease, NewAttempt, PreviewRecord};
+use crate::rows::attempts::AttemptRow;
+use crate::rows::numbers::{to_i32, to_u32};
+use crate::rows::plans::{ModuleInsert, TaskInsert};
+use crate::schema::{generation_attempts, modules, plans, tasks};
+use crate::sql::attempts::{insert_attempt, numbered_attempts};
+use crate::sql::job_writes::end_job;
+use crate::sql::plans::plan_row;
+
+/// Replaces the plan's modules and tasks with `content` and dates the plan anew.
+async fn replace_modules_and_tasks(
+    conn: &mut AsyncPgConnection,
+    user: &str,
+    plan: Uuid,
+    content: &NormalizedPlan,
+) -> Result<(), StoreError> {
+    diesel::delete(modules::table.filter(modules::plan_id.eq(plan)))
+        .execute(conn)
+        .await?;
+    let mut module_rows = Vec::with_capacity(content.modules.len());
+    let mut task_rows = Vec::new();
+    for m in &content.modules {
+        let module_id = Uuid::now_v7();
+        module_rows.push(ModuleInsert {
+            id: module_id,
+            plan_id: plan,
+            user_id: user,
+            position: to_i32(m.order),
+            title: &m.title,
+            description: m.description.as_deref(),
+            estimated_minutes: to_i32(m.estimated_minutes),
+            clamped: m.clamped,
+        });
+        for t in &m.tasks {
+            task_rows.push(TaskInsert {
+                id: Uuid::now_v7(),
+                module_id,
+                user_id: user,
+                position: to_i32(t.order),
+                title: &t.title,
+                description: t.description.as_deref(),
+                estimated_minutes: to_i32(t.estimated_minutes),
+                clamped: t.clamped,
+            });
+        }
+    }
+    diesel::insert_into(modules::table)
+        .values(&module_rows)
+        .execute(conn)
+        .await?;
+    // PostgreSQL binds at most 65,535 parameters per statement: 8 per task.
+    for chunk in task_rows.chunks(4_000) {
+        diesel::insert_into(tasks::table)
+            .values(chunk)
+            .execute(conn)
+            .await?;
+    }
+    diesel::update(plans::table.filter(plans::id.eq(plan)))
+        .set(plans::updated_at.eq(diesel::dsl::now))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+impl crate::ports::GenerationStore for Database {
+    async fn publish_preview(
+        &self,
+        lease: Lease,
+        plan: PlanId,
+        attempt_number: u32,
+        index: usize,
+        module: &NormalizedModule,
+    ) -> Result<(), StoreError> {
+        // Batched with the process's other previews (crate::publisher::Publisher).
+        self.previews(previews::start_publisher)
+            .publish(NewPreview {
+                job: lease.job.as_uuid(),
+                lease: lease.token,
+                plan: plan.as_uuid(),
+                attempt_number: to_i32(attempt_number),
+                position: i32::try_from(index).unwrap_or(i32::MAX),
+                module: PreviewRecord::module_json(module),
+            })
+            .await
+    }
+
+    async fn read_input_clear_previews(
+        &self,
+        user: &UserId,
+        id: PlanId,
+    ) -> Result<GenerationInput, StoreError> {
+        self.as_user(user, move |conn| {
+            Box::pin(async move {
+                let row = plan_row(conn, id.as_uuid()).await?;
+                let latest: Option<AttemptRow> = generation_attempts::table
+                    .filter(generation_attempts::plan_id.eq(id.as_uuid()))
+                    .filter(generation_attempts::number.is_not_null())
+                    .order(generation_attempts::number.desc())
+                    .select(AttemptRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let reask = latest
+                    .map(AttemptRow::into_record)
+                    .filter(|a| a.attempt.classification == Some(FailureClass::Validation))
+                    .and_then(|a| a.attempt.issues);
+                // A run starts: previews a stopped run left (released, rescued) go, so this
+                // run's answer is not shown beside another's.
+                previews::clear(conn, id.as_uuid()).await?;
+                Ok(GenerationInput {
+                    request: row.request(),
+                    topic_truncated: row.topic_truncated,
+                    notes_truncated: row.notes_truncated,
+                    attempts_used: to_u32(row.attempts_used),
+                    reask,
+                })
+            })
+        })
+        .await
+    }
+
+    async fn finish_generation(
+        &self,
+        lease: Lease,
+        user: &UserId,
+        plan: PlanId,
+        attempt: NewAttempt,
+        content: Option<NormalizedPlan>,
+        end: JobEnd,
+    ) -> Result<AttemptRecord, StoreError> {
+        let user_id = user.as_str().to_owned();
+        self.as_user(user, move |conn| {
+            Box::pin(async move {
+                // The plan before the job (see crate::locks): a delete in flight waits or wins.
+                lock_plan(conn, plan.as_uuid(), PlanLock::Write).await?;
+                end_job(conn, lease, &end).await?;
+                let used = numbered_attempts(conn, plan.as_uuid()).await?;
+                let number = if attempt.classification == Some(FailureClass::Capped) {
+                    None
+                } else {
+                    match AttemptCap::next_attempt(used) {
+                        Some(n) => Some(n),
+                        None => {
+                            return Err(StoreError::InvalidState(
+                                "the plan is at its attempt cap".into(),
+                            ));
+                        }
+                    }
+                };
+                let record = insert_attempt(
+                    conn,
+                    &user_id,
+                    plan.as_uuid(),
+                    Some(lease.job.as_uuid()),
+                    number,
+                    &attempt,
+                )
+                .await?;
+                // The attempt has ended: its previews (and any a stopped run left) go with it.
+                previews::clear(conn, plan.as_uuid()).await?;
+                if let Some(content) = &content {
+                    replace_modules_and_tasks(conn, &user_id, plan.as_uuid(), content).await?;
+                }
+                Ok(record)
+            })
+        })
+        .await
+    }
+}

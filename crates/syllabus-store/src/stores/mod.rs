@@ -1,0 +1,10 @@
+//! [`Database`](crate::pool::Database)'s implementation of each port of [`crate::ports`], one file per
+//! port. A file here imports the lower modules ([`crate::sql`], [`crate::rows`],
+//! [`crate::locks`], [`crate::previews`]) and never another file here.
+
+mod content;
+mod content_jobs;
+mod generation;
+pub(crate) mod jobs;
+pub(crate) mod plans;
+pub(crate) mod queue;

@@ -1,0 +1,226 @@
+//! [`QueueStore`](crate::ports::QueueStore) on [`Database`]: the jobs table as a queue (claiming
+//! with `FOR UPDATE SKIP LOCKED`, in batches), batched heartbeats, release on shutdown, stale
+//! rescue, pruning and fenced completion.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::QueryableByName;
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::pool::Database;
+use crate::records::{ClaimedJob, JobEnd, Lease};
+use crate::rows::jobs::JobRow;
+use crate::sql::job_writes::end_job;
+
+/// The SET list that returns a run's job to `pending` without counting the run (a graceful
+/// release, a stale rescue): the lease is dropped and the job is due at once.
+const GIVE_BACK: &str = "status = 'pending', attempts = greatest(attempts - 1, 0),
+    lease_token = NULL, locked_by = NULL, heartbeat_at = NULL, run_at = now(), updated_at = now()";
+
+/// One batch of pruning (`$1`, `$2`: the completed and failed retentions in ms); reads
+/// `jobs_finished_idx`, not the table.
+pub(crate) const PRUNE_SQL: &str = "DELETE FROM jobs WHERE id IN (
+    SELECT id FROM jobs
+    WHERE (status IN ('completed', 'cancelled')
+           AND completed_at < now() - make_interval(secs => $1 / 1000.0))
+       OR (status = 'failed'
+           AND completed_at < now() - make_interval(secs => $2 / 1000.0))
+    LIMIT 1000 FOR UPDATE SKIP LOCKED)";
+
+/// When the next pending job is due: one entry of `jobs_pending_run_at_idx`.
+pub(crate) const NEXT_RUN_AT_SQL: &str =
+    "SELECT min(run_at) AS at FROM jobs WHERE status = 'pending'";
+
+#[derive(QueryableByName)]
+struct Beat {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    token: Uuid,
+}
+
+#[derive(QueryableByName)]
+struct NextAt {
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    at: Option<DateTime<Utc>>,
+}
+
+impl crate::ports::QueueStore for Database {
+    async fn claim_many(&self, worker: &str, limit: usize) -> Result<Vec<ClaimedJob>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let worker = worker.to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.as_system(move |conn| {
+            Box::pin(async move {
+                let mut rows: Vec<JobRow> = diesel::sql_query(
+                    "WITH next AS (
+                        SELECT id FROM jobs
+                        WHERE status = 'pending' AND run_at <= now()
+                        ORDER BY priority DESC, run_at, id
+                        LIMIT $2
+                        FOR UPDATE SKIP LOCKED
+                     )
+                     UPDATE jobs j SET status = 'processing', lease_token = gen_random_uuid(),
+                            locked_by = $1, heartbeat_at = now(), attempts = j.attempts + 1,
+                            started_at = coalesce(j.started_at, now()), updated_at = now()
+                     FROM next WHERE j.id = next.id
+                     RETURNING j.*",
+                )
+                .bind::<Text, _>(worker)
+                .bind::<BigInt, _>(limit)
+                .load(conn)
+                .await?;
+                // RETURNING has no order: put the batch back in claim order (`run_at` is
+                // untouched by the claim).
+                rows.sort_by(|a, b| {
+                    b.priority
+                        .cmp(&a.priority)
+                        .then(a.run_at.cmp(&b.run_at))
+                        .then(a.id.cmp(&b.id))
+                });
+                rows.into_iter().map(JobRow::into_claimed).collect()
+            })
+        })
+        .await
+    }
+
+    async fn heartbeat_many(&self, leases: &[Lease]) -> Result<Vec<Lease>, StoreError> {
+        if leases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = leases.iter().map(|l| l.job.as_uuid()).collect();
+        let tokens: Vec<Uuid> = leases.iter().map(|l| l.token).collect();
+        let alive: Vec<Beat> = self
+            .as_system(move |conn| {
+                Box::pin(async move {
+                    Ok(diesel::sql_query(
+                        "UPDATE jobs j SET heartbeat_at = now()
+                         FROM unnest($1::uuid[], $2::uuid[]) AS l(id, token)
+                         WHERE j.id = l.id AND j.lease_token = l.token
+                           AND j.status = 'processing'
+                         RETURNING j.id, j.lease_token AS token",
+                    )
+                    .bind::<Array<SqlUuid>, _>(ids)
+                    .bind::<Array<SqlUuid>, _>(tokens)
+                    .load(conn)
+                    .await?)
+                })
+            })
+            .await?;
+        let alive: std::collections::HashSet<(Uuid, Uuid)> =
+            alive.into_iter().map(|b| (b.id, b.token)).collect();
+        Ok(leases
+            .iter()
+            .filter(|l| !alive.contains(&(l.job.as_uuid(), l.token)))
+            .copied()
+            .collect())
+    }
+
+    async fn release(&self, lease: Lease) -> Result<bool, StoreError> {
+        self.as_system(move |conn| {
+            Box::pin(async move {
+                let n = diesel::sql_query(format!(
+                    "UPDATE jobs SET {GIVE_BACK}
+                     WHERE id = $1 AND lease_token = $2 AND status = 'processing'"
+                ))
+                .bind::<SqlUuid, _>(lease.job.as_uuid())
+                .bind::<SqlUuid, _>(lease.token)
+                .execute(conn)
+                .await?;
+                Ok(n == 1)
+            })
+        })
+        .await
+    }
+
+    async fn release_many(&self, leases: &[Lease]) -> Result<u64, StoreError> {
+        if leases.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<Uuid> = leases.iter().map(|l| l.job.as_uuid()).collect();
+        let tokens: Vec<Uuid> = leases.iter().map(|l| l.token).collect();
+        self.as_system(move |conn| {
+            Box::pin(async move {
+                let n = diesel::sql_query(format!(
+                    "UPDATE jobs j SET {GIVE_BACK}
+                     FROM unnest($1::uuid[], $2::uuid[]) AS l(id, token)
+                     WHERE j.id = l.id AND j.lease_token = l.token AND j.status = 'processing'"
+                ))
+                .bind::<Array<SqlUuid>, _>(ids)
+                .bind::<Array<SqlUuid>, _>(tokens)
+                .execute(conn)
+                .await?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            })
+        })
+        .await
+    }
+
+    async fn rescue_stale(&self, stale_after: Duration) -> Result<u64, StoreError> {
+        let millis = i64::try_from(stale_after.as_millis()).unwrap_or(i64::MAX);
+        self.as_system(move |conn| {
+            Box::pin(async move {
+                let n = diesel::sql_query(format!(
+                    "WITH stale AS (
+                        SELECT id FROM jobs
+                        WHERE status = 'processing'
+                          AND heartbeat_at < now() - make_interval(secs => $1 / 1000.0)
+                        FOR UPDATE SKIP LOCKED
+                     )
+                     UPDATE jobs SET {GIVE_BACK}, rescues = jobs.rescues + 1
+                     FROM stale WHERE jobs.id = stale.id"
+                ))
+                .bind::<BigInt, _>(millis)
+                .execute(conn)
+                .await?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            })
+        })
+        .await
+    }
+
+    async fn next_run_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.as_system(|conn| {
+            Box::pin(async move {
+                let row: NextAt = diesel::sql_query(NEXT_RUN_AT_SQL).get_result(conn).await?;
+                Ok(row.at)
+            })
+        })
+        .await
+    }
+
+    async fn prune(&self, completed: Duration, failed: Duration) -> Result<u64, StoreError> {
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let (completed, failed) = (ms(completed), ms(failed));
+        let mut total = 0;
+        loop {
+            // One short transaction per batch of 1,000: rows other workers hold are skipped.
+            let n = self
+                .as_system(move |conn| {
+                    Box::pin(async move {
+                        Ok(diesel::sql_query(PRUNE_SQL)
+                            .bind::<BigInt, _>(completed)
+                            .bind::<BigInt, _>(failed)
+                            .execute(conn)
+                            .await?)
+                    })
+                })
+                .await?;
+            total += u64::try_from(n).unwrap_or(0);
+            if n < 1_000 {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn finish(&self, lease: Lease, end: JobEnd) -> Result<(), StoreError> {
+        self.as_system(move |conn| Box::pin(async move { end_job(conn, lease, &end).await }))
+            .await
+    }
+}
