@@ -1,6 +1,7 @@
 # Helpers shared by the benchmark scripts: release binaries, a throwaway PostgreSQL, the fake
 # provider, psql, and CPU accounting. Sourced, not executed.
 source "$(dirname "${BASH_SOURCE[0]}")/pg-lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/toolchain-lib.sh" # the pinned Rust (rust-toolchain.toml)
 
 # bench_setup NAME [FAKE_LLM_ARG]: builds the release binaries, starts a throwaway cluster and
 # the fake provider; sets bin, tmp, port, pids, llm and exports DATABASE_URL, OPENAI_BASE_URL.

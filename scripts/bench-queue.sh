@@ -14,6 +14,7 @@
 # Needs the PostgreSQL binaries (as scripts/test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/toolchain-lib.sh # the pinned Rust (rust-toolchain.toml)
 source scripts/bench-lib.sh
 jobs="${JOBS:-10000}"
 levels="${LEVELS:-8 64 256}"

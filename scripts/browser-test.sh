@@ -11,6 +11,7 @@
 # (BROWSER_SCREENSHOTS to change it). KEEP=1 keeps the work directory (logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/toolchain-lib.sh # the pinned Rust (rust-toolchain.toml)
 source scripts/pg-lib.sh
 root="$(pwd)"
 

@@ -8,6 +8,7 @@
 # Exits non-zero with one line per broken rule.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/toolchain-lib.sh # the pinned Rust (rust-toolchain.toml)
 
 cargo metadata --no-deps --format-version 1 | python3 -c '
 import json, sys

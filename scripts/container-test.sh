@@ -22,6 +22,7 @@
 # - KEEP=1 keeps the work directory (logs) and the throwaway cluster's files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/toolchain-lib.sh # the pinned Rust (rust-toolchain.toml)
 source scripts/pg-lib.sh
 root="$(pwd)"
 started=$SECONDS

@@ -21,6 +21,7 @@
 # turns it off (the app then takes a pasted token); the binary alone never turns it on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/toolchain-lib.sh # the pinned Rust (rust-toolchain.toml)
 source scripts/pg-lib.sh
 source scripts/llm-lib.sh
 

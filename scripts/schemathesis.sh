@@ -19,6 +19,7 @@
 # directory (the serve log and schemathesis's output) for inspection.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/toolchain-lib.sh # the pinned Rust (rust-toolchain.toml)
 source scripts/pg-lib.sh
 root="$(pwd)"
 

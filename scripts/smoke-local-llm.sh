@@ -9,6 +9,7 @@
 # SYLLABUS_PG_WHEEL=1 runs PostgreSQL from the pinned wheel (CI forces it so that path is tested).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/toolchain-lib.sh # the pinned Rust (rust-toolchain.toml)
 source scripts/pg-lib.sh
 export SYLLABUS_LLM_PORT="${SYLLABUS_LLM_PORT:-18092}"
 source scripts/llm-lib.sh

@@ -8,6 +8,7 @@
 # Extra arguments go to `cargo test` (e.g. `scripts/test.sh -p syllabus-domain`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/toolchain-lib.sh # the pinned Rust (rust-toolchain.toml)
 source scripts/pg-lib.sh
 
 if [[ -z "${DATABASE_URL:-}" ]]; then
