@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::endpoint::host;
 use crate::schema::SchemaProfile;
 
 /// OpenAI's endpoint.
@@ -85,14 +86,6 @@ impl ProviderConfig {
             None => "unknown".to_owned(),
         }
     }
-}
-
-/// The host of a base URL, parsed once the same way for every use (name, profile, budget field).
-pub(crate) fn host(base_url: &str) -> Option<url::Host<String>> {
-    reqwest::Url::parse(base_url)
-        .ok()?
-        .host()
-        .map(|h| h.to_owned())
 }
 
 #[cfg(test)]
