@@ -219,7 +219,7 @@ pub fn no_provider(api_only_hint: bool) -> String {
 /// The provider, when `OPENAI_API_KEY` or `OPENAI_BASE_URL` is set.
 fn provider(env: &Env) -> anyhow::Result<Option<ProviderConfig>> {
     let defaults = ProviderConfig::default();
-    let api_key = env.get("OPENAI_API_KEY").map(str::to_owned);
+    let api_key = env.get("OPENAI_API_KEY").map(Secret::from);
     let base_url = env.get("OPENAI_BASE_URL").map(str::to_owned);
     if let Some(url) = &base_url
         && !(url.starts_with("http://") || url.starts_with("https://"))

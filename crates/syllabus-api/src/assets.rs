@@ -1,6 +1,7 @@
 //! The learner's web app: the files under `crates/syllabus-api/web/`, embedded in the binary with
 //! `include_bytes!` (no build step, nothing fetched at run time) and served at `/` and
-//! `/assets/{name}`. They are not API: the OpenAPI document leaves them out.
+//! `/assets/{name}`. They are not API: the OpenAPI document leaves them out. The script is native
+//! ES modules (`app.js` imports the others by relative URL), each listed in `ASSETS`.
 //!
 //! Every answer is revalidated (`Cache-Control: no-cache`) against a strong `ETag` hashed from the
 //! bytes once, so a new binary's files are picked up at once and an unchanged file costs a `304`.
@@ -22,8 +23,19 @@ struct Asset {
     bytes: &'static [u8],
 }
 
+/// One of the app's ES modules, `web/{name}`, imported by `app.js` or by another module.
+macro_rules! module {
+    ($name:literal) => {
+        Asset {
+            name: $name,
+            content_type: "text/javascript; charset=utf-8",
+            bytes: include_bytes!(concat!("../web/", $name)),
+        }
+    };
+}
+
 /// Every embedded file; `index.html` is also the page at `/`.
-static ASSETS: [Asset; 4] = [
+static ASSETS: [Asset; 19] = [
     Asset {
         name: "index.html",
         content_type: "text/html; charset=utf-8",
@@ -44,6 +56,21 @@ static ASSETS: [Asset; 4] = [
         content_type: "image/svg+xml",
         bytes: include_bytes!("../web/favicon.svg"),
     },
+    module!("api.js"),
+    module!("bounds.js"),
+    module!("dom.js"),
+    module!("events.js"),
+    module!("flashcards.js"),
+    module!("format.js"),
+    module!("jobs.js"),
+    module!("nav.js"),
+    module!("plan-form.js"),
+    module!("plan.js"),
+    module!("plans.js"),
+    module!("session.js"),
+    module!("sign-in.js"),
+    module!("skills.js"),
+    module!("views.js"),
 ];
 
 /// The strong entity tag of each of [`ASSETS`], in the same order: hashed at first use (the
@@ -160,5 +187,26 @@ mod tests {
         distinct.dedup();
         assert_eq!(distinct.len(), ASSETS.len());
         assert!(ASSETS.iter().any(|a| a.name == "index.html"));
+    }
+
+    /// A module added under `web/` and not listed here would be a 404 for the browser.
+    #[test]
+    fn every_file_of_the_web_app_is_embedded_and_scripts_are_javascript() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let mut embedded: Vec<String> = ASSETS.iter().map(|a| a.name.to_owned()).collect();
+        embedded.sort();
+        assert_eq!(files, embedded);
+        for asset in ASSETS.iter().filter(|a| a.name.ends_with(".js")) {
+            assert_eq!(
+                asset.content_type, "text/javascript; charset=utf-8",
+                "{}",
+                asset.name
+            );
+        }
     }
 }

@@ -2,14 +2,12 @@
 
 pub mod assets;
 pub mod auth;
-mod events;
 mod handlers;
 pub mod input;
 pub mod limits;
 pub mod metrics;
 pub mod problem;
 pub mod request_id;
-mod session;
 mod wire;
 
 use std::net::TcpListener;
@@ -118,14 +116,10 @@ pub fn configure<S: Stores>(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .service(resource("/openapi.json", vec![get().to(h::openapi)], "GET"))
-                .service(resource(
-                    "/session",
-                    vec![get().to(session::session)],
-                    "GET",
-                ))
+                .service(resource("/session", vec![get().to(h::session)], "GET"))
                 .service(resource(
                     "/session/dev",
-                    vec![post().to(session::dev_sign_in)],
+                    vec![post().to(h::dev_sign_in)],
                     "POST",
                 ))
                 .service(resource(
@@ -145,7 +139,7 @@ pub fn configure<S: Stores>(cfg: &mut web::ServiceConfig) {
                 ))
                 .service(resource(
                     "/plans/{id}/events",
-                    vec![get().to(events::plan_events::<S>)],
+                    vec![get().to(h::plan_events::<S>)],
                     "GET",
                 ))
                 .service(resource(
@@ -191,7 +185,7 @@ pub fn configure<S: Stores>(cfg: &mut web::ServiceConfig) {
                 ))
                 .service(resource(
                     "/jobs/{id}/events",
-                    vec![get().to(events::job_events::<S>)],
+                    vec![get().to(h::job_events::<S>)],
                     "GET",
                 ))
                 .service(resource(

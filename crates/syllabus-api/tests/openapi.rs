@@ -119,6 +119,31 @@ fn plan_request_bounds_and_enums_are_the_domains() {
     assert!(notes.contains(&format!("{NOTES_MAX_CHARS}").replace("000", ",000")));
 }
 
+/// The lengths the web app reads from the document (web/bounds.js) instead of copying them: the
+/// shortest topic a request may give, and what a longer topic or notes are shortened to (stated
+/// on the plan, as the server answers it: the request's topic and notes are never rejected for
+/// their length).
+#[test]
+fn the_text_lengths_the_web_app_reads_are_the_domains() {
+    let d = doc();
+    assert_eq!(
+        int(
+            &d,
+            "/components/schemas/PlanCreate/properties/topic/minLength"
+        ),
+        i(TOPIC_MIN_CHARS)
+    );
+    let plan = "/components/schemas/Plan/properties";
+    assert_eq!(
+        int(&d, &format!("{plan}/topic/maxLength")),
+        i(TOPIC_MAX_CHARS)
+    );
+    assert_eq!(
+        int(&d, &format!("{plan}/notes/oneOf/0/maxLength")),
+        i(NOTES_MAX_CHARS)
+    );
+}
+
 #[test]
 fn job_bounds_and_enums_are_the_domains() {
     let d = doc();

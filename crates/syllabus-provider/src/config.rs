@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+use syllabus_domain::Secret;
+
+use crate::endpoint::host;
 use crate::schema::SchemaProfile;
 
 /// OpenAI's endpoint.
@@ -15,13 +18,13 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Deadline once the first complete, valid module has streamed in.
 pub const DEFAULT_EXTENDED_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// How to reach the model.
-#[derive(Clone)]
+/// How to reach the model. `Debug` shows no key ([`Secret`]).
+#[derive(Debug, Clone)]
 pub struct ProviderConfig {
     /// Base URL up to and including the version segment (`…/v1`).
     pub base_url: String,
     /// Bearer key; `None` for local servers that need none.
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     /// Model name sent with every request.
     pub model: String,
     /// Base deadline.
@@ -34,20 +37,6 @@ pub struct ProviderConfig {
     /// schema's bounds ([`crate::schema::token_budget`], at most
     /// [`crate::schema::DEFAULT_MAX_TOKENS_CAP`]).
     pub max_tokens: Option<u32>,
-}
-
-impl std::fmt::Debug for ProviderConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProviderConfig")
-            .field("base_url", &self.base_url)
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-            .field("model", &self.model)
-            .field("timeout", &self.timeout)
-            .field("extended_timeout", &self.extended_timeout)
-            .field("schema_profile", &self.schema_profile)
-            .field("max_tokens", &self.max_tokens)
-            .finish()
-    }
 }
 
 impl Default for ProviderConfig {
@@ -87,17 +76,23 @@ impl ProviderConfig {
     }
 }
 
-/// The host of a base URL, parsed once the same way for every use (name, profile, budget field).
-pub(crate) fn host(base_url: &str) -> Option<url::Host<String>> {
-    reqwest::Url::parse(base_url)
-        .ok()?
-        .host()
-        .map(|h| h.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_api_key_never_prints() {
+        let config = ProviderConfig {
+            api_key: Some("sk-live-123456".into()),
+            ..ProviderConfig::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("sk-live"), "{shown}");
+        assert!(
+            shown.contains("api_key: Some(Secret(<redacted>))"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn only_openai_itself_gets_max_completion_tokens() {

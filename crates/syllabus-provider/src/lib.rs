@@ -1,87 +1,18 @@
 #![doc = include_str!("../README.md")]
 
 mod config;
+mod endpoint;
 mod failure;
 mod openai;
+mod port;
 mod prompt;
 pub mod scan;
 pub mod schema;
-
-use std::future::Future;
 
 pub use config::{
     DEFAULT_BASE_URL, DEFAULT_EXTENDED_TIMEOUT, DEFAULT_MODEL, DEFAULT_TIMEOUT, ProviderConfig,
 };
 pub use failure::{AttemptFacts, Failure, Generated, Outcome, Usage};
 pub use openai::OpenAiProvider;
+pub use port::{ModulePreview, PreviewSender, Provider};
 pub use prompt::{DistractorsInput, FlashcardsInput, SkillTreeInput};
-use syllabus_domain::content::{Flashcard, SkillTree};
-use syllabus_domain::plan::NormalizedModule;
-use syllabus_domain::{Issues, NormalizedPlan, PlanRequest};
-
-/// A module of a plan's answer as it streams: complete and valid by the domain's rules, with
-/// its efforts normalized. A preview only: the attempt may still fail (a later module breaks a
-/// rule, the deadline passes) and nothing is stored until it succeeds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModulePreview {
-    /// 0-based position in the answer.
-    pub index: usize,
-    /// The module (its `order` is `index + 1`).
-    pub module: NormalizedModule,
-}
-
-/// Where [`Provider::learning_plan`] sends its [`ModulePreview`]s, in order, as each module
-/// completes (unbounded: a plan has at most 24 modules).
-pub type PreviewSender = tokio::sync::mpsc::UnboundedSender<ModulePreview>;
-
-/// A language model that generates Syllabus content.
-///
-/// Each call makes at most one provider request and never retries; `reask` carries the issues of
-/// the previous attempt's `validation` failure so the model is told exactly what to fix (paths
-/// and messages, never its earlier output).
-///
-/// The trait uses `impl Future` returns: it is meant to be used generically
-/// (`JobContext<P: Provider>`), which keeps calls free of boxing.
-pub trait Provider: Send + Sync + 'static {
-    /// Generates a learning plan for a sanitized request; with `previews`, each module is sent
-    /// there as soon as it has streamed in complete and valid (none after an invalid one).
-    ///
-    /// # Errors
-    /// A [`Failure`] classified as `timeout`, `rate_limit`, `validation` or `provider_error`.
-    fn learning_plan(
-        &self,
-        request: &PlanRequest,
-        reask: Option<&Issues>,
-        previews: Option<PreviewSender>,
-    ) -> impl Future<Output = Outcome<NormalizedPlan>> + Send;
-
-    /// Generates question/answer cards; extra cards beyond `max_cards` are dropped.
-    ///
-    /// # Errors
-    /// As [`Provider::learning_plan`].
-    fn flashcards(
-        &self,
-        input: &FlashcardsInput,
-        reask: Option<&Issues>,
-    ) -> impl Future<Output = Outcome<Vec<Flashcard>>> + Send;
-
-    /// Generates exactly three distinct wrong answers for a card.
-    ///
-    /// # Errors
-    /// As [`Provider::learning_plan`].
-    fn distractors(
-        &self,
-        input: &DistractorsInput,
-        reask: Option<&Issues>,
-    ) -> impl Future<Output = Outcome<[String; 3]>> + Send;
-
-    /// Generates a skill tree of depth at most 3.
-    ///
-    /// # Errors
-    /// As [`Provider::learning_plan`].
-    fn skill_tree(
-        &self,
-        input: &SkillTreeInput,
-        reask: Option<&Issues>,
-    ) -> impl Future<Output = Outcome<SkillTree>> + Send;
-}

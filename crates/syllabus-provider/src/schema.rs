@@ -74,7 +74,7 @@ impl SchemaProfile {
     /// every OpenAI-compatible server accepts.
     #[must_use]
     pub fn for_base_url(base_url: &str) -> Self {
-        let local = match crate::config::host(base_url) {
+        let local = match crate::endpoint::host(base_url) {
             Some(url::Host::Ipv4(ip)) => {
                 ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
             }

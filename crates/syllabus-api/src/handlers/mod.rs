@@ -1,0 +1,26 @@
+//! The endpoints of SPEC §3, one file per resource: `plans` (`/plans`, `/plans/{id}`, its
+//! attempts and regeneration), `content` (flashcards, distractors, the skill tree), `jobs`
+//! (`/jobs`, a job, cancel and retry), `events` (the event streams of a plan and a job),
+//! `session` (who is signed in, development sign-in) and `service` (health, readiness, metrics,
+//! the OpenAPI document, the 404 of unknown paths). `support` and `wait` hold what several share.
+//!
+//! Every handler that needs a user takes [`Caller`](crate::auth::Caller) before its body, so a
+//! request without a valid token is answered 401 before its body is read.
+
+mod content;
+mod events;
+mod jobs;
+mod plans;
+mod service;
+mod session;
+mod support;
+mod wait;
+
+pub(crate) use content::{
+    create_distractors, create_flashcards, create_skill_tree, get_skill_tree, list_flashcards,
+};
+pub(crate) use events::{job_events, plan_events};
+pub(crate) use jobs::{cancel_job, create_job, get_job, list_jobs, retry_job};
+pub(crate) use plans::{create_plan, delete_plan, get_plan, list_plans, plan_attempts, regenerate};
+pub(crate) use service::{healthz, metrics, not_found, openapi, readyz};
+pub(crate) use session::{dev_sign_in, session};

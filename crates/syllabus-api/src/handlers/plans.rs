@@ -1,0 +1,143 @@
+//! `/plans`: create and list; `/plans/{id}`: read (with `Prefer: wait`) and delete; its
+//! attempts; regeneration.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::Value;
+use syllabus_domain::{PlanId, PlanRequest, PlanStatus, RawPlanRequest};
+use syllabus_store::Regeneration;
+use syllabus_store::records::{NewPlan, PlanFilter};
+
+use super::support::{Query, Result, State, accepted, actor};
+use super::wait::{hold, preference_applied};
+use crate::Stores;
+use crate::auth::Caller;
+use crate::input::{
+    encode_cursor, from_value, integral_numbers, page, path_id, prefer_wait, query_enum,
+};
+use crate::problem::ApiError;
+use crate::request_id::RequestId;
+use crate::wire::{AttemptView, ListView, PlanView};
+
+pub(crate) async fn create_plan<S: Stores>(
+    state: State<S>,
+    caller: Caller,
+    rid: RequestId,
+    body: web::Json<Value>,
+) -> Result<HttpResponse> {
+    let raw: RawPlanRequest = from_value(integral_numbers(body.into_inner()))?;
+    let request = PlanRequest::parse(&raw).map_err(|e| ApiError::issues(&e.0))?;
+    let _turn = state.gates.write_turn(&caller.0).await?;
+    let (detail, job) = state
+        .store
+        .create_plan(
+            &actor(caller, rid),
+            &NewPlan::from(&request),
+            state.settings.job_max_attempts,
+            state.settings.rate_limit,
+        )
+        .await?;
+    tracing::info!(plan.id = %detail.plan.id, job.id = %job.id, "plan created");
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/plans/{}", detail.plan.id),
+        ))
+        .json(PlanView::detail(detail)))
+}
+
+pub(crate) async fn list_plans<S: Stores>(
+    state: State<S>,
+    caller: Caller,
+    query: Query,
+) -> Result<HttpResponse> {
+    let filter = PlanFilter {
+        status: query_enum(&query, "status")?,
+    };
+    let page = state.store.plans(&caller.0, filter, page(&query)?).await?;
+    Ok(HttpResponse::Ok().json(ListView {
+        items: page.items.into_iter().map(PlanView::summary).collect(),
+        next_cursor: page.next_cursor.map(encode_cursor),
+    }))
+}
+
+pub(crate) async fn get_plan<S: Stores>(
+    state: State<S>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse> {
+    let id = PlanId::from_uuid(path_id(&path)?);
+    let wait = prefer_wait(&req);
+    // Subscribed before the read: a change committed after it wakes the wait.
+    let wakeups = wait.map(|_| state.events.watch_plan(id));
+    let mut detail = state.store.plan(&caller.0, id).await?;
+    if let (Some(w), Some(wakeups)) = (wait, wakeups) {
+        // A pending plan with no generation queued or running (cancelled, given up) will not
+        // change by itself: the wait answers at once.
+        let slot = (detail.plan.status == PlanStatus::Pending && detail.generating)
+            .then(|| state.gates.hold(&caller.0))
+            .transpose()?;
+        detail = hold(
+            wakeups,
+            w,
+            slot,
+            detail,
+            async || Ok(state.store.plan(&caller.0, id).await?),
+            |a, b| a.plan.status != b.plan.status,
+            |d| d.plan.status != PlanStatus::Pending || !d.generating,
+        )
+        .await?;
+    }
+    let mut res = HttpResponse::Ok();
+    preference_applied(&mut res, wait);
+    Ok(res.json(PlanView::detail(detail)))
+}
+
+pub(crate) async fn delete_plan<S: Stores>(
+    state: State<S>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let id = PlanId::from_uuid(path_id(&path)?);
+    let _turn = state.gates.write_turn(&caller.0).await?;
+    state.store.delete_plan(&caller.0, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub(crate) async fn plan_attempts<S: Stores>(
+    state: State<S>,
+    caller: Caller,
+    path: web::Path<String>,
+    query: Query,
+) -> Result<HttpResponse> {
+    let id = PlanId::from_uuid(path_id(&path)?);
+    let page = state.store.attempts(&caller.0, id, page(&query)?).await?;
+    Ok(HttpResponse::Ok().json(ListView {
+        items: page.items.into_iter().map(AttemptView::from).collect(),
+        next_cursor: page.next_cursor.map(encode_cursor),
+    }))
+}
+
+pub(crate) async fn regenerate<S: Stores>(
+    state: State<S>,
+    caller: Caller,
+    rid: RequestId,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let id = PlanId::from_uuid(path_id(&path)?);
+    let _turn = state.gates.write_turn(&caller.0).await?;
+    match state
+        .store
+        .regenerate(
+            &actor(caller, rid),
+            id,
+            state.settings.job_max_attempts,
+            state.settings.rate_limit,
+        )
+        .await?
+    {
+        Regeneration::Queued(job) => Ok(accepted(job)),
+        Regeneration::Capped(_) => Err(ApiError::capped()),
+    }
+}

@@ -1,0 +1,64 @@
+//! What several handlers share: their result and state types, the actor of a change, and the
+//! `202 Accepted` answer of a queued job.
+
+use std::collections::HashMap;
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use syllabus_domain::{JobId, JobPayload};
+use syllabus_store::records::{Actor, JobRecord};
+
+use crate::auth::Caller;
+use crate::problem::ApiError;
+use crate::request_id::RequestId;
+use crate::wire::JobView;
+use crate::{AppState, Stores};
+
+/// A handler's result: a problem answer on error.
+pub(super) type Result<T> = std::result::Result<T, ApiError>;
+/// The handlers' shared state.
+pub(super) type State<S> = web::Data<AppState<S>>;
+/// A request's query, read field by field.
+pub(super) type Query = web::Query<HashMap<String, String>>;
+
+/// Who makes a change, for the records it writes.
+pub(super) fn actor(caller: Caller, rid: RequestId) -> Actor {
+    Actor {
+        user: caller.0,
+        request_id: Some(rid.0),
+    }
+}
+
+fn job_location(id: JobId) -> (header::HeaderName, String) {
+    (header::LOCATION, format!("/api/v1/jobs/{id}"))
+}
+
+/// `202 Accepted` with the job and its `Location`.
+pub(super) fn accepted(job: JobRecord) -> HttpResponse {
+    HttpResponse::Accepted()
+        .insert_header(job_location(job.id))
+        .json(JobView::from(job))
+}
+
+/// Queues a job for `payload` in the caller's write turn, under the rate limit.
+pub(super) async fn enqueue<S: Stores>(
+    state: &State<S>,
+    caller: Caller,
+    rid: RequestId,
+    payload: &JobPayload,
+    priority: i16,
+) -> Result<HttpResponse> {
+    let _turn = state.gates.write_turn(&caller.0).await?;
+    let job = state
+        .store
+        .enqueue(
+            &actor(caller, rid),
+            payload,
+            priority,
+            state.settings.job_max_attempts,
+            state.settings.rate_limit,
+        )
+        .await?;
+    tracing::info!(job.id = %job.id, job.r#type = job.job_type.as_str(), "job queued");
+    Ok(accepted(job))
+}

@@ -1,0 +1,168 @@
+//! The OpenAI-compatible provider: requests built from async-openai's configuration, the
+//! response read here.
+//!
+//! The body of a response is read by this module alone, never by async-openai's client: that
+//! client logs the text of every event it cannot deserialize (`error` level) and of every 5xx
+//! body (`warn`), and SPEC section 2 forbids model output in logs whatever the subscriber's
+//! filter. It also ends its stream the same way on `[DONE]` and on a cut connection, which SPEC
+//! section 1 tells apart.
+//!
+//! A call goes [`request`] (the body) → [`stream`] (sent and read under the deadline, events
+//! parsed by [`chunk`], a plan's modules watched by [`watch`]) → [`classify`] (the outcome).
+
+mod chunk;
+mod classify;
+mod request;
+mod stream;
+mod watch;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use syllabus_domain::content::{
+    Flashcard, SkillTree, validate_distractors, validate_flashcards, validate_skill_tree,
+};
+use syllabus_domain::{Issues, NormalizedPlan, PlanRequest, validate_plan};
+use tokio::time::Instant;
+
+use self::request::{Bounded, RequestParts, Schemas};
+use self::stream::Deadlines;
+use self::watch::ModuleWatch;
+use crate::config::ProviderConfig;
+use crate::failure::{AttemptFacts, Outcome};
+use crate::port::{PreviewSender, Provider};
+use crate::prompt::{self, DistractorsInput, FlashcardsInput, Prompt, SkillTreeInput};
+use crate::schema;
+
+/// A provider speaking the OpenAI chat-completions API with streaming.
+#[derive(Debug, Clone)]
+pub struct OpenAiProvider {
+    config: ProviderConfig,
+    /// What every call sends and records the same, built once from the configuration.
+    request: Arc<RequestParts>,
+    http: reqwest::Client,
+    schemas: Arc<Schemas>,
+}
+
+impl OpenAiProvider {
+    /// Builds a provider. No connection is made until the first call.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built (TLS initialization).
+    pub fn new(config: ProviderConfig) -> Result<Self, reqwest::Error> {
+        // No total timeout: it would cut a healthy stream; the adaptive deadline wraps the reads.
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()?;
+        Ok(Self {
+            request: Arc::new(RequestParts::new(&config)),
+            schemas: Arc::new(Schemas::new(&config)),
+            config,
+            http,
+        })
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &ProviderConfig {
+        &self.config
+    }
+
+    /// Runs one streamed call and validates its text with `validate`.
+    async fn call<T>(
+        &self,
+        prompt: Prompt,
+        schema: &Bounded,
+        modules: Option<ModuleWatch>,
+        validate: impl FnOnce(&Value) -> Result<T, Issues>,
+    ) -> Outcome<T> {
+        let started = Instant::now();
+        let mut facts = AttemptFacts {
+            provider: self.request.provider.clone(),
+            model: self.config.model.clone(),
+            duration_ms: 0,
+            usage: None,
+            timeout_extended: false,
+            first_module_ms: None,
+            prompt_hash: prompt.hash(),
+        };
+        let body = self.request.body(&self.config.model, &prompt, schema);
+        let deadlines = Deadlines::new(started, self.config.timeout, self.config.extended_timeout);
+        let ending = stream::stream(
+            self.request.post(&self.http, &body),
+            deadlines,
+            schema.max_answer_bytes(),
+            modules,
+            &mut facts,
+        )
+        .await;
+        facts.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        classify::outcome(
+            ending,
+            prompt.schema_name,
+            schema.max_tokens,
+            facts,
+            validate,
+        )
+    }
+}
+
+impl Provider for OpenAiProvider {
+    async fn learning_plan(
+        &self,
+        request: &PlanRequest,
+        reask: Option<&Issues>,
+        previews: Option<PreviewSender>,
+    ) -> Outcome<NormalizedPlan> {
+        self.call(
+            prompt::plan(request, reask),
+            &self.schemas.learning_plan,
+            Some(ModuleWatch::new(previews)),
+            validate_plan,
+        )
+        .await
+    }
+
+    async fn flashcards(
+        &self,
+        input: &FlashcardsInput,
+        reask: Option<&Issues>,
+    ) -> Outcome<Vec<Flashcard>> {
+        let wanted = input.max_cards;
+        let schema = Bounded::new(&self.config, |profile| schema::flashcards(profile, wanted));
+        self.call(prompt::flashcards(input, reask), &schema, None, |doc| {
+            validate_flashcards(doc, wanted)
+        })
+        .await
+    }
+
+    async fn distractors(
+        &self,
+        input: &DistractorsInput,
+        reask: Option<&Issues>,
+    ) -> Outcome<[String; 3]> {
+        let answer = input.answer.clone();
+        self.call(
+            prompt::distractors(input, reask),
+            &self.schemas.distractors,
+            None,
+            |doc| validate_distractors(doc, &answer),
+        )
+        .await
+    }
+
+    async fn skill_tree(
+        &self,
+        input: &SkillTreeInput,
+        reask: Option<&Issues>,
+    ) -> Outcome<SkillTree> {
+        self.call(
+            prompt::skill_tree(input, reask),
+            &self.schemas.skill_tree,
+            None,
+            validate_skill_tree,
+        )
+        .await
+    }
+}
