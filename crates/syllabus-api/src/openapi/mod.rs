@@ -25,6 +25,9 @@ use crate::wire::{
     SessionView, SkillTreeView, TaskView,
 };
 
+/// The name of a streamed module's task's schema (a `Task` without id).
+const TASK_PREVIEW: &str = "TaskPreview";
+
 /// The document as served: pretty-printed JSON, built once.
 #[must_use]
 pub fn json() -> &'static str {
@@ -43,10 +46,7 @@ pub fn document() -> OpenApi {
                 .description(Some(texts::API)),
         )
         .servers(Some([Server::new("/")]))
-        .security(Some([SecurityRequirement::new(
-            "bearer",
-            Vec::<String>::new(),
-        )]))
+        .security(Some([bearer()]))
         .paths(paths::paths())
         .components(Some(components()))
         .build()
@@ -64,10 +64,16 @@ fn components() -> Components {
     register::<SessionView<'static>>(&mut schemas);
     register::<DevSignInRequest>(&mut schemas);
     register::<MintedView<'static>>(&mut schemas);
-    schemas.push(("PlanCreate".to_owned(), requests::plan_create().into()));
-    schemas.push(("JobCreate".to_owned(), requests::job_create().into()));
     schemas.push((
-        "TaskPreview".to_owned(),
+        requests::PLAN_CREATE.to_owned(),
+        requests::plan_create().into(),
+    ));
+    schemas.push((
+        requests::JOB_CREATE.to_owned(),
+        requests::job_create().into(),
+    ));
+    schemas.push((
+        TASK_PREVIEW.to_owned(),
         without_ids(
             TaskView::schema(),
             "A task of a streamed module: a Task without id.",
@@ -80,7 +86,7 @@ fn components() -> Components {
             ModuleView::schema(),
             "A streamed module: a Module without ids (nothing is stored until its attempt \
              succeeds).",
-            Some("TaskPreview"),
+            Some(TASK_PREVIEW),
         ),
     ));
     let mut components = Components::new();
@@ -116,6 +122,12 @@ fn without_ids(schema: RefOr<Schema>, description: &str, tasks: Option<&str>) ->
         *items = ArrayBuilder::new().items(reference(name)).into();
     }
     RefOr::T(Schema::Object(object))
+}
+
+/// The bearer-token requirement (`{"bearer": []}`), which every operation has unless it says
+/// otherwise.
+fn bearer() -> SecurityRequirement {
+    SecurityRequirement::new("bearer", Vec::<String>::new())
 }
 
 /// `T`'s schema under its name, and the named schemas it refers to.

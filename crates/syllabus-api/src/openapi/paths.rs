@@ -19,7 +19,7 @@ use super::responses::{Shared, event_stream, location, no_store, problem, status
 use crate::wire::fields::reference;
 use crate::wire::{
     AttemptView, DevSignInRequest, FlashcardView, ItemsView, JobView, ListView, MintedView,
-    PlanView, SessionView, SkillTreeView,
+    ModuleEventView, PlanView, SessionView, SkillTreeView,
 };
 use syllabus_domain::{JobStatus, JobType, PlanStatus};
 
@@ -72,14 +72,17 @@ impl Op {
         )
     }
 
-    /// Open to anyone (`security: []`), or to anyone with or without a token.
-    fn public(self, token_too: bool) -> Self {
-        let either = [
-            SecurityRequirement::default(),
-            SecurityRequirement::new("bearer", Vec::<String>::new()),
-        ];
-        let n = usize::from(token_too) * either.len();
-        Self(self.0.securities(Some(either.into_iter().take(n))))
+    /// Open to anyone, without a token: `security: []`.
+    fn public(self) -> Self {
+        Self(self.0.securities(Some(Vec::new())))
+    }
+
+    /// Open to anyone without a token, and checking one when sent: `security: [{}, {bearer}]`.
+    fn token_optional(self) -> Self {
+        Self(
+            self.0
+                .securities(Some([SecurityRequirement::default(), super::bearer()])),
+        )
     }
 
     fn answer(self, status: u16, response: Response) -> Self {
@@ -127,7 +130,7 @@ pub(super) fn paths() -> Paths {
             "createPlan",
             "Create a plan; its generation runs as a background job",
         )
-        .body(reference("PlanCreate"))
+        .body(reference(requests::PLAN_CREATE))
         .answer(
             201,
             json("Created, status pending", of::<PlanView>())
@@ -200,7 +203,7 @@ pub(super) fn paths() -> Paths {
                 200,
                 event_stream(&[
                     ("status", &PlanView::name()),
-                    ("module", "ModuleEvent"),
+                    ("module", &ModuleEventView::name()),
                     ("attempt", &AttemptView::name()),
                 ]),
             )
@@ -290,7 +293,7 @@ pub(super) fn paths() -> Paths {
             "createJob",
             "Queue a flashcards, distractors or skill_tree job",
         )
-        .body(reference("JobCreate"))
+        .body(reference(requests::JOB_CREATE))
         .answer(202, queued())
         .answer(409, problem("INVALID_STATE"))
         .errors(&BODY)
@@ -366,7 +369,7 @@ pub(super) fn paths() -> Paths {
             "Who the request is signed in as, and whether development sign-in is offered",
         )
         .description(super::texts::SESSION)
-        .public(true)
+        .token_optional()
         .answer(
             200,
             json("The session", of::<SessionView<'static>>())
@@ -383,7 +386,7 @@ pub(super) fn paths() -> Paths {
             "Development sign-in: mint a token for a chosen name",
         )
         .description(&super::texts::dev_sign_in())
-        .public(false)
+        .public()
         .body(of::<DevSignInRequest>())
         .answer(
             201,
@@ -402,14 +405,14 @@ pub(super) fn paths() -> Paths {
         "/healthz",
         Get,
         Op::new("healthz", "Liveness")
-            .public(false)
+            .public()
             .answer(200, json("Alive", status_object("ok")).build()),
     );
     add(
         "/readyz",
         Get,
         Op::new("readyz", "Readiness (checks the database)")
-            .public(false)
+            .public()
             .answer(200, json("Ready", status_object("ready")).build())
             .errors(&[Internal, Unavailable]),
     );
@@ -417,7 +420,7 @@ pub(super) fn paths() -> Paths {
         "/metrics",
         Get,
         Op::new("metrics", "Prometheus metrics")
-            .public(false)
+            .public()
             .answer(
                 200,
                 ResponseBuilder::new()
@@ -436,7 +439,7 @@ pub(super) fn paths() -> Paths {
     add(
         "/api/v1/openapi.json",
         Get,
-        Op::new("openapi", "This document").public(false).answer(
+        Op::new("openapi", "This document").public().answer(
             200,
             json(
                 "OpenAPI 3.1",

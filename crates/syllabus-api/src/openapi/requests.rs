@@ -14,6 +14,11 @@ use utoipa::openapi::{KnownFormat, RefOr, Required};
 use crate::input::{LIMIT_DEFAULT, LIMIT_MAX, MAX_WAIT};
 use crate::wire::fields::{any, constant, integer, names, names_of, null, or_null, priority};
 
+/// The name of [`plan_create`]'s schema.
+pub(crate) const PLAN_CREATE: &str = "PlanCreate";
+/// The name of [`job_create`]'s schema.
+pub(crate) const JOB_CREATE: &str = "JobCreate";
+
 /// The cursors a list accepts: none (empty) or one it issued, in either case of hex digits.
 pub(crate) const CURSOR_ACCEPTED: &str = "^(c[0-9a-fA-F]{32})?$";
 
@@ -181,10 +186,7 @@ pub(crate) fn whitespace_class(negated: bool) -> String {
         while j + 1 < ws.len() && u32::from(ws[j + 1]) == u32::from(ws[j]) + 1 {
             j += 1;
         }
-        if j - i >= 2 && ws[i].is_ascii() {
-            // ASCII controls: one escape each, as a reader knows them.
-            ws[i..=j].iter().for_each(|&c| class.push_str(&escape(c)));
-        } else if j - i >= 2 {
+        if j - i >= 2 && !ws[i].is_ascii() {
             class.push_str(&format!("{}-{}", escape(ws[i]), escape(ws[j])));
         } else {
             ws[i..=j].iter().for_each(|&c| class.push_str(&escape(c)));

@@ -2,6 +2,7 @@
 //! (`components.responses`, each a problem with its status), the headers the API promises
 //! (`Location`, `Retry-After`, `Cache-Control`), and the shape of an event stream.
 
+use utoipa::ToSchema;
 use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -9,6 +10,7 @@ use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::{Content, Ref, RefOr};
 
 use crate::input::BODY_LIMIT;
+use crate::problem::Body as Problem;
 use crate::wire::fields::{any, constant, integer, reference};
 
 /// An error answer several operations share, under one status.
@@ -137,7 +139,7 @@ pub(crate) fn problem(description: &str) -> Response {
 fn problem_builder(description: &str) -> ResponseBuilder {
     ResponseBuilder::new().description(description).content(
         "application/problem+json",
-        Content::new(Some(reference("Problem"))),
+        Content::new(Some(reference(&Problem::name()))),
     )
 }
 
