@@ -13,7 +13,7 @@ use serde_json::Value;
 /// The served document.
 #[must_use]
 pub fn document() -> Value {
-    serde_json::from_str(syllabus_api::OPENAPI).unwrap_or(Value::Null)
+    serde_json::from_str(syllabus_api::openapi::json()).unwrap_or(Value::Null)
 }
 
 fn resolve<'a>(doc: &'a Value, mut v: &'a Value) -> &'a Value {

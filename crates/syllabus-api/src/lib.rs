@@ -6,6 +6,7 @@ mod handlers;
 pub mod input;
 pub mod limits;
 pub mod metrics;
+pub mod openapi;
 pub mod problem;
 pub mod request_id;
 mod wire;
@@ -22,9 +23,6 @@ pub use auth::{Authenticator, KeySource};
 pub use limits::{Gates, Limits};
 pub use metrics::Metrics;
 pub use problem::ApiError;
-
-/// The OpenAPI 3.1 document served at `/api/v1/openapi.json`.
-pub const OPENAPI: &str = include_str!("../openapi.json");
 
 /// Limits and defaults the handlers apply.
 #[derive(Debug, Clone, Copy)]

@@ -7,11 +7,29 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use syllabus_domain::Issues;
 use syllabus_store::StoreError;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
 use crate::request_id;
 
+/// Every `code` a problem carries, each a constructor's below.
+pub const CODES: [&str; 11] = [
+    "VALIDATION_ERROR",
+    "UNAUTHORIZED",
+    "NOT_FOUND",
+    "RATE_LIMITED",
+    "ATTEMPTS_CAPPED",
+    "INVALID_STATE",
+    "PAYLOAD_TOO_LARGE",
+    "UNSUPPORTED_MEDIA_TYPE",
+    "INTERNAL_ERROR",
+    "METHOD_NOT_ALLOWED",
+    "REQUEST_TIMEOUT",
+];
+
 /// One field at fault.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FieldError {
     /// The field (`topic`, `weekly_hours`, `limit`, `body` for the document itself).
     pub field: String,
@@ -32,17 +50,33 @@ pub struct ApiError {
     allow: Option<&'static str>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// The body of every error: an RFC 9457 problem.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Problem)]
+pub(crate) struct Body<'a> {
     #[serde(rename = "type")]
     kind: String,
     title: &'a str,
+    #[schema(minimum = 400, maximum = 599)]
     status: u16,
     detail: &'a str,
+    #[schema(schema_with = code_schema)]
     code: &'a str,
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    #[schema(inline, min_items = 1)]
     errors: &'a [FieldError],
+    // Always set within a request: the document says a string.
+    #[schema(value_type = String)]
     request_id: Option<String>,
+}
+
+/// A string among [`CODES`].
+fn code_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(CODES))
+        .build()
 }
 
 impl ApiError {
@@ -314,5 +348,37 @@ impl ResponseError for ApiError {
             res.insert_header((header::ALLOW, allow));
         }
         res.body(serde_json::to_vec(&body).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ApiError, CODES};
+
+    #[test]
+    fn the_documented_codes_are_the_constructors_codes() {
+        let mut made: Vec<&str> = [
+            ApiError::field("x", "y"),
+            ApiError::unauthorized("x"),
+            ApiError::not_found(),
+            ApiError::invalid_state("x"),
+            ApiError::capped(),
+            ApiError::rate_limited(1),
+            ApiError::method_not_allowed("GET"),
+            ApiError::too_many_held("x", 1),
+            ApiError::request_timeout(std::time::Duration::from_secs(1)),
+            ApiError::too_large(1),
+            ApiError::unsupported_media_type(),
+            ApiError::internal(),
+            ApiError::unavailable(),
+        ]
+        .iter()
+        .map(ApiError::code)
+        .collect();
+        made.sort_unstable();
+        made.dedup();
+        let mut documented = CODES.to_vec();
+        documented.sort_unstable();
+        assert_eq!(made, documented);
     }
 }

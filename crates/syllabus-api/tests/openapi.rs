@@ -14,7 +14,7 @@ use syllabus_domain::{
 };
 
 fn doc() -> Value {
-    serde_json::from_str(syllabus_api::OPENAPI).unwrap_or(Value::Null)
+    serde_json::from_str(syllabus_api::openapi::json()).unwrap_or(Value::Null)
 }
 
 /// `#/a/b/0/c`-style pointer, panicking with the path when absent.

@@ -28,7 +28,7 @@ use crate::auth::Caller;
 use crate::input::path_id;
 use crate::limits::HeldSlot;
 use crate::problem::ApiError;
-use crate::wire::{AttemptView, JobView, PlanView};
+use crate::wire::{AttemptView, JobView, ModuleEventView, PlanView};
 use crate::{AppState, Stores};
 
 type State<S> = web::Data<AppState<S>>;
@@ -38,14 +38,6 @@ const FRAMES_BUFFERED: usize = 32;
 
 /// How long a stream waits before reading again after the store failed.
 const REREAD_AFTER_ERROR: Duration = Duration::from_secs(2);
-
-/// The data of a `module` event, borrowing the preview (no copy of the module per stream).
-#[derive(Serialize)]
-struct ModuleEvent<'a> {
-    attempt_number: u32,
-    index: u32,
-    module: &'a serde_json::Value,
-}
 
 /// One SSE frame; `data` is one line of JSON, written straight into the frame.
 fn frame(event: &str, id: &str, data: &impl Serialize) -> Bytes {
@@ -245,7 +237,7 @@ impl PlanStream {
         module: &serde_json::Value,
     ) -> Result<(), Gone> {
         self.cursor.previews = index + 1;
-        let data = ModuleEvent {
+        let data = ModuleEventView {
             attempt_number,
             index,
             module,

@@ -43,7 +43,7 @@ pub(crate) async fn metrics<S: Stores>(
 pub(crate) async fn openapi() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(crate::OPENAPI)
+        .body(crate::openapi::json())
 }
 
 pub(crate) async fn not_found() -> Result<HttpResponse> {

@@ -10,31 +10,13 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest as _, HttpRequest, HttpResponse, web};
 use chrono::SecondsFormat;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use syllabus_domain::UserId;
 
 use crate::auth::{Authenticator, MaybeCaller};
 use crate::input::from_value;
 use crate::problem::ApiError;
-
-#[derive(Serialize)]
-struct SessionView<'a> {
-    user_id: Option<&'a str>,
-    dev_sign_in: bool,
-}
-
-#[derive(Deserialize)]
-struct DevSignIn {
-    name: String,
-}
-
-#[derive(Serialize)]
-struct MintedView<'a> {
-    token: &'a str,
-    user_id: &'a str,
-    expires_at: String,
-}
+use crate::wire::{DevSignInRequest, MintedView, SessionView};
 
 fn no_store() -> (header::HeaderName, HeaderValue) {
     (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
@@ -75,7 +57,7 @@ pub(crate) async fn dev_sign_in(
         return Err(ApiError::not_found().into());
     }
     let body = web::Json::<Value>::from_request(&req, &mut payload.into_inner()).await?;
-    let DevSignIn { name } = from_value(body.into_inner())?;
+    let DevSignInRequest { name } = from_value(body.into_inner())?;
     let user = UserId::parse(name.trim()).ok_or_else(|| {
         ApiError::field(
             "name",

@@ -1,57 +1,85 @@
-//! The JSON shapes of SPEC §3 (snake_case, RFC 3339 UTC times).
+//! The JSON shapes of SPEC §3 (snake_case, RFC 3339 UTC times), each deriving its schema for the
+//! OpenAPI document (`ToSchema`, under the name the document gives it).
+//!
+//! How a shape's Rust form becomes its schema: a field is required unless serde skips it when
+//! empty (an `Option` the API always writes, as null, says `required`); `deny_unknown_fields` on
+//! these serialize-only types is what states `additionalProperties: false` (the API never writes
+//! a field its schema does not name); a field's doc comment is its description. What a Rust type
+//! cannot say (the domain's closed sets and bounds, constants) comes from [`fields`] through
+//! `schema_with`.
+
+pub(crate) mod fields;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use syllabus_domain::{AttemptCap, FailureClass};
+use syllabus_domain::{AttemptCap, FailureClass, LearningStyle, SkillLevel};
 use syllabus_store::records::{
     AttemptRecord, FlashcardRecord, JobRecord, ModuleRecord, PlanDetail, PlanRecord,
     SkillNodeRecord, SkillTreeRecord, TaskRecord,
 };
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// A list page.
-#[derive(Debug, Serialize)]
+/// A list page: the page's items and the cursor of the next.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ListView<T> {
-    /// Items.
     pub items: Vec<T>,
-    /// Opaque cursor of the next page.
+    #[schema(schema_with = fields::next_cursor, required)]
     pub next_cursor: Option<String>,
 }
 
 /// Items without paging.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ItemsView<T> {
-    /// Items.
     pub items: Vec<T>,
 }
 
 /// How the inputs were sanitized.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InputView {
     topic_truncated: bool,
     topic_original_length: u32,
     notes_truncated: bool,
+    #[schema(required)]
     notes_original_length: Option<u32>,
 }
 
-/// A plan.
-#[derive(Debug, Serialize)]
+/// A plan: as listed (without `modules`) or in detail.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Plan)]
 pub struct PlanView {
     id: Uuid,
+    #[schema(schema_with = fields::plan_topic)]
     topic: String,
+    #[schema(schema_with = fields::plan_notes, required)]
     notes: Option<String>,
+    #[schema(schema_with = fields::names::<SkillLevel>)]
     skill_level: String,
+    #[schema(schema_with = fields::weekly_hours)]
     weekly_hours: i64,
+    #[schema(schema_with = fields::names::<LearningStyle>)]
     learning_style: String,
+    #[schema(format = Date, required)]
     start_date: Option<String>,
+    #[schema(format = Date, required)]
     deadline_date: Option<String>,
+    #[schema(schema_with = fields::plan_status)]
     status: &'static str,
+    #[schema(inline)]
     input: InputView,
     attempts_used: u32,
+    #[schema(schema_with = fields::attempts_cap)]
     attempts_cap: u32,
+    #[schema(required)]
     latest_attempt: Option<AttemptView>,
+    /// Detail only; [] while pending.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     modules: Option<Vec<ModuleView>>,
     total_minutes: u32,
     created_at: DateTime<Utc>,
@@ -98,13 +126,18 @@ impl PlanView {
     }
 }
 
-/// A module.
-#[derive(Debug, Serialize)]
+/// A module of a plan.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Module)]
 pub struct ModuleView {
     id: Uuid,
+    #[schema(minimum = 1)]
     order: u32,
     title: String,
+    #[schema(required)]
     description: Option<String>,
+    #[schema(schema_with = fields::module_minutes)]
     estimated_minutes: u32,
     tasks: Vec<TaskView>,
 }
@@ -122,13 +155,18 @@ impl From<ModuleRecord> for ModuleView {
     }
 }
 
-/// A task.
-#[derive(Debug, Serialize)]
+/// A task of a module.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Task)]
 pub struct TaskView {
     id: Uuid,
+    #[schema(minimum = 1)]
     order: u32,
     title: String,
+    #[schema(required)]
     description: Option<String>,
+    #[schema(schema_with = fields::task_minutes)]
     estimated_minutes: u32,
 }
 
@@ -145,19 +183,35 @@ impl From<TaskRecord> for TaskView {
 }
 
 /// Token usage.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UsageView {
     prompt_tokens: u32,
     completion_tokens: u32,
     total_tokens: u32,
 }
 
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptStatus {
+    /// The plan was stored.
+    Success,
+    /// See the classification.
+    Failure,
+}
+
 /// A generation attempt.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Attempt)]
 pub struct AttemptView {
     id: Uuid,
+    #[schema(schema_with = fields::attempt_number_or_null, required)]
     number: Option<u32>,
-    status: &'static str,
+    #[schema(inline)]
+    status: AttemptStatus,
+    #[schema(schema_with = fields::failure_class_or_null, required)]
     classification: Option<&'static str>,
     duration_ms: u64,
     modules_count: u32,
@@ -168,10 +222,15 @@ pub struct AttemptView {
     modules_clamped: u32,
     tasks_clamped: u32,
     timeout_extended: bool,
+    #[schema(required)]
     provider: Option<String>,
+    #[schema(required)]
     model: Option<String>,
+    #[schema(schema_with = fields::inline_or_null::<UsageView>, required)]
     usage: Option<UsageView>,
+    #[schema(required)]
     prompt_hash: Option<String>,
+    #[schema(required)]
     error: Option<String>,
     created_at: DateTime<Utc>,
 }
@@ -183,9 +242,9 @@ impl From<AttemptRecord> for AttemptView {
             id: r.id,
             number: r.number,
             status: if a.classification.is_some() {
-                "failure"
+                AttemptStatus::Failure
             } else {
-                "success"
+                AttemptStatus::Success
             },
             classification: a.classification.map(FailureClass::as_str),
             duration_ms: a.duration_ms,
@@ -212,28 +271,40 @@ impl From<AttemptRecord> for AttemptView {
 }
 
 /// A job's error.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct JobErrorView {
     message: String,
+    #[schema(schema_with = fields::names::<FailureClass>)]
     classification: &'static str,
 }
 
 /// A job.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Job)]
 pub struct JobView {
     id: Uuid,
     #[serde(rename = "type")]
+    #[schema(schema_with = fields::job_type)]
     job_type: &'static str,
+    #[schema(schema_with = fields::job_status)]
     status: &'static str,
+    #[schema(value_type = Object)]
     payload: Value,
+    #[schema(value_type = Option<Object>, required)]
     result: Option<Value>,
+    #[schema(schema_with = fields::inline_or_null::<JobErrorView>, required)]
     error: Option<JobErrorView>,
     attempts: u32,
     max_attempts: u32,
+    #[schema(schema_with = fields::priority)]
     priority: i16,
     run_at: DateTime<Utc>,
     created_at: DateTime<Utc>,
+    #[schema(required)]
     started_at: Option<DateTime<Utc>>,
+    #[schema(required)]
     completed_at: Option<DateTime<Utc>>,
     updated_at: DateTime<Utc>,
 }
@@ -262,17 +333,32 @@ impl From<JobRecord> for JobView {
     }
 }
 
+/// How a card is asked.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CardMode {
+    /// Without distractors.
+    QuestionAnswer,
+    /// With its distractors.
+    MultipleChoice,
+}
+
 /// A flashcard.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Flashcard)]
 pub struct FlashcardView {
     id: Uuid,
     plan_id: Uuid,
+    #[schema(required)]
     module_id: Option<Uuid>,
     question: String,
     answer: String,
+    #[schema(schema_with = fields::distractors)]
     distractors: Vec<String>,
-    /// `multiple_choice` with 3 distractors, else `question_answer`.
-    mode: &'static str,
+    // `multiple_choice` with all its distractors, else `question_answer`.
+    #[schema(inline)]
+    mode: CardMode,
     created_at: DateTime<Utc>,
 }
 
@@ -284,10 +370,10 @@ impl From<FlashcardRecord> for FlashcardView {
             module_id: c.module_id,
             question: c.question,
             answer: c.answer,
-            mode: if c.distractors.len() == 3 {
-                "multiple_choice"
+            mode: if c.distractors.len() == syllabus_domain::content::DISTRACTORS {
+                CardMode::MultipleChoice
             } else {
-                "question_answer"
+                CardMode::QuestionAnswer
             },
             distractors: c.distractors,
             created_at: c.created_at,
@@ -295,14 +381,20 @@ impl From<FlashcardRecord> for FlashcardView {
     }
 }
 
-/// A skill node.
-#[derive(Debug, Serialize)]
+/// A skill of a tree, with the skills under it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = SkillNode)]
 pub struct SkillNodeView {
     id: Uuid,
     title: String,
+    #[schema(required)]
     description: Option<String>,
+    #[schema(schema_with = fields::skill_depth)]
     depth: u32,
+    #[schema(examples("1.2.3"))]
     path: String,
+    #[schema(no_recursion)]
     children: Vec<SkillNodeView>,
 }
 
@@ -319,12 +411,15 @@ impl From<SkillNodeRecord> for SkillNodeView {
     }
 }
 
-/// A skill tree.
-#[derive(Debug, Serialize)]
+/// A plan's skill tree.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = SkillTree)]
 pub struct SkillTreeView {
     id: Uuid,
     plan_id: Uuid,
     node_count: u32,
+    #[schema(schema_with = fields::skill_depth)]
     depth: u32,
     skills: Vec<SkillNodeView>,
     created_at: DateTime<Utc>,
@@ -341,4 +436,53 @@ impl From<SkillTreeRecord> for SkillTreeView {
             created_at: t.created_at,
         }
     }
+}
+
+/// The data of a plan stream's `module` event, borrowing the stored preview (no copy per stream).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(
+    as = ModuleEvent,
+    description = "The data of a plan stream's `module` event: a module of the attempt in flight, complete and valid, as soon as it has streamed in."
+)]
+pub(crate) struct ModuleEventView<'a> {
+    #[schema(schema_with = fields::attempt_number)]
+    pub attempt_number: u32,
+    #[schema(schema_with = fields::module_index)]
+    pub index: u32,
+    #[schema(schema_with = fields::module_preview)]
+    pub module: &'a Value,
+}
+
+/// Who a request is signed in as, and whether development sign-in is offered.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Session)]
+pub(crate) struct SessionView<'a> {
+    #[schema(schema_with = fields::session_user, required)]
+    pub user_id: Option<&'a str>,
+    /// Whether POST /api/v1/session/dev mints tokens.
+    pub dev_sign_in: bool,
+}
+
+/// What a development sign-in asks for.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = DevSignIn)]
+pub(crate) struct DevSignInRequest {
+    #[schema(schema_with = fields::sign_in_name)]
+    pub name: String,
+}
+
+/// A token minted by development sign-in.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = DevToken)]
+pub(crate) struct MintedView<'a> {
+    /// An HS256 JWT: send it as `Authorization: Bearer <token>`.
+    pub token: &'a str,
+    #[schema(schema_with = fields::minted_user)]
+    pub user_id: &'a str,
+    /// The token's `exp` (12 hours after it was minted).
+    #[schema(format = DateTime)]
+    pub expires_at: String,
 }

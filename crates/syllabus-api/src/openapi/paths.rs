@@ -1,0 +1,455 @@
+//! Every operation of the API, as `crate::configure` routes it: its method and path, parameters,
+//! body and answers. The bodies are the wire types' schemas (referenced by the names they derive)
+//! and the request schemas of [`super::requests`]; the shared error answers are
+//! [`super::responses::Shared`].
+//!
+//! Listed here rather than on the handlers: the handlers stay free of documentation attributes,
+//! and one list shows the whole API.
+
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, Paths};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::security::SecurityRequirement;
+use utoipa::openapi::{Content, RefOr, Required};
+use utoipa::{PartialSchema, ToSchema};
+
+use super::requests::{self, filter, id, last_event_id, paging, prefer_wait};
+use super::responses::{Shared, event_stream, location, no_store, problem, status_object};
+use crate::wire::fields::reference;
+use crate::wire::{
+    AttemptView, DevSignInRequest, FlashcardView, ItemsView, JobView, ListView, MintedView,
+    ModuleEventView, PlanView, SessionView, SkillTreeView,
+};
+use syllabus_domain::{JobStatus, JobType, PlanStatus};
+
+use Shared::{
+    BadRequest, Internal, NotFound, PayloadTooLarge, RateLimited, RequestTimeout, TooManyHeld,
+    Unauthorized, Unavailable, UnsupportedMediaType,
+};
+
+/// The errors of an operation that reads a JSON body, besides its own.
+const BODY: [Shared; 4] = [
+    BadRequest,
+    RequestTimeout,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+];
+
+/// The errors of an operation that reads the store for a signed-in user.
+const STORE: [Shared; 3] = [Unauthorized, Internal, Unavailable];
+
+/// One operation being described.
+struct Op(OperationBuilder);
+
+impl Op {
+    fn new(id: &str, summary: &str) -> Self {
+        Self(
+            OperationBuilder::new()
+                .operation_id(Some(id))
+                .summary(Some(summary)),
+        )
+    }
+
+    fn description(self, text: &str) -> Self {
+        Self(self.0.description(Some(text)))
+    }
+
+    fn params(self, params: impl IntoIterator<Item = utoipa::openapi::path::Parameter>) -> Self {
+        let op = params.into_iter().fold(self.0, OperationBuilder::parameter);
+        Self(op)
+    }
+
+    /// A required JSON body.
+    fn body(self, schema: impl Into<RefOr<Schema>>) -> Self {
+        Self(
+            self.0.request_body(Some(
+                RequestBodyBuilder::new()
+                    .required(Some(Required::True))
+                    .content("application/json", Content::new(Some(schema)))
+                    .build(),
+            )),
+        )
+    }
+
+    /// Open to anyone, without a token: `security: []`.
+    fn public(self) -> Self {
+        Self(self.0.securities(Some(Vec::new())))
+    }
+
+    /// Open to anyone without a token, and checking one when sent: `security: [{}, {bearer}]`.
+    fn token_optional(self) -> Self {
+        Self(
+            self.0
+                .securities(Some([SecurityRequirement::default(), super::bearer()])),
+        )
+    }
+
+    fn answer(self, status: u16, response: Response) -> Self {
+        Self(self.0.response(status.to_string(), response))
+    }
+
+    fn errors<'a>(self, shared: impl IntoIterator<Item = &'a Shared>) -> Self {
+        let op = shared.into_iter().fold(self.0, |op, s| {
+            op.response(s.status().to_string(), s.reference())
+        });
+        Self(op)
+    }
+}
+
+fn json(description: &str, schema: impl Into<RefOr<Schema>>) -> ResponseBuilder {
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", Content::new(Some(schema)))
+}
+
+/// A reference to `T`'s component schema.
+fn of<T: ToSchema>() -> RefOr<Schema> {
+    reference(&T::name()).into()
+}
+
+/// `202` with the queued job and its `Location`.
+fn queued() -> Response {
+    json("Queued", of::<JobView>())
+        .header("Location", location())
+        .build()
+}
+
+/// The documented operations, by path.
+pub(super) fn paths() -> Paths {
+    let mut paths = Paths::new();
+    let mut add = |path: &str, method: HttpMethod, op: Op| {
+        paths.add_path_operation(path, vec![method], op.0.build());
+    };
+    use HttpMethod::{Delete, Get, Post};
+
+    add(
+        "/api/v1/plans",
+        Post,
+        Op::new(
+            "createPlan",
+            "Create a plan; its generation runs as a background job",
+        )
+        .body(reference(requests::PLAN_CREATE))
+        .answer(
+            201,
+            json("Created, status pending", of::<PlanView>())
+                .header("Location", location())
+                .build(),
+        )
+        .errors(&BODY)
+        .errors(&[RateLimited])
+        .errors(&STORE),
+    );
+    add(
+        "/api/v1/plans",
+        Get,
+        Op::new(
+            "listPlans",
+            "List the caller's plans, newest first (no modules)",
+        )
+        .params(paging())
+        .params([filter::<PlanStatus>("status")])
+        .answer(200, json("A page", ListView::<PlanView>::schema()).build())
+        .errors(&[BadRequest])
+        .errors(&STORE),
+    );
+    add(
+        "/api/v1/plans/{id}",
+        Get,
+        Op::new("getPlan", "A plan with modules and tasks in order")
+            .params([id(), prefer_wait()])
+            .answer(200, json("The plan", of::<PlanView>()).build())
+            .errors(&[NotFound, TooManyHeld])
+            .errors(&STORE),
+    );
+    add(
+        "/api/v1/plans/{id}",
+        Delete,
+        Op::new(
+            "deletePlan",
+            "Delete a plan (cascades; its pending jobs are cancelled)",
+        )
+        .params([id()])
+        .answer(204, Response::new("Deleted"))
+        .errors(&[NotFound, RateLimited])
+        .errors(&STORE),
+    );
+    add(
+        "/api/v1/plans/{id}/attempts",
+        Get,
+        Op::new("listAttempts", "Generation attempts, newest first")
+            .params([id()])
+            .params(paging())
+            .answer(
+                200,
+                json("A page of attempts", ListView::<AttemptView>::schema()).build(),
+            )
+            .errors(&[BadRequest, NotFound])
+            .errors(&STORE),
+    );
+    add(
+        "/api/v1/plans/{id}/events",
+        Get,
+        Op::new("planEvents", "The plan's live events (server-sent events)")
+            .description(&super::texts::plan_events())
+            .params([
+                id(),
+                last_event_id(
+                    "The id of the last event received; another value is ignored (a fresh start).",
+                ),
+            ])
+            .answer(
+                200,
+                event_stream(&[
+                    ("status", &PlanView::name()),
+                    ("module", &ModuleEventView::name()),
+                    ("attempt", &AttemptView::name()),
+                ]),
+            )
+            .errors(&[NotFound, TooManyHeld])
+            .errors(&STORE),
+    );
+    add(
+        "/api/v1/plans/{id}/regenerate",
+        Post,
+        Op::new("regeneratePlan", "Queue a new generation attempt")
+            .params([id()])
+            .answer(202, queued())
+            .answer(
+                409,
+                problem(
+                    "ATTEMPTS_CAPPED (a capped attempt is recorded) or INVALID_STATE (a \
+                     generation is queued or running)",
+                ),
+            )
+            .errors(&[NotFound, RateLimited])
+            .errors(&STORE),
+    );
+    add(
+        "/api/v1/plans/{id}/flashcards",
+        Post,
+        Op::new(
+            "createFlashcards",
+            "Queue a job that adds up to max_cards cards to the plan's deck",
+        )
+        .params([id()])
+        .body(requests::flashcards_create())
+        .answer(202, queued())
+        .answer(409, problem("INVALID_STATE: the plan has no modules yet"))
+        .errors(&BODY)
+        .errors(&[NotFound, RateLimited])
+        .errors(&STORE),
+    );
+    add(
+        "/api/v1/plans/{id}/flashcards",
+        Get,
+        Op::new("listFlashcards", "The plan's deck, oldest first")
+            .params([id()])
+            .answer(
+                200,
+                json("Cards", ItemsView::<FlashcardView>::schema()).build(),
+            )
+            .errors(&[NotFound])
+            .errors(&STORE),
+    );
+    add(
+        "/api/v1/flashcards/{id}/distractors",
+        Post,
+        Op::new(
+            "createDistractors",
+            "Queue a job that replaces the card's distractors",
+        )
+        .params([id()])
+        .answer(202, queued())
+        .errors(&[NotFound, RateLimited])
+        .errors(&STORE),
+    );
+    add(
+        "/api/v1/plans/{id}/skill-tree",
+        Post,
+        Op::new(
+            "createSkillTree",
+            "Queue a job that replaces the plan's skill tree",
+        )
+        .params([id()])
+        .answer(202, queued())
+        .errors(&[NotFound, RateLimited])
+        .errors(&STORE),
+    );
+    add(
+        "/api/v1/plans/{id}/skill-tree",
+        Get,
+        Op::new("getSkillTree", "The plan's skill tree")
+            .params([id()])
+            .answer(200, json("The tree", of::<SkillTreeView>()).build())
+            .answer(404, problem("No such plan, or no tree yet"))
+            .errors(&STORE),
+    );
+    add(
+        "/api/v1/jobs",
+        Post,
+        Op::new(
+            "createJob",
+            "Queue a flashcards, distractors or skill_tree job",
+        )
+        .body(reference(requests::JOB_CREATE))
+        .answer(202, queued())
+        .answer(409, problem("INVALID_STATE"))
+        .errors(&BODY)
+        .errors(&[NotFound, RateLimited])
+        .errors(&STORE),
+    );
+    add(
+        "/api/v1/jobs",
+        Get,
+        Op::new("listJobs", "List the caller's jobs, newest first")
+            .params(paging())
+            .params([filter::<JobType>("type"), filter::<JobStatus>("status")])
+            .answer(200, json("A page", ListView::<JobView>::schema()).build())
+            .errors(&[BadRequest])
+            .errors(&STORE),
+    );
+    add(
+        "/api/v1/jobs/{id}",
+        Get,
+        Op::new("getJob", "A job")
+            .params([id(), prefer_wait()])
+            .answer(200, json("The job", of::<JobView>()).build())
+            .errors(&[NotFound, TooManyHeld])
+            .errors(&STORE),
+    );
+    add(
+        "/api/v1/jobs/{id}/events",
+        Get,
+        Op::new("jobEvents", "The job's live status (server-sent events)")
+            .description(&super::texts::job_events())
+            .params([
+                id(),
+                last_event_id(
+                    "Accepted and ignored: a reconnect always starts with the current status.",
+                ),
+            ])
+            .answer(200, event_stream(&[("status", &JobView::name())]))
+            .errors(&[NotFound, TooManyHeld])
+            .errors(&STORE),
+    );
+    add(
+        "/api/v1/jobs/{id}/cancel",
+        Post,
+        Op::new("cancelJob", "Cancel a pending job")
+            .params([id()])
+            .answer(200, json("Cancelled", of::<JobView>()).build())
+            .answer(409, problem("INVALID_STATE: the job is not pending"))
+            .errors(&[NotFound, RateLimited])
+            .errors(&STORE),
+    );
+    add(
+        "/api/v1/jobs/{id}/retry",
+        Post,
+        Op::new(
+            "retryJob",
+            "A new job with a failed job's type, payload and priority (a regenerate for \
+             plan_generation)",
+        )
+        .params([id()])
+        .answer(202, queued())
+        .answer(
+            409,
+            problem("INVALID_STATE unless failed; ATTEMPTS_CAPPED for a plan at its cap"),
+        )
+        .errors(&[NotFound, RateLimited])
+        .errors(&STORE),
+    );
+    add(
+        "/api/v1/session",
+        Get,
+        Op::new(
+            "getSession",
+            "Who the request is signed in as, and whether development sign-in is offered",
+        )
+        .description(super::texts::SESSION)
+        .token_optional()
+        .answer(
+            200,
+            json("The session", of::<SessionView<'static>>())
+                .header("Cache-Control", no_store())
+                .build(),
+        )
+        .errors(&[Unauthorized, Internal]),
+    );
+    add(
+        "/api/v1/session/dev",
+        Post,
+        Op::new(
+            "devSignIn",
+            "Development sign-in: mint a token for a chosen name",
+        )
+        .description(&super::texts::dev_sign_in())
+        .public()
+        .body(of::<DevSignInRequest>())
+        .answer(
+            201,
+            json("A token for the user", of::<MintedView<'static>>())
+                .header("Cache-Control", no_store())
+                .build(),
+        )
+        .answer(
+            404,
+            problem("NOT_FOUND: development sign-in is off (DEV_SIGN_IN is not set)"),
+        )
+        .errors(&BODY)
+        .errors(&[Internal]),
+    );
+    add(
+        "/healthz",
+        Get,
+        Op::new("healthz", "Liveness")
+            .public()
+            .answer(200, json("Alive", status_object("ok")).build()),
+    );
+    add(
+        "/readyz",
+        Get,
+        Op::new("readyz", "Readiness (checks the database)")
+            .public()
+            .answer(200, json("Ready", status_object("ready")).build())
+            .errors(&[Internal, Unavailable]),
+    );
+    add(
+        "/metrics",
+        Get,
+        Op::new("metrics", "Prometheus metrics")
+            .public()
+            .answer(
+                200,
+                ResponseBuilder::new()
+                    .description(
+                        "OpenMetrics text: requests, latencies, jobs by type and status, \
+                         attempts by class",
+                    )
+                    .content(
+                        "application/openmetrics-text",
+                        Content::new(Some(ObjectBuilder::new().schema_type(Type::String))),
+                    )
+                    .build(),
+            )
+            .errors(&[Internal, Unavailable]),
+    );
+    add(
+        "/api/v1/openapi.json",
+        Get,
+        Op::new("openapi", "This document").public().answer(
+            200,
+            json(
+                "OpenAPI 3.1",
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .required("openapi")
+                    .required("paths"),
+            )
+            .build(),
+        ),
+    );
+    paths
+}

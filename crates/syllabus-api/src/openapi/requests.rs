@@ -1,0 +1,279 @@
+//! What requests carry: the bodies the handlers read as JSON and parse with the domain
+//! ([`syllabus_domain::RawPlanRequest`], [`syllabus_domain::JobPayload`]), and the path, query and
+//! header parameters. The domain's types stay free of schema code, so these schemas are built
+//! here, every bound, set and pattern from the domain's (or the API's) constants.
+
+use serde_json::json;
+use syllabus_domain::input::{NOTES_MAX_CHARS, TOPIC_MAX_CHARS, TOPIC_MIN_CHARS};
+use syllabus_domain::jobs::{DEFAULT_CARDS, MAX_CARDS};
+use syllabus_domain::{JobType, LearningStyle, SkillLevel};
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::{KnownFormat, RefOr, Required};
+
+use crate::input::{LIMIT_DEFAULT, LIMIT_MAX, MAX_WAIT};
+use crate::wire::fields::{any, constant, integer, names, names_of, null, or_null, priority};
+
+/// The name of [`plan_create`]'s schema.
+pub(crate) const PLAN_CREATE: &str = "PlanCreate";
+/// The name of [`job_create`]'s schema.
+pub(crate) const JOB_CREATE: &str = "JobCreate";
+
+/// The cursors a list accepts: none (empty) or one it issued, in either case of hex digits.
+pub(crate) const CURSOR_ACCEPTED: &str = "^(c[0-9a-fA-F]{32})?$";
+
+/// What `POST /api/v1/plans` takes: the fields of [`syllabus_domain::RawPlanRequest`], with the
+/// rules [`syllabus_domain::PlanRequest::parse`] applies.
+pub(crate) fn plan_create() -> Schema {
+    let date = || {
+        AnyOfBuilder::new()
+            .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))))
+            .item(
+                string()
+                    .pattern(Some(format!("^{}*$", whitespace_class(false))))
+                    .description(Some("Blank: absent.")),
+            )
+            .item(null())
+    };
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "topic",
+            string()
+                .min_length(Some(TOPIC_MIN_CHARS))
+                .pattern(Some(topic_pattern()))
+                .description(Some(format!(
+                    "Trimmed; at least {TOPIC_MIN_CHARS} characters once trimmed and cut to \
+                 {TOPIC_MAX_CHARS} (longer topics are truncated, never rejected); no NUL."
+                ))),
+        )
+        .required("topic")
+        .property(
+            "notes",
+            or_null(
+                string()
+                    .pattern(Some("^[^\\u0000]*$"))
+                    .description(Some(format!(
+                        "Trimmed; blank is absent; longer than {} characters is truncated; no \
+                         NUL.",
+                        grouped(NOTES_MAX_CHARS)
+                    ))),
+            ),
+        )
+        .property("skill_level", names::<SkillLevel>())
+        .required("skill_level")
+        .property("weekly_hours", crate::wire::fields::weekly_hours())
+        .required("weekly_hours")
+        .property("learning_style", names::<LearningStyle>())
+        .required("learning_style")
+        .property("start_date", date())
+        .property(
+            "deadline_date",
+            date().description(Some("Not before start_date.")),
+        )
+        .into()
+}
+
+/// The body of `POST /api/v1/plans/{id}/flashcards`: a flashcards payload whose plan is the
+/// path's.
+pub(crate) fn flashcards_create() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "module_id",
+            or_null(uuid()).description(Some(
+                "Only this module of the plan; null or absent for the whole plan.",
+            )),
+        )
+        .property(
+            "max_cards",
+            max_cards().description(Some("Null or absent is the default.")),
+        )
+        .description(Some("The plan is the path's; a plan_id here is ignored."))
+        .into()
+}
+
+/// What `POST /api/v1/jobs` takes: one branch per job type a client may queue (plan generation
+/// is queued through `/plans`), each with its payload as [`syllabus_domain::JobPayload::parse`]
+/// reads it.
+pub(crate) fn job_create() -> Schema {
+    let branches = JobType::ALL.iter().filter_map(|&t| {
+        let payload = match t {
+            JobType::PlanGeneration => return None,
+            JobType::Flashcards => ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property("plan_id", uuid())
+                .required("plan_id")
+                .property("module_id", or_null(uuid()))
+                .property("max_cards", max_cards()),
+            JobType::Distractors => ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property("flashcard_id", uuid())
+                .required("flashcard_id"),
+            JobType::SkillTree => ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property("plan_id", uuid())
+                .required("plan_id"),
+        };
+        Some(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property("type", constant(any(), t.as_str()))
+                .required("type")
+                .property("payload", payload)
+                .required("payload")
+                .property(
+                    "priority",
+                    or_null(priority())
+                        .default(Some(json!(0)))
+                        .description(Some("Higher runs first; null or absent is 0.")),
+                ),
+        )
+    });
+    branches
+        .fold(
+            utoipa::openapi::schema::OneOfBuilder::new(),
+            utoipa::openapi::schema::OneOfBuilder::item,
+        )
+        .into()
+}
+
+/// A flashcards job's card count: 1 to the domain's most, null or absent for its default.
+fn max_cards() -> utoipa::openapi::schema::OneOfBuilder {
+    or_null(integer(Some(1), Some(MAX_CARDS.into()))).default(Some(json!(DEFAULT_CARDS)))
+}
+
+fn string() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String)
+}
+
+fn uuid() -> ObjectBuilder {
+    string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+}
+
+/// `n` with a comma between thousands (`2,000`).
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// An ECMA-262 character class of what the domain trims ([`char::is_whitespace`], which
+/// [`str::trim`] uses), NUL added when `negated`: `[…]` or `[^\u0000…]`. Runs of three or more
+/// characters above ASCII are written as ranges.
+pub(crate) fn whitespace_class(negated: bool) -> String {
+    let escape = |c: char| match c {
+        '\t' => "\\t".to_owned(),
+        '\n' => "\\n".to_owned(),
+        '\x0c' => "\\f".to_owned(),
+        '\r' => "\\r".to_owned(),
+        ' ' => " ".to_owned(),
+        c => format!("\\u{:04x}", u32::from(c)),
+    };
+    let ws: Vec<char> = (0..=0x10_FFFF_u32)
+        .filter_map(char::from_u32)
+        .filter(|c| c.is_whitespace())
+        .collect();
+    let mut class = String::from(if negated { "[^\\u0000" } else { "[" });
+    let mut i = 0;
+    while i < ws.len() {
+        let mut j = i;
+        while j + 1 < ws.len() && u32::from(ws[j + 1]) == u32::from(ws[j]) + 1 {
+            j += 1;
+        }
+        if j - i >= 2 && !ws[i].is_ascii() {
+            class.push_str(&format!("{}-{}", escape(ws[i]), escape(ws[j])));
+        } else {
+            ws[i..=j].iter().for_each(|&c| class.push_str(&escape(c)));
+        }
+        i = j + 1;
+    }
+    class.push(']');
+    class
+}
+
+/// A topic the domain keeps: after leading whitespace, a kept character, then between
+/// `TOPIC_MIN_CHARS - 2` and `TOPIC_MAX_CHARS - 2` characters, then a kept character within the
+/// first `TOPIC_MAX_CHARS` (so the cut, trimmed, is long enough), then anything; never NUL.
+fn topic_pattern() -> String {
+    let ws = whitespace_class(false);
+    let kept = whitespace_class(true);
+    format!(
+        "^{ws}*{kept}[^\\u0000]{{{},{}}}{kept}[^\\u0000]*$",
+        TOPIC_MIN_CHARS - 2,
+        TOPIC_MAX_CHARS - 2
+    )
+}
+
+// --- Parameters --------------------------------------------------------------------------------
+
+/// The `{id}` of a path: a UUID.
+pub(crate) fn id() -> Parameter {
+    ParameterBuilder::new()
+        .name("id")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .schema(Some(uuid()))
+        .build()
+}
+
+fn query(name: &str, schema: impl Into<RefOr<Schema>>) -> ParameterBuilder {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .schema(Some(schema))
+}
+
+/// `?limit=&cursor=`.
+pub(crate) fn paging() -> [Parameter; 2] {
+    [
+        query(
+            "limit",
+            integer(Some(1), Some(LIMIT_MAX.into())).default(Some(json!(LIMIT_DEFAULT))),
+        )
+        .build(),
+        query("cursor", string().pattern(Some(CURSOR_ACCEPTED)))
+            .description(Some(
+                "`next_cursor` of the previous page (opaque); empty is the first page.",
+            ))
+            .build(),
+    ]
+}
+
+/// `?name=` filtering on one of `E`'s values.
+pub(crate) fn filter<E: syllabus_domain::input::StringEnum>(name: &str) -> Parameter {
+    query(name, names_of::<E>()).build()
+}
+
+fn header(name: &str, description: &str) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .schema(Some(string()))
+        .description(Some(description))
+        .build()
+}
+
+/// `Prefer: wait=N`.
+pub(crate) fn prefer_wait() -> Parameter {
+    header(
+        "Prefer",
+        &format!(
+            "`wait=N` (N ≤ {}): hold the request until the status changes or N seconds pass. \
+             Answered with `Preference-Applied`.",
+            MAX_WAIT.as_secs()
+        ),
+    )
+}
+
+/// `Last-Event-ID` of an event stream, with what the stream makes of it.
+pub(crate) fn last_event_id(description: &str) -> Parameter {
+    header("Last-Event-ID", description)
+}
