@@ -9,88 +9,20 @@ pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod request_id;
+mod state;
 mod wire;
 
 use std::net::TcpListener;
 
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
-use syllabus_store::records::RateLimit;
-use syllabus_store::{ContentStore, JobEvents, JobStore, PlanStore};
 
 pub use actix_web::dev::{Server, ServerHandle};
 pub use auth::{Authenticator, KeySource};
 pub use limits::{Gates, Limits};
 pub use metrics::Metrics;
 pub use problem::ApiError;
-
-/// Limits and defaults the handlers apply.
-#[derive(Debug, Clone, Copy)]
-pub struct Settings {
-    /// Per user and job type (`RATE_LIMIT_PER_HOUR` per 3,600 s).
-    pub rate_limit: RateLimit,
-    /// Runs per job (`JOB_MAX_ATTEMPTS`; plan generation is capped at 3 regardless).
-    pub job_max_attempts: u32,
-    /// How often an idle event stream sends a keep-alive comment ([`SSE_KEEPALIVE`]).
-    pub sse_keepalive: std::time::Duration,
-    /// What one client may hold of the process: connections, deadlines, streams, waits.
-    pub limits: Limits,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            rate_limit: RateLimit {
-                limit: syllabus_domain::rate_limit::DEFAULT_LIMIT,
-                window: syllabus_domain::rate_limit::DEFAULT_WINDOW,
-            },
-            job_max_attempts: DEFAULT_JOB_MAX_ATTEMPTS,
-            sse_keepalive: SSE_KEEPALIVE,
-            limits: Limits::default(),
-        }
-    }
-}
-
-/// Runs per job unless `JOB_MAX_ATTEMPTS` says otherwise (SPEC section 4).
-pub const DEFAULT_JOB_MAX_ATTEMPTS: u32 = 3;
-
-/// The keep-alive interval of event streams: under the idle timeouts of common proxies (30–60 s).
-pub const SSE_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(15);
-
-/// What every handler shares.
-#[derive(Debug)]
-pub struct AppState<S> {
-    /// The store.
-    pub store: S,
-    /// Job events, for `Prefer: wait` and the event streams (started with previews).
-    pub events: JobEvents,
-    /// Limits.
-    pub settings: Settings,
-    /// Held requests and write turns, counted against `settings.limits`.
-    pub(crate) gates: std::sync::Arc<Gates>,
-}
-
-impl<S> AppState<S> {
-    /// The handlers' state.
-    pub fn new(store: S, events: JobEvents, settings: Settings) -> Self {
-        Self {
-            store,
-            events,
-            gates: Gates::new(settings.limits),
-            settings,
-        }
-    }
-
-    /// The gates of held requests, to [`Gates::close`] them when the process stops.
-    #[must_use]
-    pub fn gates(&self) -> std::sync::Arc<Gates> {
-        std::sync::Arc::clone(&self.gates)
-    }
-}
-
-/// Everything the handlers need from the store.
-pub trait Stores: PlanStore + JobStore + ContentStore {}
-impl<T: PlanStore + JobStore + ContentStore> Stores for T {}
+pub use state::{AppState, DEFAULT_JOB_MAX_ATTEMPTS, SSE_KEEPALIVE, Settings, Stores};
 
 /// Registers every route on `cfg`. Each path is one resource: a method it does not list is a
 /// 405 problem with `Allow`, a path it does not know a 404 problem.

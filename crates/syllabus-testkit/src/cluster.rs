@@ -8,8 +8,7 @@ use std::process::Command;
 use diesel::sql_query;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::APP_ROLE;
-use crate::db::{Error, as_app_role, database_exists, ensure_app_role};
+use crate::db::{APP_ROLE, Error, as_app_role, database_exists, ensure_app_role};
 
 /// The application's database on a private cluster.
 const APP_DATABASE: &str = "syllabus";

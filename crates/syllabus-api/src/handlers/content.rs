@@ -6,11 +6,11 @@ use serde_json::Value;
 use syllabus_domain::{FlashcardId, JobPayload, JobType, PlanId};
 
 use super::support::{Result, State, enqueue};
-use crate::Stores;
 use crate::auth::Caller;
 use crate::input::{integral_numbers, path_id};
 use crate::problem::ApiError;
 use crate::request_id::RequestId;
+use crate::state::Stores;
 use crate::wire::{FlashcardView, ItemsView, SkillTreeView};
 
 /// Payload issues as the fields of a domain endpoint's body (`payload.max_cards` → `max_cards`).

@@ -28,8 +28,8 @@ use crate::auth::Caller;
 use crate::input::path_id;
 use crate::limits::HeldSlot;
 use crate::problem::ApiError;
+use crate::state::{AppState, Stores};
 use crate::wire::{AttemptView, JobView, ModuleEventView, PlanView};
-use crate::{AppState, Stores};
 
 type State<S> = web::Data<AppState<S>>;
 

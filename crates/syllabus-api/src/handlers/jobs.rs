@@ -9,11 +9,11 @@ use syllabus_store::records::JobFilter;
 
 use super::support::{Query, Result, State, accepted, actor, enqueue};
 use super::wait::{hold, preference_applied};
-use crate::Stores;
 use crate::auth::Caller;
 use crate::input::{encode_cursor, integral_numbers, page, path_id, prefer_wait, query_enum};
 use crate::problem::ApiError;
 use crate::request_id::RequestId;
+use crate::state::Stores;
 use crate::wire::{JobView, ListView};
 
 pub(crate) async fn list_jobs<S: Stores>(

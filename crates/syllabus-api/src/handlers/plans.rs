@@ -10,13 +10,13 @@ use syllabus_store::records::{NewPlan, PlanFilter};
 
 use super::support::{Query, Result, State, accepted, actor};
 use super::wait::{hold, preference_applied};
-use crate::Stores;
 use crate::auth::Caller;
 use crate::input::{
     encode_cursor, from_value, integral_numbers, page, path_id, prefer_wait, query_enum,
 };
 use crate::problem::ApiError;
 use crate::request_id::RequestId;
+use crate::state::Stores;
 use crate::wire::{AttemptView, ListView, PlanView};
 
 pub(crate) async fn create_plan<S: Stores>(

@@ -4,9 +4,9 @@
 use actix_web::{HttpResponse, web};
 
 use super::support::{Result, State};
-use crate::Stores;
 use crate::metrics::Metrics;
 use crate::problem::ApiError;
+use crate::state::Stores;
 
 pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))

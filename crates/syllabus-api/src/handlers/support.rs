@@ -11,8 +11,8 @@ use syllabus_store::records::{Actor, JobRecord};
 use crate::auth::Caller;
 use crate::problem::ApiError;
 use crate::request_id::RequestId;
+use crate::state::{AppState, Stores};
 use crate::wire::JobView;
-use crate::{AppState, Stores};
 
 /// A handler's result: a problem answer on error.
 pub(super) type Result<T> = std::result::Result<T, ApiError>;

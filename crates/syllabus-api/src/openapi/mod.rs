@@ -13,7 +13,7 @@ mod texts;
 use std::sync::OnceLock;
 
 use utoipa::openapi::schema::{ArrayBuilder, Schema};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::server::Server;
 use utoipa::openapi::{Components, InfoBuilder, OpenApi, OpenApiBuilder, RefOr};
 use utoipa::{PartialSchema, ToSchema};
@@ -46,7 +46,7 @@ pub fn document() -> OpenApi {
                 .description(Some(texts::API)),
         )
         .servers(Some([Server::new("/")]))
-        .security(Some([bearer()]))
+        .security(Some([responses::bearer()]))
         .paths(paths::paths())
         .components(Some(components()))
         .build()
@@ -122,12 +122,6 @@ fn without_ids(schema: RefOr<Schema>, description: &str, tasks: Option<&str>) ->
         *items = ArrayBuilder::new().items(reference(name)).into();
     }
     RefOr::T(Schema::Object(object))
-}
-
-/// The bearer-token requirement (`{"bearer": []}`), which every operation has unless it says
-/// otherwise.
-fn bearer() -> SecurityRequirement {
-    SecurityRequirement::new("bearer", Vec::<String>::new())
 }
 
 /// `T`'s schema under its name, and the named schemas it refers to.

@@ -15,7 +15,8 @@ use utoipa::openapi::{Content, RefOr, Required};
 use utoipa::{PartialSchema, ToSchema};
 
 use super::requests::{self, filter, id, last_event_id, paging, prefer_wait};
-use super::responses::{Shared, event_stream, location, no_store, problem, status_object};
+use super::responses::{self, Shared, event_stream, location, no_store, problem, status_object};
+use super::texts;
 use crate::wire::fields::reference;
 use crate::wire::{
     AttemptView, DevSignInRequest, FlashcardView, ItemsView, JobView, ListView, MintedView,
@@ -81,7 +82,7 @@ impl Op {
     fn token_optional(self) -> Self {
         Self(
             self.0
-                .securities(Some([SecurityRequirement::default(), super::bearer()])),
+                .securities(Some([SecurityRequirement::default(), responses::bearer()])),
         )
     }
 
@@ -192,7 +193,7 @@ pub(super) fn paths() -> Paths {
         "/api/v1/plans/{id}/events",
         Get,
         Op::new("planEvents", "The plan's live events (server-sent events)")
-            .description(&super::texts::plan_events())
+            .description(&texts::plan_events())
             .params([
                 id(),
                 last_event_id(
@@ -323,7 +324,7 @@ pub(super) fn paths() -> Paths {
         "/api/v1/jobs/{id}/events",
         Get,
         Op::new("jobEvents", "The job's live status (server-sent events)")
-            .description(&super::texts::job_events())
+            .description(&texts::job_events())
             .params([
                 id(),
                 last_event_id(
@@ -368,7 +369,7 @@ pub(super) fn paths() -> Paths {
             "getSession",
             "Who the request is signed in as, and whether development sign-in is offered",
         )
-        .description(super::texts::SESSION)
+        .description(texts::SESSION)
         .token_optional()
         .answer(
             200,
@@ -385,7 +386,7 @@ pub(super) fn paths() -> Paths {
             "devSignIn",
             "Development sign-in: mint a token for a chosen name",
         )
-        .description(&super::texts::dev_sign_in())
+        .description(&texts::dev_sign_in())
         .public()
         .body(of::<DevSignInRequest>())
         .answer(

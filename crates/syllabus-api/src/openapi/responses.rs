@@ -7,6 +7,7 @@ use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{Content, Ref, RefOr};
 
 use crate::input::BODY_LIMIT;
@@ -231,4 +232,10 @@ pub(crate) fn status_object(value: &str) -> RefOr<Schema> {
             utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
         ))
         .into()
+}
+
+/// The bearer-token requirement (`{"bearer": []}`), which every operation has unless it says
+/// otherwise.
+pub(super) fn bearer() -> SecurityRequirement {
+    SecurityRequirement::new("bearer", Vec::<String>::new())
 }
