@@ -273,7 +273,7 @@ fn runtime(env: &Env) -> anyhow::Result<RuntimeConfig> {
     let host = env.get("HOSTNAME").unwrap_or("local");
     Ok(RuntimeConfig {
         // Jobs wait on the network (a generation streams for 10–20 s), not on this CPU:
-        // docs/architecture.md, "In-flight scale".
+        // crates/syllabus-jobs/README.md, "In-flight scale".
         concurrency: env.count("WORKER_CONCURRENCY", d.concurrency, 1, 10_000)?,
         backoff_base: env.millis("JOB_BACKOFF_BASE_MS", d.backoff_base, 1, MAX_HOUR_MS)?,
         stale_after: env.millis("JOB_STALE_AFTER_MS", d.stale_after, 100, MAX_DAY_MS)?,
