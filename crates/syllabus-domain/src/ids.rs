@@ -76,6 +76,10 @@ typed_id!(
     /// A module of a plan.
     ModuleId
 );
+typed_id!(
+    /// A task of a plan's module.
+    TaskId
+);
 
 /// A user: the `sub` claim of their token. Users are created on first sight.
 #[derive(

@@ -10,17 +10,22 @@ pub mod issues;
 pub mod jobs;
 pub mod plan;
 pub mod rate_limit;
+pub mod schedule;
 pub mod secret;
 pub mod status;
 pub mod text;
 
 pub use classification::{FailureClass, FailureFacts};
-pub use ids::{FlashcardId, JobId, PlanId, UserId};
+pub use ids::{FlashcardId, JobId, PlanId, TaskId, UserId};
 pub use input::{InputError, LearningStyle, PlanRequest, RawPlanRequest, SkillLevel, WeeklyHours};
 pub use issues::{Issue, Issues, parse_json};
 pub use jobs::{JobPayload, JobStatus, JobType};
 pub use plan::{
     NormalizationReport, NormalizedModule, NormalizedPlan, NormalizedTask, validate_plan,
+};
+pub use schedule::{
+    DeadlineFit, Schedule, ScheduleOutcome, ScheduleRequest, ScheduleTask, Session, SessionPart,
+    StudyDays, schedule,
 };
 pub use secret::Secret;
 pub use status::{
