@@ -535,3 +535,92 @@ proptest! {
         }
     }
 }
+
+// ---- time zones ----
+
+/// Zones with daylight saving (some with a 30-minute change, or a change at midnight, so that a
+/// local date is skipped or doubled in hours).
+const DST_ZONES: &[chrono_tz::Tz] = &[
+    chrono_tz::Europe::Berlin,
+    chrono_tz::Europe::London,
+    chrono_tz::America::New_York,
+    chrono_tz::America::Santiago,
+    chrono_tz::America::Havana,
+    chrono_tz::Australia::Sydney,
+    chrono_tz::Australia::Lord_Howe,
+    chrono_tz::Pacific::Auckland,
+    chrono_tz::Pacific::Chatham,
+];
+
+/// The first instant of `year` (to the hour) at which `tz` changes its UTC offset.
+fn first_switch(tz: chrono_tz::Tz, year: i32) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::{Offset, TimeZone};
+    let start = chrono::Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0).single()?;
+    let offset =
+        |t: chrono::DateTime<chrono::Utc>| tz.offset_from_utc_datetime(&t.naive_utc()).fix();
+    let first = offset(start);
+    (1..366 * 24)
+        .map(|h| start + chrono::Duration::hours(h))
+        .find(|t| offset(*t) != first)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// `today` is the learner's local date of an instant within a week of a daylight-saving
+    /// change, in a random zone: the schedule keeps every rule, and the week of the change is
+    /// like any other: the same request four weeks later gives the same sessions four weeks later.
+    #[test]
+    fn a_daylight_saving_change_changes_nothing(
+        r in any_request(),
+        zone in prop::sample::select(DST_ZONES),
+        year in 2024i32..2031,
+        seconds in -7 * 86_400i64..7 * 86_400,
+    ) {
+        prop_assume!(!r.tasks.is_empty() && r.weekly_hours.get() > 0);
+        let switch = first_switch(zone, year);
+        prop_assert!(switch.is_some(), "{} has no change in {}", zone, year);
+        let instant = switch.unwrap_or_default() + chrono::Duration::seconds(seconds);
+        let today = instant.with_timezone(&zone).date_naive();
+        let moved = |d: NaiveDate| shift(d, i64::from(today.num_days_from_ce()) - i64::from(r.today.num_days_from_ce()));
+        let r = ScheduleRequest {
+            start: r.start.map(moved),
+            deadline: r.deadline.map(moved),
+            today,
+            ..r
+        };
+        let s = scheduled_or_fail(&r)?;
+        check(&r, &s)?;
+
+        let weeks = Days::new(28);
+        let later = ScheduleRequest {
+            today: r.today + weeks,
+            start: r.start.map(|d| d + weeks),
+            deadline: r.deadline.map(|d| d + weeks),
+            ..r.clone()
+        };
+        let l = scheduled_or_fail(&later)?;
+        prop_assert_eq!(l.finish_date, s.finish_date + weeks);
+        prop_assert_eq!(l.deadline.map(|f| (f.on_track, f.days_late, f.needed_weekly_hours)),
+                        s.deadline.map(|f| (f.on_track, f.days_late, f.needed_weekly_hours)));
+        let shifted: Vec<_> = s.sessions.iter().map(|x| (x.date + weeks, x.minutes, x.parts.clone())).collect();
+        let sessions: Vec<_> = l.sessions.iter().map(|x| (x.date, x.minutes, x.parts.clone())).collect();
+        prop_assert_eq!(sessions, shifted);
+    }
+}
+
+#[test]
+fn the_week_of_a_daylight_saving_change_holds_a_whole_week() {
+    // Berlin moves its clocks on Sunday 2027-03-28: that week has 167 hours, and still seven
+    // study days of 60 minutes each at 7 hours a week.
+    let r = request(&[60; 14], 7, date(2027, 3, 22));
+    let s = scheduled(&r);
+    let week: u32 = s
+        .sessions
+        .iter()
+        .filter(|x| week_start(x.date) == date(2027, 3, 22))
+        .map(|x| x.minutes)
+        .sum();
+    assert_eq!(week, 420);
+    assert_eq!(s.finish_date, date(2027, 4, 4));
+}
