@@ -28,8 +28,14 @@
 //!   count against this week's allowance.
 //! - **Deadline** ([`DeadlineFit`]): on track when the last session is on or before the deadline;
 //!   otherwise the number of days late. `needed_weekly_hours` is the smallest whole number of
-//!   weekly hours (1–80) whose schedule meets the deadline, found by trying each, or `None` when
-//!   even 80 do not (a deadline already past, for one).
+//!   weekly hours `h` (1–80) such that `h` and every number of hours above it meet the deadline,
+//!   or `None` when even 80 do not (a deadline already past, for one). So `h` meets it and `h - 1`
+//!   does not, and a learner who is not on track always needs more hours than they have.
+//!   "Every number above" matters because more hours can, rarely, finish a day later: a task
+//!   slightly longer than a day is split into the rest of the current day, while with a few
+//!   more hours it fits a whole day and waits for the next one (the table test
+//!   `more_hours_can_finish_later` shows one); the smallest `h` that merely meets the deadline
+//!   could then be below hours that do not.
 //! - **No schedule** is a typed answer, not an error: no remaining tasks
 //!   ([`ScheduleOutcome::NothingLeft`]), zero weekly hours ([`ScheduleOutcome::NoWeeklyHours`]),
 //!   or a finish more than [`HORIZON_DAYS`] after the first day
@@ -101,8 +107,8 @@ pub enum ScheduleOutcome {
     NoWeeklyHours {
         /// Minutes of the remaining tasks.
         remaining_minutes: u64,
-        /// The smallest weekly hours that would meet the deadline (`None` without a deadline or
-        /// when 80 would not).
+        /// The weekly hours that would meet the deadline, as [`DeadlineFit::needed_weekly_hours`]
+        /// (`None` without a deadline or when 80 would not).
         needed_weekly_hours: Option<WeeklyHours>,
     },
     /// The schedule would end more than [`HORIZON_DAYS`] after the first day.
@@ -178,7 +184,8 @@ pub struct DeadlineFit {
     pub on_track: bool,
     /// Days from the deadline to the last session; 0 when on track.
     pub days_late: u32,
-    /// The smallest weekly hours (1–80) that would meet the deadline; `None` when 80 would not.
+    /// The smallest weekly hours (1–80) from which on every whole number of hours meets the
+    /// deadline; `None` when 80 would not. Greater than the plan's hours when not on track.
     pub needed_weekly_hours: Option<WeeklyHours>,
 }
 
@@ -295,17 +302,21 @@ pub fn schedule(request: &ScheduleRequest) -> ScheduleOutcome {
     })
 }
 
-/// The smallest weekly hours (1–80) whose schedule of `tasks` from `first_day` ends on or before
-/// `deadline`; `None` when none does.
+/// The smallest weekly hours `h` (1–80) such that the schedule of `tasks` from `first_day` with
+/// `h` and with every number of hours above it ends on or before `deadline`; `None` when 80 does
+/// not.
 fn needed_weekly_hours(
     tasks: &[ScheduleTask],
     study_days: StudyDays,
     first_day: NaiveDate,
     deadline: NaiveDate,
 ) -> Option<WeeklyHours> {
+    let meets = |hours| pack(tasks, hours, study_days, first_day, deadline, |_, _, _| {}).is_some();
     (1..=WEEKLY_HOURS_MAX)
+        .rev()
         .filter_map(WeeklyHours::new)
-        .find(|&hours| pack(tasks, hours, study_days, first_day, deadline, |_, _, _| {}).is_some())
+        .take_while(|&hours| meets(hours))
+        .last()
 }
 
 /// The study day being filled.
