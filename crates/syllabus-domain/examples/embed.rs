@@ -1,14 +1,17 @@
 //! How another Rust service embeds Syllabus's domain rules: no database, no HTTP, no async
 //! runtime. It sanitizes a learner's request, validates a model's answer (fixing what the rules
-//! fix, refusing what they refuse, each problem with its path), and derives a plan's status from
-//! its attempts. Run it with `cargo run -p syllabus-domain --example embed`; CI does, and it
-//! exits non-zero if a rule no longer gives what it shows.
+//! fix, refusing what they refuse, each problem with its path), derives a plan's status from its
+//! attempts, and lays the remaining tasks out in a study schedule. Run it with
+//! `cargo run -p syllabus-domain --example embed`; CI does, and it exits non-zero if a rule no
+//! longer gives what it shows.
 
 use std::process::ExitCode;
 
+use chrono::{NaiveDate, Weekday};
 use syllabus_domain::{
     AttemptCap, AttemptOutcome, FailureClass, PlanRequest, PlanStatus, RawPlanRequest,
-    derive_plan_status, plan::validate_plan_text,
+    ScheduleOutcome, ScheduleRequest, ScheduleTask, StudyDays, TaskId, WeeklyHours,
+    derive_plan_status, plan::validate_plan_text, schedule,
 };
 
 fn main() -> ExitCode {
@@ -109,6 +112,60 @@ fn main() -> ExitCode {
     check(
         "modules make it ready, whatever failed before",
         derive_plan_status(true, &[timeout, AttemptOutcome::Success]) == PlanStatus::Ready,
+    );
+
+    // 4. The study schedule: the remaining tasks in order on the learner's study days, within
+    //    their weekly hours, against the deadline. `today` is the learner's local date.
+    let task = |n: u128, minutes| ScheduleTask {
+        id: TaskId::from_uuid(uuid::Uuid::from_u128(n)),
+        module_order: 1,
+        task_order: u32::try_from(n).unwrap_or(0),
+        title: format!("Task {n}"),
+        minutes,
+    };
+    let Some(three_hours) = WeeklyHours::new(3) else {
+        return ExitCode::FAILURE;
+    };
+    let mut request = ScheduleRequest {
+        tasks: vec![task(1, 90), task(2, 150), task(3, 30)],
+        weekly_hours: three_hours,
+        study_days: StudyDays::from_weekdays([Weekday::Mon, Weekday::Wed, Weekday::Sat])
+            .unwrap_or_default(),
+        start: None,
+        deadline: NaiveDate::from_ymd_opt(2027, 1, 13),
+        today: NaiveDate::from_ymd_opt(2027, 1, 5).unwrap_or_default(), // a Tuesday
+    };
+    if let ScheduleOutcome::Scheduled(plan) = schedule(&request) {
+        let days: Vec<(String, u32)> = plan
+            .sessions
+            .iter()
+            .map(|s| (s.date.to_string(), s.minutes))
+            .collect();
+        check(
+            "3 h on Mon/Wed/Sat is 60 minutes a day from Wednesday; the 150-minute task is split",
+            days == [
+                ("2027-01-06".to_owned(), 60),
+                ("2027-01-09".to_owned(), 60),
+                ("2027-01-11".to_owned(), 60),
+                ("2027-01-13".to_owned(), 60),
+                ("2027-01-16".to_owned(), 30),
+            ] && plan.sessions[1].parts.iter().any(|p| p.is_split()),
+        );
+        check(
+            "it ends 3 days after the deadline, which 4 h a week would meet",
+            plan.deadline.is_some_and(|fit| {
+                !fit.on_track
+                    && fit.days_late == 3
+                    && fit.needed_weekly_hours == WeeklyHours::new(4)
+            }),
+        );
+    } else {
+        check("the request gives a schedule", false);
+    }
+    request.tasks.clear();
+    check(
+        "with every task done there is nothing left to schedule, which is no error",
+        schedule(&request) == ScheduleOutcome::NothingLeft,
     );
 
     if failures.is_empty() {
