@@ -234,7 +234,7 @@ impl App {
                 settings: Settings {
                     rate_limit: RateLimit {
                         limit: options.rate_limit,
-                        window: Duration::from_secs(3_600),
+                        ..Settings::default().rate_limit
                     },
                     sse_keepalive: options.sse_keepalive,
                     limits: options.limits,

@@ -220,6 +220,13 @@ pub fn no_provider(api_only_hint: bool) -> String {
 fn provider(env: &Env) -> anyhow::Result<Option<ProviderConfig>> {
     let defaults = ProviderConfig::default();
     let api_key = env.get("OPENAI_API_KEY").map(Secret::from);
+    if api_key
+        .as_ref()
+        .is_some_and(|k| k.expose().chars().any(char::is_control))
+    {
+        // It becomes an HTTP header: a stray newline (a key read from a file) cannot be sent.
+        bail!("OPENAI_API_KEY is invalid: it contains a control character (a trailing newline?)");
+    }
     let base_url = env.get("OPENAI_BASE_URL").map(str::to_owned);
     if let Some(url) = &base_url
         && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -378,7 +385,9 @@ pub fn bind_addr(env: &Env) -> anyhow::Result<SocketAddr> {
 }
 
 /// The API's limits and defaults.
-fn settings(env: &Env, stop_within: Duration) -> anyhow::Result<Settings> {
+/// The API's limits and defaults: the rate limit and runs per job (read by every process, as
+/// they always were), and what one client may hold.
+fn settings(env: &Env, limits: Limits) -> anyhow::Result<Settings> {
     let d = Settings::default();
     Ok(Settings {
         rate_limit: RateLimit {
@@ -386,7 +395,7 @@ fn settings(env: &Env, stop_within: Duration) -> anyhow::Result<Settings> {
             window: DEFAULT_WINDOW,
         },
         job_max_attempts: env.count_u32("JOB_MAX_ATTEMPTS", d.job_max_attempts, 1, 100)?,
-        limits: limits(env, stop_within)?,
+        limits,
         ..d
     })
 }
@@ -397,16 +406,18 @@ fn settings(env: &Env, stop_within: Duration) -> anyhow::Result<Settings> {
 /// One line naming the first variable that is missing or invalid.
 pub fn worker(env: &Env) -> anyhow::Result<Config> {
     let base = base(env)?;
-    let Some(provider) = provider(env)? else {
+    let provider = provider(env)?;
+    let runtime = runtime(env)?;
+    // Read by every process (a worker does not use them): a value `serve` would refuse stops a
+    // worker too, before the provider's absence is reported, as it always did.
+    settings(env, Limits::default())?;
+    let Some(provider) = provider else {
         bail!(no_provider(false));
     };
-    // Not used by a worker, but one environment serves every process: a value `serve` would
-    // refuse is refused here too.
-    settings(env, Duration::ZERO)?;
     Ok(Config {
         workers: Some(WorkersConfig {
             provider,
-            runtime: runtime(env)?,
+            runtime,
             ..WorkersConfig::default()
         }),
         ..base
@@ -421,13 +432,17 @@ pub fn serve(env: &Env) -> anyhow::Result<Config> {
     let with_workers = env.boolean("WORKERS", true)?;
     let mut base = base(env)?;
     let provider = provider(env)?;
+    let runtime = runtime(env)?;
+    let settings = settings(env, Limits::default())?;
     if with_workers && provider.is_none() {
         bail!(no_provider(true));
     }
-    let runtime = runtime(env)?;
     let bind_addr = bind_addr(env)?;
     let auth = auth(env)?;
-    let settings = settings(env, runtime.shutdown_grace)?;
+    let settings = Settings {
+        limits: limits(env, runtime.shutdown_grace)?,
+        ..settings
+    };
     let total = base.pool.max_size;
     let worker_pool = env.count(
         "WORKER_POOL_SIZE",

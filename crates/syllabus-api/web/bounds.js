@@ -23,10 +23,15 @@ export const bounds = {
   cards: { min: undefined, max: undefined, default: undefined },
 };
 
-// Reads the document into `bounds`; never fails (what cannot be read keeps its fallback).
-export async function loadBounds(signal) {
+// How long start-up waits for the document: the app works without it.
+const LOAD_WITHIN_MS = 5000;
+
+// Reads the document into `bounds`; never fails (what cannot be read keeps its fallback), and
+// gives up after LOAD_WITHIN_MS so that a stalled answer cannot hold the app's start.
+export async function loadBounds() {
   let doc;
   try {
+    const signal = AbortSignal.timeout(LOAD_WITHIN_MS);
     const res = await fetch(`${API}/openapi.json`, { headers: { Accept: 'application/json' }, signal });
     if (!res.ok) return;
     doc = await res.json();

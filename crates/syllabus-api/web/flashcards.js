@@ -46,7 +46,8 @@ export async function flashcardsScreen(view, id, signal) {
       onsubmit: (e) => {
         e.preventDefault();
         formError.hidden = true;
-        const body = { max_cards: Number(count.value) };
+        // Empty (no default could be read): the server's default applies.
+        const body = count.value.trim() === '' ? {} : { max_cards: Number(count.value) };
         if (moduleSelect.value) body.module_id = moduleSelect.value;
         generate.disabled = true;
         runJob(
@@ -63,7 +64,7 @@ export async function flashcardsScreen(view, id, signal) {
               throw error;
             }
           },
-          placeholders(body.max_cards),
+          placeholders(body.max_cards || PLACEHOLDER_CARDS),
           () => loadCards(),
           signal,
         ).finally(() => {

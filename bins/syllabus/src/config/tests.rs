@@ -182,6 +182,7 @@ fn invalid_numbers_and_flags_name_their_variable() {
         ("LLM_MAX_TOKENS", "0"),
         ("LLM_MAX_TOKENS", "lots"),
         ("LLM_SCHEMA_PROFILE", "strict"),
+        ("OPENAI_API_KEY", "sk-test\n"),
     ] {
         let err = serve(&Env::from_pairs(&[DB, SECRET, KEY, (name, value)])).unwrap_err();
         assert!(
@@ -346,4 +347,31 @@ fn http(cfg: &Config) -> &HttpConfig {
 
 fn workers(cfg: &Config) -> &WorkersConfig {
     cfg.workers.as_ref().unwrap()
+}
+
+#[test]
+fn a_worker_ignores_the_http_settings_it_does_not_use_and_reports_its_own_first() {
+    // What only `serve` reads does not stop a worker.
+    assert!(worker(&Env::from_pairs(&[DB, KEY, ("MAX_CONNECTIONS", "0")])).is_ok());
+    assert!(
+        serve(&Env::from_pairs(&[
+            DB,
+            SECRET,
+            KEY,
+            ("MAX_CONNECTIONS", "0")
+        ]))
+        .is_err()
+    );
+    // A bad shared setting is named before the missing provider, by both.
+    let bad = ("RATE_LIMIT_PER_HOUR", "0");
+    for err in [
+        worker(&Env::from_pairs(&[DB, bad])).unwrap_err(),
+        serve(&Env::from_pairs(&[DB, SECRET, bad])).unwrap_err(),
+    ] {
+        assert!(
+            err.to_string()
+                .starts_with("RATE_LIMIT_PER_HOUR is invalid"),
+            "{err}"
+        );
+    }
 }

@@ -32,13 +32,22 @@ impl std::fmt::Debug for SigningKey<'_> {
     }
 }
 
-/// A token [`mint`] made.
-#[derive(Debug, Clone)]
+/// A token [`mint`] made. `Debug` leaves the token out.
+#[derive(Clone)]
 pub struct Minted {
     /// The compact JWT.
     pub token: String,
     /// Its `exp`.
     pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Minted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Minted")
+            .field("token", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// Why a token could not be minted.

@@ -16,14 +16,25 @@ const BYTES_PER_TOKEN_CAP: usize = 32;
 const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 
 /// The endpoint, the headers (key, OpenAI's organization/project, as async-openai builds them),
-/// the provider's name for attempt rows and the name of the token-budget field.
-#[derive(Debug)]
+/// the provider's name for attempt rows and the name of the token-budget field. `Debug` names
+/// the headers without their values: they carry the key.
 pub(super) struct RequestParts {
     endpoint: String,
     headers: reqwest::header::HeaderMap,
     /// The provider's name in attempt records.
     pub(super) provider: String,
     budget_field: &'static str,
+}
+
+impl std::fmt::Debug for RequestParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestParts")
+            .field("endpoint", &self.endpoint)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("provider", &self.provider)
+            .field("budget_field", &self.budget_field)
+            .finish()
+    }
 }
 
 impl RequestParts {
@@ -124,5 +135,22 @@ impl Bounded {
             .unwrap_or(usize::MAX)
             .saturating_mul(BYTES_PER_TOKEN_CAP)
             .min(MAX_ANSWER_BYTES)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestParts;
+    use crate::ProviderConfig;
+
+    #[test]
+    fn the_request_parts_never_print_the_key() {
+        let parts = RequestParts::new(&ProviderConfig {
+            api_key: Some("sk-live-123456".into()),
+            ..ProviderConfig::default()
+        });
+        let shown = format!("{parts:?}");
+        assert!(!shown.contains("sk-live"), "{shown}");
+        assert!(shown.contains("authorization"), "{shown}");
     }
 }
