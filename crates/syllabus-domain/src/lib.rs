@@ -9,6 +9,7 @@ pub mod input;
 pub mod issues;
 pub mod jobs;
 pub mod plan;
+pub mod progress;
 pub mod rate_limit;
 pub mod secret;
 pub mod status;
@@ -22,6 +23,7 @@ pub use jobs::{JobPayload, JobStatus, JobType};
 pub use plan::{
     NormalizationReport, NormalizedModule, NormalizedPlan, NormalizedTask, validate_plan,
 };
+pub use progress::TaskStatus;
 pub use secret::Secret;
 pub use status::{
     AttemptCap, AttemptOutcome, PlanStatus, derive_plan_status, plan_status_from_counts,
