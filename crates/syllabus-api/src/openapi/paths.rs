@@ -212,6 +212,7 @@ pub(super) fn paths() -> Paths {
                 last_event_id(
                     "The id of the last event received; another value is ignored (a fresh start).",
                 ),
+                requests::follow_progress(),
             ])
             .answer(
                 200,
@@ -222,7 +223,7 @@ pub(super) fn paths() -> Paths {
                     ("progress", &ProgressView::name()),
                 ]),
             )
-            .errors(&[NotFound, TooManyHeld])
+            .errors(&[BadRequest, NotFound, TooManyHeld])
             .errors(&STORE),
     );
     add(
