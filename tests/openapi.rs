@@ -48,6 +48,7 @@ fn template<'a>(doc: &'a Value, path: &str) -> Option<&'a str> {
 /// # Errors
 /// An event name the document does not list, or data that does not match.
 pub fn check_event(doc: &Value, path: &str, event: &str, data: &Value) -> Result<(), String> {
+    let path = path.split('?').next().unwrap_or_default();
     let at = format!("GET {path} event {event}");
     let t = template(doc, path).ok_or_else(|| format!("{at}: the path is not in the document"))?;
     let stream = &doc["paths"][t]["get"]["responses"]["200"]["content"]["text/event-stream"];

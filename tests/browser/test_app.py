@@ -18,6 +18,7 @@ from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -192,6 +193,68 @@ class WebApp(unittest.TestCase):
         self.assertIn("Photosynthesis for high school", item[0].text)
         self.assertIn("Ready", item[0].find_element(By.CSS_SELECTOR, ".chip").text)
         self.shot("plans-list")
+
+    def test_3a_tasks_are_ticked_off_by_keyboard_and_another_tab_follows(self):
+        self.driver.get(self.state["plan_url"])
+        boxes = self.wait(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=modules] input.task-done"),
+            message="a checkbox per task",
+        )
+        self.assertEqual(len(boxes), 12)
+        self.assertIn("0 of 12 tasks", self.find("[data-testid=plan-progress]").text)
+        # Keyboard only: focus the first task's box and press space.
+        first = boxes[0]
+        self.driver.execute_script("arguments[0].focus()", first)
+        first.send_keys(Keys.SPACE)
+        self.wait(
+            EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid=plan-progress]"), "1 of 12 tasks"),
+            message="the plan's bar after a tick",
+        )
+        module_bar = self.find("[data-testid=modules] > li.module [data-testid=module-progress]")
+        self.wait(lambda d: "1/3 done" in module_bar.text, message="the module's bar")
+        self.assertTrue(first.is_selected())
+        # Updated in place: the same element, still focused.
+        self.assertEqual(self.driver.switch_to.active_element, first)
+        self.shot("progress-ticked")
+
+        # A second tab ticks another task off; the first follows through the event stream.
+        one = self.driver.current_window_handle
+        self.driver.switch_to.new_window("tab")
+        self.driver.get(self.state["plan_url"])
+        boxes2 = self.wait(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=modules] input.task-done"),
+            message="the second tab's checkboxes",
+        )
+        self.assertTrue(boxes2[0].is_selected())
+        self.driver.execute_script("arguments[0].focus()", boxes2[1])
+        boxes2[1].send_keys(Keys.SPACE)
+        self.wait(
+            EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid=plan-progress]"), "2 of 12 tasks"),
+        )
+        self.driver.close()
+        self.driver.switch_to.window(one)
+        self.wait(
+            EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid=plan-progress]"), "2 of 12 tasks"),
+            message="the first tab in step with the second",
+        )
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "input.task-done")[1].is_selected())
+        self.driver.execute_script("window.scrollTo(0, 0)")
+        self.shot("progress-two-tabs")
+
+        # Regenerate asks first; declining sends nothing and keeps the progress.
+        self.button("Regenerate").click()
+        alert = self.wait(EC.alert_is_present(), message="the confirmation")
+        self.assertIn("discards your progress (2 tasks completed)", alert.text)
+        alert.dismiss()
+        time.sleep(0.5)
+        self.assertIn("2 of 12 tasks", self.find("[data-testid=plan-progress]").text)
+        self.assertIn("Attempts (1)", self.find("details.attempts > summary").text)
+
+        # The list shows the plan's bar.
+        self.driver.get(f"{BASE_URL}/#/")
+        bar = self.find(".plan-list [data-testid=list-progress]")
+        self.assertIn("2 of 12 tasks", bar.text)
+        self.shot("plans-list-progress")
 
     def test_3b_a_plan_that_fails_every_attempt_says_why_and_what_is_possible(self):
         self.driver.get(f"{BASE_URL}/#/")

@@ -35,7 +35,7 @@ macro_rules! module {
 }
 
 /// Every embedded file; `index.html` is also the page at `/`.
-static ASSETS: [Asset; 19] = [
+static ASSETS: [Asset; 20] = [
     Asset {
         name: "index.html",
         content_type: "text/html; charset=utf-8",
@@ -67,6 +67,7 @@ static ASSETS: [Asset; 19] = [
     module!("plan-form.js"),
     module!("plan.js"),
     module!("plans.js"),
+    module!("progress.js"),
     module!("session.js"),
     module!("sign-in.js"),
     module!("skills.js"),

@@ -28,7 +28,7 @@ pub use state::{AppState, DEFAULT_JOB_MAX_ATTEMPTS, SSE_KEEPALIVE, Settings, Sto
 /// 405 problem with `Allow`, a path it does not know a 404 problem.
 pub fn configure<S: Stores>(cfg: &mut web::ServiceConfig) {
     use handlers as h;
-    use web::{delete, get, head, post};
+    use web::{delete, get, head, post, put};
     cfg.service(resource("/healthz", vec![get().to(h::healthz)], "GET"))
         .service(resource("/readyz", vec![get().to(h::readyz::<S>)], "GET"))
         .service(resource("/metrics", vec![get().to(h::metrics::<S>)], "GET"))
@@ -76,6 +76,11 @@ pub fn configure<S: Stores>(cfg: &mut web::ServiceConfig) {
                     "/plans/{id}/regenerate",
                     vec![post().to(h::regenerate::<S>)],
                     "POST",
+                ))
+                .service(resource(
+                    "/tasks/{id}/progress",
+                    vec![put().to(h::set_task_progress::<S>)],
+                    "PUT",
                 ))
                 .service(resource(
                     "/plans/{id}/flashcards",

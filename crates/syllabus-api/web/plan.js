@@ -9,6 +9,7 @@ import { chip, count, explain, minutes } from './format.js';
 import { latestJob } from './jobs.js';
 import { refresh } from './nav.js';
 import { created } from './plan-form.js';
+import { PlanProgress, taskCheckbox } from './progress.js';
 import { loadPlan, planNav } from './views.js';
 
 // Placeholders shown while the first modules stream in.
@@ -23,6 +24,9 @@ export async function planScreen(view, id, signal) {
     id,
     signal,
     status: h('div', { class: 'status', role: 'status', 'aria-live': 'polite' }),
+    // The plan's progress bar, once it is ready.
+    bar: h('div', { class: 'plan-progress' }),
+    progress: null,
     body: h('div', { class: 'plan-body' }),
     attempts: h('details', { class: 'card attempts' }),
     actions: h('div', { class: 'actions' }),
@@ -41,6 +45,7 @@ export async function planScreen(view, id, signal) {
     truncation(plan, facts),
     planNav(id, 'plan'),
     page.status,
+    page.bar,
     page.actions,
     page.attempts,
     page.body,
@@ -67,8 +72,14 @@ function truncation(plan, facts) {
   return truncated.length ? h('p', { class: 'banner', 'data-testid': 'truncated' }, truncated.join(' ')) : null;
 }
 
-function moduleCard(module, { preview = false, open = !preview } = {}) {
+// With `progress` (a ready plan's PlanProgress), each task has its checkbox and the module its bar.
+function moduleCard(module, { preview = false, open = !preview, progress = null } = {}) {
   const tasks = (module.tasks || []).slice().sort((a, b) => a.order - b.order);
+  const title = (t) => {
+    if (!progress) return [null, h('span', { class: 'title' }, t.title)];
+    const { box, label } = taskCheckbox(t, (task, status) => progress.toggle(task, status));
+    return [box, label];
+  };
   return h(
     'li',
     { class: `module${preview ? ' preview' : ''}`, 'data-order': module.order },
@@ -81,6 +92,7 @@ function moduleCard(module, { preview = false, open = !preview } = {}) {
         h('span', { class: 'order', 'aria-hidden': 'true' }, module.order),
         h('span', { class: 'title' }, module.title),
         h('span', { class: 'minutes' }, `${tasks.length} task${tasks.length === 1 ? '' : 's'} · ${minutes(module.estimated_minutes)}`),
+        progress ? progress.moduleSlot(module) : null,
       ),
       module.description ? h('p', { class: 'description' }, module.description) : null,
       h(
@@ -89,8 +101,8 @@ function moduleCard(module, { preview = false, open = !preview } = {}) {
         tasks.map((t) =>
           h(
             'li',
-            {},
-            h('span', { class: 'title' }, t.title),
+            { class: progress ? 'task checkable' : 'task' },
+            ...title(t),
             h('span', { class: 'minutes' }, minutes(t.estimated_minutes)),
             t.description ? h('p', { class: 'description' }, t.description) : null,
           ),
@@ -161,9 +173,17 @@ function renderActions(page, p, running = p.status === 'pending') {
       type: 'button', class: 'secondary', disabled: capped || running,
       'aria-describedby': 'regen-reason',
       onclick: async () => {
+        // A regeneration replaces the tasks: ticked-off progress goes only if the learner agrees.
+        const progress = page.progress;
+        const body = {};
+        if (progress?.any) {
+          const done = progress.completed;
+          if (!window.confirm(`Regenerating replaces this plan's modules and tasks and discards your progress (${done} task${done === 1 ? '' : 's'} completed). Regenerate anyway?`)) return;
+          body.discard_progress = true;
+        }
         button.disabled = true;
         try {
-          const job = await api('POST', `/plans/${id}/regenerate`);
+          const job = await api('POST', `/plans/${id}/regenerate`, body);
           replace(message, h('span', { class: 'spinner', 'aria-hidden': 'true' }),
             'Regenerating… the current modules stay until new ones are stored.');
           const end = await followJob(job.id, signal);
@@ -191,10 +211,15 @@ function renderActions(page, p, running = p.status === 'pending') {
 // the learner's eyes); a plan opened ready shows its tasks.
 function renderReady(page, p, { streamed = false } = {}) {
   const modules = p.modules.slice().sort((a, b) => a.order - b.order);
+  const progress = new PlanProgress(page, p);
+  page.progress = progress;
+  replace(page.bar, progress.bar);
+  // Another tab ticks a task off: boxes and bars follow; new tasks (a regeneration): re-read.
+  progress.followOthers(() => refresh());
   const taskCount = modules.reduce((n, m) => n + m.tasks.length, 0);
   replace(page.status, h('p', { 'data-testid': 'total' }, `${modules.length} modules, ${taskCount} tasks, ${minutes(p.total_minutes)} in all.`,
     streamed ? h('span', { class: 'muted' }, ' Open a module to see its tasks.') : null));
-  replace(page.body, h('ol', { class: 'modules', 'data-testid': 'modules' }, modules.map((m) => moduleCard(m, { open: !streamed }))));
+  replace(page.body, h('ol', { class: 'modules', 'data-testid': 'modules' }, modules.map((m) => moduleCard(m, { open: !streamed, progress }))));
 }
 
 function renderFailed(page, p) {

@@ -4,6 +4,7 @@ import { api } from './api.js';
 import { h, replace } from './dom.js';
 import { chip, date, minutes } from './format.js';
 import { createForm } from './plan-form.js';
+import { planBar } from './progress.js';
 
 const PAGE_SIZE = 10;
 
@@ -30,6 +31,7 @@ export function plansScreen(view, params) {
               h('a', { href: `#/plans/${p.id}` }, p.topic),
               chip(p.status),
               h('span', { class: 'muted small' }, p.status === 'ready' ? minutes(p.total_minutes) : date(p.created_at)),
+              p.status === 'ready' ? planBar(p.progress, 'list-progress') : null,
             ),
           )
         : h('li', { class: 'muted' }, page === 0 ? 'No plans yet: create your first one.' : 'No more plans.'),

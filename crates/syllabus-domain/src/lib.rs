@@ -9,6 +9,7 @@ pub mod input;
 pub mod issues;
 pub mod jobs;
 pub mod plan;
+pub mod progress;
 pub mod rate_limit;
 pub mod schedule;
 pub mod secret;
@@ -23,6 +24,7 @@ pub use jobs::{JobPayload, JobStatus, JobType};
 pub use plan::{
     NormalizationReport, NormalizedModule, NormalizedPlan, NormalizedTask, validate_plan,
 };
+pub use progress::TaskStatus;
 pub use schedule::{
     DeadlineFit, Schedule, ScheduleOutcome, ScheduleRequest, ScheduleTask, Session, SessionPart,
     StudyDays, schedule,

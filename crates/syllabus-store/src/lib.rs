@@ -21,5 +21,7 @@ pub use error::StoreError;
 pub use listen::{JOBS_CHANNEL, JobEvents, PREVIEWS_CHANNEL, PlanEvent, PlanEvents, Wakeups};
 pub use migrate::{MIGRATIONS_LOCK_KEY, run_migrations};
 pub use pool::{Database, PoolOptions};
-pub use ports::{ContentJobStore, ContentStore, GenerationStore, JobStore, PlanStore, QueueStore};
+pub use ports::{
+    ContentJobStore, ContentStore, GenerationStore, JobStore, PlanStore, ProgressStore, QueueStore,
+};
 pub use records::Regeneration;

@@ -7,15 +7,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use syllabus_domain::content::{Flashcard, SkillTree};
 use syllabus_domain::plan::NormalizedModule;
-use syllabus_domain::{FlashcardId, JobId, JobPayload, NormalizedPlan, PlanId, UserId};
+use syllabus_domain::{FlashcardId, JobId, JobPayload, NormalizedPlan, PlanId, TaskStatus, UserId};
 use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::records::{
     Actor, AttemptRecord, CardContext, ClaimedJob, ContentContext, FlashcardRecord,
     GenerationInput, JobEnd, JobFilter, JobRecord, Lease, NewAttempt, NewPlan, Page, PageRequest,
-    PlanDetail, PlanFilter, PlanRecord, PlanStreamState, QueueStats, RateLimit, Regeneration,
-    RunTimes, SkillTreeRecord,
+    PlanDetail, PlanFilter, PlanRecord, PlanStreamState, ProgressRecord, QueueStats, RateLimit,
+    Regeneration, RunTimes, SkillTreeRecord, TaskRecord,
 };
 
 /// Plans as their owner sees them. Every method acts for one user under row-level security:
@@ -77,14 +77,18 @@ pub trait PlanStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Page<AttemptRecord>, StoreError>> + Send;
 
     /// Queues a new generation (SPEC §3 `regenerate`); at the cap records a `capped` attempt.
+    /// A regeneration replaces the tasks: when any task has progress it goes ahead only with
+    /// `discard_progress`, and then deletes that progress in the same transaction.
     ///
     /// # Errors
     /// [`StoreError::NotFound`]; [`StoreError::InvalidState`] while a generation is queued or
-    /// running; [`StoreError::RateLimited`].
+    /// running, or when the plan has progress and `discard_progress` is false;
+    /// [`StoreError::RateLimited`].
     fn regenerate(
         &self,
         actor: &Actor,
         id: PlanId,
+        discard_progress: bool,
         max_attempts: u32,
         limit: RateLimit,
     ) -> impl Future<Output = Result<Regeneration, StoreError>> + Send;
@@ -99,6 +103,32 @@ pub trait PlanStore: Clone + Send + Sync + 'static {
         user: &UserId,
         id: PlanId,
     ) -> impl Future<Output = Result<PlanStreamState, StoreError>> + Send;
+}
+
+/// The learner's progress through a plan's tasks (issue #20), as its owner sets and reads it.
+pub trait ProgressStore: Clone + Send + Sync + 'static {
+    /// Sets a task's progress: `completed_at` is set when it becomes `completed` (kept when it
+    /// already was) and cleared otherwise. The plan's event streams are told at commit.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the task is not the user's; [`StoreError::InvalidState`]
+    /// while a generation of its plan is queued or running (it replaces the tasks).
+    fn set_task_progress(
+        &self,
+        user: &UserId,
+        task: Uuid,
+        status: TaskStatus,
+    ) -> impl Future<Output = Result<TaskRecord, StoreError>> + Send;
+
+    /// A plan's progress summary.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the plan is not the user's.
+    fn plan_progress(
+        &self,
+        user: &UserId,
+        plan: PlanId,
+    ) -> impl Future<Output = Result<ProgressRecord, StoreError>> + Send;
 }
 
 /// Jobs as their owner sees them, and the database's health.

@@ -5,7 +5,7 @@
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Json};
-use diesel::{QueryResult, QueryableByName};
+use diesel::{ExpressionMethods, QueryDsl, QueryResult, QueryableByName};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 use syllabus_domain::{JobType, PlanStatus, UserId};
@@ -14,6 +14,7 @@ use syllabus_testkit::TestDb;
 use crate::error::StoreError;
 use crate::pool::{Database, PoolOptions};
 use crate::records::{JobFilter, PlanFilter};
+use crate::sql::progress::PROGRESS_SQL;
 use crate::stores::jobs::{OLDEST_READY_SQL, jobs_page_query};
 use crate::stores::plans::plans_page_query;
 use crate::stores::queue::{NEXT_RUN_AT_SQL, PRUNE_SQL};
@@ -24,7 +25,14 @@ type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 const OTHER_ROWS: i64 = 20_000;
 /// The most rows one scan of a big table may read (an index range, never the table).
 const MAX_READ: f64 = 200.0;
-const BIG_TABLES: [&str; 3] = ["plans", "jobs", "generation_attempts"];
+const BIG_TABLES: [&str; 6] = [
+    "plans",
+    "jobs",
+    "generation_attempts",
+    "modules",
+    "tasks",
+    "task_progress",
+];
 
 /// `EXPLAIN (FORMAT JSON)` of a query, with its binds; `ANALYZE` runs it (reads only).
 struct Explain<Q> {
@@ -108,8 +116,8 @@ struct Count {
     n: i64,
 }
 
-/// Bob owns `OTHER_ROWS` plans, attempts and jobs (half pending later, half completed); alice a
-/// few of each.
+/// Bob owns `OTHER_ROWS` plans, attempts and jobs (half pending later, half completed), and each
+/// plan a module, a task and its progress; alice a few of each.
 async fn crowded_database(db: &TestDb) -> TestResult {
     let mut admin = AsyncPgConnection::establish(db.admin_url()).await?;
     for sql in [
@@ -124,6 +132,16 @@ async fn crowded_database(db: &TestDb) -> TestResult {
         ),
         "INSERT INTO generation_attempts (id, plan_id, user_id, number, status, classification)
          SELECT gen_random_uuid(), id, user_id, 1, 'failure', 'timeout' FROM plans"
+            .to_owned(),
+        "INSERT INTO modules (id, plan_id, user_id, position, title, estimated_minutes)
+         SELECT gen_random_uuid(), id, user_id, 1, 'Basics', 60 FROM plans"
+            .to_owned(),
+        "INSERT INTO tasks (id, module_id, user_id, position, title, estimated_minutes)
+         SELECT gen_random_uuid(), id, user_id, 1, 'Read', 30 FROM modules"
+            .to_owned(),
+        "INSERT INTO task_progress (task_id, plan_id, user_id, status, completed_at)
+         SELECT t.id, m.plan_id, t.user_id, 'completed', now()
+         FROM tasks t JOIN modules m ON m.id = t.module_id"
             .to_owned(),
         format!(
             "INSERT INTO jobs (id, user_id, job_type, status, payload, max_attempts, run_at,
@@ -184,6 +202,16 @@ async fn every_list_and_queue_query_reads_an_index_not_the_table() -> TestResult
                     let q = jobs_page_query(&owner, filter, after, 21);
                     out.push((what, explain(conn, q, true).await?));
                 }
+                // The progress of a page of plans (GET /plans, GET /plans/{id}).
+                let ids: Vec<uuid::Uuid> = crate::schema::plans::table
+                    .filter(crate::schema::plans::user_id.eq(owner.as_str()))
+                    .select(crate::schema::plans::id)
+                    .load(conn)
+                    .await?;
+                let q = diesel::sql_query(PROGRESS_SQL)
+                    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+                    .bind::<diesel::sql_types::Text, _>(owner.as_str().to_owned());
+                out.push(("progress of a page", explain(conn, q, true).await?));
                 Ok(out)
             })
         })

@@ -9,5 +9,6 @@ mod events;
 mod faults;
 mod outage;
 mod plans;
+mod progress;
 mod queue;
 mod web;

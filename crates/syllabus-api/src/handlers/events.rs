@@ -7,11 +7,16 @@
 //! `LISTEN/NOTIFY` (the job trigger and the preview trigger), so the process that streams need not
 //! be the one that generates.
 //!
+//! A plan's stream opened with `?progress=true` (issue #20) does not end at the final status: it
+//! stays open, sending `progress` when a task's progress changes, until the plan is deleted or
+//! the client leaves (another tab of the learner stays in step).
+//!
 //! Event ids are cursors, not counters: a plan's `A.P` says "the attempt events of attempts
 //! 1..=A and the first P previews of attempt A+1 were seen". A client that reconnects with
 //! `Last-Event-ID` gets the attempts that ended meanwhile, the current status, then the previews
 //! of the attempt in flight after those it saw: never one twice.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use actix_web::http::header;
@@ -19,7 +24,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use syllabus_domain::{JobId, PlanId, PlanStatus, UserId};
-use syllabus_store::records::{JobRecord, PlanStreamState};
+use syllabus_store::records::{JobRecord, PlanStreamState, ProgressRecord};
 use syllabus_store::{PlanEvent, PlanEvents, StoreError, Wakeups};
 use tokio::sync::mpsc;
 use tracing::Instrument as _;
@@ -29,7 +34,7 @@ use crate::input::path_id;
 use crate::limits::HeldSlot;
 use crate::problem::ApiError;
 use crate::state::{AppState, Stores};
-use crate::wire::{AttemptView, JobView, ModuleEventView, PlanView};
+use crate::wire::{AttemptView, JobView, ModuleEventView, PlanView, ProgressView};
 
 type State<S> = web::Data<AppState<S>>;
 
@@ -185,6 +190,11 @@ fn is_settled(state: &PlanStreamState) -> bool {
 struct PlanStream {
     cursor: Cursor,
     status: Option<PlanStatus>,
+    /// `?progress=true`: the stream stays open after the final status, for `progress` events,
+    /// until the plan is deleted or the client leaves.
+    follow: bool,
+    /// The progress last shown (in the first `status`, or by a `progress` event).
+    progress: Option<ProgressRecord>,
 }
 
 impl PlanStream {
@@ -209,13 +219,19 @@ impl PlanStream {
                 .await?;
         }
         let status = state.plan.status;
-        if self.status != Some(status) || settled {
+        let progress = state.plan.progress;
+        if self.status != Some(status) || (settled && !self.follow) {
             self.status = Some(status);
+            self.progress = Some(progress);
             sse.event("status", &self.cursor.id(), &PlanView::summary(state.plan))
+                .await?;
+        } else if self.progress != Some(progress) {
+            self.progress = Some(progress);
+            sse.event("progress", &self.cursor.id(), &ProgressView::from(progress))
                 .await?;
         }
         if settled {
-            return Ok(true);
+            return Ok(!self.follow);
         }
         for preview in state.previews {
             // A preview that failed to publish leaves a gap: the next ones are still shown.
@@ -278,22 +294,34 @@ enum Triage<'a> {
 }
 
 /// `GET /api/v1/plans/{id}/events`.
+/// `?progress=`: `true` keeps a plan's stream open after its final status, for `progress` events
+/// (issue #20); `false` or absent is the stream of SPEC §3.
+fn follow_progress(query: &HashMap<String, String>) -> Result<bool, ApiError> {
+    match query.get("progress").map(String::as_str) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ApiError::field("progress", "must be true or false")),
+    }
+}
+
 pub(crate) async fn plan_events<S: Stores>(
     state: State<S>,
     caller: Caller,
     path: web::Path<String>,
+    query: web::Query<HashMap<String, String>>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let id = PlanId::from_uuid(path_id(&path)?);
+    let follow = follow_progress(&query)?;
     let slot = state.gates.hold(&caller.0)?;
     // Subscribe before reading: nothing committed after the read is missed.
     let events = state.events.subscribe_plan(&caller.0, id);
     let first = state.store.plan_stream(&caller.0, id).await?;
     let resume = last_event_id(&req).and_then(Cursor::parse);
     let keepalive = state.settings.sse_keepalive;
-    tracing::info!(plan.id = %id, resumed = resume.is_some(), "plan event stream opened");
+    tracing::info!(plan.id = %id, resumed = resume.is_some(), follow, "plan event stream opened");
     Ok(respond(keepalive, slot, move |sse| {
-        run_plan_stream(state, caller.0, id, events, first, resume, sse)
+        run_plan_stream(state, caller.0, id, events, first, (resume, follow), sse)
     }))
 }
 
@@ -303,7 +331,7 @@ async fn run_plan_stream<S: Stores>(
     id: PlanId,
     mut events: PlanEvents,
     first: PlanStreamState,
-    resume: Option<Cursor>,
+    (resume, follow): (Option<Cursor>, bool),
     mut sse: Sse,
 ) -> Result<(), Gone> {
     // A fresh client starts at the attempt in flight (its previews so far included); history is
@@ -315,6 +343,8 @@ async fn run_plan_stream<S: Stores>(
     let mut stream = PlanStream {
         cursor: resume.unwrap_or(fresh),
         status: None,
+        follow,
+        progress: None,
     };
     if stream.catch_up(&sse, first).await? {
         return Ok(());

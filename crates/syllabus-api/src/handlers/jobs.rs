@@ -139,6 +139,7 @@ pub(crate) async fn retry_job<S: Stores>(
             .regenerate(
                 &actor(caller, rid),
                 plan,
+                false,
                 settings.job_max_attempts,
                 settings.rate_limit,
             )

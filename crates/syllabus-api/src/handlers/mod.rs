@@ -1,5 +1,5 @@
 //! The endpoints of SPEC §3, one file per resource: `plans` (`/plans`, `/plans/{id}`, its
-//! attempts and regeneration), `content` (flashcards, distractors, the skill tree), `jobs`
+//! attempts and regeneration), `progress` (`/tasks/{id}/progress`), `content` (flashcards, distractors, the skill tree), `jobs`
 //! (`/jobs`, a job, cancel and retry), `events` (the event streams of a plan and a job),
 //! `session` (who is signed in, development sign-in) and `service` (health, readiness, metrics,
 //! the OpenAPI document, the 404 of unknown paths). `support` and `wait` hold what several share.
@@ -11,6 +11,7 @@ mod content;
 mod events;
 mod jobs;
 mod plans;
+mod progress;
 mod service;
 mod session;
 mod support;
@@ -22,5 +23,6 @@ pub(crate) use content::{
 pub(crate) use events::{job_events, plan_events};
 pub(crate) use jobs::{cancel_job, create_job, get_job, list_jobs, retry_job};
 pub(crate) use plans::{create_plan, delete_plan, get_plan, list_plans, plan_attempts, regenerate};
+pub(crate) use progress::set_task_progress;
 pub(crate) use service::{healthz, metrics, not_found, openapi, readyz};
 pub(crate) use session::{dev_sign_in, session};

@@ -2,7 +2,7 @@
 //! attempts; regeneration.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest as _, HttpRequest, HttpResponse, web};
 use serde_json::Value;
 use syllabus_domain::{PlanId, PlanRequest, PlanStatus, RawPlanRequest};
 use syllabus_store::Regeneration;
@@ -17,7 +17,7 @@ use crate::input::{
 use crate::problem::ApiError;
 use crate::request_id::RequestId;
 use crate::state::Stores;
-use crate::wire::{AttemptView, ListView, PlanView};
+use crate::wire::{AttemptView, ListView, PlanView, RegenerateRequest};
 
 pub(crate) async fn create_plan<S: Stores>(
     state: State<S>,
@@ -119,25 +119,43 @@ pub(crate) async fn plan_attempts<S: Stores>(
     }))
 }
 
+/// `POST /plans/{id}/regenerate`, with an optional body `{"discard_progress": true}` (no body,
+/// or an empty one, is `{}`).
 pub(crate) async fn regenerate<S: Stores>(
     state: State<S>,
     caller: Caller,
     rid: RequestId,
     path: web::Path<String>,
-) -> Result<HttpResponse> {
+    req: HttpRequest,
+    payload: web::Payload,
+) -> std::result::Result<HttpResponse, actix_web::Error> {
     let id = PlanId::from_uuid(path_id(&path)?);
+    let empty = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .is_none_or(|v| v.as_bytes() == b"0")
+        && !req.headers().contains_key(header::TRANSFER_ENCODING);
+    let body = if empty {
+        RegenerateRequest::default()
+    } else {
+        // The app's JSON settings (limit, problem answers) apply, as for `web::Json`.
+        let json = web::Json::<Value>::from_request(&req, &mut payload.into_inner()).await?;
+        from_value(json.into_inner())?
+    };
     let _turn = state.gates.write_turn(&caller.0).await?;
     match state
         .store
         .regenerate(
             &actor(caller, rid),
             id,
+            body.discard_progress,
             state.settings.job_max_attempts,
             state.settings.rate_limit,
         )
-        .await?
+        .await
+        .map_err(ApiError::from)?
     {
         Regeneration::Queued(job) => Ok(accepted(job)),
-        Regeneration::Capped(_) => Err(ApiError::capped()),
+        Regeneration::Capped(_) => Err(ApiError::capped().into()),
     }
 }

@@ -22,7 +22,7 @@ use crate::problem::Body as Problem;
 use crate::wire::fields::{MODULE_PREVIEW, reference};
 use crate::wire::{
     DevSignInRequest, FlashcardView, JobView, MintedView, ModuleEventView, ModuleView, PlanView,
-    SessionView, SkillTreeView, TaskView,
+    ProgressView, RegenerateRequest, SessionView, SkillTreeView, TaskProgressRequest, TaskView,
 };
 
 /// The name of a streamed module's task's schema (a `Task` without id).
@@ -63,6 +63,9 @@ fn components() -> Components {
     register::<ModuleEventView<'static>>(&mut schemas);
     register::<SessionView<'static>>(&mut schemas);
     register::<DevSignInRequest>(&mut schemas);
+    register::<ProgressView>(&mut schemas);
+    register::<TaskProgressRequest>(&mut schemas);
+    register::<RegenerateRequest>(&mut schemas);
     register::<MintedView<'static>>(&mut schemas);
     schemas.push((
         requests::PLAN_CREATE.to_owned(),
@@ -76,7 +79,7 @@ fn components() -> Components {
         TASK_PREVIEW.to_owned(),
         without_ids(
             TaskView::schema(),
-            "A task of a streamed module: a Task without id.",
+            "A task of a streamed module: a Task without id and progress.",
             None,
         ),
     ));
@@ -84,8 +87,8 @@ fn components() -> Components {
         MODULE_PREVIEW.to_owned(),
         without_ids(
             ModuleView::schema(),
-            "A streamed module: a Module without ids (nothing is stored until its attempt \
-             succeeds).",
+            "A streamed module: a Module without ids and progress (nothing is stored until its \
+             attempt succeeds).",
             Some(TASK_PREVIEW),
         ),
     ));
@@ -109,14 +112,27 @@ fn components() -> Components {
     components
 }
 
-/// A stored shape without its `id`, as streamed before anything is stored; its `tasks`, when
-/// `tasks` names their schema, without theirs.
+/// What a stored shape has that a streamed one has not: its id and the learner's progress.
+const STORED_ONLY: [&str; 5] = [
+    "id",
+    "status",
+    "completed_at",
+    "completed_tasks",
+    "total_tasks",
+];
+
+/// A stored shape without its `id` and progress, as streamed before anything is stored; its
+/// `tasks`, when `tasks` names their schema, without theirs.
 fn without_ids(schema: RefOr<Schema>, description: &str, tasks: Option<&str>) -> RefOr<Schema> {
     let RefOr::T(Schema::Object(mut object)) = schema else {
         return schema;
     };
-    object.properties.shift_remove("id");
-    object.required.retain(|field| field != "id");
+    for field in STORED_ONLY {
+        object.properties.shift_remove(field);
+    }
+    object
+        .required
+        .retain(|field| !STORED_ONLY.contains(&field.as_str()));
     object.description = Some(description.to_owned());
     if let (Some(name), Some(items)) = (tasks, object.properties.get_mut("tasks")) {
         *items = ArrayBuilder::new().items(reference(name)).into();

@@ -20,7 +20,8 @@ use super::texts;
 use crate::wire::fields::reference;
 use crate::wire::{
     AttemptView, DevSignInRequest, FlashcardView, ItemsView, JobView, ListView, MintedView,
-    ModuleEventView, PlanView, SessionView, SkillTreeView,
+    ModuleEventView, PlanView, ProgressView, RegenerateRequest, SessionView, SkillTreeView,
+    TaskProgressRequest, TaskView,
 };
 use syllabus_domain::{JobStatus, JobType, PlanStatus};
 
@@ -67,6 +68,18 @@ impl Op {
             self.0.request_body(Some(
                 RequestBodyBuilder::new()
                     .required(Some(Required::True))
+                    .content("application/json", Content::new(Some(schema)))
+                    .build(),
+            )),
+        )
+    }
+
+    /// An optional JSON body (no body is `{}`).
+    fn optional_body(self, schema: impl Into<RefOr<Schema>>) -> Self {
+        Self(
+            self.0.request_body(Some(
+                RequestBodyBuilder::new()
+                    .required(Some(Required::False))
                     .content("application/json", Content::new(Some(schema)))
                     .build(),
             )),
@@ -122,7 +135,7 @@ pub(super) fn paths() -> Paths {
     let mut add = |path: &str, method: HttpMethod, op: Op| {
         paths.add_path_operation(path, vec![method], op.0.build());
     };
-    use HttpMethod::{Delete, Get, Post};
+    use HttpMethod::{Delete, Get, Post, Put};
 
     add(
         "/api/v1/plans",
@@ -199,6 +212,7 @@ pub(super) fn paths() -> Paths {
                 last_event_id(
                     "The id of the last event received; another value is ignored (a fresh start).",
                 ),
+                requests::follow_progress(),
             ])
             .answer(
                 200,
@@ -206,24 +220,52 @@ pub(super) fn paths() -> Paths {
                     ("status", &PlanView::name()),
                     ("module", &ModuleEventView::name()),
                     ("attempt", &AttemptView::name()),
+                    ("progress", &ProgressView::name()),
                 ]),
             )
-            .errors(&[NotFound, TooManyHeld])
+            .errors(&[BadRequest, NotFound, TooManyHeld])
             .errors(&STORE),
     );
     add(
         "/api/v1/plans/{id}/regenerate",
         Post,
         Op::new("regeneratePlan", "Queue a new generation attempt")
+            .description(
+                "A regeneration replaces the plan's modules and tasks. When any task has \
+                 progress, the body must say `{\"discard_progress\": true}` (the progress is \
+                 then deleted at once); without it the answer is 409 INVALID_STATE.",
+            )
             .params([id()])
+            .optional_body(of::<RegenerateRequest>())
             .answer(202, queued())
             .answer(
                 409,
                 problem(
                     "ATTEMPTS_CAPPED (a capped attempt is recorded) or INVALID_STATE (a \
-                     generation is queued or running)",
+                     generation is queued or running, or the plan has progress and \
+                     discard_progress is not true)",
                 ),
             )
+            .errors(&BODY)
+            .errors(&[NotFound, RateLimited])
+            .errors(&STORE),
+    );
+    add(
+        "/api/v1/tasks/{id}/progress",
+        Put,
+        Op::new("setTaskProgress", "Set a task's progress")
+            .description(
+                "completed_at is set when the task becomes completed (kept when it already was) \
+                 and cleared otherwise; the plan's event streams send `progress`.",
+            )
+            .params([id()])
+            .body(of::<TaskProgressRequest>())
+            .answer(200, json("The task", of::<TaskView>()).build())
+            .answer(
+                409,
+                problem("INVALID_STATE: a generation of the plan is queued or running"),
+            )
+            .errors(&BODY)
             .errors(&[NotFound, RateLimited])
             .errors(&STORE),
     );

@@ -230,6 +230,24 @@ fn query(name: &str, schema: impl Into<RefOr<Schema>>) -> ParameterBuilder {
         .schema(Some(schema))
 }
 
+/// `?progress=true|false` on a plan's event stream.
+pub(crate) fn follow_progress() -> Parameter {
+    query(
+        "progress",
+        names_of_strs(&["true", "false"]).default(Some(json!("false"))),
+    )
+    .description(Some(
+        "`true`: stay open after the final status and send `progress` events.",
+    ))
+    .build()
+}
+
+fn names_of_strs(values: &[&str]) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values.iter().copied()))
+}
+
 /// `?limit=&cursor=`.
 pub(crate) fn paging() -> [Parameter; 2] {
     [

@@ -30,7 +30,10 @@ pub(super) fn plan_events() -> String {
          seen): reconnecting with `Last-Event-ID` sends the attempts that ended meanwhile, the \
          current status and the previews not yet seen, never one twice. A comment `: keep-alive` \
          every {} s; `retry: 2000` first. Works whichever process generates: PostgreSQL NOTIFY \
-         carries the events.",
+         carries the events. With `?progress=true` the stream does not end at the final status: \
+         it stays open until the plan is deleted or the client leaves, and sends `progress` \
+         (data: Progress) whenever a task's progress changes (a tick in another tab, a \
+         regeneration discarding it).",
         SSE_KEEPALIVE.as_secs()
     )
 }

@@ -9,11 +9,15 @@
 //! `schema_with`.
 
 pub(crate) mod fields;
+mod progress;
+
+pub use progress::ProgressView;
+pub(crate) use progress::{RegenerateRequest, TaskProgressRequest};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use syllabus_domain::{AttemptCap, FailureClass, LearningStyle, SkillLevel};
+use syllabus_domain::{AttemptCap, FailureClass, LearningStyle, SkillLevel, TaskStatus};
 use syllabus_store::records::{
     AttemptRecord, FlashcardRecord, JobRecord, ModuleRecord, PlanDetail, PlanRecord,
     SkillNodeRecord, SkillTreeRecord, TaskRecord,
@@ -82,6 +86,7 @@ pub struct PlanView {
     #[schema(nullable = false)]
     modules: Option<Vec<ModuleView>>,
     total_minutes: u32,
+    progress: ProgressView,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -111,6 +116,7 @@ impl PlanView {
             latest_attempt: p.latest_attempt.map(AttemptView::from),
             modules: None,
             total_minutes: p.total_minutes,
+            progress: ProgressView::from(p.progress),
             created_at: p.created_at,
             updated_at: p.updated_at,
         }
@@ -139,17 +145,24 @@ pub struct ModuleView {
     description: Option<String>,
     #[schema(schema_with = fields::module_minutes)]
     estimated_minutes: u32,
+    /// Its completed tasks.
+    completed_tasks: u32,
+    /// Its tasks.
+    total_tasks: u32,
     tasks: Vec<TaskView>,
 }
 
 impl From<ModuleRecord> for ModuleView {
     fn from(m: ModuleRecord) -> Self {
+        let (completed_tasks, total_tasks) = (m.completed_tasks(), m.total_tasks());
         Self {
             id: m.id,
             order: m.order,
             title: m.title,
             description: m.description,
             estimated_minutes: m.estimated_minutes,
+            completed_tasks,
+            total_tasks,
             tasks: m.tasks.into_iter().map(TaskView::from).collect(),
         }
     }
@@ -168,6 +181,12 @@ pub struct TaskView {
     description: Option<String>,
     #[schema(schema_with = fields::task_minutes)]
     estimated_minutes: u32,
+    /// The learner's progress.
+    #[schema(schema_with = fields::names::<TaskStatus>)]
+    status: &'static str,
+    /// When it was completed; null unless `completed`.
+    #[schema(required)]
+    completed_at: Option<DateTime<Utc>>,
 }
 
 impl From<TaskRecord> for TaskView {
@@ -178,6 +197,8 @@ impl From<TaskRecord> for TaskView {
             title: t.title,
             description: t.description,
             estimated_minutes: t.estimated_minutes,
+            status: t.status.as_str(),
+            completed_at: t.completed_at,
         }
     }
 }

@@ -13,7 +13,8 @@
 //!   ([`JobEvents::watch_job`]), a `Prefer: wait` on a plan only that plan's jobs and its
 //!   deletion ([`JobEvents::watch_plan`]): a wake-up is a "re-read", and wake-ups that arrive
 //!   before the waiter looks are one;
-//! - a plan's event stream hears that plan's job changes, previews and deletion, in the order
+//! - a plan's event stream hears that plan's job changes, previews, progress changes and
+//!   deletion, in the order
 //!   PostgreSQL delivered them ([`JobEvents::subscribe_plan`]).
 //!
 //! Preview notifications carry keys only (plan, attempt, index): a `NOTIFY` payload is visible to
@@ -71,26 +72,41 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// A `syllabus_previews` payload: a preview's key (`attempt_number` and `index`), or a deleted
-/// plan (neither). Payloads of older versions also carried the module: it is ignored.
+/// A `syllabus_previews` payload: a preview's key (`attempt_number` and `index`), a change of
+/// the plan's progress (`progress`), or a deleted plan (none of these). Payloads of older
+/// versions also carried the module: it is ignored.
 #[derive(Deserialize)]
 struct PreviewPayload {
     plan_id: Uuid,
     attempt_number: Option<u32>,
     index: Option<u32>,
+    #[serde(default)]
+    progress: bool,
 }
 
-/// A preview notification: `Ok` a preview's key, `Err` the id of a deleted plan.
-fn parse_preview(payload: &str) -> Option<Result<PreviewKey, PlanId>> {
+/// What a `syllabus_previews` notification says about its plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PlanNotice {
+    /// A preview committed.
+    Preview(PreviewKey),
+    /// Its tasks' progress changed.
+    Progress(PlanId),
+    /// It was deleted.
+    Deleted(PlanId),
+}
+
+/// A `syllabus_previews` notification (`None` when it is not one this version knows).
+fn parse_preview(payload: &str) -> Option<PlanNotice> {
     let p: PreviewPayload = serde_json::from_str(payload).ok()?;
     let plan = PlanId::from_uuid(p.plan_id);
     Some(match (p.attempt_number, p.index) {
-        (Some(attempt_number), Some(index)) => Ok(PreviewKey {
+        (Some(attempt_number), Some(index)) => PlanNotice::Preview(PreviewKey {
             plan,
             attempt_number,
             index,
         }),
-        _ => Err(plan),
+        _ if p.progress => PlanNotice::Progress(plan),
+        _ => PlanNotice::Deleted(plan),
     })
 }
 
@@ -237,18 +253,24 @@ fn on_job(
     }
 }
 
-/// Routes one `syllabus_previews` notification: a preview of a plan this process streams goes to
-/// the reader; a deletion wakes the plan's streams and waits.
+/// Routes one `syllabus_previews` notification: a preview or a progress change of a plan this
+/// process streams goes to the reader (in order with the rest); a deletion wakes the plan's
+/// streams and waits.
 fn on_preview(hub: &Hub, reader: Option<&mpsc::Sender<Routed>>, payload: &str) {
     match parse_preview(payload) {
-        Some(Ok(key)) if hub.streams_plan(key.plan) => route(hub, reader, Routed::Preview(key)),
-        Some(Err(plan)) => {
+        Some(PlanNotice::Preview(key)) if hub.streams_plan(key.plan) => {
+            route(hub, reader, Routed::Preview(key));
+        }
+        Some(PlanNotice::Progress(plan)) if hub.streams_plan(plan) => {
+            route(hub, reader, Routed::Progress(plan));
+        }
+        Some(PlanNotice::Deleted(plan)) => {
             hub.wake(Watched::Plan(plan));
             if hub.streams_plan(plan) {
                 route(hub, reader, Routed::Deleted(plan));
             }
         }
-        Some(Ok(_)) | None => {}
+        Some(PlanNotice::Preview(_) | PlanNotice::Progress(_)) | None => {}
     }
 }
 
@@ -328,7 +350,7 @@ mod tests {
     fn parses_preview_keys_and_deletion_payloads() {
         let id = Uuid::now_v7();
         let plan = PlanId::from_uuid(id);
-        let key = Ok(PreviewKey {
+        let key = PlanNotice::Preview(PreviewKey {
             plan,
             attempt_number: 2,
             index: 3,
@@ -341,7 +363,9 @@ mod tests {
         );
         assert_eq!(parse_preview(&old), Some(key));
         let deleted = format!(r#"{{"plan_id": "{id}", "deleted": true}}"#);
-        assert_eq!(parse_preview(&deleted), Some(Err(plan)));
+        assert_eq!(parse_preview(&deleted), Some(PlanNotice::Deleted(plan)));
+        let progress = format!(r#"{{"plan_id": "{id}", "progress": true}}"#);
+        assert_eq!(parse_preview(&progress), Some(PlanNotice::Progress(plan)));
         assert_eq!(parse_preview("{}"), None);
     }
 

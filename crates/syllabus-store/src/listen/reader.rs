@@ -108,6 +108,7 @@ pub(super) async fn read_previews(url: String, hub: Arc<Hub>, mut items: mpsc::R
             match item {
                 Routed::Job(plan, status) => hub.send(plan, None, &PlanEvent::Job(status)),
                 Routed::Deleted(plan) => hub.send(plan, None, &PlanEvent::Resync),
+                Routed::Progress(plan) => hub.send(plan, None, &PlanEvent::Progress),
                 Routed::Preview(key) => {
                     for (i, (user, keys)) in wanted.iter().enumerate() {
                         if !keys.contains(&key) {

@@ -24,6 +24,8 @@ pub enum PlanEvent {
         /// The module, `{order, title, …, tasks}`.
         module: Arc<serde_json::Value>,
     },
+    /// The progress of the plan's tasks changed (issue #20): re-read it.
+    Progress,
     /// Something may have changed that this event does not carry (the listener reconnected,
     /// the plan was deleted, a preview could not be read): re-read.
     Resync,
@@ -306,13 +308,15 @@ pub(super) enum Routed {
     Job(PlanId, JobStatus),
     /// The plan was deleted.
     Deleted(PlanId),
+    /// The progress of the plan's tasks changed.
+    Progress(PlanId),
 }
 
 impl Routed {
     fn plan(self) -> PlanId {
         match self {
             Self::Preview(key) => key.plan,
-            Self::Job(plan, _) | Self::Deleted(plan) => plan,
+            Self::Job(plan, _) | Self::Deleted(plan) | Self::Progress(plan) => plan,
         }
     }
 }
@@ -323,6 +327,7 @@ pub(super) fn route(hub: &Hub, reader: Option<&mpsc::Sender<Routed>>, item: Rout
     if reader.is_none_or(|r| r.try_send(item).is_err()) {
         let event = match item {
             Routed::Job(_, status) => PlanEvent::Job(status),
+            Routed::Progress(_) => PlanEvent::Progress,
             Routed::Preview(_) | Routed::Deleted(_) => PlanEvent::Resync,
         };
         hub.send(item.plan(), None, &event);

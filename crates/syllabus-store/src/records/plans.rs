@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
-use syllabus_domain::{PlanId, PlanStatus, RawPlanRequest};
+use syllabus_domain::{PlanId, PlanStatus, RawPlanRequest, TaskStatus};
 use uuid::Uuid;
 
 use super::generation::AttemptRecord;
@@ -29,6 +29,8 @@ pub struct PlanRecord {
     pub attempts_used: u32,
     /// Sum of module minutes (0 while pending).
     pub total_minutes: u32,
+    /// How far the learner is (issue #20).
+    pub progress: ProgressRecord,
     /// The newest attempt.
     pub latest_attempt: Option<AttemptRecord>,
     /// Created.
@@ -67,6 +69,25 @@ pub struct ModuleRecord {
     pub tasks: Vec<TaskRecord>,
 }
 
+impl ModuleRecord {
+    /// How many of its tasks are completed.
+    #[must_use]
+    pub fn completed_tasks(&self) -> u32 {
+        let n = self
+            .tasks
+            .iter()
+            .filter(|t| t.status == TaskStatus::Completed)
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// How many tasks it has.
+    #[must_use]
+    pub fn total_tasks(&self) -> u32 {
+        u32::try_from(self.tasks.len()).unwrap_or(u32::MAX)
+    }
+}
+
 /// A stored task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskRecord {
@@ -80,6 +101,36 @@ pub struct TaskRecord {
     pub description: Option<String>,
     /// Minutes after clamping.
     pub estimated_minutes: u32,
+    /// The learner's progress (`not_started` until set).
+    pub status: TaskStatus,
+    /// When it was completed (set only while `completed`).
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// A plan's progress, counted over its tasks (issue #20). A module is completed when it has tasks
+/// and all of them are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProgressRecord {
+    /// Completed tasks.
+    pub completed_tasks: u32,
+    /// Tasks.
+    pub total_tasks: u32,
+    /// Sum of the completed tasks' minutes.
+    pub completed_minutes: u32,
+    /// Sum of the tasks' minutes.
+    pub total_minutes: u32,
+    /// Modules whose tasks are all completed.
+    pub completed_modules: u32,
+    /// Modules.
+    pub total_modules: u32,
+}
+
+impl ProgressRecord {
+    /// [`syllabus_domain::progress::completion`]: completed minutes over total minutes, 0–1.
+    #[must_use]
+    pub fn completion(&self) -> f64 {
+        syllabus_domain::progress::completion(self.completed_minutes, self.total_minutes)
+    }
 }
 
 /// Plans filter.

@@ -8,7 +8,7 @@ use syllabus_domain::{PlanId, RawPlanRequest, plan_status_from_counts};
 use uuid::Uuid;
 
 use super::numbers::to_u32;
-use crate::records::{AttemptRecord, PlanRecord};
+use crate::records::{AttemptRecord, PlanRecord, ProgressRecord};
 use crate::schema::{modules, plans, tasks};
 
 pub(crate) const PLAN_COLUMNS: &str = "
@@ -71,7 +71,11 @@ impl PlanRow {
         }
     }
 
-    pub(crate) fn into_record(self, latest_attempt: Option<AttemptRecord>) -> PlanRecord {
+    pub(crate) fn into_record(
+        self,
+        latest_attempt: Option<AttemptRecord>,
+        progress: ProgressRecord,
+    ) -> PlanRecord {
         PlanRecord {
             id: PlanId::from_uuid(self.id),
             request: self.request(),
@@ -82,6 +86,7 @@ impl PlanRow {
             status: plan_status_from_counts(self.has_modules, to_u32(self.failed_attempts)),
             attempts_used: to_u32(self.attempts_used),
             total_minutes: to_u32(self.total_minutes),
+            progress,
             latest_attempt,
             created_at: self.created_at,
             updated_at: self.updated_at,

@@ -1,8 +1,9 @@
 //! SQL that several port implementations run inside their own transactions: the rate window,
-//! the writes to `jobs`, recording attempts, reading a plan. Nothing here opens a transaction or
+//! the writes to `jobs`, recording attempts, reading a plan and its progress. Nothing here opens a transaction or
 //! imports a port; the files of [`crate::stores`] import these.
 
 pub(crate) mod attempts;
 pub(crate) mod job_writes;
 pub(crate) mod plans;
+pub(crate) mod progress;
 pub(crate) mod rate_window;

@@ -7,4 +7,5 @@ mod content_jobs;
 mod generation;
 pub(crate) mod jobs;
 pub(crate) mod plans;
+mod progress;
 pub(crate) mod queue;

@@ -8,7 +8,8 @@ use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use syllabus_domain::{
-    AttemptCap, FailureClass, JobType, PlanId, PlanStatus, UserId, plan_status_from_counts,
+    AttemptCap, FailureClass, JobType, PlanId, PlanStatus, TaskStatus, UserId,
+    plan_status_from_counts,
 };
 use uuid::Uuid;
 
@@ -18,7 +19,8 @@ use crate::pool::Database;
 use crate::previews;
 use crate::records::{
     Actor, AttemptRecord, JobRecord, ModuleRecord, NewAttempt, NewJob, NewPlan, Page, PageRequest,
-    PlanDetail, PlanFilter, PlanRecord, PlanStreamState, RateLimit, Regeneration, TaskRecord,
+    PlanDetail, PlanFilter, PlanRecord, PlanStreamState, ProgressRecord, RateLimit, Regeneration,
+    TaskRecord,
 };
 use crate::rows::attempts::AttemptRow;
 use crate::rows::numbers::{to_i32, to_u32};
@@ -27,6 +29,9 @@ use crate::schema::{generation_attempts, modules, plans, tasks};
 use crate::sql::attempts::{insert_attempt, numbered_attempts};
 use crate::sql::job_writes::insert_job;
 use crate::sql::plans::plan_row;
+use crate::sql::progress::{
+    discard_progress, has_progress, plan_progress, progress_of, task_progress,
+};
 use crate::sql::rate_window::{count_without_job, lock_rate_window};
 
 async fn latest_attempts(
@@ -119,8 +124,14 @@ async fn generating(conn: &mut AsyncPgConnection, plan: &PlanRecord) -> Result<b
 }
 
 /// The plan with its modules and tasks in order.
-async fn plan_detail(conn: &mut AsyncPgConnection, id: Uuid) -> Result<PlanDetail, StoreError> {
+async fn plan_detail(
+    conn: &mut AsyncPgConnection,
+    user: &UserId,
+    id: Uuid,
+) -> Result<PlanDetail, StoreError> {
     let row = plan_row(conn, id).await?;
+    let progress = plan_progress(conn, user, id).await?;
+    let statuses = task_progress(conn, user, id).await?;
     let latest = latest_attempt(conn, id).await?;
     let module_rows: Vec<ModuleRow> = modules::table
         .filter(modules::plan_id.eq(id))
@@ -146,17 +157,22 @@ async fn plan_detail(conn: &mut AsyncPgConnection, id: Uuid) -> Result<PlanDetai
             tasks: task_rows
                 .iter()
                 .filter(|t| t.module_id == m.id)
-                .map(|t| TaskRecord {
-                    id: t.id,
-                    order: to_u32(t.position),
-                    title: t.title.clone(),
-                    description: t.description.clone(),
-                    estimated_minutes: to_u32(t.estimated_minutes),
+                .map(|t| {
+                    let progress = statuses.get(&t.id);
+                    TaskRecord {
+                        id: t.id,
+                        order: to_u32(t.position),
+                        title: t.title.clone(),
+                        description: t.description.clone(),
+                        estimated_minutes: to_u32(t.estimated_minutes),
+                        status: progress.map_or(TaskStatus::NotStarted, |p| p.status()),
+                        completed_at: progress.and_then(|p| p.completed_at),
+                    }
                 })
                 .collect(),
         })
         .collect();
-    let plan = row.into_record(latest);
+    let plan = row.into_record(latest, progress);
     let generating = generating(conn, &plan).await?;
     Ok(PlanDetail {
         plan,
@@ -226,6 +242,7 @@ impl crate::ports::PlanStore for Database {
                         status: plan_status_from_counts(false, 0),
                         attempts_used: 0,
                         total_minutes: 0,
+                        progress: ProgressRecord::default(),
                         latest_attempt: None,
                         created_at,
                         updated_at,
@@ -240,8 +257,11 @@ impl crate::ports::PlanStore for Database {
     }
 
     async fn plan(&self, user: &UserId, id: PlanId) -> Result<PlanDetail, StoreError> {
-        self.as_user(user, move |conn| Box::pin(plan_detail(conn, id.as_uuid())))
-            .await
+        let owner = user.clone();
+        self.as_user(user, move |conn| {
+            Box::pin(async move { plan_detail(conn, &owner, id.as_uuid()).await })
+        })
+        .await
     }
 
     async fn plans(
@@ -262,12 +282,14 @@ impl crate::ports::PlanStore for Database {
                 } = Page::from_fetched(rows, page.size(), |r| r.id);
                 let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
                 let mut latest = latest_attempts(conn, &ids).await?;
+                let mut progress = progress_of(conn, &owner, &ids).await?;
                 let items = rows
                     .into_iter()
                     .map(|r| {
                         let pos = latest.iter().position(|(plan, _)| *plan == r.id);
                         let attempt = pos.map(|p| latest.swap_remove(p).1);
-                        r.into_record(attempt)
+                        let progress = progress.remove(&r.id).unwrap_or_default();
+                        r.into_record(attempt, progress)
                     })
                     .collect();
                 Ok(Page { items, next_cursor })
@@ -373,6 +395,7 @@ impl crate::ports::PlanStore for Database {
         &self,
         actor: &Actor,
         id: PlanId,
+        discard: bool,
         max_attempts: u32,
         limit: RateLimit,
     ) -> Result<Regeneration, StoreError> {
@@ -403,6 +426,18 @@ impl crate::ports::PlanStore for Database {
                     return Err(StoreError::InvalidState(
                         "a generation of this plan is already queued or running".into(),
                     ));
+                }
+                // Under the plan's lock: a task ticked off concurrently commits before this
+                // reads (or waits for this transaction and then finds a generation live).
+                if has_progress(conn, id.as_uuid()).await? {
+                    if !discard {
+                        return Err(StoreError::InvalidState(
+                            "the plan has progress on its tasks, which a regeneration discards: \
+                             send {\"discard_progress\": true} to regenerate anyway"
+                                .into(),
+                        ));
+                    }
+                    discard_progress(conn, id.as_uuid()).await?;
                 }
                 let used = numbered_attempts(conn, id.as_uuid()).await?;
                 if AttemptCap::next_attempt(used).is_none() {
@@ -449,6 +484,7 @@ impl crate::ports::PlanStore for Database {
     }
 
     async fn plan_stream(&self, user: &UserId, id: PlanId) -> Result<PlanStreamState, StoreError> {
+        let owner = user.clone();
         self.as_user(user, move |conn| {
             Box::pin(async move {
                 let plan = id.as_uuid();
@@ -469,7 +505,8 @@ impl crate::ports::PlanStore for Database {
                 attempts.sort_by_key(|a| a.number);
                 let in_flight = u32::try_from(attempts.len()).unwrap_or(u32::MAX) + 1;
                 let previews = previews::load(conn, plan, in_flight).await?;
-                let plan = row.into_record(latest);
+                let progress = plan_progress(conn, &owner, plan).await?;
+                let plan = row.into_record(latest, progress);
                 let generating = generating(conn, &plan).await?;
                 Ok(PlanStreamState {
                     plan,
