@@ -14,9 +14,9 @@ use syllabus_testkit::TestDb;
 use crate::error::StoreError;
 use crate::pool::{Database, PoolOptions};
 use crate::records::{JobFilter, PlanFilter};
+use crate::sql::plan_reads::plans_page_query;
 use crate::sql::progress::PROGRESS_SQL;
 use crate::stores::jobs::{OLDEST_READY_SQL, jobs_page_query};
-use crate::stores::plans::plans_page_query;
 use crate::stores::queue::{NEXT_RUN_AT_SQL, PRUNE_SQL};
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;

@@ -8,9 +8,13 @@
 //! cannot say (the domain's closed sets and bounds, constants) comes from [`fields`] through
 //! `schema_with`.
 
+mod content;
 pub(crate) mod fields;
+mod jobs;
 mod progress;
 
+pub use content::{FlashcardView, SkillTreeView};
+pub use jobs::JobView;
 pub use progress::ProgressView;
 pub(crate) use progress::{RegenerateRequest, TaskProgressRequest};
 
@@ -18,10 +22,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use syllabus_domain::{AttemptCap, FailureClass, LearningStyle, SkillLevel, TaskStatus};
-use syllabus_store::records::{
-    AttemptRecord, FlashcardRecord, JobRecord, ModuleRecord, PlanDetail, PlanRecord,
-    SkillNodeRecord, SkillTreeRecord, TaskRecord,
-};
+use syllabus_store::records::{AttemptRecord, ModuleRecord, PlanDetail, PlanRecord, TaskRecord};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -287,174 +288,6 @@ impl From<AttemptRecord> for AttemptView {
             prompt_hash: a.prompt_hash,
             error: a.error,
             created_at: r.created_at,
-        }
-    }
-}
-
-/// A job's error.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct JobErrorView {
-    message: String,
-    #[schema(schema_with = fields::names::<FailureClass>)]
-    classification: &'static str,
-}
-
-/// A job.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = Job)]
-pub struct JobView {
-    id: Uuid,
-    #[serde(rename = "type")]
-    #[schema(schema_with = fields::job_type)]
-    job_type: &'static str,
-    #[schema(schema_with = fields::job_status)]
-    status: &'static str,
-    #[schema(value_type = Object)]
-    payload: Value,
-    #[schema(value_type = Option<Object>, required)]
-    result: Option<Value>,
-    #[schema(schema_with = fields::inline_or_null::<JobErrorView>, required)]
-    error: Option<JobErrorView>,
-    attempts: u32,
-    max_attempts: u32,
-    #[schema(schema_with = fields::priority)]
-    priority: i16,
-    run_at: DateTime<Utc>,
-    created_at: DateTime<Utc>,
-    #[schema(required)]
-    started_at: Option<DateTime<Utc>>,
-    #[schema(required)]
-    completed_at: Option<DateTime<Utc>>,
-    updated_at: DateTime<Utc>,
-}
-
-impl From<JobRecord> for JobView {
-    fn from(j: JobRecord) -> Self {
-        Self {
-            id: j.id.as_uuid(),
-            job_type: j.job_type.as_str(),
-            status: j.status.as_str(),
-            payload: j.payload,
-            result: j.result,
-            error: j.error.map(|e| JobErrorView {
-                message: e.message,
-                classification: e.classification.as_str(),
-            }),
-            attempts: j.attempts,
-            max_attempts: j.max_attempts,
-            priority: j.priority,
-            run_at: j.run_at,
-            created_at: j.created_at,
-            started_at: j.started_at,
-            completed_at: j.completed_at,
-            updated_at: j.updated_at,
-        }
-    }
-}
-
-/// How a card is asked.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CardMode {
-    /// Without distractors.
-    QuestionAnswer,
-    /// With its distractors.
-    MultipleChoice,
-}
-
-/// A flashcard.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = Flashcard)]
-pub struct FlashcardView {
-    id: Uuid,
-    plan_id: Uuid,
-    #[schema(required)]
-    module_id: Option<Uuid>,
-    question: String,
-    answer: String,
-    #[schema(schema_with = fields::distractors)]
-    distractors: Vec<String>,
-    // `multiple_choice` with all its distractors, else `question_answer`.
-    #[schema(inline)]
-    mode: CardMode,
-    created_at: DateTime<Utc>,
-}
-
-impl From<FlashcardRecord> for FlashcardView {
-    fn from(c: FlashcardRecord) -> Self {
-        Self {
-            id: c.id.as_uuid(),
-            plan_id: c.plan_id.as_uuid(),
-            module_id: c.module_id,
-            question: c.question,
-            answer: c.answer,
-            mode: if c.distractors.len() == syllabus_domain::content::DISTRACTORS {
-                CardMode::MultipleChoice
-            } else {
-                CardMode::QuestionAnswer
-            },
-            distractors: c.distractors,
-            created_at: c.created_at,
-        }
-    }
-}
-
-/// A skill of a tree, with the skills under it.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = SkillNode)]
-pub struct SkillNodeView {
-    id: Uuid,
-    title: String,
-    #[schema(required)]
-    description: Option<String>,
-    #[schema(schema_with = fields::skill_depth)]
-    depth: u32,
-    #[schema(examples("1.2.3"))]
-    path: String,
-    #[schema(no_recursion)]
-    children: Vec<SkillNodeView>,
-}
-
-impl From<SkillNodeRecord> for SkillNodeView {
-    fn from(n: SkillNodeRecord) -> Self {
-        Self {
-            id: n.id,
-            title: n.title,
-            description: n.description,
-            depth: n.depth,
-            path: n.path,
-            children: n.children.into_iter().map(Self::from).collect(),
-        }
-    }
-}
-
-/// A plan's skill tree.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = SkillTree)]
-pub struct SkillTreeView {
-    id: Uuid,
-    plan_id: Uuid,
-    node_count: u32,
-    #[schema(schema_with = fields::skill_depth)]
-    depth: u32,
-    skills: Vec<SkillNodeView>,
-    created_at: DateTime<Utc>,
-}
-
-impl From<SkillTreeRecord> for SkillTreeView {
-    fn from(t: SkillTreeRecord) -> Self {
-        Self {
-            id: t.id,
-            plan_id: t.plan_id.as_uuid(),
-            node_count: t.node_count,
-            depth: t.depth,
-            skills: t.roots.into_iter().map(SkillNodeView::from).collect(),
-            created_at: t.created_at,
         }
     }
 }
