@@ -15,7 +15,7 @@ use crate::records::{
     Actor, AttemptRecord, CardContext, ClaimedJob, ContentContext, FlashcardRecord,
     GenerationInput, JobEnd, JobFilter, JobRecord, Lease, NewAttempt, NewPlan, Page, PageRequest,
     PlanDetail, PlanFilter, PlanRecord, PlanStreamState, ProgressRecord, QueueStats, RateLimit,
-    Regeneration, RunTimes, SkillTreeRecord, TaskRecord,
+    Regeneration, RunTimes, ScheduleSource, SkillTreeRecord, TaskRecord,
 };
 
 /// Plans as their owner sees them. Every method acts for one user under row-level security:
@@ -129,6 +129,17 @@ pub trait ProgressStore: Clone + Send + Sync + 'static {
         user: &UserId,
         plan: PlanId,
     ) -> impl Future<Output = Result<ProgressRecord, StoreError>> + Send;
+
+    /// What the plan's study schedule is computed from: its status, weekly hours, start and
+    /// deadline dates and its tasks not completed, in plan order, read in one transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the plan is not the user's.
+    fn schedule_source(
+        &self,
+        user: &UserId,
+        plan: PlanId,
+    ) -> impl Future<Output = Result<ScheduleSource, StoreError>> + Send;
 }
 
 /// Jobs as their owner sees them, and the database's health.

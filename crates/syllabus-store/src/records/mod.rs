@@ -16,5 +16,5 @@ pub use jobs::{
 pub use paging::{Page, PageRequest};
 pub use plans::{
     ModuleRecord, NewPlan, PlanDetail, PlanFilter, PlanRecord, PlanStreamState, PreviewRecord,
-    ProgressRecord, TaskRecord,
+    ProgressRecord, ScheduleSource, TaskRecord,
 };

@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
+use syllabus_domain::input::WeeklyHours;
+use syllabus_domain::schedule::ScheduleTask;
 use syllabus_domain::{PlanId, PlanStatus, RawPlanRequest, TaskStatus};
 use uuid::Uuid;
 
@@ -123,6 +125,23 @@ pub struct ProgressRecord {
     pub completed_modules: u32,
     /// Modules.
     pub total_modules: u32,
+}
+
+/// What a plan's study schedule is computed from (issue #20): its remaining tasks and the
+/// learner's parameters, read in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleSource {
+    /// The plan's status: a pending or failed plan has no tasks yet.
+    pub status: PlanStatus,
+    /// Its weekly hours.
+    pub weekly_hours: WeeklyHours,
+    /// Its start date, if any.
+    pub start_date: Option<NaiveDate>,
+    /// Its deadline, if any.
+    pub deadline_date: Option<NaiveDate>,
+    /// The tasks not completed (`not_started` or `in_progress`), in plan order: by module
+    /// order, then task order.
+    pub tasks: Vec<ScheduleTask>,
 }
 
 impl ProgressRecord {

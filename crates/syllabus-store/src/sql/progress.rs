@@ -1,12 +1,13 @@
 //! Task progress (issue #20) as several ports read it: a plan's tasks' statuses, the summary of a
-//! page of plans, whether a plan has any progress.
+//! page of plans, whether a plan has any progress, the tasks not yet completed.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use syllabus_domain::{TaskStatus, UserId};
+use syllabus_domain::schedule::ScheduleTask;
+use syllabus_domain::{TaskId, TaskStatus, UserId};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -170,4 +171,53 @@ pub(crate) async fn discard_progress(
             .execute(conn)
             .await?,
     )
+}
+
+/// A task not completed, as [`remaining_tasks`] reads it.
+#[derive(diesel::QueryableByName)]
+struct RemainingRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    module_order: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    task_order: i32,
+    #[diesel(sql_type = Text)]
+    title: String,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    minutes: i32,
+}
+
+/// The plan's tasks that are not completed, in plan order (module position, then task
+/// position), for its owner `user`: modules by `modules_plan_position_key`, tasks by
+/// `tasks_module_position_key`, progress by its key.
+pub(crate) async fn remaining_tasks(
+    conn: &mut AsyncPgConnection,
+    user: &UserId,
+    plan: Uuid,
+) -> Result<Vec<ScheduleTask>, StoreError> {
+    let rows: Vec<RemainingRow> = diesel::sql_query(
+        "SELECT t.id, m.position AS module_order, t.position AS task_order, t.title,
+                t.estimated_minutes AS minutes
+         FROM modules m
+         JOIN tasks t ON t.module_id = m.id
+         LEFT JOIN task_progress tp ON tp.task_id = t.id
+         WHERE m.plan_id = $1 AND m.user_id = $2
+           AND tp.status IS DISTINCT FROM 'completed'
+         ORDER BY m.position, t.position",
+    )
+    .bind::<SqlUuid, _>(plan)
+    .bind::<Text, _>(user.as_str().to_owned())
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ScheduleTask {
+            id: TaskId::from_uuid(r.id),
+            module_order: count(i64::from(r.module_order)),
+            task_order: count(i64::from(r.task_order)),
+            title: r.title,
+            minutes: count(i64::from(r.minutes)),
+        })
+        .collect())
 }

@@ -1,19 +1,21 @@
 //! [`ProgressStore`](crate::ports::ProgressStore) on [`Database`]: setting a task's progress and
-//! reading a plan's (issue #20).
+//! reading a plan's, and what its study schedule is computed from (issue #20).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use syllabus_domain::input::WeeklyHours;
 use syllabus_domain::{PlanId, TaskStatus, UserId};
 use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::locks::{PlanLock, lock_plan};
 use crate::pool::Database;
-use crate::records::{ProgressRecord, TaskRecord};
+use crate::records::{ProgressRecord, ScheduleSource, TaskRecord};
 use crate::rows::numbers::to_u32;
-use crate::sql::progress::plan_progress;
+use crate::sql::plans::plan_row;
+use crate::sql::progress::{plan_progress, remaining_tasks};
 
 /// A task with its plan, as the owner sees it.
 #[derive(diesel::QueryableByName)]
@@ -137,6 +139,33 @@ impl crate::ports::ProgressStore for Database {
                     return Err(StoreError::NotFound);
                 }
                 plan_progress(conn, &owner, plan.as_uuid()).await
+            })
+        })
+        .await
+    }
+
+    async fn schedule_source(
+        &self,
+        user: &UserId,
+        plan: PlanId,
+    ) -> Result<ScheduleSource, StoreError> {
+        let owner = user.clone();
+        self.as_user(user, move |conn| {
+            Box::pin(async move {
+                // Under row-level security another user's plan is not found.
+                let row = plan_row(conn, plan.as_uuid()).await?;
+                let tasks = remaining_tasks(conn, &owner, plan.as_uuid()).await?;
+                let weekly_hours = WeeklyHours::new(i64::from(row.weekly_hours))
+                    .ok_or_else(|| StoreError::Unexpected("weekly_hours out of range".into()))?;
+                let (start_date, deadline_date) = (row.start_date, row.deadline_date);
+                let status = row.into_record(None, ProgressRecord::default()).status;
+                Ok(ScheduleSource {
+                    status,
+                    weekly_hours,
+                    start_date,
+                    deadline_date,
+                    tasks,
+                })
             })
         })
         .await
