@@ -83,6 +83,16 @@ pub fn configure<S: Stores>(cfg: &mut web::ServiceConfig) {
                     "PUT",
                 ))
                 .service(resource(
+                    "/plans/{id}/schedule",
+                    vec![get().to(h::get_schedule::<S>)],
+                    "GET",
+                ))
+                .service(resource(
+                    "/plans/{id}/schedule.ics",
+                    vec![get().to(h::get_schedule_ics::<S>)],
+                    "GET",
+                ))
+                .service(resource(
                     "/plans/{id}/flashcards",
                     vec![
                         post().to(h::create_flashcards::<S>),

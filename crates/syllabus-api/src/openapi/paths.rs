@@ -20,8 +20,8 @@ use super::texts;
 use crate::wire::fields::reference;
 use crate::wire::{
     AttemptView, DevSignInRequest, FlashcardView, ItemsView, JobView, ListView, MintedView,
-    ModuleEventView, PlanView, ProgressView, RegenerateRequest, SessionView, SkillTreeView,
-    TaskProgressRequest, TaskView,
+    ModuleEventView, PlanView, ProgressView, RegenerateRequest, ScheduleView, SessionView,
+    SkillTreeView, TaskProgressRequest, TaskView,
 };
 use syllabus_domain::{JobStatus, JobType, PlanStatus};
 
@@ -268,6 +268,51 @@ pub(super) fn paths() -> Paths {
             .errors(&BODY)
             .errors(&[NotFound, RateLimited])
             .errors(&STORE),
+    );
+    add(
+        "/api/v1/plans/{id}/schedule",
+        Get,
+        Op::new(
+            "getSchedule",
+            "The plan's remaining tasks in dated study sessions, and the deadline fit",
+        )
+        .description(
+            "Completed tasks are left out; sessions start on the later of the learner's date \
+             today (in `tz`) and the plan's start date and fill each study day with its share \
+             of the weekly hours. A plan without tasks yet, with nothing left or with 0 weekly \
+             hours is a 200 whose `kind` says so, without sessions.",
+        )
+        .params([id(), requests::time_zone()])
+        .answer(200, json("The schedule", of::<ScheduleView>()).build())
+        .errors(&[BadRequest, NotFound])
+        .errors(&STORE),
+    );
+    add(
+        "/api/v1/plans/{id}/schedule.ics",
+        Get,
+        Op::new(
+            "getScheduleCalendar",
+            "The plan's schedule as an iCalendar file (RFC 5545)",
+        )
+        .description(
+            "One all-day event per session (DTSTART;VALUE=DATE the session's date, DTEND the \
+             next day), its tasks in DESCRIPTION. UIDs are `{plan id}-{date}@syllabus`, so a \
+             calendar re-importing the file updates events instead of duplicating them. No \
+             events when there is no schedule.",
+        )
+        .params([id(), requests::time_zone()])
+        .answer(
+            200,
+            ResponseBuilder::new()
+                .description("The calendar")
+                .content(
+                    "text/calendar",
+                    Content::new(Some(ObjectBuilder::new().schema_type(Type::String).build())),
+                )
+                .build(),
+        )
+        .errors(&[BadRequest, NotFound])
+        .errors(&STORE),
     );
     add(
         "/api/v1/plans/{id}/flashcards",

@@ -248,6 +248,16 @@ fn names_of_strs(values: &[&str]) -> ObjectBuilder {
         .enum_values(Some(values.iter().copied()))
 }
 
+/// `?tz=`: the learner's IANA time zone, which decides what "today" is.
+pub(crate) fn time_zone() -> Parameter {
+    query("tz", string().default(Some(json!("UTC"))))
+        .description(Some(
+            "The learner's IANA time zone (`Europe/Paris`); the schedule starts on their date \
+             today there. An unknown name is a 400 naming `tz`.",
+        ))
+        .build()
+}
+
 /// `?limit=&cursor=`.
 pub(crate) fn paging() -> [Parameter; 2] {
     [

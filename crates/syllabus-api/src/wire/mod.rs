@@ -12,11 +12,13 @@ mod content;
 pub(crate) mod fields;
 mod jobs;
 mod progress;
+mod schedule;
 
 pub use content::{FlashcardView, SkillTreeView};
 pub use jobs::JobView;
 pub use progress::ProgressView;
 pub(crate) use progress::{RegenerateRequest, TaskProgressRequest};
+pub use schedule::ScheduleView;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
