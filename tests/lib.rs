@@ -160,6 +160,8 @@ pub struct Answer {
     pub headers: HeaderMap,
     /// JSON body (`Null` when empty or not JSON).
     pub body: Value,
+    /// The body as text (for answers that are not JSON, such as a calendar).
+    pub text: String,
 }
 
 impl Answer {
@@ -327,6 +329,7 @@ impl App {
             status,
             headers,
             body,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
         })
     }
 

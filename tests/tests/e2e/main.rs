@@ -11,4 +11,5 @@ mod outage;
 mod plans;
 mod progress;
 mod queue;
+mod schedule;
 mod web;
