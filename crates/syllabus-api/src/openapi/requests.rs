@@ -248,14 +248,22 @@ fn names_of_strs(values: &[&str]) -> ObjectBuilder {
         .enum_values(Some(values.iter().copied()))
 }
 
-/// `?tz=`: the learner's IANA time zone, which decides what "today" is.
+/// `?tz=`: the learner's IANA time zone, which decides what "today" is: one of the names of the
+/// time-zone database the API parses with (`chrono_tz::TZ_VARIANTS`), so a client can check it.
 pub(crate) fn time_zone() -> Parameter {
-    query("tz", string().default(Some(json!("UTC"))))
-        .description(Some(
-            "The learner's IANA time zone (`Europe/Paris`); the schedule starts on their date \
+    let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
+    query(
+        "tz",
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(names))
+            .default(Some(json!("UTC"))),
+    )
+    .description(Some(
+        "The learner's IANA time zone (`Europe/Paris`); the schedule starts on their date \
              today there. An unknown name is a 400 naming `tz`.",
-        ))
-        .build()
+    ))
+    .build()
 }
 
 /// `?limit=&cursor=`.
