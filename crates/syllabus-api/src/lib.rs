@@ -82,6 +82,16 @@ pub fn configure<S: Stores>(cfg: &mut web::ServiceConfig) {
                     "POST",
                 ))
                 .service(resource(
+                    "/plans/{id}/fork",
+                    vec![post().to(h::fork_plan::<S>)],
+                    "POST",
+                ))
+                .service(resource(
+                    "/public/plans/{id}",
+                    vec![get().to(h::public_plan::<S>)],
+                    "GET",
+                ))
+                .service(resource(
                     "/tasks/{id}/progress",
                     vec![put().to(h::set_task_progress::<S>)],
                     "PUT",

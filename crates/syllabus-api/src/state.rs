@@ -2,7 +2,7 @@
 //! events, the [`Settings`] and the gates of held requests ([`AppState`]).
 
 use syllabus_store::records::RateLimit;
-use syllabus_store::{ContentStore, JobEvents, JobStore, PlanStore, ProgressStore};
+use syllabus_store::{ContentStore, JobEvents, JobStore, PlanStore, ProgressStore, SharingStore};
 
 use crate::limits::{Gates, Limits};
 
@@ -71,5 +71,5 @@ impl<S> AppState<S> {
 }
 
 /// Everything the handlers need from the store.
-pub trait Stores: PlanStore + JobStore + ContentStore + ProgressStore {}
-impl<T: PlanStore + JobStore + ContentStore + ProgressStore> Stores for T {}
+pub trait Stores: PlanStore + JobStore + ContentStore + ProgressStore + SharingStore {}
+impl<T: PlanStore + JobStore + ContentStore + ProgressStore + SharingStore> Stores for T {}

@@ -10,12 +10,14 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Deserializer};
 
+use crate::input::StringEnum as _;
 use crate::input::{
     InputError, NOTES_MAX_CHARS, WEEKLY_HOURS_MAX, WeeklyHours, check_dates, parse_date,
     parse_study_days,
 };
 use crate::issues::Issues;
 use crate::schedule::StudyDays;
+use crate::sharing::Visibility;
 use crate::text::{Sanitized, sanitize};
 
 /// One field of a merge patch.
@@ -63,12 +65,13 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
 }
 
 /// The names of the fields a plan's changes may hold, in the order the document lists them.
-pub const CHANGEABLE_FIELDS: [&str; 5] = [
+pub const CHANGEABLE_FIELDS: [&str; 6] = [
     "weekly_hours",
     "study_days",
     "start_date",
     "deadline_date",
     "notes",
+    "visibility",
 ];
 
 /// Changes as a client sent them.
@@ -85,6 +88,8 @@ pub struct RawPlanChanges {
     pub deadline_date: Patch<String>,
     /// Notes or `null`.
     pub notes: Patch<String>,
+    /// `private` or `public`; `null` is refused.
+    pub visibility: Patch<String>,
 }
 
 /// Valid changes, each field kept, cleared or set.
@@ -100,6 +105,8 @@ pub struct PlanChanges {
     pub deadline_date: Patch<NaiveDate>,
     /// New notes, sanitized like a new plan's; blank notes clear them.
     pub notes: Patch<Sanitized>,
+    /// Who may read the plan from now on.
+    pub visibility: Option<Visibility>,
 }
 
 impl PlanChanges {
@@ -145,6 +152,14 @@ impl PlanChanges {
         {
             issues.push("notes", crate::fields::NUL_MESSAGE);
         }
+        let visibility = match &raw.visibility {
+            Patch::Keep => Some(None),
+            Patch::Clear => None,
+            Patch::Set(v) => Visibility::from_wire(v).map(Some),
+        };
+        if visibility.is_none() {
+            issues.push("visibility", Visibility::expected());
+        }
         let notes = match raw.notes {
             Patch::Set(text) => {
                 let notes = sanitize(&text, NOTES_MAX_CHARS);
@@ -158,18 +173,27 @@ impl PlanChanges {
             Patch::Clear => Patch::Clear,
             Patch::Keep => Patch::Keep,
         };
-        match (weekly_hours, study_days, start_date, deadline_date) {
-            (Some(weekly_hours), Some(study_days), Some(start_date), Some(deadline_date))
-                if issues.is_empty() =>
-            {
-                Ok(Self {
-                    weekly_hours,
-                    study_days,
-                    start_date,
-                    deadline_date,
-                    notes,
-                })
-            }
+        match (
+            weekly_hours,
+            study_days,
+            start_date,
+            deadline_date,
+            visibility,
+        ) {
+            (
+                Some(weekly_hours),
+                Some(study_days),
+                Some(start_date),
+                Some(deadline_date),
+                Some(visibility),
+            ) if issues.is_empty() => Ok(Self {
+                weekly_hours,
+                study_days,
+                start_date,
+                deadline_date,
+                notes,
+                visibility,
+            }),
             _ => Err(InputError(issues)),
         }
     }
@@ -199,6 +223,7 @@ impl PlanChanges {
             && self.start_date.is_keep()
             && self.deadline_date.is_keep()
             && self.notes.is_keep()
+            && self.visibility.is_none()
     }
 }
 
@@ -290,6 +315,19 @@ mod tests {
             cleared.dates(Some(day("2026-04-01")), Some(day("2026-03-01"))),
             Ok((Some(day("2026-04-01")), None))
         );
+    }
+
+    #[test]
+    fn visibility_is_private_or_public_never_null() {
+        let c = parse(serde_json::json!({"visibility": "public"})).unwrap_or_default();
+        assert_eq!(c.visibility, Some(Visibility::Public));
+        assert!(!c.is_empty());
+        for bad in [serde_json::json!(null), serde_json::json!("shared")] {
+            let err = parse(serde_json::json!({ "visibility": bad }))
+                .err()
+                .unwrap_or_default();
+            assert_eq!(err, ["visibility: must be one of: private, public"]);
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod progress;
 pub mod rate_limit;
 pub mod schedule;
 pub mod secret;
+pub mod sharing;
 pub mod status;
 pub mod text;
 
@@ -32,6 +33,7 @@ pub use schedule::{
     StudyDays, schedule,
 };
 pub use secret::Secret;
+pub use sharing::{Origin, Visibility};
 pub use status::{
     AttemptCap, AttemptOutcome, PlanStatus, derive_plan_status, plan_status_from_counts,
 };

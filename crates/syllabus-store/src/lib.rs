@@ -23,5 +23,6 @@ pub use migrate::{MIGRATIONS_LOCK_KEY, run_migrations};
 pub use pool::{Database, PoolOptions};
 pub use ports::{
     ContentJobStore, ContentStore, GenerationStore, JobStore, PlanStore, ProgressStore, QueueStore,
+    SharingStore,
 };
 pub use records::Regeneration;

@@ -226,6 +226,20 @@ impl Database {
         self.scoped("syllabus.scope", "system".to_owned(), f).await
     }
 
+    /// Runs `f` in a transaction of the public view (issue #21), for no user: row-level
+    /// security shows only public plans with their modules and tasks, and no other row of any
+    /// table (`migrations/…_share_fork`).
+    ///
+    /// # Errors
+    /// Whatever `f` returns, or the store's own errors; the transaction is rolled back on error.
+    pub(crate) async fn as_public<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send,
+        F: for<'r> FnOnce(&'r mut AsyncPgConnection) -> TxFuture<'r, T> + Send,
+    {
+        self.scoped("syllabus.scope", "public".to_owned(), f).await
+    }
+
     /// Runs `f` in a transaction whose first statement sets `setting` to `value` for that
     /// transaction only (`set_config(…, true)`): the pooled connection keeps nothing of it.
     async fn scoped<T, F>(

@@ -467,3 +467,30 @@ pub trait ContentJobStore: Clone + Send + Sync + 'static {
         end: JobEnd,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
+
+/// Public plans and copies of plans (issue #21).
+pub trait SharingStore: Clone + Send + Sync + 'static {
+    /// A public plan with its modules and tasks, read in the public scope of row-level security
+    /// (no user: no progress, no attempt).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when no public plan has this id (a private plan is not found,
+    /// exactly like a missing one).
+    fn public_plan(
+        &self,
+        id: PlanId,
+    ) -> impl Future<Output = Result<PlanDetail, StoreError>> + Send;
+
+    /// Copies a plan the user may read (their own, or a public one) into a new private plan of
+    /// theirs: `origin` `template`, `forked_from` the source, its modules and tasks with new ids,
+    /// no progress and no attempts. Another user's notes, dates and study days are not copied.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the plan is neither theirs nor public;
+    /// [`StoreError::InvalidState`] when it has no modules yet.
+    fn fork_plan(
+        &self,
+        user: &UserId,
+        id: PlanId,
+    ) -> impl Future<Output = Result<PlanDetail, StoreError>> + Send;
+}

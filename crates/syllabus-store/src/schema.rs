@@ -25,6 +25,9 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         study_days -> Int2,
+        visibility -> Text,
+        origin -> Text,
+        forked_from -> Nullable<Uuid>,
     }
 }
 

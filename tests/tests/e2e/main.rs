@@ -13,4 +13,5 @@ mod plans;
 mod progress;
 mod queue;
 mod schedule;
+mod sharing;
 mod web;

@@ -1,7 +1,7 @@
 //! The endpoints of SPEC §3, one file per resource: `plans` (`/plans`, `/plans/{id}`, its
 //! attempts and regeneration), `progress` (`/tasks/{id}/progress`), `content` (flashcards, distractors, the skill tree), `jobs`
 //! (`/jobs`, a job, cancel and retry), `events` (the event streams of a plan and a job),
-//! `session` (who is signed in, development sign-in) and `service` (health, readiness, metrics,
+//! `session` (who is signed in, development sign-in), `sharing` (the public view of a plan, forks) and `service` (health, readiness, metrics,
 //! the OpenAPI document, the 404 of unknown paths). `support` and `wait` hold what several share.
 //!
 //! Every handler that needs a user takes [`Caller`](crate::auth::Caller) before its body, so a
@@ -15,6 +15,7 @@ mod progress;
 mod schedule;
 mod service;
 mod session;
+mod sharing;
 mod support;
 mod wait;
 
@@ -30,3 +31,4 @@ pub(crate) use progress::set_task_progress;
 pub(crate) use schedule::{get_schedule, get_schedule_ics};
 pub(crate) use service::{healthz, metrics, not_found, openapi, readyz};
 pub(crate) use session::{dev_sign_in, session};
+pub(crate) use sharing::{fork_plan, public_plan};

@@ -22,8 +22,8 @@ use crate::problem::Body as Problem;
 use crate::wire::fields::{MODULE_PREVIEW, reference};
 use crate::wire::{
     DevSignInRequest, FlashcardView, JobView, MintedView, ModuleEventView, ModuleView, PlanView,
-    ProgressView, RegenerateRequest, ScheduleView, SessionView, SkillTreeView, TaskProgressRequest,
-    TaskView,
+    ProgressView, PublicPlanView, RegenerateRequest, ScheduleView, SessionView, SkillTreeView,
+    TaskProgressRequest, TaskView,
 };
 
 /// The name of a streamed module's task's schema (a `Task` without id).
@@ -66,6 +66,7 @@ fn components() -> Components {
     register::<DevSignInRequest>(&mut schemas);
     register::<ProgressView>(&mut schemas);
     register::<ScheduleView>(&mut schemas);
+    register::<PublicPlanView>(&mut schemas);
     register::<TaskProgressRequest>(&mut schemas);
     register::<RegenerateRequest>(&mut schemas);
     register::<MintedView<'static>>(&mut schemas);

@@ -20,8 +20,8 @@ use super::texts;
 use crate::wire::fields::reference;
 use crate::wire::{
     AttemptView, DevSignInRequest, FlashcardView, ItemsView, JobView, ListView, MintedView,
-    ModuleEventView, PlanView, ProgressView, RegenerateRequest, ScheduleView, SessionView,
-    SkillTreeView, TaskProgressRequest, TaskView,
+    ModuleEventView, PlanView, ProgressView, PublicPlanView, RegenerateRequest, ScheduleView,
+    SessionView, SkillTreeView, TaskProgressRequest, TaskView,
 };
 use syllabus_domain::{JobStatus, JobType, PlanStatus};
 
@@ -269,6 +269,50 @@ pub(super) fn paths() -> Paths {
             .errors(&BODY)
             .errors(&[NotFound, RateLimited])
             .errors(&STORE),
+    );
+    add(
+        "/api/v1/plans/{id}/fork",
+        Post,
+        Op::new(
+            "forkPlan",
+            "Copy a plan (your own, or a public one) into a new private plan of yours",
+        )
+        .description(
+            "The copy has `origin: template`, `forked_from` the source, the source's modules \
+             and tasks with new ids, no progress and no attempts. Another user's notes, dates \
+             and study days are not copied. A private plan of someone else is 404, exactly as a \
+             missing one.",
+        )
+        .params([id()])
+        .answer(
+            201,
+            json("The copy", of::<PlanView>())
+                .header("Location", location())
+                .build(),
+        )
+        .answer(
+            409,
+            problem("INVALID_STATE: the plan has no modules yet (pending or failed)"),
+        )
+        .errors(&[NotFound, RateLimited])
+        .errors(&STORE),
+    );
+    add(
+        "/api/v1/public/plans/{id}",
+        Get,
+        Op::new(
+            "getPublicPlan",
+            "A public plan, readable by anyone (no token needed)",
+        )
+        .description(
+            "Its topic, parameters, origin, modules and tasks; never its owner, notes, dates, \
+             attempts or progress. Read under row-level security's public scope: a private plan \
+             is 404, exactly as a missing one.",
+        )
+        .public()
+        .params([id()])
+        .answer(200, json("The public plan", of::<PublicPlanView>()).build())
+        .errors(&[NotFound, Internal, Unavailable]),
     );
     add(
         "/api/v1/tasks/{id}/progress",

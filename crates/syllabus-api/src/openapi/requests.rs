@@ -6,7 +6,7 @@
 use serde_json::json;
 use syllabus_domain::input::{NOTES_MAX_CHARS, TOPIC_MAX_CHARS, TOPIC_MIN_CHARS};
 use syllabus_domain::jobs::{DEFAULT_CARDS, MAX_CARDS};
-use syllabus_domain::{JobType, LearningStyle, SkillLevel};
+use syllabus_domain::{JobType, LearningStyle, SkillLevel, Visibility};
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{
     AdditionalProperties, AnyOfBuilder, ObjectBuilder, Schema, SchemaFormat, Type,
@@ -119,6 +119,12 @@ pub(crate) fn plan_changes() -> Schema {
                         grouped(NOTES_MAX_CHARS)
                     ))),
             ),
+        )
+        .property(
+            "visibility",
+            names_of::<Visibility>().description(Some(
+                "public: anyone may read the plan's content at /api/v1/public/plans/{id}.",
+            )),
         )
         .additional_properties(Some(AdditionalProperties::FreeForm(false)))
         .into()

@@ -13,17 +13,21 @@ pub(crate) mod fields;
 mod jobs;
 mod progress;
 mod schedule;
+mod sharing;
 
 pub use content::{FlashcardView, SkillTreeView};
 pub use jobs::JobView;
 pub use progress::ProgressView;
 pub(crate) use progress::{RegenerateRequest, TaskProgressRequest};
 pub use schedule::ScheduleView;
+pub use sharing::PublicPlanView;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use syllabus_domain::{AttemptCap, FailureClass, LearningStyle, SkillLevel, TaskStatus};
+use syllabus_domain::{
+    AttemptCap, FailureClass, LearningStyle, Origin, SkillLevel, TaskStatus, Visibility,
+};
 use syllabus_store::records::{AttemptRecord, ModuleRecord, PlanDetail, PlanRecord, TaskRecord};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -78,6 +82,16 @@ pub struct PlanView {
     /// The days of the week the plan is studied on, Monday first (every day by default).
     #[schema(schema_with = fields::study_days)]
     study_days: Vec<String>,
+    /// Who may read it: `private` (its owner) or `public` (anyone, through
+    /// `/api/v1/public/plans/{id}`).
+    #[schema(schema_with = fields::names::<Visibility>)]
+    visibility: &'static str,
+    /// Where its content came from: `ai` (generated), `template` (a fork), `manual`.
+    #[schema(schema_with = fields::names::<Origin>)]
+    origin: &'static str,
+    /// The plan a fork copied (it may since have been deleted or made private).
+    #[schema(required)]
+    forked_from: Option<Uuid>,
     #[schema(schema_with = fields::plan_status)]
     status: &'static str,
     #[schema(inline)]
@@ -111,6 +125,9 @@ impl PlanView {
             start_date: p.request.start_date,
             deadline_date: p.request.deadline_date,
             study_days: p.request.study_days.unwrap_or_default(),
+            visibility: p.visibility.as_str(),
+            origin: p.origin.as_str(),
+            forked_from: p.forked_from.map(|f| f.as_uuid()),
             status: p.status.as_str(),
             input: InputView {
                 topic_truncated: p.topic_truncated,

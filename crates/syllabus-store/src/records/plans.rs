@@ -5,7 +5,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use syllabus_domain::input::WeeklyHours;
 use syllabus_domain::schedule::ScheduleTask;
-use syllabus_domain::{PlanId, PlanStatus, RawPlanRequest, StudyDays, TaskStatus};
+use syllabus_domain::{
+    Origin, PlanId, PlanStatus, RawPlanRequest, StudyDays, TaskStatus, Visibility,
+};
 use uuid::Uuid;
 
 use super::generation::AttemptRecord;
@@ -35,6 +37,12 @@ pub struct PlanRecord {
     pub progress: ProgressRecord,
     /// The newest attempt.
     pub latest_attempt: Option<AttemptRecord>,
+    /// Who may read it.
+    pub visibility: Visibility,
+    /// Where its content came from.
+    pub origin: Origin,
+    /// The plan a fork copied.
+    pub forked_from: Option<PlanId>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Updated.

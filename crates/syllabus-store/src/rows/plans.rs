@@ -4,7 +4,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool};
-use syllabus_domain::{PlanId, RawPlanRequest, StudyDays, plan_status_from_counts};
+use syllabus_domain::{
+    Origin, PlanId, RawPlanRequest, StudyDays, Visibility, plan_status_from_counts,
+};
 use uuid::Uuid;
 
 use super::numbers::to_u32;
@@ -14,7 +16,8 @@ use crate::schema::{modules, plans, tasks};
 pub(crate) const PLAN_COLUMNS: &str = "
     p.id, p.topic, p.topic_truncated, p.topic_original_length, p.notes, p.notes_truncated,
     p.notes_original_length, p.skill_level, p.weekly_hours, p.learning_style, p.start_date,
-    p.deadline_date, p.study_days, p.created_at, p.updated_at,
+    p.deadline_date, p.study_days, p.visibility, p.origin, p.forked_from, p.created_at,
+    p.updated_at,
     EXISTS (SELECT 1 FROM modules m WHERE m.plan_id = p.id) AS has_modules,
     (SELECT count(*) FROM generation_attempts a
         WHERE a.plan_id = p.id AND a.number IS NOT NULL AND a.status = 'failure') AS failed_attempts,
@@ -47,6 +50,9 @@ pub(crate) struct PlanRow {
     pub(crate) start_date: Option<NaiveDate>,
     pub(crate) deadline_date: Option<NaiveDate>,
     pub(crate) study_days: i16,
+    pub(crate) visibility: String,
+    pub(crate) origin: String,
+    pub(crate) forked_from: Option<Uuid>,
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
     #[diesel(sql_type = Bool)]
@@ -95,6 +101,9 @@ impl PlanRow {
             total_minutes: to_u32(self.total_minutes),
             progress,
             latest_attempt,
+            visibility: self.visibility.parse().unwrap_or(Visibility::Private),
+            origin: self.origin.parse().unwrap_or(Origin::Ai),
+            forked_from: self.forked_from.map(PlanId::from_uuid),
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -119,6 +128,8 @@ pub(crate) struct PlanInsert<'a> {
     pub(crate) start_date: Option<NaiveDate>,
     pub(crate) deadline_date: Option<NaiveDate>,
     pub(crate) study_days: i16,
+    pub(crate) origin: &'a str,
+    pub(crate) forked_from: Option<Uuid>,
 }
 
 /// What a change of a plan writes: `None` leaves a column as it is; `Some(None)` sets NULL.
@@ -132,6 +143,7 @@ pub(crate) struct PlanChangeset<'a> {
     pub(crate) notes: Option<Option<&'a str>>,
     pub(crate) notes_truncated: Option<bool>,
     pub(crate) notes_original_length: Option<Option<i32>>,
+    pub(crate) visibility: Option<&'static str>,
 }
 
 /// [`StudyDays`] from `plans.study_days` (its CHECK keeps it 1–127).

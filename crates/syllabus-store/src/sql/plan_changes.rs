@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use syllabus_domain::{Patch, PlanChanges, StudyDays};
+use syllabus_domain::{Patch, PlanChanges, StudyDays, Visibility};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -61,6 +61,7 @@ pub(crate) async fn change_plan(
                 notes: notes.map(|n| n.0),
                 notes_truncated: notes.map(|n| n.1),
                 notes_original_length: notes.map(|n| n.2),
+                visibility: changes.visibility.map(Visibility::as_str),
             },
             plans::updated_at.eq(diesel::dsl::now),
         ))

@@ -114,16 +114,31 @@ pub(crate) async fn generating(
     }
 }
 
-/// The plan with its modules and tasks in order.
+/// The plan with its modules and tasks in order, with `user`'s progress.
 pub(crate) async fn plan_detail(
     conn: &mut AsyncPgConnection,
     user: &UserId,
     id: Uuid,
 ) -> Result<PlanDetail, StoreError> {
+    plan_detail_of(conn, Some(user), id).await
+}
+
+/// The plan with its modules and tasks in order; with `user`, their progress and the plan's
+/// latest attempt, without (the public view) neither.
+pub(crate) async fn plan_detail_of(
+    conn: &mut AsyncPgConnection,
+    user: Option<&UserId>,
+    id: Uuid,
+) -> Result<PlanDetail, StoreError> {
     let row = plan_row(conn, id).await?;
-    let progress = plan_progress(conn, user, id).await?;
-    let statuses = task_progress(conn, user, id).await?;
-    let latest = latest_attempt(conn, id).await?;
+    let (progress, statuses, latest) = match user {
+        Some(user) => (
+            plan_progress(conn, user, id).await?,
+            task_progress(conn, user, id).await?,
+            latest_attempt(conn, id).await?,
+        ),
+        None => Default::default(),
+    };
     let module_rows: Vec<ModuleRow> = modules::table
         .filter(modules::plan_id.eq(id))
         .order(modules::position)

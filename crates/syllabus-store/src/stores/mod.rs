@@ -9,3 +9,4 @@ pub(crate) mod jobs;
 pub(crate) mod plans;
 mod progress;
 pub(crate) mod queue;
+mod sharing;

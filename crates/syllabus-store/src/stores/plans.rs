@@ -6,7 +6,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use syllabus_domain::{
-    AttemptCap, FailureClass, JobType, PlanChanges, PlanId, UserId, plan_status_from_counts,
+    AttemptCap, FailureClass, JobType, Origin, PlanChanges, PlanId, UserId, Visibility,
+    plan_status_from_counts,
 };
 use uuid::Uuid;
 
@@ -64,6 +65,8 @@ impl crate::ports::PlanStore for Database {
                             start_date: plan.start_date,
                             deadline_date: plan.deadline_date,
                             study_days: i16::from(plan.study_days.bits()),
+                            origin: Origin::Ai.as_str(),
+                            forked_from: None,
                         })
                         .returning((plans::created_at, plans::updated_at))
                         .get_result(conn)
@@ -95,6 +98,9 @@ impl crate::ports::PlanStore for Database {
                         total_minutes: 0,
                         progress: ProgressRecord::default(),
                         latest_attempt: None,
+                        visibility: Visibility::Private,
+                        origin: Origin::Ai,
+                        forked_from: None,
                         created_at,
                         updated_at,
                     },
