@@ -8,7 +8,9 @@ one of the plan's), which the body names, not the path.
 
 POST /api/v1/plans refuses a deadline_date before start_date: a relation between two fields that
 JSON Schema cannot state, so generated bodies get their two dates in order. Each date keeps its
-own (valid or invalid) value, so negative cases stay negative.
+own (valid or invalid) value, so negative cases stay negative. PATCH /api/v1/plans/{id} checks
+the same relation against the dates the plan keeps: a patch that sets one valid date clears the
+other (null), so it cannot fall on the wrong side of a stored one.
 """
 
 import datetime
@@ -26,11 +28,19 @@ def _date(value):
 @schemathesis.hook
 def map_body(context, body):
     op = context.operation
-    if op is None or op.method.upper() != "POST" or op.path != "/api/v1/plans" or not isinstance(body, dict):
+    if op is None or not isinstance(body, dict):
+        return body
+    create = op.method.upper() == "POST" and op.path == "/api/v1/plans"
+    patch = op.method.upper() == "PATCH" and op.path == "/api/v1/plans/{id}"
+    if not (create or patch):
         return body
     start, deadline = _date(body.get("start_date")), _date(body.get("deadline_date"))
     if start and deadline and deadline < start:
         body = dict(body, start_date=body["deadline_date"], deadline_date=body["start_date"])
+    elif patch and start and "deadline_date" not in body:
+        body = dict(body, deadline_date=None)
+    elif patch and deadline and "start_date" not in body:
+        body = dict(body, start_date=None)
     return body
 
 

@@ -28,7 +28,7 @@ pub use state::{AppState, DEFAULT_JOB_MAX_ATTEMPTS, SSE_KEEPALIVE, Settings, Sto
 /// 405 problem with `Allow`, a path it does not know a 404 problem.
 pub fn configure<S: Stores>(cfg: &mut web::ServiceConfig) {
     use handlers as h;
-    use web::{delete, get, head, post, put};
+    use web::{delete, get, head, patch, post, put};
     cfg.service(resource("/healthz", vec![get().to(h::healthz)], "GET"))
         .service(resource("/readyz", vec![get().to(h::readyz::<S>)], "GET"))
         .service(resource("/metrics", vec![get().to(h::metrics::<S>)], "GET"))
@@ -59,8 +59,12 @@ pub fn configure<S: Stores>(cfg: &mut web::ServiceConfig) {
                 ))
                 .service(resource(
                     "/plans/{id}",
-                    vec![get().to(h::get_plan::<S>), delete().to(h::delete_plan::<S>)],
-                    "GET, DELETE",
+                    vec![
+                        get().to(h::get_plan::<S>),
+                        patch().to(h::update_plan::<S>),
+                        delete().to(h::delete_plan::<S>),
+                    ],
+                    "GET, PATCH, DELETE",
                 ))
                 .service(resource(
                     "/plans/{id}/attempts",

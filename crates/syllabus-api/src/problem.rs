@@ -298,6 +298,7 @@ impl From<StoreError> for ApiError {
                 syllabus_domain::rate_limit::retry_after_seconds(retry_after),
             ),
             StoreError::InvalidState(detail) => Self::invalid_state(detail),
+            StoreError::Invalid(issues) => Self::issues(&issues),
             StoreError::Unavailable(e) => {
                 tracing::error!(error = %e, "database unavailable");
                 Self::unavailable()

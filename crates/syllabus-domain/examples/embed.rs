@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         learning_style: "practice".into(),
         start_date: Some("2027-01-04".into()),
         deadline_date: Some("2027-03-29".into()),
+        study_days: Some(vec!["monday".into(), "thursday".into(), "saturday".into()]),
     };
     match PlanRequest::parse(&raw) {
         Ok(request) => {

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::issues::Issues;
+use crate::schedule::StudyDays;
 use crate::text::{Sanitized, sanitize};
 
 /// Longest topic kept, in characters; longer topics are truncated, never rejected.
@@ -153,6 +154,10 @@ pub struct RawPlanRequest {
     /// ISO date, not before `start_date`.
     #[serde(default)]
     pub deadline_date: Option<String>,
+    /// The days of the week the learner studies on (`"monday"` … `"sunday"`); every day when
+    /// absent.
+    #[serde(default)]
+    pub study_days: Option<Vec<String>>,
 }
 
 /// A valid, sanitized plan request.
@@ -173,6 +178,8 @@ pub struct PlanRequest {
     pub start_date: Option<NaiveDate>,
     /// Optional deadline, never before `start_date`.
     pub deadline_date: Option<NaiveDate>,
+    /// The days sessions may fall on (every day by default).
+    pub study_days: StudyDays,
 }
 
 /// Every invalid field of a request, by field name.
@@ -232,11 +239,13 @@ impl PlanRequest {
         }
         let start_date = parse_date(raw.start_date.as_deref(), "start_date", &mut issues);
         let deadline_date = parse_date(raw.deadline_date.as_deref(), "deadline_date", &mut issues);
-        if let (Some(start), Some(deadline)) = (start_date, deadline_date)
-            && deadline < start
-        {
-            issues.push("deadline_date", "must not be before start_date");
-        }
+        check_dates(start_date, deadline_date, &mut issues);
+        let study_days = raw
+            .study_days
+            .as_deref()
+            .map_or(Some(StudyDays::ALL), |days| {
+                parse_study_days(days, &mut issues)
+            });
 
         match (skill_level, learning_style, weekly_hours) {
             (Some(skill_level), Some(learning_style), Some(weekly_hours)) if issues.is_empty() => {
@@ -248,9 +257,41 @@ impl PlanRequest {
                     learning_style,
                     start_date,
                     deadline_date,
+                    study_days: study_days.unwrap_or_default(),
                 })
             }
             _ => Err(InputError(issues)),
+        }
+    }
+}
+
+/// A deadline is never before the start.
+pub(crate) fn check_dates(
+    start: Option<NaiveDate>,
+    deadline: Option<NaiveDate>,
+    issues: &mut Issues,
+) {
+    if let (Some(start), Some(deadline)) = (start, deadline)
+        && deadline < start
+    {
+        issues.push("deadline_date", "must not be before start_date");
+    }
+}
+
+/// Study days from their wire names: at least one, each a day of the week.
+pub(crate) fn parse_study_days(days: &[String], issues: &mut Issues) -> Option<StudyDays> {
+    match StudyDays::from_names(days.iter().map(String::as_str)) {
+        Ok(Some(days)) => Some(days),
+        Ok(None) => {
+            issues.push("study_days", "must name at least one day of the week");
+            None
+        }
+        Err(_) => {
+            issues.push(
+                "study_days",
+                "must hold days of the week: monday, tuesday, wednesday, thursday, friday, saturday, sunday",
+            );
+            None
         }
     }
 }
@@ -266,7 +307,11 @@ fn parse_enum<T: StringEnum>(value: &str, field: &str, issues: &mut Issues) -> O
 /// A blank date is absent; any other must be exactly `YYYY-MM-DD` (RFC 3339 `full-date`, what the
 /// OpenAPI document's `format: date` admits): chrono's `%Y-%m-%d` alone also takes `2026-1-5`,
 /// `+2026-01-05` and surrounding spaces.
-fn parse_date(value: Option<&str>, field: &str, issues: &mut Issues) -> Option<NaiveDate> {
+pub(crate) fn parse_date(
+    value: Option<&str>,
+    field: &str,
+    issues: &mut Issues,
+) -> Option<NaiveDate> {
     let value = value?;
     if value.trim().is_empty() {
         return None;
@@ -298,6 +343,30 @@ mod tests {
             learning_style: "practice".into(),
             start_date: Some("2026-01-01".into()),
             deadline_date: Some("2026-03-01".into()),
+            study_days: None,
+        }
+    }
+
+    #[test]
+    fn study_days_default_to_every_day_and_must_be_days() {
+        assert_eq!(
+            PlanRequest::parse(&raw()).map(|r| r.study_days),
+            Ok(StudyDays::ALL)
+        );
+        let some = RawPlanRequest {
+            study_days: Some(vec!["friday".into(), "tuesday".into(), "friday".into()]),
+            ..raw()
+        };
+        assert_eq!(
+            PlanRequest::parse(&some).map(|r| r.study_days.names().collect::<Vec<_>>()),
+            Ok(vec!["tuesday", "friday"])
+        );
+        for bad in [vec![], vec!["Monday".to_owned()], vec!["mon".to_owned()]] {
+            let err = PlanRequest::parse(&RawPlanRequest {
+                study_days: Some(bad),
+                ..raw()
+            });
+            assert_eq!(err.as_ref().err().map(fields), Some(vec!["study_days"]));
         }
     }
 

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod backoff;
+pub mod changes;
 pub mod classification;
 pub mod content;
 mod fields;
@@ -16,6 +17,7 @@ pub mod secret;
 pub mod status;
 pub mod text;
 
+pub use changes::{Patch, PlanChanges, RawPlanChanges};
 pub use classification::{FailureClass, FailureFacts};
 pub use ids::{FlashcardId, JobId, PlanId, TaskId, UserId};
 pub use input::{InputError, LearningStyle, PlanRequest, RawPlanRequest, SkillLevel, WeeklyHours};

@@ -260,6 +260,7 @@ mod tests {
             learning_style: "practice".into(),
             start_date: None,
             deadline_date: Some("2026-12-31".into()),
+            study_days: None,
         })
         .unwrap()
     }

@@ -41,6 +41,10 @@ pub enum StoreError {
     /// to come back (429 with `Retry-After` to a client; the runtime retries).
     #[error("a lock was not granted in time: {0}")]
     Busy(String),
+    /// The change is invalid against the row's current values (for instance a new start date
+    /// after the deadline the plan already has); the issues name the fields.
+    #[error("invalid change: {0}")]
+    Invalid(syllabus_domain::Issues),
     /// The operation does not apply in the resource's current state.
     #[error("invalid state: {0}")]
     InvalidState(String),

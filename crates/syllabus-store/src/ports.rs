@@ -7,7 +7,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use syllabus_domain::content::{Flashcard, SkillTree};
 use syllabus_domain::plan::NormalizedModule;
-use syllabus_domain::{FlashcardId, JobId, JobPayload, NormalizedPlan, PlanId, TaskStatus, UserId};
+use syllabus_domain::{
+    FlashcardId, JobId, JobPayload, NormalizedPlan, PlanChanges, PlanId, TaskStatus, UserId,
+};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -54,6 +56,21 @@ pub trait PlanStore: Clone + Send + Sync + 'static {
         filter: PlanFilter,
         page: PageRequest,
     ) -> impl Future<Output = Result<Page<PlanRecord>, StoreError>> + Send;
+
+    /// Changes a plan's weekly hours, study days, dates and notes (issue #20) without
+    /// regenerating it, and answers the plan as it is then. The dates after the change are
+    /// checked against each other under the plan's row lock, so two changes at once cannot leave
+    /// a deadline before the start.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`]; [`StoreError::Invalid`] naming `deadline_date` when the
+    /// deadline would fall before the start.
+    fn update_plan(
+        &self,
+        user: &UserId,
+        id: PlanId,
+        changes: &PlanChanges,
+    ) -> impl Future<Output = Result<PlanDetail, StoreError>> + Send;
 
     /// Deletes a plan and its content; its pending jobs are cancelled.
     ///

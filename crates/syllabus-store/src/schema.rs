@@ -24,6 +24,7 @@ diesel::table! {
         deadline_date -> Nullable<Date>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        study_days -> Int2,
     }
 }
 

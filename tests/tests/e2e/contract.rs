@@ -96,7 +96,7 @@ async fn unlisted_methods_are_405_with_allow() -> Result<(), Error> {
         (
             "PUT",
             "/api/v1/plans/0190a8b2-0000-7000-8000-000000000000",
-            "GET, DELETE",
+            "GET, PATCH, DELETE",
         ),
         ("DELETE", "/api/v1/jobs", "GET, POST"),
         ("POST", "/healthz", "GET"),

@@ -8,6 +8,7 @@ mod contract;
 mod events;
 mod faults;
 mod outage;
+mod plan_changes;
 mod plans;
 mod progress;
 mod queue;

@@ -16,7 +16,7 @@ type TestResult = Result<(), syllabus_e2e::Error>;
 const SETTLE: Duration = Duration::from_secs(30);
 
 /// A ready plan of 2 modules × 3 tasks (30 minutes each) at 5 hours a week, created with `body`.
-async fn ready_plan(
+pub(crate) async fn ready_plan(
     app: &App,
     user: &str,
     body: &Value,
@@ -31,7 +31,7 @@ async fn ready_plan(
     Ok((plan, detail))
 }
 
-fn task_ids(plan: &Value) -> Vec<String> {
+pub(crate) fn task_ids(plan: &Value) -> Vec<String> {
     plan["modules"]
         .as_array()
         .into_iter()
@@ -42,7 +42,7 @@ fn task_ids(plan: &Value) -> Vec<String> {
 }
 
 /// The task ids of a schedule's parts, in session order.
-fn scheduled(schedule: &Value) -> Vec<String> {
+pub(crate) fn scheduled(schedule: &Value) -> Vec<String> {
     schedule["sessions"]
         .as_array()
         .into_iter()
@@ -52,7 +52,7 @@ fn scheduled(schedule: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn complete(app: &App, user: &str, task: &str) -> TestResult {
+pub(crate) async fn complete(app: &App, user: &str, task: &str) -> TestResult {
     let res = app
         .send(
             "PUT",
@@ -66,7 +66,7 @@ async fn complete(app: &App, user: &str, task: &str) -> TestResult {
     Ok(())
 }
 
-fn date(v: &Value) -> Result<NaiveDate, syllabus_e2e::Error> {
+pub(crate) fn date(v: &Value) -> Result<NaiveDate, syllabus_e2e::Error> {
     Ok(v.as_str().ok_or("not a date")?.parse()?)
 }
 

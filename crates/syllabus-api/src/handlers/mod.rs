@@ -23,7 +23,9 @@ pub(crate) use content::{
 };
 pub(crate) use events::{job_events, plan_events};
 pub(crate) use jobs::{cancel_job, create_job, get_job, list_jobs, retry_job};
-pub(crate) use plans::{create_plan, delete_plan, get_plan, list_plans, plan_attempts, regenerate};
+pub(crate) use plans::{
+    create_plan, delete_plan, get_plan, list_plans, plan_attempts, regenerate, update_plan,
+};
 pub(crate) use progress::set_task_progress;
 pub(crate) use schedule::{get_schedule, get_schedule_ics};
 pub(crate) use service::{healthz, metrics, not_found, openapi, readyz};

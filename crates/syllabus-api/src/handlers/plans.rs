@@ -4,7 +4,10 @@
 use actix_web::http::header;
 use actix_web::{FromRequest as _, HttpRequest, HttpResponse, web};
 use serde_json::Value;
-use syllabus_domain::{PlanId, PlanRequest, PlanStatus, RawPlanRequest};
+use syllabus_domain::changes::CHANGEABLE_FIELDS;
+use syllabus_domain::{
+    PlanChanges, PlanId, PlanRequest, PlanStatus, RawPlanChanges, RawPlanRequest,
+};
 use syllabus_store::Regeneration;
 use syllabus_store::records::{NewPlan, PlanFilter};
 
@@ -14,7 +17,7 @@ use crate::auth::Caller;
 use crate::input::{
     encode_cursor, from_value, integral_numbers, page, path_id, prefer_wait, query_enum,
 };
-use crate::problem::ApiError;
+use crate::problem::{ApiError, FieldError};
 use crate::request_id::RequestId;
 use crate::state::Stores;
 use crate::wire::{AttemptView, ListView, PlanView, RegenerateRequest};
@@ -92,6 +95,42 @@ pub(crate) async fn get_plan<S: Stores>(
     let mut res = HttpResponse::Ok();
     preference_applied(&mut res, wait);
     Ok(res.json(PlanView::detail(detail)))
+}
+
+/// `PATCH /api/v1/plans/{id}`: the plan's weekly hours, study days, dates and notes, with JSON
+/// merge-patch meaning (a field left out is kept, `null` clears it); never a regeneration.
+pub(crate) async fn update_plan<S: Stores>(
+    state: State<S>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse> {
+    let id = PlanId::from_uuid(path_id(&path)?);
+    let body = integral_numbers(body.into_inner());
+    // A field this cannot change (a typo, or `topic`, which needs a new plan) is refused by
+    // name rather than ignored.
+    if let Value::Object(fields) = &body {
+        let unknown: Vec<FieldError> = fields
+            .keys()
+            .filter(|k| !CHANGEABLE_FIELDS.contains(&k.as_str()))
+            .map(|k| FieldError {
+                field: k.clone(),
+                message: format!(
+                    "cannot be changed here; a plan's {} can",
+                    CHANGEABLE_FIELDS.join(", ")
+                ),
+            })
+            .collect();
+        if !unknown.is_empty() {
+            return Err(ApiError::validation(unknown));
+        }
+    }
+    let raw: RawPlanChanges = from_value(body)?;
+    let changes = PlanChanges::parse(raw).map_err(|e| ApiError::issues(&e.0))?;
+    let _turn = state.gates.write_turn(&caller.0).await?;
+    let detail = state.store.update_plan(&caller.0, id, &changes).await?;
+    tracing::info!(plan.id = %id, "plan changed");
+    Ok(HttpResponse::Ok().json(PlanView::detail(detail)))
 }
 
 pub(crate) async fn delete_plan<S: Stores>(

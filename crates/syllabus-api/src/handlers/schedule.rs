@@ -7,7 +7,7 @@ use chrono::{Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use icalendar::{Calendar, Component as _, Event, EventLike as _};
 use syllabus_domain::PlanId;
-use syllabus_domain::schedule::{ScheduleOutcome, ScheduleRequest, StudyDays, schedule};
+use syllabus_domain::schedule::{ScheduleOutcome, ScheduleRequest, schedule};
 use syllabus_store::records::ScheduleSource;
 
 use super::support::{Query, Result, State};
@@ -48,8 +48,7 @@ async fn read<S: Stores>(
     let id = PlanId::from_uuid(path_id(path)?);
     let (tz, today) = local_today(query)?;
     let source = state.store.schedule_source(&caller.0, id).await?;
-    // Study days are not stored yet: every day.
-    let study_days = StudyDays::ALL;
+    let study_days = source.study_days;
     let outcome = schedule(&ScheduleRequest {
         tasks: source.tasks.clone(),
         weekly_hours: source.weekly_hours,
@@ -141,4 +140,103 @@ pub(crate) fn calendar(id: PlanId, outcome: &ScheduleOutcome) -> Calendar {
         );
     }
     cal.done()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use syllabus_domain::schedule::{ScheduleRequest, ScheduleTask, StudyDays, schedule};
+    use syllabus_domain::{PlanId, TaskId, WeeklyHours};
+
+    use super::calendar;
+
+    fn task(module_order: u32, task_order: u32, minutes: u32) -> ScheduleTask {
+        ScheduleTask {
+            id: TaskId::new(),
+            module_order,
+            task_order,
+            title: format!("Task {module_order}.{task_order}; with, commas"),
+            minutes,
+        }
+    }
+
+    fn hours(h: i64) -> WeeklyHours {
+        WeeklyHours::new(h).unwrap_or_else(|| panic!("{h} hours is in range"))
+    }
+
+    /// The lines of the calendar with RFC 5545's folding undone.
+    fn unfolded(text: &str) -> Vec<String> {
+        let mut lines: Vec<String> = Vec::new();
+        for line in text.split("\r\n") {
+            match (line.strip_prefix(' '), lines.last_mut()) {
+                (Some(rest), Some(last)) => last.push_str(rest),
+                _ => lines.push(line.to_owned()),
+            }
+        }
+        lines
+    }
+
+    #[test]
+    fn one_all_day_event_per_session_with_a_stable_uid_and_the_tasks_described() {
+        // 60 minutes on Mondays from Monday 7 December 2026: the 90-minute task is split.
+        let outcome = schedule(&ScheduleRequest {
+            tasks: vec![task(1, 1, 30), task(1, 2, 90)],
+            weekly_hours: WeeklyHours::new(1)
+                .unwrap_or(WeeklyHours::new(0).unwrap_or_else(|| unreachable!())),
+            study_days: StudyDays::from_weekdays([chrono::Weekday::Mon]).unwrap_or_default(),
+            start: None,
+            deadline: None,
+            today: NaiveDate::from_ymd_opt(2026, 12, 7).unwrap_or_default(),
+        });
+        let plan = PlanId::new();
+        let text = calendar(plan, &outcome).to_string();
+        let lines = unfolded(&text);
+        let has = |l: &str| lines.iter().filter(|x| x.as_str() == l).count();
+        assert_eq!(has("BEGIN:VCALENDAR"), 1, "{text}");
+        assert_eq!(has("BEGIN:VEVENT"), 2, "{text}");
+        assert_eq!(has("DTSTART;VALUE=DATE:20261207"), 1, "{text}");
+        assert_eq!(has("DTEND;VALUE=DATE:20261208"), 1, "{text}");
+        assert_eq!(has("DTSTART;VALUE=DATE:20261214"), 1, "{text}");
+        assert_eq!(
+            has(&format!("UID:{}-2026-12-07@syllabus", plan.as_uuid())),
+            1,
+            "{text}"
+        );
+        assert_eq!(
+            has(&format!("UID:{}-2026-12-14@syllabus", plan.as_uuid())),
+            1,
+            "{text}"
+        );
+        assert_eq!(has("SUMMARY:Study 60 min (2 tasks)"), 1, "{text}");
+        // TEXT values escape commas, semicolons and line breaks (RFC 5545 §3.3.11).
+        assert_eq!(
+            has(
+                "DESCRIPTION:1.1 Task 1.1\\; with\\, commas (30 min)\\n1.2 Task 1.2\\; with\\, commas (30 min\\, part 1 of 2)"
+            ),
+            1,
+            "{text}"
+        );
+        assert!(
+            text.split("\r\n").all(|l| l.len() <= 75),
+            "folded at 75 octets: {:?}",
+            text.split("\r\n")
+                .filter(|l| l.len() > 75)
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn no_schedule_is_an_empty_calendar() {
+        let outcome = schedule(&ScheduleRequest {
+            tasks: Vec::new(),
+            weekly_hours: hours(5),
+            study_days: StudyDays::ALL,
+            start: None,
+            deadline: None,
+            today: NaiveDate::from_ymd_opt(2026, 12, 7).unwrap_or_default(),
+        });
+        let text = calendar(PlanId::new(), &outcome).to_string();
+        assert!(text.starts_with("BEGIN:VCALENDAR\r\n"), "{text}");
+        assert!(!text.contains("BEGIN:VEVENT"), "{text}");
+    }
 }

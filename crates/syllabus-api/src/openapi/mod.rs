@@ -74,6 +74,10 @@ fn components() -> Components {
         requests::plan_create().into(),
     ));
     schemas.push((
+        requests::PLAN_CHANGES.to_owned(),
+        requests::plan_changes().into(),
+    ));
+    schemas.push((
         requests::JOB_CREATE.to_owned(),
         requests::job_create().into(),
     ));

@@ -135,7 +135,7 @@ pub(super) fn paths() -> Paths {
     let mut add = |path: &str, method: HttpMethod, op: Op| {
         paths.add_path_operation(path, vec![method], op.0.build());
     };
-    use HttpMethod::{Delete, Get, Post, Put};
+    use HttpMethod::{Delete, Get, Patch, Post, Put};
 
     add(
         "/api/v1/plans",
@@ -176,6 +176,26 @@ pub(super) fn paths() -> Paths {
             .answer(200, json("The plan", of::<PlanView>()).build())
             .errors(&[NotFound, TooManyHeld])
             .errors(&STORE),
+    );
+    add(
+        "/api/v1/plans/{id}",
+        Patch,
+        Op::new(
+            "updatePlan",
+            "Change a plan's weekly hours, study days, dates or notes",
+        )
+        .description(
+            "A JSON merge patch (RFC 7396): a field left out is kept, null clears it (null \
+             study_days is every day). Nothing is regenerated: the schedule follows at once, \
+             and the notes inform the next generation. The deadline is checked against the start \
+             the plan will have (given or kept); any other field is refused by name.",
+        )
+        .params([id()])
+        .body(reference(requests::PLAN_CHANGES))
+        .answer(200, json("The plan as changed", of::<PlanView>()).build())
+        .errors(&BODY)
+        .errors(&[NotFound, RateLimited])
+        .errors(&STORE),
     );
     add(
         "/api/v1/plans/{id}",

@@ -8,14 +8,20 @@ use syllabus_domain::input::{NOTES_MAX_CHARS, TOPIC_MAX_CHARS, TOPIC_MIN_CHARS};
 use syllabus_domain::jobs::{DEFAULT_CARDS, MAX_CARDS};
 use syllabus_domain::{JobType, LearningStyle, SkillLevel};
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, AnyOfBuilder, ObjectBuilder, Schema, SchemaFormat, Type,
+};
 use utoipa::openapi::{KnownFormat, RefOr, Required};
 
 use crate::input::{LIMIT_DEFAULT, LIMIT_MAX, MAX_WAIT};
-use crate::wire::fields::{any, constant, integer, names, names_of, null, or_null, priority};
+use crate::wire::fields::{
+    any, constant, day_names_array, integer, names, names_of, null, or_null, priority,
+};
 
 /// The name of [`plan_create`]'s schema.
 pub(crate) const PLAN_CREATE: &str = "PlanCreate";
+/// The name of [`plan_changes`]'s schema.
+pub(crate) const PLAN_CHANGES: &str = "PlanChanges";
 /// The name of [`job_create`]'s schema.
 pub(crate) const JOB_CREATE: &str = "JobCreate";
 
@@ -71,6 +77,50 @@ pub(crate) fn plan_create() -> Schema {
             "deadline_date",
             date().description(Some("Not before start_date.")),
         )
+        .property(
+            "study_days",
+            or_null(day_names_array(false).description(Some(
+                "The days sessions fall on; repeats are ignored. Null or absent: every day.",
+            ))),
+        )
+        .into()
+}
+
+/// What `PATCH /api/v1/plans/{id}` takes: [`syllabus_domain::RawPlanChanges`], a JSON merge
+/// patch (a field left out is kept, null clears it) checked by
+/// [`syllabus_domain::PlanChanges::parse`]. Any other field is refused by name.
+pub(crate) fn plan_changes() -> Schema {
+    let date = |what: &str| {
+        or_null(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))))
+            .description(Some(format!("{what}; null clears it.")))
+    };
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("weekly_hours", crate::wire::fields::weekly_hours())
+        .property(
+            "study_days",
+            or_null(day_names_array(false)).description(Some(
+                "The days sessions fall on; repeats are ignored; null is every day.",
+            )),
+        )
+        .property("start_date", date("The first day of study"))
+        .property(
+            "deadline_date",
+            date("The day to finish by, not before start_date (given or kept)"),
+        )
+        .property(
+            "notes",
+            or_null(
+                string()
+                    .pattern(Some("^[^\\u0000]*$"))
+                    .description(Some(format!(
+                        "Trimmed; blank or null clears them; longer than {} characters is \
+                         truncated; no NUL. Used by the next generation.",
+                        grouped(NOTES_MAX_CHARS)
+                    ))),
+            ),
+        )
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
         .into()
 }
 

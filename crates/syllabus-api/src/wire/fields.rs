@@ -134,6 +134,25 @@ pub(crate) fn failure_class_or_null() -> RefOr<Schema> {
     or_null(names::<FailureClass>()).into()
 }
 
+/// Study days as a plan or a schedule shows them: distinct day names, Monday first, at least one.
+pub(crate) fn study_days() -> utoipa::openapi::schema::Array {
+    day_names_array(true).build()
+}
+
+/// An array of day names (`"monday"` … `"sunday"`); `distinct` for answers, which never repeat
+/// one (a request may).
+pub(crate) fn day_names_array(distinct: bool) -> ArrayBuilder {
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(syllabus_domain::StudyDays::NAMES)),
+        )
+        .min_items(Some(1))
+        .max_items(distinct.then_some(7))
+        .unique_items(distinct)
+}
+
 /// Hours per week: 0 to the domain's most.
 pub(crate) fn weekly_hours() -> Object {
     integer(Some(0), Some(WEEKLY_HOURS_MAX)).build()

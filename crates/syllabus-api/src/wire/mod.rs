@@ -75,6 +75,9 @@ pub struct PlanView {
     start_date: Option<String>,
     #[schema(format = Date, required)]
     deadline_date: Option<String>,
+    /// The days of the week the plan is studied on, Monday first (every day by default).
+    #[schema(schema_with = fields::study_days)]
+    study_days: Vec<String>,
     #[schema(schema_with = fields::plan_status)]
     status: &'static str,
     #[schema(inline)]
@@ -107,6 +110,7 @@ impl PlanView {
             learning_style: p.request.learning_style,
             start_date: p.request.start_date,
             deadline_date: p.request.deadline_date,
+            study_days: p.request.study_days.unwrap_or_default(),
             status: p.status.as_str(),
             input: InputView {
                 topic_truncated: p.topic_truncated,

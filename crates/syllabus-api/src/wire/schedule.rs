@@ -42,7 +42,8 @@ pub struct ScheduleView {
     /// The learner's date now in `time_zone`.
     today: NaiveDate,
     weekly_hours: u8,
-    /// The days sessions may fall on (every day until a plan can choose them).
+    /// The days sessions may fall on: the plan's study days.
+    #[schema(schema_with = super::fields::study_days)]
     study_days: Vec<&'static str>,
     #[schema(required)]
     start_date: Option<NaiveDate>,

@@ -27,6 +27,9 @@ impl StudyDays {
     /// Every day of the week (the default).
     pub const ALL: Self = Self(0b111_1111);
 
+    /// The wire names of the days, Monday first.
+    pub const NAMES: [&'static str; 7] = NAMES;
+
     /// The set of these days; `None` when there are none.
     #[must_use]
     pub fn from_weekdays(days: impl IntoIterator<Item = Weekday>) -> Option<Self> {

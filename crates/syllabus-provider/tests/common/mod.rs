@@ -15,6 +15,7 @@ pub fn request() -> PlanRequest {
         learning_style: "reading".into(),
         start_date: None,
         deadline_date: None,
+        study_days: None,
     })
     .expect("valid request")
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use syllabus_domain::input::WeeklyHours;
 use syllabus_domain::schedule::ScheduleTask;
-use syllabus_domain::{PlanId, PlanStatus, RawPlanRequest, TaskStatus};
+use syllabus_domain::{PlanId, PlanStatus, RawPlanRequest, StudyDays, TaskStatus};
 use uuid::Uuid;
 
 use super::generation::AttemptRecord;
@@ -139,6 +139,8 @@ pub struct ScheduleSource {
     pub start_date: Option<NaiveDate>,
     /// Its deadline, if any.
     pub deadline_date: Option<NaiveDate>,
+    /// The days it is studied on.
+    pub study_days: StudyDays,
     /// The tasks not completed (`not_started` or `in_progress`), in plan order: by module
     /// order, then task order.
     pub tasks: Vec<ScheduleTask>,
@@ -184,6 +186,8 @@ pub struct NewPlan {
     pub start_date: Option<NaiveDate>,
     /// Deadline.
     pub deadline_date: Option<NaiveDate>,
+    /// The days it is studied on.
+    pub study_days: StudyDays,
 }
 
 impl NewPlan {
@@ -198,6 +202,7 @@ impl NewPlan {
             learning_style: self.learning_style.clone(),
             start_date: self.start_date.map(|d| d.to_string()),
             deadline_date: self.deadline_date.map(|d| d.to_string()),
+            study_days: Some(self.study_days.names().map(str::to_owned).collect()),
         }
     }
 }
@@ -225,6 +230,7 @@ impl From<&syllabus_domain::PlanRequest> for NewPlan {
             learning_style: r.learning_style.as_str().to_owned(),
             start_date: r.start_date,
             deadline_date: r.deadline_date,
+            study_days: r.study_days,
         }
     }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool};
-use syllabus_domain::{PlanId, RawPlanRequest, plan_status_from_counts};
+use syllabus_domain::{PlanId, RawPlanRequest, StudyDays, plan_status_from_counts};
 use uuid::Uuid;
 
 use super::numbers::to_u32;
@@ -14,7 +14,7 @@ use crate::schema::{modules, plans, tasks};
 pub(crate) const PLAN_COLUMNS: &str = "
     p.id, p.topic, p.topic_truncated, p.topic_original_length, p.notes, p.notes_truncated,
     p.notes_original_length, p.skill_level, p.weekly_hours, p.learning_style, p.start_date,
-    p.deadline_date, p.created_at, p.updated_at,
+    p.deadline_date, p.study_days, p.created_at, p.updated_at,
     EXISTS (SELECT 1 FROM modules m WHERE m.plan_id = p.id) AS has_modules,
     (SELECT count(*) FROM generation_attempts a
         WHERE a.plan_id = p.id AND a.number IS NOT NULL AND a.status = 'failure') AS failed_attempts,
@@ -46,6 +46,7 @@ pub(crate) struct PlanRow {
     pub(crate) learning_style: String,
     pub(crate) start_date: Option<NaiveDate>,
     pub(crate) deadline_date: Option<NaiveDate>,
+    pub(crate) study_days: i16,
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
     #[diesel(sql_type = Bool)]
@@ -68,7 +69,13 @@ impl PlanRow {
             learning_style: self.learning_style.clone(),
             start_date: self.start_date.map(|d| d.to_string()),
             deadline_date: self.deadline_date.map(|d| d.to_string()),
+            study_days: Some(self.study_days().names().map(str::to_owned).collect()),
         }
+    }
+
+    /// The plan's study days; every day should the column ever hold what is not a set.
+    pub(crate) fn study_days(&self) -> StudyDays {
+        study_days_from_column(self.study_days)
     }
 
     pub(crate) fn into_record(
@@ -111,6 +118,28 @@ pub(crate) struct PlanInsert<'a> {
     pub(crate) learning_style: &'a str,
     pub(crate) start_date: Option<NaiveDate>,
     pub(crate) deadline_date: Option<NaiveDate>,
+    pub(crate) study_days: i16,
+}
+
+/// What a change of a plan writes: `None` leaves a column as it is; `Some(None)` sets NULL.
+#[derive(AsChangeset)]
+#[diesel(table_name = plans)]
+pub(crate) struct PlanChangeset<'a> {
+    pub(crate) weekly_hours: Option<i16>,
+    pub(crate) study_days: Option<i16>,
+    pub(crate) start_date: Option<Option<NaiveDate>>,
+    pub(crate) deadline_date: Option<Option<NaiveDate>>,
+    pub(crate) notes: Option<Option<&'a str>>,
+    pub(crate) notes_truncated: Option<bool>,
+    pub(crate) notes_original_length: Option<Option<i32>>,
+}
+
+/// [`StudyDays`] from `plans.study_days` (its CHECK keeps it 1–127).
+pub(crate) fn study_days_from_column(bits: i16) -> StudyDays {
+    u8::try_from(bits)
+        .ok()
+        .and_then(StudyDays::from_bits)
+        .unwrap_or_default()
 }
 
 /// A stored module.

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
-use syllabus_domain::{AttemptCap, FailureClass, JobType, PlanId, UserId, plan_status_from_counts};
+use syllabus_domain::{
+    AttemptCap, FailureClass, JobType, PlanChanges, PlanId, UserId, plan_status_from_counts,
+};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -22,6 +24,7 @@ use crate::rows::plans::{PlanInsert, PlanRow};
 use crate::schema::{generation_attempts, plans};
 use crate::sql::attempts::{insert_attempt, numbered_attempts};
 use crate::sql::job_writes::insert_job;
+use crate::sql::plan_changes::change_plan;
 use crate::sql::plans::plan_row;
 use crate::sql::progress::{discard_progress, has_progress, plan_progress, progress_of};
 use crate::sql::rate_window::{count_without_job, lock_rate_window};
@@ -60,6 +63,7 @@ impl crate::ports::PlanStore for Database {
                             learning_style: &plan.learning_style,
                             start_date: plan.start_date,
                             deadline_date: plan.deadline_date,
+                            study_days: i16::from(plan.study_days.bits()),
                         })
                         .returning((plans::created_at, plans::updated_at))
                         .get_result(conn)
@@ -140,6 +144,25 @@ impl crate::ports::PlanStore for Database {
                     })
                     .collect();
                 Ok(Page { items, next_cursor })
+            })
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all, fields(user.id = %user, plan.id = %id))]
+    async fn update_plan(
+        &self,
+        user: &UserId,
+        id: PlanId,
+        changes: &PlanChanges,
+    ) -> Result<PlanDetail, StoreError> {
+        let owner = user.clone();
+        let changes = changes.clone();
+        self.as_user_retrying(user, move |conn| {
+            let (owner, changes) = (owner.clone(), changes.clone());
+            Box::pin(async move {
+                change_plan(conn, id.as_uuid(), &changes).await?;
+                plan_detail(conn, &owner, id.as_uuid()).await
             })
         })
         .await

@@ -158,12 +158,14 @@ impl crate::ports::ProgressStore for Database {
                 let weekly_hours = WeeklyHours::new(i64::from(row.weekly_hours))
                     .ok_or_else(|| StoreError::Unexpected("weekly_hours out of range".into()))?;
                 let (start_date, deadline_date) = (row.start_date, row.deadline_date);
+                let study_days = row.study_days();
                 let status = row.into_record(None, ProgressRecord::default()).status;
                 Ok(ScheduleSource {
                     status,
                     weekly_hours,
                     start_date,
                     deadline_date,
+                    study_days,
                     tasks,
                 })
             })
