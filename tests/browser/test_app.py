@@ -18,7 +18,7 @@ import urllib.parse
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -93,7 +93,10 @@ class WebApp(unittest.TestCase):
         self.driver.save_screenshot(str(SHOTS / f"{name}.png"))
 
     def wait(self, condition, timeout=WAIT_S, message=""):
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(condition, message)
+        # A part redrawn while it is read (the schedule after a change) is read again.
+        return WebDriverWait(
+            self.driver, timeout, poll_frequency=0.05, ignored_exceptions=[StaleElementReferenceException]
+        ).until(condition, message)
 
     def find(self, css):
         return self.wait(EC.visibility_of_element_located((By.CSS_SELECTOR, css)), message=css)
@@ -150,8 +153,13 @@ class WebApp(unittest.TestCase):
         return self.state["plan_url"].rsplit("/", 1)[-1]
 
     def open_schedule(self, url=None):
-        """The plan's page with its schedule drawn: (the section, the learner's today, their zone)."""
-        self.driver.get(url or self.state["plan_url"])
+        """The plan's page, loaded afresh, with its schedule drawn: (the section, the learner's
+        today, their zone)."""
+        url = url or self.state["plan_url"]
+        if self.driver.current_url == url:
+            self.driver.refresh()
+        else:
+            self.driver.get(url)
         section = self.find("[data-testid=schedule]")
         self.wait(lambda d: section.get_attribute("data-today"), message="the schedule's today")
         self.wait(lambda d: "Reading" not in self.find("[data-testid=notice]").text, message="the schedule read")
@@ -398,7 +406,8 @@ class WebApp(unittest.TestCase):
         bar_css = f"[data-testid=chart] rect.bar[data-week='{monday}']"
         bar = self.wait(EC.presence_of_element_located((By.CSS_SELECTOR, bar_css)), message="this week's bar")
         self.assertEqual(bar.get_attribute("data-minutes"), "90", "1.1, 1.2 and 1.3 done this week")
-        self.assertEqual(self.find("[data-testid=chart] line.planned").get_attribute("data-minutes"), "240")
+        planned = self.wait(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-testid=chart] line.planned")))
+        self.assertEqual(planned.get_attribute("data-minutes"), "240")
         self.assertEqual(self.find("[data-testid=chart-summary]").text, "This week: 1 h 30 min done of 4 h planned.")
         # For screen readers: an image with a title and a description, and a table.
         svg = self.find("[data-testid=chart] svg")
@@ -417,10 +426,14 @@ class WebApp(unittest.TestCase):
         self.driver.execute_script("arguments[0].focus()", boxes[3])
         boxes[3].send_keys(Keys.SPACE)
         self.wait(
-            lambda d: d.find_element(By.CSS_SELECTOR, bar_css).get_attribute("data-minutes") == "120",
+            # Read in the page: the chart is drawn at once, then again with the schedule.
+            lambda d: d.execute_script("return document.querySelector(arguments[0])?.dataset.minutes", bar_css) == "120",
             message="this week's bar after a tick",
         )
-        self.assertEqual(self.find("[data-testid=chart-summary]").text, "This week: 2 h done of 4 h planned.")
+        self.wait(
+            EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid=chart-summary]"), "This week: 2 h done of 4 h planned."),
+            message="the chart's summary after a tick",
+        )
         self.scroll_to("[data-testid=schedule]")
         self.shot("20-chart")
 
@@ -503,7 +516,7 @@ class WebApp(unittest.TestCase):
         self.save_edit()
         self.wait(
             EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid=today]"), "Today: 30 min — 2.2 Task 2.2"),
-            message="the schedule back to every day",
+            message="the schedule back to every day (2.1 was ticked off in test_3d)",
         )
 
     def test_3g_a_deadline_that_cannot_be_met_says_the_hours_needed_and_one_click_meets_it(self):
@@ -637,7 +650,7 @@ class WebApp(unittest.TestCase):
         self.type_into("#token", f"Bearer {token}")
         self.button("Use this token").click()
         self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid=user]"), "bob"))
-        self.assertIn("No plans yet", self.find(".plan-list").text)
+        self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".plan-list"), "No plans yet"), message="bob's empty list")
         self.driver.get(self.state["plan_url"])
         self.driver.refresh()
         self.assertIn("not found", self.find("[data-testid=not-found]").text)

@@ -56,7 +56,7 @@ export function weeksAtAGlance(s) {
     if (date === deadline) words.push('your deadline');
     if (date === finish) words.push('the last session');
     const classes = ['day', off && 'off', date < today && 'past', date === today && 'today',
-      session && 'study', date === deadline && 'deadline', date === finish && 'finish'];
+      session && 'has-session', date === deadline && 'deadline', date === finish && 'finish'];
     return h(
       'td',
       { class: classes.filter(Boolean).join(' '), title: words.join(' — '), 'data-date': date,
@@ -96,9 +96,9 @@ export function legend() {
   return h(
     'p',
     { class: 'legend small muted', 'aria-hidden': 'true' },
-    legendItem(h('span', { class: 'key study' }), 'study session'),
-    legendItem(h('span', { class: 'key off' }), 'not a study day'),
-    legendItem(h('span', { class: 'key today' }), 'today'),
+    legendItem(h('span', { class: 'key key-session' }), 'study session'),
+    legendItem(h('span', { class: 'key key-off' }), 'not a study day'),
+    legendItem(h('span', { class: 'key key-today' }), 'today'),
     legendItem(h('span', { class: 'key-mark' }, '⚑'), 'deadline'),
   );
 }

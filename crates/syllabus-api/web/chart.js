@@ -98,8 +98,8 @@ export function weeklyChart(plan, today, zone) {
     drawing,
     h('p', { class: 'small', 'data-testid': 'chart-summary' }, summary),
     h('p', { class: 'legend small muted', 'aria-hidden': 'true' },
-      legendItem(h('span', { class: 'key done' }), 'done'),
-      legendItem(h('span', { class: 'key planned' }), `planned (${minutes(planned)} a week)`)),
+      legendItem(h('span', { class: 'key key-done' }), 'done'),
+      legendItem(h('span', { class: 'key key-planned' }), `planned (${minutes(planned)} a week)`)),
     h(
       'table',
       { class: 'sr-only' },

@@ -62,7 +62,7 @@ export function editForm(page, plan, onSaved) {
       field('edit-deadline_date', 'Deadline', controls.deadline_date, 'Empty: none.', 'deadline_date'),
     ),
     days.control,
-    field('edit-notes', 'Notes', controls.notes, 'For your own use; the plan is not regenerated.', 'notes'),
+    field('edit-notes', 'Notes', controls.notes, 'Saving does not regenerate the plan; its next generation reads them.', 'notes'),
     formError,
     h('div', { class: 'actions' }, submit, status),
   );
