@@ -53,6 +53,8 @@ export function weeklyChart(plan, today, zone) {
   const top = scaleTop(Math.max(planned, ...weeks.map((w) => w.minutes), 30));
   const plotHeight = H - PLOT.top - PLOT.bottom;
   const y = (value) => PLOT.top + plotHeight * (1 - value / top);
+  // Every other week is labelled, counting back from this one (a label is wider than a slot).
+  const labelled = (slot) => (WEEKS_CHARTED - 1 - slot) % 2 === 0;
   // The centre of the i-th of the plan's weeks.
   const x = (i) => PLOT.left + SLOT * (before + i) + SLOT / 2;
   const said = (w) => `Week of ${longDate(w.monday, today)}: ${minutes(w.minutes)} done of ${minutes(planned)} planned`;
@@ -73,8 +75,9 @@ export function weeklyChart(plan, today, zone) {
     gridline(0),
     gridline(top / 2),
     gridline(top),
-    earlier.map((monday, i) =>
-      svg('text', { class: 'axis before', x: PLOT.left + SLOT * i + SLOT / 2, y: H - 6, 'text-anchor': 'middle' }, shortDate(monday))),
+    earlier.map((monday, i) => (labelled(i)
+      ? svg('text', { class: 'axis before', x: PLOT.left + SLOT * i + SLOT / 2, y: H - 6, 'text-anchor': 'middle' }, shortDate(monday))
+      : null)),
     weeks.map((w, i) => {
       const height = Math.max(w.minutes > 0 ? 1.5 : 0, y(0) - y(w.minutes));
       return svg(
@@ -83,7 +86,7 @@ export function weeklyChart(plan, today, zone) {
         svg('rect', { class: 'bar', x: x(i) - BAR / 2, y: y(0) - height, width: BAR, height,
           'data-week': w.monday, 'data-minutes': w.minutes }, svg('title', {}, said(w))),
         w.minutes > 0 ? svg('text', { class: 'value', x: x(i), y: y(0) - height - 3, 'text-anchor': 'middle' }, shortMinutes(w.minutes)) : null,
-        svg('text', { class: 'axis', x: x(i), y: H - 6, 'text-anchor': 'middle' }, shortDate(w.monday)),
+        labelled(before + i) ? svg('text', { class: 'axis', x: x(i), y: H - 6, 'text-anchor': 'middle' }, shortDate(w.monday)) : null,
       );
     }),
     // The plan: a dashed line across its weeks.
