@@ -294,6 +294,18 @@ async function stopped(page, p) {
   return true;
 }
 
+// The plan once its generation ended (`status` ready or failed): read again and drawn with its
+// schedule (both read first, so that nothing moves when the schedule arrives).
+async function showFinal(page, status) {
+  const { id, signal } = page;
+  const [p, first] = await Promise.all([
+    api('GET', `/plans/${id}`, undefined, { signal }),
+    status === 'ready' ? firstSchedule(id, signal) : null,
+  ]);
+  renderMeta(page, p);
+  render(page, p, { streamed: true, first: p.status === 'ready' ? first : null });
+}
+
 // Pending: placeholders that the streamed modules replace one by one, until the plan's status
 // event says it is ready or failed.
 function followGeneration(page, plan) {
@@ -337,24 +349,22 @@ function followGeneration(page, plan) {
         latest = data;
         if (data.status === 'pending') return false;
         list.removeAttribute('aria-busy');
-        // The plan and its schedule, drawn together (nothing moves when the schedule arrives).
-        Promise.all([
-          api('GET', `/plans/${id}`, undefined, { signal }),
-          data.status === 'ready' ? firstSchedule(id, signal) : null,
-        ])
-          .then(([p, first]) => {
-            renderMeta(page, p);
-            render(page, p, { streamed: true, first: p.status === 'ready' ? first : null });
-          })
-          .catch(() => {});
+        showFinal(page, data.status).catch(() => {});
         return true;
       }
       return false;
     },
     signal,
-    // Ended while pending: the generation was cancelled or gave up (else follow reconnects).
+    // Ended while pending: the generation was cancelled or gave up (else follow reconnects);
+    // or it ended just as the plan became ready or failed, before its status event was read.
     async () => {
-      if (!(await stopped(page, latest))) return false;
+      const now = await api('GET', `/plans/${id}`, undefined, { signal }).catch(() => latest);
+      if (now.status !== 'pending') {
+        list.removeAttribute('aria-busy');
+        await showFinal(page, now.status);
+        return true;
+      }
+      if (!(await stopped(page, now))) return false;
       list.removeAttribute('aria-busy');
       return true;
     },
