@@ -102,6 +102,7 @@ export function editForm(page, plan, onSaved) {
   return {
     el,
     sync(next) {
+      status.textContent = '';
       const now = read();
       const fresh = values(next);
       for (const [name, value] of Object.entries(fresh)) {
