@@ -166,6 +166,19 @@ class WebApp(unittest.TestCase):
         today = datetime.date.fromisoformat(section.get_attribute("data-today"))
         return section, today, section.get_attribute("data-zone")
 
+    def cells(self):
+        """The calendar's day cells as drawn now, read at once in the page: dicts of date,
+        weekday, minutes and classes."""
+        return self.driver.execute_script(
+            "return [...document.querySelectorAll('[data-testid=weeks] tbody td')].map((c) => ({"
+            "date: c.dataset.date, weekday: c.dataset.weekday, minutes: Number(c.dataset.minutes),"
+            "classes: c.className.split(' ')}))"
+        )
+
+    def wait_text(self, css, text, message=None):
+        """Waits until the element's text is exactly `text` (read again when it is redrawn)."""
+        return self.wait(lambda d: d.find_element(By.CSS_SELECTOR, css).text == text, message=message or f"{css}: {text}")
+
     def schedule_api(self, zone):
         return self.api("GET", f"/plans/{self.plan_id()}/schedule?tz={urllib.parse.quote(zone)}")
 
@@ -364,20 +377,20 @@ class WebApp(unittest.TestCase):
     def test_3c_the_schedule_shows_todays_session_first_and_the_weeks_ahead(self):
         section, today, zone = self.open_schedule()
         self.assertEqual(zone, self.driver.execute_script("return Intl.DateTimeFormat().resolvedOptions().timeZone"))
-        self.assertEqual(self.find("[data-testid=today] .today-session").text, "Today: 30 min — 1.3 Task 1.3")
+        self.wait_text("[data-testid=today] .today-session", "Today: 30 min — 1.3 Task 1.3")
         # The calendar shows the API's sessions, day by day, from this week's Monday.
         expected = self.schedule_api(zone)
         self.assertEqual(expected["sessions"][0]["date"], today.isoformat())
         sessions = {s["date"]: s["minutes"] for s in expected["sessions"]}
-        cells = section.find_elements(By.CSS_SELECTOR, "[data-testid=weeks] tbody td")
+        cells = self.cells()
         self.assertEqual(len(cells) % 7, 0)
-        shown = {c.get_attribute("data-date"): int(c.get_attribute("data-minutes")) for c in cells}
+        shown = {c["date"]: c["minutes"] for c in cells}
         monday = today - datetime.timedelta(days=today.weekday())
         self.assertEqual(min(shown), monday.isoformat())
         for date, minutes in shown.items():
             self.assertEqual(minutes, sessions.get(date, 0), date)
         self.assertLessEqual(set(sessions), set(shown), "10 sessions fit the weeks shown")
-        self.assertIn("today", section.find_element(By.CSS_SELECTOR, f"td[data-date='{today}']").get_attribute("class"))
+        self.assertIn("today", next(c["classes"] for c in cells if c["date"] == today.isoformat()))
         self.assertFalse(section.find_elements(By.CSS_SELECTOR, "[data-testid=more-weeks]"))
         self.assertIn("At 4 hours a week you finish on", self.find("[data-testid=notice]").text)
         self.assertEqual(self.find("[data-testid=notice]").get_attribute("aria-live"), "polite")
@@ -388,15 +401,8 @@ class WebApp(unittest.TestCase):
         boxes = self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=modules] input.task-done")
         self.driver.execute_script("arguments[0].focus()", boxes[2])
         boxes[2].send_keys(Keys.SPACE)
-        self.wait(
-            EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid=today] .today-session"), "2.1 Task 2.1"),
-            message="the schedule after a tick",
-        )
-        self.assertEqual(self.find("[data-testid=today] .today-session").text, "Today: 30 min — 2.1 Task 2.1")
-        self.assertEqual(
-            len(self.schedule_api(zone)["sessions"]),
-            len([c for c in section.find_elements(By.CSS_SELECTOR, "[data-testid=weeks] td") if c.get_attribute("data-minutes") != "0"]),
-        )
+        self.wait_text("[data-testid=today] .today-session", "Today: 30 min — 2.1 Task 2.1", "the schedule after a tick")
+        self.assertEqual(len(self.schedule_api(zone)["sessions"]), len([c for c in self.cells() if c["minutes"]]))
 
     def test_3d_the_chart_shows_this_weeks_minutes_done_against_the_plan(self):
         section, today, zone = self.open_schedule()
@@ -483,12 +489,15 @@ class WebApp(unittest.TestCase):
             EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid=today]"), "No study session today"),
             message="the schedule redrawn with one study day",
         )
-        self.assertIn(f"Next: {only.capitalize()}", self.find("[data-testid=today]").text)
-        cells = self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=weeks] td")
-        busy = [c for c in cells if c.get_attribute("data-minutes") != "0"]
+        self.wait(
+            EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid=today]"), f"Next: {only.capitalize()}"),
+            message="the next session on the one study day",
+        )
+        cells = self.cells()
+        busy = [c for c in cells if c["minutes"]]
         self.assertTrue(busy)
-        self.assertEqual({c.get_attribute("data-weekday") for c in busy}, {only})
-        self.assertTrue(all("off" in c.get_attribute("class") for c in cells if c.get_attribute("data-weekday") != only))
+        self.assertEqual({c["weekday"] for c in busy}, {only})
+        self.assertTrue(all("off" in c["classes"] for c in cells if c["weekday"] != only))
         self.assertIn(only[:3].capitalize(), self.find(".meta").text)
         # The API agrees: the plan's days, and sessions on that weekday only.
         self.assertEqual(self.api("GET", f"/plans/{self.plan_id()}")["study_days"], [only])
@@ -590,9 +599,9 @@ class WebApp(unittest.TestCase):
         # Drawn once the plan is ready, from the streamed previews.
         section = self.find("[data-testid=schedule]")
         self.wait(lambda d: "Reading" not in self.find("[data-testid=notice]").text, message="the schedule read")
-        busy = [c for c in section.find_elements(By.CSS_SELECTOR, "[data-testid=weeks] td") if c.get_attribute("data-minutes") != "0"]
+        busy = [c for c in self.cells() if c["minutes"]]
         self.assertTrue(busy)
-        self.assertLessEqual({c.get_attribute("data-weekday") for c in busy}, {"monday", "thursday"})
+        self.assertLessEqual({c["weekday"] for c in busy}, {"monday", "thursday"})
         self.assertIn("Mon, Thu", self.find(".meta").text)
         plan = self.api("GET", "/plans/" + self.driver.current_url.rsplit("/", 1)[-1])
         self.assertEqual(plan["study_days"], ["monday", "thursday"])

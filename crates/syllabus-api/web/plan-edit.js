@@ -24,7 +24,7 @@ const same = (a, b) => (Array.isArray(a) ? a.join() === b.join() : a === b);
 
 // `{ el, sync(plan) }`: `el` is the folded form; `onSaved(plan)` gets the plan the API answered;
 // `sync(plan)` shows a plan changed elsewhere (the notice's one-click fix) in the fields the
-// learner has not touched.
+// learner has not touched (and clears the last "Saved.").
 export function editForm(page, plan, onSaved) {
   let saved = values(plan);
   const controls = {
@@ -102,9 +102,9 @@ export function editForm(page, plan, onSaved) {
   return {
     el,
     sync(next) {
-      status.textContent = '';
       const now = read();
       const fresh = values(next);
+      if (Object.keys(fresh).some((name) => !same(fresh[name], saved[name]))) status.textContent = '';
       for (const [name, value] of Object.entries(fresh)) {
         if (same(now[name], saved[name])) show(name, value);
       }

@@ -68,6 +68,8 @@ export class ScheduleSection {
     this.schedule = first?.schedule || null;
     this.error = first?.error || null;
     this.reads = 0;
+    // What the schedule was last read for (a plan read again unchanged reads nothing).
+    this.key = scheduleKey(plan());
     this.notice = h('div', { class: 'notice-slot', role: 'status', 'aria-live': 'polite', 'data-testid': 'notice' });
     this.today = h('div', { class: 'today-slot' });
     this.weeks = h('div', { class: 'weeks-slot' });
@@ -148,9 +150,14 @@ export class ScheduleSection {
   }
 
   // The plan changed (a task ticked off here or in another tab, or its hours, days or dates):
-  // the chart at once, the schedule once read again.
+  // the chart at once, the schedule once read again. The stream's progress event brings back a
+  // tick made in this tab too: unchanged, it redraws nothing.
   planChanged() {
-    this.edit.sync(this.plan());
+    const plan = this.plan();
+    const key = scheduleKey(plan);
+    if (key === this.key) return;
+    this.key = key;
+    this.edit.sync(plan);
     this.renderChart();
     this.refresh();
   }
@@ -159,6 +166,12 @@ export class ScheduleSection {
     const answer = await api('PATCH', `/plans/${this.page.id}`, { weekly_hours: weekly }, { signal: this.page.signal });
     this.onPlan(answer);
   }
+}
+
+// What a plan's schedule and chart are computed from.
+function scheduleKey(plan) {
+  const done = plan.modules.flatMap((m) => m.tasks).filter((t) => t.status === 'completed').map((t) => `${t.id}@${t.completed_at}`);
+  return JSON.stringify([plan.weekly_hours, plan.study_days, plan.start_date, plan.deadline_date, done.sort()]);
 }
 
 // Today's session first, or that there is none today and when the next one is; then the few
