@@ -35,7 +35,7 @@ macro_rules! module {
 }
 
 /// Every embedded file; `index.html` is also the page at `/`.
-static ASSETS: [Asset; 20] = [
+static ASSETS: [Asset; 26] = [
     Asset {
         name: "index.html",
         content_type: "text/html; charset=utf-8",
@@ -58,16 +58,22 @@ static ASSETS: [Asset; 20] = [
     },
     module!("api.js"),
     module!("bounds.js"),
+    module!("calendar.js"),
+    module!("chart.js"),
+    module!("dates.js"),
     module!("dom.js"),
     module!("events.js"),
+    module!("fields.js"),
     module!("flashcards.js"),
     module!("format.js"),
     module!("jobs.js"),
     module!("nav.js"),
+    module!("plan-edit.js"),
     module!("plan-form.js"),
     module!("plan.js"),
     module!("plans.js"),
     module!("progress.js"),
+    module!("schedule.js"),
     module!("session.js"),
     module!("sign-in.js"),
     module!("skills.js"),

@@ -5,8 +5,12 @@
 //
 // Screens (hash routes, so the server only serves `/` and `/assets/*`):
 //   #/                        plans: create form and list          plans.js, plan-form.js
-//   #/plans/{id}              a plan: live previews, modules and tasks, attempts, regenerate
-//                                                                  plan.js
+//   #/plans/{id}              a plan: live previews, modules and tasks, attempts, regenerate,
+//                             task progress; its schedule (today's session, the weeks ahead,
+//                             the deadline notice, the weekly chart, editing, the .ics file)
+//                                                                  plan.js, progress.js,
+//                                                                  schedule.js, calendar.js,
+//                                                                  chart.js, plan-edit.js
 //   #/plans/{id}/flashcards   flashcards: generate, study          flashcards.js
 //   #/plans/{id}/skills       the skill tree                       skills.js
 //   #/sign-in                 sign-in (development form, or a pasted token)

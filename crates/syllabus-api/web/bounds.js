@@ -1,7 +1,8 @@
 // The domain's bounds, read at start-up from the OpenAPI document the server serves
 // (GET /api/v1/openapi.json), so this app never copies them: the schema of the request that
 // creates a plan (`minLength`, `minimum`/`maximum`, `enum`), the plan it answers (`maxLength`:
-// what a longer topic or notes are shortened to) and the flashcards request (`minimum`,
+// what a longer topic or notes are shortened to), the request that changes a plan (its weekly
+// hours' `minimum`/`maximum`) and the flashcards request (`minimum`,
 // `maximum`, `default`). The schemas are found through the paths, whatever their names.
 //
 // A bound the document does not state, or every bound when it cannot be read, stays undefined:
@@ -17,6 +18,8 @@ export const bounds = {
   // Characters: the longest notes kept.
   notes: { max: undefined },
   weeklyHours: { min: undefined, max: undefined },
+  // The weekly hours a plan may be changed to (PATCH /plans/{id}).
+  editWeeklyHours: { min: undefined, max: undefined },
   skillLevels: ['beginner', 'intermediate', 'advanced'],
   learningStyles: ['reading', 'video', 'practice', 'mixed'],
   // Flashcards per request, and how many when the request does not say.
@@ -50,12 +53,15 @@ function read(doc) {
   const request = schema.properties(schema.body('/plans', 'post'));
   const plan = schema.properties(schema.answer('/plans/{id}', 'get', '200'));
   const cards = schema.properties(schema.body('/plans/{id}/flashcards', 'post'));
+  const edit = schema.properties(schema.body('/plans/{id}', 'patch'));
 
   bounds.topic.min = number(schema.of(request.topic, 'string')?.minLength);
   bounds.topic.max = number(schema.of(plan.topic, 'string')?.maxLength);
   bounds.notes.max = number(schema.of(plan.notes, 'string')?.maxLength);
   const hours = schema.of(request.weekly_hours, 'integer');
   bounds.weeklyHours = { min: number(hours?.minimum), max: number(hours?.maximum) };
+  const editHours = schema.of(edit.weekly_hours, 'integer');
+  bounds.editWeeklyHours = { min: number(editHours?.minimum), max: number(editHours?.maximum) };
   bounds.skillLevels = schema.choices(request.skill_level) || bounds.skillLevels;
   bounds.learningStyles = schema.choices(request.learning_style) || bounds.learningStyles;
   const wanted = schema.of(cards.max_cards, 'integer');

@@ -15,6 +15,17 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+// An SVG element (drawn by the app: the progress chart); every attribute is set as written.
+export function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    el.setAttribute(key, String(value));
+  }
+  append(el, children);
+  return el;
+}
+
 export function append(el, children) {
   for (const child of children.flat()) {
     if (child === null || child === undefined || child === false) continue;

@@ -1,4 +1,4 @@
-// How values read: durations, dates, counts, a plan's status chip, a failure class in words.
+// How values read: durations, hours, dates, counts, a plan's status chip, a failure class in words.
 
 import { h } from './dom.js';
 
@@ -7,6 +7,19 @@ export function minutes(total) {
   const rest = total % 60;
   if (hours === 0) return `${rest} min`;
   return rest === 0 ? `${hours} h` : `${hours} h ${rest} min`;
+}
+
+// A duration for a small cell: 45m, 2h, 1h30.
+export function shortMinutes(total) {
+  const hours = Math.floor(total / 60);
+  const rest = total % 60;
+  if (hours === 0) return `${rest}m`;
+  return rest === 0 ? `${hours}h` : `${hours}h${String(rest).padStart(2, '0')}`;
+}
+
+// Hours as a learner says them: 1 hour, 4 hours.
+export function hours(n) {
+  return `${n} hour${n === 1 ? '' : 's'}`;
 }
 
 export function date(iso) {

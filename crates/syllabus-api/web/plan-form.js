@@ -3,7 +3,9 @@
 
 import { api } from './api.js';
 import { bounds } from './bounds.js';
-import { fieldError, h } from './dom.js';
+import { DAYS } from './dates.js';
+import { h } from './dom.js';
+import { clearErrors, field, hoursHint, showErrors, studyDaysField } from './fields.js';
 import { count } from './format.js';
 
 // Not a domain bound (the server shortens a long topic): only a guard against pasting a book.
@@ -11,21 +13,6 @@ const TOPIC_INPUT_MAX = 5000;
 
 // Truncation facts of plans created in this tab, shown once on their page.
 export const created = new Map();
-
-function field(id, label, control, hint) {
-  const error = h('p', { class: 'field-error', id: `${id}-error`, hidden: true });
-  control.id = id;
-  control.name = id;
-  control.setAttribute('aria-describedby', [hint ? `${id}-hint` : null, `${id}-error`].filter(Boolean).join(' '));
-  return h(
-    'div',
-    { class: 'field', 'data-field': id },
-    h('label', { for: id }, label),
-    hint ? h('p', { class: 'hint', id: `${id}-hint` }, hint) : null,
-    control,
-    error,
-  );
-}
 
 function select(options, value) {
   return h('select', {}, options.map((o) => h('option', { value: o, selected: o === value }, o[0].toUpperCase() + o.slice(1))));
@@ -43,10 +30,6 @@ function notesHint({ max }) {
   return `Background, goals, constraints. ${shortened}`;
 }
 
-function hoursHint({ min, max }) {
-  return min === undefined || max === undefined ? null : `${min} to ${max}`;
-}
-
 // The choice a select starts at: the usual one when the document lists it, else the first.
 function preferred(options, wanted) {
   return options.includes(wanted) ? wanted : options[0];
@@ -62,6 +45,8 @@ export function createForm(prefill = {}) {
     start_date: h('input', { type: 'date' }),
     deadline_date: h('input', { type: 'date' }),
   };
+  const days = studyDaysField('study_days', prefill.study_days || DAYS);
+  controls.study_days = days.control;
   if (prefill.notes) controls.notes.value = prefill.notes;
   const formError = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const submit = h('button', { type: 'submit' }, 'Create plan');
@@ -78,18 +63,17 @@ export function createForm(prefill = {}) {
       field('weekly_hours', 'Hours per week', controls.weekly_hours, hoursHint(bounds.weeklyHours)),
       field('learning_style', 'Learning style', controls.learning_style),
     ),
+    days.control,
     h('div', { class: 'row' }, field('start_date', 'Start (optional)', controls.start_date), field('deadline_date', 'Deadline (optional)', controls.deadline_date)),
     formError,
     submit,
   );
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    for (const el of form.querySelectorAll('.field-error')) el.hidden = true;
-    for (const el of form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
-    formError.hidden = true;
+    clearErrors(form, formError);
     submit.disabled = true;
     try {
-      const plan = await api('POST', '/plans', body(controls));
+      const plan = await api('POST', '/plans', body(controls, days.read()));
       created.set(plan.id, plan.input);
       location.hash = `#/plans/${plan.id}`;
     } catch (error) {
@@ -101,8 +85,9 @@ export function createForm(prefill = {}) {
   return form;
 }
 
-// The request the form's values make.
-function body(controls) {
+// The request the form's values make. The study days are sent when they are not every day (the
+// API's default).
+function body(controls, studyDays) {
   const hours = controls.weekly_hours.value.trim();
   const body = {
     topic: controls.topic.value,
@@ -114,26 +99,6 @@ function body(controls) {
     deadline_date: controls.deadline_date.value || null,
   };
   if (body.weekly_hours === null) delete body.weekly_hours;
+  if (studyDays.length !== DAYS.length) body.study_days = studyDays;
   return body;
-}
-
-// Each field error next to its field; the others (and an error without fields) above the button.
-// Returns the first field in error, or null.
-function showErrors(form, controls, formError, error) {
-  let first = null;
-  const others = [];
-  for (const { field: name, message } of error.fields) {
-    const slot = form.querySelector(`#${CSS.escape(name)}-error`);
-    if (slot && controls[name]) {
-      fieldError(controls[name], slot, message);
-      first = first || controls[name];
-    } else {
-      others.push(`${name}: ${message}`);
-    }
-  }
-  if (others.length || !error.fields.length) {
-    formError.textContent = others.length ? others.join('; ') : error.message;
-    formError.hidden = false;
-  }
-  return first;
 }

@@ -1,5 +1,6 @@
 // A plan's screen (#/plans/{id}): its modules and tasks, or the modules streaming in while it is
-// generated; its attempts; regenerate; and what went wrong when it failed or stopped.
+// generated; its attempts; regenerate; what went wrong when it failed or stopped; and, once it is
+// ready, its schedule (schedule.js).
 
 import { api } from './api.js';
 import { bounds } from './bounds.js';
@@ -10,6 +11,7 @@ import { latestJob } from './jobs.js';
 import { refresh } from './nav.js';
 import { created } from './plan-form.js';
 import { PlanProgress, taskCheckbox } from './progress.js';
+import { ScheduleSection, firstSchedule } from './schedule.js';
 import { loadPlan, planNav } from './views.js';
 
 // Placeholders shown while the first modules stream in.
@@ -18,11 +20,14 @@ const PLACEHOLDER_MODULES = 4;
 export async function planScreen(view, id, signal) {
   const plan = await loadPlan(view, id, signal);
   if (!plan) return;
+  // Read before the page is drawn, so that the schedule does not push the modules down later.
+  const first = plan.status === 'ready' ? await firstSchedule(id, signal) : null;
   // The parts of the page that change. What changes size (the modules) comes last, so nothing
   // above it moves while it fills in.
   const page = {
     id,
     signal,
+    meta: h('p', { class: 'meta' }),
     status: h('div', { class: 'status', role: 'status', 'aria-live': 'polite' }),
     // The plan's progress bar, once it is ready.
     bar: h('div', { class: 'plan-progress' }),
@@ -37,11 +42,7 @@ export async function planScreen(view, id, signal) {
     view,
     h('p', { class: 'crumbs' }, h('a', { href: '#/' }, '← Plans')),
     h('h1', { tabindex: '-1', 'data-testid': 'plan-title' }, plan.topic),
-    h('p', { class: 'meta' },
-      chip(plan.status),
-      ` ${plan.skill_level} · ${plan.weekly_hours} h/week · ${plan.learning_style}`,
-      plan.start_date ? ` · from ${plan.start_date}` : '',
-      plan.deadline_date ? ` · by ${plan.deadline_date}` : ''),
+    page.meta,
     truncation(plan, facts),
     planNav(id, 'plan'),
     page.status,
@@ -51,11 +52,26 @@ export async function planScreen(view, id, signal) {
     page.body,
   );
 
-  render(page, plan);
+  renderMeta(page, plan);
+  render(page, plan, { first });
   renderAttempts(page).catch(() => {});
   if (plan.status !== 'pending') return;
   if (await stopped(page, plan)) return;
-  followGeneration(view, page, plan);
+  followGeneration(page, plan);
+}
+
+// The plan's settings under its title (drawn again when they are changed).
+function renderMeta(page, plan) {
+  const days = plan.study_days && plan.study_days.length < 7
+    ? ` · ${plan.study_days.map((d) => d[0].toUpperCase() + d.slice(1, 3)).join(', ')}`
+    : '';
+  replace(
+    page.meta,
+    chip(plan.status),
+    ` ${plan.skill_level} · ${plan.weekly_hours} h/week${days} · ${plan.learning_style}`,
+    plan.start_date ? ` · from ${plan.start_date}` : '',
+    plan.deadline_date ? ` · by ${plan.deadline_date}` : '',
+  );
 }
 
 // What was shortened of a plan created in this tab: to the bound the document states, else to
@@ -209,17 +225,30 @@ function renderActions(page, p, running = p.status === 'pending') {
 
 // Streamed modules stay folded as they were previewed (opening them would move the page under
 // the learner's eyes); a plan opened ready shows its tasks.
-function renderReady(page, p, { streamed = false } = {}) {
+function renderReady(page, p, { streamed = false, first = null } = {}) {
   const modules = p.modules.slice().sort((a, b) => a.order - b.order);
   const progress = new PlanProgress(page, p);
   page.progress = progress;
   replace(page.bar, progress.bar);
+  // The schedule follows the plan: a task ticked off moves the rest; a change of hours, days or
+  // dates (answered with the plan) redraws it without a reload.
+  const schedule = new ScheduleSection(page, {
+    plan: () => progress.plan,
+    first,
+    onPlan: (plan) => {
+      renderMeta(page, plan);
+      if (!progress.applyPlan(plan)) refresh();
+    },
+  });
+  progress.onChange = () => schedule.planChanged();
   // Another tab ticks a task off: boxes and bars follow; new tasks (a regeneration): re-read.
   progress.followOthers(() => refresh());
   const taskCount = modules.reduce((n, m) => n + m.tasks.length, 0);
   replace(page.status, h('p', { 'data-testid': 'total' }, `${modules.length} modules, ${taskCount} tasks, ${minutes(p.total_minutes)} in all.`,
     streamed ? h('span', { class: 'muted' }, ' Open a module to see its tasks.') : null));
-  replace(page.body, h('ol', { class: 'modules', 'data-testid': 'modules' }, modules.map((m) => moduleCard(m, { open: !streamed, progress }))));
+  // The schedule above the modules, both in the body that held the previews: nothing that was on
+  // the page while the plan was generated moves down.
+  replace(page.body, schedule.el, h('ol', { class: 'modules', 'data-testid': 'modules' }, modules.map((m) => moduleCard(m, { open: !streamed, progress }))));
 }
 
 function renderFailed(page, p) {
@@ -265,9 +294,21 @@ async function stopped(page, p) {
   return true;
 }
 
+// The plan once its generation ended (`status` ready or failed): read again and drawn with its
+// schedule (both read first, so that nothing moves when the schedule arrives).
+async function showFinal(page, status) {
+  const { id, signal } = page;
+  const [p, first] = await Promise.all([
+    api('GET', `/plans/${id}`, undefined, { signal }),
+    status === 'ready' ? firstSchedule(id, signal) : null,
+  ]);
+  renderMeta(page, p);
+  render(page, p, { streamed: true, first: p.status === 'ready' ? first : null });
+}
+
 // Pending: placeholders that the streamed modules replace one by one, until the plan's status
 // event says it is ready or failed.
-function followGeneration(view, page, plan) {
+function followGeneration(page, plan) {
   const { id, signal } = page;
   const list = h('ol', { class: 'modules', 'data-testid': 'previews', 'aria-busy': 'true' });
   let shown = 0;
@@ -308,21 +349,22 @@ function followGeneration(view, page, plan) {
         latest = data;
         if (data.status === 'pending') return false;
         list.removeAttribute('aria-busy');
-        api('GET', `/plans/${id}`, undefined, { signal })
-          .then((p) => {
-            const chipEl = view.querySelector('.meta .chip');
-            if (chipEl) chipEl.replaceWith(chip(p.status));
-            render(page, p, { streamed: true });
-          })
-          .catch(() => {});
+        showFinal(page, data.status).catch(() => {});
         return true;
       }
       return false;
     },
     signal,
-    // Ended while pending: the generation was cancelled or gave up (else follow reconnects).
+    // Ended while pending: the generation was cancelled or gave up (else follow reconnects);
+    // or it ended just as the plan became ready or failed, before its status event was read.
     async () => {
-      if (!(await stopped(page, latest))) return false;
+      const now = await api('GET', `/plans/${id}`, undefined, { signal }).catch(() => latest);
+      if (now.status !== 'pending') {
+        list.removeAttribute('aria-busy');
+        await showFinal(page, now.status);
+        return true;
+      }
+      if (!(await stopped(page, now))) return false;
       list.removeAttribute('aria-busy');
       return true;
     },

@@ -64,6 +64,8 @@ export class PlanProgress {
     this.bar = h('div', { class: 'plan-bar' });
     this.moduleBars = new Map();
     this.following = false;
+    // Called after the plan changed (a task ticked off, here or in another tab; a new plan).
+    this.onChange = () => {};
     this.redraw();
   }
 
@@ -114,6 +116,7 @@ export class PlanProgress {
       total_modules: this.plan.modules.length,
     };
     this.redraw();
+    this.onChange(this.plan);
   }
 
   // The plan as read again (another tab changed it): boxes and bars in place.
@@ -125,6 +128,7 @@ export class PlanProgress {
       if (box && !box.hasAttribute('aria-busy')) box.checked = t.status === 'completed';
     }
     this.redraw();
+    this.onChange(this.plan);
     return true;
   }
 
