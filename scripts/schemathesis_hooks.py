@@ -10,7 +10,9 @@ POST /api/v1/plans refuses a deadline_date before start_date: a relation between
 JSON Schema cannot state, so generated bodies get their two dates in order. Each date keeps its
 own (valid or invalid) value, so negative cases stay negative. PATCH /api/v1/plans/{id} checks
 the same relation against the dates the plan keeps: a patch that sets one valid date clears the
-other (null), so it cannot fall on the wrong side of a stored one.
+other (null), so it cannot fall on the wrong side of a stored one. An import's (`modules`) titles
+must hold a letter or digit and differ from their siblings': a schema-valid title that does not is
+given its position as a suffix (a title the schema refuses, such as one with NUL, is left alone).
 """
 
 import datetime
@@ -34,6 +36,8 @@ def map_body(context, body):
     patch = op.method.upper() == "PATCH" and op.path == "/api/v1/plans/{id}"
     if not (create or patch):
         return body
+    if create and isinstance(body.get("modules"), list):
+        body = dict(body, modules=_titled(body["modules"]))
     start, deadline = _date(body.get("start_date")), _date(body.get("deadline_date"))
     if start and deadline and deadline < start:
         body = dict(body, start_date=body["deadline_date"], deadline_date=body["start_date"])
@@ -42,6 +46,20 @@ def map_body(context, body):
     elif patch and deadline and "start_date" not in body:
         body = dict(body, start_date=None)
     return body
+
+
+def _titled(items, path="m"):
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, dict):
+            item = dict(item)
+            title = item.get("title")
+            if isinstance(title, str) and title and "\x00" not in title and len(title) < 150:
+                item["title"] = f"{title} {path}{i + 1}"
+            if isinstance(item.get("tasks"), list):
+                item["tasks"] = _titled(item["tasks"], f"{path}{i + 1}t")
+        out.append(item)
+    return out
 
 
 @schemathesis.hook

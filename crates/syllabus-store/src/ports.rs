@@ -36,6 +36,19 @@ pub trait PlanStore: Clone + Send + Sync + 'static {
         limit: RateLimit,
     ) -> impl Future<Output = Result<(PlanDetail, JobRecord), StoreError>> + Send;
 
+    /// Creates a plan from a client's own modules and tasks (`origin` `manual`), already
+    /// validated by the domain: no generation job, ready at once, not counted toward the rate
+    /// limit (no model is called).
+    ///
+    /// # Errors
+    /// The store's errors.
+    fn import_plan(
+        &self,
+        user: &UserId,
+        plan: &NewPlan,
+        content: &NormalizedPlan,
+    ) -> impl Future<Output = Result<PlanDetail, StoreError>> + Send;
+
     /// One plan with its modules and tasks in order.
     ///
     /// # Errors

@@ -277,3 +277,96 @@ async fn another_users_plan_is_not_found_and_unchanged() -> TestResult {
     assert_eq!(res.status, 401, "{}", res.body);
     Ok(())
 }
+
+fn imported(title: &str, minutes: u32, tasks: &[(&str, u32)]) -> Value {
+    json!({
+        "title": title,
+        "description": "Imported",
+        "estimated_minutes": minutes,
+        "tasks": tasks
+            .iter()
+            .map(|(t, m)| json!({"title": t, "description": null, "estimated_minutes": m}))
+            .collect::<Vec<_>>(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_imported_with_its_own_modules_is_ready_at_once_without_a_job() -> TestResult {
+    let app = App::start(Options::default()).await?;
+    let mut body = plan_body("My own curriculum");
+    body["modules"] = json!([
+        imported(
+            "Foundations",
+            90,
+            &[("Read chapter 1", 45), ("Exercises", 45)]
+        ),
+        imported("Practice", 60, &[("Build a toy project", 60)]),
+    ]);
+    let res = app.post("/api/v1/plans", "ann", &body).await?;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let p = &res.body;
+    assert_eq!(p["status"], "ready");
+    assert_eq!(p["origin"], "manual");
+    assert_eq!(p["attempts_used"], 0);
+    assert_eq!(p["total_minutes"], 150);
+    assert_eq!(p["modules"][1]["order"], 2);
+    assert_eq!(p["modules"][0]["tasks"][1]["title"], "Exercises");
+    assert_eq!(p["modules"][0]["tasks"][1]["order"], 2);
+    // No generation job was queued, and the schedule works at once.
+    assert_eq!(
+        app.get("/api/v1/jobs", "ann").await?.body["items"],
+        json!([])
+    );
+    let plan = p["id"].as_str().ok_or("id")?;
+    let s = app
+        .get(&format!("/api/v1/plans/{plan}/schedule"), "ann")
+        .await?
+        .body;
+    assert_eq!(s["kind"], "scheduled", "{s}");
+    assert_eq!(s["remaining_minutes"], 150);
+
+    // Efforts are the client's: out of bounds or fractional is refused, never clamped; every
+    // field at fault is named, the request's own fields too.
+    body["weekly_hours"] = json!(99);
+    body["modules"] = json!([
+        imported("Too long", 500, &[("Fine", 30), ("Too short", 1)]),
+        imported("", 60, &[]),
+        { "title": "Half minutes", "estimated_minutes": 30.5, "tasks": [{"title": "x", "estimated_minutes": 30}] },
+    ]);
+    let res = app.post("/api/v1/plans", "ann", &body).await?;
+    assert_eq!(res.status, 400, "{}", res.body);
+    let mut named = fields(&res);
+    named.sort();
+    assert_eq!(
+        named,
+        ["modules[1].tasks", "modules[1].title", "weekly_hours"],
+        "{}",
+        res.body
+    );
+    body["weekly_hours"] = json!(5);
+    body["modules"] = json!([
+        imported("Too long", 500, &[("Fine", 30), ("Too short", 1)]),
+        { "title": "Half minutes", "estimated_minutes": 30.5, "tasks": [{"title": "x", "estimated_minutes": 30}] },
+    ]);
+    let res = app.post("/api/v1/plans", "ann", &body).await?;
+    assert_eq!(res.status, 400, "{}", res.body);
+    let mut named = fields(&res);
+    named.sort();
+    assert_eq!(
+        named,
+        [
+            "modules[0].estimated_minutes",
+            "modules[0].tasks[1].estimated_minutes",
+            "modules[1].estimated_minutes"
+        ],
+        "{}",
+        res.body
+    );
+    assert_eq!(
+        app.get("/api/v1/plans", "ann").await?.body["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    Ok(())
+}

@@ -6,7 +6,8 @@ use actix_web::{FromRequest as _, HttpRequest, HttpResponse, web};
 use serde_json::Value;
 use syllabus_domain::changes::CHANGEABLE_FIELDS;
 use syllabus_domain::{
-    PlanChanges, PlanId, PlanRequest, PlanStatus, RawPlanChanges, RawPlanRequest,
+    InputError, Issues, NormalizedPlan, PlanChanges, PlanId, PlanRequest, PlanStatus,
+    RawPlanChanges, RawPlanRequest, validate_plan,
 };
 use syllabus_store::Regeneration;
 use syllabus_store::records::{NewPlan, PlanFilter};
@@ -28,8 +29,15 @@ pub(crate) async fn create_plan<S: Stores>(
     rid: RequestId,
     body: web::Json<Value>,
 ) -> Result<HttpResponse> {
-    let raw: RawPlanRequest = from_value(integral_numbers(body.into_inner()))?;
-    let request = PlanRequest::parse(&raw).map_err(|e| ApiError::issues(&e.0))?;
+    let mut body = integral_numbers(body.into_inner());
+    // A client's own modules (an import): no generation.
+    let modules = body.as_object_mut().and_then(|b| b.remove("modules"));
+    let raw: RawPlanRequest = from_value(body)?;
+    let request = PlanRequest::parse(&raw);
+    if let Some(modules) = modules {
+        return import_plan(state, caller, request, modules).await;
+    }
+    let request = request.map_err(|e| ApiError::issues(&e.0))?;
     let _turn = state.gates.write_turn(&caller.0).await?;
     let (detail, job) = state
         .store
@@ -47,6 +55,87 @@ pub(crate) async fn create_plan<S: Stores>(
             format!("/api/v1/plans/{}", detail.plan.id),
         ))
         .json(PlanView::detail(detail)))
+}
+
+/// `POST /api/v1/plans` with `modules`: the plan is created ready from the client's modules and
+/// tasks, checked by the domain's rules for a generated plan except that an effort out of bounds
+/// is refused rather than clamped (a client's numbers are never changed silently).
+async fn import_plan<S: Stores>(
+    state: State<S>,
+    caller: Caller,
+    request: std::result::Result<PlanRequest, InputError>,
+    modules: Value,
+) -> Result<HttpResponse> {
+    let content = validate_plan(&serde_json::json!({ "modules": modules }));
+    let mut issues = request
+        .as_ref()
+        .err()
+        .map(|e| e.0.clone())
+        .unwrap_or_default();
+    match &content {
+        Err(found) => found
+            .as_slice()
+            .iter()
+            .for_each(|i| issues.push(i.path.clone(), i.message.clone())),
+        Ok(plan) => clamped_efforts(plan, &modules, &mut issues),
+    }
+    let (Ok(request), Ok(content), true) = (request, content, issues.is_empty()) else {
+        return Err(ApiError::issues(&issues));
+    };
+    let _turn = state.gates.write_turn(&caller.0).await?;
+    let detail = state
+        .store
+        .import_plan(&caller.0, &NewPlan::from(&request), &content)
+        .await?;
+    tracing::info!(plan.id = %detail.plan.id, "plan imported");
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/plans/{}", detail.plan.id),
+        ))
+        .json(PlanView::detail(detail)))
+}
+
+/// An issue for each effort the domain would round or clamp: an import keeps the client's
+/// numbers or is refused.
+fn clamped_efforts(plan: &NormalizedPlan, raw: &Value, issues: &mut Issues) {
+    use syllabus_domain::plan::{MODULE_MINUTES, TASK_MINUTES};
+    let whole = |v: &Value| v.get("estimated_minutes").is_some_and(Value::is_u64);
+    for (i, m) in raw.as_array().into_iter().flatten().enumerate() {
+        if !whole(m) {
+            issues.push(
+                format!("modules[{i}].estimated_minutes"),
+                "must be a whole number of minutes",
+            );
+        }
+        for (j, t) in m["tasks"].as_array().into_iter().flatten().enumerate() {
+            if !whole(t) {
+                issues.push(
+                    format!("modules[{i}].tasks[{j}].estimated_minutes"),
+                    "must be a whole number of minutes",
+                );
+            }
+        }
+    }
+    for (i, m) in plan.modules.iter().enumerate() {
+        if m.clamped {
+            issues.push(
+                format!("modules[{i}].estimated_minutes"),
+                format!(
+                    "must be from {} to {}",
+                    MODULE_MINUTES.min, MODULE_MINUTES.max
+                ),
+            );
+        }
+        for (j, t) in m.tasks.iter().enumerate() {
+            if t.clamped {
+                issues.push(
+                    format!("modules[{i}].tasks[{j}].estimated_minutes"),
+                    format!("must be from {} to {}", TASK_MINUTES.min, TASK_MINUTES.max),
+                );
+            }
+        }
+    }
 }
 
 pub(crate) async fn list_plans<S: Stores>(

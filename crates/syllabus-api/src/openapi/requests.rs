@@ -9,7 +9,7 @@ use syllabus_domain::jobs::{DEFAULT_CARDS, MAX_CARDS};
 use syllabus_domain::{JobType, LearningStyle, SkillLevel, Visibility};
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{
-    AdditionalProperties, AnyOfBuilder, ObjectBuilder, Schema, SchemaFormat, Type,
+    AdditionalProperties, AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaFormat, Type,
 };
 use utoipa::openapi::{KnownFormat, RefOr, Required};
 
@@ -83,7 +83,60 @@ pub(crate) fn plan_create() -> Schema {
                 "The days sessions fall on; repeats are ignored. Null or absent: every day.",
             ))),
         )
+        .property("modules", imported_modules())
         .into()
+}
+
+/// The `modules` of an import: a client's own curriculum, checked by the rules of a generated
+/// plan ([`syllabus_domain::validate_plan`]), with efforts that must already be whole minutes
+/// within bounds (an import is refused, never clamped).
+fn imported_modules() -> ArrayBuilder {
+    use syllabus_domain::plan::{
+        DESCRIPTION_MAX_CHARS, MAX_MODULES, MAX_TASKS, MIN_MODULES, MIN_TASKS, MODULE_MINUTES,
+        TASK_MINUTES, TITLE_MAX_CHARS,
+    };
+    let text = |max: usize| {
+        string()
+            .min_length(Some(1))
+            .max_length(Some(max))
+            .pattern(Some("^[^\\u0000]*$"))
+    };
+    let item = |minutes: syllabus_domain::plan::Bounds| {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "title",
+                text(TITLE_MAX_CHARS).description(Some(
+                    "Trimmed; with at least one letter or digit; distinct among its siblings.",
+                )),
+            )
+            .required("title")
+            .property("description", or_null(text(DESCRIPTION_MAX_CHARS)))
+            .property(
+                "estimated_minutes",
+                integer(Some(minutes.min.into()), Some(minutes.max.into())),
+            )
+            .required("estimated_minutes")
+    };
+    ArrayBuilder::new()
+        .items(
+            item(MODULE_MINUTES)
+                .property(
+                    "tasks",
+                    ArrayBuilder::new()
+                        .items(item(TASK_MINUTES))
+                        .min_items(Some(MIN_TASKS))
+                        .max_items(Some(MAX_TASKS)),
+                )
+                .required("tasks"),
+        )
+        .min_items(Some(MIN_MODULES))
+        .max_items(Some(MAX_MODULES))
+        .description(Some(
+            "Your own modules and tasks, in order (an import): the plan is created ready, with \
+             origin manual and no generation job, checked by the rules of a generated plan; an \
+             effort out of bounds is refused, not clamped. Absent: the plan is generated.",
+        ))
 }
 
 /// What `PATCH /api/v1/plans/{id}` takes: [`syllabus_domain::RawPlanChanges`], a JSON merge

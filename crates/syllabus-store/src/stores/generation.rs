@@ -3,10 +3,9 @@
 //! its attempt and (on success) the plan's modules and tasks.
 
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use syllabus_domain::plan::NormalizedModule;
 use syllabus_domain::{AttemptCap, FailureClass, NormalizedPlan, PlanId, UserId};
-use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::locks::{PlanLock, lock_plan};
@@ -16,66 +15,11 @@ use crate::publisher::NewPreview;
 use crate::records::{AttemptRecord, GenerationInput, JobEnd, Lease, NewAttempt, PreviewRecord};
 use crate::rows::attempts::AttemptRow;
 use crate::rows::numbers::{to_i32, to_u32};
-use crate::rows::plans::{ModuleInsert, TaskInsert};
-use crate::schema::{generation_attempts, modules, plans, tasks};
+use crate::schema::generation_attempts;
 use crate::sql::attempts::{insert_attempt, numbered_attempts};
+use crate::sql::content_writes::replace_modules_and_tasks;
 use crate::sql::job_writes::end_job;
 use crate::sql::plans::plan_row;
-
-/// Replaces the plan's modules and tasks with `content` and dates the plan anew.
-async fn replace_modules_and_tasks(
-    conn: &mut AsyncPgConnection,
-    user: &str,
-    plan: Uuid,
-    content: &NormalizedPlan,
-) -> Result<(), StoreError> {
-    diesel::delete(modules::table.filter(modules::plan_id.eq(plan)))
-        .execute(conn)
-        .await?;
-    let mut module_rows = Vec::with_capacity(content.modules.len());
-    let mut task_rows = Vec::new();
-    for m in &content.modules {
-        let module_id = Uuid::now_v7();
-        module_rows.push(ModuleInsert {
-            id: module_id,
-            plan_id: plan,
-            user_id: user,
-            position: to_i32(m.order),
-            title: &m.title,
-            description: m.description.as_deref(),
-            estimated_minutes: to_i32(m.estimated_minutes),
-            clamped: m.clamped,
-        });
-        for t in &m.tasks {
-            task_rows.push(TaskInsert {
-                id: Uuid::now_v7(),
-                module_id,
-                user_id: user,
-                position: to_i32(t.order),
-                title: &t.title,
-                description: t.description.as_deref(),
-                estimated_minutes: to_i32(t.estimated_minutes),
-                clamped: t.clamped,
-            });
-        }
-    }
-    diesel::insert_into(modules::table)
-        .values(&module_rows)
-        .execute(conn)
-        .await?;
-    // PostgreSQL binds at most 65,535 parameters per statement: 8 per task.
-    for chunk in task_rows.chunks(4_000) {
-        diesel::insert_into(tasks::table)
-            .values(chunk)
-            .execute(conn)
-            .await?;
-    }
-    diesel::update(plans::table.filter(plans::id.eq(plan)))
-        .set(plans::updated_at.eq(diesel::dsl::now))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
 
 impl crate::ports::GenerationStore for Database {
     async fn publish_preview(

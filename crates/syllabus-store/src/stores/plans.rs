@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text, Uuid as SqlUuid};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use syllabus_domain::{
-    AttemptCap, FailureClass, JobType, Origin, PlanChanges, PlanId, UserId, Visibility,
-    plan_status_from_counts,
+    AttemptCap, FailureClass, JobType, NormalizedPlan, Origin, PlanChanges, PlanId, UserId,
+    Visibility, plan_status_from_counts,
 };
 use uuid::Uuid;
 
@@ -22,8 +22,9 @@ use crate::records::{
 use crate::rows::attempts::AttemptRow;
 use crate::rows::numbers::to_i32;
 use crate::rows::plans::{PlanInsert, PlanRow};
-use crate::schema::{generation_attempts, plans};
+use crate::schema::{generation_attempts, plans, users};
 use crate::sql::attempts::{insert_attempt, numbered_attempts};
+use crate::sql::content_writes::replace_modules_and_tasks;
 use crate::sql::job_writes::insert_job;
 use crate::sql::plan_changes::change_plan;
 use crate::sql::plans::plan_row;
@@ -32,7 +33,64 @@ use crate::sql::rate_window::{count_without_job, lock_rate_window};
 
 use crate::sql::plan_reads::{generating, latest_attempts, plan_detail, plans_page_query};
 
+/// Inserts a new plan of `user` with `origin`; its id and dates.
+async fn insert_plan(
+    conn: &mut AsyncPgConnection,
+    user: &UserId,
+    plan: &NewPlan,
+    origin: Origin,
+) -> Result<(Uuid, DateTime<Utc>, DateTime<Utc>), StoreError> {
+    let id = PlanId::new().as_uuid();
+    let (created_at, updated_at): (DateTime<Utc>, DateTime<Utc>) =
+        diesel::insert_into(plans::table)
+            .values(PlanInsert {
+                id,
+                user_id: user.as_str(),
+                topic: &plan.topic,
+                topic_truncated: plan.topic_truncated,
+                topic_original_length: to_i32(plan.topic_original_length),
+                notes: plan.notes.as_deref(),
+                notes_truncated: plan.notes_truncated,
+                notes_original_length: plan.notes_original_length.map(to_i32),
+                skill_level: &plan.skill_level,
+                weekly_hours: i16::from(plan.weekly_hours),
+                learning_style: &plan.learning_style,
+                start_date: plan.start_date,
+                deadline_date: plan.deadline_date,
+                study_days: i16::from(plan.study_days.bits()),
+                origin: origin.as_str(),
+                forked_from: None,
+            })
+            .returning((plans::created_at, plans::updated_at))
+            .get_result(conn)
+            .await?;
+    Ok((id, created_at, updated_at))
+}
+
 impl crate::ports::PlanStore for Database {
+    #[tracing::instrument(skip_all, fields(user.id = %user))]
+    async fn import_plan(
+        &self,
+        user: &UserId,
+        plan: &NewPlan,
+        content: &NormalizedPlan,
+    ) -> Result<PlanDetail, StoreError> {
+        let (owner, plan, content) = (user.clone(), plan.clone(), content.clone());
+        self.as_user(user, move |conn| {
+            Box::pin(async move {
+                diesel::insert_into(users::table)
+                    .values(users::id.eq(owner.as_str()))
+                    .on_conflict_do_nothing()
+                    .execute(conn)
+                    .await?;
+                let (id, _, _) = insert_plan(conn, &owner, &plan, Origin::Manual).await?;
+                replace_modules_and_tasks(conn, owner.as_str(), id, &content).await?;
+                plan_detail(conn, &owner, id).await
+            })
+        })
+        .await
+    }
+
     #[tracing::instrument(skip_all, fields(user.id = %actor.user))]
     async fn create_plan(
         &self,
@@ -47,30 +105,8 @@ impl crate::ports::PlanStore for Database {
             Box::pin(async move {
                 let at =
                     lock_rate_window(conn, &actor.user, JobType::PlanGeneration, limit).await?;
-                let id = PlanId::new().as_uuid();
-                let (created_at, updated_at): (DateTime<Utc>, DateTime<Utc>) =
-                    diesel::insert_into(plans::table)
-                        .values(PlanInsert {
-                            id,
-                            user_id: actor.user.as_str(),
-                            topic: &plan.topic,
-                            topic_truncated: plan.topic_truncated,
-                            topic_original_length: to_i32(plan.topic_original_length),
-                            notes: plan.notes.as_deref(),
-                            notes_truncated: plan.notes_truncated,
-                            notes_original_length: plan.notes_original_length.map(to_i32),
-                            skill_level: &plan.skill_level,
-                            weekly_hours: i16::from(plan.weekly_hours),
-                            learning_style: &plan.learning_style,
-                            start_date: plan.start_date,
-                            deadline_date: plan.deadline_date,
-                            study_days: i16::from(plan.study_days.bits()),
-                            origin: Origin::Ai.as_str(),
-                            forked_from: None,
-                        })
-                        .returning((plans::created_at, plans::updated_at))
-                        .get_result(conn)
-                        .await?;
+                let (id, created_at, updated_at) =
+                    insert_plan(conn, &actor.user, &plan, Origin::Ai).await?;
                 let job = insert_job(
                     conn,
                     &actor,
