@@ -111,7 +111,15 @@ fn imported_modules() -> ArrayBuilder {
                 )),
             )
             .required("title")
-            .property("description", or_null(text(DESCRIPTION_MAX_CHARS)))
+            .property(
+                "description",
+                or_null(
+                    string()
+                        .max_length(Some(DESCRIPTION_MAX_CHARS))
+                        .pattern(Some("^[^\\u0000]*$"))
+                        .description(Some("Trimmed; blank is none.")),
+                ),
+            )
             .property(
                 "estimated_minutes",
                 integer(Some(minutes.min.into()), Some(minutes.max.into())),
