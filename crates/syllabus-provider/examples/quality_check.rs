@@ -75,12 +75,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let status = row["status"].as_str().unwrap_or("?");
         let mut rules: Vec<&str> = Vec::new();
+        let mut loopiest = 0.0_f64;
+        let mut spread = 1.0_f64;
         if status == "ready" {
             ready += 1;
             let doc = plan_doc(row["modules"].as_array().map_or(&[][..], Vec::as_slice));
             let current = plan_example_texts();
             let example = ExampleTexts::new(legacy_example(topic));
             let plan = syllabus_domain::validate_plan(&doc).map_err(|e| e.to_string())?;
+            // The figures the thresholds were chosen on: the loopiest text's share of repeated
+            // word n-grams, and the widest ratio between a module's minutes and its tasks' sum.
+            for m in &plan.modules {
+                let texts = std::iter::once(&m.title)
+                    .chain(m.description.as_ref())
+                    .chain(
+                        m.tasks
+                            .iter()
+                            .flat_map(|t| std::iter::once(&t.title).chain(t.description.as_ref())),
+                    );
+                for t in texts {
+                    loopiest = loopiest.max(quality::repeated_ngram_share(t));
+                }
+                let sum: u32 = m.tasks.iter().map(|t| t.estimated_minutes).sum();
+                let (own, sum) = (f64::from(m.estimated_minutes), f64::from(sum));
+                spread = spread.max(own.max(sum) / own.min(sum).max(1.0));
+            }
             for checked in [&example, &current] {
                 if let Err(issues) = quality::check_plan(&doc, &plan, checked) {
                     for issue in issues.as_slice() {
@@ -102,7 +121,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         writeln!(
             out,
-            "{:<46} {:<7} {} attempt(s)  {}",
+            "{:<46} {:<7} {} attempt(s)  loop {loopiest:.2}  minutes x{spread:.1}  {}",
             topic.chars().take(46).collect::<String>(),
             status,
             numbered.len(),
