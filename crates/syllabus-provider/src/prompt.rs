@@ -143,7 +143,8 @@ pub(crate) fn plan_example() -> Value {
     ]})
 }
 
-/// The texts of [`plan_example`], for the rule that refuses copies of it.
+/// The texts of the plan prompt's worked example, for the rule that refuses copies of it (and for
+/// `examples/quality_check.rs`, which counts copies in stored plans).
 pub fn plan_example_texts() -> ExampleTexts {
     ExampleTexts::from_json(&plan_example())
 }
