@@ -83,6 +83,65 @@ fn a_real_plan_that_copies_one_text_of_the_example_is_refused_there() {
     assert_eq!(paths(&issues), ["modules[0].tasks[0].title"]);
 }
 
+/// The paths of the issues of one rule (by the start of its message) in a real answer.
+fn real_paths(name: &str, rule: &str) -> Vec<String> {
+    let (topic, answer) = real(name);
+    plan_issues(&answer, &legacy_example(&topic))
+        .into_iter()
+        .filter(|(_, m)| m.starts_with(rule))
+        .map(|(p, _)| p)
+        .collect()
+}
+
+#[test]
+fn a_real_plan_repeating_its_task_titles_is_refused_at_the_repeat() {
+    assert_eq!(
+        real_paths("plan-repeated-task-titles.json", "is the same title"),
+        ["modules[0].tasks[1].title"]
+    );
+    // Hiragana: "Learn and remember rules of …" three times, reported once with the count.
+    let (topic, answer) = real("plan-rambling-not-looping.json");
+    let issues = plan_issues(&answer, &legacy_example(&topic));
+    let repeats: Vec<_> = issues
+        .iter()
+        .filter(|(_, m)| m.starts_with("is the same title"))
+        .collect();
+    assert_eq!(repeats.len(), 1, "{issues:?}");
+    assert_eq!(repeats[0].0, "modules[0].tasks[2].title");
+    assert!(repeats[0].1.contains("(3 tasks of this module share it)"));
+}
+
+#[test]
+fn real_looping_descriptions_are_refused_and_a_rambling_one_is_not() {
+    // Pandas: a description that says its passages again (3-gram share 0.62).
+    assert_eq!(
+        real_paths("plan-looping-description.json", "repeats the same words"),
+        ["modules[1].tasks[0].description"]
+    );
+    // First aid: "Learn everything every day." three times in a task's description.
+    assert_eq!(
+        real_paths("plan-looping-sentences.json", "repeats the same words"),
+        ["modules[0].tasks[1].description"]
+    );
+    // Hiragana: rambling and repetitive (share 0.38) but not a loop: kept by this rule.
+    assert!(real_paths("plan-rambling-not-looping.json", "repeats the same words").is_empty());
+}
+
+#[test]
+fn real_modules_far_from_their_tasks_minutes_are_refused() {
+    // Git: 80 minutes for a 20-minute task (4x), 150 for 50 (3x, kept), 400 for 30 (13x).
+    assert_eq!(
+        real_paths(
+            "plan-module-minutes-far-from-tasks.json",
+            "is far from the sum"
+        ),
+        [
+            "modules[0].estimated_minutes",
+            "modules[2].estimated_minutes"
+        ]
+    );
+}
+
 #[test]
 fn folding_ignores_case_whitespace_and_punctuation() {
     for (a, b) in [
