@@ -81,8 +81,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ready += 1;
             let doc = plan_doc(row["modules"].as_array().map_or(&[][..], Vec::as_slice));
             let current = plan_example_texts();
-            let example = ExampleTexts::new(legacy_example(topic));
-            let plan = syllabus_domain::validate_plan(&doc).map_err(|e| e.to_string())?;
+            // A row may name the texts of another example (a prompt variant being tried).
+            let extra: Vec<String> = row["example_texts"]
+                .as_array()
+                .map(|t| {
+                    t.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let example = ExampleTexts::new(legacy_example(topic).into_iter().chain(extra));
+            let plan = match syllabus_domain::validate_plan(&doc) {
+                Ok(plan) => plan,
+                Err(_) => {
+                    rules.push("the schema's rules");
+                    defective += 1;
+                    *by_rule.entry("the schema's rules").or_default() += 1;
+                    writeln!(out, "{topic:<46} breaks the schema's rules")?;
+                    continue;
+                }
+            };
             // The figures the thresholds were chosen on: the loopiest text's share of repeated
             // word n-grams, and the widest ratio between a module's minutes and its tasks' sum.
             for m in &plan.modules {
