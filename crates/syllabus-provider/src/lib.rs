@@ -15,4 +15,4 @@ pub use config::{
 pub use failure::{AttemptFacts, Failure, Generated, Outcome, Usage};
 pub use openai::OpenAiProvider;
 pub use port::{ModulePreview, PreviewSender, Provider};
-pub use prompt::{DistractorsInput, FlashcardsInput, SkillTreeInput};
+pub use prompt::{DistractorsInput, FlashcardsInput, SkillTreeInput, plan_example_texts};

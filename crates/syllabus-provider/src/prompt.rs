@@ -13,6 +13,7 @@ use syllabus_domain::plan::{
     DESCRIPTION_MAX_CHARS, MAX_MODULES, MAX_TASKS, MIN_MODULES, MIN_TASKS, MODULE_MINUTES,
     TASK_MINUTES, TITLE_MAX_CHARS,
 };
+use syllabus_domain::quality::ExampleTexts;
 use syllabus_domain::{Issues, PlanRequest};
 
 /// The plan size the prompt suggests inside the hard bounds: small models that are given only
@@ -111,18 +112,67 @@ fn reask_section(out: &mut String, reask: Option<&Issues>) {
 const SYSTEM: &str =
     "You are an expert curriculum designer. Answer only with JSON that follows the given schema.";
 
-/// A one-line example of a plan's shape whose texts mention the topic: a small model copies the
-/// example's texts, and topic-derived ones keep a copy on topic (with `…` placeholders a 135M
-/// model finished 6 of 10 answers, with these 9 of 10).
-fn plan_example(topic: &str) -> Value {
-    json!({"modules": [{
-        "title": format!("Getting started with {topic}"),
-        "estimated_minutes": 60,
-        "description": format!("The first ideas of {topic}."),
-        "tasks": [{
-            "title": format!("Read an introduction to {topic}"),
-            "estimated_minutes": 20,
-            "description": null,
+/// The worked example of a plan prompt: a plan on another topic (beekeeping), whose texts a model
+/// cannot copy without the copy being caught ([`plan_example_texts`]), and whose modules' minutes
+/// are their tasks' sums, as the minutes rule wants. Chosen over a topic-derived example (which a
+/// 135M model copied into most of its plans: issue #21) and a bare skeleton on real answers
+/// (docs/benchmarks.md, "Degenerate answers").
+pub(crate) fn plan_example() -> Value {
+    json!({"modules": [
+        {
+            "title": "Inside the hive",
+            "estimated_minutes": 50,
+            "description": "How a honeybee colony shares its work.",
+            "tasks": [
+                {"title": "Label the parts of a frame", "estimated_minutes": 20,
+                 "description": "Name comb, brood and honey cells on a diagram."},
+                {"title": "Watch an inspection video", "estimated_minutes": 30, "description": null},
+            ],
+        },
+        {
+            "title": "Your first inspection",
+            "estimated_minutes": 90,
+            "description": "Opening a hive safely and reading what you see.",
+            "tasks": [
+                {"title": "Light and use a smoker", "estimated_minutes": 30,
+                 "description": "Practise a cool, steady smoke."},
+                {"title": "Check a brood frame", "estimated_minutes": 60,
+                 "description": "Find eggs, larvae and the queen."},
+            ],
+        },
+    ]})
+}
+
+/// The texts of the plan prompt's worked example, for the rule that refuses copies of it (and for
+/// `examples/quality_check.rs`, which counts copies in stored plans).
+pub fn plan_example_texts() -> ExampleTexts {
+    ExampleTexts::from_json(&plan_example())
+}
+
+/// The example of a flashcards prompt; its texts name the topic, so a copy is a card about
+/// nothing, which the copy rule refuses.
+pub(crate) fn flashcards_example(topic: &str) -> Value {
+    json!({"flashcards": [{
+        "question": format!("What is one key idea of {topic}?"),
+        "answer": format!("A short, correct answer about {topic}."),
+    }]})
+}
+
+/// The example of a distractors prompt, for another question.
+pub(crate) fn distractors_example() -> Value {
+    json!({"distractors": ["Saturn", "Neptune", "Earth"]})
+}
+
+/// The example of a skill-tree prompt: another topic (beekeeping), as for plans, so that a copy
+/// is caught and a learner's own "… basics" skill is not taken for one.
+pub(crate) fn skill_tree_example() -> Value {
+    json!({"skills": [{
+        "title": "Hive anatomy",
+        "description": null,
+        "children": [{
+            "title": "Frames and comb",
+            "description": "What each kind of cell holds.",
+            "children": [],
         }],
     }]})
 }
@@ -151,8 +201,10 @@ pub(crate) fn plan(request: &PlanRequest, reask: Option<&Issues>) -> Prompt {
         "\n\nRules: {MIN_MODULES} to {MAX_MODULES} modules in study order (usually {} to {}), each with \
          {MIN_TASKS} to {MAX_TASKS} tasks in order (usually {} to {}). Titles are short, non-empty, at most \
          {TITLE_MAX_CHARS} characters. A description is one short sentence (at most {DESCRIPTION_MAX_CHARS} \
-         characters) or null. estimated_minutes is a whole number: {} to {} for a module, {} to {} for a task.\n\
-         Example of the shape: {}",
+         characters) or null. estimated_minutes is a whole number: {} to {} for a module, {} to {} for a task; \
+         a module's minutes are about the sum of its tasks' minutes. Every title differs from its siblings'.\n\
+         Example of the shape, for another topic (beekeeping): write your own modules and tasks for this topic, \
+         never these: {}",
         USUAL_MODULES.0,
         USUAL_MODULES.1,
         USUAL_TASKS.0,
@@ -161,7 +213,7 @@ pub(crate) fn plan(request: &PlanRequest, reask: Option<&Issues>) -> Prompt {
         MODULE_MINUTES.max,
         TASK_MINUTES.min,
         TASK_MINUTES.max,
-        plan_example(request.topic.as_str()),
+        plan_example(),
     );
     reask_section(&mut user, reask);
     Prompt {
@@ -183,10 +235,7 @@ pub(crate) fn flashcards(input: &FlashcardsInput, reask: Option<&Issues>) -> Pro
          both non-empty.\n\
          Example of the shape: {}",
         input.max_cards,
-        json!({"flashcards": [{
-            "question": format!("What is one key idea of {}?", input.topic),
-            "answer": format!("A short, correct answer about {}.", input.topic),
-        }]}),
+        flashcards_example(&input.topic),
     );
     reask_section(&mut user, reask);
     Prompt {
@@ -202,8 +251,11 @@ pub(crate) fn distractors(input: &DistractorsInput, reask: Option<&Issues>) -> P
          {ANSWER_MAX_CHARS} characters, about as long as the correct answer.\nTopic: {}\nQuestion: {}\n\
          Correct answer: {}\n\
          Example of the shape, for another question (\"What is the largest planet?\", answer \"Jupiter\"): \
-         {{\"distractors\":[\"Saturn\",\"Neptune\",\"Earth\"]}}",
-        input.topic, input.question, input.answer
+         {}",
+        input.topic,
+        input.question,
+        input.answer,
+        distractors_example(),
     );
     reask_section(&mut user, reask);
     Prompt {
@@ -225,19 +277,12 @@ pub(crate) fn skill_tree(input: &SkillTreeInput, reask: Option<&Issues>) -> Prom
         user,
         "Rules: 1 to {MAX_SKILLS_PER_LEVEL} root skills, each with 0 to {MAX_SKILLS_PER_LEVEL} \
          sub-skills (usually {} to {}), at most {MAX_SKILL_DEPTH} levels. Titles are short, non-empty, \
-         at most {TITLE_MAX_CHARS} characters; a description is one short sentence or null.\n\
-         Example of the shape: {}",
+         at most {TITLE_MAX_CHARS} characters, each different from its siblings'; a description is one \
+         short sentence or null.\n\
+         Example of the shape, for another topic (beekeeping): write your own skills for this topic: {}",
         USUAL_CHILDREN.0,
         USUAL_CHILDREN.1,
-        json!({"skills": [{
-            "title": format!("{} basics", input.topic),
-            "description": null,
-            "children": [{
-                "title": format!("Core ideas of {}", input.topic),
-                "description": format!("What {} is about.", input.topic),
-                "children": [],
-            }],
-        }]}),
+        skill_tree_example(),
     );
     reask_section(&mut user, reask);
     Prompt {
@@ -343,6 +388,41 @@ mod tests {
                 .contains(&format!("at most {MAX_SKILL_DEPTH} levels"))
         );
         assert!(syllabus_domain::content::validate_skill_tree(&example(&tree.user)).is_ok());
+    }
+
+    #[test]
+    fn the_examples_pass_the_degenerate_answer_rules_and_a_copy_of_them_does_not() {
+        use syllabus_domain::quality;
+        // The plan example itself is no degenerate plan: its titles differ, its modules' minutes
+        // are their tasks' sums, nothing loops.
+        let doc = plan_example();
+        let example = syllabus_domain::validate_plan(&doc).unwrap();
+        assert!(quality::check_plan(&doc, &example, &ExampleTexts::default()).is_ok());
+        // A copy of it is refused at each copied text.
+        let copied = quality::check_plan(&doc, &example, &plan_example_texts()).unwrap_err();
+        assert_eq!(copied.as_slice().len(), 11, "{copied}");
+        // A plan of the learner's own topic whose texts merely share words with it is not.
+        let own = json!({"modules": [{
+            "title": "Inside the borrow checker",
+            "estimated_minutes": 45,
+            "description": "How Rust shares its data.",
+            "tasks": [
+                {"title": "Label the parts of a lifetime error", "estimated_minutes": 20, "description": null},
+                {"title": "Watch a borrow-checker talk", "estimated_minutes": 25, "description": null},
+            ],
+        }]});
+        let plan = syllabus_domain::validate_plan(&own).unwrap();
+        assert!(quality::check_plan(&own, &plan, &plan_example_texts()).is_ok());
+
+        let tree = syllabus_domain::content::validate_skill_tree(&skill_tree_example()).unwrap();
+        let texts = ExampleTexts::from_json(&skill_tree_example());
+        assert!(quality::check_skill_tree(&tree, &ExampleTexts::default()).is_ok());
+        assert!(quality::check_skill_tree(&tree, &texts).is_err());
+        let cards =
+            syllabus_domain::content::validate_flashcards(&flashcards_example("Rust"), 5).unwrap();
+        let texts = ExampleTexts::from_json(&flashcards_example("Rust"));
+        assert!(quality::check_flashcards(&cards, &ExampleTexts::default()).is_ok());
+        assert!(quality::check_flashcards(&cards, &texts).is_err());
     }
 
     #[test]

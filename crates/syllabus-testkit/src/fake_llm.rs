@@ -116,7 +116,8 @@ pub fn content_events(text: &str, pieces: usize, delay: Duration) -> Vec<(Durati
 }
 
 /// A generated learning plan of `modules` × `tasks` as a model would write it: modules titled
-/// `Module 1…` with `module_minutes` each, tasks `Task m.t` of 30 minutes.
+/// `Module 1…` with `module_minutes` each, tasks `Task m.t` sharing their module's minutes
+/// (`module_minutes / tasks` each, so that the domain's minutes rule holds).
 #[must_use]
 pub fn plan_json(modules: usize, tasks: usize, module_minutes: i64) -> String {
     let modules: Vec<Value> = (1..=modules)
@@ -134,7 +135,7 @@ fn plan_module(m: usize, tasks: usize, module_minutes: i64) -> Value {
         "tasks": (1..=tasks).map(|t| json!({
             "title": format!("Task {m}.{t}"),
             "description": "Do it",
-            "estimated_minutes": 30,
+            "estimated_minutes": module_minutes / i64::try_from(tasks.max(1)).unwrap_or(1),
         })).collect::<Vec<_>>(),
     })
 }

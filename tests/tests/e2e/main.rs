@@ -11,6 +11,7 @@ mod outage;
 mod plan_changes;
 mod plans;
 mod progress;
+mod quality;
 mod queue;
 mod schedule;
 mod sharing;

@@ -23,6 +23,7 @@ use serde_json::Value;
 use syllabus_domain::content::{
     Flashcard, SkillTree, validate_distractors, validate_flashcards, validate_skill_tree,
 };
+use syllabus_domain::quality::{self, ExampleTexts};
 use syllabus_domain::{Issues, NormalizedPlan, PlanRequest, validate_plan};
 use tokio::time::Instant;
 
@@ -115,11 +116,18 @@ impl Provider for OpenAiProvider {
         reask: Option<&Issues>,
         previews: Option<PreviewSender>,
     ) -> Outcome<NormalizedPlan> {
+        // The degenerate-answer rules run after the schema's: a plan that passes both is stored,
+        // one that fails either is a validation failure, re-asked with the issues.
+        let example = prompt::plan_example_texts();
         self.call(
             prompt::plan(request, reask),
             &self.schemas.learning_plan,
             Some(ModuleWatch::new(previews)),
-            validate_plan,
+            |doc| {
+                let plan = validate_plan(doc)?;
+                quality::check_plan(doc, &plan, &example)?;
+                Ok(plan)
+            },
         )
         .await
     }
@@ -131,8 +139,11 @@ impl Provider for OpenAiProvider {
     ) -> Outcome<Vec<Flashcard>> {
         let wanted = input.max_cards;
         let schema = Bounded::new(&self.config, |profile| schema::flashcards(profile, wanted));
+        let example = ExampleTexts::from_json(&prompt::flashcards_example(&input.topic));
         self.call(prompt::flashcards(input, reask), &schema, None, |doc| {
-            validate_flashcards(doc, wanted)
+            let cards = validate_flashcards(doc, wanted)?;
+            quality::check_flashcards(&cards, &example)?;
+            Ok(cards)
         })
         .await
     }
@@ -142,12 +153,16 @@ impl Provider for OpenAiProvider {
         input: &DistractorsInput,
         reask: Option<&Issues>,
     ) -> Outcome<[String; 3]> {
-        let answer = input.answer.clone();
+        let example = ExampleTexts::from_json(&prompt::distractors_example());
         self.call(
             prompt::distractors(input, reask),
             &self.schemas.distractors,
             None,
-            |doc| validate_distractors(doc, &answer),
+            |doc| {
+                let wrong = validate_distractors(doc, &input.answer)?;
+                quality::check_distractors(&wrong, &input.question, &example)?;
+                Ok(wrong)
+            },
         )
         .await
     }
@@ -157,11 +172,16 @@ impl Provider for OpenAiProvider {
         input: &SkillTreeInput,
         reask: Option<&Issues>,
     ) -> Outcome<SkillTree> {
+        let example = ExampleTexts::from_json(&prompt::skill_tree_example());
         self.call(
             prompt::skill_tree(input, reask),
             &self.schemas.skill_tree,
             None,
-            validate_skill_tree,
+            |doc| {
+                let tree = validate_skill_tree(doc)?;
+                quality::check_skill_tree(&tree, &example)?;
+                Ok(tree)
+            },
         )
         .await
     }
