@@ -11,8 +11,8 @@ JSON Schema cannot state, so generated bodies get their two dates in order. Each
 own (valid or invalid) value, so negative cases stay negative. PATCH /api/v1/plans/{id} checks
 the same relation against the dates the plan keeps: a patch that sets one valid date clears the
 other (null), so it cannot fall on the wrong side of a stored one. An import's (`modules`) titles
-must hold a letter or digit and differ from their siblings': a schema-valid title that does not is
-given its position as a suffix (a title the schema refuses, such as one with NUL, is left alone).
+must hold a letter or digit: a schema-valid title is given its position as a suffix, which has
+one (a title the schema refuses, such as one with NUL, is left alone).
 """
 
 import datetime

@@ -106,9 +106,8 @@ fn imported_modules() -> ArrayBuilder {
             .schema_type(Type::Object)
             .property(
                 "title",
-                text(TITLE_MAX_CHARS).description(Some(
-                    "Trimmed; with at least one letter or digit; distinct among its siblings.",
-                )),
+                text(TITLE_MAX_CHARS)
+                    .description(Some("Trimmed; with at least one letter or digit.")),
             )
             .required("title")
             .property(
