@@ -12,7 +12,7 @@ use syllabus_domain::{
 use syllabus_store::Regeneration;
 use syllabus_store::records::{NewPlan, PlanFilter};
 
-use super::support::{Query, Result, State, accepted, actor};
+use super::support::{Query, Result, State, accepted, actor, created_plan};
 use super::wait::{hold, preference_applied};
 use crate::auth::Caller;
 use crate::input::{
@@ -49,12 +49,7 @@ pub(crate) async fn create_plan<S: Stores>(
         )
         .await?;
     tracing::info!(plan.id = %detail.plan.id, job.id = %job.id, "plan created");
-    Ok(HttpResponse::Created()
-        .insert_header((
-            header::LOCATION,
-            format!("/api/v1/plans/{}", detail.plan.id),
-        ))
-        .json(PlanView::detail(detail)))
+    Ok(created_plan(detail))
 }
 
 /// `POST /api/v1/plans` with `modules`: the plan is created ready from the client's modules and
@@ -88,12 +83,7 @@ async fn import_plan<S: Stores>(
         .import_plan(&caller.0, &NewPlan::from(&request), &content)
         .await?;
     tracing::info!(plan.id = %detail.plan.id, "plan imported");
-    Ok(HttpResponse::Created()
-        .insert_header((
-            header::LOCATION,
-            format!("/api/v1/plans/{}", detail.plan.id),
-        ))
-        .json(PlanView::detail(detail)))
+    Ok(created_plan(detail))
 }
 
 /// An issue for each effort the domain would round or clamp: an import keeps the client's

@@ -5,11 +5,11 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use syllabus_domain::PlanId;
 
-use super::support::{Result, State};
+use super::support::{Result, State, created_plan};
 use crate::auth::Caller;
 use crate::input::path_id;
 use crate::state::Stores;
-use crate::wire::{PlanView, PublicPlanView};
+use crate::wire::PublicPlanView;
 
 /// `GET /api/v1/public/plans/{id}` (no token needed): 200 for a public plan, 404 otherwise,
 /// exactly as for a missing plan. Read in the public scope of row-level security.
@@ -35,10 +35,5 @@ pub(crate) async fn fork_plan<S: Stores>(
     let _turn = state.gates.write_turn(&caller.0).await?;
     let detail = state.store.fork_plan(&caller.0, id).await?;
     tracing::info!(plan.id = %detail.plan.id, forked_from = %id, "plan forked");
-    Ok(HttpResponse::Created()
-        .insert_header((
-            header::LOCATION,
-            format!("/api/v1/plans/{}", detail.plan.id),
-        ))
-        .json(PlanView::detail(detail)))
+    Ok(created_plan(detail))
 }

@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use syllabus_domain::{JobId, JobPayload};
-use syllabus_store::records::{Actor, JobRecord};
+use syllabus_store::records::{Actor, JobRecord, PlanDetail};
 
 use crate::auth::Caller;
 use crate::problem::ApiError;
 use crate::request_id::RequestId;
 use crate::state::{AppState, Stores};
-use crate::wire::JobView;
+use crate::wire::{JobView, PlanView};
 
 /// A handler's result: a problem answer on error.
 pub(super) type Result<T> = std::result::Result<T, ApiError>;
@@ -38,6 +38,16 @@ pub(super) fn accepted(job: JobRecord) -> HttpResponse {
     HttpResponse::Accepted()
         .insert_header(job_location(job.id))
         .json(JobView::from(job))
+}
+
+/// `201 Created` with a new plan and its `Location`.
+pub(super) fn created_plan(detail: PlanDetail) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/plans/{}", detail.plan.id),
+        ))
+        .json(PlanView::detail(detail))
 }
 
 /// Queues a job for `payload` in the caller's write turn, under the rate limit.

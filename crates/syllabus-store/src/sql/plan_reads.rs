@@ -114,6 +114,27 @@ pub(crate) async fn generating(
     }
 }
 
+/// A plan's modules in order and their tasks (by module, in order), as rows.
+pub(crate) async fn content_rows(
+    conn: &mut AsyncPgConnection,
+    plan: Uuid,
+) -> Result<(Vec<ModuleRow>, Vec<TaskRow>), StoreError> {
+    let module_rows: Vec<ModuleRow> = modules::table
+        .filter(modules::plan_id.eq(plan))
+        .order(modules::position)
+        .select(ModuleRow::as_select())
+        .load(conn)
+        .await?;
+    let module_ids: Vec<Uuid> = module_rows.iter().map(|m| m.id).collect();
+    let task_rows: Vec<TaskRow> = tasks::table
+        .filter(tasks::module_id.eq_any(&module_ids))
+        .order((tasks::module_id, tasks::position))
+        .select(TaskRow::as_select())
+        .load(conn)
+        .await?;
+    Ok((module_rows, task_rows))
+}
+
 /// The plan with its modules and tasks in order, with `user`'s progress.
 pub(crate) async fn plan_detail(
     conn: &mut AsyncPgConnection,
@@ -139,19 +160,7 @@ pub(crate) async fn plan_detail_of(
         ),
         None => Default::default(),
     };
-    let module_rows: Vec<ModuleRow> = modules::table
-        .filter(modules::plan_id.eq(id))
-        .order(modules::position)
-        .select(ModuleRow::as_select())
-        .load(conn)
-        .await?;
-    let module_ids: Vec<Uuid> = module_rows.iter().map(|m| m.id).collect();
-    let task_rows: Vec<TaskRow> = tasks::table
-        .filter(tasks::module_id.eq_any(&module_ids))
-        .order((tasks::module_id, tasks::position))
-        .select(TaskRow::as_select())
-        .load(conn)
-        .await?;
+    let (module_rows, task_rows) = content_rows(conn, id).await?;
     let modules = module_rows
         .into_iter()
         .map(|m| ModuleRecord {

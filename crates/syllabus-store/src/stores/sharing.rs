@@ -10,9 +10,9 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::pool::Database;
 use crate::records::PlanDetail;
-use crate::rows::plans::{ModuleInsert, ModuleRow, PlanInsert, TaskInsert, TaskRow};
+use crate::rows::plans::{ModuleInsert, PlanInsert, TaskInsert};
 use crate::schema::{modules, plans, tasks, users};
-use crate::sql::plan_reads::{plan_detail, plan_detail_of};
+use crate::sql::plan_reads::{content_rows, plan_detail, plan_detail_of};
 use crate::sql::plans::plan_row;
 
 /// Turns the public scope of row-level security on or off for the rest of the transaction.
@@ -38,19 +38,7 @@ async fn fork(
         .first(conn)
         .await?;
     let row = plan_row(conn, source).await?;
-    let module_rows: Vec<ModuleRow> = modules::table
-        .filter(modules::plan_id.eq(source))
-        .order(modules::position)
-        .select(ModuleRow::as_select())
-        .load(conn)
-        .await?;
-    let module_ids: Vec<Uuid> = module_rows.iter().map(|m| m.id).collect();
-    let task_rows: Vec<TaskRow> = tasks::table
-        .filter(tasks::module_id.eq_any(&module_ids))
-        .order((tasks::module_id, tasks::position))
-        .select(TaskRow::as_select())
-        .load(conn)
-        .await?;
+    let (module_rows, task_rows) = content_rows(conn, source).await?;
     public_scope(conn, false).await?;
     if module_rows.is_empty() {
         return Err(StoreError::InvalidState(
