@@ -301,8 +301,9 @@ class WebApp(unittest.TestCase):
             EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid=plan-progress]"), "1 of 12 tasks"),
             message="the plan's bar after a tick",
         )
-        module_bar = self.find("[data-testid=modules] > li.module [data-testid=module-progress]")
-        self.wait(lambda d: "1/3 done" in module_bar.text, message="the module's bar")
+        # Read afresh each time: this tab's own tick coming back as a progress event redraws the bar.
+        module_bar = "[data-testid=modules] > li.module [data-testid=module-progress]"
+        self.wait(lambda d: "1/3 done" in d.find_element(By.CSS_SELECTOR, module_bar).text, message="the module's bar")
         self.assertTrue(first.is_selected())
         # Updated in place: the same element, still focused.
         self.assertEqual(self.driver.switch_to.active_element, first)

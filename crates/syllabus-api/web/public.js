@@ -28,7 +28,7 @@ export async function publicScreen(view, id, signal) {
     notShared(view);
     return;
   }
-  const status = h('p', { class: 'muted small', id: 'copy-hint', role: 'status', 'aria-live': 'polite', 'data-testid': 'copy-status' },
+  const status = h('p', { class: 'muted small copy-hint', id: 'copy-hint', role: 'status', 'aria-live': 'polite', 'data-testid': 'copy-status' },
     session.user_id
       ? 'Adds a private copy to your plans, with your own progress and schedule.'
       : 'Sign in to add a private copy to your plans.');
