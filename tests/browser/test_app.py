@@ -301,8 +301,9 @@ class WebApp(unittest.TestCase):
             EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid=plan-progress]"), "1 of 12 tasks"),
             message="the plan's bar after a tick",
         )
-        module_bar = self.find("[data-testid=modules] > li.module [data-testid=module-progress]")
-        self.wait(lambda d: "1/3 done" in module_bar.text, message="the module's bar")
+        # Read afresh each time: this tab's own tick coming back as a progress event redraws the bar.
+        module_bar = "[data-testid=modules] > li.module [data-testid=module-progress]"
+        self.wait(lambda d: "1/3 done" in d.find_element(By.CSS_SELECTOR, module_bar).text, message="the module's bar")
         self.assertTrue(first.is_selected())
         # Updated in place: the same element, still focused.
         self.assertEqual(self.driver.switch_to.active_element, first)
@@ -679,6 +680,210 @@ class WebApp(unittest.TestCase):
         finally:
             self.driver.set_window_size(1280, 1000)
 
+
+    # Sharing and forks (issue #21) ------------------------------------------------------------
+
+    def sign_out(self):
+        """Forgets this browser's token (every tab's) and opens the sign-in screen afresh."""
+        self.driver.execute_script("localStorage.removeItem('syllabus.token')")
+        self.driver.get(f"{BASE_URL}/#/sign-in")
+        self.driver.refresh()
+        self.find("#name")
+
+    def token(self):
+        return self.driver.execute_script("return localStorage.getItem('syllabus.token')")
+
+    def page_text(self):
+        return self.driver.execute_script("return document.body.innerText")
+
+    def test_8_the_owner_shares_a_plan_by_keyboard_and_copies_its_link(self):
+        self.sign_out()
+        self.sign_in("ada")
+        # A note of the owner's: never on the public page (test_8a).
+        self.api("PATCH", f"/plans/{self.plan_id()}", {"notes": "Ada's private note: exam on the 12th"})
+        self.driver.get(self.state["plan_url"])
+        switch = self.find("#share-public")
+        self.assertEqual(switch.get_attribute("role"), "switch")
+        self.assertEqual(switch.get_attribute("type"), "checkbox")
+        self.assertFalse(switch.is_selected())
+        self.assertIn("Private", self.find("[data-testid=share-status]").text)
+        self.assertFalse(self.driver.find_element(By.CSS_SELECTOR, "[data-testid=share-link]").is_displayed())
+        # The switch's name comes from its label.
+        label = self.driver.execute_script("return arguments[0].labels[0].textContent", switch)
+        self.assertEqual(label, "Anyone with the link can view")
+        # Keyboard only: space on the focused switch.
+        self.driver.execute_script("arguments[0].focus()", switch)
+        switch.send_keys(Keys.SPACE)
+        self.wait(
+            EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid=share-status]"), "Shared:"),
+            message="the switch's answer",
+        )
+        self.assertTrue(switch.is_selected())
+        self.assertEqual(self.driver.switch_to.active_element, switch)
+        self.assertEqual(self.find("[data-testid=share-status]").get_attribute("aria-live"), "polite")
+        public_url = f"{BASE_URL}/#/public/{self.plan_id()}"
+        self.state["public_url"] = public_url
+        self.assertEqual(self.find("[data-testid=share-link]").get_attribute("value"), public_url)
+        self.assertEqual(self.api("GET", f"/plans/{self.plan_id()}")["visibility"], "public")
+        # "Copy link" puts it on the clipboard (granted to this origin, as a learner's click would).
+        self.driver.execute_cdp_cmd(
+            "Browser.grantPermissions",
+            {"origin": BASE_URL, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]},
+        )
+        self.button("Copy link").click()
+        self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid=copy-status]"), "Link copied."))
+        copied = self.driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "navigator.clipboard.readText().then(done, (e) => done(`error: ${e}`));"
+        )
+        self.assertEqual(copied, public_url)
+        self.driver.execute_script("window.scrollTo(0, 0)")
+        self.shot("21-share")
+        # Without a clipboard, the link is selected for the learner to copy.
+        self.driver.execute_script(
+            "navigator.clipboard.writeText = () => Promise.reject(new Error('denied'))"
+        )
+        self.button("Copy link").click()
+        self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid=copy-status]"), "Link selected"))
+        selected = self.driver.execute_script(
+            "const el = document.activeElement;"
+            "return [el.id, el.value.slice(el.selectionStart, el.selectionEnd)]"
+        )
+        self.assertEqual(selected, ["share-link", public_url])
+
+    def test_8a_the_public_page_shows_the_modules_signed_out_and_nothing_private(self):
+        plan = self.api("GET", f"/plans/{self.plan_id()}")
+        self.assertTrue(plan["notes"])
+        self.assertTrue(plan["progress"]["completed_tasks"] > 0, "ada ticked tasks off in test_3a-3d")
+        token = self.token()
+        one = self.driver.current_window_handle
+        # Another tab with no token: a reader who never signed in.
+        self.driver.switch_to.new_window("tab")
+        try:
+            self.driver.get(BASE_URL + "/")
+            self.driver.execute_script("localStorage.removeItem('syllabus.token')")
+            self.driver.get(self.state["public_url"])
+            self.driver.refresh()
+            title = self.find("[data-testid=public-title]")
+            self.assertEqual(title.text, plan["topic"])
+            self.assertFalse(self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=user]"), "nobody is signed in")
+            self.assertFalse(self.driver.find_elements(By.CSS_SELECTOR, "#name"), "no sign-in form in the way")
+            self.assertIn("#/public/", self.driver.current_url)
+            meta = self.find("[data-testid=public-meta]").text
+            self.assertIn(f"{plan['weekly_hours']} h/week", meta)
+            self.assertIn(plan["skill_level"], meta)
+            self.assertIn("Generated with AI", meta)
+            modules = self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=public-modules] > li.module")
+            self.assertEqual(
+                [m.find_element(By.CSS_SELECTOR, "summary .title").text for m in modules],
+                [m["title"] for m in sorted(plan["modules"], key=lambda m: m["order"])],
+            )
+            tasks = self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=public-modules] .tasks > li")
+            self.assertEqual(len(tasks), 12)
+            self.assertEqual(tasks[0].find_element(By.CSS_SELECTOR, ".title").text, plan["modules"][0]["tasks"][0]["title"])
+            # Read-only, and nothing of the owner's: no boxes, bars, schedule, notes, name or share switch.
+            self.assertFalse(self.driver.find_elements(By.CSS_SELECTOR, "main input, main textarea, main select"))
+            for css in ("[data-testid=plan-progress]", "[data-testid=module-progress]", "[data-testid=schedule]",
+                        "[data-testid=share]", "details.attempts", "nav.tabs"):
+                self.assertFalse(self.driver.find_elements(By.CSS_SELECTOR, css), css)
+            text = self.page_text()
+            for private in ("private note", "exam on the 12th", "done", "Today", "Regenerate"):
+                self.assertNotIn(private, text)
+            self.assertNotRegex(text, r"\bada\b", "the owner's name")
+            self.assertIn("Sign in to add a private copy", self.find("[data-testid=copy-status]").text)
+            self.find("header .who a[href='#/sign-in']")
+            self.shot("21-public-signed-out")
+        finally:
+            self.driver.close()
+            self.driver.switch_to.window(one)
+            self.driver.execute_script("localStorage.setItem('syllabus.token', arguments[0])", token)
+
+    def test_8b_a_plan_no_longer_shared_says_so_on_its_public_page(self):
+        self.driver.get(self.state["plan_url"])
+        self.driver.refresh()
+        switch = self.find("#share-public")
+        self.assertTrue(switch.is_selected())
+        self.assertTrue(self.find("[data-testid=share-link]").is_displayed())
+        self.driver.execute_script("arguments[0].focus()", switch)
+        switch.send_keys(Keys.SPACE)
+        self.wait(
+            EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid=share-status]"), "Not shared"),
+            message="the switch's answer",
+        )
+        self.assertFalse(switch.is_selected())
+        self.assertFalse(self.driver.find_element(By.CSS_SELECTOR, "[data-testid=share-link]").is_displayed())
+        self.assertEqual(self.api("GET", f"/plans/{self.plan_id()}")["visibility"], "private")
+        self.driver.get(self.state["public_url"])
+        page = self.find("[data-testid=not-shared]")
+        self.assertIn("This plan is not shared (or does not exist)", page.text)
+        self.assertFalse(self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=public-modules]"))
+        self.assertNotIn(self.api("GET", f"/plans/{self.plan_id()}")["topic"], self.page_text())
+        self.shot("21-not-shared")
+        # A malformed link says the same.
+        self.driver.get(f"{BASE_URL}/#/public/not-a-plan")
+        self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid=not-shared]"), "not shared"))
+        # Shared again for the copies (test_8c).
+        self.assertEqual(self.api("PATCH", f"/plans/{self.plan_id()}", {"visibility": "public"})["visibility"], "public")
+
+    def test_8c_another_learner_signs_in_from_the_public_page_and_copies_the_plan(self):
+        source = self.api("GET", f"/plans/{self.plan_id()}")
+        self.sign_out()
+        self.driver.get(self.state["public_url"])
+        self.button("Copy to my plans").click()
+        # Signed out: the sign-in screen first, saying why, then back to copy.
+        self.wait(EC.url_contains("#/sign-in"))
+        self.assertIn("Sign in to copy", self.find(".banner").text)
+        self.type_into("#name", "cleo")
+        self.button("Sign in").click()
+        self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid=user]"), "cleo"))
+        self.wait(lambda d: re.search(r"#/plans/[0-9a-f-]{36}$", d.current_url), message="the copy's page")
+        copy_id = self.driver.current_url.rsplit("/", 1)[-1]
+        self.assertNotEqual(copy_id, self.plan_id())
+        self.assertEqual(self.find("[data-testid=plan-title]").text, source["topic"])
+        self.assertIn("Copied from a shared plan", self.find("[data-testid=origin]").text)
+        modules = self.wait(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=modules] > li.module"),
+            message="the copy's modules",
+        )
+        self.assertEqual(
+            [m.find_element(By.CSS_SELECTOR, "summary .title").text for m in modules],
+            [m["title"] for m in sorted(source["modules"], key=lambda m: m["order"])],
+        )
+        # Cleo's own: no progress of ada's, not shared, and the API agrees.
+        self.assertIn("0 of 12 tasks", self.find("[data-testid=plan-progress]").text)
+        self.assertFalse(self.find("#share-public").is_selected())
+        copy = self.api("GET", f"/plans/{copy_id}")
+        self.assertEqual((copy["origin"], copy["forked_from"], copy["visibility"]), ("template", self.plan_id(), "private"))
+        self.assertFalse(copy.get("notes"))
+        self.driver.execute_script("window.scrollTo(0, 0)")
+        self.shot("21-copied")
+
+        # Signed in, a copy is one click: another plan of cleo's.
+        self.driver.get(self.state["public_url"])
+        self.assertIn("Adds a private copy", self.find("[data-testid=copy-status]").text)
+        self.shot("21-public")
+        self.button("Copy to my plans").click()
+        self.wait(
+            lambda d: re.search(r"#/plans/[0-9a-f-]{36}$", d.current_url) and copy_id not in d.current_url,
+            message="the second copy's page",
+        )
+        self.assertIn("Copied from a shared plan", self.find("[data-testid=origin]").text)
+        self.assertEqual(len(self.api("GET", "/plans")["items"]), 2)
+
+    def test_8d_the_public_page_fits_a_phones_width(self):
+        self.driver.set_window_size(390, 844)
+        try:
+            self.sign_out()
+            self.driver.get(self.state["public_url"])
+            self.find("[data-testid=public-modules]")
+            time.sleep(0.3)
+            overflow = self.driver.execute_script(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            self.assertLessEqual(overflow, 0, "the public page scrolls sideways at 390 px")
+            self.shot("21-phone-public")
+        finally:
+            self.driver.set_window_size(1280, 1000)
 
 if __name__ == "__main__":
     unittest.main()

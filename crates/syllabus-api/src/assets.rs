@@ -35,7 +35,7 @@ macro_rules! module {
 }
 
 /// Every embedded file; `index.html` is also the page at `/`.
-static ASSETS: [Asset; 26] = [
+static ASSETS: [Asset; 28] = [
     Asset {
         name: "index.html",
         content_type: "text/html; charset=utf-8",
@@ -73,8 +73,10 @@ static ASSETS: [Asset; 26] = [
     module!("plan.js"),
     module!("plans.js"),
     module!("progress.js"),
+    module!("public.js"),
     module!("schedule.js"),
     module!("session.js"),
+    module!("share.js"),
     module!("sign-in.js"),
     module!("skills.js"),
     module!("views.js"),

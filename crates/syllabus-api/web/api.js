@@ -58,8 +58,9 @@ export async function failure(res, path) {
   return new ApiError(res.status, problem);
 }
 
-export async function api(method, path, body, { signal } = {}) {
-  const init = { method, headers: headers(), signal };
+// `anonymous`: without the token (a public read: an expired token must not sign the reader out).
+export async function api(method, path, body, { signal, anonymous = false } = {}) {
+  const init = { method, headers: anonymous ? { Accept: 'application/json' } : headers(), signal };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);

@@ -13,6 +13,8 @@
 //                                                                  chart.js, plan-edit.js
 //   #/plans/{id}/flashcards   flashcards: generate, study          flashcards.js
 //   #/plans/{id}/skills       the skill tree                       skills.js
+//   #/public/{id}             a shared plan, read-only, signed in or not; "Copy to my plans"
+//                                                                  public.js
 //   #/sign-in                 sign-in (development form, or a pasted token)
 //                                                                  sign-in.js, session.js
 
@@ -23,6 +25,7 @@ import { flashcardsScreen } from './flashcards.js';
 import { onRefresh } from './nav.js';
 import { planScreen } from './plan.js';
 import { plansScreen } from './plans.js';
+import { publicScreen } from './public.js';
 import { loadSession, renderHeader, session, signOut } from './session.js';
 import { signInScreen } from './sign-in.js';
 import { skillsScreen } from './skills.js';
@@ -39,7 +42,9 @@ async function route() {
   const [path, queryString] = hash.split('?');
   const query = new URLSearchParams(queryString || '');
   renderHeader();
-  if (!session.user_id && path !== '/sign-in') {
+  // A shared plan needs no account (a malformed id is "not shared" too).
+  const shared = path.match(/^\/public\/([^/]*)$/);
+  if (!session.user_id && path !== '/sign-in' && !shared) {
     location.hash = '#/sign-in';
     return;
   }
@@ -51,6 +56,8 @@ async function route() {
         return;
       }
       signInScreen(view);
+    } else if (shared) {
+      await publicScreen(view, shared[1], controller.signal);
     } else if (path === '/') {
       plansScreen(view, { prefill: query.get('topic') ? { topic: query.get('topic') } : {} });
     } else if ((m = path.match(/^\/plans\/([0-9a-f-]{36})$/))) {

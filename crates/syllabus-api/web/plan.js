@@ -1,6 +1,6 @@
 // A plan's screen (#/plans/{id}): its modules and tasks, or the modules streaming in while it is
 // generated; its attempts; regenerate; what went wrong when it failed or stopped; and, once it is
-// ready, its schedule (schedule.js).
+// ready, its schedule (schedule.js) and its share switch (share.js).
 
 import { api } from './api.js';
 import { bounds } from './bounds.js';
@@ -12,6 +12,7 @@ import { refresh } from './nav.js';
 import { created } from './plan-form.js';
 import { PlanProgress, taskCheckbox } from './progress.js';
 import { ScheduleSection, firstSchedule } from './schedule.js';
+import { originNote, shareSection } from './share.js';
 import { loadPlan, planNav } from './views.js';
 
 // Placeholders shown while the first modules stream in.
@@ -43,6 +44,7 @@ export async function planScreen(view, id, signal) {
     h('p', { class: 'crumbs' }, h('a', { href: '#/' }, '← Plans')),
     h('h1', { tabindex: '-1', 'data-testid': 'plan-title' }, plan.topic),
     page.meta,
+    originNote(plan),
     truncation(plan, facts),
     planNav(id, 'plan'),
     page.status,
@@ -88,8 +90,9 @@ function truncation(plan, facts) {
   return truncated.length ? h('p', { class: 'banner', 'data-testid': 'truncated' }, truncated.join(' ')) : null;
 }
 
-// With `progress` (a ready plan's PlanProgress), each task has its checkbox and the module its bar.
-function moduleCard(module, { preview = false, open = !preview, progress = null } = {}) {
+// With `progress` (a ready plan's PlanProgress), each task has its checkbox and the module its bar;
+// without, it is read-only (a preview, or a shared plan's public page).
+export function moduleCard(module, { preview = false, open = !preview, progress = null } = {}) {
   const tasks = (module.tasks || []).slice().sort((a, b) => a.order - b.order);
   const title = (t) => {
     if (!progress) return [null, h('span', { class: 'title' }, t.title)];
@@ -246,9 +249,9 @@ function renderReady(page, p, { streamed = false, first = null } = {}) {
   const taskCount = modules.reduce((n, m) => n + m.tasks.length, 0);
   replace(page.status, h('p', { 'data-testid': 'total' }, `${modules.length} modules, ${taskCount} tasks, ${minutes(p.total_minutes)} in all.`,
     streamed ? h('span', { class: 'muted' }, ' Open a module to see its tasks.') : null));
-  // The schedule above the modules, both in the body that held the previews: nothing that was on
-  // the page while the plan was generated moves down.
-  replace(page.body, schedule.el, h('ol', { class: 'modules', 'data-testid': 'modules' }, modules.map((m) => moduleCard(m, { open: !streamed, progress }))));
+  // The share switch, the schedule and the modules, all in the body that held the previews:
+  // nothing that was on the page while the plan was generated moves down.
+  replace(page.body, shareSection(p, page.signal), schedule.el, h('ol', { class: 'modules', 'data-testid': 'modules' }, modules.map((m) => moduleCard(m, { open: !streamed, progress }))));
 }
 
 function renderFailed(page, p) {
