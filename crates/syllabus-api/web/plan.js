@@ -139,8 +139,12 @@ function placeholderModule(index) {
   );
 }
 
+// Reads and draws the plan's attempts. Reads may overlap (an `attempt` event each): only the
+// newest read is drawn, so an older answer arriving late cannot draw fewer attempts over more.
 async function renderAttempts(page) {
+  const read = (page.attemptsRead = (page.attemptsRead || 0) + 1);
   const attempts = await api('GET', `/plans/${page.id}/attempts?limit=20`, undefined, { signal: page.signal });
+  if (read !== page.attemptsRead) return;
   replace(
     page.attempts,
     h('summary', {}, h('h2', {}, `Attempts (${attempts.items.length})`)),
