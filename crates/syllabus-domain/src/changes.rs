@@ -16,8 +16,8 @@ use crate::input::{
     parse_study_days,
 };
 use crate::issues::Issues;
-use crate::schedule::StudyDays;
 use crate::sharing::Visibility;
+use crate::study_days::StudyDays;
 use crate::text::{Sanitized, sanitize};
 
 /// One field of a merge patch.

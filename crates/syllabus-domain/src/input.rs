@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::issues::Issues;
-use crate::schedule::StudyDays;
+use crate::study_days::StudyDays;
 use crate::text::{Sanitized, sanitize};
 
 /// Longest topic kept, in characters; longer topics are truncated, never rejected.

@@ -17,6 +17,7 @@ pub mod schedule;
 pub mod secret;
 pub mod sharing;
 pub mod status;
+pub mod study_days;
 pub mod text;
 
 pub use changes::{Patch, PlanChanges, RawPlanChanges};

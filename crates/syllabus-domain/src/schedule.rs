@@ -42,12 +42,10 @@
 //!   ([`ScheduleOutcome::BeyondHorizon`], which a plan within the plan rules never reaches: 480
 //!   tasks of 120 minutes at one hour a week take about 18 years).
 
-mod study_days;
-
 use chrono::{Datelike, Days, NaiveDate};
 use serde::Serialize;
 
-pub use study_days::StudyDays;
+pub use crate::study_days::StudyDays;
 
 use crate::ids::TaskId;
 use crate::input::{WEEKLY_HOURS_MAX, WeeklyHours};
