@@ -364,7 +364,11 @@ class WebApp(unittest.TestCase):
         self.assertFalse(regenerate.is_enabled(), "regenerate at the cap")
         self.assertIn("All 3 generation attempts are used", self.find("#regen-reason").text)
         self.click("details.attempts > summary")
-        rows = self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=attempts] tbody tr"))
+        # The table is drawn again as each attempt's event arrives: wait for the third.
+        rows = self.wait(
+            lambda d: (r := d.find_elements(By.CSS_SELECTOR, "[data-testid=attempts] tbody tr")) and len(r) >= 3 and r,
+            message="three attempts",
+        )
         self.assertEqual(len(rows), 3)
         self.assertTrue(all("validation" in row.text for row in rows))
         self.shot("plan-failed")
@@ -760,10 +764,12 @@ class WebApp(unittest.TestCase):
         # Another tab with no token: a reader who never signed in.
         self.driver.switch_to.new_window("tab")
         try:
-            self.driver.get(BASE_URL + "/")
+            # The token goes on a page of the origin that runs no app code (an app started with it
+            # could still be sending requests, and their 401s would sign this tab out to
+            # #/sign-in); then the public page loads afresh.
+            self.driver.get(BASE_URL + "/healthz")
             self.driver.execute_script("localStorage.removeItem('syllabus.token')")
             self.driver.get(self.state["public_url"])
-            self.driver.refresh()
             title = self.find("[data-testid=public-title]")
             self.assertEqual(title.text, plan["topic"])
             self.assertFalse(self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=user]"), "nobody is signed in")
