@@ -27,7 +27,8 @@ pub use input::{InputError, LearningStyle, PlanRequest, RawPlanRequest, SkillLev
 pub use issues::{Issue, Issues, parse_json};
 pub use jobs::{JobPayload, JobStatus, JobType};
 pub use plan::{
-    NormalizationReport, NormalizedModule, NormalizedPlan, NormalizedTask, validate_plan,
+    NormalizationReport, NormalizedModule, NormalizedPlan, NormalizedTask, validate_import,
+    validate_plan,
 };
 pub use progress::TaskStatus;
 pub use schedule::{

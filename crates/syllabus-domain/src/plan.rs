@@ -148,6 +148,43 @@ pub fn validate_plan_text(text: &str) -> Result<NormalizedPlan, Issues> {
     validate_plan(&parse_json(text)?)
 }
 
+/// Validates a client's own modules (an import, `POST /plans` with `modules`): the rules of
+/// [`validate_plan`], except that an effort is never rounded or clamped: each must already be a
+/// whole number of minutes within its bounds, else it is an issue at its path.
+///
+/// # Errors
+/// Every issue found, each with its path (`modules[1].tasks[0].estimated_minutes`).
+pub fn validate_import(modules: &Value) -> Result<NormalizedPlan, Issues> {
+    let plan = validate_plan(&serde_json::json!({ "modules": modules }))?;
+    let mut issues = Issues::default();
+    let whole = |v: &Value| v.get("estimated_minutes").is_some_and(Value::is_u64);
+    let bounds = |b: Bounds| format!("must be from {} to {}", b.min, b.max);
+    for ((i, raw), module) in modules
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .zip(&plan.modules)
+    {
+        let at = format!("modules[{i}].estimated_minutes");
+        if !whole(raw) {
+            issues.push(at, "must be a whole number of minutes");
+        } else if module.clamped {
+            issues.push(at, bounds(MODULE_MINUTES));
+        }
+        let tasks = raw["tasks"].as_array().into_iter().flatten();
+        for ((j, raw), task) in tasks.enumerate().zip(&module.tasks) {
+            let at = format!("modules[{i}].tasks[{j}].estimated_minutes");
+            if !whole(raw) {
+                issues.push(at, "must be a whole number of minutes");
+            } else if task.clamped {
+                issues.push(at, bounds(TASK_MINUTES));
+            }
+        }
+    }
+    issues.into_result(plan)
+}
+
 /// Validates a parsed `learning_plan` document.
 ///
 /// # Errors
@@ -327,6 +364,30 @@ mod tests {
 
     fn paths(issues: &Issues) -> Vec<String> {
         issues.as_slice().iter().map(|i| i.path.clone()).collect()
+    }
+
+    #[test]
+    fn an_import_keeps_its_efforts_or_is_refused_at_their_paths() {
+        let ok = validate_import(&json!([module(
+            json!(60),
+            vec![task(json!(30)), task(json!(30))]
+        )]));
+        assert_eq!(ok.map(|p| p.total_minutes()).ok(), Some(60));
+        let bad = json!([
+            module(json!(500), vec![task(json!(30)), task(json!(1))]),
+            module(json!(30.5), vec![task(json!(30))]),
+        ]);
+        assert_eq!(
+            validate_import(&bad)
+                .err()
+                .map(|e| paths(&e))
+                .unwrap_or_default(),
+            [
+                "modules[0].estimated_minutes",
+                "modules[0].tasks[1].estimated_minutes",
+                "modules[1].estimated_minutes"
+            ]
+        );
     }
 
     #[test]

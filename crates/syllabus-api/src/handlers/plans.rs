@@ -6,8 +6,8 @@ use actix_web::{FromRequest as _, HttpRequest, HttpResponse, web};
 use serde_json::Value;
 use syllabus_domain::changes::CHANGEABLE_FIELDS;
 use syllabus_domain::{
-    InputError, Issues, NormalizedPlan, PlanChanges, PlanId, PlanRequest, PlanStatus,
-    RawPlanChanges, RawPlanRequest, validate_plan,
+    InputError, Issues, PlanChanges, PlanId, PlanRequest, PlanStatus, RawPlanChanges,
+    RawPlanRequest, validate_import,
 };
 use syllabus_store::Regeneration;
 use syllabus_store::records::{NewPlan, PlanFilter};
@@ -61,71 +61,23 @@ async fn import_plan<S: Stores>(
     request: std::result::Result<PlanRequest, InputError>,
     modules: Value,
 ) -> Result<HttpResponse> {
-    let content = validate_plan(&serde_json::json!({ "modules": modules }));
-    let mut issues = request
-        .as_ref()
-        .err()
-        .map(|e| e.0.clone())
-        .unwrap_or_default();
-    match &content {
-        Err(found) => found
-            .as_slice()
-            .iter()
-            .for_each(|i| issues.push(i.path.clone(), i.message.clone())),
-        Ok(plan) => clamped_efforts(plan, &modules, &mut issues),
-    }
-    let (Ok(request), Ok(content), true) = (request, content, issues.is_empty()) else {
+    let content = validate_import(&modules);
+    let (Ok(request), Ok(content)) = (&request, &content) else {
+        // Every field at fault, the request's and the modules'.
+        let issues: Issues = [request.err().map(|e| e.0), content.err()]
+            .into_iter()
+            .flatten()
+            .flat_map(Issues::into_vec)
+            .collect();
         return Err(ApiError::issues(&issues));
     };
     let _turn = state.gates.write_turn(&caller.0).await?;
     let detail = state
         .store
-        .import_plan(&caller.0, &NewPlan::from(&request), &content)
+        .import_plan(&caller.0, &NewPlan::from(request), content)
         .await?;
     tracing::info!(plan.id = %detail.plan.id, "plan imported");
     Ok(created_plan(detail))
-}
-
-/// An issue for each effort the domain would round or clamp: an import keeps the client's
-/// numbers or is refused.
-fn clamped_efforts(plan: &NormalizedPlan, raw: &Value, issues: &mut Issues) {
-    use syllabus_domain::plan::{MODULE_MINUTES, TASK_MINUTES};
-    let whole = |v: &Value| v.get("estimated_minutes").is_some_and(Value::is_u64);
-    for (i, m) in raw.as_array().into_iter().flatten().enumerate() {
-        if !whole(m) {
-            issues.push(
-                format!("modules[{i}].estimated_minutes"),
-                "must be a whole number of minutes",
-            );
-        }
-        for (j, t) in m["tasks"].as_array().into_iter().flatten().enumerate() {
-            if !whole(t) {
-                issues.push(
-                    format!("modules[{i}].tasks[{j}].estimated_minutes"),
-                    "must be a whole number of minutes",
-                );
-            }
-        }
-    }
-    for (i, m) in plan.modules.iter().enumerate() {
-        if m.clamped {
-            issues.push(
-                format!("modules[{i}].estimated_minutes"),
-                format!(
-                    "must be from {} to {}",
-                    MODULE_MINUTES.min, MODULE_MINUTES.max
-                ),
-            );
-        }
-        for (j, t) in m.tasks.iter().enumerate() {
-            if t.clamped {
-                issues.push(
-                    format!("modules[{i}].tasks[{j}].estimated_minutes"),
-                    format!("must be from {} to {}", TASK_MINUTES.min, TASK_MINUTES.max),
-                );
-            }
-        }
-    }
 }
 
 pub(crate) async fn list_plans<S: Stores>(

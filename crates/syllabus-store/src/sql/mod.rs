@@ -10,3 +10,4 @@ pub(crate) mod plan_reads;
 pub(crate) mod plans;
 pub(crate) mod progress;
 pub(crate) mod rate_window;
+pub(crate) mod users;

@@ -10,7 +10,8 @@ use syllabus_domain::{JobType, UserId};
 
 use crate::error::StoreError;
 use crate::records::RateLimit;
-use crate::schema::{jobs, users};
+use crate::schema::jobs;
+use crate::sql::users::record_user;
 
 #[derive(QueryableByName)]
 struct At {
@@ -36,11 +37,7 @@ pub(crate) async fn lock_rate_window(
     .bind::<Text, _>(format!("rate:{user}:{}", job_type.as_str()))
     .get_result(conn)
     .await?;
-    diesel::insert_into(users::table)
-        .values(users::id.eq(user.as_str()))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
+    record_user(conn, user).await?;
     let window = SlidingWindow::new(limit.limit, limit.window);
     let since = window.window_start(now.at);
     let mut started: Vec<DateTime<Utc>> = jobs::table

@@ -22,7 +22,7 @@ use crate::records::{
 use crate::rows::attempts::AttemptRow;
 use crate::rows::numbers::to_i32;
 use crate::rows::plans::{PlanInsert, PlanRow};
-use crate::schema::{generation_attempts, plans, users};
+use crate::schema::{generation_attempts, plans};
 use crate::sql::attempts::{insert_attempt, numbered_attempts};
 use crate::sql::content_writes::replace_modules_and_tasks;
 use crate::sql::job_writes::insert_job;
@@ -30,6 +30,7 @@ use crate::sql::plan_changes::change_plan;
 use crate::sql::plans::plan_row;
 use crate::sql::progress::{discard_progress, has_progress, plan_progress, progress_of};
 use crate::sql::rate_window::{count_without_job, lock_rate_window};
+use crate::sql::users::record_user;
 
 use crate::sql::plan_reads::{generating, latest_attempts, plan_detail, plans_page_query};
 
@@ -78,11 +79,7 @@ impl crate::ports::PlanStore for Database {
         let (owner, plan, content) = (user.clone(), plan.clone(), content.clone());
         self.as_user(user, move |conn| {
             Box::pin(async move {
-                diesel::insert_into(users::table)
-                    .values(users::id.eq(owner.as_str()))
-                    .on_conflict_do_nothing()
-                    .execute(conn)
-                    .await?;
+                record_user(conn, &owner).await?;
                 let (id, _, _) = insert_plan(conn, &owner, &plan, Origin::Manual).await?;
                 replace_modules_and_tasks(conn, owner.as_str(), id, &content).await?;
                 plan_detail(conn, &owner, id).await

@@ -11,9 +11,10 @@ use crate::error::StoreError;
 use crate::pool::Database;
 use crate::records::PlanDetail;
 use crate::rows::plans::{ModuleInsert, PlanInsert, TaskInsert};
-use crate::schema::{modules, plans, tasks, users};
+use crate::schema::{modules, plans, tasks};
 use crate::sql::plan_reads::{content_rows, plan_detail, plan_detail_of};
 use crate::sql::plans::plan_row;
+use crate::sql::users::record_user;
 
 /// Turns the public scope of row-level security on or off for the rest of the transaction.
 async fn public_scope(conn: &mut AsyncPgConnection, on: bool) -> Result<(), StoreError> {
@@ -49,11 +50,7 @@ async fn fork(
     // without them (every day, no dates); a copy of one's own plan keeps them.
     let own = owner == user.as_str();
     // A user's first plan may be a copy: they are recorded as on their first creation.
-    diesel::insert_into(users::table)
-        .values(users::id.eq(user.as_str()))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
+    record_user(conn, user).await?;
     let id = PlanId::new().as_uuid();
     diesel::insert_into(plans::table)
         .values(PlanInsert {
