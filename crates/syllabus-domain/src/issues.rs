@@ -37,8 +37,9 @@ impl fmt::Display for Issue {
     }
 }
 
-/// A non-empty list of issues.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// A non-empty list of issues (as JSON, the list of its issues).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Issues(Vec<Issue>);
 
 impl Issues {

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use syllabus_domain::JobStatus;
 use syllabus_domain::backoff::Backoff;
+use syllabus_domain::{Issues, JobStatus};
 use syllabus_store::records::{ClaimedJob, JobEnd, JobError};
 use syllabus_store::{QueueStore, StoreError};
 
@@ -113,13 +113,16 @@ impl<S, P> Context<S, P> {
         Ok(end.status())
     }
 
-    /// The end of a failed run: retry after the backoff while runs remain, else fail.
+    /// The end of a failed run: retry after the backoff while runs remain, else fail. `reask`
+    /// (what a `validation` failure's answer broke) is kept on the job for the next run's (or a
+    /// retry's) re-ask.
     pub(crate) fn failure_end(
         &self,
         job: &ClaimedJob,
         error: JobError,
         retry_after: Option<Duration>,
         may_retry: bool,
+        reask: Option<Issues>,
     ) -> JobEnd {
         if may_retry && error.classification.is_retryable() && job.attempts < job.max_attempts {
             let delay = self.backoff.delay(job.attempts, jitter(), retry_after);
@@ -129,9 +132,9 @@ impl<S, P> Context<S, P> {
                 .ok()
                 .and_then(|d| Utc::now().checked_add_signed(d))
                 .unwrap_or_else(Utc::now);
-            JobEnd::Retry { at, error }
+            JobEnd::Retry { at, error, reask }
         } else {
-            JobEnd::Failed { error }
+            JobEnd::Failed { error, reask }
         }
     }
 }

@@ -85,6 +85,7 @@ where
                     message: "The job's payload is invalid.".to_owned(),
                     classification: syllabus_domain::FailureClass::Validation,
                 },
+                reask: None,
             };
             return ctx.end_run(job, end).await;
         }

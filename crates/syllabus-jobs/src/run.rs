@@ -141,7 +141,7 @@ async fn interrupted<S, P, D>(
     D: Dispatch<S, P>,
 {
     let error = internal_error();
-    let end = ctx.failure_end(job, error.clone(), None, true);
+    let end = ctx.failure_end(job, error.clone(), None, true, None);
     end_unfinished(ctx, dispatch, job, &error, end, stale_after).await;
 }
 
@@ -162,6 +162,7 @@ async fn give_up<S, P, D>(
     };
     let end = JobEnd::Failed {
         error: error.clone(),
+        reask: None,
     };
     end_unfinished(ctx, dispatch, job, &error, end, stale_after).await;
 }

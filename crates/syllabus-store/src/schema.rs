@@ -81,6 +81,7 @@ diesel::table! {
         completed_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
         rescues -> Int4,
+        reask -> Nullable<Jsonb>,
     }
 }
 

@@ -101,7 +101,7 @@ fn timeout_attempt() -> (NewAttempt, JobEnd) {
         error: Some(error.message.clone()),
         ..NewAttempt::default()
     };
-    (attempt, JobEnd::Failed { error })
+    (attempt, JobEnd::Failed { error, reask: None })
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -151,6 +151,20 @@ async fn ready_plan(app: &App, user: &str) -> Result<String, syllabus_e2e::Error
     Ok(id)
 }
 
+/// The reasons the newest request to the fake gave (empty when it was no re-ask).
+fn newest_reasons(app: &App) -> String {
+    let requests = app.llm.requests();
+    let newest = requests
+        .last()
+        .map(|r| r.body.to_string())
+        .unwrap_or_default();
+    newest
+        .split("previous answer was rejected")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Posts a job and waits until it is terminal.
 async fn run_job(app: &App, user: &str, path: &str) -> Result<Value, syllabus_e2e::Error> {
     let res = app.post(path, user, &json!({})).await?;
@@ -183,6 +197,10 @@ async fn degenerate_cards_distractors_and_skill_trees_are_refused_and_run_again(
     let done = run_job(&app, "rosa", &format!("/api/v1/plans/{plan}/flashcards")).await?;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["attempts"], 2, "{done}");
+    // The second run told the model what the first answer broke, without quoting it.
+    let reasons = newest_reasons(&app);
+    assert!(reasons.contains("flashcards[0].answer"), "{reasons}");
+    assert!(!reasons.to_lowercase().contains("git for"), "{reasons}");
     let deck = app
         .get(&format!("/api/v1/plans/{plan}/flashcards"), "rosa")
         .await?;
@@ -206,6 +224,9 @@ async fn degenerate_cards_distractors_and_skill_trees_are_refused_and_run_again(
     .await?;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["attempts"], 2, "{done}");
+    let reasons = newest_reasons(&app);
+    assert!(reasons.contains("distractors[0]"), "{reasons}");
+    assert!(!reasons.to_lowercase().contains("branch"), "{reasons}");
 
     // Sibling skills with one title, then a tree whose siblings differ.
     app.llm.push(stream(&json!({"skills": [
@@ -219,10 +240,51 @@ async fn degenerate_cards_distractors_and_skill_trees_are_refused_and_run_again(
     let done = run_job(&app, "rosa", &format!("/api/v1/plans/{plan}/skill-tree")).await?;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["attempts"], 2, "{done}");
+    let reasons = newest_reasons(&app);
+    assert!(reasons.contains("skills[1].title"), "{reasons}");
     let tree = app
         .get(&format!("/api/v1/plans/{plan}/skill-tree"), "rosa")
         .await?;
     assert_eq!(tree.body["skills"][1]["title"], "Commits", "{}", tree.body);
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_content_job_is_reasked_with_the_failed_jobs_reasons() -> TestResult {
+    let app = App::start(Options::default()).await?;
+    let plan = ready_plan(&app, "sid").await?;
+    let echo = json!({"flashcards": [
+        {"question": "Git for beginners", "answer": "git for beginners"},
+    ]});
+    // Every run of the job gets the same degenerate cards: it fails for good as `validation`.
+    app.llm.set_default(stream(&echo));
+    let failed = run_job(&app, "sid", &format!("/api/v1/plans/{plan}/flashcards")).await?;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["error"]["classification"], "validation", "{failed}");
+    let runs = app.llm.requests().len();
+
+    app.llm.set_default(stream(&json!({"flashcards": [
+        {"question": "What does git add do?", "answer": "Stages changes."},
+    ]})));
+    let id = failed["id"].as_str().ok_or("job id")?;
+    let retry = app
+        .post(&format!("/api/v1/jobs/{id}/retry"), "sid", &json!({}))
+        .await?;
+    assert_eq!(retry.status, 202, "{}", retry.body);
+    let job = retry.body["id"].as_str().ok_or("retry id")?.to_owned();
+    let done = app
+        .wait_until(&format!("/api/v1/jobs/{job}"), "sid", SETTLE, |b| {
+            b["status"] == "completed" || b["status"] == "failed"
+        })
+        .await?;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["attempts"], 1, "{done}");
+    let requests = app.llm.requests();
+    assert_eq!(requests.len(), runs + 1);
+    // The retry's first ask already says what the failed job's last answer broke.
+    let reasons = newest_reasons(&app);
+    assert!(reasons.contains("flashcards[0].answer"), "{reasons}");
     app.stop().await;
     Ok(())
 }

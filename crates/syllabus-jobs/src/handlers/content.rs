@@ -31,6 +31,12 @@ where
         message: failure.message.clone(),
         classification: failure.class,
     };
-    let end = ctx.failure_end(job, error, failure.retry_after, true);
+    let end = ctx.failure_end(
+        job,
+        error,
+        failure.retry_after,
+        true,
+        failure.issues.clone(),
+    );
     ctx.end_run(job, end).await
 }

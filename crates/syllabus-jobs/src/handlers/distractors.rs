@@ -30,7 +30,7 @@ where
         question: card.question,
         answer: card.answer,
     };
-    match ctx.provider.distractors(&input, None).await {
+    match ctx.provider.distractors(&input, job.reask.as_ref()).await {
         Err(failure) => fail(ctx, job, &failure).await,
         Ok(generated) => {
             let end = completed(

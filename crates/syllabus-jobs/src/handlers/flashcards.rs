@@ -41,7 +41,7 @@ where
         module_titles: context.module_titles,
         max_cards,
     };
-    match ctx.provider.flashcards(&input, None).await {
+    match ctx.provider.flashcards(&input, job.reask.as_ref()).await {
         Err(failure) => fail(ctx, job, &failure).await,
         Ok(generated) => {
             let cards: Vec<(FlashcardId, _)> = generated

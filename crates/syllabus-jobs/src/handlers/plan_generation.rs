@@ -31,7 +31,10 @@ fn failed_without_call(base: NewAttempt, class: FailureClass) -> (NewAttempt, Jo
         message: class.user_message().to_owned(),
         classification: class,
     };
-    (failed_attempt(base, &error), JobEnd::Failed { error })
+    (
+        failed_attempt(base, &error),
+        JobEnd::Failed { error, reask: None },
+    )
 }
 
 /// The attempt row of a failure that `error` describes.
@@ -203,7 +206,8 @@ where
                     };
                     // This attempt is number used + 1; another is allowed only below the cap.
                     let below_cap = input.attempts_used + 1 < AttemptCap::MAX;
-                    let end = ctx.failure_end(job, error, failure.retry_after, below_cap);
+                    // A plan's re-ask reads its reasons from its attempts.
+                    let end = ctx.failure_end(job, error, failure.retry_after, below_cap, None);
                     (attempt, None, end)
                 }
             },

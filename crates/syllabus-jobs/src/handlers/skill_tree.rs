@@ -29,7 +29,7 @@ where
         topic: context.topic,
         module_titles: context.module_titles,
     };
-    match ctx.provider.skill_tree(&input, None).await {
+    match ctx.provider.skill_tree(&input, job.reask.as_ref()).await {
         Err(failure) => fail(ctx, job, &failure).await,
         Ok(generated) => {
             let tree = generated.output;

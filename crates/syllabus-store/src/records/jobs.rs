@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use syllabus_domain::{FailureClass, JobId, JobStatus, JobType, PlanId, UserId};
+use syllabus_domain::{FailureClass, Issues, JobId, JobStatus, JobType, PlanId, UserId};
 use uuid::Uuid;
 
 /// Who asks and on behalf of which request: written to jobs for log correlation.
@@ -107,6 +107,9 @@ pub struct ClaimedJob {
     pub request_id: Option<String>,
     /// When it was committed (for pick-up latency).
     pub created_at: DateTime<Utc>,
+    /// What the previous run's answer broke, when it failed as `validation`: the model is
+    /// re-asked with these reasons.
+    pub reask: Option<Issues>,
 }
 
 /// The right to finish one run of a job: a fresh token per claim. A worker whose job was
@@ -133,11 +136,15 @@ pub enum JobEnd {
         at: DateTime<Utc>,
         /// Why this run failed.
         error: JobError,
+        /// What the answer broke (a `validation` failure), for the next run's re-ask.
+        reask: Option<Issues>,
     },
     /// Failed for good.
     Failed {
         /// Why.
         error: JobError,
+        /// What the answer broke (a `validation` failure), for a retry's re-ask.
+        reask: Option<Issues>,
     },
     /// Its subject is gone (the plan was deleted): nothing to do.
     Cancelled,

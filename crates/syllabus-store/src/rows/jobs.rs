@@ -35,6 +35,7 @@ pub(crate) struct JobRow {
     pub(crate) updated_at: DateTime<Utc>,
     pub(crate) lease_token: Option<Uuid>,
     pub(crate) rescues: i32,
+    pub(crate) reask: Option<Value>,
 }
 
 fn unexpected(what: &str, value: &str) -> StoreError {
@@ -102,6 +103,8 @@ impl JobRow {
             rescues: u32::try_from(self.rescues).unwrap_or(0),
             request_id: self.request_id,
             created_at: self.created_at,
+            // Reasons that no longer parse are dropped: the model is asked afresh.
+            reask: self.reask.and_then(|v| serde_json::from_value(v).ok()),
         })
     }
 }

@@ -64,16 +64,17 @@ pub(crate) async fn end_job(
     end: &JobEnd,
 ) -> Result<(), StoreError> {
     let status = end.status();
-    let (result, error, run_at) = match end {
-        JobEnd::Completed { result } => (Some(result), None, None),
-        JobEnd::Retry { at, error } => (None, Some(error), Some(*at)),
-        JobEnd::Failed { error } => (None, Some(error), None),
-        JobEnd::Cancelled => (None, None, None),
-        JobEnd::Superseded { error } => (None, Some(error), None),
+    let (result, error, run_at, reask) = match end {
+        JobEnd::Completed { result } => (Some(result), None, None, None),
+        JobEnd::Retry { at, error, reask } => (None, Some(error), Some(*at), reask.as_ref()),
+        JobEnd::Failed { error, reask } => (None, Some(error), None, reask.as_ref()),
+        JobEnd::Cancelled => (None, None, None, None),
+        JobEnd::Superseded { error } => (None, Some(error), None, None),
     };
+    let reask = reask.and_then(|i| serde_json::to_value(i).ok());
     let n = diesel::sql_query(
         "UPDATE jobs SET status = $3, result = $4, error_message = $5, error_classification = $6,
-                run_at = coalesce($7, run_at), lease_token = NULL, locked_by = NULL,
+                run_at = coalesce($7, run_at), reask = $8, lease_token = NULL, locked_by = NULL,
                 heartbeat_at = NULL, updated_at = now(),
                 completed_at = CASE WHEN $3 = 'pending' THEN NULL ELSE now() END
          WHERE id = $1 AND lease_token = $2 AND status = 'processing'",
@@ -85,6 +86,7 @@ pub(crate) async fn end_job(
     .bind::<Nullable<Text>, _>(error.map(|e| e.message.as_str()))
     .bind::<Nullable<Text>, _>(error.map(|e| e.classification.as_str()))
     .bind::<Nullable<Timestamptz>, _>(run_at)
+    .bind::<Nullable<Jsonb>, _>(reask)
     .execute(conn)
     .await?;
     if n == 0 {

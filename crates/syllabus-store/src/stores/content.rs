@@ -93,14 +93,21 @@ impl crate::ports::ContentStore for Database {
         let actor = actor.clone();
         self.as_user(&actor.user.clone(), move |conn| {
             Box::pin(async move {
-                let (job_type, status, payload, priority): (
+                let (job_type, status, payload, priority, reask): (
                     String,
                     String,
                     serde_json::Value,
                     i16,
+                    Option<serde_json::Value>,
                 ) = jobs::table
                     .filter(jobs::id.eq(id.as_uuid()))
-                    .select((jobs::job_type, jobs::status, jobs::payload, jobs::priority))
+                    .select((
+                        jobs::job_type,
+                        jobs::status,
+                        jobs::payload,
+                        jobs::priority,
+                        jobs::reask,
+                    ))
                     .first(conn)
                     .await?;
                 if status != JobStatus::Failed.as_str() {
@@ -115,7 +122,7 @@ impl crate::ports::ContentStore for Database {
                     .map_err(|e| StoreError::Unexpected(format!("stored payload: {e}")))?;
                 check_subject(conn, &payload).await?;
                 let at = lock_rate_window(conn, &actor.user, job_type, limit).await?;
-                insert_job(
+                let job = insert_job(
                     conn,
                     &actor,
                     &NewJob {
@@ -127,7 +134,15 @@ impl crate::ports::ContentStore for Database {
                     },
                     at,
                 )
-                .await
+                .await?;
+                // The retry re-asks with what the failed job's last answer broke.
+                if reask.is_some() {
+                    diesel::update(jobs::table.filter(jobs::id.eq(job.id.as_uuid())))
+                        .set(jobs::reask.eq(reask))
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(job)
             })
         })
         .await
