@@ -262,7 +262,11 @@ impl TaskChanges {
         });
         let order = set(map, "order", &mut issues, order).map(Option::flatten);
         let module_id = set(map, "module_id", &mut issues, |v, p, i| {
-            let id = v.and_then(Value::as_str).and_then(|s| s.parse().ok());
+            // Only the hyphenated form (the document's `format: uuid`), as for job payloads.
+            let id = v
+                .and_then(Value::as_str)
+                .filter(|s| s.len() == 36)
+                .and_then(|s| s.parse().ok());
             if id.is_none() {
                 i.push(p, "must be the id of a module of the same plan");
             }
@@ -433,6 +437,9 @@ mod tests {
             ["title", "estimated_minutes", "module_id"]
         );
         assert_eq!(fields(TaskChanges::parse(&json!([]))), ["body"]);
+        let simple = ModuleId::new().as_uuid().simple().to_string();
+        let body = json!({ "module_id": simple });
+        assert_eq!(fields(TaskChanges::parse(&body)), ["module_id"]);
         let id = ModuleId::new();
         let c = TaskChanges::parse(&json!({"module_id": id.to_string(), "estimated_minutes": 5}));
         assert_eq!(

@@ -641,3 +641,44 @@ async fn a_plan_holds_at_most_24_modules_and_a_module_20_tasks() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_modules_flashcards_stay_in_the_deck_without_a_module() -> TestResult {
+    let app = App::start(Options::default()).await?;
+    let plan = import(&app, "ann", &[1, 1]).await?;
+    let doomed = id(module(&plan, 0)).to_owned();
+    let cards = json!({"flashcards": [{"question": "Q1?", "answer": "A1"}, {"question": "Q2?", "answer": "A2"}]});
+    app.llm.push(syllabus_testkit::Reply::stream(
+        &cards.to_string(),
+        3,
+        std::time::Duration::ZERO,
+    ));
+    let res = app
+        .post(
+            &format!("/api/v1/plans/{}/flashcards", id(&plan)),
+            "ann",
+            &json!({"module_id": doomed, "max_cards": 2}),
+        )
+        .await?;
+    assert_eq!(res.status, 202, "{}", res.body);
+    let job = format!("/api/v1/jobs/{}", id(&res.body));
+    let done = app
+        .wait_until(&job, "ann", std::time::Duration::from_secs(60), |j| {
+            j["status"] == "completed" || j["status"] == "failed"
+        })
+        .await?;
+    assert_eq!(done["status"], "completed", "{done}");
+    let deck = format!("/api/v1/plans/{}/flashcards", id(&plan));
+    let before = app.get(&deck, "ann").await?.body;
+    assert_eq!(before["items"][0]["module_id"], json!(doomed), "{before}");
+
+    let res = call(&app, "DELETE", &format!("/modules/{doomed}"), "ann", None).await?;
+    assert_eq!(res.status, 204, "{}", res.body);
+    let after = app.get(&deck, "ann").await?.body;
+    let items = after["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), 2, "{after}");
+    assert!(items.iter().all(|c| c["module_id"].is_null()), "{after}");
+    let p = read(&app, "ann", &plan).await?;
+    assert_eq!(outline(&p), strs(&[&["M2", "M2T1"]]));
+    Ok(())
+}
