@@ -682,3 +682,74 @@ async fn a_deleted_modules_flashcards_stay_in_the_deck_without_a_module() -> Tes
     assert_eq!(outline(&p), strs(&[&["M2", "M2T1"]]));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_set_on_a_task_deleted_meanwhile_is_not_found() -> TestResult {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let app = App::start(no_workers()).await?;
+    let plan = import(&app, "ann", &[2]).await?;
+    let doomed = id(task(&plan, 0, 0)).to_owned();
+    let mut admin = AsyncPgConnection::establish(app.admin_url().ok_or("no admin url")?).await?;
+    // A task deletion in flight, as `DELETE /tasks/{id}` holds it until it commits.
+    admin
+        .batch_execute(&format!("BEGIN; DELETE FROM tasks WHERE id = '{doomed}'"))
+        .await?;
+    let body = json!({"status": "completed"});
+    let path = format!("/tasks/{doomed}/progress");
+    let put = call(&app, "PUT", &path, "ann", Some(&body));
+    let commit = async {
+        // The progress write waits on the deleted row's lock, then the deletion commits.
+        crate::faults::until_waiting(&mut admin, 1).await?;
+        admin.batch_execute("COMMIT").await?;
+        TestResult::Ok(())
+    };
+    let (res, committed) = tokio::join!(put, commit);
+    committed?;
+    let res = res?;
+    assert_eq!(res.status, 404, "{}", res.body);
+    let p = read(&app, "ann", &plan).await?;
+    assert_eq!(p["progress"]["completed_tasks"], 0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edit_finds_its_task_where_a_concurrent_edit_moved_it() -> TestResult {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let app = App::start(no_workers()).await?;
+    let plan = import(&app, "ann", &[2, 1]).await?;
+    let (moved, there) = (
+        id(task(&plan, 0, 0)).to_owned(),
+        id(module(&plan, 1)).to_owned(),
+    );
+    let mut admin = AsyncPgConnection::establish(app.admin_url().ok_or("no admin url")?).await?;
+    // Another edit holds the plan's row lock, as every edit does.
+    admin
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM plans WHERE id = '{}' FOR NO KEY UPDATE",
+            id(&plan)
+        ))
+        .await?;
+    let path = format!("/tasks/{moved}");
+    let delete = call(&app, "DELETE", &path, "ann", None);
+    let other_edit = async {
+        // The deletion waits for the plan; meanwhile the other edit moves the task to the
+        // second module, and commits.
+        crate::faults::until_waiting(&mut admin, 1).await?;
+        admin
+            .batch_execute(&format!(
+                "UPDATE tasks SET module_id = '{there}', position = 2 WHERE id = '{moved}';
+                 UPDATE tasks SET position = 1 WHERE module_id = (SELECT id FROM modules
+                     WHERE plan_id = '{}' AND position = 1); COMMIT",
+                id(&plan)
+            ))
+            .await?;
+        TestResult::Ok(())
+    };
+    let (res, edited) = tokio::join!(delete, other_edit);
+    edited?;
+    let res = res?;
+    assert_eq!(res.status, 204, "{}", res.body);
+    let p = read(&app, "ann", &plan).await?;
+    assert_eq!(outline(&p), strs(&[&["M1", "M1T2"], &["M2", "M2T1"]]));
+    Ok(())
+}

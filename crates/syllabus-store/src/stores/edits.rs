@@ -51,6 +51,17 @@ async fn lock_for_edit(
     edit_guard(conn, plan, modules).await
 }
 
+/// Locks the task's plan, then reads where the task is under that lock (another edit may have
+/// moved it to another module of the plan meanwhile): its module and plan.
+async fn locked_place_of_task(
+    conn: &mut AsyncPgConnection,
+    task: Uuid,
+) -> Result<(Uuid, Uuid), StoreError> {
+    let (_, plan) = place_of_task(conn, task).await?;
+    lock_plan(conn, plan, PlanLock::Write).await?;
+    place_of_task(conn, task).await
+}
+
 /// The module as the plan's detail shows it (its tasks with `user`'s progress).
 async fn module_record(
     conn: &mut AsyncPgConnection,
@@ -139,12 +150,12 @@ async fn update_task(
     task: Uuid,
     changes: &TaskChanges,
 ) -> Result<TaskRecord, StoreError> {
-    let (module, plan) = place_of_task(conn, task).await?;
+    let (module, plan) = locked_place_of_task(conn, task).await?;
     let target = changes
         .module_id
         .map(|m| m.as_uuid())
         .filter(|&m| m != module);
-    lock_for_edit(
+    edit_guard(
         conn,
         plan,
         &[Some(module), target]
@@ -298,8 +309,8 @@ async fn delete_module(conn: &mut AsyncPgConnection, module: Uuid) -> Result<(),
 }
 
 async fn delete_task(conn: &mut AsyncPgConnection, task: Uuid) -> Result<(), StoreError> {
-    let (module, plan) = place_of_task(conn, task).await?;
-    lock_for_edit(conn, plan, &[module]).await?;
+    let (module, plan) = locked_place_of_task(conn, task).await?;
+    edit_guard(conn, plan, &[module]).await?;
     let ids = task_ids(conn, module).await?;
     let at = position(&ids, task)?;
     ordering::may_remove_task(ids.len()).map_err(refused)?;
