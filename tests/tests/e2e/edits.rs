@@ -398,6 +398,30 @@ async fn every_rejected_field_is_named_and_changes_nothing() -> TestResult {
 
     let after = read(&app, "ann", &plan).await?;
     assert_eq!(after, before, "a refused edit changes nothing");
+    // `{}` changes nothing, not even the plan's date.
+    let res = call(
+        &app,
+        "PATCH",
+        &format!("/modules/{m1}"),
+        "ann",
+        Some(&json!({})),
+    )
+    .await?;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(read(&app, "ann", &plan).await?, before);
+    // The merge-patch media type is JSON too.
+    let res = app
+        .send_bytes(
+            "PATCH",
+            &format!("/api/v1/tasks/{t1}"),
+            Some("ann"),
+            Some(br#"{"description": "Read it twice"}"#.to_vec()),
+            Some("application/merge-patch+json"),
+            &[],
+        )
+        .await?;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["description"], "Read it twice");
     // The same module with its minutes given as 60.0 (a JSON Schema integer) is accepted.
     let res = call(
         &app,
