@@ -12,10 +12,17 @@ own (valid or invalid) value, so negative cases stay negative. PATCH /api/v1/pla
 the same relation against the dates the plan keeps: a patch that sets one valid date clears the
 other (null), so it cannot fall on the wrong side of a stored one. An import's (`modules`) titles
 must hold a letter or digit: a schema-valid title is given its position as a suffix, which has
-one (a title the schema refuses, such as one with NUL, is left alone).
+one (a title the schema refuses, such as one with NUL, is left alone). The same holds for the
+titles of a plan's hand edits (PATCH /api/v1/modules/{id} and /api/v1/tasks/{id}, POST
+/api/v1/plans/{id}/modules and /api/v1/modules/{id}/tasks). Their `order` must be within the
+module's or task's scope (1..N, 1..N+1 for an addition) and a task's `module_id` a module of its
+own plan: relations to stored rows that JSON Schema cannot state. So a schema-valid `order`
+(a whole number from 1) becomes 1, which every scope has, and a schema-valid `module_id` (a UUID)
+is left out; values the schema refuses are kept, so negative cases stay negative.
 """
 
 import datetime
+import uuid
 
 import schemathesis
 
@@ -27,11 +34,22 @@ def _date(value):
         return None
 
 
+# The hand edits of a plan (issue #21): bodies with a title (and a new module's tasks' titles).
+EDITS = {
+    ("PATCH", "/api/v1/modules/{id}"),
+    ("PATCH", "/api/v1/tasks/{id}"),
+    ("POST", "/api/v1/plans/{id}/modules"),
+    ("POST", "/api/v1/modules/{id}/tasks"),
+}
+
+
 @schemathesis.hook
 def map_body(context, body):
     op = context.operation
     if op is None or not isinstance(body, dict):
         return body
+    if (op.method.upper(), op.path) in EDITS:
+        return _placed(_titled([body])[0])
     create = op.method.upper() == "POST" and op.path == "/api/v1/plans"
     patch = op.method.upper() == "PATCH" and op.path == "/api/v1/plans/{id}"
     if not (create or patch):
@@ -45,6 +63,22 @@ def map_body(context, body):
         body = dict(body, deadline_date=None)
     elif patch and deadline and "start_date" not in body:
         body = dict(body, start_date=None)
+    return body
+
+
+def _placed(body):
+    body = dict(body)
+    order = body.get("order")
+    if isinstance(order, (int, float)) and not isinstance(order, bool) and order >= 1 and order == int(order):
+        body["order"] = 1
+    module_id = body.get("module_id")
+    if isinstance(module_id, str):
+        try:
+            uuid.UUID(module_id)
+            if len(module_id) == 36:
+                del body["module_id"]
+        except ValueError:
+            pass
     return body
 
 

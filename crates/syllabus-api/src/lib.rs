@@ -96,6 +96,33 @@ pub fn configure<S: Stores>(cfg: &mut web::ServiceConfig) {
                     vec![put().to(h::set_task_progress::<S>)],
                     "PUT",
                 ))
+                // A plan edited by hand (issue #21 item 2).
+                .service(resource(
+                    "/plans/{id}/modules",
+                    vec![post().to(h::add_module::<S>)],
+                    "POST",
+                ))
+                .service(resource(
+                    "/modules/{id}",
+                    vec![
+                        patch().to(h::update_module::<S>),
+                        delete().to(h::delete_module::<S>),
+                    ],
+                    "PATCH, DELETE",
+                ))
+                .service(resource(
+                    "/modules/{id}/tasks",
+                    vec![post().to(h::add_task::<S>)],
+                    "POST",
+                ))
+                .service(resource(
+                    "/tasks/{id}",
+                    vec![
+                        patch().to(h::update_task::<S>),
+                        delete().to(h::delete_task::<S>),
+                    ],
+                    "PATCH, DELETE",
+                ))
                 .service(resource(
                     "/plans/{id}/schedule",
                     vec![get().to(h::get_schedule::<S>)],

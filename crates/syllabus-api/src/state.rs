@@ -2,7 +2,9 @@
 //! events, the [`Settings`] and the gates of held requests ([`AppState`]).
 
 use syllabus_store::records::RateLimit;
-use syllabus_store::{ContentStore, JobEvents, JobStore, PlanStore, ProgressStore, SharingStore};
+use syllabus_store::{
+    ContentStore, EditStore, JobEvents, JobStore, PlanStore, ProgressStore, SharingStore,
+};
 
 use crate::limits::{Gates, Limits};
 
@@ -71,5 +73,11 @@ impl<S> AppState<S> {
 }
 
 /// Everything the handlers need from the store.
-pub trait Stores: PlanStore + JobStore + ContentStore + ProgressStore + SharingStore {}
-impl<T: PlanStore + JobStore + ContentStore + ProgressStore + SharingStore> Stores for T {}
+pub trait Stores:
+    PlanStore + JobStore + ContentStore + ProgressStore + SharingStore + EditStore
+{
+}
+impl<T: PlanStore + JobStore + ContentStore + ProgressStore + SharingStore + EditStore> Stores
+    for T
+{
+}

@@ -315,3 +315,49 @@ fn the_topic_pattern_admits_exactly_the_topics_the_domain_keeps() {
         assert_eq!(blank.is_match(&c.to_string()), c.is_whitespace(), "{c:?}");
     }
 }
+
+#[test]
+fn the_bodies_of_hand_edits_are_the_domains() {
+    use syllabus_domain::edits::{
+        MODULE_CHANGE_FIELDS, NEW_MODULE_FIELDS, NEW_TASK_FIELDS, TASK_CHANGE_FIELDS,
+    };
+    use syllabus_domain::plan::{MAX_TASKS, MIN_TASKS, TITLE_MAX_CHARS};
+    let d = doc();
+    let s = "/components/schemas";
+    for (name, fields) in [
+        ("ModuleChanges", &MODULE_CHANGE_FIELDS[..]),
+        ("TaskChanges", &TASK_CHANGE_FIELDS[..]),
+        ("ModuleCreate", &NEW_MODULE_FIELDS[..]),
+        ("TaskCreate", &NEW_TASK_FIELDS[..]),
+    ] {
+        let props: Vec<&str> = at(&d, &format!("{s}/{name}/properties"))
+            .as_object()
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(props, fields, "{name}");
+        assert_eq!(
+            at(&d, &format!("{s}/{name}/additionalProperties")),
+            &Value::Bool(false)
+        );
+        let title = format!("{s}/{name}/properties/title/maxLength");
+        assert_eq!(int(&d, &title), i(TITLE_MAX_CHARS));
+    }
+    for (name, bounds) in [
+        ("ModuleChanges", MODULE_MINUTES),
+        ("ModuleCreate", MODULE_MINUTES),
+        ("TaskChanges", TASK_MINUTES),
+        ("TaskCreate", TASK_MINUTES),
+    ] {
+        let m = format!("{s}/{name}/properties/estimated_minutes");
+        assert_eq!(int(&d, &format!("{m}/minimum")), i(bounds.min), "{name}");
+        assert_eq!(int(&d, &format!("{m}/maximum")), i(bounds.max), "{name}");
+    }
+    let tasks = format!("{s}/ModuleCreate/properties/tasks");
+    assert_eq!(int(&d, &format!("{tasks}/minItems")), i(MIN_TASKS));
+    assert_eq!(int(&d, &format!("{tasks}/maxItems")), i(MAX_TASKS));
+    let task_minutes = format!("{tasks}/items/properties/estimated_minutes");
+    assert_eq!(
+        int(&d, &format!("{task_minutes}/maximum")),
+        i(TASK_MINUTES.max)
+    );
+}

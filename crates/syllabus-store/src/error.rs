@@ -58,6 +58,9 @@ pub enum StoreError {
 
 /// The foreign key from a card to its module (PostgreSQL's default name).
 const FLASHCARD_MODULE_FK: &str = "flashcards_module_id_fkey";
+/// The foreign key from a task's progress to its task: a task deleted by a hand edit (issue #21)
+/// that committed while progress was being set on it is gone, not an internal error.
+const TASK_PROGRESS_TASK_FK: &str = "task_progress_task_id_fkey";
 
 impl From<DieselError> for StoreError {
     fn from(err: DieselError) -> Self {
@@ -72,6 +75,11 @@ impl From<DieselError> for StoreError {
                 if info.constraint_name() == Some(FLASHCARD_MODULE_FK) =>
             {
                 Self::ModuleReplaced
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info)
+                if info.constraint_name() == Some(TASK_PROGRESS_TASK_FK) =>
+            {
+                Self::NotFound
             }
             // No SQLSTATE: the connection closed, reset or could not send (diesel-async reports
             // every such tokio-postgres error as UnableToSendCommand).

@@ -22,7 +22,7 @@ pub use listen::{JOBS_CHANNEL, JobEvents, PREVIEWS_CHANNEL, PlanEvent, PlanEvent
 pub use migrate::{MIGRATIONS_LOCK_KEY, run_migrations};
 pub use pool::{Database, PoolOptions};
 pub use ports::{
-    ContentJobStore, ContentStore, GenerationStore, JobStore, PlanStore, ProgressStore, QueueStore,
-    SharingStore,
+    ContentJobStore, ContentStore, EditStore, GenerationStore, JobStore, PlanStore, ProgressStore,
+    QueueStore, SharingStore,
 };
 pub use records::Regeneration;

@@ -12,6 +12,10 @@ use syllabus_domain::{
 };
 use uuid::Uuid;
 
+mod edits;
+
+pub use edits::EditStore;
+
 use crate::error::StoreError;
 use crate::records::{
     Actor, AttemptRecord, CardContext, ClaimedJob, ContentContext, FlashcardRecord,

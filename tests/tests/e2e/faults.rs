@@ -71,7 +71,7 @@ struct Count {
 }
 
 /// Waits until `n` of the application's sessions wait on a row lock.
-async fn until_waiting(conn: &mut AsyncPgConnection, n: i64) -> TestResult {
+pub(crate) async fn until_waiting(conn: &mut AsyncPgConnection, n: i64) -> TestResult {
     for _ in 0..400 {
         let waiting: Count = diesel::sql_query(
             "SELECT count(*) AS n FROM pg_stat_activity

@@ -5,6 +5,7 @@
 mod cli;
 mod content;
 mod contract;
+mod edits;
 mod events;
 mod faults;
 mod outage;

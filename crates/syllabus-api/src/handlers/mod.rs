@@ -1,5 +1,5 @@
 //! The endpoints of SPEC §3, one file per resource: `plans` (`/plans`, `/plans/{id}`, its
-//! attempts and regeneration), `progress` (`/tasks/{id}/progress`), `content` (flashcards, distractors, the skill tree), `jobs`
+//! attempts and regeneration), `progress` (`/tasks/{id}/progress`), `edits` (a plan's modules and tasks edited by hand), `content` (flashcards, distractors, the skill tree), `jobs`
 //! (`/jobs`, a job, cancel and retry), `events` (the event streams of a plan and a job),
 //! `session` (who is signed in, development sign-in), `sharing` (the public view of a plan, forks) and `service` (health, readiness, metrics,
 //! the OpenAPI document, the 404 of unknown paths). `support` and `wait` hold what several share.
@@ -8,6 +8,7 @@
 //! request without a valid token is answered 401 before its body is read.
 
 mod content;
+mod edits;
 mod events;
 mod jobs;
 mod plans;
@@ -21,6 +22,9 @@ mod wait;
 
 pub(crate) use content::{
     create_distractors, create_flashcards, create_skill_tree, get_skill_tree, list_flashcards,
+};
+pub(crate) use edits::{
+    add_module, add_task, delete_module, delete_task, update_module, update_task,
 };
 pub(crate) use events::{job_events, plan_events};
 pub(crate) use jobs::{cancel_job, create_job, get_job, list_jobs, retry_job};

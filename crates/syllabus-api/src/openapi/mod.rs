@@ -78,6 +78,8 @@ fn components() -> Components {
         requests::PLAN_CHANGES.to_owned(),
         requests::plan_changes().into(),
     ));
+    // The bodies of a plan's hand edits (issue #21 item 2).
+    schemas.extend(paths::edits::schemas());
     schemas.push((
         requests::JOB_CREATE.to_owned(),
         requests::job_create().into(),

@@ -25,6 +25,8 @@ use crate::wire::{
 };
 use syllabus_domain::{JobStatus, JobType, PlanStatus};
 
+pub(super) mod edits;
+
 use Shared::{
     BadRequest, Internal, NotFound, PayloadTooLarge, RateLimited, RequestTimeout, TooManyHeld,
     Unauthorized, Unavailable, UnsupportedMediaType,
@@ -603,5 +605,7 @@ pub(super) fn paths() -> Paths {
             .build(),
         ),
     );
+    // A plan edited by hand (issue #21 item 2).
+    edits::add(&mut add);
     paths
 }

@@ -4,6 +4,7 @@
 
 mod content;
 mod content_jobs;
+mod edits;
 mod generation;
 pub(crate) mod jobs;
 pub(crate) mod plans;
