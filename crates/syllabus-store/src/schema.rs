@@ -112,6 +112,7 @@ diesel::table! {
         created_at -> Timestamptz,
         issues -> Nullable<Jsonb>,
         times -> Int4,
+        module_id -> Nullable<Uuid>,
     }
 }
 

@@ -7,6 +7,7 @@ mod content;
 mod contract;
 mod events;
 mod faults;
+mod module_regeneration;
 mod outage;
 mod plan_changes;
 mod plans;

@@ -25,6 +25,7 @@ use crate::rows::plans::{PlanInsert, PlanRow};
 use crate::schema::{generation_attempts, plans};
 use crate::sql::attempts::{insert_attempt, numbered_attempts};
 use crate::sql::content_writes::replace_modules_and_tasks;
+use crate::sql::drafts;
 use crate::sql::job_writes::insert_job;
 use crate::sql::plan_changes::change_plan;
 use crate::sql::plans::plan_row;
@@ -362,6 +363,7 @@ impl crate::ports::PlanStore for Database {
                         id.as_uuid(),
                         None,
                         None,
+                        None,
                         &NewAttempt {
                             classification: Some(FailureClass::Capped),
                             error: Some(FailureClass::Capped.user_message().to_owned()),
@@ -402,6 +404,7 @@ impl crate::ports::PlanStore for Database {
                 // the last is the plan's latest attempt, the numbered ones are the stream's.
                 let mut attempts: Vec<AttemptRecord> = generation_attempts::table
                     .filter(generation_attempts::plan_id.eq(plan))
+                    .filter(generation_attempts::module_id.is_null())
                     .order((generation_attempts::created_at, generation_attempts::id))
                     .select(AttemptRow::as_select())
                     .load(conn)
@@ -417,11 +420,13 @@ impl crate::ports::PlanStore for Database {
                 let progress = plan_progress(conn, &owner, plan).await?;
                 let plan = row.into_record(latest, progress);
                 let generating = generating(conn, &plan).await?;
+                let drafts = drafts::load(conn, id.as_uuid()).await?;
                 Ok(PlanStreamState {
                     plan,
                     attempts,
                     previews,
                     generating,
+                    drafts,
                 })
             })
         })
