@@ -3,13 +3,12 @@
 
 use std::future::Future;
 
+use syllabus_domain::UserId;
 use syllabus_domain::plan::NormalizedModule;
 use syllabus_domain::regen::ModuleDraft;
-use syllabus_domain::{PlanId, UserId};
-use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::records::{JobEnd, Lease, ModuleJobInput, NewAttempt};
+use crate::records::{JobEnd, Lease, ModuleJobInput, ModuleTarget, NewAttempt};
 
 /// What the module regeneration handler reads and writes.
 pub trait ModuleJobStore: Clone + Send + Sync + 'static {
@@ -23,8 +22,7 @@ pub trait ModuleJobStore: Clone + Send + Sync + 'static {
         &self,
         lease: Lease,
         user: &UserId,
-        plan: PlanId,
-        module: Uuid,
+        target: ModuleTarget,
     ) -> impl Future<Output = Result<Option<ModuleJobInput>, StoreError>> + Send;
 
     /// Shows the module so far (its `seq`-th draft) on the plan's event streams, while the run
@@ -35,8 +33,7 @@ pub trait ModuleJobStore: Clone + Send + Sync + 'static {
     fn publish_draft(
         &self,
         lease: Lease,
-        plan: PlanId,
-        module: Uuid,
+        target: ModuleTarget,
         order: u32,
         seq: u32,
         draft: &ModuleDraft,
@@ -55,8 +52,7 @@ pub trait ModuleJobStore: Clone + Send + Sync + 'static {
         &self,
         lease: Lease,
         user: &UserId,
-        plan: PlanId,
-        module: Uuid,
+        target: ModuleTarget,
         attempt: NewAttempt,
         content: Option<NormalizedModule>,
         end: JobEnd,

@@ -4,9 +4,9 @@
 //! success the module replaced in place. A validation failure is re-asked with its issues on the
 //! job's next run. A module deleted meanwhile fails the job at once, saying so.
 
-use syllabus_domain::{FailureClass, JobStatus, PlanId, PlanRequest};
+use syllabus_domain::{FailureClass, JobStatus, PlanRequest};
 use syllabus_provider::{ModuleInput, Provider};
-use syllabus_store::records::{ClaimedJob, JobEnd, JobError, NewAttempt};
+use syllabus_store::records::{ClaimedJob, JobEnd, JobError, ModuleTarget, NewAttempt};
 use syllabus_store::{ModuleJobStore, QueueStore, StoreError};
 use uuid::Uuid;
 
@@ -22,8 +22,7 @@ const MODULE_GONE: &str = "The module was deleted before its regeneration was sa
 async fn generate<S, P>(
     ctx: &Context<S, P>,
     job: &ClaimedJob,
-    plan: PlanId,
-    module: Uuid,
+    target: ModuleTarget,
     input: &ModuleInput,
     reask: Option<&syllabus_domain::Issues>,
 ) -> syllabus_provider::Outcome<syllabus_domain::NormalizedModule>
@@ -39,7 +38,7 @@ where
             seq += 1;
             let shown = ctx
                 .store
-                .publish_draft(job.lease, plan, module, input.order, seq, &draft)
+                .publish_draft(job.lease, target, input.order, seq, &draft)
                 .await;
             if let Err(e) = shown {
                 // Best effort: the run goes on; its stream readers re-read at its end.
@@ -66,13 +65,10 @@ where
     let Some(plan) = job.plan_id else {
         return ctx.end_run(job, JobEnd::Cancelled).await;
     };
-    let input = match ctx
-        .store
-        .module_input(job.lease, &job.user, plan, module)
-        .await
-    {
+    let target = ModuleTarget { plan, module };
+    let input = match ctx.store.module_input(job.lease, &job.user, target).await {
         Ok(Some(input)) => input,
-        Ok(None) => return module_gone(ctx, job, plan, module, NewAttempt::default()).await,
+        Ok(None) => return module_gone(ctx, job, target, NewAttempt::default()).await,
         Err(StoreError::NotFound) => return ctx.end_run(job, JobEnd::Cancelled).await,
         Err(e) => return Err(e),
     };
@@ -95,16 +91,7 @@ where
                 error: Some(error.message.clone()),
                 ..base
             };
-            return finish(
-                ctx,
-                job,
-                plan,
-                module,
-                attempt,
-                None,
-                JobEnd::Failed { error },
-            )
-            .await;
+            return finish(ctx, job, target, attempt, None, JobEnd::Failed { error }).await;
         }
     };
     let call = ModuleInput {
@@ -116,7 +103,7 @@ where
         instruction,
     };
     let (attempt, content, end) =
-        match generate(ctx, job, plan, module, &call, input.reask.as_ref()).await {
+        match generate(ctx, job, target, &call, input.reask.as_ref()).await {
             Ok(generated) => {
                 let m = generated.output;
                 let tasks_count = u32::try_from(m.tasks.len()).unwrap_or(u32::MAX);
@@ -159,10 +146,10 @@ where
                 (attempt, None, end)
             }
         };
-    match finish(ctx, job, plan, module, attempt.clone(), content, end).await {
+    match finish(ctx, job, target, attempt.clone(), content, end).await {
         // Deleted (or replaced by a plan's regeneration) since the run read it: the write
         // rolled back; the job fails at once, the call's attempt recorded with the reason.
-        Err(StoreError::ModuleReplaced) => module_gone(ctx, job, plan, module, attempt).await,
+        Err(StoreError::ModuleReplaced) => module_gone(ctx, job, target, attempt).await,
         other => other,
     }
 }
@@ -195,8 +182,7 @@ where
         ctx.store.finish_module(
             job.lease,
             &job.user,
-            plan,
-            module,
+            ModuleTarget { plan, module },
             attempt.clone(),
             None,
             end.clone(),
@@ -210,8 +196,7 @@ where
 async fn finish<S, P>(
     ctx: &Context<S, P>,
     job: &ClaimedJob,
-    plan: PlanId,
-    module: Uuid,
+    target: ModuleTarget,
     attempt: NewAttempt,
     content: Option<syllabus_domain::NormalizedModule>,
     end: JobEnd,
@@ -224,8 +209,7 @@ where
         ctx.store.finish_module(
             job.lease,
             &job.user,
-            plan,
-            module,
+            target,
             attempt.clone(),
             content.clone(),
             end.clone(),
@@ -240,8 +224,7 @@ where
 async fn module_gone<S, P>(
     ctx: &Context<S, P>,
     job: &ClaimedJob,
-    plan: PlanId,
-    module: Uuid,
+    target: ModuleTarget,
     attempt: NewAttempt,
 ) -> Result<JobStatus, StoreError>
 where
@@ -258,14 +241,5 @@ where
         issues: None,
         ..attempt
     };
-    finish(
-        ctx,
-        job,
-        plan,
-        module,
-        attempt,
-        None,
-        JobEnd::Failed { error },
-    )
-    .await
+    finish(ctx, job, target, attempt, None, JobEnd::Failed { error }).await
 }

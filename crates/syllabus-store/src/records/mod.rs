@@ -19,4 +19,4 @@ pub use plans::{
     ModuleRecord, NewPlan, PlanDetail, PlanFilter, PlanRecord, PlanStreamState, PreviewRecord,
     ProgressRecord, ScheduleSource, TaskRecord,
 };
-pub use regen::{DraftRecord, ModuleJobInput};
+pub use regen::{DraftRecord, ModuleJobInput, ModuleTarget};

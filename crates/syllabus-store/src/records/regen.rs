@@ -3,8 +3,17 @@
 
 use serde_json::Value;
 use syllabus_domain::regen::ModuleDraft;
-use syllabus_domain::{Issues, JobId, RawPlanRequest};
+use syllabus_domain::{Issues, JobId, PlanId, RawPlanRequest};
 use uuid::Uuid;
+
+/// The module a regeneration works on, and its plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModuleTarget {
+    /// The plan.
+    pub plan: PlanId,
+    /// The module.
+    pub module: Uuid,
+}
 
 /// What a module regeneration run needs: the plan's request, the module as it is, the plan's
 /// other module titles, and the issues its job's previous run failed validation with.

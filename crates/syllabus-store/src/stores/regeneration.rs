@@ -5,13 +5,13 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use syllabus_domain::plan::NormalizedModule;
 use syllabus_domain::regen::ModuleDraft;
-use syllabus_domain::{FailureClass, PlanId, UserId};
+use syllabus_domain::{FailureClass, UserId};
 use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::locks::{PlanLock, lock_plan};
 use crate::pool::Database;
-use crate::records::{DraftRecord, JobEnd, Lease, ModuleJobInput, NewAttempt};
+use crate::records::{DraftRecord, JobEnd, Lease, ModuleJobInput, ModuleTarget, NewAttempt};
 use crate::rows::attempts::AttemptRow;
 use crate::rows::numbers::{to_i32, to_u32};
 use crate::schema::{generation_attempts, modules};
@@ -26,9 +26,9 @@ impl crate::regen_port::ModuleJobStore for Database {
         &self,
         lease: Lease,
         user: &UserId,
-        plan: PlanId,
-        module: Uuid,
+        target: ModuleTarget,
     ) -> Result<Option<ModuleJobInput>, StoreError> {
+        let ModuleTarget { plan, module } = target;
         self.as_user(user, move |conn| {
             Box::pin(async move {
                 let row = plan_row(conn, plan.as_uuid()).await?;
@@ -88,12 +88,12 @@ impl crate::regen_port::ModuleJobStore for Database {
     async fn publish_draft(
         &self,
         lease: Lease,
-        plan: PlanId,
-        module: Uuid,
+        target: ModuleTarget,
         order: u32,
         seq: u32,
         draft: &ModuleDraft,
     ) -> Result<(), StoreError> {
+        let ModuleTarget { plan, module } = target;
         let draft = NewDraft {
             job: lease.job.as_uuid(),
             lease: lease.token,
@@ -111,12 +111,12 @@ impl crate::regen_port::ModuleJobStore for Database {
         &self,
         lease: Lease,
         user: &UserId,
-        plan: PlanId,
-        module: Uuid,
+        target: ModuleTarget,
         attempt: NewAttempt,
         content: Option<NormalizedModule>,
         end: JobEnd,
     ) -> Result<(), StoreError> {
+        let ModuleTarget { plan, module } = target;
         let user_id = user.as_str().to_owned();
         self.as_user(user, move |conn| {
             Box::pin(async move {
