@@ -574,5 +574,122 @@ async fn the_module_must_be_the_callers_the_instruction_bounded_and_one_run_at_a
         .await?
         .body;
     assert_eq!(now["attempts_used"], 0);
+    // The job type is in the job metrics like the others, and the list filters on it.
+    let metrics = app.send("GET", "/metrics", None, None, &[]).await?.text;
+    assert!(
+        metrics.contains(r#"syllabus_jobs{type="module_regeneration",status="pending"}"#),
+        "{metrics}"
+    );
+    let listed = app
+        .get("/api/v1/jobs?type=module_regeneration", "cy")
+        .await?;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(3));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resumed_stream_gets_the_newest_draft_of_a_regeneration_in_flight() -> TestResult {
+    let app = App::start(Options::default()).await?;
+    let plan = ready_plan(&app, "eli", "Resumed drafts").await?;
+    let plan_id = id_of(&plan)?;
+    let target = id_of(&plan["modules"][2])?;
+    let path = format!("/api/v1/plans/{plan_id}/events?progress=true");
+    let mut stream = app.events(&path, "eli", None).await?;
+    assert_eq!(stream.next(SETTLE).await?.ok_or("ended")?.event, "status");
+    app.llm.push(Reply::stream(
+        &module_json("Resumed module", 5, 100),
+        40,
+        Duration::from_millis(60),
+    ));
+    let res = app
+        .post(&regenerate_path(&plan_id, &target), "eli", &json!({}))
+        .await?;
+    assert_eq!(res.status, 202, "{}", res.body);
+    let first = loop {
+        let e = stream.next(SETTLE).await?.ok_or("ended")?;
+        if e.event == "module_draft" {
+            break e;
+        }
+    };
+    drop(stream);
+    let seen = first.data["module"]["tasks"].as_array().map_or(0, Vec::len);
+    let cursor = first.id.ok_or("no id")?;
+    assert_eq!(cursor, "1.0", "a draft carries the stream's cursor");
+    // Reconnect with the draft's id: the status, then the newest draft (never an older one).
+    let mut resumed = app.events(&path, "eli", Some(&cursor)).await?;
+    assert_eq!(resumed.next(SETTLE).await?.ok_or("ended")?.event, "status");
+    let next = resumed.next(SETTLE).await?.ok_or("ended")?;
+    assert_eq!(next.event, "module_draft", "{:?}", next.data);
+    assert_eq!(next.data["module_id"], target.as_str());
+    assert!(next.data["module"]["tasks"].as_array().map_or(0, Vec::len) >= seen);
+    let location = res.header("location").ok_or("location")?.to_owned();
+    assert_eq!(
+        job_done(&app, "eli", &location).await?["status"],
+        "completed"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_module_deleted_while_it_is_regenerated_fails_the_job_without_retry() -> TestResult {
+    let app = App::start(Options::default()).await?;
+    let admin = app.admin_url().ok_or("no admin url")?.to_owned();
+    let plan = ready_plan(&app, "fay", "Deleted meanwhile").await?;
+    let plan_id = id_of(&plan)?;
+    let target = id_of(&plan["modules"][0])?;
+    app.llm.push(Reply::stream(
+        &module_json("Never stored", 3, 90),
+        30,
+        Duration::from_millis(50),
+    ));
+    let res = app
+        .post(&regenerate_path(&plan_id, &target), "fay", &json!({}))
+        .await?;
+    assert_eq!(res.status, 202, "{}", res.body);
+    let location = res.header("location").ok_or("location")?.to_owned();
+    // Delete the module while the run streams (its answer takes 1.5 s).
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    loop {
+        let status = app.get(&location, "fay").await?.body["status"].clone();
+        if status == "processing" {
+            break;
+        }
+        assert_eq!(
+            status, "pending",
+            "the run ended before the module was deleted"
+        );
+        assert!(tokio::time::Instant::now() < deadline, "the job never ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut conn = AsyncPgConnection::establish(&admin).await?;
+    let deleted = diesel::sql_query(format!("DELETE FROM modules WHERE id = '{target}'"))
+        .execute(&mut conn)
+        .await?;
+    assert_eq!(deleted, 1);
+    let job = job_done(&app, "fay", &location).await?;
+    assert_eq!(job["status"], "failed", "{job}");
+    assert_eq!(job["attempts"], 1, "not retried: {job}");
+    assert_eq!(
+        job["error"]["message"],
+        "The module was deleted before its regeneration was saved."
+    );
+    let now = app
+        .get(&format!("/api/v1/plans/{plan_id}"), "fay")
+        .await?
+        .body;
+    let titles: Vec<&str> = now["modules"]
+        .as_array()
+        .ok_or("modules")?
+        .iter()
+        .filter_map(|m| m["title"].as_str())
+        .collect();
+    assert_eq!(titles, ["Module 2", "Module 3"]);
+    let attempts = app
+        .get(&format!("/api/v1/plans/{plan_id}/attempts"), "fay")
+        .await?
+        .body;
+    assert_eq!(attempts["items"][0]["module_id"], target.as_str());
+    assert_eq!(attempts["items"][0]["status"], "failure");
     Ok(())
 }
