@@ -81,6 +81,12 @@ pub fn configure<S: Stores>(cfg: &mut web::ServiceConfig) {
                     vec![post().to(h::regenerate::<S>)],
                     "POST",
                 ))
+                // Issue #21 item 3: one module regenerated in place.
+                .service(resource(
+                    "/plans/{id}/modules/{module_id}/regenerate",
+                    vec![post().to(h::regenerate_module::<S>)],
+                    "POST",
+                ))
                 .service(resource(
                     "/plans/{id}/fork",
                     vec![post().to(h::fork_plan::<S>)],

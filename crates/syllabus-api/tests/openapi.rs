@@ -155,7 +155,24 @@ fn job_bounds_and_enums_are_the_domains() {
         .iter()
         .filter_map(|b| b["properties"]["type"]["const"].as_str().map(str::to_owned))
         .collect();
-    assert_eq!(creatable, ["flashcards", "distractors", "skill_tree"]);
+    assert_eq!(
+        creatable,
+        [
+            "flashcards",
+            "distractors",
+            "skill_tree",
+            "module_regeneration"
+        ]
+    );
+    // A module regeneration's instruction states the domain's bound (it applies once trimmed).
+    let instruction = &branches[3]["properties"]["payload"]["properties"]["instruction"];
+    assert!(
+        instruction["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&syllabus_domain::regen::INSTRUCTION_MAX_CHARS.to_string()),
+        "{instruction}"
+    );
     for b in &branches {
         let p = &b["properties"]["priority"]["oneOf"][0];
         assert_eq!(p["minimum"].as_i64(), Some(*PRIORITY_RANGE.start()));

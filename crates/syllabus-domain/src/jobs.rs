@@ -15,6 +15,7 @@ string_enum!(
         Flashcards => "flashcards",
         Distractors => "distractors",
         SkillTree => "skill_tree",
+        ModuleRegeneration => "module_regeneration",
     }
 );
 
@@ -70,6 +71,16 @@ pub enum JobPayload {
     SkillTree {
         /// The plan.
         plan_id: PlanId,
+    },
+    /// One module of a plan generated anew (issue #21), in place.
+    ModuleRegeneration {
+        /// The plan.
+        plan_id: PlanId,
+        /// The module.
+        module_id: Uuid,
+        /// The learner's instruction, trimmed, at most
+        /// [`INSTRUCTION_MAX_CHARS`](crate::regen::INSTRUCTION_MAX_CHARS) characters.
+        instruction: Option<String>,
     },
 }
 
@@ -153,6 +164,23 @@ impl JobPayload {
                     plan_id: PlanId::from_uuid(id),
                 })
             }
+            JobType::ModuleRegeneration => {
+                let plan_id = uuid_field(doc, "plan_id", &mut issues);
+                let module_id = uuid_field(doc, "module_id", &mut issues);
+                let instruction = crate::regen::parse_instruction(doc.get("instruction"))
+                    .map_err(|m| issues.push("payload.instruction", m))
+                    .ok();
+                match (plan_id, module_id, instruction) {
+                    (Some(plan_id), Some(module_id), Some(instruction)) => {
+                        Some(Self::ModuleRegeneration {
+                            plan_id: PlanId::from_uuid(plan_id),
+                            module_id,
+                            instruction,
+                        })
+                    }
+                    _ => None,
+                }
+            }
         };
         match parsed {
             Some(p) if issues.is_empty() => Ok(p),
@@ -168,6 +196,7 @@ impl JobPayload {
             Self::Flashcards { .. } => JobType::Flashcards,
             Self::Distractors { .. } => JobType::Distractors,
             Self::SkillTree { .. } => JobType::SkillTree,
+            Self::ModuleRegeneration { .. } => JobType::ModuleRegeneration,
         }
     }
 
@@ -177,7 +206,8 @@ impl JobPayload {
         match self {
             Self::PlanGeneration { plan_id }
             | Self::Flashcards { plan_id, .. }
-            | Self::SkillTree { plan_id } => Some(*plan_id),
+            | Self::SkillTree { plan_id }
+            | Self::ModuleRegeneration { plan_id, .. } => Some(*plan_id),
             Self::Distractors { .. } => None,
         }
     }
@@ -197,6 +227,17 @@ impl JobPayload {
                 json!({ "plan_id": plan_id.as_uuid(), "module_id": module_id, "max_cards": max_cards })
             }
             Self::Distractors { flashcard_id } => json!({ "flashcard_id": flashcard_id.as_uuid() }),
+            Self::ModuleRegeneration {
+                plan_id,
+                module_id,
+                instruction,
+            } => {
+                let mut doc = json!({ "plan_id": plan_id.as_uuid(), "module_id": module_id });
+                if let Some(text) = instruction {
+                    doc["instruction"] = json!(text);
+                }
+                doc
+            }
         }
     }
 }
@@ -278,6 +319,49 @@ mod tests {
             Ok(JobType::SkillTree)
         );
         assert_eq!(tree.map(|t| t.to_json()), Ok(json!({"plan_id": plan})));
+    }
+
+    #[test]
+    fn a_module_regeneration_payload_names_its_module_and_bounds_its_instruction() {
+        let (plan, module) = (Uuid::now_v7(), Uuid::now_v7());
+        let parse = |doc: Value| JobPayload::parse(JobType::ModuleRegeneration, &doc);
+        let ok =
+            parse(json!({"plan_id": plan, "module_id": module, "instruction": "  more hands-on "}));
+        let expected = JobPayload::ModuleRegeneration {
+            plan_id: PlanId::from_uuid(plan),
+            module_id: module,
+            instruction: Some("more hands-on".into()),
+        };
+        assert_eq!(ok, Ok(expected.clone()));
+        assert_eq!(
+            expected.to_json(),
+            json!({"plan_id": plan, "module_id": module, "instruction": "more hands-on"})
+        );
+        let blank = parse(json!({"plan_id": plan, "module_id": module, "instruction": "  "}));
+        assert_eq!(
+            blank.map(|p| p.to_json()),
+            Ok(json!({"plan_id": plan, "module_id": module}))
+        );
+        let long = "é".repeat(crate::regen::INSTRUCTION_MAX_CHARS + 1);
+        let paths = |r: Result<JobPayload, Issues>| -> Vec<String> {
+            r.err()
+                .map(|i| i.as_slice().iter().map(|i| i.path.clone()).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            paths(parse(
+                json!({"plan_id": plan, "module_id": module, "instruction": long})
+            )),
+            ["payload.instruction"]
+        );
+        assert_eq!(
+            paths(parse(json!({"plan_id": plan, "instruction": 3}))),
+            ["payload.module_id", "payload.instruction"]
+        );
+        let at_max = "é".repeat(crate::regen::INSTRUCTION_MAX_CHARS);
+        assert!(
+            parse(json!({"plan_id": plan, "module_id": module, "instruction": at_max})).is_ok()
+        );
     }
 
     #[test]

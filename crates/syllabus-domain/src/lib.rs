@@ -15,6 +15,7 @@ pub mod plan;
 pub mod progress;
 pub mod quality;
 pub mod rate_limit;
+pub mod regen;
 pub mod schedule;
 pub mod secret;
 pub mod sharing;

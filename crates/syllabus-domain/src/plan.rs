@@ -294,24 +294,10 @@ fn check_module(
                     module: index,
                     task: Some(t),
                 };
-                if !task.is_object() {
-                    issues.push(task_loc.path(), "must be an object");
-                    continue;
-                }
-                let title = required_text(task, "title", TITLE_MAX_CHARS, task_loc, issues);
-                let description =
-                    optional_text(task, "description", DESCRIPTION_MAX_CHARS, task_loc, issues);
-                let effort = check_minutes(task, task_loc, TASK_MINUTES, issues);
-                if let (Some(title), Some(description), Some(effort)) = (title, description, effort)
+                if let Some((task, task_rounded)) = check_task(task, task_loc, tasks.len(), issues)
                 {
-                    rounded |= effort.rounded;
-                    tasks.push(NormalizedTask {
-                        order: u32::try_from(tasks.len() + 1).unwrap_or(u32::MAX),
-                        title,
-                        description,
-                        estimated_minutes: effort.minutes,
-                        clamped: effort.clamped,
-                    });
+                    rounded |= task_rounded;
+                    tasks.push(task);
                 }
             }
         }
@@ -331,6 +317,45 @@ fn check_module(
         },
         rounded,
     ))
+}
+
+/// One task after `before` valid ones; returns it and whether its effort was rounded.
+fn check_task(
+    task: &Value,
+    loc: Loc,
+    before: usize,
+    issues: &mut Issues,
+) -> Option<(NormalizedTask, bool)> {
+    if !task.is_object() {
+        issues.push(loc.path(), "must be an object");
+        return None;
+    }
+    let title = required_text(task, "title", TITLE_MAX_CHARS, loc, issues);
+    let description = optional_text(task, "description", DESCRIPTION_MAX_CHARS, loc, issues);
+    let effort = check_minutes(task, loc, TASK_MINUTES, issues);
+    let (title, description, effort) = (title?, description?, effort?);
+    Some((
+        NormalizedTask {
+            order: u32::try_from(before + 1).unwrap_or(u32::MAX),
+            title,
+            description,
+            estimated_minutes: effort.minutes,
+            clamped: effort.clamped,
+        },
+        effort.rounded,
+    ))
+}
+
+/// Validates one task of a streamed module, for a draft (issue #21): the task at `order`
+/// (1-based) when it passes every rule of a plan's task, with its effort clamped.
+#[must_use]
+pub fn validate_task(task: &Value, order: usize) -> Option<NormalizedTask> {
+    let loc = Loc {
+        module: 0,
+        task: Some(order.saturating_sub(1)),
+    };
+    let mut issues = Issues::default();
+    check_task(task, loc, order.saturating_sub(1), &mut issues).map(|(t, _)| t)
 }
 
 fn check_minutes(value: &Value, loc: Loc, bounds: Bounds, issues: &mut Issues) -> Option<Effort> {

@@ -6,10 +6,10 @@
 use syllabus_domain::{JobPayload, JobStatus, JobType};
 use syllabus_provider::Provider;
 use syllabus_store::records::{ClaimedJob, JobEnd, JobError};
-use syllabus_store::{ContentJobStore, GenerationStore, QueueStore, StoreError};
+use syllabus_store::{ContentJobStore, GenerationStore, ModuleJobStore, QueueStore, StoreError};
 
 use crate::context::Context;
-use crate::handlers::{distractors, flashcards, plan_generation, skill_tree};
+use crate::handlers::{distractors, flashcards, module_regeneration, plan_generation, skill_tree};
 
 /// What runs a claimed job. Production uses [`JobHandlers`]; the seam exists so that a
 /// benchmark can run the real runtime (claims, leases, heartbeats, drain) around a handler that
@@ -47,7 +47,7 @@ pub struct JobHandlers;
 
 impl<S, P> Dispatch<S, P> for JobHandlers
 where
-    S: QueueStore + GenerationStore + ContentJobStore,
+    S: QueueStore + GenerationStore + ContentJobStore + ModuleJobStore,
     P: Provider,
 {
     fn run(
@@ -72,7 +72,7 @@ where
 /// Runs the handler of the job's payload.
 async fn run<S, P>(ctx: &Context<S, P>, job: &ClaimedJob) -> Result<JobStatus, StoreError>
 where
-    S: QueueStore + GenerationStore + ContentJobStore,
+    S: QueueStore + GenerationStore + ContentJobStore + ModuleJobStore,
     P: Provider,
 {
     let payload = match JobPayload::parse(job.job_type, &job.payload) {
@@ -100,12 +100,19 @@ where
         } => flashcards::run(ctx, job, plan_id, module_id, max_cards).await,
         JobPayload::Distractors { flashcard_id } => distractors::run(ctx, job, flashcard_id).await,
         JobPayload::SkillTree { plan_id } => skill_tree::run(ctx, job, plan_id).await,
+        // Its plan is the job's `plan_id` column, as for a plan generation.
+        JobPayload::ModuleRegeneration {
+            plan_id: _,
+            module_id,
+            instruction,
+        } => module_regeneration::run(ctx, job, module_id, instruction).await,
     }
 }
 
 /// The hook of the job's type for a run its handler could not end: a plan generation records
 /// the failed attempt with the job's end (every attempt counts towards the plan's cap); the
-/// content jobs record nothing beside the job's state.
+/// module regeneration likewise (outside the cap), and deletes its draft; the content jobs
+/// record nothing beside the job's state.
 async fn end_unfinished<S, P>(
     ctx: &Context<S, P>,
     job: &ClaimedJob,
@@ -113,10 +120,17 @@ async fn end_unfinished<S, P>(
     end: JobEnd,
 ) -> Result<bool, StoreError>
 where
-    S: GenerationStore,
+    S: GenerationStore + ModuleJobStore,
 {
     match job.job_type {
         JobType::PlanGeneration => plan_generation::end_interrupted(ctx, job, error, end).await,
+        // Its failed attempt is recorded and its draft deleted with the job's end.
+        JobType::ModuleRegeneration => match JobPayload::parse(job.job_type, &job.payload) {
+            Ok(JobPayload::ModuleRegeneration { module_id, .. }) => {
+                module_regeneration::end_interrupted(ctx, job, module_id, error, end).await
+            }
+            _ => Ok(false),
+        },
         JobType::Flashcards | JobType::Distractors | JobType::SkillTree => Ok(false),
     }
 }

@@ -5,10 +5,11 @@ use std::future::Future;
 
 use syllabus_domain::content::{Flashcard, SkillTree};
 use syllabus_domain::plan::NormalizedModule;
+use syllabus_domain::regen::ModuleDraft;
 use syllabus_domain::{Issues, NormalizedPlan, PlanRequest};
 
 use crate::failure::Outcome;
-use crate::prompt::{DistractorsInput, FlashcardsInput, SkillTreeInput};
+use crate::prompt::{DistractorsInput, FlashcardsInput, ModuleInput, SkillTreeInput};
 
 /// A module of a plan's answer as it streams: complete and valid by the domain's rules, with
 /// its efforts normalized. A preview only: the attempt may still fail (a later module breaks a
@@ -24,6 +25,10 @@ pub struct ModulePreview {
 /// Where [`Provider::learning_plan`] sends its [`ModulePreview`]s, in order, as each module
 /// completes (unbounded: a plan has at most 24 modules).
 pub type PreviewSender = tokio::sync::mpsc::UnboundedSender<ModulePreview>;
+
+/// Where [`Provider::learning_module`] sends the module's drafts, in order, each time a task has
+/// streamed in complete and valid (at most 20 per call).
+pub type DraftSender = tokio::sync::mpsc::UnboundedSender<ModuleDraft>;
 
 /// A language model that generates Syllabus content.
 ///
@@ -46,6 +51,19 @@ pub trait Provider: Send + Sync + 'static {
         reask: Option<&Issues>,
         previews: Option<PreviewSender>,
     ) -> impl Future<Output = Outcome<NormalizedPlan>> + Send;
+
+    /// Generates one module anew in place of a plan's module (issue #21), validated by the rules
+    /// of a plan's module, the degenerate-answer rules and a title none of the plan's other
+    /// modules has; with `drafts`, the module so far is sent there each time a task completes.
+    ///
+    /// # Errors
+    /// As [`Provider::learning_plan`].
+    fn learning_module(
+        &self,
+        input: &ModuleInput,
+        reask: Option<&Issues>,
+        drafts: Option<DraftSender>,
+    ) -> impl Future<Output = Outcome<NormalizedModule>> + Send;
 
     /// Generates question/answer cards; extra cards beyond `max_cards` are dropped.
     ///

@@ -35,6 +35,23 @@ pub struct FlashcardsInput {
     pub max_cards: u32,
 }
 
+/// Input of a module regeneration call (issue #21).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleInput {
+    /// The plan's request: its topic verbatim and the learner's parameters.
+    pub request: PlanRequest,
+    /// The module's place in the plan (1-based).
+    pub order: u32,
+    /// The module's title now.
+    pub title: String,
+    /// The module's description now.
+    pub description: Option<String>,
+    /// The titles of the plan's other modules, in order.
+    pub other_titles: Vec<String>,
+    /// The learner's instruction, if any.
+    pub instruction: Option<String>,
+}
+
 /// Input of a distractors call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DistractorsInput {
@@ -177,11 +194,11 @@ pub(crate) fn skill_tree_example() -> Value {
     }]})
 }
 
-pub(crate) fn plan(request: &PlanRequest, reask: Option<&Issues>) -> Prompt {
-    let mut user = String::with_capacity(512);
+/// The topic verbatim and the learner's parameters, as a plan prompt gives them.
+fn learner(user: &mut String, request: &PlanRequest) {
     let _ = write!(
         user,
-        "Create a learning plan.\nTopic: {}\nSkill level: {}\nLearning style: {}\nWeekly hours: {}",
+        "Topic: {}\nSkill level: {}\nLearning style: {}\nWeekly hours: {}",
         request.topic.as_str(),
         request.skill_level,
         request.learning_style,
@@ -196,6 +213,12 @@ pub(crate) fn plan(request: &PlanRequest, reask: Option<&Issues>) -> Prompt {
     if let Some(notes) = request.notes.as_ref().filter(|n| !n.as_str().is_empty()) {
         let _ = write!(user, "\nLearner's notes: {}", notes.as_str());
     }
+}
+
+pub(crate) fn plan(request: &PlanRequest, reask: Option<&Issues>) -> Prompt {
+    let mut user = String::with_capacity(512);
+    user.push_str("Create a learning plan.\n");
+    learner(&mut user, request);
     let _ = write!(
         user,
         "\n\nRules: {MIN_MODULES} to {MAX_MODULES} modules in study order (usually {} to {}), each with \
@@ -219,6 +242,57 @@ pub(crate) fn plan(request: &PlanRequest, reask: Option<&Issues>) -> Prompt {
     Prompt {
         user,
         schema_name: "learning_plan",
+    }
+}
+
+/// The example of a module prompt: a module of the plan example (another topic).
+pub(crate) fn module_example() -> Value {
+    plan_example()["modules"][1].clone()
+}
+
+/// A module prompt (issue #21): the plan's learner parameters, its other modules' titles in
+/// order (so that the new module repeats none), the module as it is, the learner's instruction.
+pub(crate) fn module(input: &ModuleInput, reask: Option<&Issues>) -> Prompt {
+    let mut user = String::with_capacity(1024);
+    let _ = writeln!(
+        user,
+        "Rewrite module {} of a learning plan; keep it about the same part of the topic.",
+        input.order
+    );
+    learner(&mut user, &input.request);
+    if !input.other_titles.is_empty() {
+        user.push_str("\nThe plan's other modules, in order (do not repeat them):\n");
+        bullets(&mut user, &input.other_titles);
+    }
+    let _ = write!(user, "\nThe module now: {}", input.title);
+    if let Some(d) = input.description.as_deref().filter(|d| !d.is_empty()) {
+        let _ = write!(user, " ({d})");
+    }
+    if let Some(instruction) = &input.instruction {
+        let _ = write!(user, "\nThe learner asks: {instruction}");
+    }
+    let _ = write!(
+        user,
+        "\n\nRules: one module with {MIN_TASKS} to {MAX_TASKS} tasks in order (usually {} to {}). \
+         Titles are short, non-empty, at most {TITLE_MAX_CHARS} characters; the module's title differs \
+         from the other modules'. A description is one short sentence (at most {DESCRIPTION_MAX_CHARS} \
+         characters) or null. estimated_minutes is a whole number: {} to {} for the module, {} to {} \
+         for a task; the module's minutes are about the sum of its tasks' minutes. Every task title \
+         differs from the others.\n\
+         Example of the shape, for another topic (beekeeping): write your own module for this topic, \
+         never this one: {}",
+        USUAL_TASKS.0,
+        USUAL_TASKS.1,
+        MODULE_MINUTES.min,
+        MODULE_MINUTES.max,
+        TASK_MINUTES.min,
+        TASK_MINUTES.max,
+        module_example(),
+    );
+    reask_section(&mut user, reask);
+    Prompt {
+        user,
+        schema_name: "learning_module",
     }
 }
 
@@ -319,6 +393,46 @@ mod tests {
         assert!(p.user.contains("Deadline: 2026-12-31"));
         assert!(p.user.contains("I know C++"));
         assert!(!p.user.contains("previous answer"));
+    }
+
+    #[test]
+    fn a_module_prompt_gives_the_learner_the_other_titles_and_the_instruction() {
+        let input = ModuleInput {
+            request: request(),
+            order: 2,
+            title: "Borrowing".into(),
+            description: Some("Shared and mutable references.".into()),
+            other_titles: vec!["Ownership".into(), "Lifetimes".into()],
+            instruction: Some("more hands-on".into()),
+        };
+        let p = module(&input, None);
+        assert_eq!(p.schema_name, "learning_module");
+        assert!(p.user.contains("Topic: Rust lifetimes & borrowing\n"));
+        assert!(p.user.contains("Skill level: intermediate"));
+        assert!(p.user.contains("I know C++"));
+        assert!(p.user.contains("- Ownership\n- Lifetimes\n"));
+        assert!(
+            p.user
+                .contains("The module now: Borrowing (Shared and mutable references.)")
+        );
+        assert!(p.user.contains("The learner asks: more hands-on"));
+        assert!(!p.user.contains("previous answer"));
+        let mut issues = Issues::default();
+        issues.push("tasks[1].title", "is the same title as tasks[0].title");
+        let again = module(&input, Some(&issues));
+        assert!(
+            again
+                .user
+                .contains("- tasks[1].title: is the same title as tasks[0].title")
+        );
+        let example = module_example();
+        let checked = syllabus_domain::regen::validate_regenerated_module(
+            &example,
+            1,
+            &[],
+            &ExampleTexts::default(),
+        );
+        assert!(checked.is_ok(), "{checked:?}");
     }
 
     #[test]

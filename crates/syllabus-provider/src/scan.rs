@@ -5,7 +5,8 @@
 //! whether it is inside a string, so it costs nothing noticeable beside the stream.
 //! It reports the byte range of each element when its closing brace arrives; opening bytes
 //! alone (`{"modules":[{"title":"x"`) report nothing. The first element decides the adaptive
-//! deadline; every element is a module preview (issue #11).
+//! deadline; every element is a module preview (issue #11). Fed a `learning_module` answer (one
+//! module, whose first array is its tasks), it finds each task (issue #21: the module's drafts).
 
 /// Scanner state.
 #[derive(Debug, Default, Clone)]
@@ -134,6 +135,40 @@ mod tests {
                 .map(|f| serde_json::from_str::<serde_json::Value>(f).unwrap()["title"].to_string())
                 .collect();
             assert_eq!(titles, [r#""a ] }""#, r#""b \" {""#, r#""c""#]);
+        }
+    }
+
+    #[test]
+    fn in_a_single_module_the_tasks_are_the_elements() {
+        let doc = r#"{"title":"M [1]","estimated_minutes":30,"description":"{x}","tasks":[{"title":"a","estimated_minutes":5,"description":null},{"title":"b ]}","estimated_minutes":5,"description":"\\"}]}"#;
+        for piece in [1, 4, 1000] {
+            let found = elements_in_pieces(doc, piece);
+            assert_eq!(found.len(), 2, "piece {piece}: {found:?}");
+            let v: serde_json::Value = serde_json::from_str(&found[1]).unwrap();
+            assert_eq!(v["title"], "b ]}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the texts and the chunking, a module's tasks are found, each exactly as it
+        /// was written, in order.
+        #[test]
+        fn a_modules_tasks_are_found_whatever_the_texts_and_chunks(
+            title in "\\PC{0,20}",
+            tasks in proptest::collection::vec(("\\PC{0,20}", proptest::option::of("[ -~]{0,20}"), 5u32..=120), 0..8),
+            piece in 1usize..40,
+        ) {
+            let tasks: Vec<serde_json::Value> = tasks
+                .iter()
+                .map(|(t, d, m)| serde_json::json!({"title": t, "estimated_minutes": m, "description": d}))
+                .collect();
+            let doc = serde_json::json!({"title": title, "estimated_minutes": 30, "description": null, "tasks": tasks});
+            let text = serde_json::to_string(&doc).unwrap();
+            let found: Vec<serde_json::Value> = elements_in_pieces(&text, piece)
+                .iter()
+                .map(|f| serde_json::from_str(f).unwrap())
+                .collect();
+            proptest::prop_assert_eq!(found, tasks);
         }
     }
 

@@ -168,7 +168,7 @@ impl Builder {
         json!({"type": "array", "items": items, "minItems": min, "maxItems": max})
     }
 
-    fn learning_plan(self) -> Value {
+    fn module(self) -> Value {
         let task = self.object(vec![
             ("title", self.required_text(TITLE_MAX_CHARS, "short title")),
             ("estimated_minutes", self.minutes(TASK_MINUTES)),
@@ -177,7 +177,7 @@ impl Builder {
                 self.optional_text(DESCRIPTION_MAX_CHARS, "what to do, one sentence"),
             ),
         ]);
-        let module = self.object(vec![
+        self.object(vec![
             ("title", self.required_text(TITLE_MAX_CHARS, "short title")),
             ("estimated_minutes", self.minutes(MODULE_MINUTES)),
             (
@@ -185,10 +185,13 @@ impl Builder {
                 self.optional_text(DESCRIPTION_MAX_CHARS, "what it covers, one sentence"),
             ),
             ("tasks", self.array(task, MIN_TASKS, MAX_TASKS)),
-        ]);
+        ])
+    }
+
+    fn learning_plan(self) -> Value {
         self.object(vec![(
             "modules",
-            self.array(module, MIN_MODULES, MAX_MODULES),
+            self.array(self.module(), MIN_MODULES, MAX_MODULES),
         )])
     }
 
@@ -243,6 +246,13 @@ impl Builder {
 #[must_use]
 pub fn learning_plan(profile: SchemaProfile) -> Value {
     Builder(profile).learning_plan()
+}
+
+/// The `learning_module` schema (issue #21): one module of a plan, exactly as a
+/// `learning_plan`'s modules.
+#[must_use]
+pub fn learning_module(profile: SchemaProfile) -> Value {
+    Builder(profile).module()
 }
 
 /// The `flashcards` schema for a call that asks for `wanted` cards (1 to `wanted` items).
@@ -318,6 +328,7 @@ mod tests {
 
     fn all(profile: SchemaProfile) -> Vec<(&'static str, Value)> {
         vec![
+            ("learning_module", learning_module(profile)),
             ("learning_plan", learning_plan(profile)),
             ("flashcards", flashcards(profile, 7)),
             ("distractors", distractors(profile)),
@@ -455,6 +466,16 @@ mod tests {
             .map(|p| p.keys().map(String::as_str).collect())
             .unwrap_or_default();
         assert_eq!(keys, ["title", "estimated_minutes", "description", "tasks"]);
+    }
+
+    #[test]
+    fn a_learning_module_is_a_plans_module() {
+        for profile in [SchemaProfile::OpenAi, SchemaProfile::Full] {
+            assert_eq!(
+                learning_module(profile),
+                learning_plan(profile)["properties"]["modules"]["items"]
+            );
+        }
     }
 
     #[test]

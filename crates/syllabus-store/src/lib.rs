@@ -11,6 +11,7 @@ mod publisher;
 #[cfg(test)]
 mod query_plans;
 pub mod records;
+pub mod regen_port;
 mod rows;
 mod schema;
 mod sql;
@@ -26,3 +27,4 @@ pub use ports::{
     QueueStore, SharingStore,
 };
 pub use records::Regeneration;
+pub use regen_port::ModuleJobStore;

@@ -113,6 +113,7 @@ diesel::table! {
         created_at -> Timestamptz,
         issues -> Nullable<Jsonb>,
         times -> Int4,
+        module_id -> Nullable<Uuid>,
     }
 }
 

@@ -283,7 +283,7 @@ async fn row_level_security_isolates_users_even_when_a_query_forgets_the_filter(
 }
 
 /// The owned tables, each with one row per user (see [`owned_rows`]).
-const OWNED: [&str; 11] = [
+const OWNED: [&str; 12] = [
     "plans",
     "modules",
     "tasks",
@@ -295,6 +295,7 @@ const OWNED: [&str; 11] = [
     "skill_nodes",
     "plan_previews",
     "rate_events",
+    "module_drafts",
 ];
 
 /// One row of every owned table for `user`; `n` (1–9) keeps the ids apart.
@@ -345,6 +346,9 @@ fn owned_rows(user: &str, n: u8) -> Vec<String> {
         ),
         format!(
             "INSERT INTO rate_events (user_id, job_type, created_at) VALUES ('{user}', 'plan_generation', now())"
+        ),
+        format!(
+            "INSERT INTO module_drafts (job_id, plan_id, module_id, position, user_id, seq, module) VALUES ('{job}', '{plan}', '{module}', 1, '{user}', 1, '{{}}')"
         ),
     ]
 }

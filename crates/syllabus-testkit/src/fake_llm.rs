@@ -126,6 +126,23 @@ pub fn plan_json(modules: usize, tasks: usize, module_minutes: i64) -> String {
     json!({ "modules": modules }).to_string()
 }
 
+/// A `learning_module` answer (issue #21): a module titled `title` with `tasks` tasks titled
+/// `{title}, step t`, sharing `module_minutes` as [`plan_json`]'s do.
+#[must_use]
+pub fn module_json(title: &str, tasks: usize, module_minutes: i64) -> String {
+    let mut module = plan_module(1, tasks, module_minutes);
+    module["title"] = json!(title);
+    for (t, task) in module["tasks"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        task["title"] = json!(format!("{title}, step {}", t + 1));
+    }
+    module.to_string()
+}
+
 /// Module `m` (from 1) of [`plan_json`].
 fn plan_module(m: usize, tasks: usize, module_minutes: i64) -> Value {
     json!({

@@ -416,6 +416,15 @@ impl Provider for Faulty {
         self.inner.learning_plan(request, reask, previews).await
     }
 
+    async fn learning_module(
+        &self,
+        input: &syllabus_provider::ModuleInput,
+        reask: Option<&Issues>,
+        drafts: Option<syllabus_provider::DraftSender>,
+    ) -> Outcome<syllabus_domain::NormalizedModule> {
+        self.inner.learning_module(input, reask, drafts).await
+    }
+
     async fn flashcards(
         &self,
         input: &FlashcardsInput,

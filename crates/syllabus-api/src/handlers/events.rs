@@ -9,7 +9,10 @@
 //!
 //! A plan's stream opened with `?progress=true` (issue #20) does not end at the final status: it
 //! stays open, sending `progress` when a task's progress changes, until the plan is deleted or
-//! the client leaves (another tab of the learner stays in step).
+//! the client leaves (another tab of the learner stays in step), and `module_draft` as a module
+//! being regenerated streams in (issue #21). A draft is the whole module so far, so it needs no
+//! cursor of its own: a stream sends each draft newer than the last it sent for its job, and a
+//! resumed one starts with the newest.
 //!
 //! Event ids are cursors, not counters: a plan's `A.P` says "the attempt events of attempts
 //! 1..=A and the first P previews of attempt A+1 were seen". A client that reconnects with
@@ -34,7 +37,9 @@ use crate::input::path_id;
 use crate::limits::HeldSlot;
 use crate::problem::ApiError;
 use crate::state::{AppState, Stores};
-use crate::wire::{AttemptView, JobView, ModuleEventView, PlanView, ProgressView};
+use crate::wire::{
+    AttemptView, JobView, ModuleDraftEventView, ModuleEventView, PlanView, ProgressView,
+};
 
 type State<S> = web::Data<AppState<S>>;
 
@@ -195,6 +200,8 @@ struct PlanStream {
     follow: bool,
     /// The progress last shown (in the first `status`, or by a `progress` event).
     progress: Option<ProgressRecord>,
+    /// The newest draft sent of each module regeneration in flight (issue #21), by job.
+    drafts: HashMap<JobId, u32>,
 }
 
 impl PlanStream {
@@ -229,6 +236,19 @@ impl PlanStream {
             self.progress = Some(progress);
             sse.event("progress", &self.cursor.id(), &ProgressView::from(progress))
                 .await?;
+        }
+        for draft in state.drafts {
+            if self
+                .drafts
+                .get(&draft.job_id)
+                .is_some_and(|&seq| seq >= draft.seq)
+            {
+                continue;
+            }
+            self.drafts.insert(draft.job_id, draft.seq);
+            if let Some(view) = ModuleDraftEventView::from_record(draft) {
+                sse.event("module_draft", &self.cursor.id(), &view).await?;
+            }
         }
         if settled {
             return Ok(!self.follow);
@@ -345,6 +365,7 @@ async fn run_plan_stream<S: Stores>(
         status: None,
         follow,
         progress: None,
+        drafts: HashMap::new(),
     };
     if stream.catch_up(&sse, first).await? {
         return Ok(());

@@ -1,4 +1,4 @@
-//! `/jobs`: create (flashcards, distractors, skill tree) and list; `/jobs/{id}`: read (with
+//! `/jobs`: create (flashcards, distractors, skill tree, module regeneration) and list; `/jobs/{id}`: read (with
 //! `Prefer: wait`), cancel and retry.
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -85,10 +85,11 @@ pub(crate) async fn create_job<S: Stores>(
     let Some(doc) = body.as_object() else {
         return Err(ApiError::field("body", "must be a JSON object"));
     };
-    const CREATABLE: [JobType; 3] = [
+    const CREATABLE: [JobType; 4] = [
         JobType::Flashcards,
         JobType::Distractors,
         JobType::SkillTree,
+        JobType::ModuleRegeneration,
     ];
     let job_type = match doc.get("type") {
         None | Some(Value::Null) => return Err(ApiError::field("type", "is required")),
@@ -98,7 +99,7 @@ pub(crate) async fn create_job<S: Stores>(
             .ok_or_else(|| {
                 ApiError::field(
                     "type",
-                    "must be one of: flashcards, distractors, skill_tree",
+                    "must be one of: flashcards, distractors, skill_tree, module_regeneration",
                 )
             })?,
     };

@@ -1,6 +1,7 @@
 //! The endpoints of SPEC §3, one file per resource: `plans` (`/plans`, `/plans/{id}`, its
 //! attempts and regeneration), `progress` (`/tasks/{id}/progress`), `edits` (a plan's modules and tasks edited by hand), `content` (flashcards, distractors, the skill tree), `jobs`
 //! (`/jobs`, a job, cancel and retry), `events` (the event streams of a plan and a job),
+//! `module_regen` (one module regenerated, issue #21),
 //! `session` (who is signed in, development sign-in), `sharing` (the public view of a plan, forks) and `service` (health, readiness, metrics,
 //! the OpenAPI document, the 404 of unknown paths). `support` and `wait` hold what several share.
 //!
@@ -11,6 +12,7 @@ mod content;
 mod edits;
 mod events;
 mod jobs;
+mod module_regen;
 mod plans;
 mod progress;
 mod schedule;
@@ -28,6 +30,7 @@ pub(crate) use edits::{
 };
 pub(crate) use events::{job_events, plan_events};
 pub(crate) use jobs::{cancel_job, create_job, get_job, list_jobs, retry_job};
+pub(crate) use module_regen::regenerate_module;
 pub(crate) use plans::{
     create_plan, delete_plan, get_plan, list_plans, plan_attempts, regenerate, update_plan,
 };

@@ -21,9 +21,9 @@ use utoipa::{PartialSchema, ToSchema};
 use crate::problem::Body as Problem;
 use crate::wire::fields::{MODULE_PREVIEW, reference};
 use crate::wire::{
-    DevSignInRequest, FlashcardView, JobView, MintedView, ModuleEventView, ModuleView, PlanView,
-    ProgressView, PublicPlanView, RegenerateRequest, ScheduleView, SessionView, SkillTreeView,
-    TaskProgressRequest, TaskView,
+    DevSignInRequest, FlashcardView, JobView, MintedView, ModuleDraftEventView, ModuleEventView,
+    ModuleRegenerateRequest, ModuleView, PlanView, ProgressView, PublicPlanView, RegenerateRequest,
+    ScheduleView, SessionView, SkillTreeView, TaskProgressRequest, TaskView,
 };
 
 /// The name of a streamed module's task's schema (a `Task` without id).
@@ -69,6 +69,8 @@ fn components() -> Components {
     register::<PublicPlanView>(&mut schemas);
     register::<TaskProgressRequest>(&mut schemas);
     register::<RegenerateRequest>(&mut schemas);
+    register::<ModuleRegenerateRequest>(&mut schemas);
+    register::<ModuleDraftEventView>(&mut schemas);
     register::<MintedView<'static>>(&mut schemas);
     schemas.push((
         requests::PLAN_CREATE.to_owned(),

@@ -20,8 +20,9 @@ use super::texts;
 use crate::wire::fields::reference;
 use crate::wire::{
     AttemptView, DevSignInRequest, FlashcardView, ItemsView, JobView, ListView, MintedView,
-    ModuleEventView, PlanView, ProgressView, PublicPlanView, RegenerateRequest, ScheduleView,
-    SessionView, SkillTreeView, TaskProgressRequest, TaskView,
+    ModuleDraftEventView, ModuleEventView, ModuleRegenerateRequest, PlanView, ProgressView,
+    PublicPlanView, RegenerateRequest, ScheduleView, SessionView, SkillTreeView,
+    TaskProgressRequest, TaskView,
 };
 use syllabus_domain::{JobStatus, JobType, PlanStatus};
 
@@ -243,6 +244,7 @@ pub(super) fn paths() -> Paths {
                     ("module", &ModuleEventView::name()),
                     ("attempt", &AttemptView::name()),
                     ("progress", &ProgressView::name()),
+                    ("module_draft", &ModuleDraftEventView::name()),
                 ]),
             )
             .errors(&[BadRequest, NotFound, TooManyHeld])
@@ -271,6 +273,29 @@ pub(super) fn paths() -> Paths {
             .errors(&BODY)
             .errors(&[NotFound, RateLimited])
             .errors(&STORE),
+    );
+    // Issue #21 item 3.
+    add(
+        "/api/v1/plans/{id}/modules/{module_id}/regenerate",
+        Post,
+        Op::new(
+            "regenerateModule",
+            "Queue a regeneration of one module (job module_regeneration)",
+        )
+        .description(&texts::regenerate_module())
+        .params([id(), requests::module_id()])
+        .optional_body(of::<ModuleRegenerateRequest>())
+        .answer(202, queued())
+        .answer(
+            409,
+            problem(
+                "INVALID_STATE: the plan's generation is queued or running, or a regeneration \
+                 of this module already is",
+            ),
+        )
+        .errors(&BODY)
+        .errors(&[NotFound, RateLimited])
+        .errors(&STORE),
     );
     add(
         "/api/v1/plans/{id}/fork",
@@ -445,7 +470,7 @@ pub(super) fn paths() -> Paths {
         Post,
         Op::new(
             "createJob",
-            "Queue a flashcards, distractors or skill_tree job",
+            "Queue a flashcards, distractors, skill_tree or module_regeneration job",
         )
         .body(reference(requests::JOB_CREATE))
         .answer(202, queued())

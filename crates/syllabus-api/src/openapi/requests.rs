@@ -230,6 +230,13 @@ pub(crate) fn job_create() -> Schema {
                 .schema_type(Type::Object)
                 .property("plan_id", uuid())
                 .required("plan_id"),
+            JobType::ModuleRegeneration => ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property("plan_id", uuid())
+                .required("plan_id")
+                .property("module_id", uuid())
+                .required("module_id")
+                .property("instruction", instruction()),
         };
         Some(
             ObjectBuilder::new()
@@ -330,6 +337,27 @@ fn topic_pattern() -> String {
 // --- Parameters --------------------------------------------------------------------------------
 
 /// The `{id}` of a path: a UUID.
+/// A module regeneration's instruction (issue #21): its bound is said, not declared, since it
+/// applies once the text is trimmed.
+pub(crate) fn instruction() -> utoipa::openapi::schema::OneOfBuilder {
+    or_null(string()).description(Some(format!(
+        "What the learner wants of the new module, e.g. \"more hands-on\". Trimmed; blank or \
+         null is none; more than {} characters once trimmed is refused (400 naming \
+         `instruction`), never cut.",
+        syllabus_domain::regen::INSTRUCTION_MAX_CHARS
+    )))
+}
+
+/// The `module_id` path parameter (issue #21).
+pub(crate) fn module_id() -> Parameter {
+    ParameterBuilder::new()
+        .name("module_id")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .schema(Some(uuid()))
+        .build()
+}
+
 pub(crate) fn id() -> Parameter {
     ParameterBuilder::new()
         .name("id")

@@ -33,9 +33,29 @@ pub(super) fn plan_events() -> String {
          carries the events. With `?progress=true` the stream does not end at the final status: \
          it stays open until the plan is deleted or the client leaves, and sends `progress` \
          (data: Progress) whenever a task's progress changes (a tick in another tab, a \
-         regeneration discarding it).",
+         regeneration discarding it), and `module_draft` (data: ModuleDraftEvent) each time a \
+         task of a module being regenerated has streamed in (issue #21; a draft is the whole \
+         module so far, carries the stream's current cursor as its id, and a resumed stream \
+         starts with the newest draft).",
         SSE_KEEPALIVE.as_secs()
     )
+}
+
+/// `POST /api/v1/plans/{id}/modules/{module_id}/regenerate` (issue #21).
+pub(super) fn regenerate_module() -> String {
+    "The model is given the plan's topic and learner parameters, the titles of its other \
+     modules (so that it repeats none), the module as it is and the instruction. Its answer is \
+     held to the rules of a plan's module and the degenerate-answer rules, and its title must \
+     differ from the other modules'; a failure is re-asked with its reasons on the job's next \
+     run (up to JOB_MAX_ATTEMPTS runs, with backoff). On success the module keeps its id and \
+     position; its title, description and minutes are replaced and its tasks replaced (new \
+     ids; the progress of the old ones goes with them); nothing else of the plan changes. \
+     Each provider call is an attempt listed at /plans/{id}/attempts with its `module_id`, \
+     never numbered and not counted toward the plan's 3 attempts. The job counts toward the \
+     rate limit like every job. While it runs, the plan's event stream (`?progress=true` for \
+     a ready plan) sends `module_draft` events. 404 for a plan not the caller's or a module \
+     not in it. A module deleted while its regeneration runs fails the job, saying so."
+        .to_owned()
 }
 
 /// `GET /api/v1/jobs/{id}/events`.

@@ -12,6 +12,7 @@ mod content;
 pub(crate) mod fields;
 mod jobs;
 mod progress;
+mod regen;
 mod schedule;
 mod sharing;
 
@@ -19,6 +20,7 @@ pub use content::{FlashcardView, SkillTreeView};
 pub use jobs::JobView;
 pub use progress::ProgressView;
 pub(crate) use progress::{RegenerateRequest, TaskProgressRequest};
+pub(crate) use regen::{ModuleDraftEventView, ModuleRegenerateRequest};
 pub use schedule::ScheduleView;
 pub use sharing::PublicPlanView;
 
@@ -277,6 +279,10 @@ pub struct AttemptView {
     prompt_hash: Option<String>,
     #[schema(required)]
     error: Option<String>,
+    /// The module a module regeneration's attempt was for (issue #21: not numbered, not
+    /// counted toward the cap); null for the plan's own attempts.
+    #[schema(required)]
+    module_id: Option<Uuid>,
     created_at: DateTime<Utc>,
 }
 
@@ -310,6 +316,7 @@ impl From<AttemptRecord> for AttemptView {
             }),
             prompt_hash: a.prompt_hash,
             error: a.error,
+            module_id: r.module_id,
             created_at: r.created_at,
         }
     }

@@ -4,5 +4,6 @@
 mod content;
 pub(crate) mod distractors;
 pub(crate) mod flashcards;
+pub(crate) mod module_regeneration;
 pub(crate) mod plan_generation;
 pub(crate) mod skill_tree;

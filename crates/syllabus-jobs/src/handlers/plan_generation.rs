@@ -11,7 +11,8 @@ use syllabus_store::{GenerationStore, QueueStore, StoreError};
 
 use crate::context::{Context, finish_with_retry};
 
-fn with_facts(mut attempt: NewAttempt, facts: &AttemptFacts) -> NewAttempt {
+/// `attempt` with the facts of the call that made it.
+pub(super) fn with_facts(mut attempt: NewAttempt, facts: &AttemptFacts) -> NewAttempt {
     attempt.duration_ms = facts.duration_ms;
     attempt.timeout_extended = facts.timeout_extended;
     attempt.provider = Some(facts.provider.clone());

@@ -23,17 +23,19 @@ use serde_json::Value;
 use syllabus_domain::content::{
     Flashcard, SkillTree, validate_distractors, validate_flashcards, validate_skill_tree,
 };
+use syllabus_domain::plan::NormalizedModule;
 use syllabus_domain::quality::{self, ExampleTexts};
+use syllabus_domain::regen::validate_regenerated_module;
 use syllabus_domain::{Issues, NormalizedPlan, PlanRequest, validate_plan};
 use tokio::time::Instant;
 
 use self::request::{Bounded, RequestParts, Schemas};
 use self::stream::Deadlines;
-use self::watch::ModuleWatch;
+use self::watch::{ModuleWatch, TaskWatch, Watch};
 use crate::config::ProviderConfig;
 use crate::failure::{AttemptFacts, Outcome};
-use crate::port::{PreviewSender, Provider};
-use crate::prompt::{self, DistractorsInput, FlashcardsInput, Prompt, SkillTreeInput};
+use crate::port::{DraftSender, PreviewSender, Provider};
+use crate::prompt::{self, DistractorsInput, FlashcardsInput, ModuleInput, Prompt, SkillTreeInput};
 use crate::schema;
 
 /// A provider speaking the OpenAI chat-completions API with streaming.
@@ -75,7 +77,7 @@ impl OpenAiProvider {
         &self,
         prompt: Prompt,
         schema: &Bounded,
-        modules: Option<ModuleWatch>,
+        modules: Option<Watch>,
         validate: impl FnOnce(&Value) -> Result<T, Issues>,
     ) -> Outcome<T> {
         let started = Instant::now();
@@ -122,12 +124,32 @@ impl Provider for OpenAiProvider {
         self.call(
             prompt::plan(request, reask),
             &self.schemas.learning_plan,
-            Some(ModuleWatch::new(previews)),
+            Some(Watch::Plan(ModuleWatch::new(previews))),
             |doc| {
                 let plan = validate_plan(doc)?;
                 quality::check_plan(doc, &plan, &example)?;
                 Ok(plan)
             },
+        )
+        .await
+    }
+
+    async fn learning_module(
+        &self,
+        input: &ModuleInput,
+        reask: Option<&Issues>,
+        drafts: Option<DraftSender>,
+    ) -> Outcome<NormalizedModule> {
+        // A copy of the plan example's texts (the module example is one of its modules) is
+        // refused, as for plans.
+        let example = prompt::plan_example_texts();
+        let order = input.order;
+        let others = input.other_titles.clone();
+        self.call(
+            prompt::module(input, reask),
+            &self.schemas.learning_module,
+            Some(Watch::Module(TaskWatch::new(drafts))),
+            |doc| validate_regenerated_module(doc, order, &others, &example),
         )
         .await
     }

@@ -88,6 +88,8 @@ impl RequestParts {
 pub(super) struct Schemas {
     /// For `learning_plan`.
     pub(super) learning_plan: Bounded,
+    /// For `learning_module`.
+    pub(super) learning_module: Bounded,
     /// For `distractors`.
     pub(super) distractors: Bounded,
     /// For `skill_tree`.
@@ -99,6 +101,7 @@ impl Schemas {
     pub(super) fn new(config: &ProviderConfig) -> Self {
         Self {
             learning_plan: Bounded::new(config, schema::learning_plan),
+            learning_module: Bounded::new(config, schema::learning_module),
             distractors: Bounded::new(config, schema::distractors),
             skill_tree: Bounded::new(config, schema::skill_tree),
         }

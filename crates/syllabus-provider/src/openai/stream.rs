@@ -17,7 +17,7 @@ use super::chunk::{Answer, Frame, frame};
 use super::classify::{
     Ending, event_error_kind, http_failure, parse_retry_after, transport_error_kind,
 };
-use super::watch::ModuleWatch;
+use super::watch::Watch;
 use crate::failure::AttemptFacts;
 
 /// The deadlines of one call, both counted from its start.
@@ -47,7 +47,7 @@ pub(super) async fn stream(
     request: reqwest::RequestBuilder,
     deadlines: Deadlines,
     max_answer_bytes: usize,
-    modules: Option<ModuleWatch>,
+    modules: Option<Watch>,
     facts: &mut AttemptFacts,
 ) -> Ending {
     let response = match open(request, deadlines.base).await {
@@ -108,7 +108,7 @@ async fn read(
     response: reqwest::Response,
     deadlines: Deadlines,
     max_answer_bytes: usize,
-    mut modules: Option<ModuleWatch>,
+    mut modules: Option<Watch>,
     answer: &mut Answer,
     facts: &mut AttemptFacts,
 ) -> ControlFlow<Ending> {

@@ -1,13 +1,97 @@
 //! The modules of a `learning_plan` answer watched as they stream: each valid one is sent as a
-//! preview, and the first, when valid and on time, extends the call's deadline.
+//! preview, and the first, when valid and on time, extends the call's deadline. The tasks of a
+//! `learning_module` answer likewise: the module so far is sent as a draft each time a task
+//! completes, and the first task, valid and on time, extends the deadline.
 
 use serde_json::Value;
 use syllabus_domain::plan::validate_module;
+use syllabus_domain::regen::{ModuleDraft, module_draft};
 use tokio::time::Instant;
 
 use crate::failure::AttemptFacts;
-use crate::port::{ModulePreview, PreviewSender};
+use crate::port::{DraftSender, ModulePreview, PreviewSender};
 use crate::scan::ElementScanner;
+
+/// What a call watches as its answer streams.
+pub(super) enum Watch {
+    /// A plan's modules.
+    Plan(ModuleWatch),
+    /// A module's tasks.
+    Module(TaskWatch),
+}
+
+impl Watch {
+    /// Looks at what completed since the last look; `true` (once) when the deadline extends.
+    pub(super) fn look(
+        &mut self,
+        text: &str,
+        started: Instant,
+        on_time: bool,
+        facts: &mut AttemptFacts,
+    ) -> bool {
+        match self {
+            Self::Plan(w) => w.look(text, started, on_time, facts),
+            Self::Module(w) => w.look(text, on_time, facts),
+        }
+    }
+}
+
+/// The draft of a `learning_module` answer whose last complete task closes at byte `to` of
+/// `text`: the prefix, closed, read by the domain's draft rules. `None` when it is not JSON.
+pub(crate) fn draft_at(text: &str, to: usize) -> Option<ModuleDraft> {
+    let head = text.get(..to)?;
+    let closed = format!("{head}]}}");
+    serde_json::from_str::<Value>(&closed)
+        .ok()
+        .map(|doc| module_draft(&doc))
+}
+
+/// For a `learning_module` call: watch the tasks as they stream, for the deadline and drafts.
+pub(super) struct TaskWatch {
+    scanner: ElementScanner,
+    /// The next task's index.
+    next: usize,
+    /// Where drafts go; `None` once a task failed (nothing after it is shown) or when nobody
+    /// listens.
+    drafts: Option<DraftSender>,
+}
+
+impl TaskWatch {
+    /// Watches an answer from its start, sending drafts to `drafts` when given.
+    pub(super) fn new(drafts: Option<DraftSender>) -> Self {
+        Self {
+            scanner: ElementScanner::default(),
+            next: 0,
+            drafts,
+        }
+    }
+
+    fn look(&mut self, text: &str, on_time: bool, facts: &mut AttemptFacts) -> bool {
+        if self.next > 0 && self.drafts.is_none() {
+            return false;
+        }
+        let mut extend = false;
+        while let Some((_, to)) = self.scanner.next_element(text) {
+            let index = self.next;
+            self.next += 1;
+            // Valid up to this task: every task so far is in the draft.
+            let Some(draft) = draft_at(text, to).filter(|d| d.tasks.len() == index + 1) else {
+                self.drafts = None;
+                continue;
+            };
+            if index == 0 && on_time {
+                extend = true;
+                facts.timeout_extended = true;
+            }
+            if let Some(tx) = &self.drafts
+                && tx.send(draft).is_err()
+            {
+                self.drafts = None;
+            }
+        }
+        extend
+    }
+}
 
 /// For a `learning_plan` call: watch the modules as they stream, for the adaptive deadline and
 /// for previews.
@@ -76,5 +160,86 @@ impl ModuleWatch {
             }
         }
         extend
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn facts() -> AttemptFacts {
+        AttemptFacts {
+            provider: "test".into(),
+            model: "m".into(),
+            duration_ms: 0,
+            usage: None,
+            timeout_extended: false,
+            first_module_ms: None,
+            prompt_hash: String::new(),
+        }
+    }
+
+    /// The drafts a module's answer streamed in pieces of `piece` characters sends.
+    fn drafts(text: &str, piece: usize) -> Vec<ModuleDraft> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut watch = TaskWatch::new(Some(tx));
+        let mut facts = facts();
+        let mut buf = String::new();
+        let chars: Vec<char> = text.chars().collect();
+        for chunk in chars.chunks(piece) {
+            buf.extend(chunk);
+            watch.look(&buf, true, &mut facts);
+        }
+        let mut out = Vec::new();
+        while let Ok(d) = rx.try_recv() {
+            out.push(d);
+        }
+        out
+    }
+
+    #[test]
+    fn a_draft_is_sent_as_each_task_completes_and_none_after_an_invalid_one() {
+        let text = json!({"title": "Borrowing", "estimated_minutes": 60, "description": null,
+        "tasks": [
+            {"title": "Read", "estimated_minutes": 20, "description": null},
+            {"title": "Write", "estimated_minutes": 40, "description": "a } b"},
+            {"title": "", "estimated_minutes": 5, "description": null},
+            {"title": "After", "estimated_minutes": 5, "description": null},
+        ]})
+        .to_string();
+        for piece in [1, 3, 17, 10_000] {
+            let sent = drafts(&text, piece);
+            let counts: Vec<usize> = sent.iter().map(|d| d.tasks.len()).collect();
+            assert_eq!(counts, [1, 2], "piece {piece}");
+            assert_eq!(sent[1].title.as_deref(), Some("Borrowing"));
+            assert_eq!(sent[1].tasks[1].description.as_deref(), Some("a } b"));
+        }
+    }
+
+    proptest::proptest! {
+        /// A valid module streamed in any pieces sends one draft per task, the k-th holding the
+        /// first k tasks as the whole module's validation gives them.
+        #[test]
+        fn drafts_grow_task_by_task_to_the_validated_module(
+            titles in proptest::collection::btree_set("[a-z]{3,8}( [a-z]{1,5}){0,2}", 1..10),
+            piece in 1usize..64,
+        ) {
+            let tasks: Vec<_> = titles
+                .iter()
+                .map(|t| json!({"title": t, "estimated_minutes": 10, "description": null}))
+                .collect();
+            let n = tasks.len();
+            let doc = json!({"title": "Its own title", "estimated_minutes": 10 * n, "description": null, "tasks": tasks});
+            let sent = drafts(&doc.to_string(), piece);
+            let module = syllabus_domain::regen::validate_regenerated_module(
+                &doc, 1, &[], &syllabus_domain::quality::ExampleTexts::default(),
+            );
+            let module = module.map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            proptest::prop_assert_eq!(sent.len(), n);
+            for (k, d) in sent.iter().enumerate() {
+                proptest::prop_assert_eq!(&d.tasks[..], &module.tasks[..=k]);
+            }
+        }
     }
 }

@@ -82,6 +82,8 @@ struct PreviewPayload {
     index: Option<u32>,
     #[serde(default)]
     progress: bool,
+    #[serde(default)]
+    draft: bool,
 }
 
 /// What a `syllabus_previews` notification says about its plan.
@@ -91,6 +93,8 @@ enum PlanNotice {
     Preview(PreviewKey),
     /// Its tasks' progress changed.
     Progress(PlanId),
+    /// The draft of one of its modules being regenerated changed (issue #21).
+    Draft(PlanId),
     /// It was deleted.
     Deleted(PlanId),
 }
@@ -106,6 +110,7 @@ fn parse_preview(payload: &str) -> Option<PlanNotice> {
             index,
         }),
         _ if p.progress => PlanNotice::Progress(plan),
+        _ if p.draft => PlanNotice::Draft(plan),
         _ => PlanNotice::Deleted(plan),
     })
 }
@@ -264,13 +269,16 @@ fn on_preview(hub: &Hub, reader: Option<&mpsc::Sender<Routed>>, payload: &str) {
         Some(PlanNotice::Progress(plan)) if hub.streams_plan(plan) => {
             route(hub, reader, Routed::Progress(plan));
         }
+        Some(PlanNotice::Draft(plan)) if hub.streams_plan(plan) => {
+            route(hub, reader, Routed::Draft(plan));
+        }
         Some(PlanNotice::Deleted(plan)) => {
             hub.wake(Watched::Plan(plan));
             if hub.streams_plan(plan) {
                 route(hub, reader, Routed::Deleted(plan));
             }
         }
-        Some(PlanNotice::Preview(_) | PlanNotice::Progress(_)) | None => {}
+        Some(PlanNotice::Preview(_) | PlanNotice::Progress(_) | PlanNotice::Draft(_)) | None => {}
     }
 }
 
@@ -366,6 +374,8 @@ mod tests {
         assert_eq!(parse_preview(&deleted), Some(PlanNotice::Deleted(plan)));
         let progress = format!(r#"{{"plan_id": "{id}", "progress": true}}"#);
         assert_eq!(parse_preview(&progress), Some(PlanNotice::Progress(plan)));
+        let draft = format!(r#"{{"plan_id": "{id}", "draft": true}}"#);
+        assert_eq!(parse_preview(&draft), Some(PlanNotice::Draft(plan)));
         assert_eq!(parse_preview("{}"), None);
     }
 

@@ -109,6 +109,7 @@ pub(super) async fn read_previews(url: String, hub: Arc<Hub>, mut items: mpsc::R
                 Routed::Job(plan, status) => hub.send(plan, None, &PlanEvent::Job(status)),
                 Routed::Deleted(plan) => hub.send(plan, None, &PlanEvent::Resync),
                 Routed::Progress(plan) => hub.send(plan, None, &PlanEvent::Progress),
+                Routed::Draft(plan) => hub.send(plan, None, &PlanEvent::Draft),
                 Routed::Preview(key) => {
                     for (i, (user, keys)) in wanted.iter().enumerate() {
                         if !keys.contains(&key) {

@@ -26,6 +26,8 @@ pub enum PlanEvent {
     },
     /// The progress of the plan's tasks changed (issue #20): re-read it.
     Progress,
+    /// The draft of a module being regenerated changed (issue #21): re-read the drafts.
+    Draft,
     /// Something may have changed that this event does not carry (the listener reconnected,
     /// the plan was deleted, a preview could not be read): re-read.
     Resync,
@@ -310,13 +312,17 @@ pub(super) enum Routed {
     Deleted(PlanId),
     /// The progress of the plan's tasks changed.
     Progress(PlanId),
+    /// A module draft of the plan changed.
+    Draft(PlanId),
 }
 
 impl Routed {
     fn plan(self) -> PlanId {
         match self {
             Self::Preview(key) => key.plan,
-            Self::Job(plan, _) | Self::Deleted(plan) | Self::Progress(plan) => plan,
+            Self::Job(plan, _) | Self::Deleted(plan) | Self::Progress(plan) | Self::Draft(plan) => {
+                plan
+            }
         }
     }
 }
@@ -328,6 +334,7 @@ pub(super) fn route(hub: &Hub, reader: Option<&mpsc::Sender<Routed>>, item: Rout
         let event = match item {
             Routed::Job(_, status) => PlanEvent::Job(status),
             Routed::Progress(_) => PlanEvent::Progress,
+            Routed::Draft(_) => PlanEvent::Draft,
             Routed::Preview(_) | Routed::Deleted(_) => PlanEvent::Resync,
         };
         hub.send(item.plan(), None, &event);

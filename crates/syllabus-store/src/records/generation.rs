@@ -23,8 +23,10 @@ pub struct TokenUsage {
 pub struct AttemptRecord {
     /// Id.
     pub id: Uuid,
-    /// 1–3, `None` for a capped record.
+    /// 1–3, `None` for a capped record and a module regeneration's.
     pub number: Option<u32>,
+    /// The module a module regeneration's attempt was for (issue #21); `None` for the plan's.
+    pub module_id: Option<Uuid>,
     /// The facts written.
     pub attempt: NewAttempt,
     /// Created.

@@ -6,6 +6,7 @@ mod generation;
 mod jobs;
 mod paging;
 mod plans;
+mod regen;
 
 pub use content::{CardContext, ContentContext, FlashcardRecord, SkillNodeRecord, SkillTreeRecord};
 pub use generation::{AttemptRecord, GenerationInput, NewAttempt, Regeneration, TokenUsage};
@@ -18,3 +19,4 @@ pub use plans::{
     ModuleRecord, NewPlan, PlanDetail, PlanFilter, PlanRecord, PlanStreamState, PreviewRecord,
     ProgressRecord, ScheduleSource, TaskRecord,
 };
+pub use regen::{DraftRecord, ModuleJobInput, ModuleTarget};

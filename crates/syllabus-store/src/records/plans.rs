@@ -287,4 +287,6 @@ pub struct PlanStreamState {
     pub previews: Vec<PreviewRecord>,
     /// As [`PlanDetail::generating`].
     pub generating: bool,
+    /// The drafts of the plan's module regenerations in flight (issue #21).
+    pub drafts: Vec<super::DraftRecord>,
 }

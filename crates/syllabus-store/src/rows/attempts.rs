@@ -35,6 +35,7 @@ pub(crate) struct AttemptRow {
     pub(crate) error: Option<String>,
     pub(crate) issues: Option<serde_json::Value>,
     pub(crate) created_at: DateTime<Utc>,
+    pub(crate) module_id: Option<Uuid>,
 }
 
 impl AttemptRow {
@@ -58,6 +59,7 @@ impl AttemptRow {
         AttemptRecord {
             id: self.id,
             number: self.number.map(to_u32),
+            module_id: self.module_id,
             attempt: NewAttempt {
                 classification: self.classification.and_then(|c| c.parse().ok()),
                 duration_ms: u64::try_from(self.duration_ms).unwrap_or(0),
@@ -109,4 +111,5 @@ pub(crate) struct AttemptInsert<'a> {
     pub(crate) prompt_hash: Option<&'a str>,
     pub(crate) error: Option<&'a str>,
     pub(crate) issues: Option<serde_json::Value>,
+    pub(crate) module_id: Option<Uuid>,
 }

@@ -31,6 +31,7 @@ pub(crate) async fn insert_attempt(
     plan: Uuid,
     job: Option<Uuid>,
     number: Option<u32>,
+    module: Option<Uuid>,
     a: &NewAttempt,
 ) -> Result<AttemptRecord, StoreError> {
     let classification = a.classification.map(FailureClass::as_str);
@@ -67,9 +68,10 @@ pub(crate) async fn insert_attempt(
         prompt_hash: a.prompt_hash.as_deref(),
         error: a.error.as_deref(),
         issues,
+        module_id: module,
     };
     let insert = diesel::insert_into(generation_attempts::table).values(row);
-    let row: AttemptRow = if number.is_some() {
+    let row: AttemptRow = if number.is_some() || module.is_some() {
         insert
             .returning(AttemptRow::as_returning())
             .get_result(conn)
@@ -81,7 +83,7 @@ pub(crate) async fn insert_attempt(
         use generation_attempts as ga;
         insert
             .on_conflict(ga::plan_id)
-            .filter_target(ga::number.is_null())
+            .filter_target(ga::number.is_null().and(ga::module_id.is_null()))
             .do_update()
             .set((
                 ga::times.eq(ga::times + 1),

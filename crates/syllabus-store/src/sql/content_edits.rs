@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::schema::{modules, plans, tasks};
+use crate::sql::drafts::regeneration_live;
 use crate::sql::plan_reads::generation_live;
 
 /// Added to every position of a scope before its final positions are written: far above any
@@ -52,8 +53,9 @@ pub(crate) async fn place_of_task(
 ///
 /// This is the one place that decides: a plan without modules is not ready (its generation is
 /// pending or failed); a plan whose generation is queued or running would see its success
-/// replace every module, the edit included. A guard for one module's own regeneration (issue
-/// #21 item 3: 409 while it is queued or running) belongs here too, checking `modules`.
+/// replace every module, the edit included; a module whose own regeneration is queued or running
+/// (its success would replace the module's tasks and texts) is not edited, moved, deleted or
+/// given or lent a task meanwhile.
 ///
 /// # Errors
 /// [`StoreError::InvalidState`] naming the reason.
@@ -62,7 +64,6 @@ pub(crate) async fn edit_guard(
     plan: Uuid,
     modules: &[Uuid],
 ) -> Result<(), StoreError> {
-    let _ = modules;
     #[derive(QueryableByName)]
     struct Ready {
         #[diesel(sql_type = Bool)]
@@ -84,6 +85,15 @@ pub(crate) async fn edit_guard(
              modules"
                 .into(),
         ));
+    }
+    for &module in modules {
+        if regeneration_live(conn, module).await? {
+            return Err(StoreError::InvalidState(
+                "a regeneration of this module is queued or running: its success would replace \
+                 the module's tasks"
+                    .into(),
+            ));
+        }
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 pub(crate) mod attempts;
 pub(crate) mod content_edits;
 pub(crate) mod content_writes;
+pub(crate) mod drafts;
 pub(crate) mod job_writes;
 pub(crate) mod plan_changes;
 pub(crate) mod plan_reads;

@@ -25,6 +25,7 @@ pub(crate) async fn latest_attempts(
 ) -> Result<Vec<(Uuid, AttemptRecord)>, StoreError> {
     let rows: Vec<AttemptRow> = generation_attempts::table
         .filter(generation_attempts::plan_id.eq_any(plan_ids))
+        .filter(generation_attempts::module_id.is_null())
         .distinct_on(generation_attempts::plan_id)
         .order((
             generation_attempts::plan_id,
@@ -63,13 +64,15 @@ pub(crate) fn plans_page_query(
     .bind::<Text, _>(user.as_str().to_owned())
 }
 
-/// The plan's newest attempt (a `capped` one included).
+/// The plan's newest attempt (a `capped` one included; a module regeneration's is not the
+/// plan's).
 pub(crate) async fn latest_attempt(
     conn: &mut AsyncPgConnection,
     plan: Uuid,
 ) -> Result<Option<AttemptRecord>, StoreError> {
     let latest: Option<AttemptRow> = generation_attempts::table
         .filter(generation_attempts::plan_id.eq(plan))
+        .filter(generation_attempts::module_id.is_null())
         .order((
             generation_attempts::created_at.desc(),
             generation_attempts::id.desc(),

@@ -14,7 +14,9 @@ use crate::pool::Database;
 use crate::records::{Actor, FlashcardRecord, JobRecord, NewJob, RateLimit, SkillTreeRecord};
 use crate::rows::content::{NodeRow, node_records, path_key};
 use crate::schema::{distractors, flashcards, jobs, skill_nodes, skill_trees};
+use crate::sql::drafts::regeneration_live;
 use crate::sql::job_writes::insert_job;
+use crate::sql::plan_reads::generation_live;
 use crate::sql::plans::{module_titles, plan_topic};
 use crate::sql::rate_window::lock_rate_window;
 
@@ -39,6 +41,30 @@ async fn check_subject(
                         "the plan has no modules yet: wait until it is ready".into(),
                     ),
                 });
+            }
+            Ok(())
+        }
+        JobPayload::ModuleRegeneration {
+            plan_id, module_id, ..
+        } => {
+            // Under the plan's write lock: a plan's regeneration (which takes it too) and a
+            // second regeneration of the module wait, then see this one's job.
+            lock_plan(conn, plan_id.as_uuid(), PlanLock::Write).await?;
+            if module_titles(conn, *plan_id, Some(*module_id))
+                .await?
+                .is_empty()
+            {
+                return Err(StoreError::NotFound);
+            }
+            if generation_live(conn, plan_id.as_uuid()).await? {
+                return Err(StoreError::InvalidState(
+                    "a generation of this plan is queued or running: wait until it ends".into(),
+                ));
+            }
+            if regeneration_live(conn, *module_id).await? {
+                return Err(StoreError::InvalidState(
+                    "a regeneration of this module is already queued or running".into(),
+                ));
             }
             Ok(())
         }

@@ -112,6 +112,7 @@ impl crate::ports::GenerationStore for Database {
                     plan.as_uuid(),
                     Some(lease.job.as_uuid()),
                     number,
+                    None,
                     &attempt,
                 )
                 .await?;

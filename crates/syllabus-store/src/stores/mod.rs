@@ -10,4 +10,5 @@ pub(crate) mod jobs;
 pub(crate) mod plans;
 mod progress;
 pub(crate) mod queue;
+mod regeneration;
 mod sharing;

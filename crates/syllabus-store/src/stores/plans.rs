@@ -25,6 +25,7 @@ use crate::rows::plans::{PlanInsert, PlanRow};
 use crate::schema::{generation_attempts, plans};
 use crate::sql::attempts::{insert_attempt, numbered_attempts};
 use crate::sql::content_writes::replace_modules_and_tasks;
+use crate::sql::drafts;
 use crate::sql::job_writes::insert_job;
 use crate::sql::plan_changes::change_plan;
 use crate::sql::plans::plan_row;
@@ -336,6 +337,22 @@ impl crate::ports::PlanStore for Database {
                         "a generation of this plan is already queued or running".into(),
                     ));
                 }
+                // A module regeneration enqueues under this same lock, so neither can slip in
+                // behind the other: the whole plan is not replaced under one of its modules.
+                let regenerating: bool = diesel::sql_query(
+                    "SELECT EXISTS (SELECT 1 FROM jobs WHERE plan_id = $1
+                        AND job_type = 'module_regeneration'
+                        AND status IN ('pending', 'processing')) AS active",
+                )
+                .bind::<SqlUuid, _>(id.as_uuid())
+                .get_result::<Active>(conn)
+                .await?
+                .active;
+                if regenerating {
+                    return Err(StoreError::InvalidState(
+                        "a regeneration of one of this plan's modules is queued or running".into(),
+                    ));
+                }
                 // Under the plan's lock: a task ticked off concurrently commits before this
                 // reads (or waits for this transaction and then finds a generation live).
                 if has_progress(conn, id.as_uuid()).await? {
@@ -360,6 +377,7 @@ impl crate::ports::PlanStore for Database {
                         conn,
                         actor.user.as_str(),
                         id.as_uuid(),
+                        None,
                         None,
                         None,
                         &NewAttempt {
@@ -402,6 +420,7 @@ impl crate::ports::PlanStore for Database {
                 // the last is the plan's latest attempt, the numbered ones are the stream's.
                 let mut attempts: Vec<AttemptRecord> = generation_attempts::table
                     .filter(generation_attempts::plan_id.eq(plan))
+                    .filter(generation_attempts::module_id.is_null())
                     .order((generation_attempts::created_at, generation_attempts::id))
                     .select(AttemptRow::as_select())
                     .load(conn)
@@ -417,11 +436,13 @@ impl crate::ports::PlanStore for Database {
                 let progress = plan_progress(conn, &owner, plan).await?;
                 let plan = row.into_record(latest, progress);
                 let generating = generating(conn, &plan).await?;
+                let drafts = drafts::load(conn, id.as_uuid()).await?;
                 Ok(PlanStreamState {
                     plan,
                     attempts,
                     previews,
                     generating,
+                    drafts,
                 })
             })
         })

@@ -9,7 +9,8 @@
 //!   byte is written: KEY is the word starting with `--key-prefix` in the request's messages
 //!   (e.g. a plan topic `bench-42`), INDEX counts modules from 0;
 //! - `fake-llm app [--over 3s] [--fail-while FILE]` answers what each request asks for, as the
-//!   web app's browser test needs: a 4 × 3 plan streamed module by module over `--over`, three
+//!   web app's browser test needs: a 4 × 3 plan streamed module by module over `--over`, a
+//!   regenerated module (`learning_module`) streamed task by task over `--over`, three
 //!   flashcards, three distractors, a two-level skill tree. While FILE exists, every flashcards,
 //!   distractors and skill-tree call answers `500` (a provider failure), so a test can make a job
 //!   fail and then let its retry succeed. A plan whose prompt contains `always-invalid` gets a
@@ -22,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
-use syllabus_testkit::fake_llm::{PacedPlan, Responder, plan_json};
+use syllabus_testkit::fake_llm::{PacedPlan, Responder, module_json, plan_json};
 use syllabus_testkit::{FakeLlm, Reply};
 
 #[tokio::main]
@@ -93,6 +94,7 @@ fn app(args: &[String]) -> Result<Responder, Box<dyn std::error::Error>> {
             {"title": "Projects", "description": "Small ones first.", "children": []}]}]})
     .to_string();
     let invalid = json!({"modules": []}).to_string();
+    let module = module_json("A module written anew", 4, 120);
     Ok(Arc::new(move |request| {
         let failing = fail_while.as_ref().is_some_and(|f| f.exists());
         let content = match FakeLlm::schema_name(request)? {
@@ -101,6 +103,7 @@ fn app(args: &[String]) -> Result<Responder, Box<dyn std::error::Error>> {
             }
             "learning_plan" if request.body.to_string().contains("always-invalid") => &invalid,
             "learning_plan" => return Some(Reply::Paced(plan.clone())),
+            "learning_module" => return Some(Reply::stream(&module, 8, over / 8)),
             _ if failing => return Some(Reply::openai_error(500, "the fake provider is failing")),
             "flashcards" => &flashcards,
             "distractors" => &distractors,
