@@ -2,8 +2,8 @@
 // (GET /api/v1/openapi.json), so this app never copies them: the schema of the request that
 // creates a plan (`minLength`, `minimum`/`maximum`, `enum`), the plan it answers (`maxLength`:
 // what a longer topic or notes are shortened to), the request that changes a plan (its weekly
-// hours' `minimum`/`maximum`) and the flashcards request (`minimum`,
-// `maximum`, `default`). The schemas are found through the paths, whatever their names.
+// hours' `minimum`/`maximum`), the flashcards request (`minimum`, `maximum`, `default`), and the
+// requests that edit modules and tasks and regenerate one module (issue #21). The schemas are found through the paths, whatever their names.
 //
 // A bound the document does not state, or every bound when it cannot be read, stays undefined:
 // the screens then leave that number out of their hints, and the server, which validates every
@@ -24,6 +24,13 @@ export const bounds = {
   learningStyles: ['reading', 'video', 'practice', 'mixed'],
   // Flashcards per request, and how many when the request does not say.
   cards: { min: undefined, max: undefined, default: undefined },
+  // Editing a plan (issue #21): the longest title, a module's and a task's minutes, the most
+  // modules a plan holds, the longest instruction for regenerating one module.
+  title: { max: undefined },
+  moduleMinutes: { min: undefined, max: undefined },
+  taskMinutes: { min: undefined, max: undefined },
+  modules: { max: undefined },
+  instruction: { max: undefined },
 };
 
 // How long start-up waits for the document: the app works without it.
@@ -64,6 +71,15 @@ function read(doc) {
   bounds.editWeeklyHours = { min: number(editHours?.minimum), max: number(editHours?.maximum) };
   bounds.skillLevels = schema.choices(request.skill_level) || bounds.skillLevels;
   bounds.learningStyles = schema.choices(request.learning_style) || bounds.learningStyles;
+  const moduleEdit = schema.properties(schema.body('/modules/{id}', 'patch'));
+  const taskEdit = schema.properties(schema.body('/tasks/{id}', 'patch'));
+  const range = (s) => ({ min: number(s?.minimum), max: number(s?.maximum) });
+  bounds.title.max = number(schema.of(moduleEdit.title, 'string')?.maxLength);
+  bounds.moduleMinutes = range(schema.of(moduleEdit.estimated_minutes, 'integer'));
+  bounds.taskMinutes = range(schema.of(taskEdit.estimated_minutes, 'integer'));
+  bounds.modules.max = number(schema.of(request.modules, 'array')?.maxItems);
+  const regenerate = schema.properties(schema.body('/plans/{id}/modules/{module_id}/regenerate', 'post'));
+  bounds.instruction.max = number(schema.of(regenerate.instruction, 'string')?.maxLength);
   const wanted = schema.of(cards.max_cards, 'integer');
   bounds.cards = {
     min: number(wanted?.minimum),

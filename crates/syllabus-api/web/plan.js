@@ -10,7 +10,10 @@ import { chip, count, explain, minutes } from './format.js';
 import { latestJob } from './jobs.js';
 import { refresh } from './nav.js';
 import { created } from './plan-form.js';
-import { PlanProgress, taskCheckbox } from './progress.js';
+import { moduleCard } from './module-card.js';
+import { regenerateAction, showDraft } from './module-regen.js';
+import { outlineEditor } from './outline.js';
+import { PlanProgress } from './progress.js';
 import { ScheduleSection, firstSchedule } from './schedule.js';
 import { originNote, shareSection } from './share.js';
 import { loadPlan, planNav } from './views.js';
@@ -88,47 +91,6 @@ function truncation(plan, facts) {
     truncated.push(`Your notes were ${facts.notes_original_length} characters long and were shortened to ${count(bounds.notes.max ?? length(plan.notes))}.`);
   }
   return truncated.length ? h('p', { class: 'banner', 'data-testid': 'truncated' }, truncated.join(' ')) : null;
-}
-
-// With `progress` (a ready plan's PlanProgress), each task has its checkbox and the module its bar;
-// without, it is read-only (a preview, or a shared plan's public page).
-export function moduleCard(module, { preview = false, open = !preview, progress = null } = {}) {
-  const tasks = (module.tasks || []).slice().sort((a, b) => a.order - b.order);
-  const title = (t) => {
-    if (!progress) return [null, h('span', { class: 'title' }, t.title)];
-    const { box, label } = taskCheckbox(t, (task, status) => progress.toggle(task, status));
-    return [box, label];
-  };
-  return h(
-    'li',
-    { class: `module${preview ? ' preview' : ''}`, 'data-order': module.order },
-    h(
-      'details',
-      { open },
-      h(
-        'summary',
-        {},
-        h('span', { class: 'order', 'aria-hidden': 'true' }, module.order),
-        h('span', { class: 'title' }, module.title),
-        h('span', { class: 'minutes' }, `${tasks.length} task${tasks.length === 1 ? '' : 's'} · ${minutes(module.estimated_minutes)}`),
-        progress ? progress.moduleSlot(module) : null,
-      ),
-      module.description ? h('p', { class: 'description' }, module.description) : null,
-      h(
-        'ol',
-        { class: 'tasks' },
-        tasks.map((t) =>
-          h(
-            'li',
-            { class: progress ? 'task checkable' : 'task' },
-            ...title(t),
-            h('span', { class: 'minutes' }, minutes(t.estimated_minutes)),
-            t.description ? h('p', { class: 'description' }, t.description) : null,
-          ),
-        ),
-      ),
-    ),
-  );
 }
 
 function placeholderModule(index) {
@@ -249,13 +211,26 @@ function renderReady(page, p, { streamed = false, first = null } = {}) {
   });
   progress.onChange = () => schedule.planChanged();
   // Another tab ticks a task off: boxes and bars follow; new tasks (a regeneration): re-read.
-  progress.followOthers(() => refresh());
+  progress.followOthers(() => refresh(), (draft) => showDraft(page, draft));
   const taskCount = modules.reduce((n, m) => n + m.tasks.length, 0);
   replace(page.status, h('p', { 'data-testid': 'total' }, `${modules.length} modules, ${taskCount} tasks, ${minutes(p.total_minutes)} in all.`,
     streamed ? h('span', { class: 'muted' }, ' Open a module to see its tasks.') : null));
   // The share switch, the schedule and the modules, all in the body that held the previews:
   // nothing that was on the page while the plan was generated moves down.
-  replace(page.body, shareSection(p, page.signal), schedule.el, h('ol', { class: 'modules', 'data-testid': 'modules' }, modules.map((m) => moduleCard(m, { open: !streamed, progress }))));
+  const list = h('ol', { class: 'modules', 'data-testid': 'modules' },
+    modules.map((m) => moduleCard(m, { open: !streamed, progress, actions: regenerateAction(page, m) })));
+  // Editing in place replaces the list until the learner is done; the page is then drawn again.
+  const edit = h('button', {
+    type: 'button', class: 'secondary', 'data-testid': 'edit-modules',
+    onclick: () => {
+      const editor = outlineEditor(page, progress.plan, () => refresh());
+      bar.hidden = true;
+      list.replaceWith(editor.el);
+      editor.el.querySelector('input')?.focus();
+    },
+  }, 'Edit modules');
+  const bar = h('div', { class: 'modules-bar' }, h('h2', {}, 'Modules'), edit);
+  replace(page.body, shareSection(p, page.signal), schedule.el, bar, list);
 }
 
 function renderFailed(page, p) {

@@ -139,13 +139,15 @@ export class PlanProgress {
 
   // Follows the plan's stream for `progress` events (another tab ticked a task off) until the
   // page goes; `onReplaced` is called when the plan's tasks were replaced (a regeneration).
-  followOthers(onReplaced) {
+  // `module_draft` events (one module being regenerated) go to `onDraft`.
+  followOthers(onReplaced, onDraft = () => {}) {
     if (this.following) return;
     this.following = true;
     const { id, signal } = this.page;
     follow(
       `/plans/${id}/events?progress=true`,
-      (event) => {
+      (event, data) => {
+        if (event === 'module_draft') onDraft(data);
         if (event !== 'progress') return false;
         api('GET', `/plans/${id}`, undefined, { signal })
           .then((plan) => {

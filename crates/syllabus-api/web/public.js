@@ -6,7 +6,7 @@
 import { api } from './api.js';
 import { h, replace } from './dom.js';
 import { minutes } from './format.js';
-import { moduleCard } from './plan.js';
+import { moduleCard } from './module-card.js';
 import { session, signInFirst, takeIntent } from './session.js';
 
 const ORIGINS = {
