@@ -891,5 +891,150 @@ class WebApp(unittest.TestCase):
         finally:
             self.driver.set_window_size(1280, 1000)
 
+    # Editing in place and regenerating one module (issue #21) -------------------------------
+
+    def edit_plan(self):
+        """Dana's imported plan (ready at once: no generation to wait for), opened."""
+        if "edit_plan" not in self.state:
+            self.sign_out()
+            self.sign_in("dana")
+            task = lambda title, minutes: {"title": title, "estimated_minutes": minutes}
+            plan = self.api("POST", "/plans", {
+                "topic": "Knife skills for home cooks",
+                "skill_level": "beginner",
+                "weekly_hours": 3,
+                "learning_style": "practice",
+                "modules": [
+                    {"title": "Holding the knife", "estimated_minutes": 60,
+                     "tasks": [task("Pinch grip", 20), task("Claw hand", 20), task("Sharpening basics", 20)]},
+                    {"title": "Basic cuts", "estimated_minutes": 90,
+                     "tasks": [task("Dice an onion", 30), task("Julienne a carrot", 30), task("Mince garlic", 30)]},
+                ],
+            })
+            self.state["edit_plan"] = plan["id"]
+        self.driver.get(f"{BASE_URL}/#/plans/{self.state['edit_plan']}")
+        self.find("[data-testid=modules]")
+        return self.state["edit_plan"]
+
+    def modules_api(self):
+        plan = self.api("GET", f"/plans/{self.state['edit_plan']}")
+        return sorted(plan["modules"], key=lambda m: m["order"])
+
+    def saved(self):
+        self.wait_text("[data-testid=outline-status]", "Saved.")
+
+    def focused_in(self, css):
+        return self.driver.execute_script("return !!document.activeElement.closest(arguments[0])", css)
+
+    def test_9_modules_and_tasks_are_edited_in_place_and_reordered_by_keyboard(self):
+        self.edit_plan()
+        first, second = self.modules_api()
+        self.click("[data-testid=edit-modules]")
+        title = self.find(f"[data-module='{first['id']}'] > .edit-row .k-title")
+        self.assertEqual(self.driver.switch_to.active_element, title, "the editor opens on the first title")
+        title.send_keys(Keys.CONTROL, "a")
+        title.send_keys("Safety and grip", Keys.TAB)
+        self.saved()
+        self.assertEqual(self.modules_api()[0]["title"], "Safety and grip")
+
+        # Minutes out of bounds: the API's message under the field, nothing saved.
+        task = sorted(first["tasks"], key=lambda t: t["order"])[0]
+        minutes = self.find(f"[data-task='{task['id']}'] .k-minutes")
+        minutes.send_keys(Keys.CONTROL, "a")
+        minutes.send_keys("999", Keys.TAB)
+        error = self.find(f"[data-task='{task['id']}'] .field-error")
+        self.assertTrue(error.text.strip())
+        self.assertEqual(minutes.get_attribute("aria-invalid"), "true")
+        self.assertIn("Not saved", self.find("[data-testid=outline-status]").text)
+        self.shot("21-edit-error")
+        self.assertEqual(self.modules_api()[0]["tasks"][0]["estimated_minutes"], 20)
+        minutes.send_keys(Keys.CONTROL, "a")
+        minutes.send_keys("25", Keys.TAB)
+        self.saved()
+        self.assertEqual(self.modules_api()[0]["tasks"][0]["estimated_minutes"], 25)
+
+        # Alt+Up in the second task's title moves it first; the focus stays in that task.
+        moved = sorted(first["tasks"], key=lambda t: t["order"])[1]
+        self.find(f"[data-task='{moved['id']}'] .k-title").send_keys(Keys.ALT, Keys.ARROW_UP)
+        self.wait(lambda d: self.modules_api()[0]["tasks"][0]["id"] == moved["id"], message="the task moved up")
+        self.wait(lambda d: self.focused_in(f"[data-task='{moved['id']}']"), message="the focus follows the task")
+        self.assertEqual([t["order"] for t in self.modules_api()[0]["tasks"]], [1, 2, 3])
+
+        # The second module moves up with its button, by keyboard.
+        up = self.find(f"[data-module='{second['id']}'] > .edit-row .move-up")
+        self.driver.execute_script("arguments[0].focus()", up)
+        up.send_keys(Keys.ENTER)
+        self.wait(lambda d: self.modules_api()[0]["id"] == second["id"], message="the module moved up")
+        self.wait(lambda d: self.focused_in(f"[data-module='{second['id']}']"), message="the focus follows the module")
+
+        # A task is added to the first module, then deleted after a confirmation.
+        form = f"[data-module='{first['id']}'] form.add-task"
+        self.type_into(f"{form} input[type=text]", "Slice a tomato")
+        self.type_into(f"{form} input[type=number]", "15")
+        self.find(f"{form} button[type=submit]").click()
+        self.wait(lambda d: len(self.modules_api()[1]["tasks"]) == 4, message="the task added")
+        added = self.modules_api()[1]["tasks"][3]
+        self.assertEqual((added["title"], added["estimated_minutes"], added["order"]), ("Slice a tomato", 15, 4))
+        self.wait(lambda d: self.focused_in(f"[data-task='{added['id']}']"), message="the focus on the new task")
+        self.click(f"[data-task='{added['id']}'] button.danger")
+        alert = self.wait(EC.alert_is_present(), message="the confirmation")
+        self.assertIn("Slice a tomato", alert.text)
+        alert.accept()
+        self.wait(lambda d: len(self.modules_api()[1]["tasks"]) == 3, message="the task deleted")
+        self.shot("21-editing")
+
+        # Done: the plan as the learner reads it, in its new order.
+        self.button("Done editing").click()
+        titles = self.wait(
+            lambda d: [e.text for e in d.find_elements(By.CSS_SELECTOR, "[data-testid=modules] > li.module summary .title")],
+            message="the modules again",
+        )
+        self.assertEqual(titles, ["Basic cuts", "Safety and grip"])
+        self.assertEqual(self.api("GET", f"/plans/{self.state['edit_plan']}")["origin"], "manual")
+
+    def test_9a_a_module_is_regenerated_with_an_instruction_and_streams_in(self):
+        self.edit_plan()
+        before = self.modules_api()
+        target, other = before[1], before[0]
+        card = f"[data-testid=modules] > li.module[data-order='2']"
+        self.click(f"{card} [data-testid=regen-module] > summary")
+        self.type_into(f"{card} .regen-module textarea", "more hands-on")
+        self.find(f"{card} .regen-module button[type=submit]").click()
+        # The draft takes the module's place and fills in while the job runs.
+        draft = self.find("[data-testid=module-draft]")
+        self.wait(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=module-draft] .tasks > li"),
+            message="a streamed task of the new module",
+        )
+        self.assertEqual(draft.get_attribute("aria-busy"), "true")
+        self.shot("21-module-streaming")
+        # Stored: the page shows the new module in the same place; the other is untouched.
+        self.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-testid=module-draft]"), message="the draft replaced")
+        after = self.modules_api()
+        self.assertEqual([m["id"] for m in after], [m["id"] for m in before])
+        self.assertEqual(after[0], other)
+        self.assertNotEqual([t["id"] for t in after[1]["tasks"]], [t["id"] for t in target["tasks"]])
+        shown = self.wait(
+            lambda d: [e.text for e in d.find_elements(By.CSS_SELECTOR, "[data-testid=modules] > li.module summary .title")],
+            message="the modules again",
+        )
+        self.assertEqual(shown, [m["title"] for m in after])
+        self.shot("21-module-regenerated")
+
+    def test_9b_the_editor_fits_a_phones_width(self):
+        self.driver.set_window_size(390, 844)
+        try:
+            self.edit_plan()
+            self.click("[data-testid=edit-modules]")
+            self.find("[data-testid=outline]")
+            time.sleep(0.3)
+            overflow = self.driver.execute_script(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            self.assertLessEqual(overflow, 0, "the editor scrolls sideways at 390 px")
+            self.shot("21-phone-editing")
+        finally:
+            self.driver.set_window_size(1280, 1000)
+
 if __name__ == "__main__":
     unittest.main()
