@@ -8,7 +8,8 @@
 #
 # Installs chromium and chromium-driver with apt-get when they are missing and this runs as root
 # (CI); otherwise says what to install. Screenshots of every screen go to target/browser/
-# (BROWSER_SCREENSHOTS to change it). KEEP=1 keeps the work directory (logs).
+# (BROWSER_SCREENSHOTS to change it). KEEP=1 keeps the work directory (logs). Arguments go to
+# unittest: `scripts/browser-test.sh -k test_9` runs only the tests whose names hold test_9.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/toolchain-lib.sh # the pinned Rust (rust-toolchain.toml)
@@ -75,7 +76,7 @@ mkdir -p "$shots"
 echo "== the web app at $base in headless $("$chromium" --version 2>/dev/null || echo chromium); screenshots in $shots"
 status=0
 BASE_URL="$base" FAIL_FILE="$fail_file" SCREENSHOTS="$shots" CHROMIUM="$chromium" CHROMEDRIVER="$driver" \
-    SE_OFFLINE=true "$work/venv/bin/python" -m unittest -v tests/browser/test_app.py || status=$?
+    SE_OFFLINE=true "$work/venv/bin/python" -m unittest -v tests/browser/test_app.py "$@" || status=$?
 if [[ $status != 0 ]]; then
     echo "== last lines of the serve log" >&2
     tail -n 20 "$work/serve.log" >&2

@@ -35,7 +35,7 @@ macro_rules! module {
 }
 
 /// Every embedded file; `index.html` is also the page at `/`.
-static ASSETS: [Asset; 28] = [
+static ASSETS: [Asset; 31] = [
     Asset {
         name: "index.html",
         content_type: "text/html; charset=utf-8",
