@@ -912,7 +912,11 @@ class WebApp(unittest.TestCase):
                 ],
             })
             self.state["edit_plan"] = plan["id"]
-        self.driver.get(f"{BASE_URL}/#/plans/{self.state['edit_plan']}")
+        url = f"{BASE_URL}/#/plans/{self.state['edit_plan']}"
+        if self.driver.current_url == url:
+            self.driver.refresh()
+        else:
+            self.driver.get(url)
         self.find("[data-testid=modules]")
         return self.state["edit_plan"]
 
@@ -942,7 +946,7 @@ class WebApp(unittest.TestCase):
         minutes = self.find(f"[data-task='{task['id']}'] .k-minutes")
         minutes.send_keys(Keys.CONTROL, "a")
         minutes.send_keys("999", Keys.TAB)
-        error = self.find(f"[data-task='{task['id']}'] .field-error")
+        error = self.find(f"#{minutes.get_attribute('id')}-error")
         self.assertTrue(error.text.strip())
         self.assertEqual(minutes.get_attribute("aria-invalid"), "true")
         self.assertIn("Not saved", self.find("[data-testid=outline-status]").text)
