@@ -10,7 +10,7 @@ use syllabus_store::records::{ClaimedJob, JobEnd, JobError, ModuleTarget, NewAtt
 use syllabus_store::{ModuleJobStore, QueueStore, StoreError};
 use uuid::Uuid;
 
-use super::plan_generation::with_facts;
+use super::plan_generation::{failed_call, with_facts};
 use crate::context::Context;
 
 /// What the learner is told when the module went away before its regeneration was saved.
@@ -137,21 +137,7 @@ where
                     detail = %failure.detail,
                     "module regeneration failed"
                 );
-                let attempt = with_facts(
-                    NewAttempt {
-                        classification: Some(failure.class),
-                        error: Some(failure.message.clone()),
-                        issues: failure.issues.clone(),
-                        ..base
-                    },
-                    &failure.facts,
-                );
-                let error = JobError {
-                    message: failure.message.clone(),
-                    classification: failure.class,
-                };
-                // Its re-ask reads the reasons from its attempts, as a plan's does.
-                let end = ctx.failure_end(job, error, failure.retry_after, true, None);
+                let (attempt, end) = failed_call(ctx, job, base, &failure, true);
                 (attempt, None, end)
             }
         };

@@ -5,7 +5,7 @@
 //! in one transaction, never content. Attempts stop at the plan's cap of 3.
 
 use syllabus_domain::{AttemptCap, FailureClass, JobStatus, PlanId, PlanRequest};
-use syllabus_provider::{AttemptFacts, Provider};
+use syllabus_provider::{AttemptFacts, Failure, Provider};
 use syllabus_store::records::{ClaimedJob, JobEnd, JobError, NewAttempt, TokenUsage};
 use syllabus_store::{GenerationStore, QueueStore, StoreError};
 
@@ -24,6 +24,33 @@ pub(super) fn with_facts(mut attempt: NewAttempt, facts: &AttemptFacts) -> NewAt
     });
     attempt.prompt_hash = (!facts.prompt_hash.is_empty()).then(|| facts.prompt_hash.clone());
     attempt
+}
+
+/// The attempt row and the run's end of a provider call that failed: retried after the backoff
+/// when `may_retry` (and the class allows it), else failed. The re-ask's reasons stay on the
+/// attempt (`issues`), where the next run reads them.
+pub(super) fn failed_call<S, P>(
+    ctx: &Context<S, P>,
+    job: &ClaimedJob,
+    base: NewAttempt,
+    failure: &Failure,
+    may_retry: bool,
+) -> (NewAttempt, JobEnd) {
+    let attempt = with_facts(
+        NewAttempt {
+            classification: Some(failure.class),
+            error: Some(failure.message.clone()),
+            issues: failure.issues.clone(),
+            ..base
+        },
+        &failure.facts,
+    );
+    let error = JobError {
+        message: failure.message.clone(),
+        classification: failure.class,
+    };
+    let end = ctx.failure_end(job, error, failure.retry_after, may_retry, None);
+    (attempt, end)
 }
 
 /// A failed attempt that never reached the provider, with the sentence of its class.
@@ -192,23 +219,9 @@ where
                         detail = %failure.detail,
                         "generation attempt failed"
                     );
-                    let attempt = with_facts(
-                        NewAttempt {
-                            classification: Some(failure.class),
-                            error: Some(failure.message.clone()),
-                            issues: failure.issues.clone(),
-                            ..base
-                        },
-                        &failure.facts,
-                    );
-                    let error = JobError {
-                        message: failure.message.clone(),
-                        classification: failure.class,
-                    };
                     // This attempt is number used + 1; another is allowed only below the cap.
                     let below_cap = input.attempts_used + 1 < AttemptCap::MAX;
-                    // A plan's re-ask reads its reasons from its attempts.
-                    let end = ctx.failure_end(job, error, failure.retry_after, below_cap, None);
+                    let (attempt, end) = failed_call(ctx, job, base, &failure, below_cap);
                     (attempt, None, end)
                 }
             },
