@@ -440,6 +440,83 @@ async fn a_degenerate_module_is_re_asked_with_its_reasons_and_each_call_is_recor
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_re_asked_runs_drafts_replace_the_refused_runs_on_an_open_stream() -> TestResult {
+    let app = App::start(Options::default()).await?;
+    let plan = ready_plan(&app, "hal", "Photosynthesis").await?;
+    let plan_id = id_of(&plan)?;
+    let target = id_of(&plan["modules"][0])?;
+    let mut stream = app
+        .events(
+            &format!("/api/v1/plans/{plan_id}/events?progress=true"),
+            "hal",
+            None,
+        )
+        .await?;
+    assert_eq!(
+        stream.next(SETTLE).await?.ok_or("stream ended")?.event,
+        "status"
+    );
+    // Four tasks titled alike (refused once complete), then a good module of two tasks: fewer
+    // tasks than the refused run's last draft, which must not hide the new run's drafts.
+    let same: Vec<Value> = (0..4)
+        .map(|_| json!({"title": "The first task in the list.", "estimated_minutes": 10, "description": null}))
+        .collect();
+    let degenerate = json!({"title": "Light reactions", "estimated_minutes": 40, "description": null, "tasks": same});
+    app.llm.push(Reply::stream(
+        &degenerate.to_string(),
+        24,
+        Duration::from_millis(20),
+    ));
+    app.llm.push(Reply::stream(
+        &module_json("Light reactions", 2, 60),
+        24,
+        Duration::from_millis(20),
+    ));
+    let res = app
+        .post(&regenerate_path(&plan_id, &target), "hal", &json!({}))
+        .await?;
+    assert_eq!(res.status, 202, "{}", res.body);
+    let mut drafts = Vec::new();
+    loop {
+        let e = stream.next(SETTLE).await?.ok_or("stream ended")?;
+        match e.event.as_str() {
+            "module_draft" => drafts.push(e.data),
+            "progress" => break,
+            _ => {}
+        }
+    }
+    let titles = |d: &Value| -> Vec<String> {
+        d["module"]["tasks"]
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .filter_map(|x| x["title"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let refused = drafts
+        .iter()
+        .rposition(|d| titles(d).iter().any(|t| t == "The first task in the list."))
+        .ok_or("no draft of the refused run")?;
+    // After the refused run's last draft, the second run's (the final one may be stored before
+    // a stream reads it: the commit's `progress` event then tells the rest).
+    let after = &drafts[refused + 1..];
+    assert!(
+        !after.is_empty(),
+        "the second run's drafts were not sent: {drafts:?}"
+    );
+    assert!(
+        after.iter().all(|d| titles(d)
+            .iter()
+            .all(|t| t.starts_with("Light reactions, step"))),
+        "{drafts:?}"
+    );
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_module_must_be_the_callers_the_instruction_bounded_and_one_run_at_a_time() -> TestResult
 {
     let app = App::start(Options {

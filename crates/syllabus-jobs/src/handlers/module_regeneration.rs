@@ -33,7 +33,10 @@ where
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let call = ctx.provider.learning_module(input, reask, Some(tx));
     let publish = async {
-        let mut seq = 0_u32;
+        // A draft's `seq` grows across the job's runs too (a re-ask or a rescue runs it again):
+        // a stream shows a draft newer than the last it sent, so a later run's first draft
+        // replaces a refused run's last one at once.
+        let mut seq = job.attempts.saturating_mul(DRAFTS_PER_RUN);
         while let Some(draft) = rx.recv().await {
             seq += 1;
             let shown = ctx
@@ -49,6 +52,9 @@ where
     let (outcome, ()) = tokio::join!(call, publish);
     outcome
 }
+
+/// Room for one run's drafts in `seq` (a draft per task streamed: at most 20 valid ones).
+const DRAFTS_PER_RUN: u32 = 10_000;
 
 /// Regenerates the module and ends the run with its record.
 pub(crate) async fn run<S, P>(
