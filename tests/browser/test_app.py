@@ -952,6 +952,12 @@ class WebApp(unittest.TestCase):
         self.assertIn("Not saved", self.find("[data-testid=outline-status]").text)
         self.shot("21-edit-error")
         self.assertEqual(self.modules_api()[0]["tasks"][0]["estimated_minutes"], 20)
+        # Alt+Down in the refused field moves nothing: the value and its error stay to be fixed.
+        minutes.send_keys(Keys.ALT, Keys.ARROW_DOWN)
+        time.sleep(0.5)
+        self.assertEqual(self.modules_api()[0]["tasks"][0]["id"], task["id"])
+        self.assertTrue(error.is_displayed())
+        self.assertEqual(minutes.get_attribute("value"), "999")
         minutes.send_keys(Keys.CONTROL, "a")
         minutes.send_keys("25", Keys.TAB)
         self.saved()

@@ -75,9 +75,12 @@ async function follow(page, module, job, el, status) {
   const draft = moduleCard({ ...module, tasks: [] }, { preview: true, open: true });
   draft.dataset.testid = 'module-draft';
   draft.setAttribute('aria-busy', 'true');
+  // The focus was on the button of the card being hidden: it moves to the draft.
+  draft.tabIndex = -1;
   draft.append(note);
   card.hidden = true;
   card.after(draft);
+  draft.focus();
   const put = (next) => {
     const fresh = moduleCard(next, { preview: true, open: true });
     draft.replaceChildren(...fresh.childNodes, note);
@@ -86,19 +89,27 @@ async function follow(page, module, job, el, status) {
     if (data.job_id === job.id) put({ ...data.module, order: data.order ?? module.order });
   });
   let end = null;
+  let lost = null;
   try {
     end = await followJob(job.id, page.signal);
+  } catch (error) {
+    lost = error;
   } finally {
     drafts(page).delete(module.id);
   }
-  if (page.signal.aborted || !end) return;
-  if (end.status === 'completed') {
+  if (page.signal.aborted) return;
+  if (end?.status === 'completed') {
     refresh();
     return;
   }
+  // Failed, cancelled, or the job could no longer be followed: the module as it was, and why.
   draft.remove();
   card.hidden = false;
-  replace(status, end.status === 'failed'
-    ? `Regenerating the module failed: ${explain(end.error?.classification)} The module is as it was.`
-    : 'The regeneration was cancelled; the module is as it was.');
+  let why = 'The regeneration was cancelled; the module is as it was.';
+  if (end?.status === 'failed') why = `Regenerating the module failed: ${explain(end.error?.classification)} The module is as it was.`;
+  else if (lost || !end) why = `The regeneration could not be followed${lost?.message ? ` (${lost.message})` : ''}. Reload the page to see where it stands.`;
+  replace(status, why);
+  status.closest('details')?.setAttribute('open', '');
+  status.setAttribute('tabindex', '-1');
+  status.focus();
 }

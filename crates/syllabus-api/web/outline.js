@@ -37,7 +37,7 @@ class Outline {
       this.list,
       this.adder,
     );
-    this.pending = Promise.resolve();
+    this.pending = Promise.resolve(true);
     this.draw();
   }
 
@@ -45,9 +45,17 @@ class Outline {
     this.status.textContent = text;
   }
 
-  // Reads the plan again and draws it, then focuses `focus` (a selector) when given.
+  // Reads the plan again and draws it, then focuses `focus` (a selector) when given. When it
+  // cannot be read, the editor says so and stops offering moves (their order would be stale).
   async reload(focus) {
-    this.plan = await api('GET', `/plans/${this.page.id}`, undefined, { signal: this.page.signal });
+    try {
+      this.plan = await api('GET', `/plans/${this.page.id}`, undefined, { signal: this.page.signal });
+    } catch (error) {
+      if (this.page.signal.aborted) return;
+      this.say(`Saved, but the plan could not be read again (${error.message}): reload the page.`);
+      for (const b of this.el.querySelectorAll('button.icon')) b.disabled = true;
+      return;
+    }
     this.draw();
     const el = focus && this.el.querySelector(focus);
     if (el) el.focus();
@@ -65,7 +73,8 @@ class Outline {
     for (const { control, slot } of Object.values(errors)) fieldError(control, slot, '');
     this.say('Saving…');
     const request = api(method, path, body, { signal: this.page.signal });
-    this.pending = request.catch(() => {});
+    // What the next move waits for: whether this change was stored.
+    this.pending = request.then(() => true, () => false);
     try {
       const answer = await request;
       this.say('Saved.');
@@ -73,7 +82,8 @@ class Outline {
     } catch (error) {
       if (this.page.signal.aborted) return null;
       let shown = false;
-      for (const { field, message } of error.fields) {
+      // A network failure has no fields; its message says what happened.
+      for (const { field, message } of error.fields ?? []) {
         const target = errors[field] || errors[String(field).split(/[.[]/)[0]];
         if (target) {
           fieldError(target.control, target.slot, message);
@@ -100,8 +110,9 @@ class Outline {
     return { control, slot, el: h('div', { class: 'field' }, h('label', { for: id }, label), control, slot) };
   }
 
-  minutesInput(label, range, value, save) {
-    return this.input(label, { type: 'number', inputmode: 'numeric', min: range.min, max: range.max, class: 'minutes-input' }, value, save);
+  // `name`: what a screen reader says for the field (the visible label is only "Minutes").
+  minutesInput(label, range, value, save, name = null) {
+    return this.input(label, { type: 'number', inputmode: 'numeric', min: range.min, max: range.max, class: 'minutes-input', 'aria-label': name }, value, save);
   }
 
   // Saves one field of a module or task; `number` fields are sent as numbers (a blank as null, so
@@ -117,8 +128,9 @@ class Outline {
 
   // Moves a module or task to `order` and keeps the focus on the control that moved it.
   async move(path, order, focus) {
-    // A field saved as the move began (Alt+↑ in a changed field) is stored first.
-    await this.pending;
+    // A field saved as the move began (Alt+↑ in a changed field) is stored first; when it was
+    // refused, nothing moves (the redraw would drop the field's value and its error).
+    if (!(await this.pending)) return;
     if ((await this.send('PATCH', path, { order })) !== null) await this.reload(focus);
   }
 
@@ -153,6 +165,14 @@ class Outline {
     });
   }
 
+  // A delete button; with `refusal` it stays focusable (aria-disabled) and says why when pressed.
+  deleteButton(label, refusal, onDelete) {
+    return h('button', {
+      type: 'button', class: 'icon danger', 'aria-label': label, 'aria-disabled': refusal ? 'true' : null, title: refusal,
+      onclick: () => (refusal ? this.say(refusal) : onDelete()),
+    }, '✕');
+  }
+
   async remove(path, question, focus) {
     if (!window.confirm(question)) return;
     if ((await this.send('DELETE', path)) !== null) await this.reload(focus);
@@ -161,9 +181,9 @@ class Outline {
   moduleEditor(m, count) {
     const path = `/modules/${m.id}`;
     const title = this.input(`Module ${m.order} title`, { type: 'text', class: 'k-title', maxlength: bounds.title.max }, m.title, this.saver(path, 'title'));
-    const mins = this.minutesInput('Minutes', bounds.moduleMinutes, m.estimated_minutes, this.saver(path, 'estimated_minutes', { number: true }));
+    const mins = this.minutesInput('Minutes', bounds.moduleMinutes, m.estimated_minutes, this.saver(path, 'estimated_minutes', { number: true }), `Module ${m.order} minutes`);
     mins.control.classList.add('k-minutes');
-    const description = this.input('Description', { rows: 2, class: 'k-description' }, m.description, this.saver(path, 'description', { blankIsNull: true }));
+    const description = this.input('Description', { rows: 2, class: 'k-description', 'aria-label': `Module ${m.order} description` }, m.description, this.saver(path, 'description', { blankIsNull: true }));
     const tasks = m.tasks.slice().sort((a, b) => a.order - b.order);
     const li = h(
       'li',
@@ -176,11 +196,8 @@ class Outline {
         mins.el,
         h('div', { class: 'edit-buttons' },
           ...this.moveButtons('module', m, count, path, 'module'),
-          h('button', {
-            type: 'button', class: 'icon danger', 'aria-label': `Delete module ${m.order}`, disabled: count <= 1,
-            title: count <= 1 ? 'A plan keeps at least one module.' : null,
-            onclick: () => this.remove(path, `Delete module ${m.order}, "${m.title}", and its ${tasks.length} task${tasks.length === 1 ? '' : 's'}?`, '[data-testid=outline] input'),
-          }, '✕')),
+          this.deleteButton(`Delete module ${m.order}`, count <= 1 ? 'A plan keeps at least one module.' : null,
+            () => this.remove(path, `Delete module ${m.order}, "${m.title}", and its ${tasks.length} task${tasks.length === 1 ? '' : 's'}?`, '[data-testid=outline] input'))),
       ),
       description.el,
       h('ol', { class: 'tasks' }, tasks.map((t) => this.taskEditor(m, t, tasks.length))),
@@ -193,7 +210,7 @@ class Outline {
   taskEditor(m, t, count) {
     const path = `/tasks/${t.id}`;
     const title = this.input(`Task ${t.order} title`, { type: 'text', class: 'k-title', maxlength: bounds.title.max }, t.title, this.saver(path, 'title'));
-    const mins = this.minutesInput('Minutes', bounds.taskMinutes, t.estimated_minutes, this.saver(path, 'estimated_minutes', { number: true }));
+    const mins = this.minutesInput('Minutes', bounds.taskMinutes, t.estimated_minutes, this.saver(path, 'estimated_minutes', { number: true }), `Task ${t.order} minutes`);
     mins.control.classList.add('k-minutes');
     const li = h(
       'li',
@@ -202,11 +219,8 @@ class Outline {
       mins.el,
       h('div', { class: 'edit-buttons' },
         ...this.moveButtons('task', t, count, path, 'task'),
-        h('button', {
-          type: 'button', class: 'icon danger', 'aria-label': `Delete task ${t.order}`, disabled: count <= 1,
-          title: count <= 1 ? 'A module keeps at least one task; delete the module instead.' : null,
-          onclick: () => this.remove(path, `Delete task ${t.order}, "${t.title}"?`, `[data-module="${m.id}"] .k-title`),
-        }, '✕')),
+        this.deleteButton(`Delete task ${t.order}`, count <= 1 ? 'A module keeps at least one task; delete the module instead.' : null,
+          () => this.remove(path, `Delete task ${t.order}, "${t.title}"?`, `[data-module="${m.id}"] .k-title`))),
     );
     this.keys(li, t, count, path, 'task');
     return li;
