@@ -821,6 +821,12 @@ async fn a_module_being_regenerated_is_not_edited_and_the_plan_not_regenerated_m
             format!("/api/v1/plans/{plan_id}/regenerate"),
             Some(json!({})),
         ),
+        // Progress on a task about to be replaced would be lost with it.
+        (
+            "PUT",
+            format!("/api/v1/tasks/{first_task}/progress"),
+            Some(json!({"status": "completed"})),
+        ),
     ];
     for (method, path, body) in &refused {
         let res = app
@@ -833,7 +839,17 @@ async fn a_module_being_regenerated_is_not_edited_and_the_plan_not_regenerated_m
             res.body
         );
     }
-    // The other module stays editable.
+    // The other module stays editable, and its tasks can be ticked off.
+    let res = app
+        .send(
+            "PUT",
+            &format!("/api/v1/tasks/{second_task}/progress"),
+            Some("gus"),
+            Some(&json!({"status": "completed"})),
+            &[],
+        )
+        .await?;
+    assert_eq!(res.status, 200, "{}", res.body);
     let res = app
         .send(
             "PATCH",
@@ -867,6 +883,73 @@ async fn a_module_being_regenerated_is_not_edited_and_the_plan_not_regenerated_m
     assert_eq!(
         now["modules"][0]["tasks"].as_array().map(Vec::len),
         Some(plan["modules"][0]["tasks"].as_array().map_or(0, Vec::len))
+    );
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_module_regeneration_is_re_asked_with_the_failed_jobs_reasons() -> TestResult {
+    let app = App::start(Options::default()).await?;
+    let plan = ready_plan(&app, "ivy", "Photosynthesis").await?;
+    let plan_id = id_of(&plan)?;
+    let target = id_of(&plan["modules"][0])?;
+    let same: Vec<Value> = (0..3)
+        .map(|_| json!({"title": "The first task in the list.", "estimated_minutes": 10, "description": null}))
+        .collect();
+    let degenerate = json!({"title": "Light reactions", "estimated_minutes": 30, "description": null, "tasks": same});
+    // Every run gets the same refused answer: the job fails for good as `validation`.
+    app.llm
+        .set_default(Reply::stream(&degenerate.to_string(), 3, Duration::ZERO));
+    let res = app
+        .post(&regenerate_path(&plan_id, &target), "ivy", &json!({}))
+        .await?;
+    assert_eq!(res.status, 202, "{}", res.body);
+    let location = res.header("location").ok_or("location")?.to_owned();
+    let failed = job_done(&app, "ivy", &location).await?;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["error"]["classification"], "validation", "{failed}");
+
+    let before = app.llm.requests().len();
+    app.llm.set_default(Reply::stream(
+        &module_json("Light reactions", 2, 60),
+        3,
+        Duration::ZERO,
+    ));
+    let retry = app
+        .post(
+            &format!("/api/v1/jobs/{}/retry", id_of(&failed)?),
+            "ivy",
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(retry.status, 202, "{}", retry.body);
+    let done = job_done(
+        &app,
+        "ivy",
+        &format!("/api/v1/jobs/{}", id_of(&retry.body)?),
+    )
+    .await?;
+    assert_eq!(done["status"], "completed", "{done}");
+    let asked: Vec<String> = app
+        .llm
+        .requests()
+        .into_iter()
+        .skip(before)
+        .filter(|r| FakeLlm::schema_name(r) == Some("learning_module"))
+        .map(|r| {
+            r.body["messages"][1]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    // The retry's first (and only) ask already names what the failed job's answer broke.
+    assert_eq!(asked.len(), 1);
+    assert!(
+        asked[0].contains("- tasks[1].title: is the same title as tasks[0].title"),
+        "{}",
+        asked[0]
     );
     app.stop().await;
     Ok(())

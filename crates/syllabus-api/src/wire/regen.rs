@@ -8,6 +8,7 @@ use uuid::Uuid;
 /// What `POST /api/v1/plans/{id}/modules/{module_id}/regenerate` may take (an empty body is
 /// `{}`).
 #[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
 #[schema(as = ModuleRegenerate)]
 pub(crate) struct ModuleRegenerateRequest {
     /// What the learner wants of the new module, e.g. "more hands-on". Trimmed; blank or null

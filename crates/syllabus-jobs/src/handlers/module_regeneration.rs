@@ -116,37 +116,39 @@ where
         other_titles: input.other_titles,
         instruction,
     };
-    let (attempt, content, end) =
-        match generate(ctx, job, target, &call, input.reask.as_ref()).await {
-            Ok(generated) => {
-                let m = generated.output;
-                let tasks_count = u32::try_from(m.tasks.len()).unwrap_or(u32::MAX);
-                let tasks_clamped =
-                    u32::try_from(m.tasks.iter().filter(|t| t.clamped).count()).unwrap_or(0);
-                let attempt = with_facts(
-                    NewAttempt {
-                        modules_count: 1,
-                        tasks_count,
-                        modules_clamped: u32::from(m.clamped),
-                        tasks_clamped,
-                        effort_normalized: m.clamped || tasks_clamped > 0,
-                        ..base
-                    },
-                    &generated.facts,
-                );
-                let result = serde_json::json!({ "module_id": module, "tasks_count": tasks_count });
-                (attempt, Some(m), JobEnd::Completed { result })
-            }
-            Err(failure) => {
-                tracing::warn!(
-                    class = failure.class.as_str(),
-                    detail = %failure.detail,
-                    "module regeneration failed"
-                );
-                let (attempt, end) = failed_call(ctx, job, base, &failure, true);
-                (attempt, None, end)
-            }
-        };
+    // The reasons of this job's last refused answer, else (a manual retry's first run) those of
+    // the failed job it retries.
+    let reask = input.reask.as_ref().or(job.reask.as_ref());
+    let (attempt, content, end) = match generate(ctx, job, target, &call, reask).await {
+        Ok(generated) => {
+            let m = generated.output;
+            let tasks_count = u32::try_from(m.tasks.len()).unwrap_or(u32::MAX);
+            let tasks_clamped =
+                u32::try_from(m.tasks.iter().filter(|t| t.clamped).count()).unwrap_or(0);
+            let attempt = with_facts(
+                NewAttempt {
+                    modules_count: 1,
+                    tasks_count,
+                    modules_clamped: u32::from(m.clamped),
+                    tasks_clamped,
+                    effort_normalized: m.clamped || tasks_clamped > 0,
+                    ..base
+                },
+                &generated.facts,
+            );
+            let result = serde_json::json!({ "module_id": module, "tasks_count": tasks_count });
+            (attempt, Some(m), JobEnd::Completed { result })
+        }
+        Err(failure) => {
+            tracing::warn!(
+                class = failure.class.as_str(),
+                detail = %failure.detail,
+                "module regeneration failed"
+            );
+            let (attempt, end) = failed_call(ctx, job, base, &failure, true);
+            (attempt, None, end)
+        }
+    };
     match finish(ctx, job, target, attempt.clone(), content, end).await {
         // Deleted (or replaced by a plan's regeneration) since the run read it: the write
         // rolled back; the job fails at once, the call's attempt recorded with the reason.

@@ -27,8 +27,9 @@ pub(super) fn with_facts(mut attempt: NewAttempt, facts: &AttemptFacts) -> NewAt
 }
 
 /// The attempt row and the run's end of a provider call that failed: retried after the backoff
-/// when `may_retry` (and the class allows it), else failed. The re-ask's reasons stay on the
-/// attempt (`issues`), where the next run reads them.
+/// when `may_retry` (and the class allows it), else failed. The re-ask's reasons go on the
+/// attempt (`issues`), where the job's next run reads them, and on the job (`reask`), which a
+/// manual retry's new job inherits.
 pub(super) fn failed_call<S, P>(
     ctx: &Context<S, P>,
     job: &ClaimedJob,
@@ -49,7 +50,13 @@ pub(super) fn failed_call<S, P>(
         message: failure.message.clone(),
         classification: failure.class,
     };
-    let end = ctx.failure_end(job, error, failure.retry_after, may_retry, None);
+    let end = ctx.failure_end(
+        job,
+        error,
+        failure.retry_after,
+        may_retry,
+        failure.issues.clone(),
+    );
     (attempt, end)
 }
 

@@ -79,7 +79,9 @@ impl TaskWatch {
                 self.drafts = None;
                 continue;
             };
-            if index == 0 && on_time {
+            // As for a plan (SPEC section 1): the first complete, valid module, which is its
+            // title and minutes with one complete task.
+            if index == 0 && on_time && draft.title.is_some() && draft.estimated_minutes.is_some() {
                 extend = true;
                 facts.timeout_extended = true;
             }

@@ -261,6 +261,9 @@ async fn add_task(
 ) -> Result<TaskRecord, StoreError> {
     let plan = plan_of_module(conn, module).await?;
     lock_for_edit(conn, plan, &[module]).await?;
+    // Read again under the lock: a deletion (or a generation's success) that committed in
+    // between leaves no module to add to (404, not a foreign-key error).
+    plan_of_module(conn, module).await?;
     let ids = task_ids(conn, module).await?;
     ordering::may_add_task(ids.len()).map_err(refused)?;
     let id = TaskId::new().as_uuid();

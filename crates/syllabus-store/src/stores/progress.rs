@@ -14,6 +14,7 @@ use crate::locks::{PlanLock, lock_plan};
 use crate::pool::Database;
 use crate::records::{ProgressRecord, ScheduleSource, TaskRecord};
 use crate::rows::numbers::to_u32;
+use crate::sql::drafts::regeneration_live;
 use crate::sql::plans::plan_row;
 use crate::sql::progress::{plan_progress, remaining_tasks};
 
@@ -22,6 +23,8 @@ use crate::sql::progress::{plan_progress, remaining_tasks};
 struct TaskOf {
     #[diesel(sql_type = SqlUuid)]
     plan_id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    module_id: Uuid,
     #[diesel(sql_type = diesel::sql_types::Integer)]
     position: i32,
     #[diesel(sql_type = Text)]
@@ -53,7 +56,7 @@ async fn set_progress(
     // The task's plan, then the plan locked before anything is written (crate::locks): a
     // regeneration holds it while it checks for progress, so it cannot miss this one.
     let of: TaskOf = diesel::sql_query(
-        "SELECT m.plan_id, t.position, t.title, t.description, t.estimated_minutes
+        "SELECT m.plan_id, t.module_id, t.position, t.title, t.description, t.estimated_minutes
          FROM tasks t JOIN modules m ON m.id = t.module_id
          WHERE t.id = $1 AND t.user_id = $2",
     )
@@ -73,6 +76,12 @@ async fn set_progress(
         // A generation queued or running replaces these tasks: progress on them would be lost.
         return Err(StoreError::InvalidState(
             "the plan is being generated again: its tasks are about to be replaced".into(),
+        ));
+    }
+    if regeneration_live(conn, of.module_id).await? {
+        // Likewise one module's regeneration replaces that module's tasks.
+        return Err(StoreError::InvalidState(
+            "the task's module is being regenerated: its tasks are about to be replaced".into(),
         ));
     }
     // `completed_at` is set when the task becomes completed (kept when it already was) and

@@ -152,8 +152,8 @@ pub(in crate::openapi) fn schemas() -> Vec<(String, RefOr<Schema>)> {
 /// The 409 of an edit, with its own reasons besides the shared ones.
 fn conflict(more: &str) -> Response {
     problem(&format!(
-        "INVALID_STATE: the plan has no modules yet, or a generation of it is queued or \
-         running{more}"
+        "INVALID_STATE: the plan has no modules yet, a generation of it is queued or running, \
+         or a regeneration of a module the edit touches is{more}"
     ))
 }
 
