@@ -336,14 +336,13 @@ fn topic_pattern() -> String {
 
 // --- Parameters --------------------------------------------------------------------------------
 
-/// The `{id}` of a path: a UUID.
 /// A module regeneration's instruction (issue #21): its bound is said, not declared, since it
-/// applies once the text is trimmed.
+/// applies once the text is trimmed; no NUL.
 pub(crate) fn instruction() -> utoipa::openapi::schema::OneOfBuilder {
-    or_null(string()).description(Some(format!(
+    or_null(string().pattern(Some("^[^\\u0000]*$"))).description(Some(format!(
         "What the learner wants of the new module, e.g. \"more hands-on\". Trimmed; blank or \
          null is none; more than {} characters once trimmed is refused (400 naming \
-         `instruction`), never cut.",
+         `instruction`), never cut; no NUL.",
         syllabus_domain::regen::INSTRUCTION_MAX_CHARS
     )))
 }
@@ -358,6 +357,7 @@ pub(crate) fn module_id() -> Parameter {
         .build()
 }
 
+/// The `{id}` of a path: a UUID.
 pub(crate) fn id() -> Parameter {
     ParameterBuilder::new()
         .name("id")

@@ -12,8 +12,9 @@ use uuid::Uuid;
 #[schema(as = ModuleRegenerate)]
 pub(crate) struct ModuleRegenerateRequest {
     /// What the learner wants of the new module, e.g. "more hands-on". Trimmed; blank or null
-    /// is none; longer than 500 characters once trimmed is refused (400), never cut.
+    /// is none; longer than 500 characters once trimmed is refused (400), never cut; no NUL.
     #[serde(default)]
+    #[schema(pattern = "^[^\\u0000]*$")]
     pub instruction: Option<String>,
 }
 
