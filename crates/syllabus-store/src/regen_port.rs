@@ -8,7 +8,7 @@ use syllabus_domain::plan::NormalizedModule;
 use syllabus_domain::regen::ModuleDraft;
 
 use crate::error::StoreError;
-use crate::records::{JobEnd, Lease, ModuleJobInput, ModuleTarget, NewAttempt};
+use crate::records::{JobEnd, Lease, ModuleJobInput, ModuleTarget, NewAttempt, ProviderCall};
 
 /// What the module regeneration handler reads and writes.
 pub trait ModuleJobStore: Clone + Send + Sync + 'static {
@@ -56,5 +56,6 @@ pub trait ModuleJobStore: Clone + Send + Sync + 'static {
         attempt: NewAttempt,
         content: Option<NormalizedModule>,
         end: JobEnd,
+        call: Option<ProviderCall>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
