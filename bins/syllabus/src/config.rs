@@ -13,6 +13,7 @@ use anyhow::bail;
 use syllabus_api::{KeySource, Limits, Settings};
 use syllabus_domain::Secret;
 use syllabus_domain::rate_limit::DEFAULT_WINDOW;
+use syllabus_domain::usage::PriceTable;
 use syllabus_jobs::RuntimeConfig;
 use syllabus_provider::schema::SchemaProfile;
 use syllabus_provider::{DEFAULT_BASE_URL, ProviderConfig};
@@ -134,6 +135,8 @@ const MAX_HOUR_MS: u64 = 3_600_000;
 const MAX_DAY_MS: u64 = 86_400_000;
 /// Longest retention, in hours (10 years).
 const MAX_RETAIN_HOURS: u64 = 87_600;
+/// Longest retention, in days (10 years).
+const MAX_RETAIN_DAYS: u64 = 3_650;
 
 impl LogFormat {
     /// `LOG_FORMAT`: `json` (default) or `pretty`.
@@ -278,6 +281,23 @@ fn provider(env: &Env) -> anyhow::Result<Option<ProviderConfig>> {
 fn runtime(env: &Env) -> anyhow::Result<RuntimeConfig> {
     let d = RuntimeConfig::default();
     let host = env.get("HOSTNAME").unwrap_or("local");
+    let attempt_retention_days = env.count_u32(
+        "ATTEMPT_RETENTION_DAYS",
+        d.attempt_retention_days,
+        1,
+        MAX_RETAIN_DAYS,
+    )?;
+    let aggregate_retention_days = env.count_u32(
+        "USAGE_AGGREGATE_RETENTION_DAYS",
+        d.aggregate_retention_days,
+        1,
+        MAX_RETAIN_DAYS,
+    )?;
+    if aggregate_retention_days < attempt_retention_days {
+        bail!(
+            "USAGE_AGGREGATE_RETENTION_DAYS is invalid: it must be at least ATTEMPT_RETENTION_DAYS ({attempt_retention_days}), or calls would be folded into aggregates already gone"
+        );
+    }
     Ok(RuntimeConfig {
         // Jobs wait on the network (a generation streams for 10–20 s), not on this CPU:
         // crates/syllabus-jobs/README.md, "In-flight scale".
@@ -293,8 +313,45 @@ fn runtime(env: &Env) -> anyhow::Result<RuntimeConfig> {
         )?,
         retain_failed: env.hours("JOB_RETAIN_FAILED_HOURS", d.retain_failed, MAX_RETAIN_HOURS)?,
         prune_every: env.millis("JOB_PRUNE_INTERVAL_MS", d.prune_every, 1_000, MAX_DAY_MS)?,
+        prices: prices(env)?,
+        attempt_retention_days,
+        aggregate_retention_days,
         ..d
     })
+}
+
+/// `LLM_PRICES` (issue #22): `model=input/output,…` in currency units per million tokens;
+/// unset, no model has a price.
+fn prices(env: &Env) -> anyhow::Result<PriceTable> {
+    match env.get("LLM_PRICES") {
+        None => Ok(PriceTable::default()),
+        Some(v) => PriceTable::parse(v).map_err(|e| {
+            anyhow::anyhow!(
+                "LLM_PRICES is invalid: {e} (expected model=input/output per million tokens, \
+                 comma-separated, such as gpt-4o-mini=0.15/0.60)"
+            )
+        }),
+    }
+}
+
+/// `LLM_PRICE_CURRENCY` (default `USD`): a label of 1 to 16 letters, digits, `-` or `_`.
+fn currency(env: &Env, default: String) -> anyhow::Result<String> {
+    match env.get("LLM_PRICE_CURRENCY") {
+        None => Ok(default),
+        Some(v) => {
+            let v = v.trim();
+            if v.len() > 16
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                bail!(
+                    "LLM_PRICE_CURRENCY is invalid: expected 1 to 16 letters, digits, `-` or `_`, got `{v}`"
+                );
+            }
+            Ok(v.to_owned())
+        }
+    }
 }
 
 /// The pool: `DATABASE_POOL_SIZE` connections in all, with the lock and statement timeouts.
@@ -393,8 +450,14 @@ fn settings(env: &Env, limits: Limits) -> anyhow::Result<Settings> {
         rate_limit: RateLimit {
             limit: env.count_u32("RATE_LIMIT_PER_HOUR", d.rate_limit.limit, 1, 1_000_000)?,
             window: DEFAULT_WINDOW,
+            // Unset: no budget.
+            monthly_token_budget: env
+                .get("USER_MONTHLY_TOKEN_BUDGET")
+                .map(|_| env.integer("USER_MONTHLY_TOKEN_BUDGET", 0, 1, u64::MAX))
+                .transpose()?,
         },
         job_max_attempts: env.count_u32("JOB_MAX_ATTEMPTS", d.job_max_attempts, 1, 100)?,
+        currency: currency(env, d.currency.clone())?,
         limits,
         ..d
     })

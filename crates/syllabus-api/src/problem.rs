@@ -13,7 +13,7 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use crate::request_id;
 
 /// Every `code` a problem carries, each a constructor's below.
-pub const CODES: [&str; 11] = [
+pub const CODES: [&str; 12] = [
     "VALIDATION_ERROR",
     "UNAUTHORIZED",
     "NOT_FOUND",
@@ -25,6 +25,7 @@ pub const CODES: [&str; 11] = [
     "INTERNAL_ERROR",
     "METHOD_NOT_ALLOWED",
     "REQUEST_TIMEOUT",
+    "BUDGET_EXCEEDED",
 ];
 
 /// One field at fault.
@@ -48,6 +49,7 @@ pub struct ApiError {
     errors: Vec<FieldError>,
     retry_after: Option<u64>,
     allow: Option<&'static str>,
+    resets_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The body of every error: an RFC 9457 problem.
@@ -69,6 +71,11 @@ pub(crate) struct Body<'a> {
     // Always set within a request: the document says a string.
     #[schema(value_type = String)]
     request_id: Option<String>,
+    /// With `BUDGET_EXCEEDED`: when the monthly token budget resets (the 1st of next month,
+    /// 00:00 UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    resets_at: Option<String>,
 }
 
 /// A string among [`CODES`].
@@ -94,6 +101,7 @@ impl ApiError {
             errors: Vec::new(),
             retry_after: None,
             allow: None,
+            resets_at: None,
         }
     }
 
@@ -194,6 +202,29 @@ impl ApiError {
             "The hourly limit for this kind of job is reached",
             retry_after_secs,
         )
+    }
+
+    /// 429 `BUDGET_EXCEEDED`: the user's tokens this month reached `USER_MONTHLY_TOKEN_BUDGET`;
+    /// `Retry-After` and `resets_at` say when the budget resets.
+    #[must_use]
+    pub fn budget_exceeded(
+        resets_at: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        let secs = u64::try_from((resets_at - now).num_seconds().max(1)).unwrap_or(1);
+        Self {
+            retry_after: Some(secs),
+            resets_at: Some(resets_at),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "BUDGET_EXCEEDED",
+                "Monthly token budget exceeded",
+                format!(
+                    "This account's token budget for the month is used up; it resets at {}.",
+                    resets_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+            )
+        }
     }
 
     /// 405 with `Allow` (the methods the path has).
@@ -297,6 +328,9 @@ impl From<StoreError> for ApiError {
             StoreError::RateLimited { retry_after } => Self::rate_limited(
                 syllabus_domain::rate_limit::retry_after_seconds(retry_after),
             ),
+            StoreError::BudgetExceeded { resets_at } => {
+                Self::budget_exceeded(resets_at, chrono::Utc::now())
+            }
             StoreError::InvalidState(detail) => Self::invalid_state(detail),
             StoreError::Invalid(issues) => Self::issues(&issues),
             StoreError::Unavailable(e) => {
@@ -336,6 +370,9 @@ impl ResponseError for ApiError {
             code: self.code,
             errors: &self.errors,
             request_id: request_id::current(),
+            resets_at: self
+                .resets_at
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         };
         let mut res = HttpResponse::build(self.status);
         res.insert_header((
@@ -372,6 +409,7 @@ mod tests {
             ApiError::unsupported_media_type(),
             ApiError::internal(),
             ApiError::unavailable(),
+            ApiError::budget_exceeded(chrono::Utc::now(), chrono::Utc::now()),
         ]
         .iter()
         .map(ApiError::code)
