@@ -42,15 +42,19 @@ impl From<UsageTotals> for SumsView {
     }
 }
 
-/// One job type's sums.
+/// One job type's sums (the fields of [`SumsView`], written out: the document's schemas
+/// refuse properties they do not name).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = UsageByJobType)]
 pub struct ByTypeView {
     #[schema(schema_with = fields::names::<JobType>)]
     job_type: &'static str,
-    #[serde(flatten)]
-    sums: SumsView,
+    calls: u64,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    cost: Option<f64>,
 }
 
 /// One UTC day's sums (days without calls are left out).
@@ -59,8 +63,11 @@ pub struct ByTypeView {
 #[schema(as = UsageByDay)]
 pub struct ByDayView {
     day: NaiveDate,
-    #[serde(flatten)]
-    sums: SumsView,
+    calls: u64,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    cost: Option<f64>,
 }
 
 /// A user's usage over `from`..=`to`.
@@ -98,16 +105,30 @@ impl UsageReportView {
             total: total.into(),
             by_job_type: by_type
                 .into_iter()
-                .map(|(job_type, t)| ByTypeView {
-                    job_type,
-                    sums: t.into(),
+                .map(|(job_type, t)| {
+                    let s = SumsView::from(t);
+                    ByTypeView {
+                        job_type,
+                        calls: s.calls,
+                        prompt_tokens: s.prompt_tokens,
+                        completion_tokens: s.completion_tokens,
+                        total_tokens: s.total_tokens,
+                        cost: s.cost,
+                    }
                 })
                 .collect(),
             by_day: by_day
                 .into_iter()
-                .map(|(day, t)| ByDayView {
-                    day,
-                    sums: t.into(),
+                .map(|(day, t)| {
+                    let s = SumsView::from(t);
+                    ByDayView {
+                        day,
+                        calls: s.calls,
+                        prompt_tokens: s.prompt_tokens,
+                        completion_tokens: s.completion_tokens,
+                        total_tokens: s.total_tokens,
+                        cost: s.cost,
+                    }
                 })
                 .collect(),
         }

@@ -219,8 +219,8 @@ pub(crate) async fn counters(
         .collect()
 }
 
-/// The advisory lock key of the retention pass (one process at a time).
-const RETENTION_LOCK: i64 = 0x5359_4c4c_5553_4147; // "SYLLUSAG"
+/// The advisory lock key of the retention pass (one process at a time): "SYLLUSAG".
+pub const RETENTION_LOCK: i64 = 0x5359_4c4c_5553_4147;
 
 #[derive(QueryableByName)]
 struct Locked {
