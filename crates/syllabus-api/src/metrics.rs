@@ -13,8 +13,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use syllabus_domain::{FailureClass, JobStatus, JobType};
 use syllabus_domain::usage::nanos_to_units;
+use syllabus_domain::{FailureClass, JobStatus, JobType};
 use syllabus_store::records::{QueueStats, RunTimes, UsageCounter, UsageTotals};
 
 /// How long one reading of the queue figures serves `/metrics` in a process: the aggregates
@@ -197,6 +197,9 @@ impl Metrics {
     }
 }
 
+/// A counter family of the ledger: its name, help and value of one series' sums.
+type Series = (&'static str, &'static str, fn(&UsageTotals) -> String);
+
 /// A label value with `\`, `"` and newlines escaped, as the exposition format asks.
 fn label(value: &str) -> String {
     value
@@ -230,14 +233,18 @@ fn usage_counters(usage: &[UsageCounter]) -> String {
             .or_default()
             .add(&u.totals);
     }
-    let series: [(&str, &str, fn(&UsageTotals) -> String); 3] = [
-        ("prompt_tokens", "Prompt tokens reported", |t| t.prompt_tokens.to_string()),
+    let series: [Series; 3] = [
+        ("prompt_tokens", "Prompt tokens reported", |t| {
+            t.prompt_tokens.to_string()
+        }),
         ("completion_tokens", "Completion tokens reported", |t| {
             t.completion_tokens.to_string()
         }),
-        ("cost", "Cost of the priced calls, in LLM_PRICE_CURRENCY units", |t| {
-            nanos_to_units(t.cost_nanos).to_string()
-        }),
+        (
+            "cost",
+            "Cost of the priced calls, in LLM_PRICE_CURRENCY units",
+            |t| nanos_to_units(t.cost_nanos).to_string(),
+        ),
     ];
     for (name, help, value) in series {
         let _ = writeln!(

@@ -47,9 +47,11 @@ pub struct ApiError {
     title: &'static str,
     detail: String,
     errors: Vec<FieldError>,
-    retry_after: Option<u64>,
+    // u32 seconds (136 years) and a boxed reset time keep the error small: it is the `Err` of
+    // every handler.
+    retry_after: Option<u32>,
     allow: Option<&'static str>,
-    resets_at: Option<chrono::DateTime<chrono::Utc>>,
+    resets_at: Option<Box<chrono::DateTime<chrono::Utc>>>,
 }
 
 /// The body of every error: an RFC 9457 problem.
@@ -213,8 +215,8 @@ impl ApiError {
     ) -> Self {
         let secs = u64::try_from((resets_at - now).num_seconds().max(1)).unwrap_or(1);
         Self {
-            retry_after: Some(secs),
-            resets_at: Some(resets_at),
+            retry_after: Some(u32::try_from(secs).unwrap_or(u32::MAX)),
+            resets_at: Some(Box::new(resets_at)),
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "BUDGET_EXCEEDED",
@@ -246,7 +248,7 @@ impl ApiError {
     #[must_use]
     pub fn too_many_held(what: &str, retry_after_secs: u64) -> Self {
         Self {
-            retry_after: Some(retry_after_secs),
+            retry_after: Some(u32::try_from(retry_after_secs).unwrap_or(u32::MAX)),
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "RATE_LIMITED",
@@ -372,6 +374,7 @@ impl ResponseError for ApiError {
             request_id: request_id::current(),
             resets_at: self
                 .resets_at
+                .as_deref()
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         };
         let mut res = HttpResponse::build(self.status);

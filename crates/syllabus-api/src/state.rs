@@ -86,8 +86,7 @@ pub trait Stores:
     PlanStore + JobStore + ContentStore + ProgressStore + SharingStore + EditStore + UsageStore
 {
 }
-impl<
-    T: PlanStore + JobStore + ContentStore + ProgressStore + SharingStore + EditStore + UsageStore,
-> Stores for T
+impl<T: PlanStore + JobStore + ContentStore + ProgressStore + SharingStore + EditStore + UsageStore>
+    Stores for T
 {
 }

@@ -217,8 +217,19 @@ mod tests {
     #[test]
     fn refuses_malformed_tables() {
         for bad in [
-            "gpt", "=1/2", "m=1", "m=1/", "m=/2", "m=-1/2", "m=1e3/2", "m=1./2", "m=.5/2",
-            "m=0.1234567891/1", "m=1/2,m=3/4", "m=1000001/1", "m=1,5/2",
+            "gpt",
+            "=1/2",
+            "m=1",
+            "m=1/",
+            "m=/2",
+            "m=-1/2",
+            "m=1e3/2",
+            "m=1./2",
+            "m=.5/2",
+            "m=0.1234567891/1",
+            "m=1/2,m=3/4",
+            "m=1000001/1",
+            "m=1,5/2",
         ] {
             assert!(PriceTable::parse(bad).is_err(), "{bad}");
         }
@@ -226,7 +237,10 @@ mod tests {
 
     #[test]
     fn cost_of_a_call() {
-        let p = PriceTable::parse("m=0.15/0.60").unwrap().price("m").unwrap();
+        let p = PriceTable::parse("m=0.15/0.60")
+            .unwrap()
+            .price("m")
+            .unwrap();
         // 120·0.15 + 480·0.60 per million = 0.000306 units.
         assert_eq!(p.cost_nanos(120, 480), 306_000);
         assert_eq!(nanos_to_units(306_000), 0.000_306);

@@ -27,5 +27,5 @@ pub use ports::{
     QueueStore, SharingStore, UsageStore,
 };
 pub use records::Regeneration;
-pub use sql::usage::RETENTION_LOCK as USAGE_RETENTION_LOCK_KEY;
 pub use regen_port::ModuleJobStore;
+pub use sql::usage::RETENTION_LOCK as USAGE_RETENTION_LOCK_KEY;

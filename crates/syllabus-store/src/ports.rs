@@ -356,6 +356,10 @@ pub trait GenerationStore: Clone + Send + Sync + 'static {
     ///
     /// # Errors
     /// [`StoreError::LeaseLost`] (nothing is written); the store's errors.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one finishing write: its lease, owner, subject, content, end and call"
+    )]
     fn finish_generation(
         &self,
         lease: Lease,
@@ -467,6 +471,10 @@ pub trait ContentJobStore: Clone + Send + Sync + 'static {
     ///
     /// # Errors
     /// [`StoreError::LeaseLost`].
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one finishing write: its lease, owner, subject, content, end and call"
+    )]
     fn finish_flashcards(
         &self,
         lease: Lease,

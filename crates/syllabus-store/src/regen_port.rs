@@ -48,6 +48,10 @@ pub trait ModuleJobStore: Clone + Send + Sync + 'static {
     /// # Errors
     /// [`StoreError::LeaseLost`] (nothing written); [`StoreError::ModuleReplaced`] when the
     /// module is gone (nothing written); the store's errors.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one finishing write: its lease, owner, subject, content, end and call"
+    )]
     fn finish_module(
         &self,
         lease: Lease,

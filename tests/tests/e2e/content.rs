@@ -637,7 +637,15 @@ async fn a_forced_rescue_never_duplicates_cards() -> TestResult {
     };
     let end = JobEnd::Completed { result: json!({}) };
     app.store
-        .finish_flashcards(second.lease, &hal, plan_id, None, two("new"), end.clone(), None)
+        .finish_flashcards(
+            second.lease,
+            &hal,
+            plan_id,
+            None,
+            two("new"),
+            end.clone(),
+            None,
+        )
         .await?;
     let stale = app
         .store

@@ -12,8 +12,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 use syllabus_domain::usage::{PriceTable, nanos_to_units};
 use syllabus_e2e::{App, Options, plan_body, plan_json};
-use syllabus_store::{JobStore, QueueStore};
 use syllabus_store::records::Retention;
+use syllabus_store::{JobStore, QueueStore};
 use syllabus_testkit::Reply;
 use syllabus_testkit::fake_llm::module_json;
 
@@ -88,7 +88,10 @@ struct Count {
 
 async fn count(admin: &str, sql: &str) -> Result<i64, syllabus_e2e::Error> {
     let mut conn = AsyncPgConnection::establish(admin).await?;
-    Ok(diesel::sql_query(sql).get_result::<Count>(&mut conn).await?.n)
+    Ok(diesel::sql_query(sql)
+        .get_result::<Count>(&mut conn)
+        .await?
+        .n)
 }
 
 async fn exec(admin: &str, sql: &str) -> TestResult {
@@ -121,8 +124,13 @@ async fn every_job_types_calls_are_recorded_and_reported_exactly() -> TestResult
         11,
         22,
     ));
-    let done = run_job(&app, "uma", &format!("/api/v1/plans/{plan_id}/flashcards"), &json!({}))
-        .await?;
+    let done = run_job(
+        &app,
+        "uma",
+        &format!("/api/v1/plans/{plan_id}/flashcards"),
+        &json!({}),
+    )
+    .await?;
     assert_eq!(done["status"], "completed", "{done}");
     let card = app
         .get(&format!("/api/v1/plans/{plan_id}/flashcards"), "uma")
@@ -136,8 +144,13 @@ async fn every_job_types_calls_are_recorded_and_reported_exactly() -> TestResult
         13,
         26,
     ));
-    let done = run_job(&app, "uma", &format!("/api/v1/flashcards/{card}/distractors"), &json!({}))
-        .await?;
+    let done = run_job(
+        &app,
+        "uma",
+        &format!("/api/v1/flashcards/{card}/distractors"),
+        &json!({}),
+    )
+    .await?;
     assert_eq!(done["status"], "completed", "{done}");
     app.llm.push(Reply::stream_with_usage(
         &json!({"skills": [{"title": "Ownership", "description": null, "children": []}]})
@@ -145,8 +158,13 @@ async fn every_job_types_calls_are_recorded_and_reported_exactly() -> TestResult
         17,
         34,
     ));
-    let done = run_job(&app, "uma", &format!("/api/v1/plans/{plan_id}/skill-tree"), &json!({}))
-        .await?;
+    let done = run_job(
+        &app,
+        "uma",
+        &format!("/api/v1/plans/{plan_id}/skill-tree"),
+        &json!({}),
+    )
+    .await?;
     assert_eq!(done["status"], "completed", "{done}");
     let module = id_of(&plan["modules"][1])?;
     app.llm.push(Reply::stream_with_usage(
@@ -168,8 +186,13 @@ async fn every_job_types_calls_are_recorded_and_reported_exactly() -> TestResult
     for _ in 0..3 {
         app.llm.push(Reply::openai_error(500, "boom"));
     }
-    let done = run_job(&app, "uma", &format!("/api/v1/plans/{plan_id}/flashcards"), &json!({}))
-        .await?;
+    let done = run_job(
+        &app,
+        "uma",
+        &format!("/api/v1/plans/{plan_id}/flashcards"),
+        &json!({}),
+    )
+    .await?;
     assert_eq!(done["status"], "failed", "{done}");
     for _ in 0..3 {
         app.llm.push(Reply::stream_with_usage(
@@ -178,8 +201,13 @@ async fn every_job_types_calls_are_recorded_and_reported_exactly() -> TestResult
             7,
         ));
     }
-    let done = run_job(&app, "uma", &format!("/api/v1/plans/{plan_id}/skill-tree"), &json!({}))
-        .await?;
+    let done = run_job(
+        &app,
+        "uma",
+        &format!("/api/v1/plans/{plan_id}/skill-tree"),
+        &json!({}),
+    )
+    .await?;
     assert_eq!(done["status"], "failed", "{done}");
     assert_eq!(done["error"]["classification"], "validation", "{done}");
 
@@ -195,17 +223,51 @@ async fn every_job_types_calls_are_recorded_and_reported_exactly() -> TestResult
     assert_eq!(calls.len(), 11, "{calls:?}");
     // A distractors job names its card, not a plan.
     let row = |t: &str, class: Value, p: Value, c: Value, nanos: Value| {
-        let plan = if t == "distractors" { Value::Null } else { json!(plan_id) };
+        let plan = if t == "distractors" {
+            Value::Null
+        } else {
+            json!(plan_id)
+        };
         json!({"job_type": t, "classification": class, "prompt_tokens": p,
                "completion_tokens": c, "cost_nanos": nanos, "priced": true,
                "model": "fake-model", "plan_id": plan})
     };
     let expected = [
-        row("plan_generation", Value::Null, json!(100), json!(200), json!(cost(100, 200))),
-        row("flashcards", Value::Null, json!(11), json!(22), json!(cost(11, 22))),
-        row("distractors", Value::Null, json!(13), json!(26), json!(cost(13, 26))),
-        row("skill_tree", Value::Null, json!(17), json!(34), json!(cost(17, 34))),
-        row("module_regeneration", Value::Null, json!(19), json!(38), json!(cost(19, 38))),
+        row(
+            "plan_generation",
+            Value::Null,
+            json!(100),
+            json!(200),
+            json!(cost(100, 200)),
+        ),
+        row(
+            "flashcards",
+            Value::Null,
+            json!(11),
+            json!(22),
+            json!(cost(11, 22)),
+        ),
+        row(
+            "distractors",
+            Value::Null,
+            json!(13),
+            json!(26),
+            json!(cost(13, 26)),
+        ),
+        row(
+            "skill_tree",
+            Value::Null,
+            json!(17),
+            json!(34),
+            json!(cost(17, 34)),
+        ),
+        row(
+            "module_regeneration",
+            Value::Null,
+            json!(19),
+            json!(38),
+            json!(cost(19, 38)),
+        ),
     ];
     for (got, want) in calls.iter().zip(&expected) {
         assert_eq!(got, want);
@@ -213,11 +275,26 @@ async fn every_job_types_calls_are_recorded_and_reported_exactly() -> TestResult
     for got in &calls[5..8] {
         assert_eq!(
             got,
-            &row("flashcards", json!("provider_error"), Value::Null, Value::Null, Value::Null)
+            &row(
+                "flashcards",
+                json!("provider_error"),
+                Value::Null,
+                Value::Null,
+                Value::Null
+            )
         );
     }
     for got in &calls[8..11] {
-        assert_eq!(got, &row("skill_tree", json!("validation"), json!(5), json!(7), json!(cost(5, 7))));
+        assert_eq!(
+            got,
+            &row(
+                "skill_tree",
+                json!("validation"),
+                json!(5),
+                json!(7),
+                json!(cost(5, 7))
+            )
+        );
     }
 
     // The report: by type, by day (all today) and in total.
@@ -263,21 +340,27 @@ async fn every_job_types_calls_are_recorded_and_reported_exactly() -> TestResult
         r#"model="fake-model",job_type="plan_generation",class="success"} 1"#,
     ] {
         assert!(
-            metrics.lines().any(|l| l.starts_with("syllabus_llm_calls_total{") && l.ends_with(line)),
+            metrics
+                .lines()
+                .any(|l| l.starts_with("syllabus_llm_calls_total{") && l.ends_with(line)),
             "{line}\n{metrics}"
         );
     }
     assert!(
-        metrics.lines().any(|l| l.starts_with("syllabus_llm_prompt_tokens_total{")
-            && l.ends_with(r#"model="fake-model",job_type="skill_tree"} 32"#)),
+        metrics
+            .lines()
+            .any(|l| l.starts_with("syllabus_llm_prompt_tokens_total{")
+                && l.ends_with(r#"model="fake-model",job_type="skill_tree"} 32"#)),
         "{metrics}"
     );
     assert!(
-        metrics.lines().any(|l| l.starts_with("syllabus_llm_cost_total{")
-            && l.ends_with(&format!(
-                r#"model="fake-model",job_type="module_regeneration"}} {}"#,
-                nanos_to_units(cost(19, 38))
-            ))),
+        metrics
+            .lines()
+            .any(|l| l.starts_with("syllabus_llm_cost_total{")
+                && l.ends_with(&format!(
+                    r#"model="fake-model",job_type="module_regeneration"}} {}"#,
+                    nanos_to_units(cost(19, 38))
+                ))),
         "{metrics}"
     );
     app.stop().await;
@@ -290,7 +373,11 @@ async fn a_report_without_prices_has_null_costs_and_bad_ranges_name_the_field() 
     ready_plan(&app, "wes", 3, 4).await?;
     let report = app.get("/api/v1/usage", "wes").await?;
     assert_eq!(report.body["total"]["total_tokens"], 7);
-    assert_eq!(report.body["total"]["cost"], Value::Null, "no price: no cost");
+    assert_eq!(
+        report.body["total"]["cost"],
+        Value::Null,
+        "no price: no cost"
+    );
     assert_eq!(report.body["by_job_type"][0]["cost"], Value::Null);
 
     let today = Utc::now().date_naive();
@@ -304,7 +391,11 @@ async fn a_report_without_prices_has_null_costs_and_bad_ranges_name_the_field() 
     ] {
         let res = app.get(&format!("/api/v1/usage?{query}"), "wes").await?;
         assert_eq!(res.status, 400, "{query}: {}", res.body);
-        assert_eq!(res.body["errors"][0]["field"], field, "{query}: {}", res.body);
+        assert_eq!(
+            res.body["errors"][0]["field"], field,
+            "{query}: {}",
+            res.body
+        );
     }
     // 366 days, both ends included, is the longest range.
     let res = app
@@ -333,8 +424,13 @@ async fn the_monthly_budget_refuses_new_jobs_with_when_it_resets() -> TestResult
         200,
         200,
     ));
-    let done = run_job(&app, "bea", &format!("/api/v1/plans/{plan_id}/flashcards"), &json!({}))
-        .await?;
+    let done = run_job(
+        &app,
+        "bea",
+        &format!("/api/v1/plans/{plan_id}/flashcards"),
+        &json!({}),
+    )
+    .await?;
     assert_eq!(done["status"], "completed", "{done}");
 
     let snapshot = async || -> Result<(i64, i64, i64), syllabus_e2e::Error> {
@@ -356,10 +452,26 @@ async fn the_monthly_budget_refuses_new_jobs_with_when_it_resets() -> TestResult
     let module = id_of(&plan["modules"][0])?;
     let refused: [(&str, String, Value); 5] = [
         ("POST", "/api/v1/plans".into(), plan_body("Over budget")),
-        ("POST", format!("/api/v1/plans/{plan_id}/flashcards"), json!({})),
-        ("POST", format!("/api/v1/plans/{plan_id}/regenerate"), json!({})),
-        ("POST", format!("/api/v1/plans/{plan_id}/modules/{module}/regenerate"), json!({})),
-        ("POST", "/api/v1/jobs".into(), json!({"type": "skill_tree", "payload": {"plan_id": plan_id}})),
+        (
+            "POST",
+            format!("/api/v1/plans/{plan_id}/flashcards"),
+            json!({}),
+        ),
+        (
+            "POST",
+            format!("/api/v1/plans/{plan_id}/regenerate"),
+            json!({}),
+        ),
+        (
+            "POST",
+            format!("/api/v1/plans/{plan_id}/modules/{module}/regenerate"),
+            json!({}),
+        ),
+        (
+            "POST",
+            "/api/v1/jobs".into(),
+            json!({"type": "skill_tree", "payload": {"plan_id": plan_id}}),
+        ),
     ];
     for (method, path, body) in &refused {
         let res = app.send(method, path, Some("bea"), Some(body), &[]).await?;
@@ -374,7 +486,11 @@ async fn the_monthly_budget_refuses_new_jobs_with_when_it_resets() -> TestResult
         let expected = (next - now).num_seconds();
         assert!((retry - expected).abs() <= 120, "{retry} vs {expected}");
     }
-    assert_eq!(snapshot().await?, before, "nothing created, nothing counted");
+    assert_eq!(
+        snapshot().await?,
+        before,
+        "nothing created, nothing counted"
+    );
 
     // An import calls no model: not refused. Another user has a budget of their own.
     let mut import = plan_body("Imported");
@@ -383,7 +499,9 @@ async fn the_monthly_budget_refuses_new_jobs_with_when_it_resets() -> TestResult
     assert_eq!(app.post("/api/v1/plans", "bea", &import).await?.status, 201);
     app.llm
         .push(Reply::stream_with_usage(&plan_json(2, 2, 60), 1, 1));
-    let res = app.post("/api/v1/plans", "cal", &plan_body("Fresh")).await?;
+    let res = app
+        .post("/api/v1/plans", "cal", &plan_body("Fresh"))
+        .await?;
     assert_eq!(res.status, 201, "{}", res.body);
     app.stop().await;
     Ok(())
@@ -402,15 +520,30 @@ async fn retention_folds_old_calls_into_aggregates_that_answer_the_same() -> Tes
             p,
             c,
         ));
-        run_job(&app, "dan", &format!("/api/v1/plans/{plan_id}/flashcards"), &json!({})).await?;
+        run_job(
+            &app,
+            "dan",
+            &format!("/api/v1/plans/{plan_id}/flashcards"),
+            &json!({}),
+        )
+        .await?;
     }
     for _ in 0..3 {
         app.llm.push(Reply::openai_error(500, "boom"));
     }
-    run_job(&app, "dan", &format!("/api/v1/plans/{plan_id}/skill-tree"), &json!({})).await?;
+    run_job(
+        &app,
+        "dan",
+        &format!("/api/v1/plans/{plan_id}/skill-tree"),
+        &json!({}),
+    )
+    .await?;
     let module = id_of(&plan["modules"][0])?;
-    app.llm
-        .push(Reply::stream_with_usage(&module_json("Fresh start", 2, 60), 7, 9));
+    app.llm.push(Reply::stream_with_usage(
+        &module_json("Fresh start", 2, 60),
+        7,
+        9,
+    ));
     run_job(
         &app,
         "dan",
@@ -421,14 +554,22 @@ async fn retention_folds_old_calls_into_aggregates_that_answer_the_same() -> Tes
     ready_plan(&app, "eve", 1, 2).await?;
 
     // Everything happened 40 days ago (and the attempts with it).
-    exec(&admin, "UPDATE llm_calls SET created_at = created_at - interval '40 days'").await?;
+    exec(
+        &admin,
+        "UPDATE llm_calls SET created_at = created_at - interval '40 days'",
+    )
+    .await?;
     exec(
         &admin,
         "UPDATE generation_attempts SET created_at = created_at - interval '40 days'",
     )
     .await?;
     let old = (Utc::now() - chrono::Duration::days(40)).date_naive();
-    let range = format!("/api/v1/usage?from={}&to={}", old - chrono::Days::new(1), Utc::now().date_naive());
+    let range = format!(
+        "/api/v1/usage?from={}&to={}",
+        old - chrono::Days::new(1),
+        Utc::now().date_naive()
+    );
     let report_before = app.get(&range, "dan").await?.body;
     assert_eq!(report_before["total"]["calls"], 7, "{report_before}");
     let key = "concat_ws('|', user_id, (created_at AT TIME ZONE 'UTC')::date, job_type, provider, model, coalesce(classification, ''))";
@@ -448,7 +589,11 @@ async fn retention_folds_old_calls_into_aggregates_that_answer_the_same() -> Tes
         "SELECT count(*) AS n FROM generation_attempts WHERE module_id IS NULL",
     )
     .await?;
-    let used_before = app.get(&format!("/api/v1/plans/{plan_id}"), "dan").await?.body["attempts_used"].clone();
+    let used_before = app
+        .get(&format!("/api/v1/plans/{plan_id}"), "dan")
+        .await?
+        .body["attempts_used"]
+        .clone();
 
     // One process at a time: a pass that finds the lock taken does nothing.
     let mut holder = AsyncPgConnection::establish(&admin).await?;
@@ -467,11 +612,20 @@ async fn retention_folds_old_calls_into_aggregates_that_answer_the_same() -> Tes
     drop(holder);
 
     let counters_before = app.store.queue_stats().await?.usage;
-    assert_eq!(counters_before.iter().map(|c| c.totals.calls).sum::<u64>(), 8);
+    assert_eq!(
+        counters_before.iter().map(|c| c.totals.calls).sum::<u64>(),
+        8
+    );
     let report = app.store.retain_usage(retention(Utc::now())).await?;
     assert_eq!(report.calls_folded, 8, "dan's 7 and eve's 1: {report:?}");
-    assert_eq!(report.attempts_deleted, 1, "the module's attempt: {report:?}");
-    assert_eq!(count(&admin, "SELECT count(*) AS n FROM llm_calls").await?, 0);
+    assert_eq!(
+        report.attempts_deleted, 1,
+        "the module's attempt: {report:?}"
+    );
+    assert_eq!(
+        count(&admin, "SELECT count(*) AS n FROM llm_calls").await?,
+        0
+    );
     let after = query(
         &admin,
         "SELECT concat_ws('|', user_id, day, job_type, provider, model, class) AS k,
@@ -480,15 +634,24 @@ async fn retention_folds_old_calls_into_aggregates_that_answer_the_same() -> Tes
          FROM llm_usage_daily ORDER BY 1",
     )
     .await?;
-    assert_eq!(after, before, "the aggregates sum exactly the rows they replaced");
+    assert_eq!(
+        after, before,
+        "the aggregates sum exactly the rows they replaced"
+    );
     assert_eq!(app.get(&range, "dan").await?.body, report_before);
     // The cap's count is untouched: numbered attempts stay while their plan exists.
     assert_eq!(
-        count(&admin, "SELECT count(*) AS n FROM generation_attempts WHERE module_id IS NULL").await?,
+        count(
+            &admin,
+            "SELECT count(*) AS n FROM generation_attempts WHERE module_id IS NULL"
+        )
+        .await?,
         numbered_before
     );
     assert_eq!(
-        app.get(&format!("/api/v1/plans/{plan_id}"), "dan").await?.body["attempts_used"],
+        app.get(&format!("/api/v1/plans/{plan_id}"), "dan")
+            .await?
+            .body["attempts_used"],
         used_before
     );
     // The counters (what /metrics shows) did not move; nothing is left to fold.
@@ -500,8 +663,15 @@ async fn retention_folds_old_calls_into_aggregates_that_answer_the_same() -> Tes
     exec(&admin, "UPDATE llm_usage_daily SET day = day - 400").await?;
     let aggregates = count(&admin, "SELECT count(*) AS n FROM llm_usage_daily").await?;
     let gone = app.store.retain_usage(retention(Utc::now())).await?;
-    assert_eq!(i64::try_from(gone.aggregates_deleted)?, aggregates, "{gone:?}");
-    assert_eq!(count(&admin, "SELECT count(*) AS n FROM llm_usage_daily").await?, 0);
+    assert_eq!(
+        i64::try_from(gone.aggregates_deleted)?,
+        aggregates,
+        "{gone:?}"
+    );
+    assert_eq!(
+        count(&admin, "SELECT count(*) AS n FROM llm_usage_daily").await?,
+        0
+    );
     app.stop().await;
     Ok(())
 }

@@ -426,6 +426,9 @@ fn bad_usage_settings_refuse_start_up_naming_the_variable() {
         let err = serve(&Env::from_pairs(&[DB, SECRET, KEY, (name, value)]))
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with(&format!("{name} is invalid")), "{name}={value}: {err}");
+        assert!(
+            err.starts_with(&format!("{name} is invalid")),
+            "{name}={value}: {err}"
+        );
     }
 }

@@ -39,5 +39,5 @@ pub(crate) use progress::set_task_progress;
 pub(crate) use schedule::{get_schedule, get_schedule_ics};
 pub(crate) use service::{healthz, metrics, not_found, openapi, readyz};
 pub(crate) use session::{dev_sign_in, session};
-pub(crate) use usage::get_usage;
 pub(crate) use sharing::{fork_plan, public_plan};
+pub(crate) use usage::get_usage;

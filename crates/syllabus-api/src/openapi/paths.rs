@@ -560,7 +560,10 @@ pub(super) fn paths() -> Paths {
             requests::usage_day("from", "First UTC day (default: the 1st of this month)"),
             requests::usage_day("to", "Last UTC day, included (default: today)"),
         ])
-        .answer(200, json("The usage report", of::<UsageReportView>()).build())
+        .answer(
+            200,
+            json("The usage report", of::<UsageReportView>()).build(),
+        )
         .errors(&[BadRequest])
         .errors(&STORE),
     );

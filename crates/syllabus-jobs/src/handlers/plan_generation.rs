@@ -185,8 +185,7 @@ where
         ..NewAttempt::default()
     };
 
-    let (attempt, content, end, call) = if AttemptCap::next_attempt(input.attempts_used).is_none()
-    {
+    let (attempt, content, end, call) = if AttemptCap::next_attempt(input.attempts_used).is_none() {
         let (attempt, end) = failed_without_call(base, FailureClass::Capped);
         (attempt, None, end, None)
     } else {

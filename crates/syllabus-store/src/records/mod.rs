@@ -21,6 +21,4 @@ pub use plans::{
     ProgressRecord, ScheduleSource, TaskRecord,
 };
 pub use regen::{DraftRecord, ModuleJobInput, ModuleTarget};
-pub use usage::{
-    ProviderCall, Retention, RetentionReport, UsageCounter, UsageRows, UsageTotals,
-};
+pub use usage::{ProviderCall, Retention, RetentionReport, UsageCounter, UsageRows, UsageTotals};

@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::QueryableByName;
-use diesel::sql_types::{BigInt, Bool, Date, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{
+    BigInt, Bool, Date, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid,
+};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use syllabus_domain::{FailureClass, JobId, JobType, UserId};
 
@@ -20,8 +22,8 @@ pub(crate) async fn record_call(
     job: JobId,
     call: &ProviderCall,
 ) -> Result<(), StoreError> {
-    let tokens = i64::from(call.prompt_tokens.unwrap_or(0))
-        + i64::from(call.completion_tokens.unwrap_or(0));
+    let tokens =
+        i64::from(call.prompt_tokens.unwrap_or(0)) + i64::from(call.completion_tokens.unwrap_or(0));
     let n = diesel::sql_query(
         "WITH j AS (SELECT user_id, job_type, plan_id FROM jobs WHERE id = $1),
               c AS (INSERT INTO llm_calls (id, user_id, job_id, job_type, plan_id, provider, model,
@@ -48,7 +50,9 @@ pub(crate) async fn record_call(
     .execute(conn)
     .await?;
     if n == 0 {
-        return Err(StoreError::Unexpected("a provider call's job is gone".into()));
+        return Err(StoreError::Unexpected(
+            "a provider call's job is gone".into(),
+        ));
     }
     Ok(())
 }
@@ -65,15 +69,14 @@ pub(crate) async fn month_tokens(
     user: &UserId,
     month: NaiveDate,
 ) -> Result<u64, StoreError> {
-    let rows: Vec<Tokens> = diesel::sql_query(
-        "SELECT tokens FROM llm_usage_months WHERE user_id = $1 AND month = $2",
-    )
-    .bind::<Text, _>(user.as_str())
-    .bind::<Date, _>(month)
-    .load(conn)
-    .await?;
+    let rows: Vec<Tokens> =
+        diesel::sql_query("SELECT tokens FROM llm_usage_months WHERE user_id = $1 AND month = $2")
+            .bind::<Text, _>(user.as_str())
+            .bind::<Date, _>(month)
+            .load(conn)
+            .await?;
     Ok(rows
-        .iter()
+        .into_iter()
         .next()
         .map_or(0, |r| u64::try_from(r.tokens).unwrap_or(0)))
 }

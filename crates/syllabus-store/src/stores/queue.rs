@@ -268,7 +268,11 @@ impl crate::ports::QueueStore for Database {
                     2 => report.aggregates_deleted += n,
                     _ => report.leftovers_deleted += n,
                 }
-                let full = if i == 0 { n > 0 } else { n >= BATCH.unsigned_abs() };
+                let full = if i == 0 {
+                    n > 0
+                } else {
+                    n >= BATCH.unsigned_abs()
+                };
                 if !full {
                     break;
                 }
@@ -283,7 +287,9 @@ impl crate::ports::QueueStore for Database {
         end: JobEnd,
         call: Option<ProviderCall>,
     ) -> Result<(), StoreError> {
-        self.as_system(move |conn| Box::pin(async move { end_job(conn, lease, &end, call.as_ref()).await }))
-            .await
+        self.as_system(move |conn| {
+            Box::pin(async move { end_job(conn, lease, &end, call.as_ref()).await })
+        })
+        .await
     }
 }
