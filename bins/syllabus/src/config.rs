@@ -13,7 +13,6 @@ use anyhow::bail;
 use syllabus_api::{KeySource, Limits, Settings};
 use syllabus_domain::Secret;
 use syllabus_domain::rate_limit::DEFAULT_WINDOW;
-use syllabus_domain::usage::PriceTable;
 use syllabus_jobs::RuntimeConfig;
 use syllabus_provider::schema::SchemaProfile;
 use syllabus_provider::{DEFAULT_BASE_URL, ProviderConfig};
@@ -320,40 +319,6 @@ fn runtime(env: &Env) -> anyhow::Result<RuntimeConfig> {
     })
 }
 
-/// `LLM_PRICES` (issue #22): `model=input/output,…` in currency units per million tokens;
-/// unset, no model has a price.
-fn prices(env: &Env) -> anyhow::Result<PriceTable> {
-    match env.get("LLM_PRICES") {
-        None => Ok(PriceTable::default()),
-        Some(v) => PriceTable::parse(v).map_err(|e| {
-            anyhow::anyhow!(
-                "LLM_PRICES is invalid: {e} (expected model=input/output per million tokens, \
-                 comma-separated, such as gpt-4o-mini=0.15/0.60)"
-            )
-        }),
-    }
-}
-
-/// `LLM_PRICE_CURRENCY` (default `USD`): a label of 1 to 16 letters, digits, `-` or `_`.
-fn currency(env: &Env, default: String) -> anyhow::Result<String> {
-    match env.get("LLM_PRICE_CURRENCY") {
-        None => Ok(default),
-        Some(v) => {
-            let v = v.trim();
-            if v.len() > 16
-                || !v
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
-                bail!(
-                    "LLM_PRICE_CURRENCY is invalid: expected 1 to 16 letters, digits, `-` or `_`, got `{v}`"
-                );
-            }
-            Ok(v.to_owned())
-        }
-    }
-}
-
 /// The pool: `DATABASE_POOL_SIZE` connections in all, with the lock and statement timeouts.
 fn pool(env: &Env) -> anyhow::Result<PoolOptions> {
     let d = PoolOptions::default();
@@ -555,6 +520,10 @@ fn base(env: &Env) -> anyhow::Result<Config> {
         workers: None,
     })
 }
+
+mod usage;
+
+use usage::{currency, prices};
 
 #[cfg(test)]
 mod tests;
