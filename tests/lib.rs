@@ -111,6 +111,10 @@ pub struct Options {
     pub limits: syllabus_api::Limits,
     /// The API's pool.
     pub pool: PoolOptions,
+    /// `LLM_PRICES` (issue #22).
+    pub prices: syllabus_domain::usage::PriceTable,
+    /// `USER_MONTHLY_TOKEN_BUDGET` (issue #22).
+    pub monthly_token_budget: Option<u64>,
 }
 
 impl Default for Options {
@@ -127,6 +131,8 @@ impl Default for Options {
             dev_sign_in: false,
             limits: syllabus_api::Limits::default(),
             pool: PoolOptions::default(),
+            prices: syllabus_domain::usage::PriceTable::default(),
+            monthly_token_budget: None,
         }
     }
 }
@@ -216,6 +222,7 @@ impl App {
                 poll_interval: Duration::from_millis(500),
                 shutdown_grace: Duration::from_secs(2),
                 worker_id: "e2e".into(),
+                prices: options.prices.clone(),
                 ..RuntimeConfig::default()
             },
             ..WorkersConfig::default()
@@ -236,6 +243,7 @@ impl App {
                 settings: Settings {
                     rate_limit: RateLimit {
                         limit: options.rate_limit,
+                        monthly_token_budget: options.monthly_token_budget,
                         ..Settings::default().rate_limit
                     },
                     sse_keepalive: options.sse_keepalive,

@@ -288,6 +288,7 @@ fn serve_http(http: HttpConfig, listener: TcpListener, s: Serving<'_>) -> anyhow
     let mut settings = http.settings;
     settings.limits.max_connections =
         connection_cap(settings.limits.max_connections, s.open_files, s.besides);
+    let max_connections = settings.limits.max_connections;
     let state = AppState::new(s.store, s.events.clone(), settings);
     let gates = state.gates();
     let server = syllabus_api::server(listener, state, auth, http.http_workers)?;
@@ -295,7 +296,7 @@ fn serve_http(http: HttpConfig, listener: TcpListener, s: Serving<'_>) -> anyhow
     tracing::info!(
         %addr,
         workers = s.workers,
-        max_connections = settings.limits.max_connections,
+        max_connections,
         "listening"
     );
     Ok(Http {

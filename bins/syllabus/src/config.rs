@@ -134,6 +134,8 @@ const MAX_HOUR_MS: u64 = 3_600_000;
 const MAX_DAY_MS: u64 = 86_400_000;
 /// Longest retention, in hours (10 years).
 const MAX_RETAIN_HOURS: u64 = 87_600;
+/// Longest retention, in days (10 years).
+const MAX_RETAIN_DAYS: u64 = 3_650;
 
 impl LogFormat {
     /// `LOG_FORMAT`: `json` (default) or `pretty`.
@@ -278,6 +280,23 @@ fn provider(env: &Env) -> anyhow::Result<Option<ProviderConfig>> {
 fn runtime(env: &Env) -> anyhow::Result<RuntimeConfig> {
     let d = RuntimeConfig::default();
     let host = env.get("HOSTNAME").unwrap_or("local");
+    let attempt_retention_days = env.count_u32(
+        "ATTEMPT_RETENTION_DAYS",
+        d.attempt_retention_days,
+        1,
+        MAX_RETAIN_DAYS,
+    )?;
+    let aggregate_retention_days = env.count_u32(
+        "USAGE_AGGREGATE_RETENTION_DAYS",
+        d.aggregate_retention_days,
+        1,
+        MAX_RETAIN_DAYS,
+    )?;
+    if aggregate_retention_days < attempt_retention_days {
+        bail!(
+            "USAGE_AGGREGATE_RETENTION_DAYS is invalid: it must be at least ATTEMPT_RETENTION_DAYS ({attempt_retention_days}), or calls would be folded into aggregates already gone"
+        );
+    }
     Ok(RuntimeConfig {
         // Jobs wait on the network (a generation streams for 10–20 s), not on this CPU:
         // crates/syllabus-jobs/README.md, "In-flight scale".
@@ -293,6 +312,9 @@ fn runtime(env: &Env) -> anyhow::Result<RuntimeConfig> {
         )?,
         retain_failed: env.hours("JOB_RETAIN_FAILED_HOURS", d.retain_failed, MAX_RETAIN_HOURS)?,
         prune_every: env.millis("JOB_PRUNE_INTERVAL_MS", d.prune_every, 1_000, MAX_DAY_MS)?,
+        prices: prices(env)?,
+        attempt_retention_days,
+        aggregate_retention_days,
         ..d
     })
 }
@@ -393,8 +415,14 @@ fn settings(env: &Env, limits: Limits) -> anyhow::Result<Settings> {
         rate_limit: RateLimit {
             limit: env.count_u32("RATE_LIMIT_PER_HOUR", d.rate_limit.limit, 1, 1_000_000)?,
             window: DEFAULT_WINDOW,
+            // Unset: no budget.
+            monthly_token_budget: env
+                .get("USER_MONTHLY_TOKEN_BUDGET")
+                .map(|_| env.integer("USER_MONTHLY_TOKEN_BUDGET", 0, 1, u64::MAX))
+                .transpose()?,
         },
         job_max_attempts: env.count_u32("JOB_MAX_ATTEMPTS", d.job_max_attempts, 1, 100)?,
+        currency: currency(env, d.currency.clone())?,
         limits,
         ..d
     })
@@ -492,6 +520,10 @@ fn base(env: &Env) -> anyhow::Result<Config> {
         workers: None,
     })
 }
+
+mod usage;
+
+use usage::{currency, prices};
 
 #[cfg(test)]
 mod tests;

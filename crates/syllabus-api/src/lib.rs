@@ -47,6 +47,7 @@ pub fn configure<S: Stores>(cfg: &mut web::ServiceConfig) {
             web::scope("/api/v1")
                 .service(resource("/openapi.json", vec![get().to(h::openapi)], "GET"))
                 .service(resource("/session", vec![get().to(h::session)], "GET"))
+                .service(resource("/usage", vec![get().to(h::get_usage::<S>)], "GET"))
                 .service(resource(
                     "/session/dev",
                     vec![post().to(h::dev_sign_in)],

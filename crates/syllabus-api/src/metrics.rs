@@ -1,5 +1,6 @@
 //! Prometheus metrics: requests and their latencies (recorded by the request middleware), queue
-//! depth by type and status, the age of the oldest ready job and attempts by class (read from the
+//! depth by type and status, the age of the oldest ready job, attempts by class and the provider
+//! calls' counters (calls, tokens, cost by provider, model and job type; read from the
 //! database, so every instance reports the shared queue; sampled at most once per
 //! [`QUEUE_SAMPLE_EVERY`] per process, so scrapes cost the database nothing in between).
 
@@ -12,8 +13,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use syllabus_domain::usage::nanos_to_units;
 use syllabus_domain::{FailureClass, JobStatus, JobType};
-use syllabus_store::records::{QueueStats, RunTimes};
+use syllabus_store::records::{QueueStats, RunTimes, UsageCounter, UsageTotals};
 
 /// How long one reading of the queue figures serves `/metrics` in a process: the aggregates
 /// behind them grow with the jobs stored, so scrapes (from any number of scrapers) read the
@@ -184,13 +186,80 @@ impl Metrics {
         }
         // Run times come bucketed from the database (every instance reports the shared queue),
         // so the histogram is written here rather than observed in this process.
-        let histogram = run_time_histogram(runs);
+        let mut histogram = run_time_histogram(runs);
+        // So are the provider calls' counters (issue #22).
+        histogram.push_str(&usage_counters(&stats.usage));
         match out.rfind("# EOF") {
             Some(at) => out.insert_str(at, &histogram),
             None => out.push_str(&histogram),
         }
         out
     }
+}
+
+/// A counter family of the ledger: its name, help and value of one series' sums.
+type Series = (&'static str, &'static str, fn(&UsageTotals) -> String);
+
+/// A label value with `\`, `"` and newlines escaped, as the exposition format asks.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The ledger's counters (issue #22): calls by provider, model, job type and class; prompt and
+/// completion tokens and cost (currency units, priced calls only) by provider, model and job
+/// type. Read from the database (raw calls and daily aggregates together), so every instance
+/// reports every process's calls and a retention pass never lowers them.
+fn usage_counters(usage: &[UsageCounter]) -> String {
+    use std::collections::BTreeMap;
+    use std::fmt::Write as _;
+    let mut out = String::from(
+        "# HELP syllabus_llm_calls Provider calls by provider, model, job type and class (success or the failure class).\n# TYPE syllabus_llm_calls counter\n",
+    );
+    let mut per_model: BTreeMap<(String, String, &'static str), UsageTotals> = BTreeMap::new();
+    for u in usage {
+        let (provider, model) = (label(&u.provider), label(&u.model));
+        let class = u.class.map_or("success", FailureClass::as_str);
+        let _ = writeln!(
+            out,
+            "syllabus_llm_calls_total{{provider=\"{provider}\",model=\"{model}\",job_type=\"{}\",class=\"{class}\"}} {}",
+            u.job_type.as_str(),
+            u.totals.calls
+        );
+        per_model
+            .entry((provider, model, u.job_type.as_str()))
+            .or_default()
+            .add(&u.totals);
+    }
+    let series: [Series; 3] = [
+        ("prompt_tokens", "Prompt tokens reported", |t| {
+            t.prompt_tokens.to_string()
+        }),
+        ("completion_tokens", "Completion tokens reported", |t| {
+            t.completion_tokens.to_string()
+        }),
+        (
+            "cost",
+            "Cost of the priced calls, in LLM_PRICE_CURRENCY units",
+            |t| nanos_to_units(t.cost_nanos).to_string(),
+        ),
+    ];
+    for (name, help, value) in series {
+        let _ = writeln!(
+            out,
+            "# HELP syllabus_llm_{name} {help}, by provider, model and job type.\n# TYPE syllabus_llm_{name} counter"
+        );
+        for ((provider, model, job_type), t) in &per_model {
+            let _ = writeln!(
+                out,
+                "syllabus_llm_{name}_total{{provider=\"{provider}\",model=\"{model}\",job_type=\"{job_type}\"}} {}",
+                value(t)
+            );
+        }
+    }
+    out
 }
 
 fn run_time_histogram(runs: &RunTimes) -> String {

@@ -13,7 +13,7 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use crate::request_id;
 
 /// Every `code` a problem carries, each a constructor's below.
-pub const CODES: [&str; 11] = [
+pub const CODES: [&str; 12] = [
     "VALIDATION_ERROR",
     "UNAUTHORIZED",
     "NOT_FOUND",
@@ -25,6 +25,7 @@ pub const CODES: [&str; 11] = [
     "INTERNAL_ERROR",
     "METHOD_NOT_ALLOWED",
     "REQUEST_TIMEOUT",
+    "BUDGET_EXCEEDED",
 ];
 
 /// One field at fault.
@@ -46,8 +47,11 @@ pub struct ApiError {
     title: &'static str,
     detail: String,
     errors: Vec<FieldError>,
-    retry_after: Option<u64>,
+    // u32 seconds (136 years) and a boxed reset time keep the error small: it is the `Err` of
+    // every handler.
+    retry_after: Option<u32>,
     allow: Option<&'static str>,
+    resets_at: Option<Box<chrono::DateTime<chrono::Utc>>>,
 }
 
 /// The body of every error: an RFC 9457 problem.
@@ -69,6 +73,11 @@ pub(crate) struct Body<'a> {
     // Always set within a request: the document says a string.
     #[schema(value_type = String)]
     request_id: Option<String>,
+    /// With `BUDGET_EXCEEDED`: when the monthly token budget resets (the 1st of next month,
+    /// 00:00 UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    resets_at: Option<String>,
 }
 
 /// A string among [`CODES`].
@@ -94,6 +103,7 @@ impl ApiError {
             errors: Vec::new(),
             retry_after: None,
             allow: None,
+            resets_at: None,
         }
     }
 
@@ -196,6 +206,29 @@ impl ApiError {
         )
     }
 
+    /// 429 `BUDGET_EXCEEDED`: the user's tokens this month reached `USER_MONTHLY_TOKEN_BUDGET`;
+    /// `Retry-After` and `resets_at` say when the budget resets.
+    #[must_use]
+    pub fn budget_exceeded(
+        resets_at: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        let secs = u64::try_from((resets_at - now).num_seconds().max(1)).unwrap_or(1);
+        Self {
+            retry_after: Some(u32::try_from(secs).unwrap_or(u32::MAX)),
+            resets_at: Some(Box::new(resets_at)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "BUDGET_EXCEEDED",
+                "Monthly token budget exceeded",
+                format!(
+                    "This account's token budget for the month is used up; it resets at {}.",
+                    resets_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+            )
+        }
+    }
+
     /// 405 with `Allow` (the methods the path has).
     #[must_use]
     pub fn method_not_allowed(allow: &'static str) -> Self {
@@ -215,7 +248,7 @@ impl ApiError {
     #[must_use]
     pub fn too_many_held(what: &str, retry_after_secs: u64) -> Self {
         Self {
-            retry_after: Some(retry_after_secs),
+            retry_after: Some(u32::try_from(retry_after_secs).unwrap_or(u32::MAX)),
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "RATE_LIMITED",
@@ -297,6 +330,9 @@ impl From<StoreError> for ApiError {
             StoreError::RateLimited { retry_after } => Self::rate_limited(
                 syllabus_domain::rate_limit::retry_after_seconds(retry_after),
             ),
+            StoreError::BudgetExceeded { resets_at } => {
+                Self::budget_exceeded(resets_at, chrono::Utc::now())
+            }
             StoreError::InvalidState(detail) => Self::invalid_state(detail),
             StoreError::Invalid(issues) => Self::issues(&issues),
             StoreError::Unavailable(e) => {
@@ -336,6 +372,10 @@ impl ResponseError for ApiError {
             code: self.code,
             errors: &self.errors,
             request_id: request_id::current(),
+            resets_at: self
+                .resets_at
+                .as_deref()
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         };
         let mut res = HttpResponse::build(self.status);
         res.insert_header((
@@ -372,6 +412,7 @@ mod tests {
             ApiError::unsupported_media_type(),
             ApiError::internal(),
             ApiError::unavailable(),
+            ApiError::budget_exceeded(chrono::Utc::now(), chrono::Utc::now()),
         ]
         .iter()
         .map(ApiError::code)

@@ -4,15 +4,19 @@
 use syllabus_store::records::RateLimit;
 use syllabus_store::{
     ContentStore, EditStore, JobEvents, JobStore, PlanStore, ProgressStore, SharingStore,
+    UsageStore,
 };
 
 use crate::limits::{Gates, Limits};
 
 /// Limits and defaults the handlers apply.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Settings {
-    /// Per user and job type (`RATE_LIMIT_PER_HOUR` per 3,600 s).
+    /// Per user and job type (`RATE_LIMIT_PER_HOUR` per 3,600 s), and the monthly token budget
+    /// (`USER_MONTHLY_TOKEN_BUDGET`).
     pub rate_limit: RateLimit,
+    /// `LLM_PRICE_CURRENCY`: the label of the usage report's costs.
+    pub currency: String,
     /// Runs per job (`JOB_MAX_ATTEMPTS`; plan generation is capped at 3 regardless).
     pub job_max_attempts: u32,
     /// How often an idle event stream sends a keep-alive comment ([`SSE_KEEPALIVE`]).
@@ -27,13 +31,18 @@ impl Default for Settings {
             rate_limit: RateLimit {
                 limit: syllabus_domain::rate_limit::DEFAULT_LIMIT,
                 window: syllabus_domain::rate_limit::DEFAULT_WINDOW,
+                monthly_token_budget: None,
             },
+            currency: DEFAULT_CURRENCY.to_owned(),
             job_max_attempts: DEFAULT_JOB_MAX_ATTEMPTS,
             sse_keepalive: SSE_KEEPALIVE,
             limits: Limits::default(),
         }
     }
 }
+
+/// `LLM_PRICE_CURRENCY` unless set.
+pub const DEFAULT_CURRENCY: &str = "USD";
 
 /// Runs per job unless `JOB_MAX_ATTEMPTS` says otherwise (SPEC section 4).
 pub const DEFAULT_JOB_MAX_ATTEMPTS: u32 = 3;
@@ -74,10 +83,10 @@ impl<S> AppState<S> {
 
 /// Everything the handlers need from the store.
 pub trait Stores:
-    PlanStore + JobStore + ContentStore + ProgressStore + SharingStore + EditStore
+    PlanStore + JobStore + ContentStore + ProgressStore + SharingStore + EditStore + UsageStore
 {
 }
-impl<T: PlanStore + JobStore + ContentStore + ProgressStore + SharingStore + EditStore> Stores
-    for T
+impl<T: PlanStore + JobStore + ContentStore + ProgressStore + SharingStore + EditStore + UsageStore>
+    Stores for T
 {
 }

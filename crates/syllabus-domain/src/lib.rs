@@ -22,6 +22,7 @@ pub mod sharing;
 pub mod status;
 pub mod study_days;
 pub mod text;
+pub mod usage;
 
 pub use changes::{Patch, PlanChanges, RawPlanChanges};
 pub use classification::{FailureClass, FailureFacts};

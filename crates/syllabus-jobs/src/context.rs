@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use syllabus_domain::backoff::Backoff;
-use syllabus_domain::{Issues, JobStatus};
-use syllabus_store::records::{ClaimedJob, JobEnd, JobError};
+use syllabus_domain::usage::PriceTable;
+use syllabus_domain::{FailureClass, Issues, JobStatus};
+use syllabus_provider::AttemptFacts;
+use syllabus_store::records::{ClaimedJob, JobEnd, JobError, ProviderCall};
 use syllabus_store::{QueueStore, StoreError};
 
 use crate::clock::jitter;
@@ -39,6 +41,8 @@ pub struct Context<S, P> {
     pub(crate) provider: Arc<P>,
     backoff: Backoff,
     finishing: Finishing,
+    /// `LLM_PRICES`: a call's cost at the price in force when it ends (issue #22).
+    prices: Arc<PriceTable>,
 }
 
 impl<S, P> Clone for Context<S, P>
@@ -51,18 +55,44 @@ where
             provider: Arc::clone(&self.provider),
             backoff: self.backoff,
             finishing: self.finishing.clone(),
+            prices: Arc::clone(&self.prices),
         }
     }
 }
 
 impl<S, P> Context<S, P> {
-    /// The runtime's context, before any run: `backoff` schedules the retries of failed runs.
-    pub(crate) fn new(store: S, provider: Arc<P>, backoff: Backoff) -> Self {
+    /// The runtime's context, before any run: `backoff` schedules the retries of failed runs,
+    /// `prices` price the calls.
+    pub(crate) fn new(store: S, provider: Arc<P>, backoff: Backoff, prices: PriceTable) -> Self {
         Self {
             store,
             provider,
             backoff,
             finishing: Finishing::default(),
+            prices: Arc::new(prices),
+        }
+    }
+
+    /// The ledger's record of a provider call (issue #22): what it used, as `facts` report it,
+    /// its class (`None` for a success) and its cost at the model's current price (`None`
+    /// without a price or without reported usage). Written by the run's finishing write.
+    pub(crate) fn call_record(
+        &self,
+        facts: &AttemptFacts,
+        class: Option<FailureClass>,
+    ) -> ProviderCall {
+        let price = self.prices.price(&facts.model);
+        ProviderCall {
+            provider: facts.provider.clone(),
+            model: facts.model.clone(),
+            classification: class,
+            prompt_tokens: facts.usage.map(|u| u.prompt_tokens),
+            completion_tokens: facts.usage.map(|u| u.completion_tokens),
+            priced: price.is_some(),
+            cost_nanos: price.zip(facts.usage).map(|(p, u)| {
+                p.cost_nanos(u64::from(u.prompt_tokens), u64::from(u.completion_tokens))
+            }),
+            duration_ms: facts.duration_ms,
         }
     }
 
@@ -108,7 +138,21 @@ impl<S, P> Context<S, P> {
     where
         S: QueueStore,
     {
-        self.finishing(|| self.store.finish(job.lease, end.clone()))
+        self.end_run_with(job, end, None).await
+    }
+
+    /// [`Context::end_run`] for a run that called the provider: `call` is recorded in the
+    /// ledger by the same write.
+    pub(crate) async fn end_run_with(
+        &self,
+        job: &ClaimedJob,
+        end: JobEnd,
+        call: Option<ProviderCall>,
+    ) -> Result<JobStatus, StoreError>
+    where
+        S: QueueStore,
+    {
+        self.finishing(|| self.store.finish(job.lease, end.clone(), call.clone()))
             .await?;
         Ok(end.status())
     }
@@ -146,7 +190,7 @@ pub(crate) fn module_replaced() -> JobEnd {
         error: JobError {
             message: "The module was replaced by a regeneration before the flashcards were saved."
                 .to_owned(),
-            classification: syllabus_domain::FailureClass::ProviderError,
+            classification: FailureClass::ProviderError,
         },
     }
 }

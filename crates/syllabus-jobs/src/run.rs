@@ -204,7 +204,7 @@ async fn settle<S, P>(ctx: &Context<S, P>, lease: Lease, end: JobEnd, stale_afte
 where
     S: QueueStore,
 {
-    match finish_with_retry(|| ctx.store.finish(lease, end.clone())).await {
+    match finish_with_retry(|| ctx.store.finish(lease, end.clone(), None)).await {
         Ok(()) | Err(StoreError::LeaseLost) => {}
         Err(e) => {
             tracing::error!(error = %e, "could not end the run; releasing the job");

@@ -9,7 +9,8 @@ use std::time::Duration;
 use chrono::Utc;
 use syllabus_domain::JobStatus;
 use syllabus_domain::backoff::Backoff;
-use syllabus_store::records::{JobEvent, Lease};
+use syllabus_domain::usage::PriceTable;
+use syllabus_store::records::{JobEvent, Lease, Retention, RetentionReport};
 use syllabus_store::{JobEvents, QueueStore};
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::task::JoinSet;
@@ -41,6 +42,16 @@ pub struct RuntimeConfig {
     pub retain_failed: Duration,
     /// How often this process prunes.
     pub prune_every: Duration,
+    /// `LLM_PRICES`: each provider call's cost (issue #22).
+    pub prices: PriceTable,
+    /// Provider calls and module-regeneration attempts older than this many days are folded
+    /// into daily aggregates and deleted (`ATTEMPT_RETENTION_DAYS`).
+    pub attempt_retention_days: u32,
+    /// Daily aggregates older than this many days are deleted
+    /// (`USAGE_AGGREGATE_RETENTION_DAYS`).
+    pub aggregate_retention_days: u32,
+    /// The users' rate-limit window: rate rows older than it are deleted.
+    pub rate_window: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -55,9 +66,18 @@ impl Default for RuntimeConfig {
             retain_completed: Duration::from_secs(24 * 3_600),
             retain_failed: Duration::from_secs(7 * 24 * 3_600),
             prune_every: Duration::from_secs(600),
+            prices: PriceTable::default(),
+            attempt_retention_days: DEFAULT_ATTEMPT_RETENTION_DAYS,
+            aggregate_retention_days: DEFAULT_AGGREGATE_RETENTION_DAYS,
+            rate_window: syllabus_domain::rate_limit::DEFAULT_WINDOW,
         }
     }
 }
+
+/// `ATTEMPT_RETENTION_DAYS` unless set.
+pub const DEFAULT_ATTEMPT_RETENTION_DAYS: u32 = 30;
+/// `USAGE_AGGREGATE_RETENTION_DAYS` unless set.
+pub const DEFAULT_AGGREGATE_RETENTION_DAYS: u32 = 365;
 
 /// Asks a running [`Runtime`] to stop.
 #[derive(Debug, Clone)]
@@ -97,7 +117,12 @@ where
     /// are enqueued.
     pub fn new(store: S, provider: Arc<P>, events: JobEvents, config: RuntimeConfig) -> Self {
         Self {
-            ctx: Context::new(store, provider, Backoff::new(config.backoff_base)),
+            ctx: Context::new(
+                store,
+                provider,
+                Backoff::new(config.backoff_base),
+                config.prices.clone(),
+            ),
             events,
             config,
             dispatch: Arc::new(JobHandlers),
@@ -165,6 +190,24 @@ where
                     Ok(0) => {}
                     Ok(n) => tracing::info!(jobs = n, "pruned old jobs"),
                     Err(e) => tracing::warn!(error = %e, "pruning failed"),
+                }
+                let retention = Retention {
+                    calls_days: config.attempt_retention_days,
+                    aggregates_days: config.aggregate_retention_days,
+                    rate_window: config.rate_window,
+                    now: Utc::now(),
+                };
+                match self.ctx.store.retain_usage(retention).await {
+                    Ok(r) if r == RetentionReport::default() => {}
+                    Ok(r) => tracing::info!(
+                        calls_folded = r.calls_folded,
+                        attempts_deleted = r.attempts_deleted,
+                        aggregates_deleted = r.aggregates_deleted,
+                        leftovers_deleted = r.leftovers_deleted,
+                        skipped = r.skipped,
+                        "usage retention pass"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "usage retention failed"),
                 }
                 next_prune = later(config.prune_every);
             }

@@ -27,6 +27,13 @@ pub enum StoreError {
         /// When a slot frees up.
         retry_after: std::time::Duration,
     },
+    /// The user's tokens this calendar month reached `USER_MONTHLY_TOKEN_BUDGET` (issue #22):
+    /// no job is created until the budget resets.
+    #[error("the monthly token budget is used up until {resets_at}")]
+    BudgetExceeded {
+        /// When the budget resets: the 1st of next month, 00:00 UTC.
+        resets_at: chrono::DateTime<chrono::Utc>,
+    },
     /// A deadlock or serialization failure ended the transaction: running it again may succeed.
     /// The store retries the writes it knows contend; what escapes is transient (503).
     #[error("the transaction was aborted by a concurrent one: {0}")]

@@ -24,7 +24,8 @@ pub use migrate::{MIGRATIONS_LOCK_KEY, run_migrations};
 pub use pool::{Database, PoolOptions};
 pub use ports::{
     ContentJobStore, ContentStore, EditStore, GenerationStore, JobStore, PlanStore, ProgressStore,
-    QueueStore, SharingStore,
+    QueueStore, SharingStore, UsageStore,
 };
 pub use records::Regeneration;
 pub use regen_port::ModuleJobStore;
+pub use sql::usage::RETENTION_LOCK as USAGE_RETENTION_LOCK_KEY;

@@ -13,15 +13,18 @@ use syllabus_domain::{
 use uuid::Uuid;
 
 mod edits;
+mod usage;
 
 pub use edits::EditStore;
+pub use usage::UsageStore;
 
 use crate::error::StoreError;
 use crate::records::{
     Actor, AttemptRecord, CardContext, ClaimedJob, ContentContext, FlashcardRecord,
     GenerationInput, JobEnd, JobFilter, JobRecord, Lease, NewAttempt, NewPlan, Page, PageRequest,
-    PlanDetail, PlanFilter, PlanRecord, PlanStreamState, ProgressRecord, QueueStats, RateLimit,
-    Regeneration, RunTimes, ScheduleSource, SkillTreeRecord, TaskRecord,
+    PlanDetail, PlanFilter, PlanRecord, PlanStreamState, ProgressRecord, ProviderCall, QueueStats,
+    RateLimit, Regeneration, Retention, RetentionReport, RunTimes, ScheduleSource, SkillTreeRecord,
+    TaskRecord,
 };
 
 /// Plans as their owner sees them. Every method acts for one user under row-level security:
@@ -309,6 +312,20 @@ pub trait QueueStore: Clone + Send + Sync + 'static {
         failed: Duration,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
+    /// One retention pass (issue #22), in short batches, by one process at a time (an
+    /// advisory lock per batch; a pass that finds it taken stops): provider calls older than
+    /// `retention.calls_days` folded into daily aggregates (whole user-days) and deleted;
+    /// module-regeneration attempts as old deleted; aggregates older than
+    /// `retention.aggregates_days` deleted; expired rate-limit rows and the previews and
+    /// drafts of ended runs deleted.
+    ///
+    /// # Errors
+    /// The store's errors.
+    fn retain_usage(
+        &self,
+        retention: Retention,
+    ) -> impl Future<Output = Result<RetentionReport, StoreError>> + Send;
+
     /// Ends a run that writes nothing else, fenced by its lease.
     ///
     /// # Errors
@@ -317,6 +334,7 @@ pub trait QueueStore: Clone + Send + Sync + 'static {
         &self,
         lease: Lease,
         end: JobEnd,
+        call: Option<ProviderCall>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
@@ -338,6 +356,10 @@ pub trait GenerationStore: Clone + Send + Sync + 'static {
     ///
     /// # Errors
     /// [`StoreError::LeaseLost`] (nothing is written); the store's errors.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one finishing write: its lease, owner, subject, content, end and call"
+    )]
     fn finish_generation(
         &self,
         lease: Lease,
@@ -346,6 +368,7 @@ pub trait GenerationStore: Clone + Send + Sync + 'static {
         attempt: NewAttempt,
         content: Option<NormalizedPlan>,
         end: JobEnd,
+        call: Option<ProviderCall>,
     ) -> impl Future<Output = Result<AttemptRecord, StoreError>> + Send;
 
     /// Shows a module of attempt `attempt_number` that has streamed in complete and valid, for
@@ -448,6 +471,10 @@ pub trait ContentJobStore: Clone + Send + Sync + 'static {
     ///
     /// # Errors
     /// [`StoreError::LeaseLost`].
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one finishing write: its lease, owner, subject, content, end and call"
+    )]
     fn finish_flashcards(
         &self,
         lease: Lease,
@@ -456,6 +483,7 @@ pub trait ContentJobStore: Clone + Send + Sync + 'static {
         module: Option<Uuid>,
         cards: Vec<(FlashcardId, Flashcard)>,
         end: JobEnd,
+        call: Option<ProviderCall>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Ends a distractors run: replaces the card's distractors.
@@ -469,6 +497,7 @@ pub trait ContentJobStore: Clone + Send + Sync + 'static {
         card: FlashcardId,
         wrong: [String; 3],
         end: JobEnd,
+        call: Option<ProviderCall>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Ends a skill-tree run: replaces the plan's tree.
@@ -482,6 +511,7 @@ pub trait ContentJobStore: Clone + Send + Sync + 'static {
         plan: PlanId,
         tree: SkillTree,
         end: JobEnd,
+        call: Option<ProviderCall>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 

@@ -8,7 +8,7 @@ use syllabus_domain::plan::NormalizedModule;
 use syllabus_domain::regen::ModuleDraft;
 
 use crate::error::StoreError;
-use crate::records::{JobEnd, Lease, ModuleJobInput, ModuleTarget, NewAttempt};
+use crate::records::{JobEnd, Lease, ModuleJobInput, ModuleTarget, NewAttempt, ProviderCall};
 
 /// What the module regeneration handler reads and writes.
 pub trait ModuleJobStore: Clone + Send + Sync + 'static {
@@ -48,6 +48,10 @@ pub trait ModuleJobStore: Clone + Send + Sync + 'static {
     /// # Errors
     /// [`StoreError::LeaseLost`] (nothing written); [`StoreError::ModuleReplaced`] when the
     /// module is gone (nothing written); the store's errors.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one finishing write: its lease, owner, subject, content, end and call"
+    )]
     fn finish_module(
         &self,
         lease: Lease,
@@ -56,5 +60,6 @@ pub trait ModuleJobStore: Clone + Send + Sync + 'static {
         attempt: NewAttempt,
         content: Option<NormalizedModule>,
         end: JobEnd,
+        call: Option<ProviderCall>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -171,6 +171,19 @@ impl Reply {
         }
     }
 
+    /// [`Reply::stream`] in one piece whose usage chunk reports `prompt` and `completion`
+    /// tokens (issue #22: each call's usage and cost checked exactly).
+    #[must_use]
+    pub fn stream_with_usage(text: &str, prompt: u32, completion: u32) -> Self {
+        let mut events = content_events(text, 1, Duration::ZERO);
+        events.push((Duration::ZERO, finish_chunk("stop")));
+        events.push((Duration::ZERO, usage_chunk(prompt, completion)));
+        Self::Sse {
+            events,
+            end: End::Done,
+        }
+    }
+
     /// A status with a JSON body in OpenAI's error shape.
     #[must_use]
     pub fn openai_error(status: u16, message: &str) -> Self {

@@ -601,6 +601,7 @@ async fn a_forced_rescue_never_duplicates_cards() -> TestResult {
         syllabus_store::records::NewAttempt::default(),
         Some(content),
         JobEnd::Completed { result: json!({}) },
+        None,
     )
     .await?;
 
@@ -636,11 +637,19 @@ async fn a_forced_rescue_never_duplicates_cards() -> TestResult {
     };
     let end = JobEnd::Completed { result: json!({}) };
     app.store
-        .finish_flashcards(second.lease, &hal, plan_id, None, two("new"), end.clone())
+        .finish_flashcards(
+            second.lease,
+            &hal,
+            plan_id,
+            None,
+            two("new"),
+            end.clone(),
+            None,
+        )
         .await?;
     let stale = app
         .store
-        .finish_flashcards(first.lease, &hal, plan_id, None, two("old"), end)
+        .finish_flashcards(first.lease, &hal, plan_id, None, two("old"), end, None)
         .await;
     assert!(matches!(stale, Err(StoreError::LeaseLost)), "{stale:?}");
     let deck = app.store.flashcards(&hal, plan_id).await?;

@@ -36,6 +36,7 @@ fn no_limit() -> RateLimit {
     RateLimit {
         limit: 1_000,
         window: Duration::from_secs(3_600),
+        monthly_token_budget: None,
     }
 }
 
@@ -150,7 +151,7 @@ async fn a_delete_then_a_finish_do_not_deadlock_and_the_finish_finds_the_plan_go
     let (attempt, end) = timeout_attempt();
     let finish = tokio::spawn(async move {
         store
-            .finish_generation(run.lease, &who, plan, attempt, None, end)
+            .finish_generation(run.lease, &who, plan, attempt, None, end, None)
             .await
     });
     until_waiting(&mut admin, 2).await?;
@@ -192,6 +193,7 @@ async fn a_finish_then_a_delete_both_succeed() -> TestResult {
                 NewAttempt::default(),
                 Some(content),
                 JobEnd::Completed { result: json!({}) },
+                None,
             )
             .await
     });
@@ -233,6 +235,7 @@ async fn plan_with_card(
             NewAttempt::default(),
             Some(content()?),
             JobEnd::Completed { result: json!({}) },
+            None,
         )
         .await?;
     let actor = Actor {
@@ -261,6 +264,7 @@ async fn plan_with_card(
             None,
             vec![(card, flashcard)],
             JobEnd::Completed { result: json!({}) },
+            None,
         )
         .await?;
     Ok((plan, card))
@@ -656,6 +660,7 @@ async fn flashcards_whose_module_a_regeneration_replaced_end_cancelled_at_once()
             NewAttempt::default(),
             Some(content()?),
             JobEnd::Completed { result: json!({}) },
+            None,
         )
         .await?;
     let module = app.store.plan(&zoe, plan).await?.modules[0].id;

@@ -17,4 +17,5 @@ mod quality;
 mod queue;
 mod schedule;
 mod sharing;
+mod usage;
 mod web;

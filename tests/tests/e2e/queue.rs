@@ -57,6 +57,7 @@ async fn a_rescued_run_can_no_longer_finish_its_job_and_writes_nothing() -> Test
             NewAttempt::default(),
             Some(content.clone()),
             done.clone(),
+            None,
         )
         .await;
     assert!(matches!(stale, Err(StoreError::LeaseLost)), "{stale:?}");
@@ -80,6 +81,7 @@ async fn a_rescued_run_can_no_longer_finish_its_job_and_writes_nothing() -> Test
             NewAttempt::default(),
             Some(content),
             done,
+            None,
         )
         .await?;
     let detail = app.store.plan(&olga, plan).await?;
@@ -281,7 +283,7 @@ async fn a_batch_claim_takes_due_jobs_in_claim_order_each_with_its_own_lease_ski
         assert_eq!(record.status, JobStatus::Processing);
         // Each lease ends its own job and no other.
         app.store
-            .finish(job.lease, JobEnd::Completed { result: json!({}) })
+            .finish(job.lease, JobEnd::Completed { result: json!({}) }, None)
             .await?;
     }
     app.stop().await;

@@ -375,3 +375,60 @@ fn a_worker_ignores_the_http_settings_it_does_not_use_and_reports_its_own_first(
         );
     }
 }
+
+#[test]
+fn usage_settings_default_and_parse() {
+    let cfg = serve(&Env::from_pairs(&[DB, SECRET, KEY])).unwrap();
+    assert!(workers(&cfg).runtime.prices.is_empty(), "unset: no prices");
+    assert_eq!(workers(&cfg).runtime.attempt_retention_days, 30);
+    assert_eq!(workers(&cfg).runtime.aggregate_retention_days, 365);
+    assert_eq!(http(&cfg).settings.currency, "USD");
+    assert_eq!(http(&cfg).settings.rate_limit.monthly_token_budget, None);
+
+    let cfg = serve(&Env::from_pairs(&[
+        DB,
+        SECRET,
+        KEY,
+        ("LLM_PRICES", "gpt-4o-mini=0.15/0.60,gpt-4o=2.50/10"),
+        ("LLM_PRICE_CURRENCY", "EUR"),
+        ("USER_MONTHLY_TOKEN_BUDGET", "250000"),
+        ("ATTEMPT_RETENTION_DAYS", "7"),
+        ("USAGE_AGGREGATE_RETENTION_DAYS", "30"),
+    ]))
+    .unwrap();
+    let price = workers(&cfg).runtime.prices.price("gpt-4o").unwrap();
+    assert_eq!(price.input_nanos_per_million, 2_500_000_000);
+    assert_eq!(price.output_nanos_per_million, 10_000_000_000);
+    assert_eq!(http(&cfg).settings.currency, "EUR");
+    assert_eq!(
+        http(&cfg).settings.rate_limit.monthly_token_budget,
+        Some(250_000)
+    );
+    assert_eq!(workers(&cfg).runtime.attempt_retention_days, 7);
+    assert_eq!(workers(&cfg).runtime.aggregate_retention_days, 30);
+}
+
+#[test]
+fn bad_usage_settings_refuse_start_up_naming_the_variable() {
+    for (name, value) in [
+        ("LLM_PRICES", "gpt-4o-mini=0.15"),
+        ("LLM_PRICES", "gpt-4o=-1/2"),
+        ("LLM_PRICES", "a=1/2,a=1/2"),
+        ("LLM_PRICE_CURRENCY", "US DOLLARS"),
+        ("LLM_PRICE_CURRENCY", "ABCDEFGHIJKLMNOPQ"),
+        ("USER_MONTHLY_TOKEN_BUDGET", "0"),
+        ("USER_MONTHLY_TOKEN_BUDGET", "lots"),
+        ("ATTEMPT_RETENTION_DAYS", "0"),
+        ("ATTEMPT_RETENTION_DAYS", "3651"),
+        ("USAGE_AGGREGATE_RETENTION_DAYS", "x"),
+        ("USAGE_AGGREGATE_RETENTION_DAYS", "10"),
+    ] {
+        let err = serve(&Env::from_pairs(&[DB, SECRET, KEY, (name, value)]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("{name} is invalid")),
+            "{name}={value}: {err}"
+        );
+    }
+}

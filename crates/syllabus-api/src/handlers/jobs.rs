@@ -132,7 +132,7 @@ pub(crate) async fn retry_job<S: Stores>(
             job.status.as_str()
         )));
     }
-    let settings = state.settings;
+    let settings = &state.settings;
     if job.job_type == JobType::PlanGeneration {
         let plan = job.plan_id.ok_or_else(ApiError::not_found)?;
         return match state

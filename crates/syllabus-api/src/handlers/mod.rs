@@ -2,7 +2,7 @@
 //! attempts and regeneration), `progress` (`/tasks/{id}/progress`), `edits` (a plan's modules and tasks edited by hand), `content` (flashcards, distractors, the skill tree), `jobs`
 //! (`/jobs`, a job, cancel and retry), `events` (the event streams of a plan and a job),
 //! `module_regen` (one module regenerated, issue #21),
-//! `session` (who is signed in, development sign-in), `sharing` (the public view of a plan, forks) and `service` (health, readiness, metrics,
+//! `session` (who is signed in, development sign-in), `sharing` (the public view of a plan, forks), `usage` (the caller's provider calls and their cost, issue #22) and `service` (health, readiness, metrics,
 //! the OpenAPI document, the 404 of unknown paths). `support` and `wait` hold what several share.
 //!
 //! Every handler that needs a user takes [`Caller`](crate::auth::Caller) before its body, so a
@@ -20,6 +20,7 @@ mod service;
 mod session;
 mod sharing;
 mod support;
+mod usage;
 mod wait;
 
 pub(crate) use content::{
@@ -39,3 +40,4 @@ pub(crate) use schedule::{get_schedule, get_schedule_ics};
 pub(crate) use service::{healthz, metrics, not_found, openapi, readyz};
 pub(crate) use session::{dev_sign_in, session};
 pub(crate) use sharing::{fork_plan, public_plan};
+pub(crate) use usage::get_usage;

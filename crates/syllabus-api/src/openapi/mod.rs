@@ -23,7 +23,7 @@ use crate::wire::fields::{MODULE_PREVIEW, reference};
 use crate::wire::{
     DevSignInRequest, FlashcardView, JobView, MintedView, ModuleDraftEventView, ModuleEventView,
     ModuleRegenerateRequest, ModuleView, PlanView, ProgressView, PublicPlanView, RegenerateRequest,
-    ScheduleView, SessionView, SkillTreeView, TaskProgressRequest, TaskView,
+    ScheduleView, SessionView, SkillTreeView, TaskProgressRequest, TaskView, UsageReportView,
 };
 
 /// The name of a streamed module's task's schema (a `Task` without id).
@@ -72,6 +72,7 @@ fn components() -> Components {
     register::<ModuleRegenerateRequest>(&mut schemas);
     register::<ModuleDraftEventView>(&mut schemas);
     register::<MintedView<'static>>(&mut schemas);
+    register::<UsageReportView>(&mut schemas);
     schemas.push((
         requests::PLAN_CREATE.to_owned(),
         requests::plan_create().into(),

@@ -22,7 +22,7 @@ use crate::wire::{
     AttemptView, DevSignInRequest, FlashcardView, ItemsView, JobView, ListView, MintedView,
     ModuleDraftEventView, ModuleEventView, ModuleRegenerateRequest, PlanView, ProgressView,
     PublicPlanView, RegenerateRequest, ScheduleView, SessionView, SkillTreeView,
-    TaskProgressRequest, TaskView,
+    TaskProgressRequest, TaskView, UsageReportView,
 };
 use syllabus_domain::{JobStatus, JobType, PlanStatus};
 
@@ -538,6 +538,33 @@ pub(super) fn paths() -> Paths {
             problem("INVALID_STATE unless failed; ATTEMPTS_CAPPED for a plan at its cap"),
         )
         .errors(&[NotFound, RateLimited])
+        .errors(&STORE),
+    );
+    add(
+        "/api/v1/usage",
+        Get,
+        Op::new(
+            "getUsage",
+            "The caller's provider calls, tokens and cost over a range of UTC days",
+        )
+        .description(
+            "Every provider call of the caller's jobs (every job type, failures included), \
+             summed in total, by job type and by UTC day (days without calls are left out). \
+             Calls older than ATTEMPT_RETENTION_DAYS are answered from daily aggregates, \
+             those older than USAGE_AGGREGATE_RETENTION_DAYS are gone. `cost` is in \
+             `currency` units at the prices in force at each call, null when any call counted \
+             was of a model without a price. `to` before `from`, or a range over 366 days, is \
+             a 400 naming `to`; a malformed date a 400 naming it.",
+        )
+        .params([
+            requests::usage_day("from", "First UTC day (default: the 1st of this month)"),
+            requests::usage_day("to", "Last UTC day, included (default: today)"),
+        ])
+        .answer(
+            200,
+            json("The usage report", of::<UsageReportView>()).build(),
+        )
+        .errors(&[BadRequest])
         .errors(&STORE),
     );
     add(

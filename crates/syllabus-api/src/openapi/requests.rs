@@ -374,6 +374,16 @@ fn query(name: &str, schema: impl Into<RefOr<Schema>>) -> ParameterBuilder {
         .schema(Some(schema))
 }
 
+/// `?from=` or `?to=` of the usage report: an ISO date (UTC day, included).
+pub(crate) fn usage_day(name: &str, description: &str) -> Parameter {
+    query(
+        name,
+        string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
+    )
+    .description(Some(description))
+    .build()
+}
+
 /// `?progress=true|false` on a plan's event stream.
 pub(crate) fn follow_progress() -> Parameter {
     query(

@@ -113,8 +113,10 @@ impl Shared {
             Self::RateLimited => with_retry_after(
                 "Hourly limit per user and job type reached, or the user's earlier changes still \
                  queue (WRITE_QUEUE_TIMEOUT_MS), or another change holds the resource's lock \
-                 (DATABASE_LOCK_TIMEOUT_MS)",
-                "Seconds until a slot frees up",
+                 (DATABASE_LOCK_TIMEOUT_MS); or, for a request that creates a job, \
+                 BUDGET_EXCEEDED: the user's tokens this calendar month (UTC) reached \
+                 USER_MONTHLY_TOKEN_BUDGET (`resets_at`: the 1st of next month, 00:00 UTC)",
+                "Seconds until a slot frees up (until the budget resets, for BUDGET_EXCEEDED)",
             ),
             Self::TooManyHeld => with_retry_after(
                 "Too much held at once: the user's (MAX_STREAMS_PER_USER) or the process's \

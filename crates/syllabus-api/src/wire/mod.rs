@@ -15,6 +15,7 @@ mod progress;
 mod regen;
 mod schedule;
 mod sharing;
+mod usage;
 
 pub use content::{FlashcardView, SkillTreeView};
 pub use jobs::JobView;
@@ -23,6 +24,7 @@ pub(crate) use progress::{RegenerateRequest, TaskProgressRequest};
 pub(crate) use regen::{ModuleDraftEventView, ModuleRegenerateRequest};
 pub use schedule::ScheduleView;
 pub use sharing::PublicPlanView;
+pub use usage::UsageReportView;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

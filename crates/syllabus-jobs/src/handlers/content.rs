@@ -38,5 +38,6 @@ where
         true,
         failure.issues.clone(),
     );
-    ctx.end_run(job, end).await
+    let call = ctx.call_record(&failure.facts, Some(failure.class));
+    ctx.end_run_with(job, end, Some(call)).await
 }

@@ -37,6 +37,7 @@ where
                 serde_json::json!({ "flashcard_id": flashcard_id.as_uuid(), "count": 3 }),
                 &generated.facts,
             );
+            let call = ctx.call_record(&generated.facts, None);
             ctx.finishing(|| {
                 ctx.store.finish_distractors(
                     job.lease,
@@ -44,6 +45,7 @@ where
                     flashcard_id,
                     generated.output.clone(),
                     end.clone(),
+                    Some(call.clone()),
                 )
             })
             .await?;

@@ -54,6 +54,7 @@ where
                 serde_json::json!({ "flashcard_ids": ids, "count": ids.len() }),
                 &generated.facts,
             );
+            let call = ctx.call_record(&generated.facts, None);
             let saved = ctx
                 .finishing(|| {
                     ctx.store.finish_flashcards(
@@ -63,6 +64,7 @@ where
                         module_id,
                         cards.clone(),
                         end.clone(),
+                        Some(call.clone()),
                     )
                 })
                 .await;
@@ -72,7 +74,7 @@ where
                 // transaction rolled back, the job ends cancelled saying why.
                 Err(StoreError::ModuleReplaced) => {
                     tracing::info!("the module was replaced before the cards were saved");
-                    ctx.end_run(job, module_replaced()).await
+                    ctx.end_run_with(job, module_replaced(), Some(call)).await
                 }
                 Err(e) => Err(e),
             }

@@ -6,7 +6,9 @@
 
 use syllabus_domain::{FailureClass, JobStatus, PlanRequest};
 use syllabus_provider::{ModuleInput, Provider};
-use syllabus_store::records::{ClaimedJob, JobEnd, JobError, ModuleTarget, NewAttempt};
+use syllabus_store::records::{
+    ClaimedJob, JobEnd, JobError, ModuleTarget, NewAttempt, ProviderCall,
+};
 use syllabus_store::{ModuleJobStore, QueueStore, StoreError};
 use uuid::Uuid;
 
@@ -74,7 +76,7 @@ where
     let target = ModuleTarget { plan, module };
     let input = match ctx.store.module_input(job.lease, &job.user, target).await {
         Ok(Some(input)) => input,
-        Ok(None) => return module_gone(ctx, job, target, NewAttempt::default()).await,
+        Ok(None) => return module_gone(ctx, job, target, NewAttempt::default(), None).await,
         Err(StoreError::NotFound) => return ctx.end_run(job, JobEnd::Cancelled).await,
         Err(e) => return Err(e),
     };
@@ -104,6 +106,7 @@ where
                 attempt,
                 None,
                 JobEnd::Failed { error, reask: None },
+                None,
             )
             .await;
         }
@@ -119,8 +122,9 @@ where
     // The reasons of this job's last refused answer, else (a manual retry's first run) those of
     // the failed job it retries.
     let reask = input.reask.as_ref().or(job.reask.as_ref());
-    let (attempt, content, end) = match generate(ctx, job, target, &call, reask).await {
+    let (attempt, content, end, call) = match generate(ctx, job, target, &call, reask).await {
         Ok(generated) => {
+            let call = ctx.call_record(&generated.facts, None);
             let m = generated.output;
             let tasks_count = u32::try_from(m.tasks.len()).unwrap_or(u32::MAX);
             let tasks_clamped =
@@ -137,7 +141,7 @@ where
                 &generated.facts,
             );
             let result = serde_json::json!({ "module_id": module, "tasks_count": tasks_count });
-            (attempt, Some(m), JobEnd::Completed { result })
+            (attempt, Some(m), JobEnd::Completed { result }, call)
         }
         Err(failure) => {
             tracing::warn!(
@@ -146,13 +150,24 @@ where
                 "module regeneration failed"
             );
             let (attempt, end) = failed_call(ctx, job, base, &failure, true);
-            (attempt, None, end)
+            let call = ctx.call_record(&failure.facts, Some(failure.class));
+            (attempt, None, end, call)
         }
     };
-    match finish(ctx, job, target, attempt.clone(), content, end).await {
+    let finished = finish(
+        ctx,
+        job,
+        target,
+        attempt.clone(),
+        content,
+        end,
+        Some(call.clone()),
+    )
+    .await;
+    match finished {
         // Deleted (or replaced by a plan's regeneration) since the run read it: the write
         // rolled back; the job fails at once, the call's attempt recorded with the reason.
-        Err(StoreError::ModuleReplaced) => module_gone(ctx, job, target, attempt).await,
+        Err(StoreError::ModuleReplaced) => module_gone(ctx, job, target, attempt, Some(call)).await,
         other => other,
     }
 }
@@ -189,13 +204,15 @@ where
             attempt.clone(),
             None,
             end.clone(),
+            None,
         )
     })
     .await
     .map(|()| true)
 }
 
-/// The run's end, fenced by its lease, with its attempt and (on success) the module.
+/// The run's end, fenced by its lease, with its attempt, (on success) the module and the
+/// provider call it made (the ledger's row).
 async fn finish<S, P>(
     ctx: &Context<S, P>,
     job: &ClaimedJob,
@@ -203,6 +220,7 @@ async fn finish<S, P>(
     attempt: NewAttempt,
     content: Option<syllabus_domain::NormalizedModule>,
     end: JobEnd,
+    call: Option<ProviderCall>,
 ) -> Result<JobStatus, StoreError>
 where
     S: ModuleJobStore,
@@ -216,6 +234,7 @@ where
             attempt.clone(),
             content.clone(),
             end.clone(),
+            call.clone(),
         )
     })
     .await?;
@@ -229,6 +248,7 @@ async fn module_gone<S, P>(
     job: &ClaimedJob,
     target: ModuleTarget,
     attempt: NewAttempt,
+    call: Option<ProviderCall>,
 ) -> Result<JobStatus, StoreError>
 where
     S: ModuleJobStore,
@@ -251,6 +271,7 @@ where
         attempt,
         None,
         JobEnd::Failed { error, reask: None },
+        call,
     )
     .await
 }

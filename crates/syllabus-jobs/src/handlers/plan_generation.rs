@@ -111,6 +111,7 @@ where
             attempt.clone(),
             None,
             end.clone(),
+            None,
         )
     })
     .await
@@ -184,19 +185,20 @@ where
         ..NewAttempt::default()
     };
 
-    let (attempt, content, end) = if AttemptCap::next_attempt(input.attempts_used).is_none() {
+    let (attempt, content, end, call) = if AttemptCap::next_attempt(input.attempts_used).is_none() {
         let (attempt, end) = failed_without_call(base, FailureClass::Capped);
-        (attempt, None, end)
+        (attempt, None, end, None)
     } else {
         match PlanRequest::parse(&input.request) {
             Err(e) => {
                 // Stored requests were validated on the way in; this is a bug, not the model's fault.
                 tracing::error!(error = %e, "stored plan request no longer validates");
                 let (attempt, end) = failed_without_call(base, FailureClass::ProviderError);
-                (attempt, None, end)
+                (attempt, None, end, None)
             }
             Ok(request) => match generate(ctx, job, plan, &request, &input).await {
                 Ok(generated) => {
+                    let call = ctx.call_record(&generated.facts, None);
                     let report = generated.output.report;
                     let attempt = with_facts(
                         NewAttempt {
@@ -218,6 +220,7 @@ where
                         attempt,
                         Some(generated.output),
                         JobEnd::Completed { result },
+                        Some(call),
                     )
                 }
                 Err(failure) => {
@@ -229,7 +232,8 @@ where
                     // This attempt is number used + 1; another is allowed only below the cap.
                     let below_cap = input.attempts_used + 1 < AttemptCap::MAX;
                     let (attempt, end) = failed_call(ctx, job, base, &failure, below_cap);
-                    (attempt, None, end)
+                    let call = ctx.call_record(&failure.facts, Some(failure.class));
+                    (attempt, None, end, Some(call))
                 }
             },
         }
@@ -243,6 +247,7 @@ where
             attempt.clone(),
             content.clone(),
             end.clone(),
+            call.clone(),
         )
     })
     .await?;

@@ -41,6 +41,7 @@ where
                 }),
                 &generated.facts,
             );
+            let call = ctx.call_record(&generated.facts, None);
             ctx.finishing(|| {
                 ctx.store.finish_skill_tree(
                     job.lease,
@@ -48,6 +49,7 @@ where
                     plan_id,
                     tree.clone(),
                     end.clone(),
+                    Some(call.clone()),
                 )
             })
             .await?;

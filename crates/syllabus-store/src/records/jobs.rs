@@ -22,6 +22,9 @@ pub struct RateLimit {
     pub limit: u32,
     /// The window.
     pub window: std::time::Duration,
+    /// Tokens a user may use per calendar month (UTC) before creating a job is refused
+    /// (`USER_MONTHLY_TOKEN_BUDGET`; `None`: no budget).
+    pub monthly_token_budget: Option<u64>,
 }
 
 /// A job's error as shown to its owner.
@@ -196,6 +199,8 @@ pub struct QueueStats {
     pub oldest_ready_age_seconds: f64,
     /// Generation attempts by class (`None` = success).
     pub attempts: Vec<(Option<FailureClass>, u64)>,
+    /// Provider calls by provider, model, job type and class (issue #22).
+    pub usage: Vec<crate::records::UsageCounter>,
 }
 
 /// Jobs filter.

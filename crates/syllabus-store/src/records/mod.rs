@@ -7,6 +7,7 @@ mod jobs;
 mod paging;
 mod plans;
 mod regen;
+mod usage;
 
 pub use content::{CardContext, ContentContext, FlashcardRecord, SkillNodeRecord, SkillTreeRecord};
 pub use generation::{AttemptRecord, GenerationInput, NewAttempt, Regeneration, TokenUsage};
@@ -20,3 +21,4 @@ pub use plans::{
     ProgressRecord, ScheduleSource, TaskRecord,
 };
 pub use regen::{DraftRecord, ModuleJobInput, ModuleTarget};
+pub use usage::{ProviderCall, Retention, RetentionReport, UsageCounter, UsageRows, UsageTotals};

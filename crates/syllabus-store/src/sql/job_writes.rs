@@ -7,7 +7,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use syllabus_domain::{JobId, JobStatus};
 
 use crate::error::StoreError;
-use crate::records::{Actor, JobEnd, JobRecord, Lease, NewJob};
+use crate::records::{Actor, JobEnd, JobRecord, Lease, NewJob, ProviderCall};
 use crate::rows::jobs::JobInsert;
 use crate::schema::jobs;
 
@@ -57,11 +57,13 @@ pub(crate) async fn insert_job(
 }
 
 /// Ends a run: fenced by the lease, so a run whose job was rescued or released changes nothing
-/// and its whole transaction rolls back.
+/// and its whole transaction rolls back. `call`, the provider call the run made, is recorded
+/// in the ledger in the same transaction (issue #22).
 pub(crate) async fn end_job(
     conn: &mut AsyncPgConnection,
     lease: Lease,
     end: &JobEnd,
+    call: Option<&ProviderCall>,
 ) -> Result<(), StoreError> {
     let status = end.status();
     let (result, error, run_at, reask) = match end {
@@ -91,6 +93,9 @@ pub(crate) async fn end_job(
     .await?;
     if n == 0 {
         return Err(StoreError::LeaseLost);
+    }
+    if let Some(call) = call {
+        crate::sql::usage::record_call(conn, lease.job, call).await?;
     }
     Ok(())
 }

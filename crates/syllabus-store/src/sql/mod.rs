@@ -12,4 +12,5 @@ pub(crate) mod plan_reads;
 pub(crate) mod plans;
 pub(crate) mod progress;
 pub(crate) mod rate_window;
+pub(crate) mod usage;
 pub(crate) mod users;

@@ -20,7 +20,8 @@ struct At {
 }
 
 /// Takes the user's rate-limit lock for `job_type` (held until commit, so concurrent creations
-/// serialize), records the user on first sight, checks the exact sliding window against the jobs
+/// serialize), refuses the job when the user's monthly token budget is used up
+/// ([`StoreError::BudgetExceeded`], nothing counted), records the user on first sight, checks the exact sliding window against the jobs
 /// already created, and returns the wall-clock time the new job is created at.
 ///
 /// Only the newest `limit` creations in the window are read: when the window is full, the slot
@@ -37,6 +38,16 @@ pub(crate) async fn lock_rate_window(
     .bind::<Text, _>(format!("rate:{user}:{}", job_type.as_str()))
     .get_result(conn)
     .await?;
+    if let Some(budget) = limit.monthly_token_budget {
+        // One row read (issue #22): refused before anything is written or counted.
+        let month = syllabus_domain::usage::month_start(now.at.date_naive());
+        let used = crate::sql::usage::month_tokens(conn, user, month).await?;
+        if !syllabus_domain::usage::within_budget(used, Some(budget)) {
+            return Err(StoreError::BudgetExceeded {
+                resets_at: syllabus_domain::usage::budget_resets_at(now.at),
+            });
+        }
+    }
     record_user(conn, user).await?;
     let window = SlidingWindow::new(limit.limit, limit.window);
     let since = window.window_start(now.at);

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::locks::{PlanLock, lock_card, lock_plan};
 use crate::pool::Database;
-use crate::records::{CardContext, ContentContext, JobEnd, Lease};
+use crate::records::{CardContext, ContentContext, JobEnd, Lease, ProviderCall};
 use crate::rows::content::node_inserts;
 use crate::schema::{distractors, flashcards, skill_nodes, skill_trees};
 use crate::sql::job_writes::end_job;
@@ -69,12 +69,13 @@ impl crate::ports::ContentJobStore for Database {
         module: Option<Uuid>,
         cards: Vec<(FlashcardId, Flashcard)>,
         end: JobEnd,
+        call: Option<ProviderCall>,
     ) -> Result<(), StoreError> {
         let user_id = user.as_str().to_owned();
         self.as_user(user, move |conn| {
             Box::pin(async move {
                 lock_plan(conn, plan.as_uuid(), PlanLock::Write).await?;
-                end_job(conn, lease, &end).await?;
+                end_job(conn, lease, &end, call.as_ref()).await?;
                 // A rescued or retried run replaces only its own job's earlier cards.
                 diesel::delete(
                     flashcards::table.filter(flashcards::job_id.eq(lease.job.as_uuid())),
@@ -112,6 +113,7 @@ impl crate::ports::ContentJobStore for Database {
         card: FlashcardId,
         wrong: [String; 3],
         end: JobEnd,
+        call: Option<ProviderCall>,
     ) -> Result<(), StoreError> {
         let user_id = user.as_str().to_owned();
         self.as_user(user, move |conn| {
@@ -119,7 +121,7 @@ impl crate::ports::ContentJobStore for Database {
                 // Concurrent jobs for one card take turns here, so the later one replaces the
                 // earlier one's committed rows instead of colliding with them.
                 lock_card(conn, card.as_uuid(), PlanLock::Write).await?;
-                end_job(conn, lease, &end).await?;
+                end_job(conn, lease, &end, call.as_ref()).await?;
                 diesel::delete(
                     distractors::table.filter(distractors::flashcard_id.eq(card.as_uuid())),
                 )
@@ -155,13 +157,14 @@ impl crate::ports::ContentJobStore for Database {
         plan: PlanId,
         tree: SkillTree,
         end: JobEnd,
+        call: Option<ProviderCall>,
     ) -> Result<(), StoreError> {
         let user_id = user.as_str().to_owned();
         self.as_user(user, move |conn| {
             Box::pin(async move {
                 // Concurrent tree jobs for one plan take turns here (see finish_distractors).
                 lock_plan(conn, plan.as_uuid(), PlanLock::Write).await?;
-                end_job(conn, lease, &end).await?;
+                end_job(conn, lease, &end, call.as_ref()).await?;
                 diesel::delete(skill_trees::table.filter(skill_trees::plan_id.eq(plan.as_uuid())))
                     .execute(conn)
                     .await?;

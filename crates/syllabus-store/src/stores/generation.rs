@@ -12,7 +12,9 @@ use crate::locks::{PlanLock, lock_plan};
 use crate::pool::Database;
 use crate::previews;
 use crate::publisher::NewPreview;
-use crate::records::{AttemptRecord, GenerationInput, JobEnd, Lease, NewAttempt, PreviewRecord};
+use crate::records::{
+    AttemptRecord, GenerationInput, JobEnd, Lease, NewAttempt, PreviewRecord, ProviderCall,
+};
 use crate::rows::attempts::AttemptRow;
 use crate::rows::numbers::{to_i32, to_u32};
 use crate::schema::generation_attempts;
@@ -86,13 +88,14 @@ impl crate::ports::GenerationStore for Database {
         attempt: NewAttempt,
         content: Option<NormalizedPlan>,
         end: JobEnd,
+        call: Option<ProviderCall>,
     ) -> Result<AttemptRecord, StoreError> {
         let user_id = user.as_str().to_owned();
         self.as_user(user, move |conn| {
             Box::pin(async move {
                 // The plan before the job (see crate::locks): a delete in flight waits or wins.
                 lock_plan(conn, plan.as_uuid(), PlanLock::Write).await?;
-                end_job(conn, lease, &end).await?;
+                end_job(conn, lease, &end, call.as_ref()).await?;
                 let used = numbered_attempts(conn, plan.as_uuid()).await?;
                 let number = if attempt.classification == Some(FailureClass::Capped) {
                     None

@@ -165,6 +165,7 @@ impl crate::ports::JobStore for Database {
                             (class, n(c.n))
                         })
                         .collect(),
+                    usage: crate::sql::usage::counters(conn).await?,
                 })
             })
         })

@@ -12,3 +12,4 @@ mod progress;
 pub(crate) mod queue;
 mod regeneration;
 mod sharing;
+mod usage;

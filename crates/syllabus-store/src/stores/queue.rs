@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::pool::Database;
-use crate::records::{ClaimedJob, JobEnd, Lease};
+use crate::records::{ClaimedJob, JobEnd, Lease, ProviderCall, Retention, RetentionReport};
 use crate::rows::jobs::JobRow;
 use crate::sql::job_writes::end_job;
 
@@ -219,8 +219,77 @@ impl crate::ports::QueueStore for Database {
         }
     }
 
-    async fn finish(&self, lease: Lease, end: JobEnd) -> Result<(), StoreError> {
-        self.as_system(move |conn| Box::pin(async move { end_job(conn, lease, &end).await }))
-            .await
+    async fn retain_usage(&self, retention: Retention) -> Result<RetentionReport, StoreError> {
+        use crate::sql::usage as u;
+        let days = |d: u32| chrono::Duration::days(i64::from(d));
+        let calls_before = (retention.now - days(retention.calls_days)).date_naive();
+        let calls_at = retention.now - days(retention.calls_days);
+        let aggregates_at = retention.now - days(retention.aggregates_days);
+        let rate_at = retention.now
+            - chrono::Duration::from_std(retention.rate_window).unwrap_or(chrono::Duration::MAX);
+        // A draft or preview of an ended run older than this is a leftover (a live run's are
+        // younger: it deletes them when it ends).
+        let leftover_at = retention.now - chrono::Duration::hours(1);
+        let mut report = RetentionReport::default();
+        // Each step: batches of `BATCH`, one short transaction each, under the pass's lock.
+        let steps: [(Option<&'static str>, DateTime<Utc>); 7] = [
+            (None, calls_at),
+            (Some(u::DELETE_OLD_MODULE_ATTEMPTS), calls_at),
+            (Some(u::DELETE_OLD_AGGREGATES), aggregates_at),
+            (Some(u::DELETE_OLD_MONTHS), retention.now),
+            (Some(u::DELETE_EXPIRED_RATE_EVENTS), rate_at),
+            (Some(u::DELETE_LEFTOVER_PREVIEWS), leftover_at),
+            (Some(u::DELETE_LEFTOVER_DRAFTS), leftover_at),
+        ];
+        const BATCH: i64 = 500;
+        for (i, (sql, at)) in steps.into_iter().enumerate() {
+            loop {
+                let n = self
+                    .as_system(move |conn| {
+                        Box::pin(async move {
+                            if !u::try_retention_lock(conn).await? {
+                                return Ok(None);
+                            }
+                            Ok(Some(match sql {
+                                // Whole user-days: a batch of pairs, not of rows.
+                                None => u::fold_calls(conn, calls_before, 50).await?,
+                                Some(sql) => u::delete_batch(conn, sql, at, BATCH).await?,
+                            }))
+                        })
+                    })
+                    .await?;
+                let Some(n) = n else {
+                    report.skipped = true;
+                    return Ok(report);
+                };
+                match i {
+                    0 => report.calls_folded += n,
+                    1 => report.attempts_deleted += n,
+                    2 => report.aggregates_deleted += n,
+                    _ => report.leftovers_deleted += n,
+                }
+                let full = if i == 0 {
+                    n > 0
+                } else {
+                    n >= BATCH.unsigned_abs()
+                };
+                if !full {
+                    break;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn finish(
+        &self,
+        lease: Lease,
+        end: JobEnd,
+        call: Option<ProviderCall>,
+    ) -> Result<(), StoreError> {
+        self.as_system(move |conn| {
+            Box::pin(async move { end_job(conn, lease, &end, call.as_ref()).await })
+        })
+        .await
     }
 }

@@ -11,7 +11,9 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::locks::{PlanLock, lock_plan};
 use crate::pool::Database;
-use crate::records::{DraftRecord, JobEnd, Lease, ModuleJobInput, ModuleTarget, NewAttempt};
+use crate::records::{
+    DraftRecord, JobEnd, Lease, ModuleJobInput, ModuleTarget, NewAttempt, ProviderCall,
+};
 use crate::rows::attempts::AttemptRow;
 use crate::rows::numbers::{to_i32, to_u32};
 use crate::schema::{generation_attempts, modules};
@@ -115,6 +117,7 @@ impl crate::regen_port::ModuleJobStore for Database {
         attempt: NewAttempt,
         content: Option<NormalizedModule>,
         end: JobEnd,
+        call: Option<ProviderCall>,
     ) -> Result<(), StoreError> {
         let ModuleTarget { plan, module } = target;
         let user_id = user.as_str().to_owned();
@@ -123,7 +126,7 @@ impl crate::regen_port::ModuleJobStore for Database {
                 // The plan before the job (crate::locks): a delete or a plan's regeneration in
                 // flight waits or wins.
                 lock_plan(conn, plan.as_uuid(), PlanLock::Write).await?;
-                end_job(conn, lease, &end).await?;
+                end_job(conn, lease, &end, call.as_ref()).await?;
                 insert_attempt(
                     conn,
                     &user_id,
