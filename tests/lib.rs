@@ -17,6 +17,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use syllabus::{Application, AuthConfig, Config, HttpConfig, WorkersConfig};
 use syllabus_api::{KeySource, Settings};
+use syllabus_domain::provider_limits::ProviderLimits;
 use syllabus_jobs::RuntimeConfig;
 use syllabus_provider::ProviderConfig;
 use syllabus_store::records::RateLimit;
@@ -111,6 +112,10 @@ pub struct Options {
     pub limits: syllabus_api::Limits,
     /// The API's pool.
     pub pool: PoolOptions,
+    /// The provider's shared limits (issue #22).
+    pub provider_limits: ProviderLimits,
+    /// Call this provider instead of the app's own fake (a second process sharing the first's).
+    pub provider_url: Option<String>,
 }
 
 impl Default for Options {
@@ -127,6 +132,8 @@ impl Default for Options {
             dev_sign_in: false,
             limits: syllabus_api::Limits::default(),
             pool: PoolOptions::default(),
+            provider_limits: ProviderLimits::default(),
+            provider_url: None,
         }
     }
 }
@@ -202,7 +209,10 @@ impl App {
         let llm = FakeLlm::start().await?;
         let workers = options.workers.then(|| WorkersConfig {
             provider: ProviderConfig {
-                base_url: llm.base_url(),
+                base_url: options
+                    .provider_url
+                    .clone()
+                    .unwrap_or_else(|| llm.base_url()),
                 api_key: Some("test-key".into()),
                 model: "fake-model".into(),
                 timeout: options.timeout,
@@ -216,6 +226,7 @@ impl App {
                 poll_interval: Duration::from_millis(500),
                 shutdown_grace: Duration::from_secs(2),
                 worker_id: "e2e".into(),
+                provider_limits: options.provider_limits,
                 ..RuntimeConfig::default()
             },
             ..WorkersConfig::default()

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod ordering;
 pub mod plan;
 pub mod progress;
+pub mod provider_limits;
 pub mod quality;
 pub mod rate_limit;
 pub mod regen;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use syllabus_domain::backoff::Backoff;
+use syllabus_domain::provider_limits::ProviderLimits;
 use syllabus_domain::{Issues, JobStatus};
 use syllabus_store::records::{ClaimedJob, JobEnd, JobError};
 use syllabus_store::{QueueStore, StoreError};
@@ -37,7 +38,9 @@ impl Finishing {
 pub struct Context<S, P> {
     pub(crate) store: S,
     pub(crate) provider: Arc<P>,
-    backoff: Backoff,
+    pub(crate) backoff: Backoff,
+    /// The shared provider limits every call is reserved under ([`crate::gate`]).
+    pub(crate) limits: ProviderLimits,
     finishing: Finishing,
 }
 
@@ -50,18 +53,26 @@ where
             store: self.store.clone(),
             provider: Arc::clone(&self.provider),
             backoff: self.backoff,
+            limits: self.limits,
             finishing: self.finishing.clone(),
         }
     }
 }
 
 impl<S, P> Context<S, P> {
-    /// The runtime's context, before any run: `backoff` schedules the retries of failed runs.
-    pub(crate) fn new(store: S, provider: Arc<P>, backoff: Backoff) -> Self {
+    /// The runtime's context, before any run: `backoff` schedules the retries of failed runs,
+    /// `limits` are the provider's shared limits.
+    pub(crate) fn new(
+        store: S,
+        provider: Arc<P>,
+        backoff: Backoff,
+        limits: ProviderLimits,
+    ) -> Self {
         Self {
             store,
             provider,
             backoff,
+            limits,
             finishing: Finishing::default(),
         }
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use syllabus_domain::JobStatus;
 use syllabus_domain::backoff::Backoff;
+use syllabus_domain::provider_limits::ProviderLimits;
 use syllabus_store::records::{JobEvent, Lease};
 use syllabus_store::{JobEvents, QueueStore};
 use tokio::sync::{Semaphore, oneshot, watch};
@@ -41,6 +42,9 @@ pub struct RuntimeConfig {
     pub retain_failed: Duration,
     /// How often this process prunes.
     pub prune_every: Duration,
+    /// The provider's shared limits (`LLM_REQUESTS_PER_MINUTE`, `LLM_TOKENS_PER_MINUTE`,
+    /// `LLM_LIMIT_WINDOW_MS`); unlimited by default.
+    pub provider_limits: ProviderLimits,
 }
 
 impl Default for RuntimeConfig {
@@ -55,6 +59,7 @@ impl Default for RuntimeConfig {
             retain_completed: Duration::from_secs(24 * 3_600),
             retain_failed: Duration::from_secs(7 * 24 * 3_600),
             prune_every: Duration::from_secs(600),
+            provider_limits: ProviderLimits::default(),
         }
     }
 }
@@ -97,7 +102,12 @@ where
     /// are enqueued.
     pub fn new(store: S, provider: Arc<P>, events: JobEvents, config: RuntimeConfig) -> Self {
         Self {
-            ctx: Context::new(store, provider, Backoff::new(config.backoff_base)),
+            ctx: Context::new(
+                store,
+                provider,
+                Backoff::new(config.backoff_base),
+                config.provider_limits,
+            ),
             events,
             config,
             dispatch: Arc::new(JobHandlers),

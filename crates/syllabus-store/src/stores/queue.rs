@@ -16,10 +16,21 @@ use crate::records::{ClaimedJob, JobEnd, Lease};
 use crate::rows::jobs::JobRow;
 use crate::sql::job_writes::end_job;
 
+/// [`GIVE_BACK`] without `run_at`.
+macro_rules! returned_pending {
+    () => {
+        "status = 'pending', attempts = greatest(attempts - 1, 0),
+    lease_token = NULL, locked_by = NULL, heartbeat_at = NULL, updated_at = now()"
+    };
+}
+
 /// The SET list that returns a run's job to `pending` without counting the run (a graceful
 /// release, a stale rescue): the lease is dropped and the job is due at once.
-const GIVE_BACK: &str = "status = 'pending', attempts = greatest(attempts - 1, 0),
-    lease_token = NULL, locked_by = NULL, heartbeat_at = NULL, run_at = now(), updated_at = now()";
+const GIVE_BACK: &str = concat!(returned_pending!(), ", run_at = now()");
+
+/// The SET list of a run that waits for provider capacity (issue #22): as [`GIVE_BACK`], due at
+/// `$3` instead of at once.
+const DEFER: &str = concat!(returned_pending!(), ", run_at = $3");
 
 /// One batch of pruning (`$1`, `$2`: the completed and failed retentions in ms); reads
 /// `jobs_finished_idx`, not the table.
@@ -131,6 +142,24 @@ impl crate::ports::QueueStore for Database {
                 ))
                 .bind::<SqlUuid, _>(lease.job.as_uuid())
                 .bind::<SqlUuid, _>(lease.token)
+                .execute(conn)
+                .await?;
+                Ok(n == 1)
+            })
+        })
+        .await
+    }
+
+    async fn defer(&self, lease: Lease, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.as_system(move |conn| {
+            Box::pin(async move {
+                let n = diesel::sql_query(format!(
+                    "UPDATE jobs SET {DEFER}
+                     WHERE id = $1 AND lease_token = $2 AND status = 'processing'"
+                ))
+                .bind::<SqlUuid, _>(lease.job.as_uuid())
+                .bind::<SqlUuid, _>(lease.token)
+                .bind::<Timestamptz, _>(at)
                 .execute(conn)
                 .await?;
                 Ok(n == 1)

@@ -1,0 +1,2 @@
+DROP TABLE provider_reservations;
+DROP TABLE provider_state;
