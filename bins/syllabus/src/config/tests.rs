@@ -215,8 +215,8 @@ fn provider_limits_are_unlimited_unless_set_and_shared_per_window() {
         ("LLM_TOKENS_PER_MINUTE", " 18000 "),
         ("LLM_LIMIT_WINDOW_MS", "2000"),
     ]);
-    assert_eq!(set.requests.map(std::num::NonZeroU32::get), Some(54));
-    assert_eq!(set.tokens.map(std::num::NonZeroU32::get), Some(18_000));
+    assert_eq!(set.requests.map(NonZeroU32::get), Some(54));
+    assert_eq!(set.tokens.map(NonZeroU32::get), Some(18_000));
     assert_eq!(set.window, Duration::from_secs(2));
     let blank = runtime(&[("LLM_REQUESTS_PER_MINUTE", "  ")]);
     assert!(blank.is_unlimited(), "blank is unset");
