@@ -36,3 +36,30 @@ ALTER TABLE provider_reservations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE provider_reservations FORCE ROW LEVEL SECURITY;
 CREATE POLICY provider_reservations_system ON provider_reservations
     USING (syllabus_row_visible(NULL)) WITH CHECK (syllabus_row_visible(NULL));
+
+-- Fair claiming between users (syllabus_domain::fairness): a job's virtual time is now, or an
+-- hour after the newest virtual time among its user's pending jobs, whichever is later (the
+-- trigger reads the user's own rows under row-level security, through `jobs_user_fair_idx`).
+-- Due jobs are claimed by priority, then by greatest(run_at, fair_at), then id: every user's
+-- first job before anyone's second. Existing rows keep the migration's time (a fast default).
+ALTER TABLE jobs ADD COLUMN fair_at timestamptz NOT NULL DEFAULT now();
+
+CREATE FUNCTION jobs_fair_at() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    NEW.fair_at := greatest(
+        now(),
+        (SELECT max(fair_at) FROM jobs WHERE user_id = NEW.user_id AND status = 'pending')
+            + interval '1 hour'
+    );
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER jobs_fair_at BEFORE INSERT ON jobs
+    FOR EACH ROW EXECUTE FUNCTION jobs_fair_at();
+
+CREATE INDEX jobs_user_fair_idx ON jobs (user_id, fair_at DESC) WHERE status = 'pending';
+CREATE INDEX jobs_fair_claim_idx ON jobs (priority DESC, greatest(run_at, fair_at), id)
+    WHERE status = 'pending';
+DROP INDEX jobs_claim_idx;

@@ -5,6 +5,7 @@ pub mod changes;
 pub mod classification;
 pub mod content;
 pub mod edits;
+pub mod fairness;
 mod fields;
 pub mod ids;
 pub mod input;

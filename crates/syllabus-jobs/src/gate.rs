@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use syllabus_domain::fairness::wait_offset;
 use syllabus_domain::provider_limits::corrected;
 use syllabus_domain::{FailureClass, JobStatus};
 use syllabus_provider::{Call, Outcome, Provider};
@@ -26,10 +27,6 @@ pub(crate) enum Gate<T> {
     Waiting(Result<JobStatus, StoreError>),
 }
 
-/// The most a deferred run's due time is spread past the instant capacity frees, as a fraction
-/// of the window: waiters do not all come back at the same instant.
-const SPREAD: f64 = 0.1;
-
 impl<S, P> Context<S, P>
 where
     S: QueueStore + LimiterStore,
@@ -47,7 +44,7 @@ where
         let id = match self.store.reserve(key, self.limits, estimate).await {
             Ok(Admission::Granted { id }) => id,
             Ok(Admission::Wait { until, cause }) => {
-                let at = spread(until, self.limits.window);
+                let at = comes_back(until, job, self.limits.window);
                 tracing::info!(
                     cause = cause.as_str(),
                     wait_ms = (at - Utc::now()).num_milliseconds().max(0),
@@ -99,9 +96,11 @@ where
     }
 }
 
-/// `until` plus up to [`SPREAD`] of `window`, at random.
-fn spread(until: DateTime<Utc>, window: Duration) -> DateTime<Utc> {
-    let extra = window.mul_f64(SPREAD * jitter());
+/// When a job that waits for capacity freeing at `until` comes back: later by its lead in fair
+/// order (waiters return in fair order, a user's first job before another's backlog), and a
+/// little at random ([`wait_offset`]).
+fn comes_back(until: DateTime<Utc>, job: &ClaimedJob, window: Duration) -> DateTime<Utc> {
+    let extra = wait_offset(until, job.fair_at, window, jitter());
     chrono::Duration::from_std(extra)
         .ok()
         .and_then(|d| until.checked_add_signed(d))

@@ -242,7 +242,9 @@ pub trait QueueStore: Clone + Send + Sync + 'static {
     }
 
     /// Claims up to `limit` due jobs in one statement, in claim order (highest priority, then
-    /// oldest due, then id), each with its own fresh lease; rows other workers hold are skipped.
+    /// fairly between users: `syllabus_domain::fairness::claim_key`, every user's first job before
+    /// anyone's second; then id), each with its own fresh lease; rows other workers hold are
+    /// skipped.
     ///
     /// # Errors
     /// The store's errors.

@@ -175,3 +175,68 @@ async fn a_429_in_one_process_pauses_the_other_processes_calls() -> TestResult {
     second.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_users_first_plan_starts_before_an_earlier_users_backlog_drains() -> TestResult {
+    // The API alone queues a backlog, then a late user's plan; then a worker process drains the
+    // queue under a shared limit of 2 calls a second.
+    let limits = ProviderLimits {
+        requests: NonZeroU32::new(2),
+        tokens: None,
+        window: Duration::from_secs(1),
+    };
+    let api = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    let mut backlog = Vec::new();
+    for i in 0..8 {
+        backlog.push(
+            api.create_plan("early", &format!("Backlog number {i}"))
+                .await?,
+        );
+    }
+    let late = api.create_plan("late", "Late learner").await?;
+    api.llm
+        .set_default(Reply::stream(&plan_json(2, 2, 60), 1, Duration::ZERO));
+    let app = App::start_on(
+        api.url.clone(),
+        None,
+        Options {
+            concurrency: 2,
+            provider_limits: limits,
+            provider_url: Some(api.llm.base_url()),
+            ..Options::default()
+        },
+    )
+    .await?;
+    let body = app.settle("late", &late, Duration::from_secs(60)).await?;
+    assert_eq!(body["status"], "ready", "{body}");
+    for plan in &backlog {
+        let body = app.settle("early", plan, Duration::from_secs(60)).await?;
+        assert_eq!(body["status"], "ready", "{body}");
+        assert_eq!(body["attempts_used"], 1, "{body}");
+    }
+    // The calls in the order the provider got them: the late learner's comes before most of the
+    // backlog's (its first job ranks with the backlog's first; without fairness it is last).
+    let topics: Vec<String> = api
+        .llm
+        .requests()
+        .iter()
+        .map(|r| r.body["messages"].to_string())
+        .collect();
+    assert_eq!(topics.len(), 9);
+    let at = topics
+        .iter()
+        .position(|m| m.contains("Late learner"))
+        .ok_or("no call for the late learner")?;
+    assert!(
+        at <= 1,
+        "the late learner's call was number {} of 9",
+        at + 1
+    );
+    app.stop().await;
+    api.stop().await;
+    Ok(())
+}

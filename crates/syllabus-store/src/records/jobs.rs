@@ -110,6 +110,8 @@ pub struct ClaimedJob {
     /// What the previous run's answer broke, when it failed as `validation`: the model is
     /// re-asked with these reasons.
     pub reask: Option<Issues>,
+    /// Its virtual time for fair claiming (`syllabus_domain::fairness::fair_at`).
+    pub fair_at: DateTime<Utc>,
 }
 
 /// The right to finish one run of a job: a fresh token per claim. A worker whose job was
