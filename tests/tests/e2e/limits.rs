@@ -172,6 +172,16 @@ async fn a_429_in_one_process_pauses_the_other_processes_calls() -> TestResult {
         stats[0].refused > 0 && stats[0].paused_ms >= 2_900,
         "{stats:?}"
     );
+    // The figures are in /metrics (read from the database: every process reports them).
+    let metrics = second.send("GET", "/metrics", None, None, &[]).await?.text;
+    let key = format!("{} fake-model", first.llm.base_url());
+    for series in [
+        format!("syllabus_provider_reservations{{provider=\"{key}\",outcome=\"granted\"}} 3"),
+        format!("syllabus_provider_paused{{provider=\"{key}\"}} 0"),
+        format!("syllabus_provider_paused_seconds{{provider=\"{key}\"}} "),
+    ] {
+        assert!(metrics.contains(&series), "{series} not in {metrics}");
+    }
     second.stop().await;
     Ok(())
 }

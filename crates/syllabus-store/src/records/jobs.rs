@@ -198,6 +198,8 @@ pub struct QueueStats {
     pub oldest_ready_age_seconds: f64,
     /// Generation attempts by class (`None` = success).
     pub attempts: Vec<(Option<FailureClass>, u64)>,
+    /// The shared provider limits' figures (issue #22), the window being the last 60 s.
+    pub providers: Vec<super::ProviderStats>,
 }
 
 /// Jobs filter.

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
-use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use syllabus_domain::provider_limits::{ProviderLimits, Reserved, WindowUse, pause_until};
 
 use crate::error::StoreError;
 use crate::pool::Database;
 use crate::records::{Admission, ProviderStats, WaitCause};
+use crate::sql::provider_stats::provider_stats;
 
 /// Takes the provider's row (creating it), which serializes its reservations for the rest of the
 /// transaction; reads the pause and the clock after the lock.
@@ -49,28 +50,6 @@ struct Row {
 struct Id {
     #[diesel(sql_type = BigInt)]
     id: i64,
-}
-
-#[derive(QueryableByName)]
-struct StatsRow {
-    #[diesel(sql_type = Text)]
-    provider: String,
-    #[diesel(sql_type = BigInt)]
-    granted: i64,
-    #[diesel(sql_type = BigInt)]
-    refused: i64,
-    #[diesel(sql_type = BigInt)]
-    paused_ms: i64,
-    #[diesel(sql_type = Bool)]
-    paused: bool,
-    #[diesel(sql_type = BigInt)]
-    window_requests: i64,
-    #[diesel(sql_type = BigInt)]
-    window_tokens: i64,
-}
-
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn unsigned(n: i64) -> u64 {
@@ -244,36 +223,7 @@ impl crate::limits_port::LimiterStore for Database {
     }
 
     async fn provider_stats(&self, window: Duration) -> Result<Vec<ProviderStats>, StoreError> {
-        let rows: Vec<StatsRow> = self
-            .as_system(move |conn| {
-                Box::pin(async move {
-                    Ok(diesel::sql_query(
-                        "SELECT s.provider, s.granted, s.refused, s.paused_ms,
-                                coalesce(s.paused_until > now(), false) AS paused,
-                                count(r.id) AS window_requests,
-                                coalesce(sum(r.tokens), 0)::bigint AS window_tokens
-                         FROM provider_state s
-                         LEFT JOIN provider_reservations r ON r.provider = s.provider
-                              AND r.at > now() - make_interval(secs => $1 / 1000.0)
-                         GROUP BY s.provider ORDER BY s.provider",
-                    )
-                    .bind::<BigInt, _>(ms(window))
-                    .load(conn)
-                    .await?)
-                })
-            })
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| ProviderStats {
-                provider: r.provider,
-                granted: unsigned(r.granted),
-                refused: unsigned(r.refused),
-                window_requests: unsigned(r.window_requests),
-                window_tokens: unsigned(r.window_tokens),
-                paused_ms: unsigned(r.paused_ms),
-                paused: r.paused,
-            })
-            .collect())
+        self.as_system(move |conn| Box::pin(async move { provider_stats(conn, window).await }))
+            .await
     }
 }
