@@ -17,6 +17,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use syllabus::{Application, AuthConfig, Config, HttpConfig, WorkersConfig};
 use syllabus_api::{KeySource, Settings};
+use syllabus_domain::provider_limits::ProviderLimits;
 use syllabus_jobs::RuntimeConfig;
 use syllabus_provider::ProviderConfig;
 use syllabus_store::records::RateLimit;
@@ -115,6 +116,10 @@ pub struct Options {
     pub prices: syllabus_domain::usage::PriceTable,
     /// `USER_MONTHLY_TOKEN_BUDGET` (issue #22).
     pub monthly_token_budget: Option<u64>,
+    /// The provider's shared limits (issue #22).
+    pub provider_limits: ProviderLimits,
+    /// Call this provider instead of the app's own fake (a second process sharing the first's).
+    pub provider_url: Option<String>,
 }
 
 impl Default for Options {
@@ -133,6 +138,8 @@ impl Default for Options {
             pool: PoolOptions::default(),
             prices: syllabus_domain::usage::PriceTable::default(),
             monthly_token_budget: None,
+            provider_limits: ProviderLimits::default(),
+            provider_url: None,
         }
     }
 }
@@ -208,7 +215,10 @@ impl App {
         let llm = FakeLlm::start().await?;
         let workers = options.workers.then(|| WorkersConfig {
             provider: ProviderConfig {
-                base_url: llm.base_url(),
+                base_url: options
+                    .provider_url
+                    .clone()
+                    .unwrap_or_else(|| llm.base_url()),
                 api_key: Some("test-key".into()),
                 model: "fake-model".into(),
                 timeout: options.timeout,
@@ -223,6 +233,7 @@ impl App {
                 shutdown_grace: Duration::from_secs(2),
                 worker_id: "e2e".into(),
                 prices: options.prices.clone(),
+                provider_limits: options.provider_limits,
                 ..RuntimeConfig::default()
             },
             ..WorkersConfig::default()

@@ -7,11 +7,13 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use anyhow::bail;
 use syllabus_api::{KeySource, Limits, Settings};
 use syllabus_domain::Secret;
+use syllabus_domain::provider_limits::ProviderLimits;
 use syllabus_domain::rate_limit::DEFAULT_WINDOW;
 use syllabus_jobs::RuntimeConfig;
 use syllabus_provider::schema::SchemaProfile;
@@ -315,7 +317,26 @@ fn runtime(env: &Env) -> anyhow::Result<RuntimeConfig> {
         prices: prices(env)?,
         attempt_retention_days,
         aggregate_retention_days,
+        provider_limits: provider_limits(env)?,
         ..d
+    })
+}
+
+/// The provider's shared limits (issue #22): unset is unlimited; 0 is refused (it would stop
+/// every call), as is anything not a whole number.
+fn provider_limits(env: &Env) -> anyhow::Result<ProviderLimits> {
+    let d = ProviderLimits::default();
+    let limit = |name: &str| -> anyhow::Result<Option<NonZeroU32>> {
+        if env.get(name).is_none() {
+            return Ok(None);
+        }
+        let n = env.count_u32(name, 1, 1, u64::from(u32::MAX))?;
+        Ok(NonZeroU32::new(n))
+    };
+    Ok(ProviderLimits {
+        requests: limit("LLM_REQUESTS_PER_MINUTE")?,
+        tokens: limit("LLM_TOKENS_PER_MINUTE")?,
+        window: env.millis("LLM_LIMIT_WINDOW_MS", d.window, 100, MAX_HOUR_MS)?,
     })
 }
 

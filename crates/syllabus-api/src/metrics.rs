@@ -77,6 +77,11 @@ pub struct Metrics {
     jobs: Family<Labels, Gauge>,
     oldest_ready: Gauge<f64, AtomicU64>,
     attempts: Family<Labels, Gauge>,
+    reservations: Family<Labels, Gauge>,
+    window_requests: Family<Labels, Gauge>,
+    window_tokens: Family<Labels, Gauge>,
+    paused_seconds: Family<Labels, Gauge<f64, AtomicU64>>,
+    paused: Family<Labels, Gauge>,
     /// The queue figures of the last reading.
     pub(crate) queue: Sampled<(QueueStats, RunTimes)>,
 }
@@ -95,6 +100,11 @@ impl Default for Metrics {
         let jobs = Family::<Labels, Gauge>::default();
         let oldest_ready = Gauge::<f64, AtomicU64>::default();
         let attempts = Family::<Labels, Gauge>::default();
+        let reservations = Family::<Labels, Gauge>::default();
+        let window_requests = Family::<Labels, Gauge>::default();
+        let window_tokens = Family::<Labels, Gauge>::default();
+        let paused_seconds = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        let paused = Family::<Labels, Gauge>::default();
         registry.register(
             "http_requests",
             "HTTP requests by method, route and status",
@@ -116,6 +126,31 @@ impl Default for Metrics {
             "Generation attempts by outcome class",
             attempts.clone(),
         );
+        registry.register(
+            "provider_reservations",
+            "Provider call reservations by provider and outcome (granted, refused), all processes",
+            reservations.clone(),
+        );
+        registry.register(
+            "provider_window_requests",
+            "Provider calls reserved in the last 60 s",
+            window_requests.clone(),
+        );
+        registry.register(
+            "provider_window_tokens",
+            "Provider tokens reserved (corrected to the reported usage) in the last 60 s",
+            window_tokens.clone(),
+        );
+        registry.register(
+            "provider_paused_seconds",
+            "Seconds the provider was paused by its 429s, in all",
+            paused_seconds.clone(),
+        );
+        registry.register(
+            "provider_paused",
+            "1 while a 429 pauses the provider's calls",
+            paused.clone(),
+        );
         Self {
             registry,
             requests,
@@ -123,6 +158,11 @@ impl Default for Metrics {
             jobs,
             oldest_ready,
             attempts,
+            reservations,
+            window_requests,
+            window_tokens,
+            paused_seconds,
+            paused,
             queue: Sampled::new(QUEUE_SAMPLE_EVERY),
         }
     }
@@ -180,6 +220,7 @@ impl Metrics {
                 .get_or_create(&vec![("class", class.to_owned())])
                 .set(i64::try_from(*n).unwrap_or(i64::MAX));
         }
+        self.render_providers(stats);
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {
             out.clear();
@@ -262,6 +303,41 @@ fn usage_counters(usage: &[UsageCounter]) -> String {
     out
 }
 
+impl Metrics {
+    /// The shared provider limits' figures (issue #22), one series per provider key.
+    fn render_providers(&self, stats: &QueueStats) {
+        self.reservations.clear();
+        self.window_requests.clear();
+        self.window_tokens.clear();
+        self.paused_seconds.clear();
+        self.paused.clear();
+        let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        for p in &stats.providers {
+            let provider = || vec![("provider", p.provider.clone())];
+            for (outcome, n) in [("granted", p.granted), ("refused", p.refused)] {
+                let mut labels = provider();
+                labels.push(("outcome", outcome.to_owned()));
+                self.reservations.get_or_create(&labels).set(gauge(n));
+            }
+            self.window_requests
+                .get_or_create(&provider())
+                .set(gauge(p.window_requests));
+            self.window_tokens
+                .get_or_create(&provider())
+                .set(gauge(p.window_tokens));
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "milliseconds paused stay far below 2^53"
+            )]
+            let seconds = p.paused_ms as f64 / 1_000.0;
+            self.paused_seconds.get_or_create(&provider()).set(seconds);
+            self.paused
+                .get_or_create(&provider())
+                .set(i64::from(p.paused));
+        }
+    }
+}
+
 fn run_time_histogram(runs: &RunTimes) -> String {
     use std::fmt::Write as _;
     let mut out = String::from(
@@ -335,5 +411,33 @@ mod tests {
         assert_eq!(series, 2, "{text}");
         assert!(text.contains("method=\"other\""), "{text}");
         assert!(!text.contains("X17"), "{text}");
+    }
+
+    #[test]
+    fn provider_figures_are_one_series_per_provider() {
+        let metrics = Metrics::default();
+        let stats = QueueStats {
+            providers: vec![syllabus_store::records::ProviderStats {
+                provider: "http://127.0.0.1:9/v1 m".to_owned(),
+                granted: 7,
+                refused: 3,
+                window_requests: 2,
+                window_tokens: 1_200,
+                paused_ms: 2_500,
+                paused: true,
+            }],
+            ..QueueStats::default()
+        };
+        let text = metrics.render(&stats, &RunTimes::default());
+        for line in [
+            "syllabus_provider_reservations{provider=\"http://127.0.0.1:9/v1 m\",outcome=\"granted\"} 7",
+            "syllabus_provider_reservations{provider=\"http://127.0.0.1:9/v1 m\",outcome=\"refused\"} 3",
+            "syllabus_provider_window_requests{provider=\"http://127.0.0.1:9/v1 m\"} 2",
+            "syllabus_provider_window_tokens{provider=\"http://127.0.0.1:9/v1 m\"} 1200",
+            "syllabus_provider_paused_seconds{provider=\"http://127.0.0.1:9/v1 m\"} 2.5",
+            "syllabus_provider_paused{provider=\"http://127.0.0.1:9/v1 m\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} not in {text}");
+        }
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use syllabus_domain::backoff::Backoff;
+use syllabus_domain::provider_limits::ProviderLimits;
 use syllabus_domain::usage::PriceTable;
 use syllabus_domain::{FailureClass, Issues, JobStatus};
 use syllabus_provider::AttemptFacts;
@@ -39,7 +40,9 @@ impl Finishing {
 pub struct Context<S, P> {
     pub(crate) store: S,
     pub(crate) provider: Arc<P>,
-    backoff: Backoff,
+    pub(crate) backoff: Backoff,
+    /// The shared provider limits every call is reserved under ([`crate::gate`]).
+    pub(crate) limits: ProviderLimits,
     finishing: Finishing,
     /// `LLM_PRICES`: a call's cost at the price in force when it ends (issue #22).
     prices: Arc<PriceTable>,
@@ -54,6 +57,7 @@ where
             store: self.store.clone(),
             provider: Arc::clone(&self.provider),
             backoff: self.backoff,
+            limits: self.limits,
             finishing: self.finishing.clone(),
             prices: Arc::clone(&self.prices),
         }
@@ -62,12 +66,19 @@ where
 
 impl<S, P> Context<S, P> {
     /// The runtime's context, before any run: `backoff` schedules the retries of failed runs,
-    /// `prices` price the calls.
-    pub(crate) fn new(store: S, provider: Arc<P>, backoff: Backoff, prices: PriceTable) -> Self {
+    /// `prices` price the calls; `limits` are the provider's shared limits.
+    pub(crate) fn new(
+        store: S,
+        provider: Arc<P>,
+        backoff: Backoff,
+        prices: PriceTable,
+        limits: ProviderLimits,
+    ) -> Self {
         Self {
             store,
             provider,
             backoff,
+            limits,
             finishing: Finishing::default(),
             prices: Arc::new(prices),
         }

@@ -6,7 +6,9 @@
 use syllabus_domain::{JobPayload, JobStatus, JobType};
 use syllabus_provider::Provider;
 use syllabus_store::records::{ClaimedJob, JobEnd, JobError};
-use syllabus_store::{ContentJobStore, GenerationStore, ModuleJobStore, QueueStore, StoreError};
+use syllabus_store::{
+    ContentJobStore, GenerationStore, LimiterStore, ModuleJobStore, QueueStore, StoreError,
+};
 
 use crate::context::Context;
 use crate::handlers::{distractors, flashcards, module_regeneration, plan_generation, skill_tree};
@@ -47,7 +49,7 @@ pub struct JobHandlers;
 
 impl<S, P> Dispatch<S, P> for JobHandlers
 where
-    S: QueueStore + GenerationStore + ContentJobStore + ModuleJobStore,
+    S: QueueStore + GenerationStore + ContentJobStore + ModuleJobStore + LimiterStore,
     P: Provider,
 {
     fn run(
@@ -72,7 +74,7 @@ where
 /// Runs the handler of the job's payload.
 async fn run<S, P>(ctx: &Context<S, P>, job: &ClaimedJob) -> Result<JobStatus, StoreError>
 where
-    S: QueueStore + GenerationStore + ContentJobStore + ModuleJobStore,
+    S: QueueStore + GenerationStore + ContentJobStore + ModuleJobStore + LimiterStore,
     P: Provider,
 {
     let payload = match JobPayload::parse(job.job_type, &job.payload) {

@@ -3,6 +3,7 @@
 mod clock;
 mod context;
 mod dispatch;
+mod gate;
 mod handlers;
 mod leases;
 mod run;

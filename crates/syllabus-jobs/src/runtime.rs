@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use syllabus_domain::JobStatus;
 use syllabus_domain::backoff::Backoff;
+use syllabus_domain::provider_limits::ProviderLimits;
 use syllabus_domain::usage::PriceTable;
 use syllabus_store::records::{JobEvent, Lease, Retention, RetentionReport};
 use syllabus_store::{JobEvents, QueueStore};
@@ -52,6 +53,9 @@ pub struct RuntimeConfig {
     pub aggregate_retention_days: u32,
     /// The users' rate-limit window: rate rows older than it are deleted.
     pub rate_window: Duration,
+    /// The provider's shared limits (`LLM_REQUESTS_PER_MINUTE`, `LLM_TOKENS_PER_MINUTE`,
+    /// `LLM_LIMIT_WINDOW_MS`); unlimited by default.
+    pub provider_limits: ProviderLimits,
 }
 
 impl Default for RuntimeConfig {
@@ -70,6 +74,7 @@ impl Default for RuntimeConfig {
             attempt_retention_days: DEFAULT_ATTEMPT_RETENTION_DAYS,
             aggregate_retention_days: DEFAULT_AGGREGATE_RETENTION_DAYS,
             rate_window: syllabus_domain::rate_limit::DEFAULT_WINDOW,
+            provider_limits: ProviderLimits::default(),
         }
     }
 }
@@ -122,6 +127,7 @@ where
                 provider,
                 Backoff::new(config.backoff_base),
                 config.prices.clone(),
+                config.provider_limits,
             ),
             events,
             config,

@@ -65,6 +65,24 @@ impl ProviderConfig {
         }
     }
 
+    /// The key the shared limits (issue #22) keep this provider under: the base URL without
+    /// credentials, query or trailing slash, and the model (`http://host:port/v1 model`). Every
+    /// process configured with the same endpoint and model shares one window and one pause.
+    #[must_use]
+    pub fn limit_key(&self) -> String {
+        let base = match url::Url::parse(self.base_url.trim()) {
+            Ok(mut url) => {
+                let _ = url.set_username("");
+                let _ = url.set_password(None);
+                url.set_query(None);
+                url.set_fragment(None);
+                url.to_string()
+            }
+            Err(_) => self.base_url.trim().to_owned(),
+        };
+        format!("{} {}", base.trim_end_matches('/'), self.model)
+    }
+
     /// A short name of the provider for attempt records: the base URL's host.
     #[must_use]
     pub fn provider_name(&self) -> String {
@@ -91,6 +109,20 @@ mod tests {
         assert!(
             shown.contains("api_key: Some(Secret(<redacted>))"),
             "{shown}"
+        );
+    }
+
+    #[test]
+    fn the_limit_key_names_the_endpoint_and_model_without_credentials() {
+        let config = ProviderConfig {
+            base_url: "https://user:pw@gw.example.com:8443/v1/?x=1".to_owned(),
+            model: "m".to_owned(),
+            ..ProviderConfig::default()
+        };
+        assert_eq!(config.limit_key(), "https://gw.example.com:8443/v1 m");
+        assert_eq!(
+            ProviderConfig::default().limit_key(),
+            "https://api.openai.com/v1 gpt-4o-mini"
         );
     }
 

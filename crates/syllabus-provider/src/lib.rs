@@ -14,7 +14,7 @@ pub use config::{
 };
 pub use failure::{AttemptFacts, Failure, Generated, Outcome, Usage};
 pub use openai::OpenAiProvider;
-pub use port::{DraftSender, ModulePreview, PreviewSender, Provider};
+pub use port::{Call, DraftSender, ModulePreview, PreviewSender, Provider};
 pub use prompt::{
     DistractorsInput, FlashcardsInput, ModuleInput, SkillTreeInput, plan_example_texts,
 };

@@ -30,6 +30,22 @@ pub type PreviewSender = tokio::sync::mpsc::UnboundedSender<ModulePreview>;
 /// streamed in complete and valid (at most 20 per call).
 pub type DraftSender = tokio::sync::mpsc::UnboundedSender<ModuleDraft>;
 
+/// One call a run is about to make, for its token estimate (issue #22: the shared limits reserve
+/// it before the call).
+#[derive(Debug, Clone, Copy)]
+pub enum Call<'a> {
+    /// [`Provider::learning_plan`].
+    LearningPlan(&'a PlanRequest, Option<&'a Issues>),
+    /// [`Provider::learning_module`].
+    LearningModule(&'a ModuleInput, Option<&'a Issues>),
+    /// [`Provider::flashcards`].
+    Flashcards(&'a FlashcardsInput, Option<&'a Issues>),
+    /// [`Provider::distractors`].
+    Distractors(&'a DistractorsInput, Option<&'a Issues>),
+    /// [`Provider::skill_tree`].
+    SkillTree(&'a SkillTreeInput, Option<&'a Issues>),
+}
+
 /// A language model that generates Syllabus content.
 ///
 /// Each call makes at most one provider request and never retries; `reask` carries the issues of
@@ -39,6 +55,15 @@ pub type DraftSender = tokio::sync::mpsc::UnboundedSender<ModuleDraft>;
 /// The trait uses `impl Future` returns: it is meant to be used generically
 /// (`JobContext<P: Provider>`), which keeps calls free of boxing.
 pub trait Provider: Send + Sync + 'static {
+    /// The key its shared limits and pause are kept under (the same endpoint and model in every
+    /// process share them).
+    fn limit_key(&self) -> &str;
+
+    /// The tokens `call` may take, reserved before it: its prompt as sent (messages and
+    /// schema) plus its output budget
+    /// ([`token_estimate`](syllabus_domain::provider_limits::token_estimate)).
+    fn token_estimate(&self, call: Call<'_>) -> u64;
+
     /// Generates a learning plan for a sanitized request; with `previews`, each module is sent
     /// there as soon as it has streamed in complete and valid (none after an invalid one).
     ///

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod error;
+pub mod limits_port;
 mod listen;
 mod locks;
 mod migrate;
@@ -19,6 +20,7 @@ mod stores;
 mod users;
 
 pub use error::StoreError;
+pub use limits_port::LimiterStore;
 pub use listen::{JOBS_CHANNEL, JobEvents, PREVIEWS_CHANNEL, PlanEvent, PlanEvents, Wakeups};
 pub use migrate::{MIGRATIONS_LOCK_KEY, run_migrations};
 pub use pool::{Database, PoolOptions};

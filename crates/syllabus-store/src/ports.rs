@@ -245,7 +245,9 @@ pub trait QueueStore: Clone + Send + Sync + 'static {
     }
 
     /// Claims up to `limit` due jobs in one statement, in claim order (highest priority, then
-    /// oldest due, then id), each with its own fresh lease; rows other workers hold are skipped.
+    /// fairly between users: `syllabus_domain::fairness::claim_key`, every user's first job before
+    /// anyone's second; then id), each with its own fresh lease; rows other workers hold are
+    /// skipped.
     ///
     /// # Errors
     /// The store's errors.
@@ -271,6 +273,18 @@ pub trait QueueStore: Clone + Send + Sync + 'static {
     /// # Errors
     /// The store's errors.
     fn release(&self, lease: Lease) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Returns a run's job to `pending` due at `at`, without spending an attempt: the run found
+    /// no provider capacity (issue #22) and waits for it holding neither a lease nor a
+    /// connection. Returns whether the lease was still held.
+    ///
+    /// # Errors
+    /// The store's errors.
+    fn defer(
+        &self,
+        lease: Lease,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Returns the jobs of all `leases` still held to `pending` in ONE statement, without
     /// spending their runs (a process shutting down gives back every run it could not finish);

@@ -400,6 +400,14 @@ impl Drop for OnDrop {
 }
 
 impl Provider for Faulty {
+    fn limit_key(&self) -> &str {
+        self.inner.limit_key()
+    }
+
+    fn token_estimate(&self, call: syllabus_provider::Call<'_>) -> u64 {
+        self.inner.token_estimate(call)
+    }
+
     async fn learning_plan(
         &self,
         request: &PlanRequest,

@@ -8,6 +8,7 @@ mod contract;
 mod edits;
 mod events;
 mod faults;
+mod limits;
 mod module_regeneration;
 mod outage;
 mod plan_changes;

@@ -246,10 +246,12 @@ async fn a_batch_claim_takes_due_jobs_in_claim_order_each_with_its_own_lease_ski
     let _later = insert_job(&mut admin, 9, 3_600).await?;
     let e = insert_job(&mut admin, 5, -2).await?;
 
-    // Highest priority first, then the oldest due; the limit holds.
+    // Highest priority first, then (one user's jobs) the oldest queued (issue #22: `fair_at`
+    // orders a user's jobs as they were queued, `e` after `b` though due earlier); the limit
+    // holds.
     let first = app.store.claim_many("w1", 2).await?;
     let ids: Vec<JobId> = first.iter().map(|j| j.lease.job).collect();
-    assert_eq!(ids, [e, b]);
+    assert_eq!(ids, [b, e]);
 
     // Another session holds `a`: the batch skips it instead of waiting.
     let mut gate = superuser(&app).await?;

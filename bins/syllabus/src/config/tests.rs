@@ -181,6 +181,12 @@ fn invalid_numbers_and_flags_name_their_variable() {
         ("JOB_PRUNE_INTERVAL_MS", "10"),
         ("LLM_MAX_TOKENS", "0"),
         ("LLM_MAX_TOKENS", "lots"),
+        ("LLM_REQUESTS_PER_MINUTE", "0"),
+        ("LLM_REQUESTS_PER_MINUTE", "sixty"),
+        ("LLM_REQUESTS_PER_MINUTE", "-5"),
+        ("LLM_TOKENS_PER_MINUTE", "0"),
+        ("LLM_TOKENS_PER_MINUTE", "4294967296"),
+        ("LLM_LIMIT_WINDOW_MS", "10"),
         ("LLM_SCHEMA_PROFILE", "strict"),
         ("OPENAI_API_KEY", "sk-test\n"),
     ] {
@@ -190,6 +196,30 @@ fn invalid_numbers_and_flags_name_their_variable() {
             "{name}={value}: {err}"
         );
     }
+}
+
+#[test]
+fn provider_limits_are_unlimited_unless_set_and_shared_per_window() {
+    let runtime = |pairs: &[(&str, &str)]| {
+        let mut all = vec![DB, SECRET, KEY];
+        all.extend_from_slice(pairs);
+        workers(&serve(&Env::from_pairs(&all)).unwrap())
+            .runtime
+            .provider_limits
+    };
+    let unset = runtime(&[]);
+    assert!(unset.is_unlimited());
+    assert_eq!(unset.window, Duration::from_secs(60));
+    let set = runtime(&[
+        ("LLM_REQUESTS_PER_MINUTE", "54"),
+        ("LLM_TOKENS_PER_MINUTE", " 18000 "),
+        ("LLM_LIMIT_WINDOW_MS", "2000"),
+    ]);
+    assert_eq!(set.requests.map(NonZeroU32::get), Some(54));
+    assert_eq!(set.tokens.map(NonZeroU32::get), Some(18_000));
+    assert_eq!(set.window, Duration::from_secs(2));
+    let blank = runtime(&[("LLM_REQUESTS_PER_MINUTE", "  ")]);
+    assert!(blank.is_unlimited(), "blank is unset");
 }
 
 #[test]

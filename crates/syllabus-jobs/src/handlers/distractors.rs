@@ -2,12 +2,13 @@
 //! one transaction (replacing what this job wrote before).
 
 use syllabus_domain::{FlashcardId, JobStatus};
-use syllabus_provider::{DistractorsInput, Provider};
+use syllabus_provider::{Call, DistractorsInput, Provider};
 use syllabus_store::records::{ClaimedJob, JobEnd};
-use syllabus_store::{ContentJobStore, QueueStore, StoreError};
+use syllabus_store::{ContentJobStore, LimiterStore, QueueStore, StoreError};
 
 use super::content::{completed, fail};
 use crate::context::Context;
+use crate::gate::Gate;
 
 /// Generates the card's distractors and ends the run with them saved.
 pub(crate) async fn run<S, P>(
@@ -16,7 +17,7 @@ pub(crate) async fn run<S, P>(
     flashcard_id: FlashcardId,
 ) -> Result<JobStatus, StoreError>
 where
-    S: QueueStore + ContentJobStore,
+    S: QueueStore + ContentJobStore + LimiterStore,
     P: Provider,
 {
     let card = match ctx.store.card_context(&job.user, flashcard_id).await {
@@ -30,7 +31,17 @@ where
         question: card.question,
         answer: card.answer,
     };
-    match ctx.provider.distractors(&input, job.reask.as_ref()).await {
+    let reask = job.reask.as_ref();
+    let gated = ctx.limited(
+        job,
+        Call::Distractors(&input, reask),
+        ctx.provider.distractors(&input, reask),
+    );
+    let outcome = match gated.await {
+        Gate::Ran(outcome) => outcome,
+        Gate::Waiting(status) => return status,
+    };
+    match outcome {
         Err(failure) => fail(ctx, job, &failure).await,
         Ok(generated) => {
             let end = completed(

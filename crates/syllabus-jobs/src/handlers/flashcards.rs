@@ -3,13 +3,14 @@
 //! meanwhile ends cancelled, saying why.
 
 use syllabus_domain::{FlashcardId, JobStatus, PlanId};
-use syllabus_provider::{FlashcardsInput, Provider};
+use syllabus_provider::{Call, FlashcardsInput, Provider};
 use syllabus_store::records::{ClaimedJob, JobEnd};
-use syllabus_store::{ContentJobStore, QueueStore, StoreError};
+use syllabus_store::{ContentJobStore, LimiterStore, QueueStore, StoreError};
 use uuid::Uuid;
 
 use super::content::{completed, fail};
 use crate::context::{Context, module_replaced};
+use crate::gate::Gate;
 
 /// Generates the cards and ends the run with them saved.
 pub(crate) async fn run<S, P>(
@@ -20,7 +21,7 @@ pub(crate) async fn run<S, P>(
     max_cards: u32,
 ) -> Result<JobStatus, StoreError>
 where
-    S: QueueStore + ContentJobStore,
+    S: QueueStore + ContentJobStore + LimiterStore,
     P: Provider,
 {
     let context = match ctx
@@ -41,7 +42,17 @@ where
         module_titles: context.module_titles,
         max_cards,
     };
-    match ctx.provider.flashcards(&input, job.reask.as_ref()).await {
+    let reask = job.reask.as_ref();
+    let gated = ctx.limited(
+        job,
+        Call::Flashcards(&input, reask),
+        ctx.provider.flashcards(&input, reask),
+    );
+    let outcome = match gated.await {
+        Gate::Ran(outcome) => outcome,
+        Gate::Waiting(status) => return status,
+    };
+    match outcome {
         Err(failure) => fail(ctx, job, &failure).await,
         Ok(generated) => {
             let cards: Vec<(FlashcardId, _)> = generated

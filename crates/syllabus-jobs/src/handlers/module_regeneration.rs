@@ -5,15 +5,16 @@
 //! job's next run. A module deleted meanwhile fails the job at once, saying so.
 
 use syllabus_domain::{FailureClass, JobStatus, PlanRequest};
-use syllabus_provider::{ModuleInput, Provider};
+use syllabus_provider::{Call, ModuleInput, Provider};
 use syllabus_store::records::{
     ClaimedJob, JobEnd, JobError, ModuleTarget, NewAttempt, ProviderCall,
 };
-use syllabus_store::{ModuleJobStore, QueueStore, StoreError};
+use syllabus_store::{LimiterStore, ModuleJobStore, QueueStore, StoreError};
 use uuid::Uuid;
 
 use super::plan_generation::{failed_call, with_facts};
 use crate::context::Context;
+use crate::gate::Gate;
 
 /// What the learner is told when the module went away before its regeneration was saved.
 const MODULE_GONE: &str = "The module was deleted before its regeneration was saved.";
@@ -66,7 +67,7 @@ pub(crate) async fn run<S, P>(
     instruction: Option<String>,
 ) -> Result<JobStatus, StoreError>
 where
-    S: QueueStore + ModuleJobStore,
+    S: QueueStore + ModuleJobStore + LimiterStore,
     P: Provider,
 {
     // The plan is the job's `plan_id`, nulled with the plan.
@@ -122,7 +123,16 @@ where
     // The reasons of this job's last refused answer, else (a manual retry's first run) those of
     // the failed job it retries.
     let reask = input.reask.as_ref().or(job.reask.as_ref());
-    let (attempt, content, end, call) = match generate(ctx, job, target, &call, reask).await {
+    let gated = ctx.limited(
+        job,
+        Call::LearningModule(&call, reask),
+        generate(ctx, job, target, &call, reask),
+    );
+    let outcome = match gated.await {
+        Gate::Ran(outcome) => outcome,
+        Gate::Waiting(status) => return status,
+    };
+    let (attempt, content, end, call) = match outcome {
         Ok(generated) => {
             let call = ctx.call_record(&generated.facts, None);
             let m = generated.output;

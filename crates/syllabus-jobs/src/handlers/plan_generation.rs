@@ -5,11 +5,12 @@
 //! in one transaction, never content. Attempts stop at the plan's cap of 3.
 
 use syllabus_domain::{AttemptCap, FailureClass, JobStatus, PlanId, PlanRequest};
-use syllabus_provider::{AttemptFacts, Failure, Provider};
+use syllabus_provider::{AttemptFacts, Call, Failure, Provider};
 use syllabus_store::records::{ClaimedJob, JobEnd, JobError, NewAttempt, TokenUsage};
-use syllabus_store::{GenerationStore, QueueStore, StoreError};
+use syllabus_store::{GenerationStore, LimiterStore, QueueStore, StoreError};
 
 use crate::context::{Context, finish_with_retry};
+use crate::gate::Gate;
 
 /// `attempt` with the facts of the call that made it.
 pub(super) fn with_facts(mut attempt: NewAttempt, facts: &AttemptFacts) -> NewAttempt {
@@ -166,7 +167,7 @@ pub(crate) async fn run<S, P>(
     job: &ClaimedJob,
 ) -> Result<JobStatus, StoreError>
 where
-    S: QueueStore + GenerationStore,
+    S: QueueStore + GenerationStore + LimiterStore,
     P: Provider,
 {
     // The plan is the job's `plan_id`, not the payload's: the column is nulled with the plan.
@@ -196,45 +197,56 @@ where
                 let (attempt, end) = failed_without_call(base, FailureClass::ProviderError);
                 (attempt, None, end, None)
             }
-            Ok(request) => match generate(ctx, job, plan, &request, &input).await {
-                Ok(generated) => {
-                    let call = ctx.call_record(&generated.facts, None);
-                    let report = generated.output.report;
-                    let attempt = with_facts(
-                        NewAttempt {
-                            modules_count: report.modules_count,
-                            tasks_count: report.tasks_count,
-                            effort_normalized: report.effort_normalized,
-                            modules_clamped: report.modules_clamped,
-                            tasks_clamped: report.tasks_clamped,
-                            ..base
-                        },
-                        &generated.facts,
-                    );
-                    let result = serde_json::json!({
-                        "plan_id": plan.as_uuid(),
-                        "modules_count": report.modules_count,
-                        "tasks_count": report.tasks_count,
-                    });
-                    (
-                        attempt,
-                        Some(generated.output),
-                        JobEnd::Completed { result },
-                        Some(call),
-                    )
-                }
-                Err(failure) => {
-                    tracing::warn!(
-                        class = failure.class.as_str(),
-                        detail = %failure.detail,
-                        "generation attempt failed"
-                    );
-                    // This attempt is number used + 1; another is allowed only below the cap.
-                    let below_cap = input.attempts_used + 1 < AttemptCap::MAX;
-                    let (attempt, end) = failed_call(ctx, job, base, &failure, below_cap);
-                    let call = ctx.call_record(&failure.facts, Some(failure.class));
-                    (attempt, None, end, Some(call))
-                }
+            Ok(request) => match ctx
+                .limited(
+                    job,
+                    Call::LearningPlan(&request, input.reask.as_ref()),
+                    generate(ctx, job, plan, &request, &input),
+                )
+                .await
+            {
+                // No capacity: the job waits, no attempt recorded or spent.
+                Gate::Waiting(status) => return status,
+                Gate::Ran(outcome) => match outcome {
+                    Ok(generated) => {
+                        let call = ctx.call_record(&generated.facts, None);
+                        let report = generated.output.report;
+                        let attempt = with_facts(
+                            NewAttempt {
+                                modules_count: report.modules_count,
+                                tasks_count: report.tasks_count,
+                                effort_normalized: report.effort_normalized,
+                                modules_clamped: report.modules_clamped,
+                                tasks_clamped: report.tasks_clamped,
+                                ..base
+                            },
+                            &generated.facts,
+                        );
+                        let result = serde_json::json!({
+                            "plan_id": plan.as_uuid(),
+                            "modules_count": report.modules_count,
+                            "tasks_count": report.tasks_count,
+                        });
+                        (
+                            attempt,
+                            Some(generated.output),
+                            JobEnd::Completed { result },
+                            Some(call),
+                        )
+                    }
+                    Err(failure) => {
+                        tracing::warn!(
+                            class = failure.class.as_str(),
+                            detail = %failure.detail,
+                            "generation attempt failed"
+                        );
+                        // This attempt is number used + 1; another is allowed only below the cap.
+                        let below_cap = input.attempts_used + 1 < AttemptCap::MAX;
+                        let (attempt, end) = failed_call(ctx, job, base, &failure, below_cap);
+                        let call = ctx.call_record(&failure.facts, Some(failure.class));
+                        (attempt, None, end, Some(call))
+                    }
+                },
             },
         }
     };

@@ -2,12 +2,13 @@
 //! transaction (replacing the previous tree).
 
 use syllabus_domain::{JobStatus, PlanId};
-use syllabus_provider::{Provider, SkillTreeInput};
+use syllabus_provider::{Call, Provider, SkillTreeInput};
 use syllabus_store::records::{ClaimedJob, JobEnd};
-use syllabus_store::{ContentJobStore, QueueStore, StoreError};
+use syllabus_store::{ContentJobStore, LimiterStore, QueueStore, StoreError};
 
 use super::content::{completed, fail};
 use crate::context::Context;
+use crate::gate::Gate;
 
 /// Generates the plan's tree and ends the run with it saved.
 pub(crate) async fn run<S, P>(
@@ -16,7 +17,7 @@ pub(crate) async fn run<S, P>(
     plan_id: PlanId,
 ) -> Result<JobStatus, StoreError>
 where
-    S: QueueStore + ContentJobStore,
+    S: QueueStore + ContentJobStore + LimiterStore,
     P: Provider,
 {
     let context = match ctx.store.content_context(&job.user, plan_id, None).await {
@@ -29,7 +30,17 @@ where
         topic: context.topic,
         module_titles: context.module_titles,
     };
-    match ctx.provider.skill_tree(&input, job.reask.as_ref()).await {
+    let reask = job.reask.as_ref();
+    let gated = ctx.limited(
+        job,
+        Call::SkillTree(&input, reask),
+        ctx.provider.skill_tree(&input, reask),
+    );
+    let outcome = match gated.await {
+        Gate::Ran(outcome) => outcome,
+        Gate::Waiting(status) => return status,
+    };
+    match outcome {
         Err(failure) => fail(ctx, job, &failure).await,
         Ok(generated) => {
             let tree = generated.output;

@@ -24,6 +24,7 @@ use syllabus_domain::content::{
     Flashcard, SkillTree, validate_distractors, validate_flashcards, validate_skill_tree,
 };
 use syllabus_domain::plan::NormalizedModule;
+use syllabus_domain::provider_limits::token_estimate;
 use syllabus_domain::quality::{self, ExampleTexts};
 use syllabus_domain::regen::validate_regenerated_module;
 use syllabus_domain::{Issues, NormalizedPlan, PlanRequest, validate_plan};
@@ -34,7 +35,7 @@ use self::stream::Deadlines;
 use self::watch::{ModuleWatch, TaskWatch, Watch};
 use crate::config::ProviderConfig;
 use crate::failure::{AttemptFacts, Outcome};
-use crate::port::{DraftSender, PreviewSender, Provider};
+use crate::port::{Call, DraftSender, PreviewSender, Provider};
 use crate::prompt::{self, DistractorsInput, FlashcardsInput, ModuleInput, Prompt, SkillTreeInput};
 use crate::schema;
 
@@ -44,6 +45,8 @@ pub struct OpenAiProvider {
     config: ProviderConfig,
     /// What every call sends and records the same, built once from the configuration.
     request: Arc<RequestParts>,
+    /// [`ProviderConfig::limit_key`], built once.
+    limit_key: Arc<str>,
     http: reqwest::Client,
     schemas: Arc<Schemas>,
 }
@@ -60,6 +63,7 @@ impl OpenAiProvider {
             .build()?;
         Ok(Self {
             request: Arc::new(RequestParts::new(&config)),
+            limit_key: config.limit_key().into(),
             schemas: Arc::new(Schemas::new(&config)),
             config,
             http,
@@ -112,6 +116,36 @@ impl OpenAiProvider {
 }
 
 impl Provider for OpenAiProvider {
+    fn limit_key(&self) -> &str {
+        &self.limit_key
+    }
+
+    fn token_estimate(&self, call: Call<'_>) -> u64 {
+        let estimate = |prompt: Prompt, schema: &Bounded| {
+            let chars = prompt.messages().to_string().chars().count() + schema.schema_chars();
+            token_estimate(chars, schema.max_tokens)
+        };
+        match call {
+            Call::LearningPlan(request, reask) => {
+                estimate(prompt::plan(request, reask), &self.schemas.learning_plan)
+            }
+            Call::LearningModule(input, reask) => {
+                estimate(prompt::module(input, reask), &self.schemas.learning_module)
+            }
+            Call::Flashcards(input, reask) => {
+                let wanted = input.max_cards;
+                let schema = Bounded::new(&self.config, |p| schema::flashcards(p, wanted));
+                estimate(prompt::flashcards(input, reask), &schema)
+            }
+            Call::Distractors(input, reask) => {
+                estimate(prompt::distractors(input, reask), &self.schemas.distractors)
+            }
+            Call::SkillTree(input, reask) => {
+                estimate(prompt::skill_tree(input, reask), &self.schemas.skill_tree)
+            }
+        }
+    }
+
     async fn learning_plan(
         &self,
         request: &PlanRequest,

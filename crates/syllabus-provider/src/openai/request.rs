@@ -131,6 +131,11 @@ impl Bounded {
         Self { schema, max_tokens }
     }
 
+    /// Characters of the schema as sent (for the call's token estimate).
+    pub(super) fn schema_chars(&self) -> usize {
+        self.schema.to_string().chars().count()
+    }
+
     /// The answer buffer's bound: memory per in-flight stream is at most this (128 KiB at the
     /// default budget cap of 4,096 tokens).
     pub(super) fn max_answer_bytes(&self) -> usize {

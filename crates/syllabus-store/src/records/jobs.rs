@@ -113,6 +113,8 @@ pub struct ClaimedJob {
     /// What the previous run's answer broke, when it failed as `validation`: the model is
     /// re-asked with these reasons.
     pub reask: Option<Issues>,
+    /// Its virtual time for fair claiming (`syllabus_domain::fairness::fair_at`).
+    pub fair_at: DateTime<Utc>,
 }
 
 /// The right to finish one run of a job: a fresh token per claim. A worker whose job was
@@ -201,6 +203,8 @@ pub struct QueueStats {
     pub attempts: Vec<(Option<FailureClass>, u64)>,
     /// Provider calls by provider, model, job type and class (issue #22).
     pub usage: Vec<crate::records::UsageCounter>,
+    /// The shared provider limits' figures (issue #22), the window being the last 60 s.
+    pub providers: Vec<super::ProviderStats>,
 }
 
 /// Jobs filter.

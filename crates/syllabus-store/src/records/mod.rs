@@ -4,6 +4,7 @@
 mod content;
 mod generation;
 mod jobs;
+mod limits;
 mod paging;
 mod plans;
 mod regen;
@@ -15,6 +16,7 @@ pub use jobs::{
     Actor, ClaimedJob, JobEnd, JobError, JobEvent, JobFilter, JobRecord, Lease, NewJob, QueueStats,
     RateLimit, RunTimes,
 };
+pub use limits::{Admission, ProviderStats, WaitCause};
 pub use paging::{Page, PageRequest};
 pub use plans::{
     ModuleRecord, NewPlan, PlanDetail, PlanFilter, PlanRecord, PlanStreamState, PreviewRecord,

@@ -83,7 +83,7 @@ impl JobRow {
         })
     }
 
-    pub(crate) fn into_claimed(self) -> Result<ClaimedJob, StoreError> {
+    pub(crate) fn into_claimed(self, fair_at: DateTime<Utc>) -> Result<ClaimedJob, StoreError> {
         let job_type = self.job_type()?;
         let user = UserId::parse(&self.user_id).ok_or_else(|| unexpected("user", &self.user_id))?;
         let token = self
@@ -105,6 +105,7 @@ impl JobRow {
             created_at: self.created_at,
             // Reasons that no longer parse are dropped: the model is asked afresh.
             reask: self.reask.and_then(|v| serde_json::from_value(v).ok()),
+            fair_at,
         })
     }
 }

@@ -6,6 +6,7 @@ use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, BigInt, Double, Nullable, Text, Uuid as SqlUuid};
 use diesel::{OptionalExtension, QueryableByName};
 use diesel_async::RunQueryDsl;
+use syllabus_domain::provider_limits::DEFAULT_WINDOW;
 use syllabus_domain::{FailureClass, JobId, JobStatus, JobType, UserId};
 use uuid::Uuid;
 
@@ -13,6 +14,7 @@ use crate::error::StoreError;
 use crate::pool::Database;
 use crate::records::{JobFilter, JobRecord, Page, PageRequest, QueueStats, RunTimes};
 use crate::rows::jobs::JobRow;
+use crate::sql::provider_stats::provider_stats;
 
 /// The age of the oldest due pending job: one entry of `jobs_pending_run_at_idx`.
 pub(crate) const OLDEST_READY_SQL: &str =
@@ -149,8 +151,10 @@ impl crate::ports::JobStore for Database {
                 )
                 .load(conn)
                 .await?;
+                let providers = provider_stats(conn, DEFAULT_WINDOW).await?;
                 let n = |n: i64| u64::try_from(n).unwrap_or(0);
                 Ok(QueueStats {
+                    providers,
                     jobs: jobs
                         .into_iter()
                         .filter_map(|c| {

@@ -7,6 +7,7 @@ mod content_jobs;
 mod edits;
 mod generation;
 pub(crate) mod jobs;
+mod limits;
 pub(crate) mod plans;
 mod progress;
 pub(crate) mod queue;

@@ -16,10 +16,39 @@ use crate::records::{ClaimedJob, JobEnd, Lease, ProviderCall, Retention, Retenti
 use crate::rows::jobs::JobRow;
 use crate::sql::job_writes::end_job;
 
+/// [`GIVE_BACK`] without `run_at`.
+macro_rules! returned_pending {
+    () => {
+        "status = 'pending', attempts = greatest(attempts - 1, 0),
+    lease_token = NULL, locked_by = NULL, heartbeat_at = NULL, updated_at = now()"
+    };
+}
+
 /// The SET list that returns a run's job to `pending` without counting the run (a graceful
 /// release, a stale rescue): the lease is dropped and the job is due at once.
-const GIVE_BACK: &str = "status = 'pending', attempts = greatest(attempts - 1, 0),
-    lease_token = NULL, locked_by = NULL, heartbeat_at = NULL, run_at = now(), updated_at = now()";
+const GIVE_BACK: &str = concat!(returned_pending!(), ", run_at = now()");
+
+/// The SET list of a run that waits for provider capacity (issue #22): as [`GIVE_BACK`], due at
+/// `$3` instead of at once.
+const DEFER: &str = concat!(returned_pending!(), ", run_at = $3");
+
+/// Claims up to `$2` due jobs for worker `$1`: by priority, then fairly between users
+/// (`syllabus_domain::fairness::claim_key`: `greatest(run_at, fair_at)`, read from
+/// `jobs_fair_claim_idx`), then id; returned in that order (`run_at` is untouched by the claim).
+pub(crate) const CLAIM_SQL: &str = "WITH next AS (
+        SELECT id FROM jobs
+        WHERE status = 'pending' AND run_at <= now()
+        ORDER BY priority DESC, greatest(run_at, fair_at), id
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+     ), claimed AS (
+        UPDATE jobs j SET status = 'processing', lease_token = gen_random_uuid(),
+               locked_by = $1, heartbeat_at = now(), attempts = j.attempts + 1,
+               started_at = coalesce(j.started_at, now()), updated_at = now()
+        FROM next WHERE j.id = next.id
+        RETURNING j.*
+     )
+     SELECT * FROM claimed ORDER BY priority DESC, greatest(run_at, fair_at), id";
 
 /// One batch of pruning (`$1`, `$2`: the completed and failed retentions in ms); reads
 /// `jobs_finished_idx`, not the table.
@@ -43,6 +72,15 @@ struct Beat {
     token: Uuid,
 }
 
+/// A claimed job's row and its virtual time.
+#[derive(QueryableByName)]
+struct ClaimRow {
+    #[diesel(embed)]
+    job: JobRow,
+    #[diesel(sql_type = Timestamptz)]
+    fair_at: DateTime<Utc>,
+}
+
 #[derive(QueryableByName)]
 struct NextAt {
     #[diesel(sql_type = Nullable<Timestamptz>)]
@@ -58,33 +96,14 @@ impl crate::ports::QueueStore for Database {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.as_system(move |conn| {
             Box::pin(async move {
-                let mut rows: Vec<JobRow> = diesel::sql_query(
-                    "WITH next AS (
-                        SELECT id FROM jobs
-                        WHERE status = 'pending' AND run_at <= now()
-                        ORDER BY priority DESC, run_at, id
-                        LIMIT $2
-                        FOR UPDATE SKIP LOCKED
-                     )
-                     UPDATE jobs j SET status = 'processing', lease_token = gen_random_uuid(),
-                            locked_by = $1, heartbeat_at = now(), attempts = j.attempts + 1,
-                            started_at = coalesce(j.started_at, now()), updated_at = now()
-                     FROM next WHERE j.id = next.id
-                     RETURNING j.*",
-                )
-                .bind::<Text, _>(worker)
-                .bind::<BigInt, _>(limit)
-                .load(conn)
-                .await?;
-                // RETURNING has no order: put the batch back in claim order (`run_at` is
-                // untouched by the claim).
-                rows.sort_by(|a, b| {
-                    b.priority
-                        .cmp(&a.priority)
-                        .then(a.run_at.cmp(&b.run_at))
-                        .then(a.id.cmp(&b.id))
-                });
-                rows.into_iter().map(JobRow::into_claimed).collect()
+                let rows: Vec<ClaimRow> = diesel::sql_query(CLAIM_SQL)
+                    .bind::<Text, _>(worker)
+                    .bind::<BigInt, _>(limit)
+                    .load(conn)
+                    .await?;
+                rows.into_iter()
+                    .map(|r| r.job.into_claimed(r.fair_at))
+                    .collect()
             })
         })
         .await
@@ -131,6 +150,24 @@ impl crate::ports::QueueStore for Database {
                 ))
                 .bind::<SqlUuid, _>(lease.job.as_uuid())
                 .bind::<SqlUuid, _>(lease.token)
+                .execute(conn)
+                .await?;
+                Ok(n == 1)
+            })
+        })
+        .await
+    }
+
+    async fn defer(&self, lease: Lease, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.as_system(move |conn| {
+            Box::pin(async move {
+                let n = diesel::sql_query(format!(
+                    "UPDATE jobs SET {DEFER}
+                     WHERE id = $1 AND lease_token = $2 AND status = 'processing'"
+                ))
+                .bind::<SqlUuid, _>(lease.job.as_uuid())
+                .bind::<SqlUuid, _>(lease.token)
+                .bind::<Timestamptz, _>(at)
                 .execute(conn)
                 .await?;
                 Ok(n == 1)

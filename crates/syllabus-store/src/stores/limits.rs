@@ -1,0 +1,229 @@
+//! [`LimiterStore`](crate::limits_port::LimiterStore) on [`Database`]: the shared provider limits
+//! in `provider_state` (one row per provider, locked by each reservation) and the unlogged
+//! `provider_reservations` (the sliding window). The arithmetic is the domain's
+//! ([`ProviderLimits`]).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use syllabus_domain::provider_limits::{ProviderLimits, Reserved, WindowUse, pause_until};
+
+use crate::error::StoreError;
+use crate::pool::Database;
+use crate::records::{Admission, ProviderStats, WaitCause};
+use crate::sql::provider_stats::provider_stats;
+
+/// Takes the provider's row (creating it), which serializes its reservations for the rest of the
+/// transaction; reads the pause and the clock after the lock.
+const LOCK_SQL: &str = "INSERT INTO provider_state AS s (provider) VALUES ($1)
+    ON CONFLICT (provider) DO UPDATE SET provider = s.provider
+    RETURNING s.paused_until, clock_timestamp() AS now";
+
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    paused_until: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Timestamptz)]
+    now: DateTime<Utc>,
+}
+
+#[derive(QueryableByName)]
+struct Used {
+    #[diesel(sql_type = BigInt)]
+    requests: i64,
+    #[diesel(sql_type = BigInt)]
+    tokens: i64,
+}
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = Timestamptz)]
+    at: DateTime<Utc>,
+    #[diesel(sql_type = BigInt)]
+    tokens: i64,
+}
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+fn unsigned(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn signed(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Counts the reservation's answer on the provider's row.
+async fn count(
+    conn: &mut AsyncPgConnection,
+    provider: &str,
+    granted: bool,
+) -> Result<(), StoreError> {
+    let column = if granted { "granted" } else { "refused" };
+    diesel::sql_query(format!(
+        "UPDATE provider_state SET {column} = {column} + 1 WHERE provider = $1"
+    ))
+    .bind::<Text, _>(provider)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The reservation's transaction, once the provider's row is held.
+async fn reserve_locked(
+    conn: &mut AsyncPgConnection,
+    provider: &str,
+    limits: ProviderLimits,
+    tokens: u64,
+    locked: Locked,
+) -> Result<Admission, StoreError> {
+    let now = locked.now;
+    if let Some(until) = locked.paused_until.filter(|u| *u > now) {
+        return Ok(Admission::Wait {
+            until,
+            cause: WaitCause::Paused,
+        });
+    }
+    if limits.is_unlimited() {
+        return Ok(Admission::Granted { id: None });
+    }
+    let start = limits.window_start(now);
+    // What left the window goes (the index's left end): the window is all that is kept.
+    diesel::sql_query("DELETE FROM provider_reservations WHERE provider = $1 AND at <= $2")
+        .bind::<Text, _>(provider)
+        .bind::<Timestamptz, _>(start)
+        .execute(conn)
+        .await?;
+    let used: Used = diesel::sql_query(
+        "SELECT count(*) AS requests, coalesce(sum(tokens), 0)::bigint AS tokens
+         FROM provider_reservations WHERE provider = $1",
+    )
+    .bind::<Text, _>(provider)
+    .get_result(conn)
+    .await?;
+    let used = WindowUse {
+        requests: unsigned(used.requests),
+        tokens: unsigned(used.tokens),
+    };
+    if limits.admits(used, tokens) {
+        let row: Id = diesel::sql_query(
+            "INSERT INTO provider_reservations (provider, at, tokens) VALUES ($1, $2, $3)
+             RETURNING id",
+        )
+        .bind::<Text, _>(provider)
+        .bind::<Timestamptz, _>(now)
+        .bind::<BigInt, _>(signed(limits.reserved_tokens(tokens)))
+        .get_result(conn)
+        .await?;
+        return Ok(Admission::Granted { id: Some(row.id) });
+    }
+    // Refused: when enough of the oldest reservations leave (read only now, and only the
+    // window's rows, about a window's calls).
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT at, tokens FROM provider_reservations WHERE provider = $1 ORDER BY at",
+    )
+    .bind::<Text, _>(provider)
+    .load(conn)
+    .await?;
+    let window: Vec<Reserved> = rows
+        .into_iter()
+        .map(|r| Reserved {
+            at: r.at,
+            tokens: unsigned(r.tokens),
+        })
+        .collect();
+    Ok(Admission::Wait {
+        until: limits.free_at(now, &window, tokens),
+        cause: WaitCause::Window,
+    })
+}
+
+impl crate::limits_port::LimiterStore for Database {
+    async fn reserve(
+        &self,
+        provider: &str,
+        limits: ProviderLimits,
+        tokens: u64,
+    ) -> Result<Admission, StoreError> {
+        let provider = provider.to_owned();
+        self.as_system(move |conn| {
+            Box::pin(async move {
+                let locked: Locked = diesel::sql_query(LOCK_SQL)
+                    .bind::<Text, _>(&provider)
+                    .get_result(conn)
+                    .await?;
+                let admission = reserve_locked(conn, &provider, limits, tokens, locked).await?;
+                count(
+                    conn,
+                    &provider,
+                    matches!(admission, Admission::Granted { .. }),
+                )
+                .await?;
+                Ok(admission)
+            })
+        })
+        .await
+    }
+
+    async fn correct(&self, id: i64, tokens: u64) -> Result<(), StoreError> {
+        self.as_system(move |conn| {
+            Box::pin(async move {
+                diesel::sql_query("UPDATE provider_reservations SET tokens = $2 WHERE id = $1")
+                    .bind::<BigInt, _>(id)
+                    .bind::<BigInt, _>(signed(tokens))
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn pause(
+        &self,
+        provider: &str,
+        retry_after: Option<Duration>,
+        fallback: Duration,
+    ) -> Result<Option<Duration>, StoreError> {
+        let provider = provider.to_owned();
+        self.as_system(move |conn| {
+            Box::pin(async move {
+                let locked: Locked = diesel::sql_query(LOCK_SQL)
+                    .bind::<Text, _>(&provider)
+                    .get_result(conn)
+                    .await?;
+                let now = locked.now;
+                let current = locked.paused_until.filter(|u| *u > now);
+                let until = pause_until(now, current, retry_after, fallback);
+                // What this adds to the time paused, for the metric.
+                let added = (until - current.unwrap_or(now)).num_milliseconds().max(0);
+                diesel::sql_query(
+                    "UPDATE provider_state SET paused_until = $2, paused_ms = paused_ms + $3,
+                            updated_at = now()
+                     WHERE provider = $1",
+                )
+                .bind::<Text, _>(&provider)
+                .bind::<Timestamptz, _>(until)
+                .bind::<BigInt, _>(added)
+                .execute(conn)
+                .await?;
+                Ok(current
+                    .is_none()
+                    .then(|| (until - now).to_std().unwrap_or(Duration::ZERO)))
+            })
+        })
+        .await
+    }
+
+    async fn provider_stats(&self, window: Duration) -> Result<Vec<ProviderStats>, StoreError> {
+        self.as_system(move |conn| Box::pin(async move { provider_stats(conn, window).await }))
+            .await
+    }
+}
