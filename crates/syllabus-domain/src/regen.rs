@@ -1,6 +1,6 @@
 //! Regenerating one module of a plan (issue #21): the learner's instruction, the rules a
 //! regenerated module must pass (a plan's module rules, the degenerate-answer rules of
-//! [`quality`](crate::quality), and a title of its own among the plan's other modules), and the
+//! [`quality`](mod@crate::quality), and a title of its own among the plan's other modules), and the
 //! draft shown while the module streams in.
 
 use serde::Serialize;
