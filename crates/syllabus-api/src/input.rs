@@ -75,6 +75,30 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     })
 }
 
+/// An optional JSON body: none (no `Content-Length`, or 0, and no `Transfer-Encoding`) is `T`'s
+/// default; otherwise it is read with the app's JSON settings (limit, problem answers), as for
+/// `web::Json`, and parsed as [`from_value`] does.
+///
+/// # Errors
+/// The JSON extractor's problems; 400 naming the field.
+pub async fn optional_body<T: DeserializeOwned + Default>(
+    req: &HttpRequest,
+    payload: actix_web::web::Payload,
+) -> Result<T, actix_web::Error> {
+    use actix_web::FromRequest as _;
+    use actix_web::http::header;
+    let empty = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .is_none_or(|v| v.as_bytes() == b"0")
+        && !req.headers().contains_key(header::TRANSFER_ENCODING);
+    if empty {
+        return Ok(T::default());
+    }
+    let json = actix_web::web::Json::<Value>::from_request(req, &mut payload.into_inner()).await?;
+    Ok(from_value(json.into_inner())?)
+}
+
 /// A path id; anything that is not a UUID is simply not found.
 ///
 /// # Errors

@@ -3,15 +3,14 @@
 //! drafts stream on the plan's event stream (`module_draft`); its success replaces only that
 //! module, in place.
 
-use actix_web::http::header;
-use actix_web::{FromRequest as _, HttpRequest, HttpResponse, web};
-use serde_json::{Value, json};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
 use syllabus_domain::regen::parse_instruction;
 use syllabus_domain::{JobPayload, PlanId};
 
 use super::support::enqueue;
 use crate::auth::Caller;
-use crate::input::{from_value, path_id};
+use crate::input::{optional_body, path_id};
 use crate::problem::ApiError;
 use crate::request_id::RequestId;
 use crate::state::{AppState, Stores};
@@ -32,18 +31,7 @@ pub(crate) async fn regenerate_module<S: Stores>(
     let (plan, module) = path.into_inner();
     let plan = PlanId::from_uuid(path_id(&plan)?);
     let module = path_id(&module)?;
-    let empty = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .is_none_or(|v| v.as_bytes() == b"0")
-        && !req.headers().contains_key(header::TRANSFER_ENCODING);
-    let body = if empty {
-        ModuleRegenerateRequest::default()
-    } else {
-        // The app's JSON settings (limit, problem answers) apply, as for `web::Json`.
-        let json = web::Json::<Value>::from_request(&req, &mut payload.into_inner()).await?;
-        from_value(json.into_inner())?
-    };
+    let body: ModuleRegenerateRequest = optional_body(&req, payload).await?;
     let instruction = parse_instruction(body.instruction.map(|s| json!(s)).as_ref())
         .map_err(|m| ApiError::field("instruction", m))?;
     let payload = JobPayload::ModuleRegeneration {

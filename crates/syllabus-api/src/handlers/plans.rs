@@ -1,8 +1,7 @@
 //! `/plans`: create and list; `/plans/{id}`: read (with `Prefer: wait`) and delete; its
 //! attempts; regeneration.
 
-use actix_web::http::header;
-use actix_web::{FromRequest as _, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 use syllabus_domain::changes::CHANGEABLE_FIELDS;
 use syllabus_domain::{
@@ -16,7 +15,8 @@ use super::support::{Query, Result, State, accepted, actor, created_plan};
 use super::wait::{hold, preference_applied};
 use crate::auth::Caller;
 use crate::input::{
-    encode_cursor, from_value, integral_numbers, page, path_id, prefer_wait, query_enum,
+    encode_cursor, from_value, integral_numbers, optional_body, page, path_id, prefer_wait,
+    query_enum,
 };
 use crate::problem::{ApiError, FieldError};
 use crate::request_id::RequestId;
@@ -200,18 +200,7 @@ pub(crate) async fn regenerate<S: Stores>(
     payload: web::Payload,
 ) -> std::result::Result<HttpResponse, actix_web::Error> {
     let id = PlanId::from_uuid(path_id(&path)?);
-    let empty = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .is_none_or(|v| v.as_bytes() == b"0")
-        && !req.headers().contains_key(header::TRANSFER_ENCODING);
-    let body = if empty {
-        RegenerateRequest::default()
-    } else {
-        // The app's JSON settings (limit, problem answers) apply, as for `web::Json`.
-        let json = web::Json::<Value>::from_request(&req, &mut payload.into_inner()).await?;
-        from_value(json.into_inner())?
-    };
+    let body: RegenerateRequest = optional_body(&req, payload).await?;
     let _turn = state.gates.write_turn(&caller.0).await?;
     match state
         .store
