@@ -50,7 +50,7 @@ where
                     wait_ms = (at - Utc::now()).num_milliseconds().max(0),
                     "no provider capacity; the job waits without spending an attempt"
                 );
-                return Gate::Waiting(self.wait(job, at).await);
+                return Gate::Waiting(self.wait(job, at, key).await);
             }
             Err(e) => return Gate::Waiting(Err(e)),
         };
@@ -88,8 +88,17 @@ where
 
     /// Gives the job back, due at `at`, without spending the run (the lease is fenced; the run
     /// is marked finishing so its own release does not read as a lost lease).
-    async fn wait(&self, job: &ClaimedJob, at: DateTime<Utc>) -> Result<JobStatus, StoreError> {
-        match self.finishing(|| self.store.defer(job.lease, at)).await? {
+    /// It waits for `provider`: a correction that frees capacity early makes it due at once.
+    async fn wait(
+        &self,
+        job: &ClaimedJob,
+        at: DateTime<Utc>,
+        provider: &str,
+    ) -> Result<JobStatus, StoreError> {
+        match self
+            .finishing(|| self.store.defer(job.lease, at, provider))
+            .await?
+        {
             true => Ok(JobStatus::Pending),
             false => Err(StoreError::LeaseLost),
         }

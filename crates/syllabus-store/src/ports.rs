@@ -276,7 +276,8 @@ pub trait QueueStore: Clone + Send + Sync + 'static {
 
     /// Returns a run's job to `pending` due at `at`, without spending an attempt: the run found
     /// no provider capacity (issue #22) and waits for it holding neither a lease nor a
-    /// connection. Returns whether the lease was still held.
+    /// connection, as a waiter for `provider` (whose corrections may make it due sooner).
+    /// Returns whether the lease was still held.
     ///
     /// # Errors
     /// The store's errors.
@@ -284,6 +285,7 @@ pub trait QueueStore: Clone + Send + Sync + 'static {
         &self,
         lease: Lease,
         at: DateTime<Utc>,
+        provider: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Returns the jobs of all `leases` still held to `pending` in ONE statement, without

@@ -250,3 +250,129 @@ async fn a_late_users_first_plan_starts_before_an_earlier_users_backlog_drains()
     api.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_processes_share_the_token_limit_and_the_window_keeps_the_reported_usage() -> TestResult
+{
+    // Each call reports 2,000 tokens; its reservation is the estimate (the prompt's length and
+    // the plan's output budget, a few thousand) until the answer's usage corrects it.
+    let window = Duration::from_secs(3);
+    let limit = 12_000;
+    let options = Options {
+        concurrency: 8,
+        provider_limits: ProviderLimits {
+            requests: None,
+            tokens: NonZeroU32::new(limit),
+            window,
+        },
+        ..Options::default()
+    };
+    let (first, second) = two_apps(options).await?;
+    first
+        .llm
+        .set_default(Reply::stream_with_usage(&plan_json(2, 2, 60), 800, 1_200));
+
+    let mut plans = Vec::new();
+    for i in 0..10 {
+        let app = if i % 2 == 0 { &first } else { &second };
+        let user = format!("tokens-{i}");
+        let plan = app.create_plan(&user, "Shared token limit").await?;
+        plans.push((user, plan));
+    }
+    for (user, plan) in &plans {
+        let body = first.settle(user, plan, Duration::from_secs(90)).await?;
+        assert_eq!(body["status"], "ready", "{body}");
+        assert_eq!(
+            body["attempts_used"], 1,
+            "a wait recorded no attempt: {body}"
+        );
+    }
+    let stats = first.store.provider_stats(window).await?;
+    assert_eq!(
+        stats.len(),
+        1,
+        "one provider key for both processes: {stats:?}"
+    );
+    assert!(
+        stats[0].refused > 0,
+        "some runs waited for tokens: {stats:?}"
+    );
+    // The reservations left (the last window's at least) hold what the provider reported, not
+    // the estimates.
+    use diesel_async::{AsyncConnection as _, RunQueryDsl as _};
+    #[derive(diesel::QueryableByName)]
+    struct Reservation {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        tokens: i64,
+    }
+    let mut admin =
+        diesel_async::AsyncPgConnection::establish(first.admin_url().ok_or("no admin url")?)
+            .await?;
+    let kept: Vec<Reservation> = diesel::sql_query("SELECT tokens FROM provider_reservations")
+        .load(&mut admin)
+        .await?;
+    assert!(!kept.is_empty(), "the last reservations are kept");
+    assert!(
+        kept.iter().all(|r| r.tokens == 2_000),
+        "corrected to the reported usage: {:?}",
+        kept.iter().map(|r| r.tokens).collect::<Vec<_>>()
+    );
+    // The provider never got more than the limit's tokens (by its own count) in one window.
+    let calls: Vec<Instant> = first.llm.requests().iter().map(|r| r.at).collect();
+    assert_eq!(calls.len(), 10, "one call per plan");
+    let most = most_in_any(&calls, window - Duration::from_millis(400));
+    assert!(
+        most * 2_000 <= limit as usize,
+        "{most} calls of 2,000 tokens within one window"
+    );
+    second.stop().await;
+    first.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_waiter_comes_back_when_a_correction_frees_the_tokens_not_when_the_window_ends()
+-> TestResult {
+    // A plan call's estimate is about 5,000 tokens (the prompt and the plan's whole output
+    // budget); it reports 2,000. Under a limit of 8,000 a second call does not fit beside the
+    // first's estimate, but fits beside its corrected usage.
+    let window = Duration::from_secs(30);
+    let app = App::start(Options {
+        concurrency: 2,
+        provider_limits: ProviderLimits {
+            requests: None,
+            tokens: NonZeroU32::new(8_000),
+            window,
+        },
+        ..Options::default()
+    })
+    .await?;
+    // Slow enough that the second run has given its job back before the first's usage arrives.
+    let mut reply = Reply::stream(&plan_json(2, 2, 60), 4, Duration::from_millis(300));
+    if let Reply::Sse { events, .. } = &mut reply {
+        events.pop();
+        events.push((
+            Duration::ZERO,
+            syllabus_testkit::fake_llm::usage_chunk(800, 1_200),
+        ));
+    }
+    app.llm.set_default(reply);
+    let started = Instant::now();
+    let first = app.create_plan("wake-1", "Corrected early").await?;
+    let second = app.create_plan("wake-2", "Woken early").await?;
+    for (user, plan) in [("wake-1", &first), ("wake-2", &second)] {
+        let body = app.settle(user, plan, Duration::from_secs(60)).await?;
+        assert_eq!(body["status"], "ready", "{body}");
+        assert_eq!(body["attempts_used"], 1, "{body}");
+    }
+    let stats = app.store.provider_stats(window).await?;
+    assert!(stats[0].refused > 0, "the second run waited: {stats:?}");
+    // Without the wake-up it would come back when the first estimate leaves the window (30 s).
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(15),
+        "both plans took {took:?}: the waiter slept until the window's end"
+    );
+    app.stop().await;
+    Ok(())
+}

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
+use diesel::{OptionalExtension as _, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use syllabus_domain::provider_limits::{ProviderLimits, Reserved, WindowUse, pause_until};
 
@@ -21,6 +21,32 @@ use crate::sql::provider_stats::provider_stats;
 const LOCK_SQL: &str = "INSERT INTO provider_state AS s (provider) VALUES ($1)
     ON CONFLICT (provider) DO UPDATE SET provider = s.provider
     RETURNING s.paused_until, clock_timestamp() AS now";
+
+/// Sets a reservation's tokens to the call's usage; returns its provider and the tokens the
+/// correction freed (negative when the call used more than its estimate).
+const CORRECT_SQL: &str = "WITH old AS (
+        SELECT id, provider, tokens FROM provider_reservations WHERE id = $1 FOR UPDATE
+     )
+     UPDATE provider_reservations r SET tokens = $2 FROM old WHERE r.id = old.id
+     RETURNING old.provider, old.tokens - $2 AS freed";
+
+/// Makes the first job (in claim order) that waits for capacity of provider `$1` due now: the
+/// tokens a correction freed are there at once, not when the estimate would have left the
+/// window (read from `jobs_waiting_idx`). One per correction: a correction frees about one
+/// estimate's worth, and a waiter that still does not fit waits again, until the exact time.
+const WAKE_SQL: &str = "UPDATE jobs SET run_at = now() WHERE id = (
+        SELECT id FROM jobs
+        WHERE waits_for = $1 AND status = 'pending' AND run_at > now()
+        ORDER BY priority DESC, greatest(run_at, fair_at), id
+        LIMIT 1 FOR UPDATE SKIP LOCKED)";
+
+#[derive(QueryableByName)]
+struct Freed {
+    #[diesel(sql_type = Text)]
+    provider: String,
+    #[diesel(sql_type = BigInt)]
+    freed: i64,
+}
 
 #[derive(QueryableByName)]
 struct Locked {
@@ -175,11 +201,18 @@ impl crate::limits_port::LimiterStore for Database {
     async fn correct(&self, id: i64, tokens: u64) -> Result<(), StoreError> {
         self.as_system(move |conn| {
             Box::pin(async move {
-                diesel::sql_query("UPDATE provider_reservations SET tokens = $2 WHERE id = $1")
+                let freed: Option<Freed> = diesel::sql_query(CORRECT_SQL)
                     .bind::<BigInt, _>(id)
                     .bind::<BigInt, _>(signed(tokens))
-                    .execute(conn)
-                    .await?;
+                    .get_result(conn)
+                    .await
+                    .optional()?;
+                if let Some(freed) = freed.filter(|f| f.freed > 0) {
+                    diesel::sql_query(WAKE_SQL)
+                        .bind::<Text, _>(&freed.provider)
+                        .execute(conn)
+                        .await?;
+                }
                 Ok(())
             })
         })

@@ -29,12 +29,14 @@ macro_rules! returned_pending {
 const GIVE_BACK: &str = concat!(returned_pending!(), ", run_at = now()");
 
 /// The SET list of a run that waits for provider capacity (issue #22): as [`GIVE_BACK`], due at
-/// `$3` instead of at once.
-const DEFER: &str = concat!(returned_pending!(), ", run_at = $3");
+/// `$3` instead of at once, waiting for the provider `$4` (a correction that frees capacity
+/// early makes the first waiter due: `LimiterStore::correct`).
+const DEFER: &str = concat!(returned_pending!(), ", run_at = $3, waits_for = $4");
 
 /// Claims up to `$2` due jobs for worker `$1`: by priority, then fairly between users
 /// (`syllabus_domain::fairness::claim_key`: `greatest(run_at, fair_at)`, read from
-/// `jobs_fair_claim_idx`), then id; returned in that order (`run_at` is untouched by the claim).
+/// `jobs_fair_claim_idx`), then id; returned in that order (`run_at` is untouched by the claim;
+/// a capacity wait's `waits_for` ends with it).
 pub(crate) const CLAIM_SQL: &str = "WITH next AS (
         SELECT id FROM jobs
         WHERE status = 'pending' AND run_at <= now()
@@ -44,7 +46,7 @@ pub(crate) const CLAIM_SQL: &str = "WITH next AS (
      ), claimed AS (
         UPDATE jobs j SET status = 'processing', lease_token = gen_random_uuid(),
                locked_by = $1, heartbeat_at = now(), attempts = j.attempts + 1,
-               started_at = coalesce(j.started_at, now()), updated_at = now()
+               started_at = coalesce(j.started_at, now()), updated_at = now(), waits_for = NULL
         FROM next WHERE j.id = next.id
         RETURNING j.*
      )
@@ -158,7 +160,13 @@ impl crate::ports::QueueStore for Database {
         .await
     }
 
-    async fn defer(&self, lease: Lease, at: DateTime<Utc>) -> Result<bool, StoreError> {
+    async fn defer(
+        &self,
+        lease: Lease,
+        at: DateTime<Utc>,
+        provider: &str,
+    ) -> Result<bool, StoreError> {
+        let provider = provider.to_owned();
         self.as_system(move |conn| {
             Box::pin(async move {
                 let n = diesel::sql_query(format!(
@@ -168,6 +176,7 @@ impl crate::ports::QueueStore for Database {
                 .bind::<SqlUuid, _>(lease.job.as_uuid())
                 .bind::<SqlUuid, _>(lease.token)
                 .bind::<Timestamptz, _>(at)
+                .bind::<Text, _>(&provider)
                 .execute(conn)
                 .await?;
                 Ok(n == 1)

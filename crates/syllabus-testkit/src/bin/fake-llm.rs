@@ -17,13 +17,23 @@
 //!   plan without modules (a `validation` failure) every time; one whose prompt contains
 //!   `always-stall` gets no answer at all (the connection stays open), so a run outlasts a
 //!   shutdown's grace period (scripts/container-test.sh).
+//! - `fake-llm quota [--rpm N] [--tpm N] [--window 60s] [--over 300ms] [--log FILE]` answers
+//!   as `app` does (a 4 × 3 plan, a module, flashcards, distractors, a skill tree; each streamed
+//!   in 4 chunks over `--over`) while enforcing a provider account's quota over a sliding
+//!   `--window`: at most `--rpm` requests and `--tpm` tokens (the request's JSON length / 4 as
+//!   prompt tokens, the answer's length / 4 as completion tokens, both reported in the usage
+//!   chunk) are accepted in any window; a request beyond either gets `429` with `Retry-After`
+//!   (whole seconds until the window has room) and counts toward neither. Each request appends
+//!   `EPOCH_MILLISECONDS STATUS TOKENS SCHEMA` to FILE (scripts/bench-provider-limits.sh).
 
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
-use syllabus_testkit::fake_llm::{PacedPlan, Responder, module_json, plan_json};
+use syllabus_testkit::fake_llm::{
+    End, PacedPlan, Responder, content_events, finish_chunk, module_json, plan_json, usage_chunk,
+};
 use syllabus_testkit::{FakeLlm, Reply};
 
 #[tokio::main]
@@ -37,6 +47,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Reply::stream(&document, 4, Duration::ZERO)
         }
         Some("plan-stream") => Reply::Paced(paced(args.get(1..).unwrap_or_default())?),
+        Some("quota") => {
+            let llm = FakeLlm::start().await?;
+            llm.set_recording(false);
+            llm.set_responder(quota(args.get(1..).unwrap_or_default())?);
+            writeln!(std::io::stdout().lock(), "{}", llm.base_url())?;
+            std::future::pending::<()>().await;
+            return Ok(());
+        }
         Some("app") => {
             let llm = FakeLlm::start().await?;
             llm.set_recording(false);
@@ -77,22 +95,11 @@ fn app(args: &[String]) -> Result<Responder, Box<dyn std::error::Error>> {
         key_prefix: "bench-".to_owned(),
         log: None,
     };
-    let flashcards = json!({"flashcards": [
-        {"question": "What does a learning plan order?", "answer": "Modules and their tasks."},
-        {"question": "How long may a task take?", "answer": "Between 5 and 120 minutes."},
-        {"question": "How many attempts may a plan use?", "answer": "Three."},
-    ]})
-    .to_string();
-    let distractors =
-        json!({"distractors": ["Only the tasks.", "Nothing at all.", "The flashcards."]})
-            .to_string();
-    let tree = json!({"skills": [
-        {"title": "Foundations", "description": "What everything else builds on.", "children": [
-            {"title": "Vocabulary", "description": null, "children": []},
-            {"title": "First exercises", "description": null, "children": []}]},
-        {"title": "Practice", "description": null, "children": [
-            {"title": "Projects", "description": "Small ones first.", "children": []}]}]})
-    .to_string();
+    let Texts {
+        flashcards,
+        distractors,
+        tree,
+    } = texts();
     let invalid = json!({"modules": []}).to_string();
     let module = module_json("A module written anew", 4, 120);
     Ok(Arc::new(move |request| {
@@ -111,6 +118,146 @@ fn app(args: &[String]) -> Result<Responder, Box<dyn std::error::Error>> {
             _ => return None,
         };
         Some(Reply::stream(content, 4, Duration::ZERO))
+    }))
+}
+
+/// The answers of the `app` and `quota` modes to flashcards, distractors and skill-tree calls.
+struct Texts {
+    flashcards: String,
+    distractors: String,
+    tree: String,
+}
+
+fn texts() -> Texts {
+    let flashcards = json!({"flashcards": [
+        {"question": "What does a learning plan order?", "answer": "Modules and their tasks."},
+        {"question": "How long may a task take?", "answer": "Between 5 and 120 minutes."},
+        {"question": "How many attempts may a plan use?", "answer": "Three."},
+    ]})
+    .to_string();
+    let distractors =
+        json!({"distractors": ["Only the tasks.", "Nothing at all.", "The flashcards."]})
+            .to_string();
+    let tree = json!({"skills": [
+        {"title": "Foundations", "description": "What everything else builds on.", "children": [
+            {"title": "Vocabulary", "description": null, "children": []},
+            {"title": "First exercises", "description": null, "children": []}]},
+        {"title": "Practice", "description": null, "children": [
+            {"title": "Projects", "description": "Small ones first.", "children": []}]}]})
+    .to_string();
+    Texts {
+        flashcards,
+        distractors,
+        tree,
+    }
+}
+
+/// The `quota` mode: `app`'s answers under a provider account's request and token quota.
+fn quota(args: &[String]) -> Result<Responder, Box<dyn std::error::Error>> {
+    let mut rpm = u64::MAX;
+    let mut tpm = u64::MAX;
+    let mut window = Duration::from_secs(60);
+    let mut over = Duration::from_millis(300);
+    let mut log: Option<std::fs::File> = None;
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--rpm" => rpm = value.parse()?,
+            "--tpm" => tpm = value.parse()?,
+            "--window" => window = duration(value)?,
+            "--over" => over = duration(value)?,
+            "--log" => {
+                log = Some(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(value)?,
+                );
+            }
+            _ => return Err(format!("unknown option {flag}").into()),
+        }
+    }
+    let Texts {
+        flashcards,
+        distractors,
+        tree,
+    } = texts();
+    let plan = plan_json(4, 3, 120);
+    let module = module_json("A module written anew", 4, 120);
+    // The accepted requests of the last window: when, and their tokens.
+    let accepted: Mutex<std::collections::VecDeque<(Instant, u64)>> = Mutex::default();
+    let log = log.map(Mutex::new);
+    Ok(Arc::new(move |request| {
+        let schema = FakeLlm::schema_name(request)?;
+        let content = match schema {
+            "learning_plan" => &plan,
+            "learning_module" => &module,
+            "flashcards" => &flashcards,
+            "distractors" => &distractors,
+            "skill_tree" => &tree,
+            _ => return None,
+        };
+        let prompt = request.body.to_string().len().div_ceil(4);
+        let completion = content.len().div_ceil(4);
+        let tokens = u64::try_from(prompt + completion).unwrap_or(u64::MAX);
+        let now = Instant::now();
+        let refused_for = {
+            let mut accepted = accepted.lock().ok()?;
+            while accepted.front().is_some_and(|(at, _)| now - *at >= window) {
+                accepted.pop_front();
+            }
+            let count = u64::try_from(accepted.len()).unwrap_or(u64::MAX);
+            let used: u64 = accepted.iter().map(|(_, t)| t).sum();
+            if count < rpm && used.saturating_add(tokens) <= tpm {
+                accepted.push_back((now, tokens));
+                None
+            } else {
+                // The wait until the oldest requests leave the window and leave room for this
+                // one (by count and by tokens), in whole seconds as `Retry-After` gives it.
+                let mut freed_requests = count.saturating_sub(rpm.saturating_sub(1));
+                let mut freed_tokens = used.saturating_add(tokens).saturating_sub(tpm);
+                let mut until = now;
+                for (at, t) in accepted.iter() {
+                    if freed_requests == 0 && freed_tokens == 0 {
+                        break;
+                    }
+                    until = *at + window;
+                    freed_requests = freed_requests.saturating_sub(1);
+                    freed_tokens = freed_tokens.saturating_sub(*t);
+                }
+                Some((until - now).as_secs_f64().ceil().max(1.0))
+            }
+        };
+        if let Some(log) = &log
+            && let Ok(mut file) = log.lock()
+        {
+            let millis = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis());
+            let status = if refused_for.is_some() { 429 } else { 200 };
+            let _ = writeln!(file, "{millis} {status} {tokens} {schema}");
+        }
+        if let Some(seconds) = refused_for {
+            let mut reply = Reply::openai_error(429, "Rate limit reached for requests");
+            if let Reply::Status { headers, .. } = &mut reply {
+                headers.push(("Retry-After".to_owned(), format!("{seconds:.0}")));
+            }
+            return Some(reply);
+        }
+        let mut events = content_events(content, 4, over / 4);
+        events.push((Duration::ZERO, finish_chunk("stop")));
+        events.push((
+            Duration::ZERO,
+            usage_chunk(
+                u32::try_from(prompt).unwrap_or(u32::MAX),
+                u32::try_from(completion).unwrap_or(u32::MAX),
+            ),
+        ));
+        Some(Reply::Sse {
+            events,
+            end: End::Done,
+        })
     }))
 }
 

@@ -1,0 +1,2 @@
+DROP INDEX jobs_waiting_idx;
+ALTER TABLE jobs DROP COLUMN waits_for;
