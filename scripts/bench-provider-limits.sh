@@ -51,7 +51,7 @@ run() {
     local name="$1" dir="$tmp/$1" llm_pid serve_pid http_port url
     local -a run_pids=()
     mkdir -p "$dir"
-    db -c "TRUNCATE users, provider_state, provider_reservations CASCADE"
+    db -c "SET client_min_messages = warning" -c "TRUNCATE users, provider_state, provider_reservations CASCADE"
     "$bin/fake-llm" quota --rpm "$provider_rpm" --tpm "$provider_tpm" --window "$window" \
         --over "$over" --log "$dir/llm.log" > "$dir/llm.url" & llm_pid=$!; pids+=($llm_pid)
     for _ in $(seq 100); do [[ -s "$dir/llm.url" ]] && break; sleep 0.05; done

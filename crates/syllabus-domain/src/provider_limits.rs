@@ -24,6 +24,9 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
 /// over-estimate only holds capacity until the call's reported usage corrects it.
 pub const CHARS_PER_TOKEN: usize = 3;
 
+/// The furthest a waiter's place in line puts its next try ([`ProviderLimits::in_line`]).
+pub const LINE_CAP: Duration = Duration::from_secs(3_600);
+
 /// One provider's limits. `None` is unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProviderLimits {
@@ -124,6 +127,50 @@ impl ProviderLimits {
         }
         // Unreachable: an empty window admits any call (its tokens are capped at the limit).
         now
+    }
+
+    /// The fleet's pace under the limits: at most one call of `typical_tokens` per this long (the
+    /// window per request, or the window's share of the token limit such a call takes, whichever
+    /// is longer); zero without a limit.
+    #[must_use]
+    pub fn pace(&self, typical_tokens: u64) -> Duration {
+        let per_request = self
+            .requests
+            .map_or(Duration::ZERO, |r| self.window / r.get());
+        let per_tokens = self.tokens.map_or(Duration::ZERO, |t| {
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "token counts far below 2^53; a pace need not be exact to the nanosecond"
+            )]
+            let share = self.reserved_tokens(typical_tokens) as f64 / f64::from(t.get());
+            self.window.mul_f64(share)
+        });
+        per_request.max(per_tokens)
+    }
+
+    /// When a job that finds no capacity tries again, with `ahead` other jobs already waiting
+    /// for the same provider: not before `free_at` (when the window has room for it), and one
+    /// [`pace`](Self::pace) later per job ahead (at most [`LINE_CAP`]), so that a crowd of waiters
+    /// comes back spread at the pace the limits admit them, not all at `free_at` to be refused
+    /// again but one. (A correction that frees capacity early also wakes the first waiter in
+    /// fair order, whatever its place here.)
+    #[must_use]
+    pub fn in_line(
+        &self,
+        now: DateTime<Utc>,
+        free_at: DateTime<Utc>,
+        ahead: u64,
+        typical_tokens: u64,
+    ) -> DateTime<Utc> {
+        let line = self
+            .pace(typical_tokens)
+            .saturating_mul(u32::try_from(ahead).unwrap_or(u32::MAX))
+            .min(LINE_CAP);
+        let back = chrono::Duration::from_std(line)
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        free_at.max(back)
     }
 
     /// The earliest instant still inside the window ending at `now` (exclusive bound).
@@ -333,5 +380,51 @@ mod tests {
             prop_assert!(used.requests <= u64::from(requests));
             prop_assert!(used.tokens <= u64::from(tokens));
         }
+
+        /// Waiters in line come back no earlier than the window has room, one pace apart, in
+        /// the order they lined up; a window's worth of paces admits no more calls of the
+        /// typical size than the limits allow.
+        #[test]
+        fn waiters_in_line_come_back_one_pace_apart_at_the_limits_rate(
+            requests in 1u32..100,
+            tokens in 1u32..100_000,
+            typical in 1u64..10_000,
+            ahead in 0u64..2_000,
+            free_ms in 0i64..60_000,
+        ) {
+            let l = limits(requests, tokens);
+            let now = t(0);
+            let free = t(free_ms);
+            let back = l.in_line(now, free, ahead, typical);
+            prop_assert!(back >= free);
+            prop_assert!(l.in_line(now, free, ahead + 1, typical) >= back);
+            prop_assert_eq!(l.in_line(now, free, 0, typical), free);
+            let pace = l.pace(typical);
+            let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+            let line = pace.saturating_mul(u32::try_from(ahead).unwrap_or(u32::MAX)).min(LINE_CAP);
+            prop_assert!((back - now).num_milliseconds() >= ms(line) - 1);
+            // At one call per pace, a window holds at most the limits' calls.
+            let per_window = l.window.as_secs_f64() / pace.as_secs_f64();
+            prop_assert!(per_window <= f64::from(requests) * 1.000_001);
+            let tokens_per_window = per_window * l.reserved_tokens(typical) as f64;
+            prop_assert!(tokens_per_window <= f64::from(tokens) * 1.000_001);
+        }
+    }
+
+    #[test]
+    fn a_crowd_of_waiters_is_spread_at_the_pace_of_the_tighter_limit() {
+        // 60 requests a minute: one a second; 18,000 tokens a minute of 1,500-token calls:
+        // one each 5 s. The tokens are the tighter.
+        let l = limits(60, 18_000);
+        assert_eq!(l.pace(1_500), Duration::from_secs(5));
+        assert_eq!(l.pace(100), Duration::from_secs(1));
+        assert_eq!(l.in_line(t(0), t(2_000), 0, 1_500), t(2_000));
+        assert_eq!(l.in_line(t(0), t(2_000), 3, 1_500), t(15_000));
+        assert_eq!(
+            l.in_line(t(0), t(0), 1_000_000, 1_500),
+            t(3_600_000),
+            "capped"
+        );
+        assert_eq!(ProviderLimits::default().pace(1_500), Duration::ZERO);
     }
 }

@@ -73,6 +73,12 @@ struct Row {
 }
 
 #[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
 struct Id {
     #[diesel(sql_type = BigInt)]
     id: i64,
@@ -165,8 +171,27 @@ async fn reserve_locked(
             tokens: unsigned(r.tokens),
         })
         .collect();
+    // In line behind the jobs already waiting for this provider (read from `jobs_waiting_idx`),
+    // at the pace of calls the size of the window's average.
+    let ahead: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM jobs WHERE waits_for = $1 AND status = 'pending'",
+    )
+    .bind::<Text, _>(provider)
+    .get_result(conn)
+    .await?;
+    let typical = window
+        .iter()
+        .map(|r| r.tokens)
+        .sum::<u64>()
+        .checked_div(u64::try_from(window.len()).unwrap_or(u64::MAX))
+        .unwrap_or(tokens);
     Ok(Admission::Wait {
-        until: limits.free_at(now, &window, tokens),
+        until: limits.in_line(
+            now,
+            limits.free_at(now, &window, tokens),
+            unsigned(ahead.n),
+            typical,
+        ),
         cause: WaitCause::Window,
     })
 }
