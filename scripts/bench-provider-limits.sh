@@ -22,6 +22,8 @@
 # accepted calls and 429s, the most requests and tokens it accepted in any sliding window,
 # requests and tokens per window over the run, the backlog's wait from creation to its first
 # provider call (p50, p95) and the late user's.
+# MAX_TOKENS sets the service's LLM_MAX_TOKENS (the output budget every call reserves whole until
+# its usage corrects it; default: derived per schema, at most 4,096).
 # Needs the PostgreSQL binaries (as scripts/test.sh) and python3. KEEP=1 keeps the run directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +59,7 @@ run() {
     for _ in $(seq 100); do [[ -s "$dir/llm.url" ]] && break; sleep 0.05; done
     url="$(cat "$dir/llm.url")"
     local -a limits=(LLM_LIMIT_WINDOW_MS="$window_ms")
+    [[ -n "${MAX_TOKENS:-}" ]] && limits+=(LLM_MAX_TOKENS="$MAX_TOKENS")
     if [[ "$name" == limited ]]; then
         limits+=(LLM_REQUESTS_PER_MINUTE="$((provider_rpm * 9 / 10))"
                  LLM_TOKENS_PER_MINUTE="$((provider_tpm * 9 / 10))")
@@ -97,7 +100,7 @@ run() {
         --jobs-csv "$dir/jobs.csv" --times "$dir/times.json" --window-ms "$window_ms" --late-user bench-late)"
 }
 
-echo "provider account: $provider_rpm requests and $provider_tpm tokens per ${window}; service 10 % under; $workers workers; $(nproc) CPUs"
+echo "provider account: $provider_rpm requests and $provider_tpm tokens per ${window}; service 10 % under; $workers workers; LLM_MAX_TOKENS=${MAX_TOKENS:-derived}; $(nproc) CPUs"
 for r in $runs; do run "$r"; done
 if [[ "${KEEP:-}" == 1 ]]; then
     cp -r "$tmp" "${tmp}-kept"
