@@ -148,6 +148,19 @@ impl BreakerState {
         }
     }
 
+    /// When the phase ends by itself without any call: a failover's cooldown end, a degraded
+    /// breaker's last failure leaving the window; `None` for the other phases. Stored beside
+    /// the state, so that a reader without the settings (the metrics) sees the phase as it
+    /// stands.
+    #[must_use]
+    pub fn expires(&self, settings: &BreakerSettings) -> Option<DateTime<Utc>> {
+        match self.phase {
+            Phase::Failover => self.until,
+            Phase::Degraded => self.failures.last().map(|at| plus(*at, settings.window)),
+            Phase::Healthy | Phase::Recovery => None,
+        }
+    }
+
     fn failover(until: DateTime<Utc>) -> Self {
         Self {
             phase: Phase::Failover,

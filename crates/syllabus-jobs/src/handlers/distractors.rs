@@ -35,7 +35,7 @@ where
     let gated = ctx.limited(
         job,
         Call::Distractors(&input, reask),
-        ctx.provider.distractors(&input, reask),
+        |p| p.distractors(&input, reask),
     );
     let outcome = match gated.await {
         Gate::Ran(outcome) => outcome,

@@ -46,7 +46,7 @@ where
     let gated = ctx.limited(
         job,
         Call::Flashcards(&input, reask),
-        ctx.provider.flashcards(&input, reask),
+        |p| p.flashcards(&input, reask),
     );
     let outcome = match gated.await {
         Gate::Ran(outcome) => outcome,

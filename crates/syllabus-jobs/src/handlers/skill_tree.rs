@@ -34,7 +34,7 @@ where
     let gated = ctx.limited(
         job,
         Call::SkillTree(&input, reask),
-        ctx.provider.skill_tree(&input, reask),
+        |p| p.skill_tree(&input, reask),
     );
     let outcome = match gated.await {
         Gate::Ran(outcome) => outcome,
