@@ -12,9 +12,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use syllabus_api::{AppState, Authenticator, Gates, KeySource, Server, ServerHandle, Settings};
 use syllabus_domain::Secret;
-use syllabus_jobs::{Fallback, Runtime, RuntimeConfig, Shutdown};
 use syllabus_domain::breaker::BreakerSettings;
 use syllabus_domain::provider_limits::ProviderLimits;
+use syllabus_jobs::{Fallback, Runtime, RuntimeConfig, Shutdown};
 use syllabus_provider::{OpenAiProvider, ProviderConfig};
 use syllabus_store::{Database, JobEvents, PoolOptions};
 
@@ -360,13 +360,10 @@ fn runtime(
             })
         }
     };
-    Ok(Runtime::new(
-        db,
-        Arc::new(provider),
-        events.clone(),
-        w.runtime.clone(),
+    Ok(
+        Runtime::new(db, Arc::new(provider), events.clone(), w.runtime.clone())
+            .with_fallback(fallback, w.breaker),
     )
-    .with_fallback(fallback, w.breaker))
 }
 
 /// Raises the soft limit of open files to the hard limit: every client connection, database

@@ -114,7 +114,11 @@ impl<S, P> Context<S, P> {
     }
 
     /// The same context with a fallback provider (or none) and the breaker's settings.
-    pub(crate) fn with_fallback(self, fallback: Option<Fallback<P>>, breaker: BreakerSettings) -> Self {
+    pub(crate) fn with_fallback(
+        self,
+        fallback: Option<Fallback<P>>,
+        breaker: BreakerSettings,
+    ) -> Self {
         Self {
             fallback,
             breaker,

@@ -88,7 +88,10 @@ where
             }
         };
         if routed.route != Route::Primary {
-            tracing::debug!(route = routed.route.as_str(), "provider call routed by the breaker");
+            tracing::debug!(
+                route = routed.route.as_str(),
+                "provider call routed by the breaker"
+            );
         }
         let outcome = run(provider).await;
         let facts = match &outcome {
@@ -130,7 +133,9 @@ where
                     .await
                 {
                     Ok(changes) => log_changes(key, &changes),
-                    Err(e) => tracing::warn!(error = %e, "could not record the call on the breaker"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not record the call on the breaker")
+                    }
                 }
             }
         }
@@ -154,10 +159,22 @@ fn log_changes(provider: &str, changes: &[Change]) {
         let (from, to, cause) = (c.from.as_str(), c.to.as_str(), c.cause.as_str());
         match c.to {
             Phase::Degraded | Phase::Failover => {
-                tracing::warn!(provider, from, to, cause, "provider circuit breaker changed state");
+                tracing::warn!(
+                    provider,
+                    from,
+                    to,
+                    cause,
+                    "provider circuit breaker changed state"
+                );
             }
             Phase::Healthy | Phase::Recovery => {
-                tracing::info!(provider, from, to, cause, "provider circuit breaker changed state");
+                tracing::info!(
+                    provider,
+                    from,
+                    to,
+                    cause,
+                    "provider circuit breaker changed state"
+                );
             }
         }
     }

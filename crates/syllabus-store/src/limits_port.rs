@@ -54,8 +54,10 @@ pub trait LimiterStore: Clone + Send + Sync + 'static {
     ///
     /// # Errors
     /// The store's errors.
-    fn route(&self, request: RouteRequest)
-    -> impl Future<Output = Result<Routed, StoreError>> + Send;
+    fn route(
+        &self,
+        request: RouteRequest,
+    ) -> impl Future<Output = Result<Routed, StoreError>> + Send;
 
     /// Records the end of a call that went to `primary`: `failed` a counted failure, `probe`
     /// whether it was the recovery's probe. Returns the breaker's phase changes (for the log).

@@ -124,11 +124,9 @@ where
     // The reasons of this job's last refused answer, else (a manual retry's first run) those of
     // the failed job it retries.
     let reask = input.reask.as_ref().or(job.reask.as_ref());
-    let gated = ctx.limited(
-        job,
-        Call::LearningModule(&call, reask),
-        |p| generate(ctx, p, job, target, &call, reask),
-    );
+    let gated = ctx.limited(job, Call::LearningModule(&call, reask), |p| {
+        generate(ctx, p, job, target, &call, reask)
+    });
     let outcome = match gated.await {
         Gate::Ran(outcome) => outcome,
         Gate::Waiting(status) => return status,

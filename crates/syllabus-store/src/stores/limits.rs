@@ -153,8 +153,14 @@ async fn reserve_counted(
     endpoint: &Endpoint,
     locked: Locked,
 ) -> Result<Admission, StoreError> {
-    let admission =
-        reserve_locked(conn, &endpoint.key, endpoint.limits, endpoint.tokens, locked).await?;
+    let admission = reserve_locked(
+        conn,
+        &endpoint.key,
+        endpoint.limits,
+        endpoint.tokens,
+        locked,
+    )
+    .await?;
     count(
         conn,
         &endpoint.key,
