@@ -72,9 +72,10 @@ async fn the_breaker_moves_both_processes_to_the_fallback_and_a_probe_brings_the
     fallback.set_default(good());
     // Another host name for the same loopback fake, so the records can tell the two apart.
     let fallback_url = fallback.base_url().replace("127.0.0.1", "localhost");
+    let fallback_key = format!("{fallback_url} fallback-model");
     let options = Options {
         concurrency: 4,
-        fallback: Some((fallback_url, "fallback-model".to_owned())),
+        fallback: Some((fallback_url.clone(), "fallback-model".to_owned())),
         breaker: BreakerSettings {
             failures: NonZeroU32::new(3).ok_or("3")?,
             window: Duration::from_secs(60),
@@ -172,6 +173,11 @@ async fn the_breaker_moves_both_processes_to_the_fallback_and_a_probe_brings_the
     assert_eq!(first.llm.requests().len(), 6);
     // 3 retries + 1 late + 2 during recovery went to the fallback.
     assert_eq!(fallback.requests().len(), 6);
+    // Each call reserved on the key of the provider it went to, and only there.
+    let stats = second.store.provider_stats(Duration::from_secs(60)).await?;
+    let granted = |k: &str| stats.iter().find(|s| s.provider == k).map(|s| s.granted);
+    assert_eq!(granted(&key), Some(6), "{stats:?}");
+    assert_eq!(granted(&fallback_key), Some(6), "{stats:?}");
 
     // A fresh reading of /metrics (another process): healthy, opened twice, and the ledger's
     // calls by the provider and model that answered.

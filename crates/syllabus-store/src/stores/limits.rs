@@ -189,7 +189,10 @@ async fn route_locked(
         };
         let answer = reserve_counted(conn, &request.primary, locked).await?;
         match (route, answer) {
-            (Route::Probe, Admission::Granted { .. }) => to_store = claimed.state,
+            (Route::Probe, Admission::Granted { .. }) => {
+                to_store = claimed.state;
+                admission = Some(answer);
+            }
             // No capacity at the primary for the probe: it stays unclaimed, the call uses
             // the fallback (or waits, without one).
             (Route::Probe, Admission::Wait { .. }) if request.fallback.is_some() => {
