@@ -16,7 +16,7 @@ use syllabus_testkit::{FakeLlm, Reply};
 
 type TestResult = Result<(), syllabus_e2e::Error>;
 
-const COOLDOWN: Duration = Duration::from_secs(5);
+const COOLDOWN: Duration = Duration::from_secs(8);
 
 /// The primary's row of the shared provider state.
 async fn primary(app: &App, key: &str) -> Result<ProviderStats, syllabus_e2e::Error> {
@@ -75,6 +75,8 @@ async fn the_breaker_moves_both_processes_to_the_fallback_and_a_probe_brings_the
     let fallback_key = format!("{fallback_url} fallback-model");
     let options = Options {
         concurrency: 4,
+        // A plan's retry comes after all three first calls failed (they start together).
+        backoff_base: Duration::from_secs(1),
         fallback: Some((fallback_url.clone(), "fallback-model".to_owned())),
         breaker: BreakerSettings {
             failures: NonZeroU32::new(3).ok_or("3")?,
