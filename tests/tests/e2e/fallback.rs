@@ -12,7 +12,8 @@ use syllabus_domain::breaker::{BreakerSettings, Phase};
 use syllabus_e2e::{App, Options, plan_json};
 use syllabus_store::LimiterStore;
 use syllabus_store::records::ProviderStats;
-use syllabus_testkit::{FakeLlm, Reply};
+use syllabus_testkit::fake_llm::content_chunk;
+use syllabus_testkit::{End, FakeLlm, Reply};
 
 type TestResult = Result<(), syllabus_e2e::Error>;
 
@@ -139,8 +140,13 @@ async fn the_breaker_moves_both_processes_to_the_fallback_and_a_probe_brings_the
     );
     assert_eq!(first.llm.requests().len(), 3, "the primary saw no more");
 
-    // The cooldown ends: ONE of two plans at once is the probe; the primary still fails, so
-    // the breaker opens again and both plans end on the fallback.
+    // The cooldown ends: ONE of two plans at once is the probe; the primary still fails
+    // (slowly: its stream is cut after 1.5 s, so the other plan's call starts while the probe
+    // is out), so the breaker opens again and both plans end on the fallback.
+    first.llm.set_default(Reply::Sse {
+        events: vec![(Duration::from_millis(1_500), content_chunk("{\"modules\""))],
+        end: End::Close,
+    });
     until_phase(&second, &key, Phase::Recovery).await?;
     let a = second.create_plan("probe-a", "Recovery").await?;
     let b = second.create_plan("probe-b", "Recovery").await?;
