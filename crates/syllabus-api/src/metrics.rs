@@ -451,6 +451,8 @@ mod tests {
                 window_tokens: 1_200,
                 paused_ms: 2_500,
                 paused: true,
+                breaker: syllabus_domain::breaker::Phase::Recovery,
+                failovers: 4,
             }],
             ..QueueStats::default()
         };
@@ -462,6 +464,8 @@ mod tests {
             "syllabus_provider_window_tokens{provider=\"http://127.0.0.1:9/v1 m\"} 1200",
             "syllabus_provider_paused_seconds{provider=\"http://127.0.0.1:9/v1 m\"} 2.5",
             "syllabus_provider_paused{provider=\"http://127.0.0.1:9/v1 m\"} 1",
+            "syllabus_provider_breaker_state{provider=\"http://127.0.0.1:9/v1 m\"} 3",
+            "syllabus_provider_breaker_failovers{provider=\"http://127.0.0.1:9/v1 m\"} 4",
         ] {
             assert!(text.contains(line), "{line} not in {text}");
         }

@@ -492,15 +492,28 @@ fn a_fallback_is_configured_by_its_base_url_or_key_with_its_own_limits() {
     let fallback = set.fallback.unwrap();
     assert_eq!(fallback.provider.base_url, "http://127.0.0.1:9000/v1");
     assert_eq!(
-        fallback.provider.api_key.as_ref().map(|k| k.expose().to_owned()),
+        fallback
+            .provider
+            .api_key
+            .as_ref()
+            .map(|k| k.expose().to_owned()),
         Some("sk-fallback".to_owned())
     );
-    assert_eq!(fallback.provider.model, "primary-model", "the primary's model by default");
-    assert_eq!(fallback.provider.limit_key(), "http://127.0.0.1:9000/v1 primary-model");
+    assert_eq!(
+        fallback.provider.model, "primary-model",
+        "the primary's model by default"
+    );
+    assert_eq!(
+        fallback.provider.limit_key(),
+        "http://127.0.0.1:9000/v1 primary-model"
+    );
     assert_eq!(fallback.limits.requests.map(NonZeroU32::get), Some(30));
     assert_eq!(fallback.limits.tokens.map(NonZeroU32::get), Some(9_000));
     assert_eq!(fallback.limits.window, Duration::from_secs(2));
-    assert_eq!(set.runtime.provider_limits.requests, None, "the primary's own");
+    assert_eq!(
+        set.runtime.provider_limits.requests, None,
+        "the primary's own"
+    );
     assert_eq!(set.breaker.failures.get(), 3);
     assert_eq!(set.breaker.window, Duration::from_secs(30));
     assert_eq!(set.breaker.cooldown, Duration::from_millis(1_500));
@@ -530,7 +543,10 @@ fn a_fallback_is_configured_by_its_base_url_or_key_with_its_own_limits() {
 #[test]
 fn bad_fallback_and_breaker_settings_name_their_variable() {
     for (pairs, name) in [
-        (vec![("LLM_FALLBACK_BASE_URL", "ftp://x")], "LLM_FALLBACK_BASE_URL"),
+        (
+            vec![("LLM_FALLBACK_BASE_URL", "ftp://x")],
+            "LLM_FALLBACK_BASE_URL",
+        ),
         (
             vec![("LLM_FALLBACK_API_KEY", "sk-fallback\n")],
             "LLM_FALLBACK_API_KEY",
@@ -560,11 +576,26 @@ fn bad_fallback_and_breaker_settings_name_their_variable() {
             "LLM_FALLBACK_BASE_URL",
         ),
         (vec![("LLM_BREAKER_FAILURES", "0")], "LLM_BREAKER_FAILURES"),
-        (vec![("LLM_BREAKER_FAILURES", "five")], "LLM_BREAKER_FAILURES"),
-        (vec![("LLM_BREAKER_FAILURES", "1001")], "LLM_BREAKER_FAILURES"),
-        (vec![("LLM_BREAKER_WINDOW_MS", "10")], "LLM_BREAKER_WINDOW_MS"),
-        (vec![("LLM_BREAKER_WINDOW_MS", "-1")], "LLM_BREAKER_WINDOW_MS"),
-        (vec![("LLM_BREAKER_COOLDOWN_MS", "99")], "LLM_BREAKER_COOLDOWN_MS"),
+        (
+            vec![("LLM_BREAKER_FAILURES", "five")],
+            "LLM_BREAKER_FAILURES",
+        ),
+        (
+            vec![("LLM_BREAKER_FAILURES", "1001")],
+            "LLM_BREAKER_FAILURES",
+        ),
+        (
+            vec![("LLM_BREAKER_WINDOW_MS", "10")],
+            "LLM_BREAKER_WINDOW_MS",
+        ),
+        (
+            vec![("LLM_BREAKER_WINDOW_MS", "-1")],
+            "LLM_BREAKER_WINDOW_MS",
+        ),
+        (
+            vec![("LLM_BREAKER_COOLDOWN_MS", "99")],
+            "LLM_BREAKER_COOLDOWN_MS",
+        ),
         (
             vec![("LLM_BREAKER_COOLDOWN_MS", "86400001")],
             "LLM_BREAKER_COOLDOWN_MS",
@@ -573,8 +604,14 @@ fn bad_fallback_and_breaker_settings_name_their_variable() {
         let mut all = vec![DB, SECRET, KEY];
         all.extend_from_slice(&pairs);
         let err = serve(&Env::from_pairs(&all)).unwrap_err().to_string();
-        assert!(err.starts_with(&format!("{name} is invalid")), "{pairs:?}: {err}");
+        assert!(
+            err.starts_with(&format!("{name} is invalid")),
+            "{pairs:?}: {err}"
+        );
         let worker_err = worker(&Env::from_pairs(&all)).unwrap_err().to_string();
-        assert!(worker_err.starts_with(&format!("{name} is invalid")), "{pairs:?}: {worker_err}");
+        assert!(
+            worker_err.starts_with(&format!("{name} is invalid")),
+            "{pairs:?}: {worker_err}"
+        );
     }
 }

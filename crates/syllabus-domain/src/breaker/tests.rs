@@ -207,10 +207,10 @@ proptest! {
             match e {
                 Event::Route => {
                     let (route, step) = s.route(at(t), &state, true);
-                    if let Some(until) = before.until.filter(|_| before.phase == Phase::Failover) {
-                        if at(t) < until {
-                            prop_assert_eq!(route, Route::Fallback, "cooldown respected");
-                        }
+                    if before.phase == Phase::Failover
+                        && before.until.is_some_and(|until| at(t) < until)
+                    {
+                        prop_assert_eq!(route, Route::Fallback, "cooldown respected");
                     }
                     if route == Route::Probe {
                         prop_assert!(
