@@ -7,13 +7,11 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::time::Duration;
 
 use anyhow::bail;
 use syllabus_api::{KeySource, Limits, Settings};
 use syllabus_domain::Secret;
-use syllabus_domain::breaker::BreakerSettings;
 use syllabus_domain::provider_limits::ProviderLimits;
 use syllabus_domain::rate_limit::DEFAULT_WINDOW;
 use syllabus_jobs::RuntimeConfig;
@@ -22,7 +20,7 @@ use syllabus_provider::{DEFAULT_BASE_URL, ProviderConfig};
 use syllabus_store::PoolOptions;
 use syllabus_store::records::RateLimit;
 
-use crate::app::{AuthConfig, Config, FallbackConfig, HttpConfig, WorkersConfig};
+use crate::app::{AuthConfig, Config, HttpConfig, WorkersConfig};
 use crate::telemetry::LogFormat;
 
 /// A snapshot of the process environment, so parsing is testable without touching it.
@@ -329,40 +327,8 @@ fn provider_limits(env: &Env) -> anyhow::Result<ProviderLimits> {
     let d = ProviderLimits::default();
     Ok(ProviderLimits {
         window: env.millis("LLM_LIMIT_WINDOW_MS", d.window, 100, MAX_HOUR_MS)?,
-        ..provider_limits_named(env, "LLM_REQUESTS_PER_MINUTE", "LLM_TOKENS_PER_MINUTE")?
+        ..fallback::limits_named(env, "LLM_REQUESTS_PER_MINUTE", "LLM_TOKENS_PER_MINUTE")?
     })
-}
-
-/// The requests and tokens limits named `requests` and `tokens` (the primary's or the
-/// fallback's), over the default window.
-fn provider_limits_named(
-    env: &Env,
-    requests: &str,
-    tokens: &str,
-) -> anyhow::Result<ProviderLimits> {
-    let limit = |name: &str| -> anyhow::Result<Option<NonZeroU32>> {
-        if env.get(name).is_none() {
-            return Ok(None);
-        }
-        let n = env.count_u32(name, 1, 1, u64::from(u32::MAX))?;
-        Ok(NonZeroU32::new(n))
-    };
-    Ok(ProviderLimits {
-        requests: limit(requests)?,
-        tokens: limit(tokens)?,
-        ..ProviderLimits::default()
-    })
-}
-
-/// The fallback provider and the primary's circuit breaker (issue #22 item 3).
-fn routing(
-    env: &Env,
-    primary: Option<&ProviderConfig>,
-    runtime: &RuntimeConfig,
-) -> anyhow::Result<(Option<FallbackConfig>, BreakerSettings)> {
-    let fallback = fallback::fallback(env, primary, runtime.provider_limits.window)?;
-    let extended = primary.map_or(Duration::ZERO, |p| p.extended_timeout);
-    Ok((fallback, fallback::breaker(env, extended)?))
 }
 
 /// The pool: `DATABASE_POOL_SIZE` connections in all, with the lock and statement timeouts.
@@ -482,7 +448,7 @@ pub fn worker(env: &Env) -> anyhow::Result<Config> {
     let base = base(env)?;
     let provider = provider(env)?;
     let runtime = runtime(env)?;
-    let (fallback, breaker) = routing(env, provider.as_ref(), &runtime)?;
+    let (fallback, breaker) = fallback::routing(env, provider.as_ref(), &runtime)?;
     // Read by every process (a worker does not use them): a value `serve` would refuse stops a
     // worker too, before the provider's absence is reported, as it always did.
     settings(env, Limits::default())?;
@@ -510,7 +476,7 @@ pub fn serve(env: &Env) -> anyhow::Result<Config> {
     let mut base = base(env)?;
     let provider = provider(env)?;
     let runtime = runtime(env)?;
-    let (fallback, breaker) = routing(env, provider.as_ref(), &runtime)?;
+    let (fallback, breaker) = fallback::routing(env, provider.as_ref(), &runtime)?;
     let settings = settings(env, Limits::default())?;
     if with_workers && provider.is_none() {
         bail!(no_provider(true));

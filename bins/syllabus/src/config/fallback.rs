@@ -3,12 +3,14 @@
 //! `LLM_FALLBACK_REQUESTS_PER_MINUTE`, `LLM_FALLBACK_TOKENS_PER_MINUTE`, `LLM_BREAKER_FAILURES`,
 //! `LLM_BREAKER_WINDOW_MS`, `LLM_BREAKER_COOLDOWN_MS`.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use anyhow::bail;
 use syllabus_domain::Secret;
 use syllabus_domain::breaker::{BreakerSettings, DEFAULT_PROBE_LEASE};
 use syllabus_domain::provider_limits::ProviderLimits;
+use syllabus_jobs::RuntimeConfig;
 use syllabus_provider::schema::SchemaProfile;
 use syllabus_provider::{DEFAULT_BASE_URL, ProviderConfig};
 
@@ -41,7 +43,7 @@ pub(super) fn fallback(
     }
     let limits = ProviderLimits {
         window,
-        ..super::provider_limits_named(
+        ..limits_named(
             env,
             "LLM_FALLBACK_REQUESTS_PER_MINUTE",
             "LLM_FALLBACK_TOKENS_PER_MINUTE",
@@ -95,9 +97,41 @@ pub(super) fn breaker(env: &Env, extended: Duration) -> anyhow::Result<BreakerSe
     let d = BreakerSettings::default();
     let failures = env.count_u32("LLM_BREAKER_FAILURES", d.failures.get(), 1, 1_000)?;
     Ok(BreakerSettings {
-        failures: std::num::NonZeroU32::new(failures).unwrap_or(d.failures),
+        failures: NonZeroU32::new(failures).unwrap_or(d.failures),
         window: env.millis("LLM_BREAKER_WINDOW_MS", d.window, 100, MAX_DAY_MS)?,
         cooldown: env.millis("LLM_BREAKER_COOLDOWN_MS", d.cooldown, 100, MAX_DAY_MS)?,
         probe_lease: DEFAULT_PROBE_LEASE.max(extended.saturating_mul(2)),
     })
+}
+
+/// The requests and tokens limits named `requests` and `tokens` (the primary's or the
+/// fallback's), over the default window.
+pub(super) fn limits_named(
+    env: &Env,
+    requests: &str,
+    tokens: &str,
+) -> anyhow::Result<ProviderLimits> {
+    let limit = |name: &str| -> anyhow::Result<Option<NonZeroU32>> {
+        if env.get(name).is_none() {
+            return Ok(None);
+        }
+        let n = env.count_u32(name, 1, 1, u64::from(u32::MAX))?;
+        Ok(NonZeroU32::new(n))
+    };
+    Ok(ProviderLimits {
+        requests: limit(requests)?,
+        tokens: limit(tokens)?,
+        ..ProviderLimits::default()
+    })
+}
+
+/// The fallback provider and the primary's circuit breaker (issue #22 item 3).
+pub(super) fn routing(
+    env: &Env,
+    primary: Option<&ProviderConfig>,
+    runtime: &RuntimeConfig,
+) -> anyhow::Result<(Option<FallbackConfig>, BreakerSettings)> {
+    let fallback = fallback(env, primary, runtime.provider_limits.window)?;
+    let extended = primary.map_or(Duration::ZERO, |p| p.extended_timeout);
+    Ok((fallback, breaker(env, extended)?))
 }

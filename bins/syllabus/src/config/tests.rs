@@ -1,6 +1,8 @@
 //! The environment read into settings: defaults, ranges, and one-line refusals naming the
 //! variable.
 
+use std::num::NonZeroU32;
+
 use super::*;
 use crate::app::{Config, HttpConfig, WorkersConfig};
 
@@ -472,7 +474,10 @@ fn a_fallback_is_configured_by_its_base_url_or_key_with_its_own_limits() {
     };
     let none = run(&[]).unwrap();
     assert!(none.fallback.is_none());
-    assert_eq!(none.breaker, BreakerSettings::default());
+    assert_eq!(
+        none.breaker,
+        syllabus_domain::breaker::BreakerSettings::default()
+    );
     assert_eq!(none.breaker.failures.get(), 5);
     assert_eq!(none.breaker.window, Duration::from_secs(60));
     assert_eq!(none.breaker.cooldown, Duration::from_secs(600));
