@@ -120,6 +120,10 @@ pub struct Options {
     pub provider_limits: ProviderLimits,
     /// Call this provider instead of the app's own fake (a second process sharing the first's).
     pub provider_url: Option<String>,
+    /// The fallback provider's base URL and model (issue #22 item 3), if any.
+    pub fallback: Option<(String, String)>,
+    /// The primary's circuit breaker.
+    pub breaker: syllabus_domain::breaker::BreakerSettings,
 }
 
 impl Default for Options {
@@ -140,6 +144,8 @@ impl Default for Options {
             monthly_token_budget: None,
             provider_limits: ProviderLimits::default(),
             provider_url: None,
+            fallback: None,
+            breaker: syllabus_domain::breaker::BreakerSettings::default(),
         }
     }
 }
@@ -236,6 +242,24 @@ impl App {
                 provider_limits: options.provider_limits,
                 ..RuntimeConfig::default()
             },
+            fallback: options
+                .fallback
+                .clone()
+                .map(|(base_url, model)| syllabus::FallbackConfig {
+                    provider: ProviderConfig {
+                        base_url,
+                        api_key: Some("fallback-key".into()),
+                        model,
+                        timeout: options.timeout,
+                        extended_timeout: options.extended_timeout,
+                        ..ProviderConfig::default()
+                    },
+                    limits: ProviderLimits {
+                        window: options.provider_limits.window,
+                        ..ProviderLimits::default()
+                    },
+                }),
+            breaker: options.breaker,
             ..WorkersConfig::default()
         });
         let config = Config {

@@ -12,7 +12,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use syllabus_api::{AppState, Authenticator, Gates, KeySource, Server, ServerHandle, Settings};
 use syllabus_domain::Secret;
-use syllabus_jobs::{Runtime, RuntimeConfig, Shutdown};
+use syllabus_domain::breaker::BreakerSettings;
+use syllabus_domain::provider_limits::ProviderLimits;
+use syllabus_jobs::{Fallback, Runtime, RuntimeConfig, Shutdown};
 use syllabus_provider::{OpenAiProvider, ProviderConfig};
 use syllabus_store::{Database, JobEvents, PoolOptions};
 
@@ -57,11 +59,26 @@ pub struct AuthConfig {
     pub dev_sign_in: bool,
 }
 
+/// The fallback provider (issue #22 item 3): `LLM_FALLBACK_BASE_URL`, `LLM_FALLBACK_API_KEY`,
+/// `LLM_FALLBACK_MODEL` and its own shared limits.
+#[derive(Debug, Clone)]
+pub struct FallbackConfig {
+    /// How to reach it (the primary's deadlines and budget).
+    pub provider: ProviderConfig,
+    /// Its shared limits (`LLM_FALLBACK_REQUESTS_PER_MINUTE`, `LLM_FALLBACK_TOKENS_PER_MINUTE`).
+    pub limits: ProviderLimits,
+}
+
 /// The job workers' settings.
 #[derive(Debug, Clone)]
 pub struct WorkersConfig {
     /// The language model provider.
     pub provider: ProviderConfig,
+    /// The fallback provider the primary's circuit breaker sends calls to while it is open.
+    pub fallback: Option<FallbackConfig>,
+    /// The primary's circuit breaker (`LLM_BREAKER_FAILURES`, `LLM_BREAKER_WINDOW_MS`,
+    /// `LLM_BREAKER_COOLDOWN_MS`).
+    pub breaker: BreakerSettings,
     /// The runtime: concurrency, backoff, leases, retention.
     pub runtime: RuntimeConfig,
     /// With the HTTP API in the same process: the runtime's own connections
@@ -82,6 +99,8 @@ impl Default for WorkersConfig {
     fn default() -> Self {
         Self {
             provider: ProviderConfig::default(),
+            fallback: None,
+            breaker: BreakerSettings::default(),
             runtime: RuntimeConfig::default(),
             pool_size: Self::default_pool_size(PoolOptions::default().max_size),
         }
@@ -322,12 +341,29 @@ fn runtime(
     );
     let provider =
         OpenAiProvider::new(p.clone()).context("cannot build the provider's HTTP client")?;
-    Ok(Runtime::new(
-        db,
-        Arc::new(provider),
-        events.clone(),
-        w.runtime.clone(),
-    ))
+    let fallback = match &w.fallback {
+        None => None,
+        Some(f) => {
+            tracing::info!(
+                provider = %f.provider.provider_name(),
+                model = %f.provider.model,
+                breaker.failures = w.breaker.failures.get(),
+                breaker.window_ms = u64::try_from(w.breaker.window.as_millis()).unwrap_or(u64::MAX),
+                breaker.cooldown_ms = u64::try_from(w.breaker.cooldown.as_millis()).unwrap_or(u64::MAX),
+                "fallback language model provider configured"
+            );
+            let client = OpenAiProvider::new(f.provider.clone())
+                .context("cannot build the fallback provider's HTTP client")?;
+            Some(Fallback {
+                provider: Arc::new(client),
+                limits: f.limits,
+            })
+        }
+    };
+    Ok(
+        Runtime::new(db, Arc::new(provider), events.clone(), w.runtime.clone())
+            .with_fallback(fallback, w.breaker),
+    )
 }
 
 /// Raises the soft limit of open files to the hard limit: every client connection, database

@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::time::Duration;
 
 use anyhow::bail;
@@ -326,17 +325,9 @@ fn runtime(env: &Env) -> anyhow::Result<RuntimeConfig> {
 /// every call), as is anything not a whole number.
 fn provider_limits(env: &Env) -> anyhow::Result<ProviderLimits> {
     let d = ProviderLimits::default();
-    let limit = |name: &str| -> anyhow::Result<Option<NonZeroU32>> {
-        if env.get(name).is_none() {
-            return Ok(None);
-        }
-        let n = env.count_u32(name, 1, 1, u64::from(u32::MAX))?;
-        Ok(NonZeroU32::new(n))
-    };
     Ok(ProviderLimits {
-        requests: limit("LLM_REQUESTS_PER_MINUTE")?,
-        tokens: limit("LLM_TOKENS_PER_MINUTE")?,
         window: env.millis("LLM_LIMIT_WINDOW_MS", d.window, 100, MAX_HOUR_MS)?,
+        ..fallback::limits_named(env, "LLM_REQUESTS_PER_MINUTE", "LLM_TOKENS_PER_MINUTE")?
     })
 }
 
@@ -457,6 +448,7 @@ pub fn worker(env: &Env) -> anyhow::Result<Config> {
     let base = base(env)?;
     let provider = provider(env)?;
     let runtime = runtime(env)?;
+    let (fallback, breaker) = fallback::routing(env, provider.as_ref(), &runtime)?;
     // Read by every process (a worker does not use them): a value `serve` would refuse stops a
     // worker too, before the provider's absence is reported, as it always did.
     settings(env, Limits::default())?;
@@ -466,6 +458,8 @@ pub fn worker(env: &Env) -> anyhow::Result<Config> {
     Ok(Config {
         workers: Some(WorkersConfig {
             provider,
+            fallback,
+            breaker,
             runtime,
             ..WorkersConfig::default()
         }),
@@ -482,6 +476,7 @@ pub fn serve(env: &Env) -> anyhow::Result<Config> {
     let mut base = base(env)?;
     let provider = provider(env)?;
     let runtime = runtime(env)?;
+    let (fallback, breaker) = fallback::routing(env, provider.as_ref(), &runtime)?;
     let settings = settings(env, Limits::default())?;
     if with_workers && provider.is_none() {
         bail!(no_provider(true));
@@ -511,6 +506,8 @@ pub fn serve(env: &Env) -> anyhow::Result<Config> {
             base.pool.max_size = total - worker_pool;
             Some(WorkersConfig {
                 provider,
+                fallback,
+                breaker,
                 runtime,
                 pool_size: worker_pool,
             })
@@ -542,6 +539,7 @@ fn base(env: &Env) -> anyhow::Result<Config> {
     })
 }
 
+mod fallback;
 mod usage;
 
 use usage::{currency, prices};

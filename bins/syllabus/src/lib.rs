@@ -7,4 +7,4 @@ pub mod app;
 pub mod config;
 pub mod telemetry;
 
-pub use app::{Application, AuthConfig, Config, HttpConfig, WorkersConfig};
+pub use app::{Application, AuthConfig, Config, FallbackConfig, HttpConfig, WorkersConfig};

@@ -82,6 +82,10 @@ pub struct Metrics {
     window_tokens: Family<Labels, Gauge>,
     paused_seconds: Family<Labels, Gauge<f64, AtomicU64>>,
     paused: Family<Labels, Gauge>,
+    /// The circuit breaker's phase per provider (issue #22 item 3).
+    breaker: Family<Labels, Gauge>,
+    /// Times each provider's breaker opened.
+    failovers: Family<Labels, Gauge>,
     /// The queue figures of the last reading.
     pub(crate) queue: Sampled<(QueueStats, RunTimes)>,
 }
@@ -105,6 +109,8 @@ impl Default for Metrics {
         let window_tokens = Family::<Labels, Gauge>::default();
         let paused_seconds = Family::<Labels, Gauge<f64, AtomicU64>>::default();
         let paused = Family::<Labels, Gauge>::default();
+        let breaker = Family::<Labels, Gauge>::default();
+        let failovers = Family::<Labels, Gauge>::default();
         registry.register(
             "http_requests",
             "HTTP requests by method, route and status",
@@ -151,6 +157,16 @@ impl Default for Metrics {
             "1 while a 429 pauses the provider's calls",
             paused.clone(),
         );
+        registry.register(
+            "provider_breaker_state",
+            "The provider's circuit breaker: 0 healthy, 1 degraded, 2 failover (calls go to the fallback), 3 recovery (one probe calls the provider)",
+            breaker.clone(),
+        );
+        registry.register(
+            "provider_breaker_failovers",
+            "Times the provider's circuit breaker opened, in all",
+            failovers.clone(),
+        );
         Self {
             registry,
             requests,
@@ -163,6 +179,8 @@ impl Default for Metrics {
             window_tokens,
             paused_seconds,
             paused,
+            breaker,
+            failovers,
             queue: Sampled::new(QUEUE_SAMPLE_EVERY),
         }
     }
@@ -311,6 +329,8 @@ impl Metrics {
         self.window_tokens.clear();
         self.paused_seconds.clear();
         self.paused.clear();
+        self.breaker.clear();
+        self.failovers.clear();
         let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         for p in &stats.providers {
             let provider = || vec![("provider", p.provider.clone())];
@@ -334,6 +354,12 @@ impl Metrics {
             self.paused
                 .get_or_create(&provider())
                 .set(i64::from(p.paused));
+            self.breaker
+                .get_or_create(&provider())
+                .set(p.breaker.gauge());
+            self.failovers
+                .get_or_create(&provider())
+                .set(gauge(p.failovers));
         }
     }
 }
@@ -425,6 +451,8 @@ mod tests {
                 window_tokens: 1_200,
                 paused_ms: 2_500,
                 paused: true,
+                breaker: syllabus_domain::breaker::Phase::Recovery,
+                failovers: 4,
             }],
             ..QueueStats::default()
         };
@@ -436,6 +464,8 @@ mod tests {
             "syllabus_provider_window_tokens{provider=\"http://127.0.0.1:9/v1 m\"} 1200",
             "syllabus_provider_paused_seconds{provider=\"http://127.0.0.1:9/v1 m\"} 2.5",
             "syllabus_provider_paused{provider=\"http://127.0.0.1:9/v1 m\"} 1",
+            "syllabus_provider_breaker_state{provider=\"http://127.0.0.1:9/v1 m\"} 3",
+            "syllabus_provider_breaker_failovers{provider=\"http://127.0.0.1:9/v1 m\"} 4",
         ] {
             assert!(text.contains(line), "{line} not in {text}");
         }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod backoff;
+pub mod breaker;
 pub mod changes;
 pub mod classification;
 pub mod content;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use syllabus_domain::backoff::Backoff;
+use syllabus_domain::breaker::BreakerSettings;
 use syllabus_domain::provider_limits::ProviderLimits;
 use syllabus_domain::usage::PriceTable;
 use syllabus_domain::{FailureClass, Issues, JobStatus};
@@ -35,11 +36,35 @@ impl Finishing {
     }
 }
 
+/// The fallback provider (issue #22 item 3): where the primary's circuit breaker sends calls
+/// while it is open, under the fallback's own shared limits.
+pub struct Fallback<P> {
+    /// The provider (its own endpoint, key and model).
+    pub provider: Arc<P>,
+    /// Its shared limits (`LLM_FALLBACK_REQUESTS_PER_MINUTE`, `LLM_FALLBACK_TOKENS_PER_MINUTE`).
+    pub limits: ProviderLimits,
+}
+
+impl<P> Clone for Fallback<P> {
+    fn clone(&self) -> Self {
+        Self {
+            provider: Arc::clone(&self.provider),
+            limits: self.limits,
+        }
+    }
+}
+
 /// What a handler needs: the store, the provider, the backoff schedule; and, for one run, the
 /// flag its finishing write raises.
 pub struct Context<S, P> {
     pub(crate) store: S,
+    /// The primary provider. A handler calls a provider only through [`Context::limited`],
+    /// which picks the primary or the fallback.
     pub(crate) provider: Arc<P>,
+    /// The fallback, when one is configured ([`crate::gate`]).
+    pub(crate) fallback: Option<Fallback<P>>,
+    /// The primary's circuit breaker's settings.
+    pub(crate) breaker: BreakerSettings,
     pub(crate) backoff: Backoff,
     /// The shared provider limits every call is reserved under ([`crate::gate`]).
     pub(crate) limits: ProviderLimits,
@@ -56,6 +81,8 @@ where
         Self {
             store: self.store.clone(),
             provider: Arc::clone(&self.provider),
+            fallback: self.fallback.clone(),
+            breaker: self.breaker,
             backoff: self.backoff,
             limits: self.limits,
             finishing: self.finishing.clone(),
@@ -77,10 +104,25 @@ impl<S, P> Context<S, P> {
         Self {
             store,
             provider,
+            fallback: None,
+            breaker: BreakerSettings::default(),
             backoff,
             limits,
             finishing: Finishing::default(),
             prices: Arc::new(prices),
+        }
+    }
+
+    /// The same context with a fallback provider (or none) and the breaker's settings.
+    pub(crate) fn with_fallback(
+        self,
+        fallback: Option<Fallback<P>>,
+        breaker: BreakerSettings,
+    ) -> Self {
+        Self {
+            fallback,
+            breaker,
+            ..self
         }
     }
 

@@ -4,15 +4,21 @@
 //! without spending an attempt and holding neither a lease nor a connection while it waits.
 //! After the call the reservation is corrected to the reported usage, and a 429 pauses the
 //! provider for every process. Every handler calls [`Context::limited`] around its call.
+//!
+//! The same round trip asks the primary's circuit breaker (issue #22 item 3) where the call
+//! goes — the primary, the recovery's one probe of the primary, or the fallback — and reserves
+//! on that provider's key; after a call to the primary, a counted failure or the probe's end is
+//! recorded on the breaker. Every phase change is logged (from, to, cause).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use syllabus_domain::breaker::{Change, Phase, Route, counts};
 use syllabus_domain::fairness::wait_offset;
 use syllabus_domain::provider_limits::corrected;
 use syllabus_domain::{FailureClass, JobStatus};
 use syllabus_provider::{Call, Outcome, Provider};
-use syllabus_store::records::{Admission, ClaimedJob};
+use syllabus_store::records::{Admission, ClaimedJob, Endpoint, RouteRequest};
 use syllabus_store::{LimiterStore, QueueStore, StoreError};
 
 use crate::clock::jitter;
@@ -32,29 +38,62 @@ where
     S: QueueStore + LimiterStore,
     P: Provider,
 {
-    /// Runs `run` (the provider call that `call` describes) under the shared limits.
-    pub(crate) async fn limited<T>(
-        &self,
+    /// Runs `run` (the provider call that `call` describes) on the provider the breaker picks,
+    /// under that provider's shared limits.
+    pub(crate) async fn limited<'a, T, F, Fut>(
+        &'a self,
         job: &ClaimedJob,
         call: Call<'_>,
-        run: impl Future<Output = Outcome<T>>,
-    ) -> Gate<T> {
-        let key = self.provider.limit_key();
-        let estimate = self.provider.token_estimate(call);
-        let id = match self.store.reserve(key, self.limits, estimate).await {
-            Ok(Admission::Granted { id }) => id,
-            Ok(Admission::Wait { until, cause }) => {
+        run: F,
+    ) -> Gate<T>
+    where
+        F: FnOnce(&'a P) -> Fut,
+        Fut: Future<Output = Outcome<T>>,
+    {
+        let primary = self.provider.as_ref();
+        let endpoint = |p: &P, limits| Endpoint {
+            key: p.limit_key().to_owned(),
+            limits,
+            tokens: p.token_estimate(call),
+        };
+        let request = RouteRequest {
+            primary: endpoint(primary, self.limits),
+            fallback: self
+                .fallback
+                .as_ref()
+                .map(|f| endpoint(f.provider.as_ref(), f.limits)),
+            breaker: self.breaker,
+        };
+        let routed = match self.store.route(request.clone()).await {
+            Ok(routed) => routed,
+            Err(e) => return Gate::Waiting(Err(e)),
+        };
+        log_changes(primary.limit_key(), &routed.changes);
+        let (provider, chosen) = match (routed.route, &self.fallback, request.fallback) {
+            (Route::Fallback, Some(f), Some(endpoint)) => (f.provider.as_ref(), endpoint),
+            _ => (primary, request.primary),
+        };
+        let (key, estimate) = (chosen.key.as_str(), chosen.tokens);
+        let id = match routed.admission {
+            Admission::Granted { id } => id,
+            Admission::Wait { until, cause } => {
                 let at = comes_back(until, job, self.limits.window);
                 tracing::info!(
                     cause = cause.as_str(),
+                    route = routed.route.as_str(),
                     wait_ms = (at - Utc::now()).num_milliseconds().max(0),
                     "no provider capacity; the job waits without spending an attempt"
                 );
                 return Gate::Waiting(self.wait(job, at, key).await);
             }
-            Err(e) => return Gate::Waiting(Err(e)),
         };
-        let outcome = run.await;
+        if routed.route != Route::Primary {
+            tracing::debug!(
+                route = routed.route.as_str(),
+                "provider call routed by the breaker"
+            );
+        }
+        let outcome = run(provider).await;
         let facts = match &outcome {
             Ok(generated) => &generated.facts,
             Err(failure) => &failure.facts,
@@ -83,6 +122,23 @@ where
                 Err(e) => tracing::warn!(error = %e, "could not pause the provider"),
             }
         }
+        if routed.route.is_primary() {
+            let failed = counts(outcome.as_ref().err().map(|f| f.class));
+            let probe = routed.route == Route::Probe;
+            if failed || probe {
+                let key = primary.limit_key();
+                match self
+                    .store
+                    .breaker_outcome(key, self.breaker, failed, probe)
+                    .await
+                {
+                    Ok(changes) => log_changes(key, &changes),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not record the call on the breaker")
+                    }
+                }
+            }
+        }
         Gate::Ran(outcome)
     }
 
@@ -101,6 +157,34 @@ where
         {
             true => Ok(JobStatus::Pending),
             false => Err(StoreError::LeaseLost),
+        }
+    }
+}
+
+/// Logs each phase change of the primary's breaker: a warning when it degrades or opens, an
+/// info line when it recovers (never any model output).
+fn log_changes(provider: &str, changes: &[Change]) {
+    for c in changes {
+        let (from, to, cause) = (c.from.as_str(), c.to.as_str(), c.cause.as_str());
+        match c.to {
+            Phase::Degraded | Phase::Failover => {
+                tracing::warn!(
+                    provider,
+                    from,
+                    to,
+                    cause,
+                    "provider circuit breaker changed state"
+                );
+            }
+            Phase::Healthy | Phase::Recovery => {
+                tracing::info!(
+                    provider,
+                    from,
+                    to,
+                    cause,
+                    "provider circuit breaker changed state"
+                );
+            }
         }
     }
 }

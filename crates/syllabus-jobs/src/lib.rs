@@ -9,6 +9,6 @@ mod leases;
 mod run;
 mod runtime;
 
-pub use context::Context;
+pub use context::{Context, Fallback};
 pub use dispatch::{Dispatch, JobHandlers};
 pub use runtime::{Runtime, RuntimeConfig, Shutdown};

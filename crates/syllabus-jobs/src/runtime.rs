@@ -136,6 +136,22 @@ where
     }
 }
 
+impl<S, P, D> Runtime<S, P, D> {
+    /// The runtime with a fallback provider (or none) and the settings of the primary's
+    /// circuit breaker (issue #22 item 3; [`crate::Fallback`]).
+    #[must_use]
+    pub fn with_fallback(
+        self,
+        fallback: Option<crate::Fallback<P>>,
+        breaker: syllabus_domain::breaker::BreakerSettings,
+    ) -> Self {
+        Self {
+            ctx: self.ctx.with_fallback(fallback, breaker),
+            ..self
+        }
+    }
+}
+
 impl<S, P, D> Runtime<S, P, D>
 where
     S: QueueStore,

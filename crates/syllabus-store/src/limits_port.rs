@@ -5,10 +5,11 @@
 use std::future::Future;
 use std::time::Duration;
 
+use syllabus_domain::breaker::{BreakerSettings, Change};
 use syllabus_domain::provider_limits::ProviderLimits;
 
 use crate::error::StoreError;
-use crate::records::{Admission, ProviderStats};
+use crate::records::{Admission, ProviderStats, RouteRequest, Routed};
 
 /// What a run asks of the shared limits. Each call is ONE short transaction; none is held
 /// across a provider call.
@@ -45,6 +46,31 @@ pub trait LimiterStore: Clone + Send + Sync + 'static {
         retry_after: Option<Duration>,
         fallback: Duration,
     ) -> impl Future<Output = Result<Option<Duration>, StoreError>> + Send;
+
+    /// Where the primary's circuit breaker sends a call (issue #22 item 3), and a reservation
+    /// on that provider, as [`LimiterStore::reserve`] — in ONE transaction under the primary's
+    /// row lock. A probe is claimed only when its reservation is granted; a probe the primary
+    /// has no capacity for goes to the fallback instead (or waits, without one).
+    ///
+    /// # Errors
+    /// The store's errors.
+    fn route(
+        &self,
+        request: RouteRequest,
+    ) -> impl Future<Output = Result<Routed, StoreError>> + Send;
+
+    /// Records the end of a call that went to `primary`: `failed` a counted failure, `probe`
+    /// whether it was the recovery's probe. Returns the breaker's phase changes (for the log).
+    ///
+    /// # Errors
+    /// The store's errors.
+    fn breaker_outcome(
+        &self,
+        primary: &str,
+        settings: BreakerSettings,
+        failed: bool,
+        probe: bool,
+    ) -> impl Future<Output = Result<Vec<Change>, StoreError>> + Send;
 
     /// Every provider's shared figures (`window` is the limits' window).
     ///

@@ -7,6 +7,7 @@ mod content;
 mod contract;
 mod edits;
 mod events;
+mod fallback;
 mod faults;
 mod limits;
 mod module_regeneration;

@@ -32,11 +32,9 @@ where
         answer: card.answer,
     };
     let reask = job.reask.as_ref();
-    let gated = ctx.limited(
-        job,
-        Call::Distractors(&input, reask),
-        ctx.provider.distractors(&input, reask),
-    );
+    let gated = ctx.limited(job, Call::Distractors(&input, reask), |p| {
+        p.distractors(&input, reask)
+    });
     let outcome = match gated.await {
         Gate::Ran(outcome) => outcome,
         Gate::Waiting(status) => return status,

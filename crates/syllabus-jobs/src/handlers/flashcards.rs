@@ -43,11 +43,9 @@ where
         max_cards,
     };
     let reask = job.reask.as_ref();
-    let gated = ctx.limited(
-        job,
-        Call::Flashcards(&input, reask),
-        ctx.provider.flashcards(&input, reask),
-    );
+    let gated = ctx.limited(job, Call::Flashcards(&input, reask), |p| {
+        p.flashcards(&input, reask)
+    });
     let outcome = match gated.await {
         Gate::Ran(outcome) => outcome,
         Gate::Waiting(status) => return status,

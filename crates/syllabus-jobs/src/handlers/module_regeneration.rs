@@ -24,6 +24,7 @@ const MODULE_GONE: &str = "The module was deleted before its regeneration was sa
 /// deletes them.
 async fn generate<S, P>(
     ctx: &Context<S, P>,
+    provider: &P,
     job: &ClaimedJob,
     target: ModuleTarget,
     input: &ModuleInput,
@@ -34,7 +35,7 @@ where
     P: Provider,
 {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let call = ctx.provider.learning_module(input, reask, Some(tx));
+    let call = provider.learning_module(input, reask, Some(tx));
     let publish = async {
         // A draft's `seq` grows across the job's runs too (a re-ask or a rescue runs it again):
         // a stream shows a draft newer than the last it sent, so a later run's first draft
@@ -123,11 +124,9 @@ where
     // The reasons of this job's last refused answer, else (a manual retry's first run) those of
     // the failed job it retries.
     let reask = input.reask.as_ref().or(job.reask.as_ref());
-    let gated = ctx.limited(
-        job,
-        Call::LearningModule(&call, reask),
-        generate(ctx, job, target, &call, reask),
-    );
+    let gated = ctx.limited(job, Call::LearningModule(&call, reask), |p| {
+        generate(ctx, p, job, target, &call, reask)
+    });
     let outcome = match gated.await {
         Gate::Ran(outcome) => outcome,
         Gate::Waiting(status) => return status,

@@ -125,6 +125,7 @@ where
 /// them.
 async fn generate<S, P>(
     ctx: &Context<S, P>,
+    provider: &P,
     job: &ClaimedJob,
     plan: PlanId,
     request: &PlanRequest,
@@ -136,9 +137,7 @@ where
 {
     let attempt_number = input.attempts_used + 1;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let call = ctx
-        .provider
-        .learning_plan(request, input.reask.as_ref(), Some(tx));
+    let call = provider.learning_plan(request, input.reask.as_ref(), Some(tx));
     let publish = async {
         while let Some(preview) = rx.recv().await {
             let shown = ctx
@@ -201,7 +200,7 @@ where
                 .limited(
                     job,
                     Call::LearningPlan(&request, input.reask.as_ref()),
-                    generate(ctx, job, plan, &request, &input),
+                    |p| generate(ctx, p, job, plan, &request, &input),
                 )
                 .await
             {

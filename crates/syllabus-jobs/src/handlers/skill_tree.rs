@@ -31,11 +31,9 @@ where
         module_titles: context.module_titles,
     };
     let reask = job.reask.as_ref();
-    let gated = ctx.limited(
-        job,
-        Call::SkillTree(&input, reask),
-        ctx.provider.skill_tree(&input, reask),
-    );
+    let gated = ctx.limited(job, Call::SkillTree(&input, reask), |p| {
+        p.skill_tree(&input, reask)
+    });
     let outcome = match gated.await {
         Gate::Ran(outcome) => outcome,
         Gate::Waiting(status) => return status,

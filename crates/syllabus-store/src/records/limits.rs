@@ -1,6 +1,8 @@
 //! Shared provider limits as records: a reservation's answer and a provider's figures.
 
 use chrono::{DateTime, Utc};
+use syllabus_domain::breaker::{BreakerSettings, Change, Phase, Route};
+use syllabus_domain::provider_limits::ProviderLimits;
 
 /// Why a reservation was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,4 +59,43 @@ pub struct ProviderStats {
     pub paused_ms: u64,
     /// Whether it is paused now.
     pub paused: bool,
+    /// Its circuit breaker's phase as it stands now (a fallback's, which has no breaker of its
+    /// own, is always healthy).
+    pub breaker: Phase,
+    /// How many times its breaker opened, in all.
+    pub failovers: u64,
+}
+
+/// One provider a call may go to, for [`RouteRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Its limit key.
+    pub key: String,
+    /// Its shared limits.
+    pub limits: ProviderLimits,
+    /// The call's token estimate at this provider.
+    pub tokens: u64,
+}
+
+/// What a run asks before its call (issue #22 item 3): where the breaker sends it, and a
+/// reservation there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteRequest {
+    /// The primary (its row keeps the breaker).
+    pub primary: Endpoint,
+    /// The fallback, when one is configured.
+    pub fallback: Option<Endpoint>,
+    /// The breaker's settings.
+    pub breaker: BreakerSettings,
+}
+
+/// The breaker's decision and the reservation made on the chosen provider's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    /// Where the call goes.
+    pub route: Route,
+    /// The reservation's answer on that provider.
+    pub admission: Admission,
+    /// The breaker's phase changes this decision took (for the log).
+    pub changes: Vec<Change>,
 }

@@ -16,7 +16,7 @@ pub use jobs::{
     Actor, ClaimedJob, JobEnd, JobError, JobEvent, JobFilter, JobRecord, Lease, NewJob, QueueStats,
     RateLimit, RunTimes,
 };
-pub use limits::{Admission, ProviderStats, WaitCause};
+pub use limits::{Admission, Endpoint, ProviderStats, RouteRequest, Routed, WaitCause};
 pub use paging::{Page, PageRequest};
 pub use plans::{
     ModuleRecord, NewPlan, PlanDetail, PlanFilter, PlanRecord, PlanStreamState, PreviewRecord,

@@ -3,6 +3,7 @@
 //! imports a port; the files of [`crate::stores`] import these.
 
 pub(crate) mod attempts;
+pub(crate) mod breaker;
 pub(crate) mod content_edits;
 pub(crate) mod content_writes;
 pub(crate) mod drafts;

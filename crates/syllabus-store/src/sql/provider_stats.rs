@@ -1,5 +1,5 @@
 //! Every provider's shared figures (issue #22): the reservation counters and pause of
-//! `provider_state`, and the calls and tokens of the window's reservations; read by the limiter
+//! `provider_state`, its circuit breaker's phase, and the calls and tokens of the window's reservations; read by the limiter
 //! port and by the queue's metrics.
 
 use std::time::Duration;
@@ -7,6 +7,7 @@ use std::time::Duration;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use syllabus_domain::breaker::Phase;
 
 use crate::error::StoreError;
 use crate::records::ProviderStats;
@@ -27,6 +28,10 @@ struct StatsRow {
     window_requests: i64,
     #[diesel(sql_type = BigInt)]
     window_tokens: i64,
+    #[diesel(sql_type = Text)]
+    breaker: String,
+    #[diesel(sql_type = BigInt)]
+    failovers: i64,
 }
 
 /// The figures, the window being the last `window` (one row per provider that was ever
@@ -40,7 +45,12 @@ pub(crate) async fn provider_stats(
         "SELECT s.provider, s.granted, s.refused, s.paused_ms,
                 coalesce(s.paused_until > now(), false) AS paused,
                 count(r.id) AS window_requests,
-                coalesce(sum(r.tokens), 0)::bigint AS window_tokens
+                coalesce(sum(r.tokens), 0)::bigint AS window_tokens,
+                -- The breaker's phase as it stands (`breaker_until` ends failover and degraded).
+                CASE WHEN s.breaker = 'failover' AND s.breaker_until <= now() THEN 'recovery'
+                     WHEN s.breaker = 'degraded' AND s.breaker_until <= now() THEN 'healthy'
+                     ELSE s.breaker END AS breaker,
+                s.failovers
          FROM provider_state s
          LEFT JOIN provider_reservations r ON r.provider = s.provider
               AND r.at > now() - make_interval(secs => $1 / 1000.0)
@@ -60,6 +70,8 @@ pub(crate) async fn provider_stats(
             window_tokens: n(r.window_tokens),
             paused_ms: n(r.paused_ms),
             paused: r.paused,
+            breaker: Phase::parse(&r.breaker).unwrap_or(Phase::Healthy),
+            failovers: n(r.failovers),
         })
         .collect())
 }

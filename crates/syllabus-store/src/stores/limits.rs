@@ -9,11 +9,13 @@ use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 use diesel::{OptionalExtension as _, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use syllabus_domain::breaker::{BreakerSettings, Change, Route};
 use syllabus_domain::provider_limits::{ProviderLimits, Reserved, WindowUse, pause_until};
 
 use crate::error::StoreError;
 use crate::pool::Database;
-use crate::records::{Admission, ProviderStats, WaitCause};
+use crate::records::{Admission, Endpoint, ProviderStats, RouteRequest, Routed, WaitCause};
+use crate::sql::breaker;
 use crate::sql::provider_stats::provider_stats;
 
 /// Takes the provider's row (creating it), which serializes its reservations for the rest of the
@@ -196,7 +198,116 @@ async fn reserve_locked(
     })
 }
 
+/// A reservation on `endpoint`, whose row is held as `locked`, counted on that row.
+async fn reserve_counted(
+    conn: &mut AsyncPgConnection,
+    endpoint: &Endpoint,
+    locked: Locked,
+) -> Result<Admission, StoreError> {
+    let admission = reserve_locked(
+        conn,
+        &endpoint.key,
+        endpoint.limits,
+        endpoint.tokens,
+        locked,
+    )
+    .await?;
+    count(
+        conn,
+        &endpoint.key,
+        matches!(admission, Admission::Granted { .. }),
+    )
+    .await?;
+    Ok(admission)
+}
+
+/// The route's transaction (see [`LimiterStore::route`](crate::LimiterStore::route)): the
+/// primary's row first, then the fallback's (always in that order: no deadlock).
+async fn route_locked(
+    conn: &mut AsyncPgConnection,
+    request: &RouteRequest,
+) -> Result<Routed, StoreError> {
+    let held = breaker::lock(conn, &request.primary.key).await?;
+    let settings = request.breaker;
+    let settled = settings.settle(held.now, &held.state);
+    let (mut route, claimed) = settings.route(held.now, &held.state, request.fallback.is_some());
+    let mut to_store = settled.state.clone();
+    let mut admission = None;
+    if route.is_primary() {
+        let locked = Locked {
+            paused_until: held.paused_until,
+            now: held.now,
+        };
+        let answer = reserve_counted(conn, &request.primary, locked).await?;
+        match (route, answer) {
+            (Route::Probe, Admission::Granted { .. }) => {
+                to_store = claimed.state;
+                admission = Some(answer);
+            }
+            // No capacity at the primary for the probe: it stays unclaimed, the call uses
+            // the fallback (or waits, without one).
+            (Route::Probe, Admission::Wait { .. }) if request.fallback.is_some() => {
+                route = Route::Fallback;
+            }
+            _ => admission = Some(answer),
+        }
+    }
+    let admission = match (admission, &request.fallback) {
+        (Some(answer), _) => answer,
+        (None, Some(fallback)) => {
+            let locked: Locked = diesel::sql_query(LOCK_SQL)
+                .bind::<Text, _>(&fallback.key)
+                .get_result(conn)
+                .await?;
+            reserve_counted(conn, fallback, locked).await?
+        }
+        // Unreachable: the breaker routes to the fallback only when there is one.
+        (None, None) => Admission::Granted { id: None },
+    };
+    if to_store != held.state {
+        breaker::store(
+            conn,
+            &request.primary.key,
+            &to_store,
+            &settings,
+            &settled.changes,
+        )
+        .await?;
+    }
+    Ok(Routed {
+        route,
+        admission,
+        changes: settled.changes,
+    })
+}
+
 impl crate::limits_port::LimiterStore for Database {
+    async fn route(&self, request: RouteRequest) -> Result<Routed, StoreError> {
+        self.as_system(move |conn| Box::pin(async move { route_locked(conn, &request).await }))
+            .await
+    }
+
+    async fn breaker_outcome(
+        &self,
+        primary: &str,
+        settings: BreakerSettings,
+        failed: bool,
+        probe: bool,
+    ) -> Result<Vec<Change>, StoreError> {
+        let primary = primary.to_owned();
+        self.as_system(move |conn| {
+            Box::pin(async move {
+                let held = breaker::lock(conn, &primary).await?;
+                let step = settings.record(held.now, &held.state, failed, probe);
+                if step.state != held.state {
+                    breaker::store(conn, &primary, &step.state, &settings, &step.changes).await?;
+                }
+                Ok(step.changes)
+            })
+        })
+        .await
+    }
+
     async fn reserve(
         &self,
         provider: &str,
