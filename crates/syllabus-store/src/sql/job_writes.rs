@@ -74,7 +74,8 @@ pub(crate) async fn end_job(
         JobEnd::Superseded { error } => (None, Some(error), None, None),
     };
     let reask = reask.and_then(|i| serde_json::to_value(i).ok());
-    let n = diesel::sql_query(
+    // Kept prepared: every run ends through it (issue #22).
+    let n = crate::sql::prepared::Prepared(diesel::sql_query(
         "UPDATE jobs SET status = $3, result = $4, error_message = $5, error_classification = $6,
                 run_at = coalesce($7, run_at), reask = $8, lease_token = NULL, locked_by = NULL,
                 heartbeat_at = NULL, updated_at = now(),
@@ -88,7 +89,7 @@ pub(crate) async fn end_job(
     .bind::<Nullable<Text>, _>(error.map(|e| e.message.as_str()))
     .bind::<Nullable<Text>, _>(error.map(|e| e.classification.as_str()))
     .bind::<Nullable<Timestamptz>, _>(run_at)
-    .bind::<Nullable<Jsonb>, _>(reask)
+    .bind::<Nullable<Jsonb>, _>(reask))
     .execute(conn)
     .await?;
     if n == 0 {
