@@ -126,8 +126,9 @@ async fn main() -> Result<(), Error> {
             LATENCIES.get_or_init(|| Mutex::new(Vec::with_capacity(pickups)));
             TARGET.store(pickups, Ordering::SeqCst);
             let run = tokio::spawn(worker.run());
-            // The worker's LISTEN is in place well before the first push.
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            // The worker's LISTEN is in place well before the first push (3 s: on a loaded
+            // machine 1 s was not always enough, and pushes before it wait for a poll).
+            tokio::time::sleep(Duration::from_secs(3)).await;
             let mut pushes = futures::stream::iter(0..pickups);
             while pushes.next().await.is_some() {
                 backend.push(now_us()).await?;

@@ -14,6 +14,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncC
 use syllabus_domain::UserId;
 
 use crate::error::StoreError;
+use crate::finishes::Finisher;
 use crate::publisher::Publisher;
 
 /// Pool sizing and timeouts.
@@ -72,6 +73,8 @@ pub struct Database {
     pool: Pool<AsyncPgConnection>,
     /// The process's preview writer, started by the first preview.
     previews: Arc<OnceLock<Publisher>>,
+    /// The process's writer of batched run ends, started by the first end (issue #22).
+    finishes: Arc<OnceLock<Finisher>>,
 }
 
 impl std::fmt::Debug for Database {
@@ -126,6 +129,7 @@ impl Database {
         Ok(Self {
             pool,
             previews: Arc::default(),
+            finishes: Arc::default(),
         })
     }
 
@@ -137,6 +141,20 @@ impl Database {
             start(Self {
                 pool: self.pool.clone(),
                 previews: Arc::default(),
+                finishes: Arc::default(),
+            })
+        })
+    }
+
+    /// The writer of batched run ends shared by every clone of this handle, started on first
+    /// use ([`crate::finishes::start_finisher`]).
+    pub(crate) fn finisher(&self) -> &Finisher {
+        self.finishes.get_or_init(|| {
+            // Its own handle has no writer of its own: the writer stops with the last user.
+            crate::finishes::start_finisher(Self {
+                pool: self.pool.clone(),
+                previews: Arc::default(),
+                finishes: Arc::default(),
             })
         })
     }

@@ -127,11 +127,22 @@ impl crate::ports::QueueStore for Database {
             .as_system(move |conn| {
                 Box::pin(async move {
                     Ok(Prepared(
+                        // Rows locked in id order, as the batched ends lock theirs
+                        // (crate::finishes): the two never wait on each other in a circle.
                         diesel::sql_query(
-                            "UPDATE jobs j SET heartbeat_at = now()
-                             FROM unnest($1::uuid[], $2::uuid[]) AS l(id, token)
-                             WHERE j.id = l.id AND j.lease_token = l.token
-                               AND j.status = 'processing'
+                            "WITH l AS (
+                                SELECT * FROM unnest($1::uuid[], $2::uuid[]) AS l(id, token)
+                             ), locked AS (
+                                SELECT j.id FROM jobs j
+                                JOIN l ON j.id = l.id AND j.lease_token = l.token
+                                WHERE j.status = 'processing'
+                                ORDER BY j.id
+                                FOR UPDATE OF j
+                             )
+                             UPDATE jobs j SET heartbeat_at = now()
+                             FROM locked, l
+                             WHERE j.id = locked.id AND l.id = j.id
+                               AND j.lease_token = l.token AND j.status = 'processing'
                              RETURNING j.id, j.lease_token AS token",
                         )
                         .bind::<Array<SqlUuid>, _>(ids)
@@ -336,9 +347,15 @@ impl crate::ports::QueueStore for Database {
         end: JobEnd,
         call: Option<ProviderCall>,
     ) -> Result<(), StoreError> {
-        self.as_system(move |conn| {
-            Box::pin(async move { end_job(conn, lease, &end, call.as_ref()).await })
-        })
-        .await
+        match call {
+            // Only the job's row: batched with the process's other such ends (issue #22).
+            None => self.finisher().finish(lease, end).await,
+            Some(call) => {
+                self.as_system(move |conn| {
+                    Box::pin(async move { end_job(conn, lease, &end, Some(&call)).await })
+                })
+                .await
+            }
+        }
     }
 }
