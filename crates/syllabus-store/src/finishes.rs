@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::pool::Database;
 use crate::records::{JobEnd, Lease};
-use crate::sql::job_writes::{end_columns, end_job};
+use crate::sql::job_writes::{EndColumns, end_columns, end_job};
 use crate::sql::prepared::Prepared;
 
 /// Most ends written by one statement.
@@ -172,7 +172,12 @@ async fn write_batch(db: &Database, batch: Vec<PendingEnd>) {
 async fn finish_many(db: &Database, batch: &[PendingEnd]) -> Result<HashSet<Uuid>, StoreError> {
     let mut c = Columns::default();
     for p in batch {
-        let (result, error, run_at, reask) = end_columns(&p.end);
+        let EndColumns {
+            result,
+            error,
+            run_at,
+            reask,
+        } = end_columns(&p.end);
         c.id.push(p.lease.job.as_uuid());
         c.token.push(p.lease.token);
         c.status.push(p.end.status().as_str().to_owned());

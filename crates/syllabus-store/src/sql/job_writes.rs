@@ -56,16 +56,18 @@ pub(crate) async fn insert_job(
     })
 }
 
-/// What an end writes: its result, its error, when a retry is due, and what the next attempt
-/// re-asks (as JSON).
-pub(crate) fn end_columns(
-    end: &JobEnd,
-) -> (
-    Option<&serde_json::Value>,
-    Option<&JobError>,
-    Option<DateTime<Utc>>,
-    Option<serde_json::Value>,
-) {
+/// What an end writes beside its status.
+pub(crate) struct EndColumns<'e> {
+    pub(crate) result: Option<&'e serde_json::Value>,
+    pub(crate) error: Option<&'e JobError>,
+    /// When a retry is due.
+    pub(crate) run_at: Option<DateTime<Utc>>,
+    /// What the next attempt re-asks, as JSON.
+    pub(crate) reask: Option<serde_json::Value>,
+}
+
+/// The columns `end` writes.
+pub(crate) fn end_columns(end: &JobEnd) -> EndColumns<'_> {
     let (result, error, run_at, reask) = match end {
         JobEnd::Completed { result } => (Some(result), None, None, None),
         JobEnd::Retry { at, error, reask } => (None, Some(error), Some(*at), reask.as_ref()),
@@ -73,12 +75,12 @@ pub(crate) fn end_columns(
         JobEnd::Cancelled => (None, None, None, None),
         JobEnd::Superseded { error } => (None, Some(error), None, None),
     };
-    (
+    EndColumns {
         result,
         error,
         run_at,
-        reask.and_then(|i| serde_json::to_value(i).ok()),
-    )
+        reask: reask.and_then(|i| serde_json::to_value(i).ok()),
+    }
 }
 
 /// Ends a run: fenced by the lease, so a run whose job was rescued or released changes nothing
@@ -91,7 +93,12 @@ pub(crate) async fn end_job(
     call: Option<&ProviderCall>,
 ) -> Result<(), StoreError> {
     let status = end.status();
-    let (result, error, run_at, reask) = end_columns(end);
+    let EndColumns {
+        result,
+        error,
+        run_at,
+        reask,
+    } = end_columns(end);
     // Kept prepared: every run ends through it (issue #22).
     let n = crate::sql::prepared::Prepared(diesel::sql_query(
         "UPDATE jobs SET status = $3, result = $4, error_message = $5, error_classification = $6,
