@@ -16,7 +16,7 @@ fmt:
     cargo fmt --all
 
 lint:
-    cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy --all-targets -- -D warnings
 
 bench:
     cargo bench -p syllabus-domain

@@ -21,4 +21,4 @@ fi
 
 # The end-to-end tests run the real binary: build it first.
 cargo build -p syllabus --bin syllabus
-cargo test --workspace "$@"
+cargo test "$@" # the default members: not the peer benchmark (benches/peer-apalis)

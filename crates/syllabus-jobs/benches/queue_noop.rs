@@ -5,7 +5,10 @@
 //! per job. It applies the migrations first (`BENCH_JOBS=0`: only that). Settings:
 //! `DATABASE_URL`, `BENCH_JOBS` (default 10,000), `WORKER_CONCURRENCY` (default 8),
 //! `BENCH_CLK_TCK` (`getconf CLK_TCK`, default 100), `BENCH_DEADLINE_S` (default 300: when the
-//! runs have not all ended by then, it prints the jobs table's counts by status and fails).
+//! runs have not all ended by then, it prints the jobs table's counts by status and fails),
+//! `BENCH_PICKUP=1` (the driver inserts the jobs one at a time while this binary runs: it also
+//! prints the pick-up latency, the job row's `created_at` → the handler's start, p50/p95/p99/max,
+//! as `scripts/bench-peer.sh` compares it with apalis-postgres's).
 //!
 //! Run by `cargo bench` only (`harness = false`): built by `cargo test --all-targets` or clippy,
 //! it exits at once.
@@ -13,6 +16,7 @@
 use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -30,6 +34,8 @@ struct Progress {
     ended: AtomicUsize,
     target: usize,
     all_ended: Notify,
+    /// Each run's pick-up latency (job created → handler start), in µs.
+    pickups: Mutex<Vec<i64>>,
 }
 
 /// Ends every run as completed, with nothing else written; counts them.
@@ -41,6 +47,14 @@ impl<P: Send + Sync + 'static> Dispatch<Database, P> for Noop {
         ctx: &Context<Database, P>,
         job: &ClaimedJob,
     ) -> Result<JobStatus, StoreError> {
+        let picked = (chrono::Utc::now() - job.created_at)
+            .num_microseconds()
+            .unwrap_or(i64::MAX);
+        self.0
+            .pickups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(picked);
         // Through the context, as the real handlers end their runs: a heartbeat that finds the
         // lease gone while this write commits does not cancel the run (issue #18).
         ctx.end_run(job, JobEnd::Completed { result: json!({}) })
@@ -90,6 +104,7 @@ async fn main() -> Result<(), Error> {
     let concurrency: usize = setting("WORKER_CONCURRENCY", 8)?;
     let ticks: f64 = setting("BENCH_CLK_TCK", 100.0)?;
     let deadline = Duration::from_secs(setting("BENCH_DEADLINE_S", 300)?);
+    let pickup: u8 = setting("BENCH_PICKUP", 0)?;
 
     syllabus_store::run_migrations(&url).await?;
     if jobs == 0 {
@@ -108,6 +123,7 @@ async fn main() -> Result<(), Error> {
         ended: AtomicUsize::new(0),
         target: jobs,
         all_ended: Notify::new(),
+        pickups: Mutex::new(Vec::with_capacity(jobs)),
     });
     let runtime = Runtime::new(
         db.clone(),
@@ -162,5 +178,33 @@ async fn main() -> Result<(), Error> {
         n / elapsed,
         cpu * 1e6 / n,
     )?;
+    if pickup == 1 {
+        let mut v = progress
+            .pickups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        v.sort_unstable();
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss,
+            reason = "an index into a short vector; latencies far below 2^52 µs"
+        )]
+        let p = |q: f64| {
+            let i = ((q * v.len() as f64) as usize).min(v.len().saturating_sub(1));
+            v.get(i).map_or(0.0, |us| *us as f64 / 1000.0)
+        };
+        writeln!(
+            std::io::stdout(),
+            "queue no-op pick-up latency over {} jobs, WORKER_CONCURRENCY={concurrency}: \
+             p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            v.len(),
+            p(0.5),
+            p(0.95),
+            p(0.99),
+            p(1.0)
+        )?;
+    }
     Ok(())
 }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod error;
+mod finishes;
 pub mod limits_port;
 mod listen;
 mod locks;

@@ -7,11 +7,14 @@ use std::time::Duration;
 
 use diesel::sql_types::Text;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use syllabus_domain::UserId;
 
 use crate::error::StoreError;
+use crate::finishes::Finisher;
 use crate::publisher::Publisher;
 
 /// Pool sizing and timeouts.
@@ -70,6 +73,8 @@ pub struct Database {
     pool: Pool<AsyncPgConnection>,
     /// The process's preview writer, started by the first preview.
     previews: Arc<OnceLock<Publisher>>,
+    /// The process's writer of batched run ends, started by the first end (issue #22).
+    finishes: Arc<OnceLock<Finisher>>,
 }
 
 impl std::fmt::Debug for Database {
@@ -93,6 +98,10 @@ impl Database {
     pub fn connect(database_url: &str, options: PoolOptions) -> Result<Self, StoreError> {
         let settings: Arc<str> = options.session_settings().into();
         let mut config = ManagerConfig::<AsyncPgConnection>::default();
+        // A connection taken from the pool is not pinged first (`SELECT 1`, a round trip per
+        // transaction; issue #22): one whose server went away is known closed (its socket ended)
+        // or mid-transaction, and dropped; a query on one that closed since fails as transient.
+        config.recycling_method = RecyclingMethod::Fast;
         config.custom_setup = Box::new(move |url| {
             let settings = Arc::clone(&settings);
             let url = url.to_owned();
@@ -120,6 +129,7 @@ impl Database {
         Ok(Self {
             pool,
             previews: Arc::default(),
+            finishes: Arc::default(),
         })
     }
 
@@ -131,6 +141,20 @@ impl Database {
             start(Self {
                 pool: self.pool.clone(),
                 previews: Arc::default(),
+                finishes: Arc::default(),
+            })
+        })
+    }
+
+    /// The writer of batched run ends shared by every clone of this handle, started on first
+    /// use ([`crate::finishes::start_finisher`]).
+    pub(crate) fn finisher(&self) -> &Finisher {
+        self.finishes.get_or_init(|| {
+            // Its own handle has no writer of its own: the writer stops with the last user.
+            crate::finishes::start_finisher(Self {
+                pool: self.pool.clone(),
+                previews: Arc::default(),
+                finishes: Arc::default(),
             })
         })
     }
@@ -240,8 +264,11 @@ impl Database {
         self.scoped("syllabus.scope", "public".to_owned(), f).await
     }
 
-    /// Runs `f` in a transaction whose first statement sets `setting` to `value` for that
-    /// transaction only (`set_config(…, true)`): the pooled connection keeps nothing of it.
+    /// Runs `f` in a transaction that sets `setting` to `value` for that transaction only
+    /// (`set_config(…, true)`): the pooled connection keeps nothing of it. `BEGIN` and the
+    /// `set_config` go to the server as ONE simple-query message (issue #22: one round trip, not
+    /// three: a bound `set_config` was a Parse round trip, then a Bind/Execute one), the value
+    /// as an escaped literal ([`sql_literal`]).
     async fn scoped<T, F>(
         &self,
         setting: &'static str,
@@ -252,19 +279,68 @@ impl Database {
         T: Send,
         F: for<'r> FnOnce(&'r mut AsyncPgConnection) -> TxFuture<'r, T> + Send,
     {
-        let mut conn = self.conn().await?;
-        let result = conn
-            .transaction::<T, StoreError, _>(async move |conn| {
-                diesel::sql_query("SELECT set_config($1, $2, true)")
-                    .bind::<Text, _>(setting)
-                    .bind::<Text, _>(value)
-                    .execute(conn)
-                    .await?;
-                f(conn).await
-            })
-            .await;
+        use diesel_async::{AnsiTransactionManager, TransactionManager};
+        let begin = format!(
+            "BEGIN; SELECT set_config({}, {}, true)",
+            sql_literal(setting),
+            sql_literal(&value)
+        );
+        // Pooled connections are not pinged before use (`RecyclingMethod::Fast`): one whose
+        // server ended it since (a database restart, an administrator's terminate) fails its
+        // opening message, before anything ran. That connection is taken out of the pool and
+        // the transaction opens on another, so a restart does not answer 503 once per stale
+        // connection. At worst every pooled connection is stale, then a new one is opened.
+        let mut tries: usize = 0;
+        let mut conn = loop {
+            let mut conn = self.conn().await?;
+            match AnsiTransactionManager::begin_transaction_sql(&mut *conn, &begin).await {
+                Ok(()) => break conn,
+                Err(e) => {
+                    tries += 1;
+                    let error = StoreError::from(e).on_broken_connection();
+                    drop(Object::take(conn));
+                    if tries > self.pool.status().max_size {
+                        return Err(error);
+                    }
+                }
+            }
+        };
+        // As `AsyncConnection::transaction`, with that opening: commit on success, roll back on
+        // error (the body's error wins over a failed rollback's). A future dropped half-way
+        // leaves the transaction manager mid-transaction: the pool then discards the connection.
+        let result = async {
+            match f(&mut conn).await {
+                Ok(value) => {
+                    AnsiTransactionManager::commit_transaction(&mut *conn).await?;
+                    Ok(value)
+                }
+                Err(e) => match AnsiTransactionManager::rollback_transaction(&mut *conn).await {
+                    Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(e),
+                    Err(rollback) => Err(rollback.into()),
+                },
+            }
+        }
+        .await;
         settle(&mut conn, result)
     }
+}
+
+/// `value` as a PostgreSQL string literal in the escape syntax (`E'…'`: the same meaning
+/// whatever `standard_conforming_strings` says), for the one statement that cannot take a bind
+/// parameter because it travels with `BEGIN` in a simple-query message.
+fn sql_literal(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 3);
+    out.push_str("E'");
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("''"),
+            // NUL cannot be in a PostgreSQL string: refused by the server as any other.
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
 }
 
 /// How often a contended transaction runs again before its error is returned.
@@ -341,6 +417,44 @@ mod tests {
         .await
     }
 
+    /// The scope travels with `BEGIN` as a literal (issue #22): a user id with quotes and
+    /// backslashes (a JWT subject may hold any printable text) is set exactly, and row-level
+    /// security still shows that user only their own rows.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_user_id_with_quotes_and_backslashes_scopes_exactly_that_user() -> TestResult {
+        let tricky = r"o'brien\', true); SELECT set_config('syllabus.scope', 'system";
+        let test = TestDb::new().await?;
+        let mut admin = AsyncPgConnection::establish(test.admin_url()).await?;
+        admin
+            .batch_execute(&format!(
+                "INSERT INTO users (id) VALUES ({0}), ('alice');
+                 INSERT INTO plans (id, user_id, topic, topic_truncated, topic_original_length,
+                                    skill_level, weekly_hours, learning_style)
+                 VALUES (gen_random_uuid(), 'alice', 'Rust ownership', false, 14, 'beginner', 5, 'practice')",
+                super::sql_literal(tricky)
+            ))
+            .await?;
+        let db = Database::connect(test.url(), PoolOptions::default())?;
+        let user = UserId::parse(tricky).ok_or("user")?;
+        let seen = db
+            .as_user(&user, |conn| Box::pin(async move { settings(conn).await }))
+            .await?;
+        assert_eq!(
+            seen,
+            Settings {
+                user_id: Some(tricky.to_owned()),
+                scope: None
+            }
+        );
+        assert_eq!(
+            plans_seen(&db, &user).await?,
+            0,
+            "alice's plan stays hidden"
+        );
+        assert_eq!(super::sql_literal(r"a'b\c"), r"E'a''b\\c'");
+        Ok(())
+    }
+
     /// Every pooled connection carries the lock and statement timeouts: a statement that waits
     /// on a lock held elsewhere fails as `Busy` after `lock_timeout` instead of parking
     /// its connection, and a statement that runs too long is cancelled as `Unavailable`.
@@ -402,6 +516,41 @@ mod tests {
     }
 
     /// One pooled connection serves a user, the system scope, a failed transaction and another
+    /// Connections are not pinged before use: when the server ends every pooled connection (as
+    /// a restart does), the next transactions still succeed, on new connections, instead of
+    /// failing once per stale connection.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn transactions_after_the_server_ended_every_pooled_connection_succeed() -> TestResult {
+        let test = TestDb::new().await?;
+        let mut admin = AsyncPgConnection::establish(test.admin_url()).await?;
+        let db = Database::connect(
+            test.url(),
+            PoolOptions {
+                max_size: 3,
+                ..PoolOptions::default()
+            },
+        )?;
+        let alice = UserId::parse("alice").ok_or("user")?;
+        // Three connections in the pool, all idle.
+        let (a, b, c) = tokio::join!(
+            plans_seen(&db, &alice),
+            plans_seen(&db, &alice),
+            plans_seen(&db, &alice)
+        );
+        assert_eq!((a?, b?, c?), (0, 0, 0));
+        let ended: Count = diesel::sql_query(
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .get_result(&mut admin)
+        .await?;
+        assert!(ended.n >= 1, "the pool's connections were ended");
+        for _ in 0..4 {
+            assert_eq!(plans_seen(&db, &alice).await?, 0);
+        }
+        Ok(())
+    }
+
     /// user in turn: none of them inherits what the one before it set.
     #[tokio::test(flavor = "multi_thread")]
     async fn a_pooled_connection_is_clean_after_each_transaction() -> TestResult {

@@ -7,7 +7,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use syllabus_domain::{JobId, JobStatus};
 
 use crate::error::StoreError;
-use crate::records::{Actor, JobEnd, JobRecord, Lease, NewJob, ProviderCall};
+use crate::records::{Actor, JobEnd, JobError, JobRecord, Lease, NewJob, ProviderCall};
 use crate::rows::jobs::JobInsert;
 use crate::schema::jobs;
 
@@ -56,6 +56,33 @@ pub(crate) async fn insert_job(
     })
 }
 
+/// What an end writes beside its status.
+pub(crate) struct EndColumns<'e> {
+    pub(crate) result: Option<&'e serde_json::Value>,
+    pub(crate) error: Option<&'e JobError>,
+    /// When a retry is due.
+    pub(crate) run_at: Option<DateTime<Utc>>,
+    /// What the next attempt re-asks, as JSON.
+    pub(crate) reask: Option<serde_json::Value>,
+}
+
+/// The columns `end` writes.
+pub(crate) fn end_columns(end: &JobEnd) -> EndColumns<'_> {
+    let (result, error, run_at, reask) = match end {
+        JobEnd::Completed { result } => (Some(result), None, None, None),
+        JobEnd::Retry { at, error, reask } => (None, Some(error), Some(*at), reask.as_ref()),
+        JobEnd::Failed { error, reask } => (None, Some(error), None, reask.as_ref()),
+        JobEnd::Cancelled => (None, None, None, None),
+        JobEnd::Superseded { error } => (None, Some(error), None, None),
+    };
+    EndColumns {
+        result,
+        error,
+        run_at,
+        reask: reask.and_then(|i| serde_json::to_value(i).ok()),
+    }
+}
+
 /// Ends a run: fenced by the lease, so a run whose job was rescued or released changes nothing
 /// and its whole transaction rolls back. `call`, the provider call the run made, is recorded
 /// in the ledger in the same transaction (issue #22).
@@ -66,15 +93,14 @@ pub(crate) async fn end_job(
     call: Option<&ProviderCall>,
 ) -> Result<(), StoreError> {
     let status = end.status();
-    let (result, error, run_at, reask) = match end {
-        JobEnd::Completed { result } => (Some(result), None, None, None),
-        JobEnd::Retry { at, error, reask } => (None, Some(error), Some(*at), reask.as_ref()),
-        JobEnd::Failed { error, reask } => (None, Some(error), None, reask.as_ref()),
-        JobEnd::Cancelled => (None, None, None, None),
-        JobEnd::Superseded { error } => (None, Some(error), None, None),
-    };
-    let reask = reask.and_then(|i| serde_json::to_value(i).ok());
-    let n = diesel::sql_query(
+    let EndColumns {
+        result,
+        error,
+        run_at,
+        reask,
+    } = end_columns(end);
+    // Kept prepared: every run ends through it (issue #22).
+    let n = crate::sql::prepared::Prepared(diesel::sql_query(
         "UPDATE jobs SET status = $3, result = $4, error_message = $5, error_classification = $6,
                 run_at = coalesce($7, run_at), reask = $8, lease_token = NULL, locked_by = NULL,
                 heartbeat_at = NULL, updated_at = now(),
@@ -88,7 +114,7 @@ pub(crate) async fn end_job(
     .bind::<Nullable<Text>, _>(error.map(|e| e.message.as_str()))
     .bind::<Nullable<Text>, _>(error.map(|e| e.classification.as_str()))
     .bind::<Nullable<Timestamptz>, _>(run_at)
-    .bind::<Nullable<Jsonb>, _>(reask)
+    .bind::<Nullable<Jsonb>, _>(reask))
     .execute(conn)
     .await?;
     if n == 0 {

@@ -11,6 +11,7 @@ pub(crate) mod job_writes;
 pub(crate) mod plan_changes;
 pub(crate) mod plan_reads;
 pub(crate) mod plans;
+pub(crate) mod prepared;
 pub(crate) mod progress;
 pub(crate) mod provider_stats;
 pub(crate) mod rate_window;

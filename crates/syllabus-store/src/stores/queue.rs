@@ -15,6 +15,7 @@ use crate::pool::Database;
 use crate::records::{ClaimedJob, JobEnd, Lease, ProviderCall, Retention, RetentionReport};
 use crate::rows::jobs::JobRow;
 use crate::sql::job_writes::end_job;
+use crate::sql::prepared::Prepared;
 
 /// [`GIVE_BACK`] without `run_at`.
 macro_rules! returned_pending {
@@ -36,7 +37,9 @@ const DEFER: &str = concat!(returned_pending!(), ", run_at = $3, waits_for = $4"
 /// Claims up to `$2` due jobs for worker `$1`: by priority, then fairly between users
 /// (`syllabus_domain::fairness::claim_key`: `greatest(run_at, fair_at)`, read from
 /// `jobs_fair_claim_idx`), then id; returned in that order (`run_at` is untouched by the claim;
-/// a capacity wait's `waits_for` ends with it).
+/// a capacity wait's `waits_for` ends with it). Kept prepared ([`Prepared`]): it names its
+/// columns, so that a migration adding one to `jobs` does not break the statement a running
+/// process holds.
 pub(crate) const CLAIM_SQL: &str = "WITH next AS (
         SELECT id FROM jobs
         WHERE status = 'pending' AND run_at <= now()
@@ -48,7 +51,10 @@ pub(crate) const CLAIM_SQL: &str = "WITH next AS (
                locked_by = $1, heartbeat_at = now(), attempts = j.attempts + 1,
                started_at = coalesce(j.started_at, now()), updated_at = now(), waits_for = NULL
         FROM next WHERE j.id = next.id
-        RETURNING j.*
+        RETURNING j.id, j.user_id, j.job_type, j.status, j.plan_id, j.payload, j.result,
+                  j.error_message, j.error_classification, j.attempts, j.max_attempts,
+                  j.priority, j.run_at, j.request_id, j.created_at, j.started_at,
+                  j.completed_at, j.updated_at, j.lease_token, j.rescues, j.reask, j.fair_at
      )
      SELECT * FROM claimed ORDER BY priority DESC, greatest(run_at, fair_at), id";
 
@@ -98,11 +104,13 @@ impl crate::ports::QueueStore for Database {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.as_system(move |conn| {
             Box::pin(async move {
-                let rows: Vec<ClaimRow> = diesel::sql_query(CLAIM_SQL)
-                    .bind::<Text, _>(worker)
-                    .bind::<BigInt, _>(limit)
-                    .load(conn)
-                    .await?;
+                let rows: Vec<ClaimRow> = Prepared(
+                    diesel::sql_query(CLAIM_SQL)
+                        .bind::<Text, _>(worker)
+                        .bind::<BigInt, _>(limit),
+                )
+                .load(conn)
+                .await?;
                 rows.into_iter()
                     .map(|r| r.job.into_claimed(r.fair_at))
                     .collect()
@@ -120,15 +128,28 @@ impl crate::ports::QueueStore for Database {
         let alive: Vec<Beat> = self
             .as_system(move |conn| {
                 Box::pin(async move {
-                    Ok(diesel::sql_query(
-                        "UPDATE jobs j SET heartbeat_at = now()
-                         FROM unnest($1::uuid[], $2::uuid[]) AS l(id, token)
-                         WHERE j.id = l.id AND j.lease_token = l.token
-                           AND j.status = 'processing'
-                         RETURNING j.id, j.lease_token AS token",
+                    Ok(Prepared(
+                        // Rows locked in id order, as the batched ends lock theirs
+                        // (crate::finishes): the two never wait on each other in a circle.
+                        diesel::sql_query(
+                            "WITH l AS (
+                                SELECT * FROM unnest($1::uuid[], $2::uuid[]) AS l(id, token)
+                             ), locked AS (
+                                SELECT j.id FROM jobs j
+                                JOIN l ON j.id = l.id AND j.lease_token = l.token
+                                WHERE j.status = 'processing'
+                                ORDER BY j.id
+                                FOR UPDATE OF j
+                             )
+                             UPDATE jobs j SET heartbeat_at = now()
+                             FROM locked, l
+                             WHERE j.id = locked.id AND l.id = j.id
+                               AND j.lease_token = l.token AND j.status = 'processing'
+                             RETURNING j.id, j.lease_token AS token",
+                        )
+                        .bind::<Array<SqlUuid>, _>(ids)
+                        .bind::<Array<SqlUuid>, _>(tokens),
                     )
-                    .bind::<Array<SqlUuid>, _>(ids)
-                    .bind::<Array<SqlUuid>, _>(tokens)
                     .load(conn)
                     .await?)
                 })
@@ -234,7 +255,9 @@ impl crate::ports::QueueStore for Database {
     async fn next_run_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.as_system(|conn| {
             Box::pin(async move {
-                let row: NextAt = diesel::sql_query(NEXT_RUN_AT_SQL).get_result(conn).await?;
+                let row: NextAt = Prepared(diesel::sql_query(NEXT_RUN_AT_SQL))
+                    .get_result(conn)
+                    .await?;
                 Ok(row.at)
             })
         })
@@ -333,9 +356,15 @@ impl crate::ports::QueueStore for Database {
         end: JobEnd,
         call: Option<ProviderCall>,
     ) -> Result<(), StoreError> {
-        self.as_system(move |conn| {
-            Box::pin(async move { end_job(conn, lease, &end, call.as_ref()).await })
-        })
-        .await
+        match call {
+            // Only the job's row: batched with the process's other such ends (issue #22).
+            None => self.finisher().finish(lease, end).await,
+            Some(call) => {
+                self.as_system(move |conn| {
+                    Box::pin(async move { end_job(conn, lease, &end, Some(&call)).await })
+                })
+                .await
+            }
+        }
     }
 }
