@@ -149,19 +149,26 @@ impl ProviderLimits {
     }
 
     /// When a job that finds no capacity tries again, with `ahead` other jobs already waiting
-    /// for the same provider: not before `free_at` (when the window has room for it), and one
-    /// [`pace`](Self::pace) later per job ahead (at most [`LINE_CAP`]), so that a crowd of waiters
-    /// comes back spread at the pace the limits admit them, not all at `free_at` to be refused
-    /// again but one. (A correction that frees capacity early also wakes the first waiter in
-    /// fair order, whatever its place here.)
+    /// for the same provider, `head_taken` when one of them already comes back by the time the
+    /// window has room plus one pace. The first waiter takes the head: it comes back at
+    /// `free_at` (when the window has room for it), so that capacity freed by calls leaving the
+    /// window is taken at once. Any other waiter comes back one [`pace`](Self::pace) per job
+    /// ahead of it later than now (at most [`LINE_CAP`]), never before `free_at`: a crowd of
+    /// waiters so comes back spread at the rate the limits admit it, not all at `free_at` to be
+    /// refused again but one. (A correction that frees capacity early also wakes the first
+    /// waiter in fair order, whatever its place here.)
     #[must_use]
     pub fn in_line(
         &self,
         now: DateTime<Utc>,
         free_at: DateTime<Utc>,
         ahead: u64,
+        head_taken: bool,
         typical_tokens: u64,
     ) -> DateTime<Utc> {
+        if !head_taken {
+            return free_at;
+        }
         let line = self
             .pace(typical_tokens)
             .saturating_mul(u32::try_from(ahead).unwrap_or(u32::MAX))
@@ -395,10 +402,11 @@ mod tests {
             let l = limits(requests, tokens);
             let now = t(0);
             let free = t(free_ms);
-            let back = l.in_line(now, free, ahead, typical);
+            let back = l.in_line(now, free, ahead, true, typical);
             prop_assert!(back >= free);
-            prop_assert!(l.in_line(now, free, ahead + 1, typical) >= back);
-            prop_assert_eq!(l.in_line(now, free, 0, typical), free);
+            prop_assert!(l.in_line(now, free, ahead + 1, true, typical) >= back);
+            prop_assert_eq!(l.in_line(now, free, 0, true, typical), free);
+            prop_assert_eq!(l.in_line(now, free, ahead, false, typical), free, "the head");
             let pace = l.pace(typical);
             let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
             let line = pace.saturating_mul(u32::try_from(ahead).unwrap_or(u32::MAX)).min(LINE_CAP);
@@ -418,10 +426,15 @@ mod tests {
         let l = limits(60, 18_000);
         assert_eq!(l.pace(1_500), Duration::from_secs(5));
         assert_eq!(l.pace(100), Duration::from_secs(1));
-        assert_eq!(l.in_line(t(0), t(2_000), 0, 1_500), t(2_000));
-        assert_eq!(l.in_line(t(0), t(2_000), 3, 1_500), t(15_000));
+        assert_eq!(l.in_line(t(0), t(2_000), 0, true, 1_500), t(2_000));
+        assert_eq!(l.in_line(t(0), t(2_000), 3, true, 1_500), t(15_000));
         assert_eq!(
-            l.in_line(t(0), t(0), 1_000_000, 1_500),
+            l.in_line(t(0), t(2_000), 3, false, 1_500),
+            t(2_000),
+            "nobody comes back when the window frees: this one does"
+        );
+        assert_eq!(
+            l.in_line(t(0), t(0), 1_000_000, true, 1_500),
             t(3_600_000),
             "capped"
         );

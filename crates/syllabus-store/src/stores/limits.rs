@@ -75,9 +75,11 @@ struct Row {
 }
 
 #[derive(QueryableByName)]
-struct Count {
+struct Line {
     #[diesel(sql_type = BigInt)]
-    n: i64,
+    ahead: i64,
+    #[diesel(sql_type = BigInt)]
+    soon: i64,
 }
 
 #[derive(QueryableByName)]
@@ -174,26 +176,29 @@ async fn reserve_locked(
         })
         .collect();
     // In line behind the jobs already waiting for this provider (read from `jobs_waiting_idx`),
-    // at the pace of calls the size of the window's average.
-    let ahead: Count = diesel::sql_query(
-        "SELECT count(*) AS n FROM jobs WHERE waits_for = $1 AND status = 'pending'",
-    )
-    .bind::<Text, _>(provider)
-    .get_result(conn)
-    .await?;
+    // at the pace of calls the size of the window's average; the head (nobody comes back by the
+    // time the window has room) comes back then.
     let typical = window
         .iter()
         .map(|r| r.tokens)
         .sum::<u64>()
         .checked_div(u64::try_from(window.len()).unwrap_or(u64::MAX))
         .unwrap_or(tokens);
+    let free_at = limits.free_at(now, &window, tokens);
+    let head_by = chrono::Duration::from_std(limits.pace(typical))
+        .ok()
+        .and_then(|d| free_at.checked_add_signed(d))
+        .unwrap_or(free_at);
+    let line: Line = diesel::sql_query(
+        "SELECT count(*) AS ahead, count(*) FILTER (WHERE run_at <= $2) AS soon
+         FROM jobs WHERE waits_for = $1 AND status = 'pending'",
+    )
+    .bind::<Text, _>(provider)
+    .bind::<Timestamptz, _>(head_by)
+    .get_result(conn)
+    .await?;
     Ok(Admission::Wait {
-        until: limits.in_line(
-            now,
-            limits.free_at(now, &window, tokens),
-            unsigned(ahead.n),
-            typical,
-        ),
+        until: limits.in_line(now, free_at, unsigned(line.ahead), line.soon > 0, typical),
         cause: WaitCause::Window,
     })
 }
