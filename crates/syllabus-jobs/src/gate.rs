@@ -63,6 +63,7 @@ where
                 .as_ref()
                 .map(|f| endpoint(f.provider.as_ref(), f.limits)),
             breaker: self.breaker,
+            fair_at: Some(job.fair_at),
         };
         let routed = match self.store.route(request.clone()).await {
             Ok(routed) => routed,

@@ -141,6 +141,17 @@ impl StoreError {
         )
     }
 
+    /// Whether the error says the connection is gone: it could not be used (closed, reset), or
+    /// the server ended it (57P01 administrator shutdown, 57P02 crash shutdown, 57P03 cannot
+    /// connect now: "terminating connection …", fixed text as for the deadlock above).
+    pub(crate) fn is_connection_ended(&self) -> bool {
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Unexpected(message) => message.starts_with("terminating connection"),
+            _ => false,
+        }
+    }
+
     /// An error seen on a connection that is now closed is the connection's failure (an
     /// administrator shutdown 57P01, a crash 57P02, any 08xxx), whatever its kind: transient.
     pub(crate) fn on_broken_connection(self) -> Self {

@@ -47,7 +47,7 @@ const FINISH_MANY_SQL: &str = "WITH e AS (
      FROM locked, e
      WHERE j.id = locked.id AND e.id = j.id AND j.lease_token = e.token
        AND j.status = 'processing'
-     RETURNING j.id";
+     RETURNING j.id, e.token";
 
 /// An end waiting for its batch, and who awaits its commit.
 pub(crate) struct PendingEnd {
@@ -113,6 +113,9 @@ async fn write_batches(db: Database, mut rx: mpsc::UnboundedReceiver<PendingEnd>
 struct Landed {
     #[diesel(sql_type = SqlUuid)]
     id: Uuid,
+    /// The lease that ended it (a stale end of the same job in the batch did not).
+    #[diesel(sql_type = SqlUuid)]
+    token: Uuid,
 }
 
 async fn write_batch(db: &Database, batch: Vec<PendingEnd>) {
@@ -132,7 +135,7 @@ async fn write_batch(db: &Database, batch: Vec<PendingEnd>) {
     match finish_many(db, &batch).await {
         Ok(landed) => {
             for p in batch {
-                let done = if landed.contains(&p.lease.job.as_uuid()) {
+                let done = if landed.contains(&(p.lease.job.as_uuid(), p.lease.token)) {
                     Ok(())
                 } else {
                     Err(StoreError::LeaseLost)
@@ -169,7 +172,10 @@ async fn write_batch(db: &Database, batch: Vec<PendingEnd>) {
 }
 
 /// One statement for the whole batch, as the system (a batch holds many users' jobs).
-async fn finish_many(db: &Database, batch: &[PendingEnd]) -> Result<HashSet<Uuid>, StoreError> {
+async fn finish_many(
+    db: &Database,
+    batch: &[PendingEnd],
+) -> Result<HashSet<(Uuid, Uuid)>, StoreError> {
     let mut c = Columns::default();
     for p in batch {
         let EndColumns {
@@ -207,7 +213,7 @@ async fn finish_many(db: &Database, batch: &[PendingEnd]) -> Result<HashSet<Uuid
             })
         })
         .await?;
-    Ok(landed.into_iter().map(|l| l.id).collect())
+    Ok(landed.into_iter().map(|l| (l.id, l.token)).collect())
 }
 
 #[derive(Default)]

@@ -296,11 +296,17 @@ impl Database {
             match AnsiTransactionManager::begin_transaction_sql(&mut *conn, &begin).await {
                 Ok(()) => break conn,
                 Err(e) => {
+                    use diesel_async::pooled_connection::PoolableConnection;
                     tries += 1;
-                    let error = StoreError::from(e).on_broken_connection();
+                    let error = StoreError::from(e);
+                    // Only a connection the server ended is worth another try; any other
+                    // refusal of the opening would be the same on every connection.
+                    if !(conn.is_broken() || error.is_connection_ended()) {
+                        return Err(error);
+                    }
                     drop(Object::take(conn));
                     if tries > self.pool.status().max_size {
-                        return Err(error);
+                        return Err(error.on_broken_connection());
                     }
                 }
             }

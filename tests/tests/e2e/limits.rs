@@ -376,3 +376,61 @@ async fn a_waiter_comes_back_when_a_correction_frees_the_tokens_not_when_the_win
     app.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_users_plan_waits_behind_the_waiters_before_it_in_fair_order_only() -> TestResult {
+    // A provider that reports no usage: no correction wakes anyone, the line alone orders the
+    // waiters. One call a second; an early user's backlog is already waiting in line when the
+    // late user's first plan arrives.
+    let window = Duration::from_secs(1);
+    let app = App::start(Options {
+        concurrency: 16,
+        provider_limits: ProviderLimits {
+            requests: NonZeroU32::new(1),
+            tokens: None,
+            window,
+        },
+        ..Options::default()
+    })
+    .await?;
+    let mut reply = Reply::stream(&plan_json(2, 2, 60), 1, Duration::ZERO);
+    if let Reply::Sse { events, .. } = &mut reply {
+        events.pop(); // no usage chunk
+    }
+    app.llm.set_default(reply);
+    let mut backlog = Vec::new();
+    for i in 0..12 {
+        backlog.push(
+            app.create_plan("early", &format!("Backlog number {i}"))
+                .await?,
+        );
+    }
+    // The backlog is in line (all but the first waiting) before the late plan comes.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let late = app.create_plan("late", "Late learner").await?;
+    let body = app.settle("late", &late, Duration::from_secs(60)).await?;
+    assert_eq!(body["status"], "ready", "{body}");
+    let before: Vec<String> = app
+        .llm
+        .requests()
+        .iter()
+        .map(|r| r.body["messages"].to_string())
+        .collect();
+    let at = before
+        .iter()
+        .position(|m| m.contains("Late learner"))
+        .ok_or("no call for the late learner")?;
+    // Calls before the late one: the 3 or so made before it came, and at most 2 more.
+    assert!(
+        at <= 6,
+        "the late learner's call was number {} of {}: it waited behind the backlog",
+        at + 1,
+        before.len()
+    );
+    for plan in &backlog {
+        let body = app.settle("early", plan, Duration::from_secs(60)).await?;
+        assert_eq!(body["status"], "ready", "{body}");
+    }
+    app.stop().await;
+    Ok(())
+}

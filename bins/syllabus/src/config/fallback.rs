@@ -52,6 +52,7 @@ pub(super) fn fallback(
     if api_key.is_none() && base_url.is_none() {
         for name in [
             "LLM_FALLBACK_MODEL",
+            "LLM_FALLBACK_SCHEMA_PROFILE",
             "LLM_FALLBACK_REQUESTS_PER_MINUTE",
             "LLM_FALLBACK_TOKENS_PER_MINUTE",
         ] {
@@ -71,9 +72,15 @@ pub(super) fn fallback(
         .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned())
         .trim_end_matches('/')
         .to_owned();
-    let schema_profile = match env.get("LLM_SCHEMA_PROFILE").and_then(SchemaProfile::parse) {
-        Some(profile) => profile,
+    // The fallback's own: a primary on a local server (`full`) and a fallback on OpenAI (which
+    // refuses `full`'s keywords) is the usual pair, so LLM_SCHEMA_PROFILE is not inherited.
+    let schema_profile = match env.get("LLM_FALLBACK_SCHEMA_PROFILE") {
         None => SchemaProfile::for_base_url(&base_url),
+        Some(v) => SchemaProfile::parse(v).ok_or_else(|| {
+            anyhow::anyhow!(
+                "LLM_FALLBACK_SCHEMA_PROFILE is invalid: expected `openai` or `full`, got `{v}`"
+            )
+        })?,
     };
     let provider = ProviderConfig {
         base_url,

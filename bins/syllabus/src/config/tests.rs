@@ -526,6 +526,7 @@ fn a_fallback_is_configured_by_its_base_url_or_key_with_its_own_limits() {
     // A key alone is OpenAI's endpoint; a model of its own.
     let key_only = run(&[
         ("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1"),
+        ("LLM_SCHEMA_PROFILE", "full"),
         ("LLM_FALLBACK_API_KEY", "sk-x"),
         ("LLM_FALLBACK_MODEL", "gpt-4o"),
     ])
@@ -534,6 +535,11 @@ fn a_fallback_is_configured_by_its_base_url_or_key_with_its_own_limits() {
     .unwrap();
     assert_eq!(key_only.provider.base_url, "https://api.openai.com/v1");
     assert_eq!(key_only.provider.model, "gpt-4o");
+    assert_eq!(
+        key_only.provider.schema_profile,
+        SchemaProfile::OpenAi,
+        "the fallback's own profile (OpenAI's), not the local primary's `full`"
+    );
     assert!(key_only.limits.is_unlimited());
     // The same endpoint with another model is another provider.
     let same_host = run(&[
@@ -557,6 +563,17 @@ fn bad_fallback_and_breaker_settings_name_their_variable() {
             "LLM_FALLBACK_API_KEY",
         ),
         (vec![("LLM_FALLBACK_MODEL", "m")], "LLM_FALLBACK_MODEL"),
+        (
+            vec![("LLM_FALLBACK_SCHEMA_PROFILE", "full")],
+            "LLM_FALLBACK_SCHEMA_PROFILE",
+        ),
+        (
+            vec![
+                ("LLM_FALLBACK_BASE_URL", "http://f/v1"),
+                ("LLM_FALLBACK_SCHEMA_PROFILE", "strict"),
+            ],
+            "LLM_FALLBACK_SCHEMA_PROFILE",
+        ),
         (
             vec![("LLM_FALLBACK_REQUESTS_PER_MINUTE", "10")],
             "LLM_FALLBACK_REQUESTS_PER_MINUTE",

@@ -87,6 +87,9 @@ pub struct RouteRequest {
     pub fallback: Option<Endpoint>,
     /// The breaker's settings.
     pub breaker: BreakerSettings,
+    /// The job's virtual time (`fair_at`): without capacity it waits behind the waiters
+    /// before it in fair order only.
+    pub fair_at: Option<DateTime<Utc>>,
 }
 
 /// The breaker's decision and the reservation made on the chosen provider's key.

@@ -116,6 +116,7 @@ async fn count(
 async fn reserve_locked(
     conn: &mut AsyncPgConnection,
     provider: &str,
+    fair_at: Option<DateTime<Utc>>,
     limits: ProviderLimits,
     tokens: u64,
     locked: Locked,
@@ -175,7 +176,9 @@ async fn reserve_locked(
             tokens: unsigned(r.tokens),
         })
         .collect();
-    // In line behind the jobs already waiting for this provider (read from `jobs_waiting_idx`),
+    // In line behind the jobs already waiting for this provider that come before it in fair
+    // order (a late user's first job is not put behind another's backlog; read from
+    // `jobs_waiting_idx`),
     // at the pace of calls the size of the window's average; the head (nobody comes back by the
     // time the window has room) comes back then.
     let typical = window
@@ -190,11 +193,13 @@ async fn reserve_locked(
         .and_then(|d| free_at.checked_add_signed(d))
         .unwrap_or(free_at);
     let line: Line = diesel::sql_query(
-        "SELECT count(*) AS ahead, count(*) FILTER (WHERE run_at <= $2) AS soon
+        "SELECT count(*) FILTER (WHERE $3::timestamptz IS NULL OR fair_at < $3) AS ahead,
+                count(*) FILTER (WHERE run_at <= $2) AS soon
          FROM jobs WHERE waits_for = $1 AND status = 'pending'",
     )
     .bind::<Text, _>(provider)
     .bind::<Timestamptz, _>(head_by)
+    .bind::<Nullable<Timestamptz>, _>(fair_at)
     .get_result(conn)
     .await?;
     Ok(Admission::Wait {
@@ -207,11 +212,13 @@ async fn reserve_locked(
 async fn reserve_counted(
     conn: &mut AsyncPgConnection,
     endpoint: &Endpoint,
+    fair_at: Option<DateTime<Utc>>,
     locked: Locked,
 ) -> Result<Admission, StoreError> {
     let admission = reserve_locked(
         conn,
         &endpoint.key,
+        fair_at,
         endpoint.limits,
         endpoint.tokens,
         locked,
@@ -243,7 +250,7 @@ async fn route_locked(
             paused_until: held.paused_until,
             now: held.now,
         };
-        let answer = reserve_counted(conn, &request.primary, locked).await?;
+        let answer = reserve_counted(conn, &request.primary, request.fair_at, locked).await?;
         match (route, answer) {
             (Route::Probe, Admission::Granted { .. }) => {
                 to_store = claimed.state;
@@ -264,7 +271,7 @@ async fn route_locked(
                 .bind::<Text, _>(&fallback.key)
                 .get_result(conn)
                 .await?;
-            reserve_counted(conn, fallback, locked).await?
+            reserve_counted(conn, fallback, request.fair_at, locked).await?
         }
         // Unreachable: the breaker routes to the fallback only when there is one.
         (None, None) => Admission::Granted { id: None },
@@ -326,7 +333,8 @@ impl crate::limits_port::LimiterStore for Database {
                     .bind::<Text, _>(&provider)
                     .get_result(conn)
                     .await?;
-                let admission = reserve_locked(conn, &provider, limits, tokens, locked).await?;
+                let admission =
+                    reserve_locked(conn, &provider, None, limits, tokens, locked).await?;
                 count(
                     conn,
                     &provider,
