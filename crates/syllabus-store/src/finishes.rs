@@ -6,13 +6,12 @@
 //! ([`StoreError::LeaseLost`]) while the others land.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
 use diesel::sql_types::{Array, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -80,33 +79,14 @@ impl Finisher {
 /// Starts `db`'s writer on the current runtime; it stops when the last handle is dropped.
 pub(crate) fn start_finisher(db: Database) -> Finisher {
     let (queue, rx) = mpsc::unbounded_channel();
-    tokio::spawn(write_batches(db, rx));
+    tokio::spawn(crate::batches::write_batches(
+        db,
+        rx,
+        MAX_WRITERS,
+        MAX_BATCH,
+        |db, batch| async move { write_batch(&db, batch).await },
+    ));
     Finisher { queue }
-}
-
-async fn write_batches(db: Database, mut rx: mpsc::UnboundedReceiver<PendingEnd>) {
-    let writers = Arc::new(Semaphore::new(MAX_WRITERS));
-    loop {
-        // Wait for a free writer first: while all are busy, ends queue up into one batch.
-        let Ok(writer) = Arc::clone(&writers).acquire_owned().await else {
-            return;
-        };
-        let Some(first) = rx.recv().await else {
-            return;
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        let db = db.clone();
-        tokio::spawn(async move {
-            write_batch(&db, batch).await;
-            drop(writer);
-        });
-    }
 }
 
 #[derive(QueryableByName)]
@@ -121,15 +101,7 @@ struct Landed {
 async fn write_batch(db: &Database, batch: Vec<PendingEnd>) {
     if let [_] = batch.as_slice() {
         // A lone end: the single-row statement.
-        for p in batch {
-            let (lease, end) = (p.lease, p.end);
-            let done = db
-                .as_system(move |conn| {
-                    Box::pin(async move { end_job(conn, lease, &end, None).await })
-                })
-                .await;
-            drop(p.done.send(done));
-        }
+        end_each(db, batch).await;
         return;
     }
     match finish_many(db, &batch).await {
@@ -157,17 +129,18 @@ async fn write_batch(db: &Database, batch: Vec<PendingEnd>) {
             }
         }
         // One bad row must not cost the others their end: each goes again on its own.
-        Err(_) => {
-            for p in batch {
-                let (lease, end) = (p.lease, p.end);
-                let done = db
-                    .as_system(move |conn| {
-                        Box::pin(async move { end_job(conn, lease, &end, None).await })
-                    })
-                    .await;
-                drop(p.done.send(done));
-            }
-        }
+        Err(_) => end_each(db, batch).await,
+    }
+}
+
+/// Each end of `batch` in its own transaction (the single-row statement), answered in turn.
+async fn end_each(db: &Database, batch: Vec<PendingEnd>) {
+    for p in batch {
+        let (lease, end) = (p.lease, p.end);
+        let done = db
+            .as_system(move |conn| Box::pin(async move { end_job(conn, lease, &end, None).await }))
+            .await;
+        drop(p.done.send(done));
     }
 }
 

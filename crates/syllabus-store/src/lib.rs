@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod batches;
 mod error;
 mod finishes;
 pub mod limits_port;

@@ -2,11 +2,8 @@
 //! [`Publisher`] that batch what every run of the process shows, the read for the plans' event
 //! streams, and the clearing by runs.
 
-use std::sync::Arc;
-
 use diesel::sql_types::{Array, Integer, Jsonb, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use tokio::sync::{Semaphore, mpsc};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -24,33 +21,14 @@ const MAX_WRITERS: usize = 4;
 /// handle is dropped.
 pub(crate) fn start_publisher(db: Database) -> Publisher {
     let (publisher, rx) = Publisher::channel();
-    tokio::spawn(write_batches(db, rx));
+    tokio::spawn(crate::batches::write_batches(
+        db,
+        rx,
+        MAX_WRITERS,
+        MAX_BATCH,
+        |db, batch| async move { write_batch(&db, batch).await },
+    ));
     publisher
-}
-
-async fn write_batches(db: Database, mut rx: mpsc::UnboundedReceiver<Pending>) {
-    let writers = Arc::new(Semaphore::new(MAX_WRITERS));
-    loop {
-        // Wait for a free writer first: while all are busy, previews queue up into one batch.
-        let Ok(writer) = Arc::clone(&writers).acquire_owned().await else {
-            return;
-        };
-        let Some(first) = rx.recv().await else {
-            return;
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        let db = db.clone();
-        tokio::spawn(async move {
-            write_batch(&db, batch).await;
-            drop(writer);
-        });
-    }
 }
 
 async fn write_batch(db: &Database, batch: Vec<Pending>) {
