@@ -436,6 +436,8 @@ fn settings(env: &Env, limits: Limits) -> anyhow::Result<Settings> {
         job_max_attempts: env.count_u32("JOB_MAX_ATTEMPTS", d.job_max_attempts, 1, 100)?,
         currency: currency(env, d.currency.clone())?,
         limits,
+        // A week at most: a key is a retry's guard, not a record.
+        idempotency_ttl: env.hours("IDEMPOTENCY_KEY_TTL_HOURS", d.idempotency_ttl, 168)?,
         ..d
     })
 }

@@ -3,6 +3,7 @@
 pub mod assets;
 pub mod auth;
 mod handlers;
+pub mod idempotency;
 pub mod input;
 pub mod limits;
 pub mod metrics;
@@ -233,6 +234,7 @@ pub fn server<S: Stores>(
             }))
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into()))
             .configure(configure::<S>)
+            .wrap(from_fn(idempotency::fingerprint_body))
             .wrap(from_fn(move |req, next| {
                 limits::body_deadline(req, next, limits.body_timeout)
             }))

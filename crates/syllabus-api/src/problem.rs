@@ -13,7 +13,7 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use crate::request_id;
 
 /// Every `code` a problem carries, each a constructor's below.
-pub const CODES: [&str; 12] = [
+pub const CODES: [&str; 15] = [
     "VALIDATION_ERROR",
     "UNAUTHORIZED",
     "NOT_FOUND",
@@ -26,6 +26,9 @@ pub const CODES: [&str; 12] = [
     "METHOD_NOT_ALLOWED",
     "REQUEST_TIMEOUT",
     "BUDGET_EXCEEDED",
+    "IDEMPOTENCY_KEY_INVALID",
+    "IDEMPOTENCY_KEY_IN_USE",
+    "IDEMPOTENCY_KEY_REUSED",
 ];
 
 /// One field at fault.
@@ -316,6 +319,47 @@ impl ApiError {
         )
     }
 
+    /// 400 `IDEMPOTENCY_KEY_INVALID` naming the `Idempotency-Key` header (issue #23).
+    #[must_use]
+    pub fn idempotency_key_invalid() -> Self {
+        let field = FieldError {
+            field: crate::idempotency::HEADER.to_owned(),
+            message: "must be 1 to 255 visible ASCII characters".to_owned(),
+        };
+        Self {
+            detail: format!("{}: {}", field.field, field.message),
+            errors: vec![field],
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                "IDEMPOTENCY_KEY_INVALID",
+                "Invalid idempotency key",
+                "",
+            )
+        }
+    }
+
+    /// 409 `IDEMPOTENCY_KEY_IN_USE`: the key's first request is still in flight.
+    #[must_use]
+    pub fn idempotency_key_in_use() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "IDEMPOTENCY_KEY_IN_USE",
+            "Idempotency key in use",
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+        )
+    }
+
+    /// 422 `IDEMPOTENCY_KEY_REUSED`: the key was used for another request (body or route).
+    #[must_use]
+    pub fn idempotency_key_reused() -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "IDEMPOTENCY_KEY_REUSED",
+            "Idempotency key reused",
+            "This Idempotency-Key was already used for a different request.",
+        )
+    }
+
     /// The `code`.
     #[must_use]
     pub fn code(&self) -> &'static str {
@@ -334,6 +378,8 @@ impl From<StoreError> for ApiError {
                 Self::budget_exceeded(resets_at, chrono::Utc::now())
             }
             StoreError::InvalidState(detail) => Self::invalid_state(detail),
+            StoreError::IdempotencyKeyInUse => Self::idempotency_key_in_use(),
+            StoreError::IdempotencyKeyReused => Self::idempotency_key_reused(),
             StoreError::Invalid(issues) => Self::issues(&issues),
             StoreError::Unavailable(e) => {
                 tracing::error!(error = %e, "database unavailable");
@@ -413,6 +459,9 @@ mod tests {
             ApiError::internal(),
             ApiError::unavailable(),
             ApiError::budget_exceeded(chrono::Utc::now(), chrono::Utc::now()),
+            ApiError::idempotency_key_invalid(),
+            ApiError::idempotency_key_in_use(),
+            ApiError::idempotency_key_reused(),
         ]
         .iter()
         .map(ApiError::code)

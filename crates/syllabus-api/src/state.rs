@@ -23,6 +23,8 @@ pub struct Settings {
     pub sse_keepalive: std::time::Duration,
     /// What one client may hold of the process: connections, deadlines, streams, waits.
     pub limits: Limits,
+    /// How long an `Idempotency-Key` and its answer are kept (`IDEMPOTENCY_KEY_TTL_HOURS`).
+    pub idempotency_ttl: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -37,9 +39,13 @@ impl Default for Settings {
             job_max_attempts: DEFAULT_JOB_MAX_ATTEMPTS,
             sse_keepalive: SSE_KEEPALIVE,
             limits: Limits::default(),
+            idempotency_ttl: IDEMPOTENCY_KEY_TTL,
         }
     }
 }
+
+/// How long idempotency keys are kept unless `IDEMPOTENCY_KEY_TTL_HOURS` says otherwise: 24 h.
+pub const IDEMPOTENCY_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// `LLM_PRICE_CURRENCY` unless set.
 pub const DEFAULT_CURRENCY: &str = "USD";

@@ -55,6 +55,13 @@ pub enum StoreError {
     /// The operation does not apply in the resource's current state.
     #[error("invalid state: {0}")]
     InvalidState(String),
+    /// The request's `Idempotency-Key` is held by a request still in flight (issue #23).
+    #[error("the idempotency key is in use by a request in flight")]
+    IdempotencyKeyInUse,
+    /// The request's `Idempotency-Key` was used before for another request (another body or
+    /// route) (issue #23).
+    #[error("the idempotency key was used for another request")]
+    IdempotencyKeyReused,
     /// Migrations could not be applied.
     #[error("migrations failed: {0}")]
     Migration(String),

@@ -21,10 +21,10 @@ pub use usage::UsageStore;
 use crate::error::StoreError;
 use crate::records::{
     Actor, AttemptRecord, CardContext, ClaimedJob, ContentContext, FlashcardRecord,
-    GenerationInput, JobEnd, JobFilter, JobRecord, Lease, NewAttempt, NewPlan, Page, PageRequest,
-    PlanDetail, PlanFilter, PlanRecord, PlanStreamState, ProgressRecord, ProviderCall, QueueStats,
-    RateLimit, Regeneration, Retention, RetentionReport, RunTimes, ScheduleSource, SkillTreeRecord,
-    TaskRecord,
+    GenerationInput, Idempotency, JobEnd, JobFilter, JobRecord, Keyed, Lease, NewAttempt, NewPlan,
+    Page, PageRequest, PlanDetail, PlanFilter, PlanRecord, PlanStreamState, ProgressRecord,
+    ProviderCall, QueueStats, RateLimit, Regeneration, Retention, RetentionReport, RunTimes,
+    ScheduleSource, SkillTreeRecord, TaskRecord,
 };
 
 /// Plans as their owner sees them. Every method acts for one user under row-level security:
@@ -33,15 +33,21 @@ pub trait PlanStore: Clone + Send + Sync + 'static {
     /// Creates a plan and its `plan_generation` job in one transaction, after checking the user's
     /// rate limit for plan generation in the same transaction.
     ///
+    /// With an idempotency key (issue #23), the key is claimed first in the same transaction
+    /// and the answer `idem` renders is stored with the plan: a key used before for the same
+    /// request answers [`Keyed::Replay`] (nothing created, nothing counted).
+    ///
     /// # Errors
-    /// [`StoreError::RateLimited`] at the limit; the store's errors.
+    /// [`StoreError::RateLimited`] at the limit; [`StoreError::IdempotencyKeyInUse`],
+    /// [`StoreError::IdempotencyKeyReused`]; the store's errors.
     fn create_plan(
         &self,
         actor: &Actor,
         plan: &NewPlan,
         max_attempts: u32,
         limit: RateLimit,
-    ) -> impl Future<Output = Result<(PlanDetail, JobRecord), StoreError>> + Send;
+        idem: Option<Idempotency<(PlanDetail, JobRecord)>>,
+    ) -> impl Future<Output = Result<Keyed<(PlanDetail, JobRecord)>, StoreError>> + Send;
 
     /// Creates a plan from a client's own modules and tasks (`origin` `manual`), already
     /// validated by the domain: no generation job, ready at once, not counted toward the rate

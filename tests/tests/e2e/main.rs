@@ -9,6 +9,7 @@ mod edits;
 mod events;
 mod fallback;
 mod faults;
+mod idempotency;
 mod limits;
 mod module_regeneration;
 mod outage;

@@ -23,6 +23,10 @@ fn serve_defaults_follow_the_spec() {
     assert_eq!(cfg.pool.max_size + workers(&cfg).pool_size, 32);
     assert_eq!(http(&cfg).settings.rate_limit.limit, 20);
     assert_eq!(http(&cfg).settings.job_max_attempts, 3);
+    assert_eq!(
+        http(&cfg).settings.idempotency_ttl,
+        Duration::from_secs(24 * 3_600)
+    );
     assert_eq!(workers(&cfg).runtime.backoff_base, Duration::from_secs(1));
     assert_eq!(workers(&cfg).runtime.stale_after, Duration::from_secs(300));
     assert_eq!(provider.model, "gpt-4o-mini");
@@ -179,6 +183,8 @@ fn invalid_numbers_and_flags_name_their_variable() {
         ("BIND_ADDR", "localhost"),
         ("GENERATION_TIMEOUT_MS", "abc"),
         ("RATE_LIMIT_PER_HOUR", "0"),
+        ("IDEMPOTENCY_KEY_TTL_HOURS", "0"),
+        ("IDEMPOTENCY_KEY_TTL_HOURS", "169"),
         ("JOB_RETAIN_FAILED_HOURS", "0"),
         ("JOB_PRUNE_INTERVAL_MS", "10"),
         ("LLM_MAX_TOKENS", "0"),
@@ -636,4 +642,19 @@ fn bad_fallback_and_breaker_settings_name_their_variable() {
             "{pairs:?}: {worker_err}"
         );
     }
+}
+
+#[test]
+fn idempotency_keys_are_kept_for_the_hours_set() {
+    let cfg = serve(&Env::from_pairs(&[
+        DB,
+        SECRET,
+        KEY,
+        ("IDEMPOTENCY_KEY_TTL_HOURS", "2"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        http(&cfg).settings.idempotency_ttl,
+        Duration::from_secs(2 * 3_600)
+    );
 }

@@ -9,11 +9,14 @@ use syllabus_domain::{
     RawPlanRequest, validate_import,
 };
 use syllabus_store::Regeneration;
-use syllabus_store::records::{NewPlan, PlanFilter};
+use syllabus_store::records::{
+    Idempotency, JobRecord, Keyed, NewPlan, PlanDetail, PlanFilter, Render,
+};
 
-use super::support::{Query, Result, State, accepted, actor, created_plan};
+use super::support::{Query, Result, State, accepted, actor, created_plan, created_plan_answer};
 use super::wait::{hold, preference_applied};
 use crate::auth::Caller;
+use crate::idempotency::{IdemKey, replay};
 use crate::input::{
     encode_cursor, from_value, integral_numbers, optional_body, page, path_id, prefer_wait,
     query_enum,
@@ -27,6 +30,7 @@ pub(crate) async fn create_plan<S: Stores>(
     state: State<S>,
     caller: Caller,
     rid: RequestId,
+    key: IdemKey,
     body: web::Json<Value>,
 ) -> Result<HttpResponse> {
     let mut body = integral_numbers(body.into_inner());
@@ -38,16 +42,28 @@ pub(crate) async fn create_plan<S: Stores>(
         return import_plan(state, caller, request, modules).await;
     }
     let request = request.map_err(|e| ApiError::issues(&e.0))?;
+    let idem = key
+        .request(state.settings.idempotency_ttl)
+        .map(|request| Idempotency {
+            request,
+            answer: Box::new(|(detail, _): &(PlanDetail, JobRecord)| created_plan_answer(detail))
+                as Render<(PlanDetail, JobRecord)>,
+        });
     let _turn = state.gates.write_turn(&caller.0).await?;
-    let (detail, job) = state
+    let (detail, job) = match state
         .store
         .create_plan(
             &actor(caller, rid),
             &NewPlan::from(&request),
             state.settings.job_max_attempts,
             state.settings.rate_limit,
+            idem,
         )
-        .await?;
+        .await?
+    {
+        Keyed::Fresh(made) => made,
+        Keyed::Replay(answer) => return Ok(replay(answer)),
+    };
     tracing::info!(plan.id = %detail.plan.id, job.id = %job.id, "plan created");
     Ok(created_plan(detail))
 }

@@ -50,6 +50,15 @@ pub(super) fn created_plan(detail: PlanDetail) -> HttpResponse {
         .json(PlanView::detail(detail))
 }
 
+/// The answer [`created_plan`] sends, to store with an idempotency key.
+pub(super) fn created_plan_answer(detail: &PlanDetail) -> syllabus_store::records::StoredResponse {
+    crate::idempotency::stored_json(
+        actix_web::http::StatusCode::CREATED,
+        Some(format!("/api/v1/plans/{}", detail.plan.id)),
+        &PlanView::detail(detail.clone()),
+    )
+}
+
 /// Queues a job for `payload` in the caller's write turn, under the rate limit.
 pub(super) async fn enqueue<S: Stores>(
     state: &State<S>,

@@ -29,8 +29,8 @@ use syllabus_domain::{JobStatus, JobType, PlanStatus};
 pub(super) mod edits;
 
 use Shared::{
-    BadRequest, Internal, NotFound, PayloadTooLarge, RateLimited, RequestTimeout, TooManyHeld,
-    Unauthorized, Unavailable, UnsupportedMediaType,
+    BadRequest, IdempotencyKeyInUse, IdempotencyKeyReused, Internal, NotFound, PayloadTooLarge,
+    RateLimited, RequestTimeout, TooManyHeld, Unauthorized, Unavailable, UnsupportedMediaType,
 };
 
 /// The errors of an operation that reads a JSON body, besides its own.
@@ -102,6 +102,13 @@ impl Op {
         )
     }
 
+    /// A create that takes an `Idempotency-Key` (issue #23): the header, and its 409 and 422.
+    /// Before an operation's own 409, which then names `IDEMPOTENCY_KEY_IN_USE` too.
+    fn idempotent(self) -> Self {
+        self.params([requests::idempotency_key()])
+            .errors(&[IdempotencyKeyInUse, IdempotencyKeyReused])
+    }
+
     fn answer(self, status: u16, response: Response) -> Self {
         Self(self.0.response(status.to_string(), response))
     }
@@ -148,6 +155,7 @@ pub(super) fn paths() -> Paths {
             "Create a plan; its generation runs as a background job",
         )
         .body(reference(requests::PLAN_CREATE))
+        .idempotent()
         .answer(
             201,
             json("Created, status pending", of::<PlanView>())

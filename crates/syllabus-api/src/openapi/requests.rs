@@ -451,6 +451,30 @@ fn header(name: &str, description: &str) -> Parameter {
         .build()
 }
 
+/// `Idempotency-Key` of a create (issue #23).
+pub(crate) fn idempotency_key() -> Parameter {
+    ParameterBuilder::new()
+        .name(crate::idempotency::HEADER)
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255))
+                .pattern(Some("^[\\x21-\\x7E]+$")),
+        ))
+        .description(Some(
+            "1–255 visible ASCII characters, unique per user: the first answer (status, \
+             `Location`, body) is stored with the SHA-256 of the body and replayed, with \
+             `Idempotent-Replayed: true`, for the same key, method, path and body while the key \
+             is kept (IDEMPOTENCY_KEY_TTL_HOURS, 24 h); a replay creates nothing and is not \
+             counted toward the rate limit. Without the header, no idempotency. A malformed key \
+             is 400 IDEMPOTENCY_KEY_INVALID.",
+        ))
+        .build()
+}
+
 /// `Prefer: wait=N`.
 pub(crate) fn prefer_wait() -> Parameter {
     header(

@@ -37,11 +37,15 @@ pub(crate) enum Shared {
     Internal,
     /// 503.
     Unavailable,
+    /// 409 `IDEMPOTENCY_KEY_IN_USE` (issue #23).
+    IdempotencyKeyInUse,
+    /// 422 `IDEMPOTENCY_KEY_REUSED` (issue #23).
+    IdempotencyKeyReused,
 }
 
 impl Shared {
     /// Every shared answer.
-    pub(crate) const ALL: [Self; 10] = [
+    pub(crate) const ALL: [Self; 12] = [
         Self::BadRequest,
         Self::Unauthorized,
         Self::NotFound,
@@ -52,6 +56,8 @@ impl Shared {
         Self::TooManyHeld,
         Self::Internal,
         Self::Unavailable,
+        Self::IdempotencyKeyInUse,
+        Self::IdempotencyKeyReused,
     ];
 
     /// Its name under `components.responses`.
@@ -67,6 +73,8 @@ impl Shared {
             Self::TooManyHeld => "TooManyHeld",
             Self::Internal => "Internal",
             Self::Unavailable => "Unavailable",
+            Self::IdempotencyKeyInUse => "IdempotencyKeyInUse",
+            Self::IdempotencyKeyReused => "IdempotencyKeyReused",
         }
     }
 
@@ -82,6 +90,8 @@ impl Shared {
             Self::RateLimited | Self::TooManyHeld => 429,
             Self::Internal => 500,
             Self::Unavailable => 503,
+            Self::IdempotencyKeyInUse => 409,
+            Self::IdempotencyKeyReused => 422,
         }
     }
 
@@ -130,6 +140,14 @@ impl Shared {
             Self::Unavailable => {
                 described("INTERNAL_ERROR: the database is unreachable; retry shortly")
             }
+            Self::IdempotencyKeyInUse => described(
+                "IDEMPOTENCY_KEY_IN_USE: a request with this Idempotency-Key is still in flight; \
+                 retry shortly",
+            ),
+            Self::IdempotencyKeyReused => described(
+                "IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used for a different request \
+                 (another body, method or path)",
+            ),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod content;
 mod generation;
+mod idempotency;
 mod jobs;
 mod limits;
 mod paging;
@@ -12,6 +13,7 @@ mod usage;
 
 pub use content::{CardContext, ContentContext, FlashcardRecord, SkillNodeRecord, SkillTreeRecord};
 pub use generation::{AttemptRecord, GenerationInput, NewAttempt, Regeneration, TokenUsage};
+pub use idempotency::{Idempotency, Keyed, KeyedRequest, Render, StoredResponse};
 pub use jobs::{
     Actor, ClaimedJob, JobEnd, JobError, JobEvent, JobFilter, JobRecord, Lease, NewJob, QueueStats,
     RateLimit, RunTimes,

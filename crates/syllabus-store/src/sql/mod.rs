@@ -7,6 +7,7 @@ pub(crate) mod breaker;
 pub(crate) mod content_edits;
 pub(crate) mod content_writes;
 pub(crate) mod drafts;
+pub(crate) mod idempotency;
 pub(crate) mod job_writes;
 pub(crate) mod plan_changes;
 pub(crate) mod plan_reads;

@@ -16,8 +16,9 @@ use crate::locks::{PlanLock, lock_plan};
 use crate::pool::Database;
 use crate::previews;
 use crate::records::{
-    Actor, AttemptRecord, JobRecord, NewAttempt, NewJob, NewPlan, Page, PageRequest, PlanDetail,
-    PlanFilter, PlanRecord, PlanStreamState, ProgressRecord, RateLimit, Regeneration,
+    Actor, AttemptRecord, Idempotency, JobRecord, Keyed, NewAttempt, NewJob, NewPlan, Page,
+    PageRequest, PlanDetail, PlanFilter, PlanRecord, PlanStreamState, ProgressRecord, RateLimit,
+    Regeneration,
 };
 use crate::rows::attempts::AttemptRow;
 use crate::rows::numbers::to_i32;
@@ -26,6 +27,7 @@ use crate::schema::{generation_attempts, plans};
 use crate::sql::attempts::{insert_attempt, numbered_attempts};
 use crate::sql::content_writes::replace_modules_and_tasks;
 use crate::sql::drafts;
+use crate::sql::idempotency;
 use crate::sql::job_writes::insert_job;
 use crate::sql::plan_changes::change_plan;
 use crate::sql::plans::plan_row;
@@ -96,11 +98,16 @@ impl crate::ports::PlanStore for Database {
         plan: &NewPlan,
         max_attempts: u32,
         limit: RateLimit,
-    ) -> Result<(PlanDetail, JobRecord), StoreError> {
+        idem: Option<Idempotency<(PlanDetail, JobRecord)>>,
+    ) -> Result<Keyed<(PlanDetail, JobRecord)>, StoreError> {
         let actor = actor.clone();
         let plan = plan.clone();
         self.as_user(&actor.user.clone(), move |conn| {
             Box::pin(async move {
+                // Before the rate window: a replay creates nothing and counts nothing.
+                if let Some(answer) = idempotency::claim(conn, &actor.user, idem.as_ref()).await? {
+                    return Ok(Keyed::Replay(answer));
+                }
                 let at =
                     lock_rate_window(conn, &actor.user, JobType::PlanGeneration, limit).await?;
                 let (id, created_at, updated_at) =
@@ -141,7 +148,7 @@ impl crate::ports::PlanStore for Database {
                     modules: Vec::new(),
                     generating: true,
                 };
-                Ok((detail, job))
+                idempotency::finish(conn, &actor.user, idem, (detail, job)).await
             })
         })
         .await

@@ -301,7 +301,7 @@ impl crate::ports::QueueStore for Database {
         let leftover_at = retention.now - chrono::Duration::hours(1);
         let mut report = RetentionReport::default();
         // Each step: batches of `BATCH`, one short transaction each, under the pass's lock.
-        let steps: [(Option<&'static str>, DateTime<Utc>); 7] = [
+        let steps: [(Option<&'static str>, DateTime<Utc>); 8] = [
             (None, calls_at),
             (Some(u::DELETE_OLD_MODULE_ATTEMPTS), calls_at),
             (Some(u::DELETE_OLD_AGGREGATES), aggregates_at),
@@ -309,6 +309,11 @@ impl crate::ports::QueueStore for Database {
             (Some(u::DELETE_EXPIRED_RATE_EVENTS), rate_at),
             (Some(u::DELETE_LEFTOVER_PREVIEWS), leftover_at),
             (Some(u::DELETE_LEFTOVER_DRAFTS), leftover_at),
+            // Idempotency keys past their `expires_at` (issue #23).
+            (
+                Some(crate::sql::idempotency::DELETE_EXPIRED_KEYS),
+                retention.now,
+            ),
         ];
         const BATCH: i64 = 500;
         for (i, (sql, at)) in steps.into_iter().enumerate() {

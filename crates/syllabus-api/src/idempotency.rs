@@ -1,0 +1,170 @@
+//! `Idempotency-Key` on creates (issue #23): the body's fingerprint, the key's check, and the
+//! replay of a stored answer.
+
+use std::pin::Pin;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::middleware::Next;
+use actix_web::web::{Bytes, BytesMut};
+use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, HttpResponse};
+use futures::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+use syllabus_store::records::{KeyedRequest, StoredResponse};
+
+use crate::input::BODY_LIMIT;
+use crate::problem::ApiError;
+
+/// The header's name.
+pub const HEADER: &str = "Idempotency-Key";
+
+/// The SHA-256 of a keyed request's body bytes, left in the request's extensions by
+/// [`fingerprint_body`].
+#[derive(Debug, Clone)]
+struct BodyFingerprint(Vec<u8>);
+
+/// Middleware: a `POST` with an `Idempotency-Key` has its body read (up to just over
+/// [`BODY_LIMIT`]: a larger one is refused by the JSON reader as before), hashed, and handed on
+/// unchanged to the handler's extractors.
+///
+/// # Errors
+/// The inner service's.
+pub async fn fingerprint_body<B: MessageBody + 'static>(
+    mut req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<B>, Error> {
+    if req.method() == Method::POST && req.headers().contains_key(HEADER) {
+        let mut inner = req.take_payload();
+        let mut buf = BytesMut::new();
+        let mut failed = None;
+        while let Some(chunk) = inner.next().await {
+            match chunk {
+                Ok(c) => {
+                    buf.extend_from_slice(&c);
+                    if buf.len() > BODY_LIMIT {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        let body = buf.freeze();
+        req.extensions_mut()
+            .insert(BodyFingerprint(Sha256::digest(&body).to_vec()));
+        let replayed: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(
+            futures::stream::iter(std::iter::once(Ok(body)).chain(failed.map(Err))),
+        );
+        req.set_payload(Payload::from(replayed));
+    }
+    next.call(req).await
+}
+
+/// A create's `Idempotency-Key`, when sent: the key, the route and the body's fingerprint.
+#[derive(Debug, Clone)]
+pub(crate) struct IdemKey(Option<(String, String, String, Vec<u8>)>);
+
+/// Whether `key` is 1–255 visible ASCII characters.
+fn valid(key: &str) -> bool {
+    (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
+impl FromRequest for IdemKey {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Self::read(req))
+    }
+}
+
+impl IdemKey {
+    fn read(req: &HttpRequest) -> Result<Self, ApiError> {
+        let mut values = req.headers().get_all(HEADER);
+        let Some(value) = values.next() else {
+            return Ok(Self(None));
+        };
+        let key = value
+            .to_str()
+            .ok()
+            .filter(|k| valid(k) && values.next().is_none())
+            .ok_or_else(ApiError::idempotency_key_invalid)?;
+        let fingerprint = req
+            .extensions()
+            .get::<BodyFingerprint>()
+            .map(|f| f.0.clone())
+            .unwrap_or_else(|| Sha256::digest(b"").to_vec());
+        Ok(Self(Some((
+            key.to_owned(),
+            req.method().as_str().to_owned(),
+            req.path().to_owned(),
+            fingerprint,
+        ))))
+    }
+
+    /// The store's view of the key, kept for `ttl`.
+    pub(crate) fn request(&self, ttl: std::time::Duration) -> Option<KeyedRequest> {
+        self.0
+            .as_ref()
+            .map(|(key, method, path, fingerprint)| KeyedRequest {
+                key: key.clone(),
+                method: method.clone(),
+                path: path.clone(),
+                fingerprint: fingerprint.clone(),
+                ttl,
+            })
+    }
+}
+
+/// The answer to store for a JSON response: `status`, its `Location` (when any), and the body.
+pub(crate) fn stored_json(
+    status: StatusCode,
+    location: Option<String>,
+    body: &impl serde::Serialize,
+) -> StoredResponse {
+    let mut headers = vec![(
+        header::CONTENT_TYPE.as_str().to_owned(),
+        "application/json".to_owned(),
+    )];
+    if let Some(l) = location {
+        headers.push((header::LOCATION.as_str().to_owned(), l));
+    }
+    StoredResponse {
+        status: status.as_u16(),
+        headers,
+        // A view that does not serialize is a bug; an empty body is what would be replayed.
+        body: serde_json::to_vec(body).unwrap_or_default(),
+    }
+}
+
+/// The stored answer, sent again.
+pub(crate) fn replay(answer: StoredResponse) -> HttpResponse {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    let mut resp = HttpResponse::build(status);
+    for (name, value) in answer.headers {
+        resp.insert_header((name, value));
+    }
+    resp.insert_header(("Idempotent-Replayed", "true"));
+    resp.body(answer.body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid;
+
+    #[test]
+    fn keys_are_one_to_255_visible_ascii_characters() {
+        assert!(valid("a"));
+        assert!(valid(&"k".repeat(255)));
+        assert!(valid("9f1c-ABC_~!"));
+        assert!(!valid(""));
+        assert!(!valid(&"k".repeat(256)));
+        assert!(!valid("has space"));
+        assert!(!valid("tab\there"));
+        assert!(!valid("é"));
+    }
+}

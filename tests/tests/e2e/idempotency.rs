@@ -1,0 +1,156 @@
+//! `Idempotency-Key` on creates (issue #23): replays of the first answer, one piece of work,
+//! the draft's 400/409/422, keys per user, and the rate limit untouched by replays.
+
+use serde_json::Value;
+use syllabus_e2e::{Answer, App, Options, plan_body};
+
+type TestResult = Result<(), syllabus_e2e::Error>;
+
+const KEY: &str = "Idempotency-Key";
+
+async fn create(
+    app: &App,
+    user: &str,
+    body: &Value,
+    key: &str,
+) -> Result<Answer, syllabus_e2e::Error> {
+    app.send(
+        "POST",
+        "/api/v1/plans",
+        Some(user),
+        Some(body),
+        &[(KEY, key)],
+    )
+    .await
+}
+
+async fn plan_count(app: &App, user: &str) -> Result<usize, syllabus_e2e::Error> {
+    let page = app.get("/api/v1/plans?limit=100", user).await?;
+    Ok(page.body["items"].as_array().map_or(0, Vec::len))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_key_and_body_replay_the_first_answer_and_create_one_plan() -> TestResult {
+    // Two creations an hour: the replays must not count, or the plain create below is refused.
+    let app = App::start(Options {
+        workers: false,
+        rate_limit: 2,
+        ..Options::default()
+    })
+    .await?;
+    let body = plan_body("Idempotent topic");
+    let first = create(&app, "ivy", &body, "key-1").await?;
+    assert_eq!(first.status, 201, "{}", first.body);
+    for _ in 0..3 {
+        let again = create(&app, "ivy", &body, "key-1").await?;
+        assert_eq!(again.status, 201, "{}", again.body);
+        assert_eq!(again.body, first.body);
+        assert_eq!(again.header("location"), first.header("location"));
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    }
+    assert_eq!(first.header("idempotent-replayed"), None);
+    assert_eq!(plan_count(&app, "ivy").await?, 1);
+    // The second slot of the window is still free; the third is not.
+    let plain = app
+        .send("POST", "/api/v1/plans", Some("ivy"), Some(&body), &[])
+        .await?;
+    assert_eq!(plain.status, 201, "{}", plain.body);
+    let over = app
+        .send("POST", "/api/v1/plans", Some("ivy"), Some(&body), &[])
+        .await?;
+    assert_eq!(over.status, 429, "{}", over.body);
+    // A replay answers even at the limit.
+    let replay = create(&app, "ivy", &body, "key-1").await?;
+    assert_eq!(replay.status, 201, "{}", replay.body);
+    assert_eq!(replay.body["id"], first.body["id"]);
+    assert_eq!(plan_count(&app, "ivy").await?, 2);
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_identical_requests_at_once_create_one_plan() -> TestResult {
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    let body = plan_body("Concurrent topic");
+    let answers =
+        futures::future::join_all((0..20).map(|_| create(&app, "jon", &body, "same-key"))).await;
+    let mut ids = std::collections::BTreeSet::new();
+    let (mut created, mut in_use) = (0, 0);
+    for a in answers {
+        let a = a?;
+        match a.status {
+            201 => {
+                created += 1;
+                ids.insert(a.body["id"].as_str().ok_or("no id")?.to_owned());
+            }
+            409 => {
+                assert_eq!(a.body["code"], "IDEMPOTENCY_KEY_IN_USE", "{}", a.body);
+                in_use += 1;
+            }
+            s => return Err(format!("unexpected {s}: {}", a.body).into()),
+        }
+    }
+    assert_eq!(created + in_use, 20);
+    assert_eq!(ids.len(), 1, "every 201 is the same plan: {ids:?}");
+    assert_eq!(plan_count(&app, "jon").await?, 1);
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_body_is_422_a_malformed_key_400_and_keys_are_per_user() -> TestResult {
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    let first = create(&app, "kim", &plan_body("Topic one"), "k").await?;
+    assert_eq!(first.status, 201, "{}", first.body);
+
+    let changed = create(&app, "kim", &plan_body("Topic two"), "k").await?;
+    assert_eq!(changed.status, 422, "{}", changed.body);
+    assert_eq!(changed.body["code"], "IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(plan_count(&app, "kim").await?, 1);
+
+    for bad in ["", "has space", &"x".repeat(256)] {
+        let res = create(&app, "kim", &plan_body("Topic one"), bad).await?;
+        assert_eq!(res.status, 400, "{bad:?}: {}", res.body);
+        assert_eq!(res.body["code"], "IDEMPOTENCY_KEY_INVALID");
+        assert_eq!(res.body["errors"][0]["field"], KEY);
+    }
+    let longest = create(&app, "kim", &plan_body("Topic one"), &"x".repeat(255)).await?;
+    assert_eq!(longest.status, 201, "{}", longest.body);
+
+    // Another user's same key is theirs alone: a plan of their own, not a replay or a 422.
+    let other = create(&app, "lee", &plan_body("Topic two"), "k").await?;
+    assert_eq!(other.status, 201, "{}", other.body);
+    assert_ne!(other.body["id"], first.body["id"]);
+    assert_eq!(other.header("idempotent-replayed"), None);
+    assert_eq!(plan_count(&app, "lee").await?, 1);
+    assert_eq!(plan_count(&app, "kim").await?, 2);
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_header_every_request_creates() -> TestResult {
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    let body = plan_body("Unkeyed topic");
+    for _ in 0..2 {
+        let res = app
+            .send("POST", "/api/v1/plans", Some("max"), Some(&body), &[])
+            .await?;
+        assert_eq!(res.status, 201, "{}", res.body);
+    }
+    assert_eq!(plan_count(&app, "max").await?, 2);
+    app.stop().await;
+    Ok(())
+}
