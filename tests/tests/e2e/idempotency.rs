@@ -154,3 +154,65 @@ async fn without_the_header_every_request_creates() -> TestResult {
     app.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_whose_first_request_is_in_flight_is_409() -> TestResult {
+    use diesel::sql_query;
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    let admin = app.admin_url().ok_or("no admin url")?;
+    let mut conn = AsyncPgConnection::establish(admin).await?;
+    // The lock the first request holds until it commits, held here instead.
+    let lock = "hashtextextended('idem:nia:busy-key', 0)";
+    sql_query(format!("SELECT pg_advisory_lock({lock})"))
+        .execute(&mut conn)
+        .await?;
+    let body = plan_body("Busy topic");
+    let busy = create(&app, "nia", &body, "busy-key").await?;
+    assert_eq!(busy.status, 409, "{}", busy.body);
+    assert_eq!(busy.body["code"], "IDEMPOTENCY_KEY_IN_USE");
+    assert_eq!(plan_count(&app, "nia").await?, 0);
+    sql_query(format!("SELECT pg_advisory_unlock({lock})"))
+        .execute(&mut conn)
+        .await?;
+    let done = create(&app, "nia", &body, "busy-key").await?;
+    assert_eq!(done.status, 201, "{}", done.body);
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_identical_requests_to_two_processes_create_one_plan() -> TestResult {
+    let options = Options {
+        workers: false,
+        ..Options::default()
+    };
+    let first = App::start(options.clone()).await?;
+    let second = App::start_on(first.url.clone(), None, options).await?;
+    let body = plan_body("Two processes");
+    let answers = futures::future::join_all((0..20).map(|i| {
+        let app = if i % 2 == 0 { &first } else { &second };
+        create(app, "oli", &body, "shared-key")
+    }))
+    .await;
+    let mut ids = std::collections::BTreeSet::new();
+    for a in answers {
+        let a = a?;
+        match a.status {
+            201 => {
+                ids.insert(a.body["id"].as_str().ok_or("no id")?.to_owned());
+            }
+            409 => assert_eq!(a.body["code"], "IDEMPOTENCY_KEY_IN_USE", "{}", a.body),
+            s => return Err(format!("unexpected {s}: {}", a.body).into()),
+        }
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(plan_count(&first, "oli").await?, 1);
+    second.stop().await;
+    first.stop().await;
+    Ok(())
+}
