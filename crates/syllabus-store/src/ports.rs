@@ -55,12 +55,14 @@ pub trait PlanStore: Clone + Send + Sync + 'static {
     ///
     /// # Errors
     /// The store's errors.
+    /// With an idempotency key, as [`Self::create_plan`]'s.
     fn import_plan(
         &self,
         user: &UserId,
         plan: &NewPlan,
         content: &NormalizedPlan,
-    ) -> impl Future<Output = Result<PlanDetail, StoreError>> + Send;
+        idem: Option<Idempotency<PlanDetail>>,
+    ) -> impl Future<Output = Result<Keyed<PlanDetail>, StoreError>> + Send;
 
     /// One plan with its modules and tasks in order.
     ///
@@ -428,6 +430,23 @@ pub trait ContentStore: Clone + Send + Sync + 'static {
         max_attempts: u32,
         limit: RateLimit,
     ) -> impl Future<Output = Result<JobRecord, StoreError>> + Send;
+
+    /// [`Self::enqueue`] with an idempotency key (issue #23): the key is claimed first in the
+    /// same transaction and the answer `idem` renders is stored with the job; a key used before
+    /// for the same request answers [`Keyed::Replay`] (nothing queued, nothing counted).
+    ///
+    /// # Errors
+    /// As [`Self::enqueue`]; [`StoreError::IdempotencyKeyInUse`],
+    /// [`StoreError::IdempotencyKeyReused`].
+    fn enqueue_keyed(
+        &self,
+        actor: &Actor,
+        payload: &JobPayload,
+        priority: i16,
+        max_attempts: u32,
+        limit: RateLimit,
+        idem: Option<Idempotency<JobRecord>>,
+    ) -> impl Future<Output = Result<Keyed<JobRecord>, StoreError>> + Send;
 
     /// A new job with a failed job's type, payload and priority (not for `plan_generation`,
     /// whose retry is a regenerate).

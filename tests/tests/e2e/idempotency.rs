@@ -216,3 +216,91 @@ async fn twenty_identical_requests_to_two_processes_create_one_plan() -> TestRes
     first.stop().await;
     Ok(())
 }
+
+/// A ready plan of `user`, imported (no generation, no rate-limit use): its id.
+async fn imported(app: &App, user: &str, key: Option<&str>) -> Result<Answer, syllabus_e2e::Error> {
+    let mut body = plan_body("Imported topic");
+    body["modules"] = serde_json::json!([{
+        "title": "M1",
+        "estimated_minutes": 60,
+        "tasks": [{"title": "T1", "estimated_minutes": 30}],
+    }]);
+    let headers: Vec<(&str, &str)> = key.map(|k| (KEY, k)).into_iter().collect();
+    app.send("POST", "/api/v1/plans", Some(user), Some(&body), &headers)
+        .await
+}
+
+async fn job_count(app: &App, user: &str, job_type: &str) -> Result<usize, syllabus_e2e::Error> {
+    let page = app
+        .get(&format!("/api/v1/jobs?type={job_type}&limit=100"), user)
+        .await?;
+    Ok(page.body["items"].as_array().map_or(0, Vec::len))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_work_on_imports_and_on_the_routes_that_queue_jobs() -> TestResult {
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    // An import: replayed, one plan.
+    let first = imported(&app, "pat", Some("import-1")).await?;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let again = imported(&app, "pat", Some("import-1")).await?;
+    assert_eq!(again.status, 201, "{}", again.body);
+    assert_eq!(again.body, first.body);
+    assert_eq!(plan_count(&app, "pat").await?, 1);
+    let plan = first.body["id"].as_str().ok_or("no id")?.to_owned();
+
+    // Flashcards: 202 replayed with the same job and Location, one job queued.
+    let cards = format!("/api/v1/plans/{plan}/flashcards");
+    let body = serde_json::json!({"max_cards": 2});
+    let send = |path: String, key: &'static str, body: Option<Value>| {
+        let app = &app;
+        async move {
+            app.send("POST", &path, Some("pat"), body.as_ref(), &[(KEY, key)])
+                .await
+        }
+    };
+    let one = send(cards.clone(), "cards-1", Some(body.clone())).await?;
+    assert_eq!(one.status, 202, "{}", one.body);
+    let two = send(cards.clone(), "cards-1", Some(body.clone())).await?;
+    assert_eq!(two.status, 202, "{}", two.body);
+    assert_eq!(two.body, one.body);
+    assert_eq!(two.header("location"), one.header("location"));
+    assert_eq!(two.header("idempotent-replayed"), Some("true"));
+    assert_eq!(job_count(&app, "pat", "flashcards").await?, 1);
+    // The same key on another route is another request: 422.
+    let tree = format!("/api/v1/plans/{plan}/skill-tree");
+    let other = send(tree.clone(), "cards-1", None).await?;
+    assert_eq!(other.status, 422, "{}", other.body);
+    assert_eq!(other.body["code"], "IDEMPOTENCY_KEY_REUSED");
+    // A route without a body (skill tree), and POST /jobs.
+    let t1 = send(tree.clone(), "tree-1", None).await?;
+    let t2 = send(tree, "tree-1", None).await?;
+    assert_eq!(
+        (t1.status, t2.status),
+        (202, 202),
+        "{} {}",
+        t1.body,
+        t2.body
+    );
+    assert_eq!(t1.body["id"], t2.body["id"]);
+    assert_eq!(job_count(&app, "pat", "skill_tree").await?, 1);
+    let job =
+        serde_json::json!({"type": "flashcards", "payload": {"plan_id": plan, "max_cards": 1}});
+    let j1 = send("/api/v1/jobs".into(), "job-1", Some(job.clone())).await?;
+    let j2 = send("/api/v1/jobs".into(), "job-1", Some(job)).await?;
+    assert_eq!(
+        (j1.status, j2.status),
+        (202, 202),
+        "{} {}",
+        j1.body,
+        j2.body
+    );
+    assert_eq!(j1.body["id"], j2.body["id"]);
+    assert_eq!(job_count(&app, "pat", "flashcards").await?, 2);
+    app.stop().await;
+    Ok(())
+}

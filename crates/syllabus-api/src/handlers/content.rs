@@ -7,6 +7,7 @@ use syllabus_domain::{FlashcardId, JobPayload, JobType, PlanId};
 
 use super::support::{Result, State, enqueue};
 use crate::auth::Caller;
+use crate::idempotency::IdemKey;
 use crate::input::{integral_numbers, path_id};
 use crate::problem::ApiError;
 use crate::request_id::RequestId;
@@ -30,6 +31,7 @@ pub(crate) async fn create_flashcards<S: Stores>(
     state: State<S>,
     caller: Caller,
     rid: RequestId,
+    key: IdemKey,
     path: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse> {
@@ -41,7 +43,7 @@ pub(crate) async fn create_flashcards<S: Stores>(
     doc.insert("plan_id".into(), Value::String(plan.to_string()));
     let payload =
         JobPayload::parse(JobType::Flashcards, &Value::Object(doc)).map_err(|e| body_issues(&e))?;
-    enqueue(&state, caller, rid, &payload, 0).await
+    enqueue(&state, caller, rid, &key, &payload, 0).await
 }
 
 pub(crate) async fn list_flashcards<S: Stores>(
@@ -60,6 +62,7 @@ pub(crate) async fn create_distractors<S: Stores>(
     state: State<S>,
     caller: Caller,
     rid: RequestId,
+    key: IdemKey,
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
     let card = FlashcardId::from_uuid(path_id(&path)?);
@@ -67,6 +70,7 @@ pub(crate) async fn create_distractors<S: Stores>(
         &state,
         caller,
         rid,
+        &key,
         &JobPayload::Distractors { flashcard_id: card },
         0,
     )
@@ -77,6 +81,7 @@ pub(crate) async fn create_skill_tree<S: Stores>(
     state: State<S>,
     caller: Caller,
     rid: RequestId,
+    key: IdemKey,
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
     let plan = PlanId::from_uuid(path_id(&path)?);
@@ -84,6 +89,7 @@ pub(crate) async fn create_skill_tree<S: Stores>(
         &state,
         caller,
         rid,
+        &key,
         &JobPayload::SkillTree { plan_id: plan },
         0,
     )

@@ -10,6 +10,7 @@ use syllabus_store::records::JobFilter;
 use super::support::{Query, Result, State, accepted, actor, enqueue};
 use super::wait::{hold, preference_applied};
 use crate::auth::Caller;
+use crate::idempotency::IdemKey;
 use crate::input::{encode_cursor, integral_numbers, page, path_id, prefer_wait, query_enum};
 use crate::problem::ApiError;
 use crate::request_id::RequestId;
@@ -79,6 +80,7 @@ pub(crate) async fn create_job<S: Stores>(
     state: State<S>,
     caller: Caller,
     rid: RequestId,
+    key: IdemKey,
     body: web::Json<Value>,
 ) -> Result<HttpResponse> {
     let body = integral_numbers(body.into_inner());
@@ -113,7 +115,7 @@ pub(crate) async fn create_job<S: Stores>(
     };
     let payload = JobPayload::parse(job_type, doc.get("payload").unwrap_or(&Value::Null))
         .map_err(|e| ApiError::issues(&e))?;
-    enqueue(&state, caller, rid, &payload, priority).await
+    enqueue(&state, caller, rid, &key, &payload, priority).await
 }
 
 /// `POST /jobs/{id}/retry`: a new job like a failed one; for plan generation, a regenerate.

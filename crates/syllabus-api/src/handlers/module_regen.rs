@@ -10,6 +10,7 @@ use syllabus_domain::{JobPayload, PlanId};
 
 use super::support::enqueue;
 use crate::auth::Caller;
+use crate::idempotency::IdemKey;
 use crate::input::{optional_body, path_id};
 use crate::problem::ApiError;
 use crate::request_id::RequestId;
@@ -24,6 +25,7 @@ pub(crate) async fn regenerate_module<S: Stores>(
     state: web::Data<AppState<S>>,
     caller: Caller,
     rid: RequestId,
+    key: IdemKey,
     path: web::Path<(String, String)>,
     req: HttpRequest,
     payload: web::Payload,
@@ -39,5 +41,5 @@ pub(crate) async fn regenerate_module<S: Stores>(
         module_id: module,
         instruction,
     };
-    Ok(enqueue(&state, caller, rid, &payload, 0).await?)
+    Ok(enqueue(&state, caller, rid, &key, &payload, 0).await?)
 }

@@ -39,7 +39,7 @@ pub(crate) async fn create_plan<S: Stores>(
     let raw: RawPlanRequest = from_value(body)?;
     let request = PlanRequest::parse(&raw);
     if let Some(modules) = modules {
-        return import_plan(state, caller, request, modules).await;
+        return import_plan(state, caller, &key, request, modules).await;
     }
     let request = request.map_err(|e| ApiError::issues(&e.0))?;
     let idem = key
@@ -74,6 +74,7 @@ pub(crate) async fn create_plan<S: Stores>(
 async fn import_plan<S: Stores>(
     state: State<S>,
     caller: Caller,
+    key: &IdemKey,
     request: std::result::Result<PlanRequest, InputError>,
     modules: Value,
 ) -> Result<HttpResponse> {
@@ -87,11 +88,21 @@ async fn import_plan<S: Stores>(
             .collect();
         return Err(ApiError::issues(&issues));
     };
+    let idem = key
+        .request(state.settings.idempotency_ttl)
+        .map(|request| Idempotency {
+            request,
+            answer: Box::new(created_plan_answer) as Render<PlanDetail>,
+        });
     let _turn = state.gates.write_turn(&caller.0).await?;
-    let detail = state
+    let detail = match state
         .store
-        .import_plan(&caller.0, &NewPlan::from(request), content)
-        .await?;
+        .import_plan(&caller.0, &NewPlan::from(request), content, idem)
+        .await?
+    {
+        Keyed::Fresh(detail) => detail,
+        Keyed::Replay(answer) => return Ok(replay(answer)),
+    };
     tracing::info!(plan.id = %detail.plan.id, "plan imported");
     Ok(created_plan(detail))
 }

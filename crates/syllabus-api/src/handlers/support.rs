@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use syllabus_domain::{JobId, JobPayload};
-use syllabus_store::records::{Actor, JobRecord, PlanDetail};
+use syllabus_store::records::{Actor, Idempotency, JobRecord, Keyed, PlanDetail, Render};
 
 use crate::auth::Caller;
+use crate::idempotency::IdemKey;
 use crate::problem::ApiError;
 use crate::request_id::RequestId;
 use crate::state::{AppState, Stores};
@@ -31,6 +32,27 @@ pub(super) fn actor(caller: Caller, rid: RequestId) -> Actor {
 
 fn job_location(id: JobId) -> (header::HeaderName, String) {
     (header::LOCATION, format!("/api/v1/jobs/{id}"))
+}
+
+/// The answer [`accepted`] sends, to store with an idempotency key.
+pub(super) fn accepted_answer(job: &JobRecord) -> syllabus_store::records::StoredResponse {
+    crate::idempotency::stored_json(
+        actix_web::http::StatusCode::ACCEPTED,
+        Some(job_location(job.id).1),
+        &JobView::from(job.clone()),
+    )
+}
+
+/// [`accepted_answer`] as the renderer of a keyed create's answer, when it has a key.
+pub(super) fn keyed_job<S: Stores>(
+    state: &State<S>,
+    key: &IdemKey,
+) -> Option<Idempotency<JobRecord>> {
+    key.request(state.settings.idempotency_ttl)
+        .map(|request| Idempotency {
+            request,
+            answer: Box::new(accepted_answer) as Render<JobRecord>,
+        })
 }
 
 /// `202 Accepted` with the job and its `Location`.
@@ -59,25 +81,33 @@ pub(super) fn created_plan_answer(detail: &PlanDetail) -> syllabus_store::record
     )
 }
 
-/// Queues a job for `payload` in the caller's write turn, under the rate limit.
+/// Queues a job for `payload` in the caller's write turn, under the rate limit; with an
+/// `Idempotency-Key`, the answer is stored with the job, or a stored one replayed.
 pub(super) async fn enqueue<S: Stores>(
     state: &State<S>,
     caller: Caller,
     rid: RequestId,
+    key: &IdemKey,
     payload: &JobPayload,
     priority: i16,
 ) -> Result<HttpResponse> {
+    let idem = keyed_job(state, key);
     let _turn = state.gates.write_turn(&caller.0).await?;
-    let job = state
+    let job = match state
         .store
-        .enqueue(
+        .enqueue_keyed(
             &actor(caller, rid),
             payload,
             priority,
             state.settings.job_max_attempts,
             state.settings.rate_limit,
+            idem,
         )
-        .await?;
+        .await?
+    {
+        Keyed::Fresh(job) => job,
+        Keyed::Replay(answer) => return Ok(crate::idempotency::replay(answer)),
+    };
     tracing::info!(job.id = %job.id, job.r#type = job.job_type.as_str(), "job queued");
     Ok(accepted(job))
 }

@@ -105,8 +105,11 @@ impl Op {
     /// A create that takes an `Idempotency-Key` (issue #23): the header, and its 409 and 422.
     /// Before an operation's own 409, which then names `IDEMPOTENCY_KEY_IN_USE` too.
     fn idempotent(self) -> Self {
-        self.params([requests::idempotency_key()])
-            .errors(&[IdempotencyKeyInUse, IdempotencyKeyReused])
+        self.params([requests::idempotency_key()]).errors(&[
+            BadRequest,
+            IdempotencyKeyInUse,
+            IdempotencyKeyReused,
+        ])
     }
 
     fn answer(self, status: u16, response: Response) -> Self {
@@ -293,12 +296,13 @@ pub(super) fn paths() -> Paths {
         .description(&texts::regenerate_module())
         .params([id(), requests::module_id()])
         .optional_body(of::<ModuleRegenerateRequest>())
+        .idempotent()
         .answer(202, queued())
         .answer(
             409,
             problem(
                 "INVALID_STATE: the plan's generation is queued or running, or a regeneration \
-                 of this module already is",
+                 of this module already is; or IDEMPOTENCY_KEY_IN_USE",
             ),
         )
         .errors(&BODY)
@@ -422,8 +426,12 @@ pub(super) fn paths() -> Paths {
         )
         .params([id()])
         .body(requests::flashcards_create())
+        .idempotent()
         .answer(202, queued())
-        .answer(409, problem("INVALID_STATE: the plan has no modules yet"))
+        .answer(
+            409,
+            problem("INVALID_STATE: the plan has no modules yet; or IDEMPOTENCY_KEY_IN_USE"),
+        )
         .errors(&BODY)
         .errors(&[NotFound, RateLimited])
         .errors(&STORE),
@@ -448,6 +456,7 @@ pub(super) fn paths() -> Paths {
             "Queue a job that replaces the card's distractors",
         )
         .params([id()])
+        .idempotent()
         .answer(202, queued())
         .errors(&[NotFound, RateLimited])
         .errors(&STORE),
@@ -460,6 +469,7 @@ pub(super) fn paths() -> Paths {
             "Queue a job that replaces the plan's skill tree",
         )
         .params([id()])
+        .idempotent()
         .answer(202, queued())
         .errors(&[NotFound, RateLimited])
         .errors(&STORE),
@@ -481,8 +491,9 @@ pub(super) fn paths() -> Paths {
             "Queue a flashcards, distractors, skill_tree or module_regeneration job",
         )
         .body(reference(requests::JOB_CREATE))
+        .idempotent()
         .answer(202, queued())
-        .answer(409, problem("INVALID_STATE"))
+        .answer(409, problem("INVALID_STATE; or IDEMPOTENCY_KEY_IN_USE"))
         .errors(&BODY)
         .errors(&[NotFound, RateLimited])
         .errors(&STORE),

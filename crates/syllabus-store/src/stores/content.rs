@@ -11,10 +11,13 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::locks::{PlanLock, lock_card, lock_plan};
 use crate::pool::Database;
-use crate::records::{Actor, FlashcardRecord, JobRecord, NewJob, RateLimit, SkillTreeRecord};
+use crate::records::{
+    Actor, FlashcardRecord, Idempotency, JobRecord, Keyed, NewJob, RateLimit, SkillTreeRecord,
+};
 use crate::rows::content::{NodeRow, node_records, path_key};
 use crate::schema::{distractors, flashcards, jobs, skill_nodes, skill_trees};
 use crate::sql::drafts::regeneration_live;
+use crate::sql::idempotency;
 use crate::sql::job_writes::insert_job;
 use crate::sql::plan_reads::generation_live;
 use crate::sql::plans::{module_titles, plan_topic};
@@ -85,13 +88,35 @@ impl crate::ports::ContentStore for Database {
         max_attempts: u32,
         limit: RateLimit,
     ) -> Result<JobRecord, StoreError> {
+        match self
+            .enqueue_keyed(actor, payload, priority, max_attempts, limit, None)
+            .await?
+        {
+            Keyed::Fresh(job) => Ok(job),
+            Keyed::Replay(_) => Err(StoreError::Unexpected("a replay without a key".into())),
+        }
+    }
+
+    async fn enqueue_keyed(
+        &self,
+        actor: &Actor,
+        payload: &JobPayload,
+        priority: i16,
+        max_attempts: u32,
+        limit: RateLimit,
+        idem: Option<Idempotency<JobRecord>>,
+    ) -> Result<Keyed<JobRecord>, StoreError> {
         let actor = actor.clone();
         let payload = payload.clone();
         self.as_user(&actor.user.clone(), move |conn| {
             Box::pin(async move {
+                // Before anything else: a replay reads nothing of the subject and counts nothing.
+                if let Some(answer) = idempotency::claim(conn, &actor.user, idem.as_ref()).await? {
+                    return Ok(Keyed::Replay(answer));
+                }
                 check_subject(conn, &payload).await?;
                 let at = lock_rate_window(conn, &actor.user, payload.job_type(), limit).await?;
-                insert_job(
+                let job = insert_job(
                     conn,
                     &actor,
                     &NewJob {
@@ -103,7 +128,8 @@ impl crate::ports::ContentStore for Database {
                     },
                     at,
                 )
-                .await
+                .await?;
+                idempotency::finish(conn, &actor.user, idem, job).await
             })
         })
         .await

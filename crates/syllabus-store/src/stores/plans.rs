@@ -78,14 +78,19 @@ impl crate::ports::PlanStore for Database {
         user: &UserId,
         plan: &NewPlan,
         content: &NormalizedPlan,
-    ) -> Result<PlanDetail, StoreError> {
+        idem: Option<Idempotency<PlanDetail>>,
+    ) -> Result<Keyed<PlanDetail>, StoreError> {
         let (owner, plan, content) = (user.clone(), plan.clone(), content.clone());
         self.as_user(user, move |conn| {
             Box::pin(async move {
+                if let Some(answer) = idempotency::claim(conn, &owner, idem.as_ref()).await? {
+                    return Ok(Keyed::Replay(answer));
+                }
                 record_user(conn, &owner).await?;
                 let (id, _, _) = insert_plan(conn, &owner, &plan, Origin::Manual).await?;
                 replace_modules_and_tasks(conn, owner.as_str(), id, &content).await?;
-                plan_detail(conn, &owner, id).await
+                let detail = plan_detail(conn, &owner, id).await?;
+                idempotency::finish(conn, &owner, idem, detail).await
             })
         })
         .await
