@@ -136,7 +136,8 @@ pub trait PlanStore: Clone + Send + Sync + 'static {
         discard_progress: bool,
         max_attempts: u32,
         limit: RateLimit,
-    ) -> impl Future<Output = Result<Regeneration, StoreError>> + Send;
+        idem: Option<Idempotency<JobRecord>>,
+    ) -> impl Future<Output = Result<Keyed<Regeneration>, StoreError>> + Send;
 
     /// What the plan's event stream shows now: the plan, its numbered attempts and the previews
     /// of the attempt in flight, read in one transaction.
@@ -460,7 +461,8 @@ pub trait ContentStore: Clone + Send + Sync + 'static {
         id: JobId,
         max_attempts: u32,
         limit: RateLimit,
-    ) -> impl Future<Output = Result<JobRecord, StoreError>> + Send;
+        idem: Option<Idempotency<JobRecord>>,
+    ) -> impl Future<Output = Result<Keyed<JobRecord>, StoreError>> + Send;
 
     /// A plan's deck, oldest first.
     ///
@@ -580,5 +582,6 @@ pub trait SharingStore: Clone + Send + Sync + 'static {
         &self,
         user: &UserId,
         id: PlanId,
-    ) -> impl Future<Output = Result<PlanDetail, StoreError>> + Send;
+        idem: Option<Idempotency<PlanDetail>>,
+    ) -> impl Future<Output = Result<Keyed<PlanDetail>, StoreError>> + Send;
 }

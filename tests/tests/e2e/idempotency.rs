@@ -304,3 +304,55 @@ async fn keys_work_on_imports_and_on_the_routes_that_queue_jobs() -> TestResult 
     app.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_work_on_fork_and_regenerate() -> TestResult {
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    let source = imported(&app, "quin", None).await?;
+    let plan = source.body["id"].as_str().ok_or("no id")?.to_owned();
+    let post = |path: String, key: &'static str| {
+        let app = &app;
+        async move {
+            app.send("POST", &path, Some("quin"), None, &[(KEY, key)])
+                .await
+        }
+    };
+    let fork = format!("/api/v1/plans/{plan}/fork");
+    let f1 = post(fork.clone(), "fork-1").await?;
+    let f2 = post(fork, "fork-1").await?;
+    assert_eq!(
+        (f1.status, f2.status),
+        (201, 201),
+        "{} {}",
+        f1.body,
+        f2.body
+    );
+    assert_eq!(f1.body, f2.body);
+    assert_eq!(f1.header("location"), f2.header("location"));
+    assert_eq!(plan_count(&app, "quin").await?, 2);
+
+    let regenerate = format!("/api/v1/plans/{plan}/regenerate");
+    let r1 = post(regenerate.clone(), "regen-1").await?;
+    let r2 = post(regenerate.clone(), "regen-1").await?;
+    assert_eq!(
+        (r1.status, r2.status),
+        (202, 202),
+        "{} {}",
+        r1.body,
+        r2.body
+    );
+    assert_eq!(r1.body["id"], r2.body["id"]);
+    assert_eq!(r2.header("idempotent-replayed"), Some("true"));
+    // Without the key, the same request meets the generation the first one queued.
+    let plain = app
+        .send("POST", &regenerate, Some("quin"), None, &[])
+        .await?;
+    assert_eq!(plain.status, 409, "{}", plain.body);
+    assert_eq!(plain.body["code"], "INVALID_STATE");
+    app.stop().await;
+    Ok(())
+}

@@ -5,12 +5,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 use syllabus_domain::{JobId, JobPayload, JobType};
 use syllabus_store::Regeneration;
-use syllabus_store::records::JobFilter;
+use syllabus_store::records::{JobFilter, Keyed};
 
-use super::support::{Query, Result, State, accepted, actor, enqueue};
+use super::support::{Query, Result, State, accepted, actor, enqueue, keyed_job};
 use super::wait::{hold, preference_applied};
 use crate::auth::Caller;
-use crate::idempotency::IdemKey;
+use crate::idempotency::{IdemKey, replay};
 use crate::input::{encode_cursor, integral_numbers, page, path_id, prefer_wait, query_enum};
 use crate::problem::ApiError;
 use crate::request_id::RequestId;
@@ -123,9 +123,11 @@ pub(crate) async fn retry_job<S: Stores>(
     state: State<S>,
     caller: Caller,
     rid: RequestId,
+    key: IdemKey,
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
     let id = JobId::from_uuid(path_id(&path)?);
+    let idem = keyed_job(&state, &key);
     let _turn = state.gates.write_turn(&caller.0).await?;
     let job = state.store.job(&caller.0, id).await?;
     if job.status != syllabus_domain::JobStatus::Failed {
@@ -145,21 +147,27 @@ pub(crate) async fn retry_job<S: Stores>(
                 false,
                 settings.job_max_attempts,
                 settings.rate_limit,
+                idem,
             )
             .await?
         {
-            Regeneration::Queued(job) => Ok(accepted(job)),
-            Regeneration::Capped(_) => Err(ApiError::capped()),
+            Keyed::Fresh(Regeneration::Queued(job)) => Ok(accepted(job)),
+            Keyed::Fresh(Regeneration::Capped(_)) => Err(ApiError::capped()),
+            Keyed::Replay(answer) => Ok(replay(answer)),
         };
     }
-    let new = state
+    match state
         .store
         .retry_job(
             &actor(caller, rid),
             id,
             settings.job_max_attempts,
             settings.rate_limit,
+            idem,
         )
-        .await?;
-    Ok(accepted(new))
+        .await?
+    {
+        Keyed::Fresh(new) => Ok(accepted(new)),
+        Keyed::Replay(answer) => Ok(replay(answer)),
+    }
 }

@@ -13,7 +13,9 @@ use syllabus_store::records::{
     Idempotency, JobRecord, Keyed, NewPlan, PlanDetail, PlanFilter, Render,
 };
 
-use super::support::{Query, Result, State, accepted, actor, created_plan, created_plan_answer};
+use super::support::{
+    Query, Result, State, accepted, actor, created_plan, created_plan_answer, keyed_job,
+};
 use super::wait::{hold, preference_applied};
 use crate::auth::Caller;
 use crate::idempotency::{IdemKey, replay};
@@ -222,12 +224,14 @@ pub(crate) async fn regenerate<S: Stores>(
     state: State<S>,
     caller: Caller,
     rid: RequestId,
+    key: IdemKey,
     path: web::Path<String>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> std::result::Result<HttpResponse, actix_web::Error> {
     let id = PlanId::from_uuid(path_id(&path)?);
     let body: RegenerateRequest = optional_body(&req, payload).await?;
+    let idem = keyed_job(&state, &key);
     let _turn = state.gates.write_turn(&caller.0).await?;
     match state
         .store
@@ -237,11 +241,13 @@ pub(crate) async fn regenerate<S: Stores>(
             body.discard_progress,
             state.settings.job_max_attempts,
             state.settings.rate_limit,
+            idem,
         )
         .await
         .map_err(ApiError::from)?
     {
-        Regeneration::Queued(job) => Ok(accepted(job)),
-        Regeneration::Capped(_) => Err(ApiError::capped().into()),
+        Keyed::Fresh(Regeneration::Queued(job)) => Ok(accepted(job)),
+        Keyed::Fresh(Regeneration::Capped(_)) => Err(ApiError::capped().into()),
+        Keyed::Replay(answer) => Ok(replay(answer)),
     }
 }

@@ -5,8 +5,11 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use syllabus_domain::PlanId;
 
-use super::support::{Result, State, created_plan};
+use syllabus_store::records::{Idempotency, Keyed, PlanDetail, Render};
+
+use super::support::{Result, State, created_plan, created_plan_answer};
 use crate::auth::Caller;
+use crate::idempotency::{IdemKey, replay};
 use crate::input::path_id;
 use crate::state::Stores;
 use crate::wire::PublicPlanView;
@@ -29,11 +32,21 @@ pub(crate) async fn public_plan<S: Stores>(
 pub(crate) async fn fork_plan<S: Stores>(
     state: State<S>,
     caller: Caller,
+    key: IdemKey,
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
     let id = PlanId::from_uuid(path_id(&path)?);
+    let idem = key
+        .request(state.settings.idempotency_ttl)
+        .map(|request| Idempotency {
+            request,
+            answer: Box::new(created_plan_answer) as Render<PlanDetail>,
+        });
     let _turn = state.gates.write_turn(&caller.0).await?;
-    let detail = state.store.fork_plan(&caller.0, id).await?;
+    let detail = match state.store.fork_plan(&caller.0, id, idem).await? {
+        Keyed::Fresh(detail) => detail,
+        Keyed::Replay(answer) => return Ok(replay(answer)),
+    };
     tracing::info!(plan.id = %detail.plan.id, forked_from = %id, "plan forked");
     Ok(created_plan(detail))
 }

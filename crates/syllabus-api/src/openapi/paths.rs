@@ -272,13 +272,14 @@ pub(super) fn paths() -> Paths {
             )
             .params([id()])
             .optional_body(of::<RegenerateRequest>())
+            .idempotent()
             .answer(202, queued())
             .answer(
                 409,
                 problem(
                     "ATTEMPTS_CAPPED (a capped attempt is recorded) or INVALID_STATE (a \
                      generation is queued or running, or the plan has progress and \
-                     discard_progress is not true)",
+                     discard_progress is not true), or IDEMPOTENCY_KEY_IN_USE",
                 ),
             )
             .errors(&BODY)
@@ -323,6 +324,7 @@ pub(super) fn paths() -> Paths {
              missing one.",
         )
         .params([id()])
+        .idempotent()
         .answer(
             201,
             json("The copy", of::<PlanView>())
@@ -331,7 +333,10 @@ pub(super) fn paths() -> Paths {
         )
         .answer(
             409,
-            problem("INVALID_STATE: the plan has no modules yet (pending or failed)"),
+            problem(
+                "INVALID_STATE: the plan has no modules yet (pending or failed); or \
+                 IDEMPOTENCY_KEY_IN_USE",
+            ),
         )
         .errors(&[NotFound, RateLimited])
         .errors(&STORE),
@@ -551,10 +556,14 @@ pub(super) fn paths() -> Paths {
              plan_generation)",
         )
         .params([id()])
+        .idempotent()
         .answer(202, queued())
         .answer(
             409,
-            problem("INVALID_STATE unless failed; ATTEMPTS_CAPPED for a plan at its cap"),
+            problem(
+                "INVALID_STATE unless failed; ATTEMPTS_CAPPED for a plan at its cap; \
+                 IDEMPOTENCY_KEY_IN_USE",
+            ),
         )
         .errors(&[NotFound, RateLimited])
         .errors(&STORE),

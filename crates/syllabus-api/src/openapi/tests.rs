@@ -127,3 +127,35 @@ fn the_token_lifetime_described_is_the_one_minted() {
         .unwrap_or_default();
     assert!(said.contains(&format!("({hours} hours ")), "{said}");
 }
+
+#[test]
+fn every_post_that_creates_work_takes_an_idempotency_key_and_documents_its_answers() {
+    let d = doc();
+    let creates = [
+        "/api/v1/plans",
+        "/api/v1/plans/{id}/regenerate",
+        "/api/v1/plans/{id}/fork",
+        "/api/v1/plans/{id}/flashcards",
+        "/api/v1/flashcards/{id}/distractors",
+        "/api/v1/plans/{id}/skill-tree",
+        "/api/v1/plans/{id}/modules/{module_id}/regenerate",
+        "/api/v1/jobs",
+        "/api/v1/jobs/{id}/retry",
+    ];
+    let mut keyed = BTreeSet::new();
+    for (path, ops) in d["paths"].as_object().into_iter().flatten() {
+        let op = &ops["post"];
+        let has = op["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header");
+        if has {
+            keyed.insert(path.as_str());
+            for status in ["400", "409", "422"] {
+                assert!(op["responses"].get(status).is_some(), "{path}: no {status}");
+            }
+        }
+    }
+    assert_eq!(keyed, creates.into_iter().collect::<BTreeSet<_>>());
+}

@@ -183,6 +183,27 @@ pub(crate) async fn finish<T>(
     Ok(Keyed::Fresh(made))
 }
 
+/// Drops the key a create claimed when the create refused without creating anything but still
+/// commits (a capped regeneration records its refusal): the key is free again rather than left
+/// `in_progress` with no answer.
+///
+/// # Errors
+/// The store's errors.
+pub(crate) async fn forget<T>(
+    conn: &mut AsyncPgConnection,
+    user: &UserId,
+    idem: Option<Idempotency<T>>,
+) -> Result<(), StoreError> {
+    if let Some(i) = idem {
+        diesel::sql_query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2")
+            .bind::<Text, _>(user.as_str())
+            .bind::<Text, _>(&i.request.key)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Keys that expired before `$1`, a batch of `$2` (the retention pass).
 pub(crate) const DELETE_EXPIRED_KEYS: &str = "
     DELETE FROM idempotency_keys WHERE ctid IN (

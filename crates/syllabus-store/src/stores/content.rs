@@ -141,10 +141,14 @@ impl crate::ports::ContentStore for Database {
         id: JobId,
         max_attempts: u32,
         limit: RateLimit,
-    ) -> Result<JobRecord, StoreError> {
+        idem: Option<Idempotency<JobRecord>>,
+    ) -> Result<Keyed<JobRecord>, StoreError> {
         let actor = actor.clone();
         self.as_user(&actor.user.clone(), move |conn| {
             Box::pin(async move {
+                if let Some(answer) = idempotency::claim(conn, &actor.user, idem.as_ref()).await? {
+                    return Ok(Keyed::Replay(answer));
+                }
                 let (job_type, status, payload, priority, reask): (
                     String,
                     String,
@@ -194,7 +198,7 @@ impl crate::ports::ContentStore for Database {
                         .execute(conn)
                         .await?;
                 }
-                Ok(job)
+                idempotency::finish(conn, &actor.user, idem, job).await
             })
         })
         .await

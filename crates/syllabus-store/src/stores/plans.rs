@@ -320,10 +320,14 @@ impl crate::ports::PlanStore for Database {
         discard: bool,
         max_attempts: u32,
         limit: RateLimit,
-    ) -> Result<Regeneration, StoreError> {
+        idem: Option<Idempotency<JobRecord>>,
+    ) -> Result<Keyed<Regeneration>, StoreError> {
         let actor = actor.clone();
         self.as_user(&actor.user.clone(), move |conn| {
             Box::pin(async move {
+                if let Some(answer) = idempotency::claim(conn, &actor.user, idem.as_ref()).await? {
+                    return Ok(Keyed::Replay(answer));
+                }
                 // Lock the plan row: concurrent regenerates of one plan serialize here.
                 let found: Option<Uuid> = plans::table
                     .filter(plans::id.eq(id.as_uuid()))
@@ -399,7 +403,8 @@ impl crate::ports::PlanStore for Database {
                         },
                     )
                     .await?;
-                    return Ok(Regeneration::Capped(attempt));
+                    idempotency::forget(conn, &actor.user, idem).await?;
+                    return Ok(Keyed::Fresh(Regeneration::Capped(attempt)));
                 }
                 let at =
                     lock_rate_window(conn, &actor.user, JobType::PlanGeneration, limit).await?;
@@ -416,7 +421,12 @@ impl crate::ports::PlanStore for Database {
                     at,
                 )
                 .await?;
-                Ok(Regeneration::Queued(job))
+                Ok(
+                    match idempotency::finish(conn, &actor.user, idem, job).await? {
+                        Keyed::Fresh(job) => Keyed::Fresh(Regeneration::Queued(job)),
+                        Keyed::Replay(answer) => Keyed::Replay(answer),
+                    },
+                )
             })
         })
         .await

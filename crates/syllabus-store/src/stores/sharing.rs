@@ -9,9 +9,10 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::pool::Database;
-use crate::records::PlanDetail;
+use crate::records::{Idempotency, Keyed, PlanDetail};
 use crate::rows::plans::{ModuleInsert, PlanInsert, TaskInsert};
 use crate::schema::{modules, plans, tasks};
+use crate::sql::idempotency;
 use crate::sql::plan_reads::{content_rows, plan_detail, plan_detail_of};
 use crate::sql::plans::plan_row;
 use crate::sql::users::record_user;
@@ -130,10 +131,21 @@ impl crate::ports::SharingStore for Database {
     }
 
     #[tracing::instrument(skip_all, fields(user.id = %user, plan.id = %id))]
-    async fn fork_plan(&self, user: &UserId, id: PlanId) -> Result<PlanDetail, StoreError> {
+    async fn fork_plan(
+        &self,
+        user: &UserId,
+        id: PlanId,
+        idem: Option<Idempotency<PlanDetail>>,
+    ) -> Result<Keyed<PlanDetail>, StoreError> {
         let owner = user.clone();
         self.as_user(user, move |conn| {
-            Box::pin(async move { fork(conn, &owner, id.as_uuid()).await })
+            Box::pin(async move {
+                if let Some(answer) = idempotency::claim(conn, &owner, idem.as_ref()).await? {
+                    return Ok(Keyed::Replay(answer));
+                }
+                let detail = fork(conn, &owner, id.as_uuid()).await?;
+                idempotency::finish(conn, &owner, idem, detail).await
+            })
         })
         .await
     }
