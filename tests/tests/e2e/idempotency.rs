@@ -356,3 +356,34 @@ async fn keys_work_on_fork_and_regenerate() -> TestResult {
     app.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_keys_are_pruned_by_the_retention_pass() -> TestResult {
+    use syllabus_store::QueueStore;
+    use syllabus_store::records::Retention;
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    let first = create(&app, "rae", &plan_body("Kept topic"), "old-key").await?;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let pass = |hours: i64| Retention {
+        calls_days: 30,
+        aggregates_days: 400,
+        rate_window: std::time::Duration::from_secs(3_600),
+        now: chrono::Utc::now() + chrono::Duration::hours(hours),
+    };
+    // Within the 24 hours: kept, the key still refuses another body.
+    app.store.retain_usage(pass(23)).await?;
+    let changed = create(&app, "rae", &plan_body("Another topic"), "old-key").await?;
+    assert_eq!(changed.status, 422, "{}", changed.body);
+    // After them: pruned, the key is new again.
+    let report = app.store.retain_usage(pass(25)).await?;
+    assert!(report.leftovers_deleted >= 1, "{report:?}");
+    let fresh = create(&app, "rae", &plan_body("Another topic"), "old-key").await?;
+    assert_eq!(fresh.status, 201, "{}", fresh.body);
+    assert_ne!(fresh.body["id"], first.body["id"]);
+    app.stop().await;
+    Ok(())
+}

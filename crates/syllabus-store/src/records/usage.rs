@@ -84,7 +84,8 @@ pub struct RetentionReport {
     pub attempts_deleted: u64,
     /// Daily aggregates past their retention deleted.
     pub aggregates_deleted: u64,
-    /// Expired rate-limit rows, previews and drafts of ended runs deleted.
+    /// Expired rate-limit rows, previews and drafts of ended runs, and expired idempotency keys
+    /// (issue #23), deleted.
     pub leftovers_deleted: u64,
     /// Whether another process held the retention lock (this pass did nothing).
     pub skipped: bool,
