@@ -387,3 +387,53 @@ async fn expired_keys_are_pruned_by_the_retention_pass() -> TestResult {
     app.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_works_on_a_job_retry() -> TestResult {
+    use diesel::sql_query;
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    let source = imported(&app, "sam", None).await?;
+    let plan = source.body["id"].as_str().ok_or("no id")?.to_owned();
+    let queued = app
+        .send(
+            "POST",
+            &format!("/api/v1/plans/{plan}/skill-tree"),
+            Some("sam"),
+            None,
+            &[],
+        )
+        .await?;
+    assert_eq!(queued.status, 202, "{}", queued.body);
+    let job = queued.body["id"].as_str().ok_or("no id")?.to_owned();
+    // Failed behind the app's back (no worker runs here).
+    let mut admin = AsyncPgConnection::establish(app.admin_url().ok_or("no admin url")?).await?;
+    sql_query(format!(
+        "UPDATE jobs SET status = 'failed', completed_at = now() WHERE id = '{job}'"
+    ))
+    .execute(&mut admin)
+    .await?;
+    let retry = format!("/api/v1/jobs/{job}/retry");
+    let r1 = app
+        .send("POST", &retry, Some("sam"), None, &[(KEY, "retry-1")])
+        .await?;
+    let r2 = app
+        .send("POST", &retry, Some("sam"), None, &[(KEY, "retry-1")])
+        .await?;
+    assert_eq!(
+        (r1.status, r2.status),
+        (202, 202),
+        "{} {}",
+        r1.body,
+        r2.body
+    );
+    assert_eq!(r1.body["id"], r2.body["id"]);
+    assert_ne!(r1.body["id"], queued.body["id"]);
+    assert_eq!(job_count(&app, "sam", "skill_tree").await?, 2);
+    app.stop().await;
+    Ok(())
+}
