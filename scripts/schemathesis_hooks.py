@@ -26,9 +26,23 @@ dates are brought into a valid range (`to` kept, `from` moved within 366 days be
 `from` moved within the last 366 days); invalid values are kept. The coverage phase applies no
 map hook, so its 400 for such a range (naming `to`, saying the range is reversed or too long) is
 dropped there, and only that one.
+
+An `Idempotency-Key` (issue #23) is the client's promise that a request sent again under it is
+the same request, which a fuzzer cannot keep: it draws keys from a small space ("0", "a", ...)
+and sends different requests under them, which the API rightly refuses (422
+`IDEMPOTENCY_KEY_REUSED`). So a valid generated key (1-255 visible ASCII characters) is made
+unique before the call (its first characters, a dash, a random suffix: still valid); an invalid
+one, and any key of a case whose headers are negative on purpose, is sent as generated, so the 400 and 401
+cases stay. Should a key still be reused, a 422
+`IDEMPOTENCY_KEY_REUSED` is dropped only when the API stored that key (a 2xx) for a different
+request (method, path, SHA-256 of the body bytes): a 422 for a key never used, or used for this
+very request, is still a failure. Replays themselves are tested end to end
+(tests/tests/e2e/idempotency.rs).
 """
 
 import datetime
+import hashlib
+import urllib.parse
 import uuid
 
 import schemathesis
@@ -119,8 +133,75 @@ def map_query(context, query):
     return query
 
 
+# Idempotency keys the API stored: key -> {(method, path, body SHA-256)}.
+_STORED_KEYS = {}
+
+
+def _keyed_request(response):
+    request = getattr(response, "request", None)
+    key = request.headers.get("Idempotency-Key") if request is not None else None
+    if key is None:
+        return None
+    body = request.body or b""
+    if isinstance(body, str):
+        body = body.encode()
+    path = urllib.parse.urlsplit(request.url).path
+    return key, (request.method.upper(), path, hashlib.sha256(body).hexdigest())
+
+
+def _valid_key(key):
+    return isinstance(key, str) and 1 <= len(key) <= 255 and all("!" <= c <= "~" for c in key)
+
+
+def _negative_headers(case):
+    """A case whose headers are negative on purpose (a header left out, doubled or invalid): sent
+    as generated, since an edit of the headers makes schemathesis re-derive which of them the
+    case negates."""
+    meta = getattr(case, "meta", None)
+    info = (getattr(meta, "components", None) or {}).get("header")
+    mode = getattr(info, "mode", None)
+    if getattr(mode, "value", mode) == "negative":
+        return True
+    data = getattr(getattr(meta, "phase", None), "data", None)
+    location = getattr(data, "parameter_location", None)
+    scenario = getattr(data, "scenario", None)
+    return getattr(location, "value", location) == "header" and getattr(scenario, "value", scenario) in (
+        "missing_parameter",
+        "duplicate_parameter",
+    )
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    headers = case.headers
+    key = headers.get("Idempotency-Key") if headers is not None else None
+    if _valid_key(key) and not _negative_headers(case):
+        headers["Idempotency-Key"] = f"{key[:200]}-{uuid.uuid4().hex}"
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    keyed = _keyed_request(response)
+    if keyed is not None and 200 <= response.status_code < 300:
+        _STORED_KEYS.setdefault(keyed[0], set()).add(keyed[1])
+
+
+def _key_reused_for_another_request(response):
+    if response is None or getattr(response, "status_code", None) != 422:
+        return False
+    try:
+        if response.json().get("code") != "IDEMPOTENCY_KEY_REUSED":
+            return False
+    except Exception:  # noqa: BLE001 - a body that is not JSON is not this case
+        return False
+    keyed = _keyed_request(response)
+    return keyed is not None and any(seen != keyed[1] for seen in _STORED_KEYS.get(keyed[0], ()))
+
+
 @schemathesis.hook
 def filter_failure(context, failure, case, response):
+    if _key_reused_for_another_request(response):
+        return False
     missing = getattr(failure, "not_available_with", None)
     if missing == "GET /api/v1/plans/{id}/skill-tree":
         return False

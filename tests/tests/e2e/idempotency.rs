@@ -437,3 +437,190 @@ async fn a_key_works_on_a_job_retry() -> TestResult {
     app.stop().await;
     Ok(())
 }
+
+/// A `syllabus serve` process on `db_url`, killed with SIGKILL when dropped.
+struct Server {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts `serve` (no workers) and waits until it answers `/readyz`.
+    async fn start(db_url: &str) -> Result<Self, syllabus_e2e::Error> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = std::process::Command::new(syllabus_e2e::syllabus_bin()?)
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", db_url)
+            .env("RUN_MIGRATIONS", "false")
+            .env("AUTH_JWT_SECRET", syllabus_e2e::SECRET)
+            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            .env("WORKERS", "false")
+            .env("RATE_LIMIT_PER_HOUR", "1000")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let ready = reqwest::get(format!("{}/readyz", server.base)).await;
+            if ready.is_ok_and(|r| r.status() == 200) {
+                return Ok(server);
+            }
+            if std::time::Instant::now() > deadline {
+                return Err("serve never became ready".into());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Writes a keyed `POST /api/v1/plans` on a raw connection and never reads the answer: the
+    /// client of a process that dies before answering.
+    fn send_unread(
+        &self,
+        user: &str,
+        key: &str,
+        body: &Value,
+    ) -> Result<std::net::TcpStream, syllabus_e2e::Error> {
+        use std::io::Write;
+        let addr = self.base.trim_start_matches("http://");
+        let mut socket = std::net::TcpStream::connect(addr)?;
+        let body = serde_json::to_vec(body)?;
+        write!(
+            socket,
+            "POST /api/v1/plans HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {}\r\n\
+             content-type: application/json\r\n{KEY}: {key}\r\ncontent-length: {}\r\n\r\n",
+            syllabus_e2e::token(user),
+            body.len()
+        )?;
+        socket.write_all(&body)?;
+        Ok(socket)
+    }
+
+    /// The same request, read whole: status, `Idempotent-Replayed`, and the plan's id.
+    async fn create(
+        &self,
+        user: &str,
+        key: &str,
+        body: &Value,
+    ) -> Result<(u16, bool, String), syllabus_e2e::Error> {
+        let res = reqwest::Client::new()
+            .post(format!("{}/api/v1/plans", self.base))
+            .bearer_auth(syllabus_e2e::token(user))
+            .header(KEY, key)
+            .json(body)
+            .send()
+            .await?;
+        let status = res.status().as_u16();
+        let replayed = res.headers().contains_key("idempotent-replayed");
+        let answer: Value = res.json().await?;
+        let id = answer["id"].as_str().unwrap_or_default().to_owned();
+        Ok((status, replayed, id))
+    }
+}
+
+/// Done-when: "a crash between create and response still replays". A create is committed, the
+/// process is killed (SIGKILL) before its client reads the answer, a new process starts, and the
+/// client's retry with the same key is answered with the first plan: one plan, no second create.
+/// Then the same at moments chosen without looking (during the create, at its commit, after):
+/// every key ends with exactly one plan, so no crash left work without its key (the retry would
+/// create a second plan) or a key without its work (the retry would be answered with an id that
+/// does not exist).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_process_killed_after_the_create_commits_replays_it_after_a_restart() -> TestResult {
+    use diesel::sql_types::{BigInt, Text};
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let db = syllabus_testkit::TestDb::new().await?;
+    let mut admin = AsyncPgConnection::establish(db.admin_url()).await?;
+    let body = plan_body("Crash between create and response");
+
+    // 1. Killed once the create has committed, its answer unread.
+    let server = Server::start(db.url()).await?;
+    let _unread = server.send_unread("rex", "crash-key", &body)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let done: Count = diesel::sql_query(
+            "SELECT count(*) AS n FROM idempotency_keys
+             WHERE user_id = $1 AND key = $2 AND status = 'done'",
+        )
+        .bind::<Text, _>("rex")
+        .bind::<Text, _>("crash-key")
+        .get_result(&mut admin)
+        .await?;
+        if done.n == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the create never committed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    drop(server); // SIGKILL
+    let server = Server::start(db.url()).await?;
+    let (status, replayed, id) = server.create("rex", "crash-key", &body).await?;
+    assert_eq!(status, 201);
+    assert!(replayed, "the retry is the stored answer, not a new create");
+    let plans: Count = diesel::sql_query("SELECT count(*) AS n FROM plans WHERE user_id = 'rex'")
+        .get_result(&mut admin)
+        .await?;
+    assert_eq!(plans.n, 1, "one plan after the crash and the retry");
+    let stored: Count = diesel::sql_query("SELECT count(*) AS n FROM plans WHERE id::text = $1")
+        .bind::<Text, _>(&id)
+        .get_result(&mut admin)
+        .await?;
+    assert_eq!(stored.n, 1, "the replayed id is the plan that was created");
+
+    // 2. Killed at moments not chosen by looking.
+    let keys = ["kill-0", "kill-1", "kill-2", "kill-3", "kill-4"];
+    let mut server = server;
+    for (i, key) in keys.iter().enumerate() {
+        let _unread = server.send_unread("sam", key, &body)?;
+        tokio::time::sleep(std::time::Duration::from_millis(3 * i as u64)).await;
+        drop(server);
+        server = Server::start(db.url()).await?;
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for key in keys {
+        let (status, _, id) = server.create("sam", key, &body).await?;
+        assert_eq!(status, 201);
+        ids.insert(id);
+    }
+    let plans: Count = diesel::sql_query("SELECT count(*) AS n FROM plans WHERE user_id = 'sam'")
+        .get_result(&mut admin)
+        .await?;
+    assert_eq!(
+        (plans.n, ids.len()),
+        (5, 5),
+        "one plan per key, whatever the moment of the crash"
+    );
+    let orphans: Count = diesel::sql_query(
+        "SELECT count(*) AS n FROM idempotency_keys k
+         WHERE k.user_id = 'sam' AND (k.status <> 'done' OR NOT EXISTS (
+             SELECT 1 FROM plans p
+             WHERE p.id::text = convert_from(k.response_body, 'UTF8')::jsonb ->> 'id'))",
+    )
+    .get_result(&mut admin)
+    .await?;
+    assert_eq!(orphans.n, 0, "every key answers with a plan that exists");
+    drop(server);
+    Ok(())
+}
