@@ -2,6 +2,7 @@
 
 mod batches;
 mod error;
+mod finisher;
 mod finishes;
 pub mod limits_port;
 mod listen;

@@ -14,7 +14,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncC
 use syllabus_domain::UserId;
 
 use crate::error::StoreError;
-use crate::finishes::Finisher;
+use crate::finisher::Finisher;
 use crate::publisher::Publisher;
 
 /// Pool sizing and timeouts.
@@ -147,11 +147,11 @@ impl Database {
     }
 
     /// The writer of batched run ends shared by every clone of this handle, started on first
-    /// use ([`crate::finishes::start_finisher`]).
-    pub(crate) fn finisher(&self) -> &Finisher {
+    /// use by `start` ([`crate::finishes::start_finisher`]).
+    pub(crate) fn finisher(&self, start: impl FnOnce(Self) -> Finisher) -> &Finisher {
         self.finishes.get_or_init(|| {
             // Its own handle has no writer of its own: the writer stops with the last user.
-            crate::finishes::start_finisher(Self {
+            start(Self {
                 pool: self.pool.clone(),
                 previews: Arc::default(),
                 finishes: Arc::default(),
