@@ -18,6 +18,7 @@ pub mod records;
 pub mod regen_port;
 mod rows;
 mod schema;
+mod scope;
 mod sql;
 mod stores;
 mod users;
