@@ -42,7 +42,7 @@ chunks="${CHUNKS_PER_MODULE:-1}"
 users="${USERS:-100}"
 arrival="${ARRIVAL:-burst}"
 steady_s="${STEADY_S:-20}"
-over_s="$(python3 -c "import sys; t=sys.argv[1]; print(float(t[:-2])/1000 if t.endswith('ms') else float(t.rstrip('s')))" "$over")"
+over_s="$(duration_in s "$over")"
 # The heartbeat statement(s) as pg_stat_statements shows them (a LIKE pattern on the query).
 heartbeat_sql="${HEARTBEAT_SQL:-UPDATE jobs j SET heartbeat_at%}"
 

@@ -32,6 +32,21 @@ bench_cleanup() {
 # application's database.
 psql() { "$tools/psql" -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d syllabus "$@"; }
 
+# duration_in s|ms DURATION: a duration as the fake provider's flags take it (`300ms`, `10s`, or
+# bare seconds `10`) in seconds (a float) or in whole milliseconds (truncated).
+duration_in() {
+    python3 -c "import sys
+unit, t = sys.argv[1], sys.argv[2]
+ms = t.endswith('ms')
+v = float(t[:-2]) if ms else float(t.rstrip('s'))
+if unit == 's':
+    print(v / 1000 if ms else v)
+elif unit == 'ms':
+    print(int(v) if ms else int(v * 1000))
+else:
+    sys.exit(f'duration_in: unit {unit!r} is neither s nor ms')" "$1" "$2"
+}
+
 # CPU seconds used so far by a process, and by all postgres processes.
 cpu_of() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
 cpu_pg() { { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v t="$(getconf CLK_TCK)" '$2 == "(postgres)" {s += $14 + $15} END {print s / t}'; }

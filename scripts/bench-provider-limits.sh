@@ -36,7 +36,7 @@ provider_rpm="${PROVIDER_RPM:-60}"
 provider_tpm="${PROVIDER_TPM:-20000}"
 run_timeout="${RUN_TIMEOUT:-1200}"
 runs="${RUNS:-limited unset}"
-window_ms="$(python3 -c "import sys; t=sys.argv[1]; print(int(float(t[:-2])) if t.endswith('ms') else int(float(t.rstrip('s')) * 1000))" "$window")"
+window_ms="$(duration_in ms "$window")"
 late_after="${LATE_AFTER:-$(python3 -c "print($window_ms * 3 / 1000)")}"
 
 ulimit -n "$(ulimit -Hn)"

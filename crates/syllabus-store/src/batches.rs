@@ -5,21 +5,21 @@ use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::pool::Database;
-
 /// Takes the items queued on `rx` in batches: when one of `max_writers` writers is free, the
 /// first item to come and every other one already queued (at most `max_batch`), written by
-/// `write` on a task of its own. While every writer is busy, items queue up into one batch.
-/// Returns when every sender is dropped.
-pub(crate) async fn write_batches<T, F, Fut>(
-    db: Database,
+/// `write` on a task of its own, with a clone of `db` (the writers' handle on the database: the
+/// loop names none). While every writer is busy, items queue up into one batch. Returns when
+/// every sender is dropped.
+pub(crate) async fn write_batches<D, T, F, Fut>(
+    db: D,
     mut rx: mpsc::UnboundedReceiver<T>,
     max_writers: usize,
     max_batch: usize,
     write: F,
 ) where
+    D: Clone + Send + 'static,
     T: Send + 'static,
-    F: Fn(Database, Vec<T>) -> Fut + Send + 'static,
+    F: Fn(D, Vec<T>) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let writers = Arc::new(Semaphore::new(max_writers));

@@ -11,12 +11,11 @@ use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
 use diesel::sql_types::{Array, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
-use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::error::StoreError;
+use crate::finisher::{Finisher, PendingEnd};
 use crate::pool::Database;
-use crate::records::{JobEnd, Lease};
 use crate::sql::job_writes::{EndColumns, end_columns, end_job};
 use crate::sql::prepared::Prepared;
 
@@ -48,37 +47,9 @@ const FINISH_MANY_SQL: &str = "WITH e AS (
        AND j.status = 'processing'
      RETURNING j.id, e.token";
 
-/// An end waiting for its batch, and who awaits its commit.
-pub(crate) struct PendingEnd {
-    lease: Lease,
-    end: JobEnd,
-    done: oneshot::Sender<Result<(), StoreError>>,
-}
-
-/// The handle every run of the process ends through.
-#[derive(Debug, Clone)]
-pub(crate) struct Finisher {
-    queue: mpsc::UnboundedSender<PendingEnd>,
-}
-
-impl Finisher {
-    /// Ends the run of `lease` with `end` once its batch commits.
-    ///
-    /// # Errors
-    /// [`StoreError::LeaseLost`] when the lease no longer holds the job; the store's errors.
-    pub(crate) async fn finish(&self, lease: Lease, end: JobEnd) -> Result<(), StoreError> {
-        let (done, answer) = oneshot::channel();
-        let stopped = || StoreError::Unavailable("the finish writer stopped".to_owned());
-        self.queue
-            .send(PendingEnd { lease, end, done })
-            .map_err(|_| stopped())?;
-        answer.await.unwrap_or_else(|_| Err(stopped()))
-    }
-}
-
 /// Starts `db`'s writer on the current runtime; it stops when the last handle is dropped.
 pub(crate) fn start_finisher(db: Database) -> Finisher {
-    let (queue, rx) = mpsc::unbounded_channel();
+    let (finisher, rx) = Finisher::channel();
     tokio::spawn(crate::batches::write_batches(
         db,
         rx,
@@ -86,7 +57,7 @@ pub(crate) fn start_finisher(db: Database) -> Finisher {
         MAX_BATCH,
         |db, batch| async move { write_batch(&db, batch).await },
     ));
-    Finisher { queue }
+    finisher
 }
 
 #[derive(QueryableByName)]
@@ -208,8 +179,9 @@ mod tests {
     use syllabus_testkit::TestDb;
     use tokio::sync::oneshot;
 
-    use super::{PendingEnd, write_batch};
+    use super::write_batch;
     use crate::StoreError;
+    use crate::finisher::PendingEnd;
     use crate::pool::{Database, PoolOptions};
     use crate::ports::QueueStore;
     use crate::records::{ClaimedJob, JobEnd, Lease};

@@ -2,6 +2,7 @@
 
 mod batches;
 mod error;
+mod finisher;
 mod finishes;
 pub mod limits_port;
 mod listen;
@@ -17,6 +18,7 @@ pub mod records;
 pub mod regen_port;
 mod rows;
 mod schema;
+mod scope;
 mod sql;
 mod stores;
 mod users;

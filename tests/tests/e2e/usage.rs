@@ -64,6 +64,22 @@ async fn run_job(
     .await
 }
 
+/// Queues `answer` as the provider's next reply, reporting `prompt` and `completion` tokens,
+/// posts the job at `path` and waits until it is terminal: it completed. Returns the job.
+async fn run_with_usage(
+    app: &App,
+    user: &str,
+    path: &str,
+    answer: &str,
+    (prompt, completion): (u32, u32),
+) -> Result<Value, syllabus_e2e::Error> {
+    app.llm
+        .push(Reply::stream_with_usage(answer, prompt, completion));
+    let done = run_job(app, user, path, &json!({})).await?;
+    assert_eq!(done["status"], "completed", "{done}");
+    Ok(done)
+}
+
 #[derive(QueryableByName)]
 struct Rows {
     #[diesel(sql_type = Jsonb)]
@@ -119,19 +135,14 @@ async fn every_job_types_calls_are_recorded_and_reported_exactly() -> TestResult
 
     let plan = ready_plan(&app, "uma", 100, 200).await?;
     let plan_id = id_of(&plan)?;
-    app.llm.push(Reply::stream_with_usage(
-        &json!({"flashcards": [{"question": "Q1?", "answer": "A1"}]}).to_string(),
-        11,
-        22,
-    ));
-    let done = run_job(
+    run_with_usage(
         &app,
         "uma",
         &format!("/api/v1/plans/{plan_id}/flashcards"),
-        &json!({}),
+        &json!({"flashcards": [{"question": "Q1?", "answer": "A1"}]}).to_string(),
+        (11, 22),
     )
     .await?;
-    assert_eq!(done["status"], "completed", "{done}");
     let card = app
         .get(&format!("/api/v1/plans/{plan_id}/flashcards"), "uma")
         .await?
@@ -139,47 +150,32 @@ async fn every_job_types_calls_are_recorded_and_reported_exactly() -> TestResult
         .as_str()
         .ok_or("card")?
         .to_owned();
-    app.llm.push(Reply::stream_with_usage(
-        &json!({"distractors": ["B", "C", "D"]}).to_string(),
-        13,
-        26,
-    ));
-    let done = run_job(
+    run_with_usage(
         &app,
         "uma",
         &format!("/api/v1/flashcards/{card}/distractors"),
-        &json!({}),
+        &json!({"distractors": ["B", "C", "D"]}).to_string(),
+        (13, 26),
     )
     .await?;
-    assert_eq!(done["status"], "completed", "{done}");
-    app.llm.push(Reply::stream_with_usage(
-        &json!({"skills": [{"title": "Ownership", "description": null, "children": []}]})
-            .to_string(),
-        17,
-        34,
-    ));
-    let done = run_job(
+    run_with_usage(
         &app,
         "uma",
         &format!("/api/v1/plans/{plan_id}/skill-tree"),
-        &json!({}),
+        &json!({"skills": [{"title": "Ownership", "description": null, "children": []}]})
+            .to_string(),
+        (17, 34),
     )
     .await?;
-    assert_eq!(done["status"], "completed", "{done}");
     let module = id_of(&plan["modules"][1])?;
-    app.llm.push(Reply::stream_with_usage(
-        &module_json("Regenerated middle", 2, 60),
-        19,
-        38,
-    ));
-    let done = run_job(
+    run_with_usage(
         &app,
         "uma",
         &format!("/api/v1/plans/{plan_id}/modules/{module}/regenerate"),
-        &json!({}),
+        &module_json("Regenerated middle", 2, 60),
+        (19, 38),
     )
     .await?;
-    assert_eq!(done["status"], "completed", "{done}");
 
     // Failures are calls too: three runs answered 500 (no usage), three refused answers with
     // usage.
@@ -419,19 +415,14 @@ async fn the_monthly_budget_refuses_new_jobs_with_when_it_resets() -> TestResult
     // Under the budget: created. 600 + 400 tokens reach it.
     let plan = ready_plan(&app, "bea", 300, 300).await?;
     let plan_id = id_of(&plan)?;
-    app.llm.push(Reply::stream_with_usage(
-        &json!({"flashcards": [{"question": "Q?", "answer": "A"}]}).to_string(),
-        200,
-        200,
-    ));
-    let done = run_job(
+    run_with_usage(
         &app,
         "bea",
         &format!("/api/v1/plans/{plan_id}/flashcards"),
-        &json!({}),
+        &json!({"flashcards": [{"question": "Q?", "answer": "A"}]}).to_string(),
+        (200, 200),
     )
     .await?;
-    assert_eq!(done["status"], "completed", "{done}");
 
     let snapshot = async || -> Result<(i64, i64, i64), syllabus_e2e::Error> {
         Ok((

@@ -11,6 +11,7 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::error::StoreError;
+use crate::finishes;
 use crate::pool::Database;
 use crate::records::{ClaimedJob, JobEnd, Lease, ProviderCall, Retention, RetentionReport};
 use crate::rows::jobs::JobRow;
@@ -363,7 +364,11 @@ impl crate::ports::QueueStore for Database {
     ) -> Result<(), StoreError> {
         match call {
             // Only the job's row: batched with the process's other such ends (issue #22).
-            None => self.finisher().finish(lease, end).await,
+            None => {
+                self.finisher(finishes::start_finisher)
+                    .finish(lease, end)
+                    .await
+            }
             Some(call) => {
                 self.as_system(move |conn| {
                     Box::pin(async move { end_job(conn, lease, &end, Some(&call)).await })
