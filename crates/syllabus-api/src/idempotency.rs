@@ -2,32 +2,43 @@
 //! replay of a stored answer.
 
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::Next;
-use actix_web::web::{Bytes, BytesMut};
+use actix_web::web::Bytes;
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use syllabus_store::records::{KeyedRequest, StoredResponse};
 
-use crate::input::BODY_LIMIT;
 use crate::problem::ApiError;
 
 /// The header's name.
 pub const HEADER: &str = "Idempotency-Key";
 
-/// The SHA-256 of a keyed request's body bytes, left in the request's extensions by
-/// [`fingerprint_body`].
-#[derive(Debug, Clone)]
-struct BodyFingerprint(Vec<u8>);
+/// The SHA-256 of a keyed request's body bytes so far, fed by the body's stream as the handler's
+/// own JSON reader reads it (left in the request's extensions by [`fingerprint_body`]).
+#[derive(Debug, Clone, Default)]
+struct BodyHash(Arc<Mutex<Sha256>>);
 
-/// Middleware: a `POST` with an `Idempotency-Key` has its body read (up to just over
-/// [`BODY_LIMIT`]: a larger one is refused by the JSON reader as before), hashed, and handed on
-/// unchanged to the handler's extractors.
+impl BodyHash {
+    fn digest(&self) -> Vec<u8> {
+        match self.0.lock() {
+            Ok(hash) => hash.clone().finalize().to_vec(),
+            Err(poisoned) => poisoned.into_inner().clone().finalize().to_vec(),
+        }
+    }
+}
+
+/// Middleware: a `POST` with an `Idempotency-Key` has its body hashed while it is read. Nothing
+/// is read here: the bytes go through to the handler's extractors as they arrive, so, as for any
+/// request, no body is read before the caller is known (`Caller` precedes `Json`), and the body's
+/// deadline and size limit are the JSON reader's. A route without a body reads none: its
+/// fingerprint is the empty body's.
 ///
 /// # Errors
 /// The inner service's.
@@ -36,37 +47,23 @@ pub async fn fingerprint_body<B: MessageBody + 'static>(
     next: Next<B>,
 ) -> Result<ServiceResponse<B>, Error> {
     if req.method() == Method::POST && req.headers().contains_key(HEADER) {
-        let mut inner = req.take_payload();
-        let mut buf = BytesMut::new();
-        let mut failed = None;
-        while let Some(chunk) = inner.next().await {
-            match chunk {
-                Ok(c) => {
-                    buf.extend_from_slice(&c);
-                    if buf.len() > BODY_LIMIT {
-                        break;
-                    }
+        let hash = BodyHash::default();
+        let feed = hash.clone();
+        let hashed: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> =
+            Box::pin(req.take_payload().inspect(move |chunk| {
+                if let (Ok(bytes), Ok(mut hash)) = (chunk, feed.0.lock()) {
+                    hash.update(bytes);
                 }
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
-        let body = buf.freeze();
-        req.extensions_mut()
-            .insert(BodyFingerprint(Sha256::digest(&body).to_vec()));
-        let replayed: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(
-            futures::stream::iter(std::iter::once(Ok(body)).chain(failed.map(Err))),
-        );
-        req.set_payload(Payload::from(replayed));
+            }));
+        req.extensions_mut().insert(hash);
+        req.set_payload(Payload::from(hashed));
     }
     next.call(req).await
 }
 
 /// A create's `Idempotency-Key`, when sent: the key, the route and the body's fingerprint.
 #[derive(Debug, Clone)]
-pub(crate) struct IdemKey(Option<(String, String, String, Vec<u8>)>);
+pub(crate) struct IdemKey(Option<(String, String, String, BodyHash)>);
 
 /// Whether `key` is 1–255 visible ASCII characters.
 fn valid(key: &str) -> bool {
@@ -93,28 +90,29 @@ impl IdemKey {
             .ok()
             .filter(|k| valid(k) && values.next().is_none())
             .ok_or_else(ApiError::idempotency_key_invalid)?;
-        let fingerprint = req
+        let hash = req
             .extensions()
-            .get::<BodyFingerprint>()
-            .map(|f| f.0.clone())
-            .unwrap_or_else(|| Sha256::digest(b"").to_vec());
+            .get::<BodyHash>()
+            .cloned()
+            .unwrap_or_default();
         Ok(Self(Some((
             key.to_owned(),
             req.method().as_str().to_owned(),
             req.path().to_owned(),
-            fingerprint,
+            hash,
         ))))
     }
 
-    /// The store's view of the key, kept for `ttl`.
+    /// The store's view of the key, kept for `ttl`. Called from a handler's body, once its
+    /// extractors have read the request's body: the fingerprint is of the whole body.
     pub(crate) fn request(&self, ttl: std::time::Duration) -> Option<KeyedRequest> {
         self.0
             .as_ref()
-            .map(|(key, method, path, fingerprint)| KeyedRequest {
+            .map(|(key, method, path, hash)| KeyedRequest {
                 key: key.clone(),
                 method: method.clone(),
                 path: path.clone(),
-                fingerprint: fingerprint.clone(),
+                fingerprint: hash.digest(),
                 ttl,
             })
     }

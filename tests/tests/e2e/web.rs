@@ -544,6 +544,15 @@ mod edge {
         let answer = read_first_answer(&mut sock, Duration::from_millis(1_000)).await?;
         assert_eq!(status_of(&answer), Some(401), "{answer}");
 
+        // No token, with an `Idempotency-Key` (issue #23: the key's fingerprint is taken as the
+        // handler reads the body, never before the caller is known): 401 at once.
+        let mut sock = connect(&app).await?;
+        let keyed = slow_post("/api/v1/plans", None)
+            .replacen("\r\n\r\n", "\r\nIdempotency-Key: slow-key\r\n\r\n", 1);
+        sock.write_all(keyed.as_bytes()).await?;
+        let answer = read_first_answer(&mut sock, Duration::from_millis(1_000)).await?;
+        assert_eq!(status_of(&answer), Some(401), "{answer}");
+
         // A signed-in user's body that stalls: 408 problem after the deadline, then closed.
         let started = tokio::time::Instant::now();
         let mut socks = Vec::new();
