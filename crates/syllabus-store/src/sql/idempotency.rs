@@ -8,7 +8,7 @@ use syllabus_domain::UserId;
 
 use crate::error::StoreError;
 use crate::records::{Idempotency, Keyed, KeyedRequest, StoredResponse};
-use crate::sql::users::record_user;
+use crate::sql::prepared::Prepared;
 
 /// What claiming a key found.
 pub(crate) enum Claim {
@@ -18,10 +18,40 @@ pub(crate) enum Claim {
     Replay(StoredResponse),
 }
 
+/// Claims a key in one round trip: the transaction-scoped advisory lock on (user, key) with
+/// `pg_try_` (never a wait), the user's row, and the key's row inserted `in_progress` when the
+/// lock was had, taking over an expired row not pruned yet. `got`: the lock was had; `fresh`:
+/// the row is this request's.
+const CLAIM_SQL: &str = "WITH lock AS (
+        SELECT pg_try_advisory_xact_lock(hashtextextended('idem:' || $1 || ':' || $2, 0)) AS got
+     ), usr AS (
+        INSERT INTO users (id) SELECT $1 FROM lock WHERE got ON CONFLICT DO NOTHING
+     ), claimed AS (
+        INSERT INTO idempotency_keys
+            (user_id, key, method, path, fingerprint, status, expires_at)
+        SELECT $1, $2, $3, $4, $5, 'in_progress', now() + make_interval(secs => $6)
+        FROM lock WHERE got
+        ON CONFLICT (user_id, key) DO UPDATE
+            SET method = EXCLUDED.method, path = EXCLUDED.path,
+                fingerprint = EXCLUDED.fingerprint, status = 'in_progress',
+                response_status = NULL, response_headers = '{}'::jsonb, response_body = NULL,
+                created_at = now(), expires_at = EXCLUDED.expires_at
+            WHERE idempotency_keys.expires_at <= now()
+        RETURNING 1
+     )
+     SELECT got, EXISTS (SELECT 1 FROM claimed) AS fresh FROM lock";
+
+/// The answer of the create that claimed the key, in its transaction.
+const ANSWER_SQL: &str = "UPDATE idempotency_keys
+     SET status = 'done', response_status = $3, response_headers = $4::jsonb, response_body = $5
+     WHERE user_id = $1 AND key = $2";
+
 #[derive(QueryableByName)]
-struct Got {
+struct Claimed {
     #[diesel(sql_type = Bool)]
     got: bool,
+    #[diesel(sql_type = Bool)]
+    fresh: bool,
 }
 
 #[derive(QueryableByName)]
@@ -45,11 +75,11 @@ struct KeyRow {
 /// Claims `req`'s key for `user` in the current transaction, before anything is created or
 /// counted toward the rate limit.
 ///
-/// A transaction-scoped advisory lock on the key is tried first: a request holding it is still
-/// in flight ([`StoreError::IdempotencyKeyInUse`], never a wait). Then the row is inserted
-/// `in_progress` (`ON CONFLICT DO NOTHING`); when one exists (and has not expired), it is the
-/// answer of a committed first request: replayed when the route and body match, else
-/// [`StoreError::IdempotencyKeyReused`].
+/// One round trip ([`CLAIM_SQL`]): a transaction-scoped advisory lock on the key is tried first:
+/// a request holding it is still in flight ([`StoreError::IdempotencyKeyInUse`], never a wait).
+/// Then the row is inserted `in_progress` (an expired row is taken over); when an unexpired one
+/// exists, it is the answer of a committed first request: replayed when the route and body
+/// match, else [`StoreError::IdempotencyKeyReused`].
 ///
 /// # Errors
 /// As above; the store's errors.
@@ -58,38 +88,21 @@ pub(crate) async fn claim_key(
     user: &UserId,
     req: &KeyedRequest,
 ) -> Result<Claim, StoreError> {
-    let lock: Got =
-        diesel::sql_query("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS got")
-            .bind::<Text, _>(format!("idem:{user}:{}", req.key))
-            .get_result(conn)
-            .await?;
-    if !lock.got {
+    let claimed: Claimed = Prepared(
+        diesel::sql_query(CLAIM_SQL)
+            .bind::<Text, _>(user.as_str())
+            .bind::<Text, _>(&req.key)
+            .bind::<Text, _>(&req.method)
+            .bind::<Text, _>(&req.path)
+            .bind::<Bytea, _>(&req.fingerprint)
+            .bind::<Double, _>(req.ttl.as_secs_f64()),
+    )
+    .get_result(conn)
+    .await?;
+    if !claimed.got {
         return Err(StoreError::IdempotencyKeyInUse);
     }
-    record_user(conn, user).await?;
-    // An expired key not pruned yet is gone.
-    diesel::sql_query(
-        "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND expires_at <= now()",
-    )
-    .bind::<Text, _>(user.as_str())
-    .bind::<Text, _>(&req.key)
-    .execute(conn)
-    .await?;
-    let inserted = diesel::sql_query(
-        "INSERT INTO idempotency_keys
-             (user_id, key, method, path, fingerprint, status, expires_at)
-         VALUES ($1, $2, $3, $4, $5, 'in_progress', now() + make_interval(secs => $6))
-         ON CONFLICT (user_id, key) DO NOTHING",
-    )
-    .bind::<Text, _>(user.as_str())
-    .bind::<Text, _>(&req.key)
-    .bind::<Text, _>(&req.method)
-    .bind::<Text, _>(&req.path)
-    .bind::<Bytea, _>(&req.fingerprint)
-    .bind::<Double, _>(req.ttl.as_secs_f64())
-    .execute(conn)
-    .await?;
-    if inserted == 1 {
+    if claimed.fresh {
         return Ok(Claim::Fresh);
     }
     let row: KeyRow = diesel::sql_query(
@@ -131,17 +144,14 @@ pub(crate) async fn answer_key(
 ) -> Result<(), StoreError> {
     let headers = serde_json::to_string(&answer.headers)
         .map_err(|e| StoreError::Unexpected(format!("headers: {e}")))?;
-    diesel::sql_query(
-        "UPDATE idempotency_keys
-         SET status = 'done', response_status = $3, response_headers = $4::jsonb,
-             response_body = $5
-         WHERE user_id = $1 AND key = $2",
+    Prepared(
+        diesel::sql_query(ANSWER_SQL)
+            .bind::<Text, _>(user.as_str())
+            .bind::<Text, _>(key)
+            .bind::<SmallInt, _>(i16::try_from(answer.status).unwrap_or(500))
+            .bind::<Text, _>(headers)
+            .bind::<Bytea, _>(&answer.body),
     )
-    .bind::<Text, _>(user.as_str())
-    .bind::<Text, _>(key)
-    .bind::<SmallInt, _>(i16::try_from(answer.status).unwrap_or(500))
-    .bind::<Text, _>(headers)
-    .bind::<Bytea, _>(&answer.body)
     .execute(conn)
     .await?;
     Ok(())
