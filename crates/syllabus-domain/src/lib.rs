@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod anki;
 pub mod backoff;
 pub mod breaker;
 pub mod changes;
@@ -19,6 +20,7 @@ pub mod provider_limits;
 pub mod quality;
 pub mod rate_limit;
 pub mod regen;
+pub mod review;
 pub mod schedule;
 pub mod secret;
 pub mod sharing;
