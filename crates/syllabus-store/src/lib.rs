@@ -30,7 +30,7 @@ pub use migrate::{MIGRATIONS_LOCK_KEY, run_migrations};
 pub use pool::{Database, PoolOptions};
 pub use ports::{
     ContentJobStore, ContentStore, EditStore, GenerationStore, JobStore, PlanStore, ProgressStore,
-    QueueStore, SharingStore, UsageStore,
+    QueueStore, SharingStore, StudyStore, UsageStore,
 };
 pub use records::Regeneration;
 pub use regen_port::ModuleJobStore;

@@ -75,3 +75,28 @@ pub(crate) async fn lock_card(
         .await?;
     Ok(plan.plan_id)
 }
+
+/// Locks a flashcard row to review it: its plan `FOR KEY SHARE` (no delete while the review
+/// writes; content jobs still run), then the card `FOR NO KEY UPDATE` (one review of a card at a
+/// time; a job writing the card's distractors waits). Returns the card's plan.
+pub(crate) async fn lock_card_for_review(
+    conn: &mut AsyncPgConnection,
+    card: Uuid,
+) -> Result<Uuid, StoreError> {
+    #[derive(diesel::QueryableByName)]
+    struct PlanOf {
+        #[diesel(sql_type = SqlUuid)]
+        plan_id: Uuid,
+    }
+    let plan: PlanOf = diesel::sql_query("SELECT plan_id FROM flashcards WHERE id = $1")
+        .bind::<SqlUuid, _>(card)
+        .get_result(conn)
+        .await?;
+    lock_plan(conn, plan.plan_id, PlanLock::KeyShare).await?;
+    let _: One =
+        diesel::sql_query("SELECT 1 AS _one FROM flashcards WHERE id = $1 FOR NO KEY UPDATE")
+            .bind::<SqlUuid, _>(card)
+            .get_result(conn)
+            .await?;
+    Ok(plan.plan_id)
+}

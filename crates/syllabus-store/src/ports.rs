@@ -13,9 +13,11 @@ use syllabus_domain::{
 use uuid::Uuid;
 
 mod edits;
+mod study;
 mod usage;
 
 pub use edits::EditStore;
+pub use study::StudyStore;
 pub use usage::UsageStore;
 
 use crate::error::StoreError;

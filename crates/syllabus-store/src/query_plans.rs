@@ -16,6 +16,7 @@ use crate::pool::{Database, PoolOptions};
 use crate::records::{JobFilter, PlanFilter};
 use crate::sql::plan_reads::plans_page_query;
 use crate::sql::progress::PROGRESS_SQL;
+use crate::sql::study::{due_count_query, due_page_query};
 use crate::stores::jobs::{OLDEST_READY_SQL, jobs_page_query};
 use crate::stores::queue::{CLAIM_SQL, NEXT_RUN_AT_SQL, PRUNE_SQL};
 
@@ -25,8 +26,10 @@ type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 const OTHER_ROWS: i64 = 20_000;
 /// The most rows one scan of a big table may read (an index range, never the table).
 const MAX_READ: f64 = 200.0;
-const BIG_TABLES: [&str; 6] = [
+const BIG_TABLES: [&str; 8] = [
     "plans",
+    "flashcards",
+    "card_reviews_state",
     "jobs",
     "generation_attempts",
     "modules",
@@ -154,6 +157,19 @@ async fn crowded_database(db: &TestDb) -> TestResult {
              FROM generate_series(1, {}) AS i",
             OTHER_ROWS + 3
         ),
+        // Issue #24: a card per plan; bob reviewed every other one (all due, yesterday),
+        // alice her first.
+        "INSERT INTO flashcards (id, plan_id, user_id, job_id, question, answer)
+         SELECT gen_random_uuid(), id, user_id, gen_random_uuid(), 'Q', 'A' FROM plans"
+            .to_owned(),
+        "INSERT INTO card_reviews_state (flashcard_id, plan_id, user_id, stability, difficulty,
+                                         due_at, reps, lapses, last_review_at)
+         SELECT id, plan_id, user_id, 2.3, 5, now() - interval '1 day', 1, 0,
+                now() - interval '3 days'
+         FROM (SELECT f.*, row_number() OVER (PARTITION BY user_id ORDER BY id) AS i
+               FROM flashcards f) AS x
+         WHERE i % 2 = 1"
+            .to_owned(),
         "ANALYZE".to_owned(),
     ] {
         diesel::sql_query(sql).execute(&mut admin).await?;
@@ -200,6 +216,35 @@ async fn every_list_and_queue_query_reads_an_index_not_the_table() -> TestResult
                     ("GET /jobs?cursor=…", JobFilter::default(), cursor),
                 ] {
                     let q = jobs_page_query(&owner, filter, after, 21);
+                    out.push((what, explain(conn, q, true).await?));
+                }
+                // Issue #24: the due list (user-wide and per plan, first and later pages) and
+                // its count.
+                let plan = crate::schema::plans::table
+                    .filter(crate::schema::plans::user_id.eq(owner.as_str()))
+                    .select(crate::schema::plans::id)
+                    .first::<uuid::Uuid>(conn)
+                    .await?;
+                let plan = Some(syllabus_domain::PlanId::from_uuid(plan));
+                let now = chrono::Utc::now();
+                let due_cursor = Some(crate::records::DueCursor {
+                    due_at: now - chrono::Duration::days(30),
+                    id: uuid::Uuid::nil(),
+                });
+                for (what, plan, after) in [
+                    ("GET /reviews/due", None, None),
+                    ("GET /reviews/due?cursor=…", None, due_cursor),
+                    ("GET /reviews/due?plan_id=…", plan, None),
+                    ("GET /reviews/due?plan_id=…&cursor=…", plan, due_cursor),
+                ] {
+                    let q = due_page_query(&owner, plan, after, now, 21);
+                    out.push((what, explain(conn, q, true).await?));
+                }
+                for (what, plan) in [
+                    ("GET /reviews/due/count", None),
+                    ("GET /reviews/due/count?plan_id=…", plan),
+                ] {
+                    let q = due_count_query(&owner, plan, now);
                     out.push((what, explain(conn, q, true).await?));
                 }
                 // The progress of a page of plans (GET /plans, GET /plans/{id}).

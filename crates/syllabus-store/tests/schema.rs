@@ -283,7 +283,7 @@ async fn row_level_security_isolates_users_even_when_a_query_forgets_the_filter(
 }
 
 /// The owned tables, each with one row per user (see [`owned_rows`]).
-const OWNED: [&str; 12] = [
+const OWNED: [&str; 15] = [
     "plans",
     "modules",
     "tasks",
@@ -296,6 +296,9 @@ const OWNED: [&str; 12] = [
     "plan_previews",
     "rate_events",
     "module_drafts",
+    "card_reviews_state",
+    "card_review_log",
+    "user_settings",
 ];
 
 /// One row of every owned table for `user`; `n` (1–9) keeps the ids apart.
@@ -350,6 +353,13 @@ fn owned_rows(user: &str, n: u8) -> Vec<String> {
         format!(
             "INSERT INTO module_drafts (job_id, plan_id, module_id, position, user_id, seq, module) VALUES ('{job}', '{plan}', '{module}', 1, '{user}', 1, '{{}}')"
         ),
+        format!(
+            "INSERT INTO card_reviews_state (flashcard_id, plan_id, user_id, stability, difficulty, due_at, reps, lapses, last_review_at) VALUES ('{card}', '{plan}', '{user}', 2.3, 5, now() + interval '2 days', 1, 0, now())"
+        ),
+        format!(
+            "INSERT INTO card_review_log (id, user_id, flashcard_id, review_id, rating, reviewed_at, due_after, stability, difficulty, interval_days, reps, lapses, next) VALUES ('0190c4c2-0000-7000-8000-0000000a{n:04}', '{user}', '{card}', 'r1', 'good', now(), now() + interval '2 days', 2.3, 5, 2, 1, 0, '{{}}')"
+        ),
+        format!("INSERT INTO user_settings (user_id, desired_retention) VALUES ('{user}', 0.97)"),
     ]
 }
 

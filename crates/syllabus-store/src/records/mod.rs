@@ -9,6 +9,7 @@ mod limits;
 mod paging;
 mod plans;
 mod regen;
+mod study;
 mod usage;
 
 pub use content::{CardContext, ContentContext, FlashcardRecord, SkillNodeRecord, SkillTreeRecord};
@@ -25,4 +26,7 @@ pub use plans::{
     ProgressRecord, ScheduleSource, TaskRecord,
 };
 pub use regen::{DraftRecord, ModuleJobInput, ModuleTarget};
+pub use study::{
+    DeckExport, DueCard, DueCursor, DuePage, DueRequest, NewReview, ReviewRecord, SettingsRecord,
+};
 pub use usage::{ProviderCall, Retention, RetentionReport, UsageCounter, UsageRows, UsageTotals};

@@ -13,4 +13,5 @@ mod progress;
 pub(crate) mod queue;
 mod regeneration;
 mod sharing;
+mod study;
 mod usage;
