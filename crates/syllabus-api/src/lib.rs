@@ -149,6 +149,35 @@ pub fn configure<S: Stores>(cfg: &mut web::ServiceConfig) {
                     ],
                     "GET, POST",
                 ))
+                // Spaced review and the Anki export (issue #24).
+                .service(resource(
+                    "/plans/{id}/flashcards.txt",
+                    vec![get().to(h::anki_export::<S>)],
+                    "GET",
+                ))
+                .service(resource(
+                    "/flashcards/{id}/reviews",
+                    vec![post().to(h::post_review::<S>)],
+                    "POST",
+                ))
+                .service(resource(
+                    "/reviews/due",
+                    vec![get().to(h::due_list::<S>)],
+                    "GET",
+                ))
+                .service(resource(
+                    "/reviews/due/count",
+                    vec![get().to(h::due_count::<S>)],
+                    "GET",
+                ))
+                .service(resource(
+                    "/me/settings",
+                    vec![
+                        get().to(h::get_settings::<S>),
+                        put().to(h::put_settings::<S>),
+                    ],
+                    "GET, PUT",
+                ))
                 .service(resource(
                     "/flashcards/{id}/distractors",
                     vec![post().to(h::create_distractors::<S>)],

@@ -4,7 +4,7 @@
 use syllabus_store::records::RateLimit;
 use syllabus_store::{
     ContentStore, EditStore, JobEvents, JobStore, PlanStore, ProgressStore, SharingStore,
-    UsageStore,
+    StudyStore, UsageStore,
 };
 
 use crate::limits::{Gates, Limits};
@@ -89,10 +89,25 @@ impl<S> AppState<S> {
 
 /// Everything the handlers need from the store.
 pub trait Stores:
-    PlanStore + JobStore + ContentStore + ProgressStore + SharingStore + EditStore + UsageStore
+    PlanStore
+    + JobStore
+    + ContentStore
+    + ProgressStore
+    + SharingStore
+    + EditStore
+    + UsageStore
+    + StudyStore
 {
 }
-impl<T: PlanStore + JobStore + ContentStore + ProgressStore + SharingStore + EditStore + UsageStore>
-    Stores for T
+impl<
+    T: PlanStore
+        + JobStore
+        + ContentStore
+        + ProgressStore
+        + SharingStore
+        + EditStore
+        + UsageStore
+        + StudyStore,
+> Stores for T
 {
 }

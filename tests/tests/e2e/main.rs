@@ -2,6 +2,7 @@
 //! and workers in-process ([`syllabus_e2e::App`]) and the `syllabus` binary as a process, against
 //! PostgreSQL and the fake OpenAI-compatible server. One module per concern.
 
+mod anki;
 mod cli;
 mod content;
 mod contract;
@@ -18,6 +19,7 @@ mod plans;
 mod progress;
 mod quality;
 mod queue;
+mod reviews;
 mod schedule;
 mod sharing;
 mod usage;

@@ -2,7 +2,7 @@
 //! attempts and regeneration), `progress` (`/tasks/{id}/progress`), `edits` (a plan's modules and tasks edited by hand), `content` (flashcards, distractors, the skill tree), `jobs`
 //! (`/jobs`, a job, cancel and retry), `events` (the event streams of a plan and a job),
 //! `module_regen` (one module regenerated, issue #21),
-//! `session` (who is signed in, development sign-in), `sharing` (the public view of a plan, forks), `usage` (the caller's provider calls and their cost, issue #22) and `service` (health, readiness, metrics,
+//! `session` (who is signed in, development sign-in), `sharing` (the public view of a plan, forks), `usage` (the caller's provider calls and their cost, issue #22), `study` (reviews, the due list, settings, the Anki export, issue #24) and `service` (health, readiness, metrics,
 //! the OpenAPI document, the 404 of unknown paths). `support` and `wait` hold what several share.
 //!
 //! Every handler that needs a user takes [`Caller`](crate::auth::Caller) before its body, so a
@@ -19,6 +19,7 @@ mod schedule;
 mod service;
 mod session;
 mod sharing;
+mod study;
 mod support;
 mod usage;
 mod wait;
@@ -40,4 +41,5 @@ pub(crate) use schedule::{get_schedule, get_schedule_ics};
 pub(crate) use service::{healthz, metrics, not_found, openapi, readyz};
 pub(crate) use session::{dev_sign_in, session};
 pub(crate) use sharing::{fork_plan, public_plan};
+pub(crate) use study::{anki_export, due_count, due_list, get_settings, post_review, put_settings};
 pub(crate) use usage::get_usage;

@@ -83,6 +83,8 @@ fn components() -> Components {
     ));
     // The bodies of a plan's hand edits (issue #21 item 2).
     schemas.extend(paths::edits::schemas());
+    // Spaced review (issue #24).
+    schemas.extend(paths::study::schemas());
     schemas.push((
         requests::JOB_CREATE.to_owned(),
         requests::job_create().into(),

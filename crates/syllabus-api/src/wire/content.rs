@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use syllabus_store::records::{FlashcardRecord, SkillNodeRecord, SkillTreeRecord};
+use syllabus_store::records::{DueCard, FlashcardRecord, SkillNodeRecord, SkillTreeRecord};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -52,6 +52,43 @@ impl From<FlashcardRecord> for FlashcardView {
             },
             distractors: c.distractors,
             created_at: c.created_at,
+        }
+    }
+}
+
+/// A due card (issue #24): a Flashcard and when it became due.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = DueCard)]
+pub struct DueCardView {
+    id: Uuid,
+    plan_id: Uuid,
+    #[schema(required)]
+    module_id: Option<Uuid>,
+    question: String,
+    answer: String,
+    #[schema(schema_with = fields::distractors)]
+    distractors: Vec<String>,
+    #[schema(inline)]
+    mode: CardMode,
+    created_at: DateTime<Utc>,
+    /// When it became due: the date its last review gave, or its creation when never reviewed.
+    due_at: DateTime<Utc>,
+}
+
+impl From<DueCard> for DueCardView {
+    fn from(d: DueCard) -> Self {
+        let c = FlashcardView::from(d.card);
+        Self {
+            id: c.id,
+            plan_id: c.plan_id,
+            module_id: c.module_id,
+            question: c.question,
+            answer: c.answer,
+            distractors: c.distractors,
+            mode: c.mode,
+            created_at: c.created_at,
+            due_at: d.due_at,
         }
     }
 }

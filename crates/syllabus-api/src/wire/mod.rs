@@ -15,15 +15,18 @@ mod progress;
 mod regen;
 mod schedule;
 mod sharing;
+pub(crate) mod study;
 mod usage;
 
-pub use content::{FlashcardView, SkillTreeView};
+pub use content::{DueCardView, FlashcardView, SkillTreeView};
 pub use jobs::JobView;
 pub use progress::ProgressView;
 pub(crate) use progress::{RegenerateRequest, TaskProgressRequest};
 pub(crate) use regen::{ModuleDraftEventView, ModuleRegenerateRequest};
 pub use schedule::ScheduleView;
 pub use sharing::PublicPlanView;
+pub(crate) use study::{DUE_CURSOR_ACCEPTED, ReviewRequest, SettingsRequest};
+pub use study::{DueCountView, DuePageView, ReviewView, SettingsView};
 pub use usage::UsageReportView;
 
 use chrono::{DateTime, Utc};
