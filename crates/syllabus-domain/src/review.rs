@@ -40,10 +40,11 @@ impl Rating {
 
 /// The desired retention when the learner has not chosen one.
 pub const DEFAULT_RETENTION: f32 = 0.9;
-/// The lowest desired retention a learner may choose.
-pub const MIN_RETENTION: f32 = 0.7;
+/// The lowest desired retention a learner may choose (checked as written, before it becomes
+/// the scheduler's `f32`).
+pub const MIN_RETENTION: f64 = 0.7;
 /// The highest desired retention a learner may choose.
-pub const MAX_RETENTION: f32 = 0.97;
+pub const MAX_RETENTION: f64 = 0.97;
 /// The longest interval given (100 years): beyond it the date means "never".
 pub const MAX_INTERVAL_DAYS: u32 = 36_500;
 /// The longest a client-chosen `review_id` may be.
@@ -57,10 +58,11 @@ impl Retention {
     /// The retention, when it is a number in range.
     #[must_use]
     pub fn new(value: f64) -> Option<Self> {
-        // Compared as f32, the type it is stored and computed in: 0.97 stays in range.
+        // Checked as sent (the document's bounds), then the scheduler's f32.
         #[allow(clippy::cast_possible_truncation)]
-        let v = value as f32;
-        (value.is_finite() && (MIN_RETENTION..=MAX_RETENTION).contains(&v)).then_some(Self(v))
+        (MIN_RETENTION..=MAX_RETENTION)
+            .contains(&value)
+            .then_some(Self(value as f32))
     }
 
     /// The value.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use syllabus_domain::anki::{AnkiCard, deck_file, file_slug};
 use syllabus_domain::input::StringEnum as _;
-use syllabus_domain::review::{Rating, Retention, valid_review_id};
+use syllabus_domain::review::{MAX_RETENTION, MIN_RETENTION, Rating, Retention, valid_review_id};
 use syllabus_domain::{FlashcardId, PlanId};
 use syllabus_store::records::{DueCursor, DueRequest, NewReview};
 use uuid::Uuid;
@@ -152,8 +152,12 @@ pub(crate) async fn put_settings<S: Stores>(
     body: web::Json<Value>,
 ) -> Result<HttpResponse> {
     let SettingsRequest { desired_retention } = from_value(body.into_inner())?;
-    let retention = Retention::new(desired_retention)
-        .ok_or_else(|| ApiError::field("desired_retention", "must be a number from 0.7 to 0.97"))?;
+    let retention = Retention::new(desired_retention).ok_or_else(|| {
+        ApiError::field(
+            "desired_retention",
+            format!("must be a number from {MIN_RETENTION} to {MAX_RETENTION}"),
+        )
+    })?;
     let _turn = state.gates.write_turn(&caller.0).await?;
     let settings = state.store.put_settings(&caller.0, retention).await?;
     Ok(HttpResponse::Ok().json(SettingsView::from(settings)))

@@ -30,8 +30,8 @@ fn interval() -> Object {
 fn retention() -> Object {
     ObjectBuilder::new()
         .schema_type(Type::Number)
-        .minimum(Some(f64::from(MIN_RETENTION)))
-        .maximum(Some(f64::from(MAX_RETENTION)))
+        .minimum(Some(MIN_RETENTION))
+        .maximum(Some(MAX_RETENTION))
         .build()
 }
 
