@@ -179,6 +179,11 @@ async fn due_cards_come_by_due_date_then_id_in_pages_owner_only() -> TestResult 
     // Bad input names its field.
     for (query, field) in [
         ("plan_id=nope", "plan_id"),
+        ("plan_id=", "plan_id"),
+        (
+            "cursor=d7000000000000000000000000000000000000000000000000",
+            "cursor",
+        ),
         ("cursor=c0", "cursor"),
         ("limit=0", "limit"),
     ] {

@@ -66,7 +66,7 @@ pub(crate) fn encode_due_cursor(c: DueCursor) -> String {
 /// Only the form [`encode_due_cursor`] writes.
 pub(crate) fn decode_due_cursor(raw: &str) -> Option<DueCursor> {
     let hex = raw.strip_prefix('d')?;
-    if hex.len() != 48 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if hex.len() != 48 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) || hex[..1] > *"6" {
         return None;
     }
     let micros = i64::try_from(u64::from_str_radix(&hex[..16], 16).ok()?).ok()?;
@@ -77,7 +77,7 @@ pub(crate) fn decode_due_cursor(raw: &str) -> Option<DueCursor> {
 }
 
 fn plan_param(query: &Query) -> Result<Option<PlanId>> {
-    match query.get("plan_id").filter(|p| !p.is_empty()) {
+    match query.get("plan_id") {
         None => Ok(None),
         Some(p) => Uuid::try_parse(p)
             .ok()
@@ -211,10 +211,23 @@ mod tests {
             decode_due_cursor(&s.to_ascii_uppercase().replacen('D', "d", 1)),
             Some(c)
         );
-        for bad in ["", "d", &s[1..], &format!("c{}", &s[1..]), &format!("{s}0")] {
+        // The first hex digit of the time is at most 6: any such cursor decodes.
+        let far = format!("d6{}", "f".repeat(47));
+        assert!(decode_due_cursor(&far).is_some());
+        let beyond = format!("d7{}", "0".repeat(47));
+        for bad in [
+            "",
+            "d",
+            &s[1..],
+            &format!("c{}", &s[1..]),
+            &format!("{s}0"),
+            &beyond,
+        ] {
             assert_eq!(decode_due_cursor(bad), None, "{bad}");
         }
         let accepted = regex_lite::Regex::new(crate::wire::study::DUE_CURSOR_ACCEPTED);
-        assert!(accepted.is_ok_and(|r| r.is_match(&s) && r.is_match("") && !r.is_match("x")));
+        assert!(accepted.is_ok_and(|r| {
+            r.is_match(&s) && r.is_match(&far) && r.is_match("") && !r.is_match(&beyond)
+        }));
     }
 }

@@ -16,10 +16,11 @@ use super::content::DueCardView;
 use super::fields::{self, or_null};
 
 /// The cursors the due list issues: `d`, the last item's due date (microseconds since the
-/// epoch, 16 hex digits) and its card's id (32 hex digits).
-pub(crate) const DUE_CURSOR_ISSUED: &str = "^d[0-9a-f]{48}$";
-/// The cursors it accepts: none (empty) or one it issued, in either case of hex digits.
-pub(crate) const DUE_CURSOR_ACCEPTED: &str = "^(d[0-9a-fA-F]{48})?$";
+/// epoch, 16 hex digits, the first at most 6: within the dates a cursor can hold) and its card's
+/// id (32 hex digits).
+pub(crate) const DUE_CURSOR_ISSUED: &str = "^d[0-6][0-9a-f]{47}$";
+/// The cursors it accepts: none (empty) or one of that form, in either case of hex digits.
+pub(crate) const DUE_CURSOR_ACCEPTED: &str = "^(d[0-6][0-9a-fA-F]{47})?$";
 /// The review ids accepted: 1–100 visible ASCII characters.
 pub(crate) const REVIEW_ID_PATTERN: &str = "^[!-~]{1,100}$";
 
