@@ -89,7 +89,7 @@ impl IdemKey {
             .to_str()
             .ok()
             .filter(|k| valid(k) && values.next().is_none())
-            .ok_or_else(ApiError::idempotency_key_invalid)?;
+            .ok_or_else(|| ApiError::idempotency_key_invalid(HEADER))?;
         // Without the middleware every body would share one fingerprint, and a changed body
         // would be replayed: refused as a fault of the app's wiring, not served.
         let hash = req.extensions().get::<BodyHash>().cloned().ok_or_else(|| {

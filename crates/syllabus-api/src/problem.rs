@@ -319,11 +319,11 @@ impl ApiError {
         )
     }
 
-    /// 400 `IDEMPOTENCY_KEY_INVALID` naming the `Idempotency-Key` header (issue #23).
+    /// 400 `IDEMPOTENCY_KEY_INVALID` naming the `Idempotency-Key` header, `header` (issue #23).
     #[must_use]
-    pub fn idempotency_key_invalid() -> Self {
+    pub fn idempotency_key_invalid(header: &str) -> Self {
         let field = FieldError {
-            field: crate::idempotency::HEADER.to_owned(),
+            field: header.to_owned(),
             message: "must be 1 to 255 visible ASCII characters".to_owned(),
         };
         Self {
@@ -459,7 +459,7 @@ mod tests {
             ApiError::internal(),
             ApiError::unavailable(),
             ApiError::budget_exceeded(chrono::Utc::now(), chrono::Utc::now()),
-            ApiError::idempotency_key_invalid(),
+            ApiError::idempotency_key_invalid("Idempotency-Key"),
             ApiError::idempotency_key_in_use(),
             ApiError::idempotency_key_reused(),
         ]
