@@ -782,3 +782,34 @@ async fn a_rolled_back_change_queues_and_sends_nothing() -> TestResult {
     app.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_name_resolving_to_a_refused_address_is_never_connected_to() -> TestResult {
+    // Without WEBHOOK_ALLOW_LOOPBACK, `https://localhost` passes the URL rules (a name is checked
+    // when it resolves), and the resolver drops every loopback address at connect time: the
+    // attempts are `address_refused` and the receiver listening there sees nothing.
+    let mut options = Options::default();
+    options.webhooks.allow_loopback = false;
+    options.webhooks.schedule.base = Duration::from_millis(200);
+    options.webhooks.schedule.window = Duration::from_secs(3);
+    let app = App::start(options).await?;
+    let receiver = Receiver::start(200, None, "").await?;
+    let port = receiver.url.rsplit(':').next().unwrap_or_default().to_owned();
+    let url = format!("https://localhost:{port}");
+    let (id, _) = endpoint(&app, "max", &url, &["job.completed"]).await?;
+    let test = app
+        .post(&format!("/api/v1/webhooks/{id}/test"), "max", &json!({}))
+        .await?;
+    assert_eq!(test.status, 202, "{}", test.body);
+    let items = ended(&app, "max", &id, Duration::from_secs(60)).await?;
+    assert_eq!(items[0]["status"], "failed", "{}", items[0]);
+    assert!(items[0]["attempt_count"].as_u64() >= Some(1), "{}", items[0]);
+    for a in items[0]["attempts"].as_array().into_iter().flatten() {
+        assert_eq!(a["outcome"], "address_refused", "{a}");
+        assert_eq!(a["status_code"], Value::Null);
+    }
+    assert!(receiver.seen().is_empty());
+    receiver.stop().await;
+    app.stop().await;
+    Ok(())
+}
