@@ -752,6 +752,20 @@ async fn a_redirect_is_not_followed_and_counts_as_a_failure() -> TestResult {
     }
     assert_eq!(redirecting.seen().len(), 3);
     assert!(target.seen().is_empty(), "the redirect was followed");
+    // Ended deliveries are kept as long as provider calls (ATTEMPT_RETENTION_DAYS), then the
+    // retention pass deletes them with their attempts.
+    use syllabus_store::QueueStore as _;
+    let pass = |days: i64| syllabus_store::records::Retention {
+        calls_days: 1,
+        aggregates_days: 400,
+        rate_window: Duration::from_secs(3_600),
+        now: chrono::Utc::now() + chrono::Duration::days(days),
+    };
+    app.store.retain_usage(pass(0)).await?;
+    assert_eq!(deliveries(&app, "kai", &id).await?.len(), 1);
+    let report = app.store.retain_usage(pass(2)).await?;
+    assert!(report.leftovers_deleted >= 1, "{report:?}");
+    assert!(deliveries(&app, "kai", &id).await?.is_empty());
     target.stop().await;
     redirecting.stop().await;
     app.stop().await;
