@@ -23,8 +23,9 @@ is left out; values the schema refuses are kept, so negative cases stay negative
 POST /api/v1/webhooks (issue #23) takes any string as `url` in the document, but only an absolute
 https URL to a public host is accepted (the outbound rules, 422 otherwise): a schema-valid `url`
 becomes `https://hooks.example.invalid/<n>` (a name under the reserved `.invalid`, which never
-resolves). The coverage phase applies no map hook: there, only a 422 naming `url` (a string the
-outbound rules refuse, which JSON Schema cannot state) is dropped. Nothing is ever sent in this run anyway: creating an endpoint only stores it, the
+resolves), in every phase (`before_call`: the coverage phase applies no map hook); a body whose
+`url` the schema refuses is sent as generated, so negative cases stay negative. Should a 422
+naming only `url` still come, it is dropped. Nothing is ever sent in this run anyway: creating an endpoint only stores it, the
 server runs without workers (WORKERS=false), and deliveries are made only by workers, on events.
 
 GET /api/v1/usage (issue #22) answers a range of at most 366 days with `to` not before `from`
@@ -121,6 +122,13 @@ def _titled(items, path="m"):
                 item["tasks"] = _titled(item["tasks"], f"{path}{i + 1}t")
         out.append(item)
     return out
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    op = case.operation
+    if op.method.upper() == "POST" and op.path == "/api/v1/webhooks" and isinstance(case.body, dict):
+        case.body = _hooked(case.body)
 
 
 @schemathesis.hook

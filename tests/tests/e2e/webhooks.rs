@@ -219,6 +219,8 @@ async fn bad_input_is_refused_naming_the_field() -> TestResult {
         (json!({"events": []}), 422, "events"),
         (json!({"events": ["job.done"]}), 422, "events"),
         (json!({"enabled": "yes"}), 400, "enabled"),
+        (json!({"enabled": null}), 400, "enabled"),
+        (json!({"events": null}), 400, "events"),
         (json!({"url": "http://127.0.0.1:8/"}), 400, "url"),
     ] {
         let a = app

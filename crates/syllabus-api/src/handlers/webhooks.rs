@@ -154,13 +154,14 @@ pub(crate) async fn update_webhook<S: Stores>(
 ) -> Result<HttpResponse> {
     let id = path_id(&path)?;
     let doc = object(body.into_inner(), &CHANGE_FIELDS)?;
+    // Nothing here can be cleared: null is refused like any other wrong type.
     let enabled = match doc.get("enabled") {
-        None | Some(Value::Null) => None,
+        None => None,
         Some(Value::Bool(b)) => Some(*b),
         Some(_) => return Err(ApiError::field("enabled", "must be a boolean")),
     };
     let events = match doc.get("events") {
-        None | Some(Value::Null) => None,
+        None => None,
         Some(v) => Some(events(v)?),
     };
     let _turn = state.gates.write_turn(&caller.0).await?;

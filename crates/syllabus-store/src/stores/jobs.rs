@@ -51,7 +51,7 @@ struct RunTimeRow {
 
 /// One job by id, as its owner may see it: the runtime's own jobs (webhook deliveries, issue
 /// #23) are not theirs to see, read, cancel or retry.
-const HIDDEN_EXCEPT_PUBLIC: &str =
+const PUBLIC_JOB_BY_ID: &str =
     "SELECT * FROM jobs WHERE id = $1 AND job_type <> 'webhook_delivery'";
 
 /// A page of the user's jobs, newest first (`rows` of them). The explicit `user_id` predicate
@@ -82,7 +82,7 @@ impl crate::ports::JobStore for Database {
     async fn job(&self, user: &UserId, id: JobId) -> Result<JobRecord, StoreError> {
         self.as_user(user, move |conn| {
             Box::pin(async move {
-                let row: JobRow = diesel::sql_query(HIDDEN_EXCEPT_PUBLIC)
+                let row: JobRow = diesel::sql_query(PUBLIC_JOB_BY_ID)
                     .bind::<SqlUuid, _>(id.as_uuid())
                     .get_result(conn)
                     .await?;
@@ -129,7 +129,7 @@ impl crate::ports::JobStore for Database {
                 if let Some(row) = row {
                     return row.into_record();
                 }
-                let current: JobRow = diesel::sql_query(HIDDEN_EXCEPT_PUBLIC)
+                let current: JobRow = diesel::sql_query(PUBLIC_JOB_BY_ID)
                     .bind::<SqlUuid, _>(id.as_uuid())
                     .get_result(conn)
                     .await?;

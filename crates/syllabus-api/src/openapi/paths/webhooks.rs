@@ -15,7 +15,7 @@ use super::super::requests::{id, paging};
 use super::super::responses::{location, problem};
 use super::Shared::{BadRequest, NotFound, RateLimited};
 use super::{BODY, Op, STORE, json, of};
-use crate::wire::fields::{names, reference};
+use crate::wire::fields::{names, or_null, reference};
 use crate::wire::{
     CreatedEndpointView, DeliveryView, EndpointView, ItemsView, ListView, TestQueuedView,
 };
@@ -56,11 +56,15 @@ pub(in crate::openapi) fn schemas() -> Vec<(String, RefOr<Schema>)> {
         .required("events")
         .property(
             "description",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .max_length(Some(DESCRIPTION_MAX_CHARS))
-                .pattern(Some("^[^\\u0000]*$"))
-                .description(Some("Trimmed; blank is none; longer, or with NUL: 422.")),
+            or_null(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .max_length(Some(DESCRIPTION_MAX_CHARS))
+                    .pattern(Some("^[^\\u0000]*$"))
+                    .description(Some(
+                        "Trimmed; blank or null is none; longer, or with NUL: 422.",
+                    )),
+            ),
         )
         .additional_properties(Some(AdditionalProperties::FreeForm(false)));
     let changes = ObjectBuilder::new()
