@@ -14,9 +14,11 @@ use uuid::Uuid;
 
 mod edits;
 mod usage;
+mod webhooks;
 
 pub use edits::EditStore;
 pub use usage::UsageStore;
+pub use webhooks::{DeliveryStore, WebhookStore};
 
 use crate::error::StoreError;
 use crate::records::{

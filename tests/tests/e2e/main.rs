@@ -22,3 +22,4 @@ mod schedule;
 mod sharing;
 mod usage;
 mod web;
+mod webhooks;

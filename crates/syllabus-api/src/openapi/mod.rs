@@ -83,6 +83,9 @@ fn components() -> Components {
     ));
     // The bodies of a plan's hand edits (issue #21 item 2).
     schemas.extend(paths::edits::schemas());
+    // Signed webhooks (issue #23): the bodies and the answers.
+    schemas.extend(paths::webhooks::schemas());
+    paths::webhooks::register(&mut schemas);
     schemas.push((
         requests::JOB_CREATE.to_owned(),
         requests::job_create().into(),

@@ -27,6 +27,7 @@ use crate::wire::{
 use syllabus_domain::{JobStatus, JobType, PlanStatus};
 
 pub(super) mod edits;
+pub(super) mod webhooks;
 
 use Shared::{
     BadRequest, IdempotencyKeyInUse, IdempotencyKeyReused, Internal, NotFound, PayloadTooLarge,
@@ -687,5 +688,7 @@ pub(super) fn paths() -> Paths {
     );
     // A plan edited by hand (issue #21 item 2).
     edits::add(&mut add);
+    // Signed webhooks (issue #23).
+    webhooks::add(&mut add);
     paths
 }

@@ -16,6 +16,7 @@ mod regen;
 mod schedule;
 mod sharing;
 mod usage;
+mod webhooks;
 
 pub use content::{FlashcardView, SkillTreeView};
 pub use jobs::JobView;
@@ -25,6 +26,7 @@ pub(crate) use regen::{ModuleDraftEventView, ModuleRegenerateRequest};
 pub use schedule::ScheduleView;
 pub use sharing::PublicPlanView;
 pub use usage::UsageReportView;
+pub use webhooks::{CreatedEndpointView, DeliveryView, EndpointView, TestQueuedView};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -10,6 +10,7 @@ mod paging;
 mod plans;
 mod regen;
 mod usage;
+mod webhooks;
 
 pub use content::{CardContext, ContentContext, FlashcardRecord, SkillNodeRecord, SkillTreeRecord};
 pub use generation::{AttemptRecord, GenerationInput, NewAttempt, Regeneration, TokenUsage};
@@ -26,3 +27,7 @@ pub use plans::{
 };
 pub use regen::{DraftRecord, ModuleJobInput, ModuleTarget};
 pub use usage::{ProviderCall, Retention, RetentionReport, UsageCounter, UsageRows, UsageTotals};
+pub use webhooks::{
+    CreatedEndpoint, DeliveryEnd, DeliveryRecord, DeliveryTarget, Disabled, EndpointChanges,
+    EndpointRecord, NewEndpoint, WebhookAttempt,
+};

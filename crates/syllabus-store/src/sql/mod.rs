@@ -18,3 +18,4 @@ pub(crate) mod provider_stats;
 pub(crate) mod rate_window;
 pub(crate) mod usage;
 pub(crate) mod users;
+pub(crate) mod webhooks;

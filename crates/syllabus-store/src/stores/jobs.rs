@@ -49,6 +49,11 @@ struct RunTimeRow {
     sum: f64,
 }
 
+/// One job by id, as its owner may see it: the runtime's own jobs (webhook deliveries, issue
+/// #23) are not theirs to see, read, cancel or retry.
+const HIDDEN_EXCEPT_PUBLIC: &str =
+    "SELECT * FROM jobs WHERE id = $1 AND job_type <> 'webhook_delivery'";
+
 /// A page of the user's jobs, newest first (`rows` of them). The explicit `user_id` predicate
 /// lets PostgreSQL use `jobs_user_id_idx`; row-level security stays the safety net.
 pub(crate) fn jobs_page_query(
@@ -59,7 +64,7 @@ pub(crate) fn jobs_page_query(
 ) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
     diesel::sql_query(
         "SELECT * FROM jobs
-         WHERE user_id = $5
+         WHERE user_id = $5 AND job_type <> 'webhook_delivery'
            AND ($1::uuid IS NULL OR id < $1)
            AND ($2::text IS NULL OR job_type = $2)
            AND ($3::text IS NULL OR status = $3)
@@ -77,7 +82,7 @@ impl crate::ports::JobStore for Database {
     async fn job(&self, user: &UserId, id: JobId) -> Result<JobRecord, StoreError> {
         self.as_user(user, move |conn| {
             Box::pin(async move {
-                let row: JobRow = diesel::sql_query("SELECT * FROM jobs WHERE id = $1")
+                let row: JobRow = diesel::sql_query(HIDDEN_EXCEPT_PUBLIC)
                     .bind::<SqlUuid, _>(id.as_uuid())
                     .get_result(conn)
                     .await?;
@@ -114,7 +119,8 @@ impl crate::ports::JobStore for Database {
             Box::pin(async move {
                 let row: Option<JobRow> = diesel::sql_query(
                     "UPDATE jobs SET status = 'cancelled', completed_at = now(), updated_at = now()
-                     WHERE id = $1 AND status = 'pending' RETURNING *",
+                     WHERE id = $1 AND status = 'pending' AND job_type <> 'webhook_delivery'
+                     RETURNING *",
                 )
                 .bind::<SqlUuid, _>(id.as_uuid())
                 .get_result(conn)
@@ -123,7 +129,7 @@ impl crate::ports::JobStore for Database {
                 if let Some(row) = row {
                     return row.into_record();
                 }
-                let current: JobRow = diesel::sql_query("SELECT * FROM jobs WHERE id = $1")
+                let current: JobRow = diesel::sql_query(HIDDEN_EXCEPT_PUBLIC)
                     .bind::<SqlUuid, _>(id.as_uuid())
                     .get_result(conn)
                     .await?;

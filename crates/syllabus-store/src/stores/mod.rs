@@ -4,6 +4,7 @@
 
 mod content;
 mod content_jobs;
+mod deliveries;
 mod edits;
 mod generation;
 pub(crate) mod jobs;
@@ -14,3 +15,4 @@ pub(crate) mod queue;
 mod regeneration;
 mod sharing;
 mod usage;
+mod webhooks;
