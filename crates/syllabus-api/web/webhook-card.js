@@ -172,7 +172,8 @@ function deliveriesPart(id, urlId, signal, reread) {
   };
   const follow = async (deliveryId) => {
     const until = Date.now() + FOLLOW_FOR_MS;
-    while (!signal.aborted && !stopped && Date.now() < until) {
+    // Until it ends, the screen is left, or the card is drawn again (the list read afresh).
+    while (!signal.aborted && !stopped && el.isConnected && Date.now() < until) {
       const items = await refresh();
       const delivery = items?.find((d) => d.id === deliveryId);
       if (delivery && delivery.status !== 'pending') return delivery;
