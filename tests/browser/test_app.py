@@ -1290,7 +1290,16 @@ class WebApp(unittest.TestCase):
         self.wait_text(f"{card} [data-testid=endpoint-state]", "Disabled")
         reason = self.api("GET", f"/webhooks/{endpoint['id']}")["disabled_reason"]
         self.assertTrue(reason)
-        self.assertIn(reason, self.find(f"{card} [data-testid=disabled-reason]").text)
+        # The API's reason, its time as the learner reads times.
+        shown = self.find(f"{card} [data-testid=disabled-reason]")
+        since = re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})", reason)
+        if since:
+            self.assertIn(reason[: since.start()], shown.text)
+            time_el = shown.find_element(By.CSS_SELECTOR, "time")
+            self.assertEqual(time_el.get_attribute("datetime"), since.group(0))
+            self.assertNotIn(since.group(0), shown.text)
+        else:
+            self.assertIn(reason, shown.text)
         self.assertEqual(self.driver.find_elements(By.CSS_SELECTOR, f"{card} [data-action=test]"), [])
         self.scroll_to(card)
         self.shot("10-disabled")

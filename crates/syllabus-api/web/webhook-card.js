@@ -113,7 +113,7 @@ export function endpointCard(endpoint, { signal, onDeleted }) {
       h('p', { class: 'small endpoint-events' }, h('span', { class: 'muted' }, 'Events: '),
         ordered(e.events).flatMap((name, i) => [i ? ', ' : null, h('code', {}, name)])),
       e.enabled ? null : h('p', { class: 'failure small', 'data-testid': 'disabled-reason' },
-        h('strong', {}, 'Disabled: '), e.disabled_reason || 'no deliveries are sent to it.'),
+        h('strong', {}, 'Disabled: '), e.disabled_reason ? withTimes(e.disabled_reason) : 'no deliveries are sent to it.'),
       h('div', { class: 'actions' },
         e.enabled
           ? h('button', { type: 'button', class: 'secondary', 'data-action': 'test', 'aria-describedby': urlId, onclick: test }, 'Send test event')
@@ -124,6 +124,13 @@ export function endpointCard(endpoint, { signal, onDeleted }) {
   draw();
   deliveries.refresh(false);
   return card;
+}
+
+// The API's text with each RFC 3339 time in it ("deliveries failing since 2026-12-05T17:22:36Z")
+// shown as the learner reads times.
+function withTimes(text) {
+  return text.split(/(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))/)
+    .map((part, i) => (i % 2 && !Number.isNaN(Date.parse(part)) ? when(part) : part));
 }
 
 // The event types in the form's order (unknown ones last).
