@@ -382,33 +382,38 @@ mod receiver {
             let server = HttpServer::new(move || {
                 let record = Arc::clone(&record);
                 let location = location.clone();
-                Server::new().default_service(web::to(move |req: HttpRequest, bytes: web::Bytes| {
-                    let record = Arc::clone(&record);
-                    let location = location.clone();
-                    async move {
-                        if let Ok(mut s) = record.lock() {
-                            s.push(Seen {
-                                at: Instant::now(),
-                                path: req.path().to_owned(),
-                                headers: req
-                                    .headers()
-                                    .iter()
-                                    .map(|(n, v)| {
-                                        (n.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())
-                                    })
-                                    .collect(),
-                                body: bytes.to_vec(),
-                            });
+                Server::new().default_service(web::to(
+                    move |req: HttpRequest, bytes: web::Bytes| {
+                        let record = Arc::clone(&record);
+                        let location = location.clone();
+                        async move {
+                            if let Ok(mut s) = record.lock() {
+                                s.push(Seen {
+                                    at: Instant::now(),
+                                    path: req.path().to_owned(),
+                                    headers: req
+                                        .headers()
+                                        .iter()
+                                        .map(|(n, v)| {
+                                            (
+                                                n.as_str().to_owned(),
+                                                v.to_str().unwrap_or("").to_owned(),
+                                            )
+                                        })
+                                        .collect(),
+                                    body: bytes.to_vec(),
+                                });
+                            }
+                            let code = actix_web::http::StatusCode::from_u16(status)
+                                .unwrap_or(actix_web::http::StatusCode::OK);
+                            let mut res = HttpResponse::build(code);
+                            if let Some(l) = location {
+                                res.insert_header(("location", l));
+                            }
+                            res.body(body)
                         }
-                        let code = actix_web::http::StatusCode::from_u16(status)
-                            .unwrap_or(actix_web::http::StatusCode::OK);
-                        let mut res = HttpResponse::build(code);
-                        if let Some(l) = location {
-                            res.insert_header(("location", l));
-                        }
-                        res.body(body)
-                    }
-                }))
+                    },
+                ))
             })
             .workers(1)
             .disable_signals()
@@ -473,12 +478,16 @@ fn verify(seen: &Seen, secret: &str) -> Result<(), syllabus_e2e::Error> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let key = b64.decode(secret.strip_prefix("whsec_").ok_or("secret")?)?;
     let id = seen.header("webhook-id").ok_or("no webhook-id")?;
-    let ts = seen.header("webhook-timestamp").ok_or("no webhook-timestamp")?;
+    let ts = seen
+        .header("webhook-timestamp")
+        .ok_or("no webhook-timestamp")?;
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key)?;
     mac.update(format!("{id}.{ts}.").as_bytes());
     mac.update(&seen.body);
     let expected = format!("v1,{}", b64.encode(mac.finalize().into_bytes()));
-    let sent = seen.header("webhook-signature").ok_or("no webhook-signature")?;
+    let sent = seen
+        .header("webhook-signature")
+        .ok_or("no webhook-signature")?;
     if sent.split(' ').any(|s| s == expected) {
         Ok(())
     } else {
@@ -537,13 +546,8 @@ async fn a_plans_generation_is_delivered_signed_to_subscribed_endpoints_only() -
     let wanted = Receiver::start(200, None, "thanks").await?;
     let unwanted = Receiver::start(200, None, "").await?;
     let others = Receiver::start(200, None, "").await?;
-    let (hook_id, secret) = endpoint(
-        &app,
-        "hana",
-        &wanted.url,
-        &["plan.ready", "job.completed"],
-    )
-    .await?;
+    let (hook_id, secret) =
+        endpoint(&app, "hana", &wanted.url, &["plan.ready", "job.completed"]).await?;
     let (quiet_id, _) = endpoint(&app, "hana", &unwanted.url, &["job.failed"]).await?;
     let (theirs_id, _) = endpoint(&app, "ivan", &others.url, &["plan.ready"]).await?;
     plans_succeed(&app);
@@ -594,7 +598,10 @@ async fn a_plans_generation_is_delivered_signed_to_subscribed_endpoints_only() -
         assert_eq!(d["attempts"][0]["outcome"], "success");
         assert_eq!(d["attempts"][0]["status_code"], 200);
         assert_eq!(d["attempts"][0]["response_excerpt"], "thanks");
-        assert!(seen.iter().any(|s| s.header("webhook-id") == d["id"].as_str()));
+        assert!(
+            seen.iter()
+                .any(|s| s.header("webhook-id") == d["id"].as_str())
+        );
     }
     // Not subscribed, or another user's: nothing was queued, nothing sent. (The deliveries
     // commit with the job's end, so these lists are final once the wanted ones exist.)
@@ -613,13 +620,19 @@ async fn a_plans_generation_is_delivered_signed_to_subscribed_endpoints_only() -
         jobs.body
     );
     assert_eq!(
-        app.get("/api/v1/jobs?type=webhook_delivery", "hana").await?.status,
+        app.get("/api/v1/jobs?type=webhook_delivery", "hana")
+            .await?
+            .status,
         400
     );
 
     // A test event goes to that endpoint only.
     let test = app
-        .post(&format!("/api/v1/webhooks/{hook_id}/test"), "hana", &json!({}))
+        .post(
+            &format!("/api/v1/webhooks/{hook_id}/test"),
+            "hana",
+            &json!({}),
+        )
         .await?;
     assert_eq!(test.status, 202, "{}", test.body);
     let third = wanted.wait_for(3, Duration::from_secs(30)).await?;
@@ -685,9 +698,29 @@ async fn a_failing_receiver_sees_growing_gaps_then_the_endpoint_is_disabled() ->
         "{}",
         e.body
     );
+    // On /metrics (its first reading in this process, so fresh): attempts by outcome.
+    let metrics = app.send("GET", "/metrics", None, None, &[]).await?;
+    assert!(
+        metrics
+            .text
+            .contains("syllabus_webhook_attempts{outcome=\"http_status\"} 4"),
+        "{}",
+        metrics.text
+    );
+    assert!(
+        metrics
+            .text
+            .contains("syllabus_webhook_attempts{outcome=\"success\"} 0")
+    );
     // Re-enabled by its owner.
     let on = app
-        .send("PATCH", &path, Some("jon"), Some(&json!({"enabled": true})), &[])
+        .send(
+            "PATCH",
+            &path,
+            Some("jon"),
+            Some(&json!({"enabled": true})),
+            &[],
+        )
         .await?;
     assert_eq!(on.body["enabled"], true);
     assert_eq!(on.body["disabled_reason"], Value::Null);
@@ -719,6 +752,20 @@ async fn a_redirect_is_not_followed_and_counts_as_a_failure() -> TestResult {
     }
     assert_eq!(redirecting.seen().len(), 3);
     assert!(target.seen().is_empty(), "the redirect was followed");
+    // Ended deliveries are kept as long as provider calls (ATTEMPT_RETENTION_DAYS), then the
+    // retention pass deletes them with their attempts.
+    use syllabus_store::QueueStore as _;
+    let pass = |days: i64| syllabus_store::records::Retention {
+        calls_days: 1,
+        aggregates_days: 400,
+        rate_window: Duration::from_secs(3_600),
+        now: chrono::Utc::now() + chrono::Duration::days(days),
+    };
+    app.store.retain_usage(pass(0)).await?;
+    assert_eq!(deliveries(&app, "kai", &id).await?.len(), 1);
+    let report = app.store.retain_usage(pass(2)).await?;
+    assert!(report.leftovers_deleted >= 1, "{report:?}");
+    assert!(deliveries(&app, "kai", &id).await?.is_empty());
     target.stop().await;
     redirecting.stop().await;
     app.stop().await;
@@ -744,7 +791,10 @@ async fn a_rolled_back_change_queues_and_sends_nothing() -> TestResult {
     let ready = app.settle("lea", &plan, Duration::from_secs(30)).await?;
     assert_eq!(ready["status"], "ready");
     let job = app.get("/api/v1/jobs", "lea").await?;
-    let job_id = job.body["items"][0]["id"].as_str().ok_or("no job")?.to_owned();
+    let job_id = job.body["items"][0]["id"]
+        .as_str()
+        .ok_or("no job")?
+        .to_owned();
 
     let mut conn = AsyncPgConnection::establish(&app.url).await?;
     let count = "SELECT count(*) AS n FROM webhook_deliveries";
@@ -776,8 +826,51 @@ async fn a_rolled_back_change_queues_and_sends_nothing() -> TestResult {
     ended(&app, "lea", &id, Duration::from_secs(30)).await?;
     let seen_all = receiver.seen();
     assert_eq!(seen_all.len(), 1, "{seen_all:?}");
-    assert_eq!(seen[0].header("webhook-id"), test.body["delivery_id"].as_str());
+    assert_eq!(
+        seen[0].header("webhook-id"),
+        test.body["delivery_id"].as_str()
+    );
     assert_eq!(deliveries(&app, "lea", &id).await?.len(), 1);
+    receiver.stop().await;
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_name_resolving_to_a_refused_address_is_never_connected_to() -> TestResult {
+    // Without WEBHOOK_ALLOW_LOOPBACK, `https://localhost` passes the URL rules (a name is checked
+    // when it resolves), and the resolver drops every loopback address at connect time: the
+    // attempts are `address_refused` and the receiver listening there sees nothing.
+    let mut options = Options::default();
+    options.webhooks.allow_loopback = false;
+    options.webhooks.schedule.base = Duration::from_millis(200);
+    options.webhooks.schedule.window = Duration::from_secs(3);
+    let app = App::start(options).await?;
+    let receiver = Receiver::start(200, None, "").await?;
+    let port = receiver
+        .url
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let url = format!("https://localhost:{port}");
+    let (id, _) = endpoint(&app, "max", &url, &["job.completed"]).await?;
+    let test = app
+        .post(&format!("/api/v1/webhooks/{id}/test"), "max", &json!({}))
+        .await?;
+    assert_eq!(test.status, 202, "{}", test.body);
+    let items = ended(&app, "max", &id, Duration::from_secs(60)).await?;
+    assert_eq!(items[0]["status"], "failed", "{}", items[0]);
+    assert!(
+        items[0]["attempt_count"].as_u64() >= Some(1),
+        "{}",
+        items[0]
+    );
+    for a in items[0]["attempts"].as_array().into_iter().flatten() {
+        assert_eq!(a["outcome"], "address_refused", "{a}");
+        assert_eq!(a["status_code"], Value::Null);
+    }
+    assert!(receiver.seen().is_empty());
     receiver.stop().await;
     app.stop().await;
     Ok(())

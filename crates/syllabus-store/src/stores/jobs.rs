@@ -158,6 +158,12 @@ impl crate::ports::JobStore for Database {
                 .load(conn)
                 .await?;
                 let providers = provider_stats(conn, DEFAULT_WINDOW).await?;
+                let webhooks: Vec<Counted> = diesel::sql_query(
+                    "SELECT outcome AS a, NULL::text AS b, count(*) AS n
+                     FROM webhook_attempts GROUP BY 1",
+                )
+                .load(conn)
+                .await?;
                 let n = |n: i64| u64::try_from(n).unwrap_or(0);
                 Ok(QueueStats {
                     providers,
@@ -176,6 +182,15 @@ impl crate::ports::JobStore for Database {
                         })
                         .collect(),
                     usage: crate::sql::usage::counters(conn).await?,
+                    webhook_attempts: webhooks
+                        .into_iter()
+                        .filter_map(|c| {
+                            use syllabus_domain::input::StringEnum as _;
+                            let outcome =
+                                syllabus_domain::webhooks::DeliveryOutcome::from_wire(&c.a)?;
+                            Some((outcome, n(c.n)))
+                        })
+                        .collect(),
                 })
             })
         })

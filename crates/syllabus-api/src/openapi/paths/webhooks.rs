@@ -59,7 +59,8 @@ pub(in crate::openapi) fn schemas() -> Vec<(String, RefOr<Schema>)> {
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .max_length(Some(DESCRIPTION_MAX_CHARS))
-                .description(Some("Trimmed; blank is none; longer: 422.")),
+                .pattern(Some("^[^\\u0000]*$"))
+                .description(Some("Trimmed; blank is none; longer, or with NUL: 422.")),
         )
         .additional_properties(Some(AdditionalProperties::FreeForm(false)));
     let changes = ObjectBuilder::new()
