@@ -139,7 +139,7 @@ async fn end_unfinished<S, P>(
     end: JobEnd,
 ) -> Result<bool, StoreError>
 where
-    S: GenerationStore + ModuleJobStore,
+    S: GenerationStore + ModuleJobStore + DeliveryStore,
 {
     match job.job_type {
         JobType::PlanGeneration => plan_generation::end_interrupted(ctx, job, error, end).await,
@@ -150,9 +150,14 @@ where
             }
             _ => Ok(false),
         },
-        JobType::Flashcards
-        | JobType::Distractors
-        | JobType::SkillTree
-        | JobType::WebhookDelivery => Ok(false),
+        // The delivery ends with its job (given up after rescues: failed; interrupted: due again
+        // when the job is), so it never stays `pending` behind an ended job.
+        JobType::WebhookDelivery => match JobPayload::parse(job.job_type, &job.payload) {
+            Ok(JobPayload::WebhookDelivery { delivery_id }) => {
+                webhook_delivery::end_interrupted(ctx, job, delivery_id, end).await
+            }
+            _ => Ok(false),
+        },
+        JobType::Flashcards | JobType::Distractors | JobType::SkillTree => Ok(false),
     }
 }

@@ -100,6 +100,36 @@ where
     finish(ctx, job, &target, Some(attempt), end).await
 }
 
+/// Ends a delivery's run its handler could not end (a panic, an unexpected error, a give-up
+/// after rescues) together with the delivery: a failed end fails it (which may disable its
+/// endpoint), a retry makes it due when the job is. Whether it ended the run.
+///
+/// # Errors
+/// The store's.
+pub(crate) async fn end_interrupted<S, P>(
+    ctx: &Context<S, P>,
+    job: &ClaimedJob,
+    delivery: Uuid,
+    end: JobEnd,
+) -> Result<bool, StoreError>
+where
+    S: DeliveryStore,
+{
+    let delivery_end = match &end {
+        JobEnd::Failed { .. } => DeliveryEnd::Failed,
+        JobEnd::Retry { at, .. } => DeliveryEnd::Retry { at: *at },
+        _ => return Ok(false),
+    };
+    let disabled = ctx
+        .store
+        .finish_delivery(job.lease, end, delivery, None, delivery_end)
+        .await?;
+    if let Some(reason) = disabled {
+        tracing::warn!(delivery.id = %delivery, %reason, "webhook endpoint disabled");
+    }
+    Ok(true)
+}
+
 /// Ends the run and the delivery together; logs an endpoint disabled by this end.
 async fn finish<S, P>(
     ctx: &Context<S, P>,
