@@ -8,6 +8,8 @@ DELETE FROM jobs WHERE job_type = 'webhook_delivery';
 ALTER TABLE jobs DROP CONSTRAINT jobs_job_type_check;
 ALTER TABLE jobs ADD CONSTRAINT jobs_job_type_check CHECK (job_type IN
     ('plan_generation', 'flashcards', 'distractors', 'skill_tree', 'module_regeneration'));
+DROP INDEX IF EXISTS jobs_user_fair_idx;
+CREATE INDEX jobs_user_fair_idx ON jobs (user_id, fair_at DESC) WHERE status = 'pending';
 CREATE OR REPLACE FUNCTION jobs_fair_at() RETURNS trigger
     LANGUAGE plpgsql
     AS $$

@@ -41,8 +41,11 @@ CREATE TABLE webhook_deliveries (
     ended_at          timestamptz,
     CONSTRAINT webhook_deliveries_ended CHECK ((status = 'pending') = (ended_at IS NULL))
 );
-CREATE INDEX webhook_deliveries_endpoint_created_idx
-    ON webhook_deliveries (endpoint_id, created_at DESC, id DESC);
+-- The endpoint's deliveries, newest first, paged by id (UUID v7: time-ordered).
+CREATE INDEX webhook_deliveries_endpoint_id_idx ON webhook_deliveries (endpoint_id, id DESC);
+-- A test event is refused while one to the same endpoint is pending.
+CREATE INDEX webhook_deliveries_pending_test_idx ON webhook_deliveries (endpoint_id)
+    WHERE status = 'pending' AND event_type = 'webhook.test';
 -- The retention pass's batches.
 CREATE INDEX webhook_deliveries_ended_idx ON webhook_deliveries (ended_at) WHERE ended_at IS NOT NULL;
 
@@ -82,7 +85,12 @@ ALTER TABLE jobs ADD CONSTRAINT jobs_job_type_check CHECK (job_type IN
      'webhook_delivery'));
 
 -- Fair claiming (migration 000015) is between users' own work: a delivery is due now in fair
--- order and does not push its user's next job an hour back, nor is it pushed back by them.
+-- order and does not push its user's next job an hour back, nor is it pushed back by them. The
+-- trigger's index leaves deliveries out, so a user's pending (retrying) deliveries are never
+-- scanned by the insert of their next job.
+DROP INDEX jobs_user_fair_idx;
+CREATE INDEX jobs_user_fair_idx ON jobs (user_id, fair_at DESC)
+    WHERE status = 'pending' AND job_type <> 'webhook_delivery';
 CREATE OR REPLACE FUNCTION jobs_fair_at() RETURNS trigger
     LANGUAGE plpgsql
     AS $$

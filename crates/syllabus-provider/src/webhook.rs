@@ -177,10 +177,12 @@ impl WebhookSender {
             .map_err(|e| classify(&e))?;
         let status = response.status();
         let (body, too_large) = read_bounded(response).await.map_err(|e| classify(&e))?;
-        let outcome = if too_large {
-            DeliveryOutcome::TooLarge
-        } else if status.is_success() {
+        // Any 2xx is a success (Standard Webhooks), however long its body: reading stops at
+        // the bound.
+        let outcome = if status.is_success() {
             DeliveryOutcome::Success
+        } else if too_large {
+            DeliveryOutcome::TooLarge
         } else {
             DeliveryOutcome::HttpStatus
         };

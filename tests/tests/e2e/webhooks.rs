@@ -913,3 +913,26 @@ async fn a_delivery_given_up_after_rescues_ends_failed_with_its_job() -> TestRes
     queued.stop().await;
     Ok(())
 }
+
+/// A test event waits for the one before it: while a test delivery to the endpoint is pending
+/// (here: no worker runs it), another is 409, so tests cannot pile up retrying deliveries.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_test_event_is_refused_while_the_last_one_is_pending() -> TestResult {
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    let receiver = Receiver::start(204, None, "").await?;
+    let (id, _) = endpoint(&app, "max", &receiver.url, &["job.completed"]).await?;
+    let path = format!("/api/v1/webhooks/{id}/test");
+    let first = app.post(&path, "max", &json!({})).await?;
+    assert_eq!(first.status, 202, "{}", first.body);
+    let second = app.post(&path, "max", &json!({})).await?;
+    assert_eq!(second.status, 409, "{}", second.body);
+    assert_eq!(second.body["code"], "INVALID_STATE");
+    assert_eq!(deliveries(&app, "max", &id).await?.len(), 1);
+    receiver.stop().await;
+    app.stop().await;
+    Ok(())
+}

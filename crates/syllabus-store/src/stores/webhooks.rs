@@ -29,6 +29,8 @@ struct Count {
 struct Enabled {
     #[diesel(sql_type = Bool)]
     enabled: bool,
+    #[diesel(sql_type = Bool)]
+    testing: bool,
 }
 
 fn names(events: &[WebhookEvent]) -> Vec<&'static str> {
@@ -198,9 +200,15 @@ impl crate::ports::WebhookStore for Database {
         let owner = user.clone();
         self.as_user(user, move |conn| {
             Box::pin(async move {
+                // `NO KEY UPDATE`: two tests of one endpoint queue one after the other (the
+                // job-end trigger's `KEY SHARE` is not held up by it).
                 let found: Enabled = diesel::sql_query(
-                    "SELECT enabled FROM webhook_endpoints WHERE id = $1 AND user_id = $2
-                     FOR KEY SHARE",
+                    "SELECT enabled, EXISTS (
+                         SELECT 1 FROM webhook_deliveries
+                         WHERE endpoint_id = $1 AND status = 'pending'
+                           AND event_type = 'webhook.test') AS testing
+                     FROM webhook_endpoints WHERE id = $1 AND user_id = $2
+                     FOR NO KEY UPDATE",
                 )
                 .bind::<SqlUuid, _>(id)
                 .bind::<Text, _>(owner.as_str())
@@ -209,6 +217,12 @@ impl crate::ports::WebhookStore for Database {
                 if !found.enabled {
                     return Err(StoreError::InvalidState(
                         "the endpoint is disabled: enable it first".into(),
+                    ));
+                }
+                // One test in flight per endpoint: tests cannot pile up retrying deliveries.
+                if found.testing {
+                    return Err(StoreError::InvalidState(
+                        "a test event to this endpoint is still being delivered".into(),
                     ));
                 }
                 let delivery = Uuid::now_v7();

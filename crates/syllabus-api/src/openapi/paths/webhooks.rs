@@ -198,7 +198,12 @@ pub(super) fn add(add: &mut impl FnMut(&str, HttpMethod, Op)) {
         )
         .params([id()])
         .answer(202, json("Queued", of::<TestQueuedView>()).build())
-        .answer(409, problem("INVALID_STATE: the endpoint is disabled"))
+        .answer(
+            409,
+            problem(
+                "INVALID_STATE: the endpoint is disabled, or a test event to it is still pending",
+            ),
+        )
         .errors(&[NotFound, RateLimited])
         .errors(&STORE),
     );
