@@ -3,6 +3,7 @@
 //! state in one transaction (issue #23).
 
 use chrono::{DateTime, Utc};
+use diesel::OptionalExtension;
 use diesel::QueryableByName;
 use diesel::sql_types::{Integer, Nullable, SmallInt, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
@@ -42,11 +43,7 @@ impl crate::ports::DeliveryStore for Database {
                 .bind::<SqlUuid, _>(delivery)
                 .get_result(conn)
                 .await
-                .map(Some)
-                .or_else(|e| match e {
-                    diesel::result::Error::NotFound => Ok(None),
-                    other => Err(other),
-                })?;
+                .optional()?;
                 row.map(TargetRow::into_record).transpose()
             })
         })
@@ -76,11 +73,7 @@ impl crate::ports::DeliveryStore for Database {
                 .bind::<SqlUuid, _>(delivery)
                 .get_result(conn)
                 .await
-                .map(Some)
-                .or_else(|e| match e {
-                    diesel::result::Error::NotFound => Ok(None),
-                    other => Err(other),
-                })?;
+                .optional()?;
                 let Some(endpoint) = endpoint else {
                     // Deleted with its endpoint while the run was sending: nothing to record.
                     return Ok(None);
