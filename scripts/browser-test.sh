@@ -4,7 +4,8 @@
 # scripts/browser-requirements.txt, in a throwaway venv), against the real binary, a throwaway
 # PostgreSQL and the fake provider in its `app` mode (a plan streamed module by module over 6 s;
 # flashcards, distractors and skill-tree calls answer 500 while a file exists, so a test can make
-# a job fail and then retry it).
+# a job fail and then retry it). Webhooks may call receivers the tests run on 127.0.0.1 (loopback
+# only, plain http), and a failing receiver's delivery ends within seconds (a 3 s retry window).
 #
 # Installs chromium and chromium-driver with apt-get when they are missing and this runs as root
 # (CI); otherwise says what to install. Screenshots of every screen go to target/browser/
@@ -61,6 +62,7 @@ port="$(pg_free_port)"
 base="http://127.0.0.1:$port"
 AUTH_JWT_SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n')" DEV_SIGN_IN=true \
     OPENAI_BASE_URL="$llm_url" OPENAI_API_KEY=fake JOB_BACKOFF_BASE_MS=100 \
+    WEBHOOK_ALLOW_LOOPBACK=true WEBHOOK_RETRY_BASE_MS=200 WEBHOOK_RETRY_WINDOW_MS=3000 \
     BIND_ADDR="127.0.0.1:$port" LOG_FORMAT=json RUST_LOG="${RUST_LOG:-info}" \
     "$work/syllabus" serve 2>"$work/serve.log" &
 serve=$!

@@ -20,6 +20,14 @@ own plan: relations to stored rows that JSON Schema cannot state. So a schema-va
 (a whole number from 1) becomes 1, which every scope has, and a schema-valid `module_id` (a UUID)
 is left out; values the schema refuses are kept, so negative cases stay negative.
 
+POST /api/v1/webhooks (issue #23) takes any string as `url` in the document, but only an absolute
+https URL to a public host is accepted (the outbound rules, 422 otherwise): a schema-valid `url`
+becomes `https://hooks.example.invalid/<n>` (a name under the reserved `.invalid`, which never
+resolves), in every phase (`before_call`: the coverage phase applies no map hook); a body whose
+`url` the schema refuses is sent as generated, so negative cases stay negative. Should a 422
+naming only `url` still come, it is dropped. Nothing is ever sent in this run anyway: creating an endpoint only stores it, the
+server runs without workers (WORKERS=false), and deliveries are made only by workers, on events.
+
 GET /api/v1/usage (issue #22) answers a range of at most 366 days with `to` not before `from`
 (`to` defaults to today, `from` to the first day of this month): two more relations. Valid
 dates are brought into a valid range (`to` kept, `from` moved within 366 days before it; a lone
@@ -71,6 +79,8 @@ def map_body(context, body):
         return body
     if (op.method.upper(), op.path) in EDITS:
         return _placed(_titled([body])[0])
+    if op.method.upper() == "POST" and op.path == "/api/v1/webhooks":
+        return _hooked(body)
     create = op.method.upper() == "POST" and op.path == "/api/v1/plans"
     patch = op.method.upper() == "PATCH" and op.path == "/api/v1/plans/{id}"
     if not (create or patch):
@@ -84,6 +94,17 @@ def map_body(context, body):
         body = dict(body, deadline_date=None)
     elif patch and deadline and "start_date" not in body:
         body = dict(body, start_date=None)
+    return body
+
+
+_HOOKS = iter(range(1, 1 << 30))
+
+
+def _hooked(body):
+    """A schema-valid webhook URL made one the outbound rules accept, and that never resolves."""
+    url = body.get("url")
+    if isinstance(url, str) and len(url) <= 2048:
+        body = dict(body, url=f"https://hooks.example.invalid/{next(_HOOKS)}")
     return body
 
 
@@ -115,6 +136,13 @@ def _titled(items, path="m"):
                 item["tasks"] = _titled(item["tasks"], f"{path}{i + 1}t")
         out.append(item)
     return out
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    op = case.operation
+    if op.method.upper() == "POST" and op.path == "/api/v1/webhooks" and isinstance(case.body, dict):
+        case.body = _hooked(case.body)
 
 
 @schemathesis.hook
@@ -208,7 +236,20 @@ def filter_failure(context, failure, case, response):
     body = case.body if isinstance(case.body, dict) else {}
     if missing == "POST /api/v1/plans/{id}/flashcards" and body.get("module_id") is not None:
         return False
-    return not _usage_range_refused(case, response)
+    return not (_usage_range_refused(case, response) or _webhook_url_refused(case, response))
+
+
+def _webhook_url_refused(case, response):
+    """POST /api/v1/webhooks's 422 for a `url` the outbound rules refuse (issue #23)."""
+    if case.operation.method.upper() != "POST" or case.operation.path != "/api/v1/webhooks":
+        return False
+    if response is None or getattr(response, "status_code", None) != 422:
+        return False
+    try:
+        errors = response.json().get("errors") or []
+    except Exception:  # noqa: BLE001 - a body that is not JSON is not this case
+        return False
+    return [e.get("field") for e in errors] == ["url"]
 
 
 def _usage_range_refused(case, response):

@@ -124,6 +124,9 @@ pub struct Options {
     pub fallback: Option<(String, String)>,
     /// The primary's circuit breaker.
     pub breaker: syllabus_domain::breaker::BreakerSettings,
+    /// Webhook deliveries (issue #23): loopback receivers allowed (every e2e receiver is on
+    /// 127.0.0.1), short gaps and window.
+    pub webhooks: syllabus_domain::webhooks::DeliverySettings,
 }
 
 impl Default for Options {
@@ -146,6 +149,14 @@ impl Default for Options {
             provider_url: None,
             fallback: None,
             breaker: syllabus_domain::breaker::BreakerSettings::default(),
+            webhooks: syllabus_domain::webhooks::DeliverySettings {
+                allow_loopback: true,
+                timeout: Duration::from_secs(5),
+                schedule: syllabus_domain::webhooks::RetrySchedule {
+                    base: Duration::from_millis(200),
+                    window: Duration::from_secs(60),
+                },
+            },
         }
     }
 }
@@ -240,6 +251,7 @@ impl App {
                 worker_id: "e2e".into(),
                 prices: options.prices.clone(),
                 provider_limits: options.provider_limits,
+                webhooks: options.webhooks,
                 ..RuntimeConfig::default()
             },
             fallback: options
@@ -283,6 +295,7 @@ impl App {
                     },
                     sse_keepalive: options.sse_keepalive,
                     limits: options.limits,
+                    webhooks_allow_loopback: options.webhooks.allow_loopback,
                     ..Settings::default()
                 },
                 http_workers: 2,

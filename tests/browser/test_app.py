@@ -4,14 +4,21 @@ Run by scripts/browser-test.sh, which starts everything and sets BASE_URL, FAIL_
 exists the fake provider fails flashcards, distractors and skill-tree calls), SCREENSHOTS,
 CHROMIUM and CHROMEDRIVER. The tests run in order (unittest sorts them by name) and share one
 browser: a learner signs in, creates a plan, studies, and another learner finds nothing of theirs.
+The test_10 family (integrations: webhook endpoints) sorts between test_1 and test_2: each of its
+tests signs its own learner in and out, and its receivers listen on 127.0.0.1 only.
 """
 
+import base64
 import datetime
+import hashlib
+import hmac
+import http.server
 import json
 import os
 import pathlib
 import re
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -48,6 +55,52 @@ setTimeout(() => done(0), 1000);
 """
 
 
+class Receiver:
+    """A webhook receiver this test runs on 127.0.0.1 (loopback only): it answers `status` (and
+    `body`) to every POST and keeps each request's path, headers (lower-cased) and body."""
+
+    def __init__(self, status=204, body=b""):
+        self.calls = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("content-length") or 0)
+                payload = self.rfile.read(length)
+                receiver.calls.append((self.path, {k.lower(): v for k, v in self.headers.items()}, payload))
+                self.send_response(status)
+                if status != 204:
+                    self.send_header("content-type", "text/plain")
+                    self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                if status != 204:
+                    self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def signature_ok(secret, headers, body):
+    """Standard Webhooks, checked independently of the product: HMAC-SHA256 keyed with the
+    decoded secret over "id.timestamp.body", base64, among the `v1,` signatures."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return any(hmac.compare_digest(s, expected) for s in headers["webhook-signature"].split(" "))
+
+
 class WebApp(unittest.TestCase):
     driver = None
     state = {}
@@ -71,6 +124,8 @@ class WebApp(unittest.TestCase):
             "--window-size=1280,1000",
         ]:
             options.add_argument(arg)
+        # The console's messages, to check that no secret or learner text is logged (test_10).
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         cls.driver = webdriver.Chrome(service=Service(os.environ["CHROMEDRIVER"]), options=options)
         cls.driver.set_script_timeout(5)
 
@@ -1045,6 +1100,250 @@ class WebApp(unittest.TestCase):
             self.shot("21-phone-editing")
         finally:
             self.driver.set_window_size(1280, 1000)
+
+    # Integrations: webhook endpoints (issue #23) ----------------------------------------------
+
+    def open_integrations(self):
+        """The integrations screen through the header's link, its list read."""
+        self.click("[data-testid=nav-integrations]")
+        self.wait(EC.url_contains("#/integrations"))
+        self.wait(lambda d: self.find("[data-testid=endpoints-status]").text.strip(), message="the endpoints read")
+        self.assertEqual(self.find("[data-testid=nav-integrations]").get_attribute("aria-current"), "page")
+
+    def endpoint_css(self, url):
+        """The card of the endpoint whose URL is `url` (its id read from the API)."""
+        match = [e for e in self.api("GET", "/webhooks")["items"] if e["url"] == url]
+        self.assertEqual(len(match), 1, url)
+        return f"[data-endpoint='{match[0]['id']}']", match[0]
+
+    def active_id(self):
+        return self.driver.execute_script("return document.activeElement.id")
+
+    def as_erin(self):
+        """Erin signed in for one test, signed out after it: unittest sorts the test_10 family
+        between test_1 and test_2, whose learner's path must not see it."""
+        self.sign_out()
+        self.sign_in("erin")
+        self.addCleanup(self.sign_out)
+
+    def test_10_an_endpoint_is_added_by_keyboard_its_secret_shown_once_and_a_test_event_delivered(self):
+        receiver = Receiver(204)
+        self.addCleanup(receiver.close)
+        self.as_erin()
+        self.driver.execute_cdp_cmd(
+            "Browser.grantPermissions",
+            {"origin": BASE_URL, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]},
+        )
+        self.open_integrations()
+        self.assertIn("No endpoints yet", self.find("[data-testid=endpoints-status]").text)
+        # Every control of the form has a name: its label (the events' boxes: their labels and legend).
+        unnamed = self.driver.execute_script(
+            "return [...document.querySelectorAll('[data-testid=add-endpoint] input')]"
+            ".filter((el) => !el.labels.length || !el.labels[0].textContent.trim()).map((el) => el.id)"
+        )
+        self.assertEqual(unnamed, [])
+        self.assertEqual(self.find("#webhook-events legend").text, "Events")
+
+        # By keyboard only: the URL, Tab through the events (plan.ready and plan.failed start
+        # ticked), Space ticks job.completed, a description, Enter adds the endpoint.
+        url = self.type_into("#webhook-url", receiver.url)
+        self.assertEqual(self.active_id(), "webhook-url")
+        url.send_keys(Keys.TAB)
+        self.assertEqual(self.active_id(), "webhook-events-plan-ready")
+        self.driver.switch_to.active_element.send_keys(Keys.TAB)
+        self.driver.switch_to.active_element.send_keys(Keys.TAB)
+        self.assertEqual(self.active_id(), "webhook-events-job-completed")
+        self.driver.switch_to.active_element.send_keys(Keys.SPACE)
+        self.driver.switch_to.active_element.send_keys(Keys.TAB, Keys.TAB)
+        self.assertEqual(self.active_id(), "webhook-description")
+        self.driver.switch_to.active_element.send_keys("Erin's build server", Keys.ENTER)
+
+        # The secret, once: read-only, focused, with the notice; "Copy secret" by keyboard.
+        field = self.find("[data-testid=secret]")
+        secret = field.get_attribute("value")
+        self.assertRegex(secret, r"^whsec_[A-Za-z0-9+/]{43}=$")
+        self.assertIsNotNone(field.get_attribute("readonly"))
+        self.wait(lambda d: self.active_id() == "webhook-secret", message="the focus on the secret")
+        self.assertIn("you will not see this secret again", self.find("[data-testid=secret-card]").text)
+        self.assertEqual(self.driver.execute_script("return arguments[0].labels[0].textContent", field), "Secret")
+        copy = self.button("Copy secret")
+        self.driver.execute_script("arguments[0].focus()", copy)
+        copy.send_keys(Keys.ENTER)
+        self.wait_text("[data-testid=secret-copy-status]", "Secret copied.")
+        copied = self.driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "navigator.clipboard.readText().then(done, (e) => done(`error: ${e}`));"
+        )
+        self.assertEqual(copied, secret)
+        # The form is ready for another endpoint.
+        self.assertEqual(self.find("#webhook-url").get_attribute("value"), "")
+        card, endpoint = self.endpoint_css(receiver.url)
+        self.assertEqual(self.find(f"{card} .endpoint-url").text, receiver.url)
+        self.assertEqual(self.find(f"{card} .endpoint-events").text, "Events: plan.ready, plan.failed, job.completed")
+        self.assertEqual(self.find(f"{card} [data-testid=endpoint-state]").text, "Enabled")
+        self.assertEqual(endpoint["description"], "Erin's build server")
+        self.assertEqual(sorted(endpoint["events"]), ["job.completed", "plan.failed", "plan.ready"])
+        self.assertNotIn("secret", endpoint)
+        self.assertIn("No deliveries yet", self.find(f"{card} .deliveries-part").text)
+        self.driver.execute_script("window.scrollTo(0, 0)")
+        self.shot("10-secret")
+
+        # A test event: followed until it is delivered, every attempt shown.
+        self.find(f"{card} [data-action=test]").click()
+        status = f"{card} [data-testid=delivery-status]"
+        self.wait(lambda d: d.find_element(By.CSS_SELECTOR, status).text == "Succeeded", message="the test delivered")
+        self.wait(
+            EC.text_to_be_present_in_element((By.CSS_SELECTOR, f"{card} [data-testid=endpoint-status]"), "Test event delivered"),
+            message="the card says so",
+        )
+        delivery = self.find(f"{card} .delivery")
+        self.assertIn("webhook.test", delivery.text)
+        attempts = delivery.find_elements(By.CSS_SELECTOR, ".attempt")
+        self.assertEqual(len(attempts), 1)
+        self.assertIn("HTTP 204", attempts[0].text)
+        self.assertRegex(attempts[0].text, r"\d+ ms")
+        self.assertEqual(attempts[0].get_attribute("data-outcome"), "success")
+        # The receiver got it once, signed with that secret (checked here, not by the product).
+        self.assertEqual(len(receiver.calls), 1)
+        path, headers, body = receiver.calls[0]
+        self.assertEqual(path, "/hooks")
+        self.assertEqual(headers["webhook-id"], delivery.get_attribute("data-delivery"))
+        self.assertTrue(headers["webhook-signature"].startswith("v1,"))
+        self.assertTrue(signature_ok(secret, headers, body), headers["webhook-signature"])
+        self.assertFalse(signature_ok("whsec_" + base64.b64encode(b"x" * 32).decode(), headers, body))
+        self.assertEqual(json.loads(body)["type"], "webhook.test")
+        self.scroll_to(card)
+        self.shot("10-delivered")
+
+        # Leaving the screen forgets the secret: back on it, it is nowhere on the page or in storage.
+        self.find("a.brand").click()
+        self.find("form.create")
+        self.open_integrations()
+        self.find(f"{card} .endpoint-url")
+        self.assertEqual(self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=secret]"), [])
+        kept = self.driver.execute_script(
+            "return document.documentElement.outerHTML + JSON.stringify(localStorage) + JSON.stringify(sessionStorage)"
+        )
+        self.assertNotIn(secret, kept)
+        self.assertNotIn(secret, json.dumps(self.api("GET", f"/webhooks/{endpoint['id']}")))
+        # Nothing of it, or of the learner's text, in the console.
+        logged = " ".join(entry["message"] for entry in self.driver.get_log("browser"))
+        self.assertNotIn(secret, logged)
+        self.assertNotIn(secret.removeprefix("whsec_"), logged)
+        self.assertNotIn("Erin's build server", logged)
+
+    def test_10a_a_bad_url_and_no_events_show_the_apis_field_errors(self):
+        self.as_erin()
+        self.open_integrations()
+        before = len(self.api("GET", "/webhooks")["items"])
+        self.type_into("#webhook-url", "ftp://x")
+        self.button("Add endpoint").click()
+        error = self.find("#webhook-url-error")
+        self.assertTrue(error.text.strip(), "no error next to the URL")
+        self.assertEqual(self.find("#webhook-url").get_attribute("aria-invalid"), "true")
+        self.wait(lambda d: self.active_id() == "webhook-url", message="the focus on the URL")
+        self.assertEqual(self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=secret]"), [])
+        self.shot("10-url-error")
+        # A good URL and no event: the events' error, the URL's is gone.
+        self.type_into("#webhook-url", "http://127.0.0.1:9/hooks")
+        for box in self.driver.find_elements(By.CSS_SELECTOR, "#webhook-events input:checked"):
+            box.click()
+        self.button("Add endpoint").click()
+        self.find("#webhook-events-error")
+        self.assertEqual(self.find("#webhook-events").get_attribute("aria-invalid"), "true")
+        self.assertFalse(self.driver.find_element(By.CSS_SELECTOR, "#webhook-url-error").is_displayed())
+        self.assertIsNone(self.find("#webhook-url").get_attribute("aria-invalid"))
+        self.assertEqual(len(self.api("GET", "/webhooks")["items"]), before)
+
+    def test_10b_a_failing_endpoint_is_disabled_with_its_reason_re_enabled_and_deleted(self):
+        receiver = Receiver(500, b"down for maintenance")
+        self.addCleanup(receiver.close)
+        self.as_erin()
+        self.open_integrations()
+        self.type_into("#webhook-url", receiver.url)
+        self.button("Add endpoint").click()
+        self.find("[data-testid=secret]")
+        self.button("I have saved it: hide the secret").click()
+        self.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-testid=secret]"), message="the secret hidden")
+        card, endpoint = self.endpoint_css(receiver.url)
+        # The test delivery fails (500 each time) until its window ends (3 s in browser-test.sh);
+        # the card follows it and the endpoint is disabled with the reason.
+        self.find(f"{card} [data-action=test]").click()
+        self.wait(
+            lambda d: d.find_element(By.CSS_SELECTOR, f"{card} [data-testid=delivery-status]").text == "Failed",
+            message="the test delivery failed",
+        )
+        attempts = self.driver.find_elements(By.CSS_SELECTOR, f"{card} .delivery .attempt")
+        self.assertGreaterEqual(len(attempts), 2)
+        self.assertEqual(len(attempts), len(receiver.calls))
+        for attempt in attempts:
+            self.assertIn("HTTP 500", attempt.text)
+            self.assertEqual(attempt.get_attribute("data-outcome"), "http_status")
+        self.assertIn("down for maintenance", attempts[0].text)
+        self.assertEqual(len({headers["webhook-id"] for _, headers, _ in receiver.calls}), 1)
+        self.find(f"{card} [data-testid=endpoint-status] .form-error")
+        # Disabled, with the API's reason (the card reads its endpoint with its deliveries; Refresh
+        # reads both again, should the disabling have landed after the last read).
+        self.wait(lambda d: not self.api("GET", f"/webhooks/{endpoint['id']}")["enabled"], message="the endpoint disabled")
+        if self.find(f"{card} [data-testid=endpoint-state]").text != "Disabled":
+            self.find(f"{card} .deliveries-head button").click()
+        self.wait_text(f"{card} [data-testid=endpoint-state]", "Disabled")
+        reason = self.api("GET", f"/webhooks/{endpoint['id']}")["disabled_reason"]
+        self.assertTrue(reason)
+        # The API's reason, its time as the learner reads times.
+        shown = self.find(f"{card} [data-testid=disabled-reason]")
+        since = re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})", reason)
+        if since:
+            self.assertIn(reason[: since.start()], shown.text)
+            time_el = shown.find_element(By.CSS_SELECTOR, "time")
+            self.assertEqual(time_el.get_attribute("datetime"), since.group(0))
+            self.assertNotIn(since.group(0), shown.text)
+        else:
+            self.assertIn(reason, shown.text)
+        self.assertEqual(self.driver.find_elements(By.CSS_SELECTOR, f"{card} [data-action=test]"), [])
+        self.scroll_to(card)
+        self.shot("10-disabled")
+        # Re-enable, by keyboard.
+        again = self.find(f"{card} [data-action=reenable]")
+        self.driver.execute_script("arguments[0].focus()", again)
+        again.send_keys(Keys.ENTER)
+        self.wait_text(f"{card} [data-testid=endpoint-state]", "Enabled")
+        self.wait(lambda d: d.switch_to.active_element.get_attribute("data-action") == "test",
+                  message="the focus on Send test event")
+        answer = self.api("GET", f"/webhooks/{endpoint['id']}")
+        self.assertEqual((answer["enabled"], answer["disabled_reason"]), (True, None))
+        # Delete: nothing without the confirmation; with it, gone.
+        self.find(f"{card} [data-action=delete]").click()
+        self.wait(EC.alert_is_present(), message="the confirmation").dismiss()
+        self.assertEqual(len(self.driver.find_elements(By.CSS_SELECTOR, card)), 1)
+        self.find(f"{card} [data-action=delete]").click()
+        alert = self.wait(EC.alert_is_present(), message="the confirmation")
+        self.assertIn(receiver.url, alert.text)
+        alert.accept()
+        self.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, card), message="the card gone")
+        self.assertIn("Deleted", self.find("[data-testid=endpoints-status]").text)
+        self.assertNotIn(endpoint["id"], [e["id"] for e in self.api("GET", "/webhooks")["items"]])
+
+    def test_10c_the_integrations_screen_fits_a_phones_width(self):
+        self.driver.set_window_size(390, 844)
+        try:
+            self.as_erin()
+            self.open_integrations()
+            self.type_into("#webhook-url", "http://127.0.0.1:9/hooks/from-syllabus/a-long-path-to-wrap?on=phone")
+            self.button("Add endpoint").click()
+            self.find("[data-testid=secret]")
+            time.sleep(0.3)
+            overflow = self.driver.execute_script(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            self.assertLessEqual(overflow, 0, "the integrations screen scrolls sideways at 390 px")
+            self.driver.execute_script("window.scrollTo(0, 0)")
+            self.shot("10-phone-secret")
+            self.scroll_to("[data-testid=endpoints]")
+            self.shot("10-phone-endpoints")
+        finally:
+            self.driver.set_window_size(1280, 1000)
+
 
 if __name__ == "__main__":
     unittest.main()

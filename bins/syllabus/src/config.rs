@@ -317,6 +317,7 @@ fn runtime(env: &Env) -> anyhow::Result<RuntimeConfig> {
         attempt_retention_days,
         aggregate_retention_days,
         provider_limits: provider_limits(env)?,
+        webhooks: webhooks::webhooks(env)?,
         ..d
     })
 }
@@ -438,6 +439,7 @@ fn settings(env: &Env, limits: Limits) -> anyhow::Result<Settings> {
         limits,
         // A week at most: a key is a retry's guard, not a record.
         idempotency_ttl: env.hours("IDEMPOTENCY_KEY_TTL_HOURS", d.idempotency_ttl, 168)?,
+        webhooks_allow_loopback: webhooks::webhooks(env)?.allow_loopback,
         ..d
     })
 }
@@ -543,6 +545,7 @@ fn base(env: &Env) -> anyhow::Result<Config> {
 
 mod fallback;
 mod usage;
+mod webhooks;
 
 use usage::{currency, prices};
 

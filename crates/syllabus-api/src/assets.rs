@@ -35,7 +35,7 @@ macro_rules! module {
 }
 
 /// Every embedded file; `index.html` is also the page at `/`.
-static ASSETS: [Asset; 31] = [
+static ASSETS: [Asset; 33] = [
     Asset {
         name: "index.html",
         content_type: "text/html; charset=utf-8",
@@ -66,6 +66,7 @@ static ASSETS: [Asset; 31] = [
     module!("fields.js"),
     module!("flashcards.js"),
     module!("format.js"),
+    module!("integrations.js"),
     module!("jobs.js"),
     module!("module-card.js"),
     module!("module-regen.js"),
@@ -83,6 +84,7 @@ static ASSETS: [Asset; 31] = [
     module!("sign-in.js"),
     module!("skills.js"),
     module!("views.js"),
+    module!("webhook-card.js"),
 ];
 
 /// The strong entity tag of each of [`ASSETS`], in the same order: hashed at first use (the

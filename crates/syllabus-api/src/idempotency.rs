@@ -89,12 +89,13 @@ impl IdemKey {
             .to_str()
             .ok()
             .filter(|k| valid(k) && values.next().is_none())
-            .ok_or_else(ApiError::idempotency_key_invalid)?;
-        let hash = req
-            .extensions()
-            .get::<BodyHash>()
-            .cloned()
-            .unwrap_or_default();
+            .ok_or_else(|| ApiError::idempotency_key_invalid(HEADER))?;
+        // Without the middleware every body would share one fingerprint, and a changed body
+        // would be replayed: refused as a fault of the app's wiring, not served.
+        let hash = req.extensions().get::<BodyHash>().cloned().ok_or_else(|| {
+            tracing::error!("Idempotency-Key sent but fingerprint_body is not installed");
+            ApiError::internal()
+        })?;
         Ok(Self(Some((
             key.to_owned(),
             req.method().as_str().to_owned(),

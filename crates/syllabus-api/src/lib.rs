@@ -215,6 +215,34 @@ pub fn configure<S: Stores>(cfg: &mut web::ServiceConfig) {
                     "/jobs/{id}/cancel",
                     vec![post().to(h::cancel_job::<S>)],
                     "POST",
+                ))
+                // Signed webhooks (issue #23).
+                .service(resource(
+                    "/webhooks",
+                    vec![
+                        post().to(h::create_webhook::<S>),
+                        get().to(h::list_webhooks::<S>),
+                    ],
+                    "GET, POST",
+                ))
+                .service(resource(
+                    "/webhooks/{id}",
+                    vec![
+                        get().to(h::get_webhook::<S>),
+                        patch().to(h::update_webhook::<S>),
+                        delete().to(h::delete_webhook::<S>),
+                    ],
+                    "GET, PATCH, DELETE",
+                ))
+                .service(resource(
+                    "/webhooks/{id}/test",
+                    vec![post().to(h::test_webhook::<S>)],
+                    "POST",
+                ))
+                .service(resource(
+                    "/webhooks/{id}/deliveries",
+                    vec![get().to(h::list_deliveries::<S>)],
+                    "GET",
                 )),
         )
         .default_service(web::to(h::not_found));

@@ -86,6 +86,8 @@ pub struct Metrics {
     breaker: Family<Labels, Gauge>,
     /// Times each provider's breaker opened.
     failovers: Family<Labels, Gauge>,
+    /// Stored webhook delivery attempts by outcome (issue #23).
+    webhooks: Family<Labels, Gauge>,
     /// The queue figures of the last reading.
     pub(crate) queue: Sampled<(QueueStats, RunTimes)>,
 }
@@ -111,6 +113,12 @@ impl Default for Metrics {
         let paused = Family::<Labels, Gauge>::default();
         let breaker = Family::<Labels, Gauge>::default();
         let failovers = Family::<Labels, Gauge>::default();
+        let webhooks = Family::<Labels, Gauge>::default();
+        registry.register(
+            "webhook_attempts",
+            "Webhook delivery attempts stored (until retention), by outcome",
+            webhooks.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by method, route and status",
@@ -181,6 +189,7 @@ impl Default for Metrics {
             paused,
             breaker,
             failovers,
+            webhooks,
             queue: Sampled::new(QUEUE_SAMPLE_EVERY),
         }
     }
@@ -231,6 +240,12 @@ impl Metrics {
             }
         }
         self.oldest_ready.set(stats.oldest_ready_age_seconds);
+        for outcome in syllabus_domain::webhooks::DeliveryOutcome::ALL {
+            let n = stats.webhook_attempts.iter().find(|(o, _)| o == outcome);
+            self.webhooks
+                .get_or_create(&vec![("outcome", outcome.as_str().to_owned())])
+                .set(n.map_or(0, |(_, n)| i64::try_from(*n).unwrap_or(i64::MAX)));
+        }
         self.attempts.clear();
         for (class, n) in &stats.attempts {
             let class = class.map_or("success", FailureClass::as_str);

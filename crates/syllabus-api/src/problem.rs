@@ -13,7 +13,7 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use crate::request_id;
 
 /// Every `code` a problem carries, each a constructor's below.
-pub const CODES: [&str; 15] = [
+pub const CODES: [&str; 16] = [
     "VALIDATION_ERROR",
     "UNAUTHORIZED",
     "NOT_FOUND",
@@ -29,6 +29,7 @@ pub const CODES: [&str; 15] = [
     "IDEMPOTENCY_KEY_INVALID",
     "IDEMPOTENCY_KEY_IN_USE",
     "IDEMPOTENCY_KEY_REUSED",
+    "WEBHOOK_LIMIT",
 ];
 
 /// One field at fault.
@@ -135,6 +136,29 @@ impl ApiError {
             field: field.to_owned(),
             message: message.into(),
         }])
+    }
+
+    /// 422 `VALIDATION_ERROR` for one field whose value is well-formed but refused by a rule
+    /// (a webhook's URL or events, issue #23).
+    #[must_use]
+    pub fn unprocessable(field: &str, message: impl Into<String>) -> Self {
+        let mut e = Self::field(field, message);
+        e.status = StatusCode::UNPROCESSABLE_ENTITY;
+        e
+    }
+
+    /// 409 `WEBHOOK_LIMIT`: the user has as many webhook endpoints as allowed.
+    #[must_use]
+    pub fn webhook_limit() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "WEBHOOK_LIMIT",
+            "Too many webhook endpoints",
+            format!(
+                "At most {} webhook endpoints per user: delete one first.",
+                syllabus_domain::webhooks::MAX_ENDPOINTS
+            ),
+        )
     }
 
     /// 400 from domain issues (their paths are field names).
@@ -319,11 +343,11 @@ impl ApiError {
         )
     }
 
-    /// 400 `IDEMPOTENCY_KEY_INVALID` naming the `Idempotency-Key` header (issue #23).
+    /// 400 `IDEMPOTENCY_KEY_INVALID` naming the `Idempotency-Key` header, `header` (issue #23).
     #[must_use]
-    pub fn idempotency_key_invalid() -> Self {
+    pub fn idempotency_key_invalid(header: &str) -> Self {
         let field = FieldError {
-            field: crate::idempotency::HEADER.to_owned(),
+            field: header.to_owned(),
             message: "must be 1 to 255 visible ASCII characters".to_owned(),
         };
         Self {
@@ -380,6 +404,7 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidState(detail) => Self::invalid_state(detail),
             StoreError::IdempotencyKeyInUse => Self::idempotency_key_in_use(),
             StoreError::IdempotencyKeyReused => Self::idempotency_key_reused(),
+            StoreError::WebhookLimit => Self::webhook_limit(),
             StoreError::Invalid(issues) => Self::issues(&issues),
             StoreError::Unavailable(e) => {
                 tracing::error!(error = %e, "database unavailable");
@@ -459,9 +484,11 @@ mod tests {
             ApiError::internal(),
             ApiError::unavailable(),
             ApiError::budget_exceeded(chrono::Utc::now(), chrono::Utc::now()),
-            ApiError::idempotency_key_invalid(),
+            ApiError::idempotency_key_invalid("Idempotency-Key"),
             ApiError::idempotency_key_in_use(),
             ApiError::idempotency_key_reused(),
+            ApiError::webhook_limit(),
+            ApiError::unprocessable("x", "y"),
         ]
         .iter()
         .map(ApiError::code)

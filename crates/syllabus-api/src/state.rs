@@ -4,7 +4,7 @@
 use syllabus_store::records::RateLimit;
 use syllabus_store::{
     ContentStore, EditStore, JobEvents, JobStore, PlanStore, ProgressStore, SharingStore,
-    StudyStore, UsageStore,
+    StudyStore, UsageStore, WebhookStore,
 };
 
 use crate::limits::{Gates, Limits};
@@ -25,6 +25,8 @@ pub struct Settings {
     pub limits: Limits,
     /// How long an `Idempotency-Key` and its answer are kept (`IDEMPOTENCY_KEY_TTL_HOURS`).
     pub idempotency_ttl: std::time::Duration,
+    /// `WEBHOOK_ALLOW_LOOPBACK`: endpoints may be `http` URLs of the loopback interface.
+    pub webhooks_allow_loopback: bool,
 }
 
 impl Default for Settings {
@@ -40,6 +42,7 @@ impl Default for Settings {
             sse_keepalive: SSE_KEEPALIVE,
             limits: Limits::default(),
             idempotency_ttl: IDEMPOTENCY_KEY_TTL,
+            webhooks_allow_loopback: false,
         }
     }
 }
@@ -97,6 +100,7 @@ pub trait Stores:
     + EditStore
     + UsageStore
     + StudyStore
+    + WebhookStore
 {
 }
 impl<
@@ -107,7 +111,8 @@ impl<
         + SharingStore
         + EditStore
         + UsageStore
-        + StudyStore,
+        + StudyStore
+        + WebhookStore,
 > Stores for T
 {
 }

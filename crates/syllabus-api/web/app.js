@@ -13,6 +13,8 @@
 //                                                                  chart.js, plan-edit.js
 //   #/plans/{id}/flashcards   flashcards: generate, study          flashcards.js
 //   #/plans/{id}/skills       the skill tree                       skills.js
+//   #/integrations            webhook endpoints: add one (its secret shown once), test events,
+//                             recent deliveries                    integrations.js, webhook-card.js
 //   #/public/{id}             a shared plan, read-only, signed in or not; "Copy to my plans"
 //                                                                  public.js
 //   #/sign-in                 sign-in (development form, or a pasted token)
@@ -22,6 +24,7 @@ import { onUnauthorized } from './api.js';
 import { loadBounds } from './bounds.js';
 import { h, main, replace } from './dom.js';
 import { flashcardsScreen } from './flashcards.js';
+import { integrationsScreen } from './integrations.js';
 import { onRefresh } from './nav.js';
 import { planScreen } from './plan.js';
 import { plansScreen } from './plans.js';
@@ -60,6 +63,8 @@ async function route() {
       await publicScreen(view, shared[1], controller.signal);
     } else if (path === '/') {
       plansScreen(view, { prefill: query.get('topic') ? { topic: query.get('topic') } : {} });
+    } else if (path === '/integrations') {
+      await integrationsScreen(view, controller.signal);
     } else if ((m = path.match(/^\/plans\/([0-9a-f-]{36})$/))) {
       await planScreen(view, m[1], controller.signal);
     } else if ((m = path.match(/^\/plans\/([0-9a-f-]{36})\/flashcards$/))) {

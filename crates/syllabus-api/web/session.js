@@ -69,8 +69,10 @@ export function renderHeader() {
   const who = document.getElementById('who');
   if (!who) return;
   if (session.user_id) {
+    const here = location.hash.split('?')[0] === '#/integrations';
     replace(
       who,
+      h('a', { href: '#/integrations', class: 'nav-link', 'aria-current': here ? 'page' : null, 'data-testid': 'nav-integrations' }, 'Integrations'),
       h('span', { class: 'muted' }, 'Signed in as '),
       h('strong', { 'data-testid': 'user' }, session.user_id),
       token() ? h('button', { type: 'button', class: 'link', onclick: () => signOut() }, 'Sign out') : null,

@@ -4,18 +4,24 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::ids::{FlashcardId, PlanId};
-use crate::input::string_enum;
+use crate::input::{string_enum, string_enum_with_internal};
 use crate::issues::Issues;
 
-string_enum!(
+string_enum_with_internal!(
     /// What a background job does. The job runtime matches on it exhaustively, so a type cannot
-    /// exist without a handler.
+    /// exist without a handler. `ALL` is the public contract (SPEC's Job type); the internal
+    /// types are the runtime's own work, never listed, created or shown through the API.
     JobType {
         PlanGeneration => "plan_generation",
         Flashcards => "flashcards",
         Distractors => "distractors",
         SkillTree => "skill_tree",
         ModuleRegeneration => "module_regeneration",
+    }
+    internal {
+        /// `webhook_delivery`: one webhook delivery's attempt (issue #23), queued by the
+        /// database trigger on a job's end or by a test event.
+        WebhookDelivery => "webhook_delivery",
     }
 );
 
@@ -81,6 +87,11 @@ pub enum JobPayload {
         /// The learner's instruction, trimmed, at most
         /// [`INSTRUCTION_MAX_CHARS`](crate::regen::INSTRUCTION_MAX_CHARS) characters.
         instruction: Option<String>,
+    },
+    /// Attempt one webhook delivery (issue #23; internal).
+    WebhookDelivery {
+        /// The delivery (`webhook_deliveries.id`, the `webhook-id` sent).
+        delivery_id: Uuid,
     },
 }
 
@@ -181,6 +192,8 @@ impl JobPayload {
                     _ => None,
                 }
             }
+            JobType::WebhookDelivery => uuid_field(doc, "delivery_id", &mut issues)
+                .map(|delivery_id| Self::WebhookDelivery { delivery_id }),
         };
         match parsed {
             Some(p) if issues.is_empty() => Ok(p),
@@ -197,6 +210,7 @@ impl JobPayload {
             Self::Distractors { .. } => JobType::Distractors,
             Self::SkillTree { .. } => JobType::SkillTree,
             Self::ModuleRegeneration { .. } => JobType::ModuleRegeneration,
+            Self::WebhookDelivery { .. } => JobType::WebhookDelivery,
         }
     }
 
@@ -208,7 +222,7 @@ impl JobPayload {
             | Self::Flashcards { plan_id, .. }
             | Self::SkillTree { plan_id }
             | Self::ModuleRegeneration { plan_id, .. } => Some(*plan_id),
-            Self::Distractors { .. } => None,
+            Self::Distractors { .. } | Self::WebhookDelivery { .. } => None,
         }
     }
 
@@ -238,6 +252,7 @@ impl JobPayload {
                 }
                 doc
             }
+            Self::WebhookDelivery { delivery_id } => json!({ "delivery_id": delivery_id }),
         }
     }
 }
@@ -362,6 +377,28 @@ mod tests {
         assert!(
             parse(json!({"plan_id": plan, "module_id": module, "instruction": at_max})).is_ok()
         );
+    }
+
+    #[test]
+    fn the_delivery_type_is_internal() {
+        assert!(!JobType::ALL.contains(&JobType::WebhookDelivery));
+        assert!(!JobType::WebhookDelivery.is_public());
+        assert!(JobType::ALL.iter().all(|t| t.is_public()));
+        assert_eq!(
+            "webhook_delivery".parse::<JobType>(),
+            Ok(JobType::WebhookDelivery)
+        );
+        assert_eq!(
+            <JobType as crate::input::StringEnum>::from_wire("webhook_delivery"),
+            None
+        );
+        let id = Uuid::now_v7();
+        let p = JobPayload::parse(JobType::WebhookDelivery, &json!({"delivery_id": id}));
+        assert_eq!(
+            p.clone().map(|p| p.to_json()),
+            Ok(json!({"delivery_id": id}))
+        );
+        assert_eq!(p.map(|p| p.job_type()), Ok(JobType::WebhookDelivery));
     }
 
     #[test]

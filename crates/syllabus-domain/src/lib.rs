@@ -28,6 +28,7 @@ pub mod status;
 pub mod study_days;
 pub mod text;
 pub mod usage;
+pub mod webhooks;
 
 pub use changes::{Patch, PlanChanges, RawPlanChanges};
 pub use classification::{FailureClass, FailureFacts};

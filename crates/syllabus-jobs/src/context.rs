@@ -54,6 +54,28 @@ impl<P> Clone for Fallback<P> {
     }
 }
 
+/// How webhook deliveries are sent (issue #23): the settings, and the sender built from them
+/// (`None` when its HTTP client could not be built).
+#[derive(Clone)]
+pub(crate) struct Webhooks {
+    pub(crate) settings: syllabus_domain::webhooks::DeliverySettings,
+    pub(crate) sender: Option<Arc<syllabus_provider::webhook::WebhookSender>>,
+}
+
+impl Webhooks {
+    /// The sender for `settings`; its failure is logged once, here.
+    pub(crate) fn new(settings: syllabus_domain::webhooks::DeliverySettings) -> Self {
+        let sender = match syllabus_provider::webhook::WebhookSender::new(settings) {
+            Ok(s) => Some(Arc::new(s)),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot build the webhook client; deliveries wait");
+                None
+            }
+        };
+        Self { settings, sender }
+    }
+}
+
 /// What a handler needs: the store, the provider, the backoff schedule; and, for one run, the
 /// flag its finishing write raises.
 pub struct Context<S, P> {
@@ -71,6 +93,8 @@ pub struct Context<S, P> {
     finishing: Finishing,
     /// `LLM_PRICES`: a call's cost at the price in force when it ends (issue #22).
     prices: Arc<PriceTable>,
+    /// Webhook deliveries (issue #23).
+    pub(crate) webhooks: Webhooks,
 }
 
 impl<S, P> Clone for Context<S, P>
@@ -87,6 +111,7 @@ where
             limits: self.limits,
             finishing: self.finishing.clone(),
             prices: Arc::clone(&self.prices),
+            webhooks: self.webhooks.clone(),
         }
     }
 }
@@ -100,6 +125,7 @@ impl<S, P> Context<S, P> {
         backoff: Backoff,
         prices: PriceTable,
         limits: ProviderLimits,
+        webhooks: Webhooks,
     ) -> Self {
         Self {
             store,
@@ -110,6 +136,7 @@ impl<S, P> Context<S, P> {
             limits,
             finishing: Finishing::default(),
             prices: Arc::new(prices),
+            webhooks,
         }
     }
 

@@ -7,11 +7,14 @@ use syllabus_domain::{JobPayload, JobStatus, JobType};
 use syllabus_provider::Provider;
 use syllabus_store::records::{ClaimedJob, JobEnd, JobError};
 use syllabus_store::{
-    ContentJobStore, GenerationStore, LimiterStore, ModuleJobStore, QueueStore, StoreError,
+    ContentJobStore, DeliveryStore, GenerationStore, LimiterStore, ModuleJobStore, QueueStore,
+    StoreError,
 };
 
 use crate::context::Context;
-use crate::handlers::{distractors, flashcards, module_regeneration, plan_generation, skill_tree};
+use crate::handlers::{
+    distractors, flashcards, module_regeneration, plan_generation, skill_tree, webhook_delivery,
+};
 
 /// What runs a claimed job. Production uses [`JobHandlers`]; the seam exists so that a
 /// benchmark can run the real runtime (claims, leases, heartbeats, drain) around a handler that
@@ -49,7 +52,12 @@ pub struct JobHandlers;
 
 impl<S, P> Dispatch<S, P> for JobHandlers
 where
-    S: QueueStore + GenerationStore + ContentJobStore + ModuleJobStore + LimiterStore,
+    S: QueueStore
+        + GenerationStore
+        + ContentJobStore
+        + ModuleJobStore
+        + LimiterStore
+        + DeliveryStore,
     P: Provider,
 {
     fn run(
@@ -74,7 +82,12 @@ where
 /// Runs the handler of the job's payload.
 async fn run<S, P>(ctx: &Context<S, P>, job: &ClaimedJob) -> Result<JobStatus, StoreError>
 where
-    S: QueueStore + GenerationStore + ContentJobStore + ModuleJobStore + LimiterStore,
+    S: QueueStore
+        + GenerationStore
+        + ContentJobStore
+        + ModuleJobStore
+        + LimiterStore
+        + DeliveryStore,
     P: Provider,
 {
     let payload = match JobPayload::parse(job.job_type, &job.payload) {
@@ -108,6 +121,10 @@ where
             module_id,
             instruction,
         } => module_regeneration::run(ctx, job, module_id, instruction).await,
+        // Issue #23: no provider, no gate.
+        JobPayload::WebhookDelivery { delivery_id } => {
+            webhook_delivery::run(ctx, job, delivery_id).await
+        }
     }
 }
 
@@ -122,7 +139,7 @@ async fn end_unfinished<S, P>(
     end: JobEnd,
 ) -> Result<bool, StoreError>
 where
-    S: GenerationStore + ModuleJobStore,
+    S: GenerationStore + ModuleJobStore + DeliveryStore,
 {
     match job.job_type {
         JobType::PlanGeneration => plan_generation::end_interrupted(ctx, job, error, end).await,
@@ -130,6 +147,14 @@ where
         JobType::ModuleRegeneration => match JobPayload::parse(job.job_type, &job.payload) {
             Ok(JobPayload::ModuleRegeneration { module_id, .. }) => {
                 module_regeneration::end_interrupted(ctx, job, module_id, error, end).await
+            }
+            _ => Ok(false),
+        },
+        // The delivery ends with its job (given up after rescues: failed; interrupted: due again
+        // when the job is), so it never stays `pending` behind an ended job.
+        JobType::WebhookDelivery => match JobPayload::parse(job.job_type, &job.payload) {
+            Ok(JobPayload::WebhookDelivery { delivery_id }) => {
+                webhook_delivery::end_interrupted(ctx, job, delivery_id, end).await
             }
             _ => Ok(false),
         },

@@ -56,6 +56,8 @@ pub struct RuntimeConfig {
     /// The provider's shared limits (`LLM_REQUESTS_PER_MINUTE`, `LLM_TOKENS_PER_MINUTE`,
     /// `LLM_LIMIT_WINDOW_MS`); unlimited by default.
     pub provider_limits: ProviderLimits,
+    /// How webhook deliveries are sent and retried (`WEBHOOK_*`, issue #23).
+    pub webhooks: syllabus_domain::webhooks::DeliverySettings,
 }
 
 impl Default for RuntimeConfig {
@@ -75,6 +77,7 @@ impl Default for RuntimeConfig {
             aggregate_retention_days: DEFAULT_AGGREGATE_RETENTION_DAYS,
             rate_window: syllabus_domain::rate_limit::DEFAULT_WINDOW,
             provider_limits: ProviderLimits::default(),
+            webhooks: syllabus_domain::webhooks::DeliverySettings::default(),
         }
     }
 }
@@ -128,6 +131,7 @@ where
                 Backoff::new(config.backoff_base),
                 config.prices.clone(),
                 config.provider_limits,
+                crate::context::Webhooks::new(config.webhooks),
             ),
             events,
             config,

@@ -8,6 +8,7 @@ mod port;
 mod prompt;
 pub mod scan;
 pub mod schema;
+pub mod webhook;
 
 pub use config::{
     DEFAULT_BASE_URL, DEFAULT_EXTENDED_TIMEOUT, DEFAULT_MODEL, DEFAULT_TIMEOUT, ProviderConfig,

@@ -62,6 +62,9 @@ pub enum StoreError {
     /// route) (issue #23).
     #[error("the idempotency key was used for another request")]
     IdempotencyKeyReused,
+    /// The user has as many webhook endpoints as allowed (issue #23).
+    #[error("the webhook endpoint limit is reached")]
+    WebhookLimit,
     /// Migrations could not be applied.
     #[error("migrations failed: {0}")]
     Migration(String),

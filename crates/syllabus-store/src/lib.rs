@@ -32,6 +32,7 @@ pub use ports::{
     ContentJobStore, ContentStore, EditStore, GenerationStore, JobStore, PlanStore, ProgressStore,
     QueueStore, SharingStore, StudyStore, UsageStore,
 };
+pub use ports::{DeliveryStore, WebhookStore};
 pub use records::Regeneration;
 pub use regen_port::ModuleJobStore;
 pub use sql::usage::RETENTION_LOCK as USAGE_RETENTION_LOCK_KEY;

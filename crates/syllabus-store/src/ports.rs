@@ -15,10 +15,12 @@ use uuid::Uuid;
 mod edits;
 mod study;
 mod usage;
+mod webhooks;
 
 pub use edits::EditStore;
 pub use study::StudyStore;
 pub use usage::UsageStore;
+pub use webhooks::{DeliveryStore, WebhookStore};
 
 use crate::error::StoreError;
 use crate::records::{

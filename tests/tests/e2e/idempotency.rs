@@ -167,7 +167,7 @@ async fn a_key_whose_first_request_is_in_flight_is_409() -> TestResult {
     let admin = app.admin_url().ok_or("no admin url")?;
     let mut conn = AsyncPgConnection::establish(admin).await?;
     // The lock the first request holds until it commits, held here instead.
-    let lock = "hashtextextended('idem:nia:busy-key', 0)";
+    let lock = "hashtext('nia'), hashtext('busy-key')";
     sql_query(format!("SELECT pg_advisory_lock({lock})"))
         .execute(&mut conn)
         .await?;
@@ -378,7 +378,21 @@ async fn expired_keys_are_pruned_by_the_retention_pass() -> TestResult {
     app.store.retain_usage(pass(23)).await?;
     let changed = create(&app, "rae", &plan_body("Another topic"), "old-key").await?;
     assert_eq!(changed.status, 422, "{}", changed.body);
-    // After them: pruned, the key is new again.
+    // A pass whose clock is past them while the database's is not: kept (never pruned early).
+    let report = app.store.retain_usage(pass(25)).await?;
+    assert_eq!(report.leftovers_deleted, 0, "{report:?}");
+    let still = create(&app, "rae", &plan_body("Another topic"), "old-key").await?;
+    assert_eq!(still.status, 422, "{}", still.body);
+    // Past them by both clocks: pruned, the key is new again.
+    {
+        use diesel::sql_query;
+        use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+        let admin = app.admin_url().ok_or("no admin url")?;
+        let mut conn = AsyncPgConnection::establish(admin).await?;
+        sql_query("UPDATE idempotency_keys SET expires_at = now() - interval '1 hour'")
+            .execute(&mut conn)
+            .await?;
+    }
     let report = app.store.retain_usage(pass(25)).await?;
     assert!(report.leftovers_deleted >= 1, "{report:?}");
     let fresh = create(&app, "rae", &plan_body("Another topic"), "old-key").await?;
@@ -622,5 +636,46 @@ async fn a_process_killed_after_the_create_commits_replays_it_after_a_restart() 
     .await?;
     assert_eq!(orphans.n, 0, "every key answers with a plan that exists");
     drop(server);
+    Ok(())
+}
+
+/// A refused create stores nothing under its key (the key is free for the next request, even
+/// another one), and the header sent twice is a 400 naming it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_create_leaves_its_key_free_and_a_doubled_header_is_400() -> TestResult {
+    let app = App::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await?;
+    let missing = uuid::Uuid::now_v7();
+    let refused = app
+        .send(
+            "POST",
+            &format!("/api/v1/plans/{missing}/fork"),
+            Some("ola"),
+            None,
+            &[(KEY, "free-key")],
+        )
+        .await?;
+    assert_eq!(refused.status, 404, "{}", refused.body);
+    let created = create(&app, "ola", &plan_body("After a refusal"), "free-key").await?;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert!(created.header("idempotent-replayed").is_none());
+
+    let doubled = app
+        .send(
+            "POST",
+            "/api/v1/plans",
+            Some("ola"),
+            Some(&plan_body("Doubled key")),
+            &[(KEY, "one"), (KEY, "two")],
+        )
+        .await?;
+    assert_eq!(doubled.status, 400, "{}", doubled.body);
+    assert_eq!(doubled.body["code"], "IDEMPOTENCY_KEY_INVALID");
+    assert_eq!(doubled.body["errors"][0]["field"], KEY, "{}", doubled.body);
+    assert_eq!(plan_count(&app, "ola").await?, 1);
+    app.stop().await;
     Ok(())
 }

@@ -24,3 +24,4 @@ mod schedule;
 mod sharing;
 mod usage;
 mod web;
+mod webhooks;

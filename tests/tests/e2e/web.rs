@@ -547,8 +547,11 @@ mod edge {
         // No token, with an `Idempotency-Key` (issue #23: the key's fingerprint is taken as the
         // handler reads the body, never before the caller is known): 401 at once.
         let mut sock = connect(&app).await?;
-        let keyed = slow_post("/api/v1/plans", None)
-            .replacen("\r\n\r\n", "\r\nIdempotency-Key: slow-key\r\n\r\n", 1);
+        let keyed = slow_post("/api/v1/plans", None).replacen(
+            "\r\n\r\n",
+            "\r\nIdempotency-Key: slow-key\r\n\r\n",
+            1,
+        );
         sock.write_all(keyed.as_bytes()).await?;
         let answer = read_first_answer(&mut sock, Duration::from_millis(1_000)).await?;
         assert_eq!(status_of(&answer), Some(401), "{answer}");

@@ -2,7 +2,7 @@
 //! attempts and regeneration), `progress` (`/tasks/{id}/progress`), `edits` (a plan's modules and tasks edited by hand), `content` (flashcards, distractors, the skill tree), `jobs`
 //! (`/jobs`, a job, cancel and retry), `events` (the event streams of a plan and a job),
 //! `module_regen` (one module regenerated, issue #21),
-//! `session` (who is signed in, development sign-in), `sharing` (the public view of a plan, forks), `usage` (the caller's provider calls and their cost, issue #22), `study` (reviews, the due list, settings, the Anki export, issue #24) and `service` (health, readiness, metrics,
+//! `session` (who is signed in, development sign-in), `sharing` (the public view of a plan, forks), `usage` (the caller's provider calls and their cost, issue #22), `webhooks` (a user's webhook endpoints and their deliveries, issue #23), `study` (reviews, the due list, settings, the Anki export, issue #24) and `service` (health, readiness, metrics,
 //! the OpenAPI document, the 404 of unknown paths). `support` and `wait` hold what several share.
 //!
 //! Every handler that needs a user takes [`Caller`](crate::auth::Caller) before its body, so a
@@ -23,6 +23,7 @@ mod study;
 mod support;
 mod usage;
 mod wait;
+mod webhooks;
 
 pub(crate) use content::{
     create_distractors, create_flashcards, create_skill_tree, get_skill_tree, list_flashcards,
@@ -43,3 +44,7 @@ pub(crate) use session::{dev_sign_in, session};
 pub(crate) use sharing::{fork_plan, public_plan};
 pub(crate) use study::{anki_export, due_count, due_list, get_settings, post_review, put_settings};
 pub(crate) use usage::get_usage;
+pub(crate) use webhooks::{
+    create_webhook, delete_webhook, get_webhook, list_deliveries, list_webhooks, test_webhook,
+    update_webhook,
+};

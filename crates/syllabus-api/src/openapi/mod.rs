@@ -85,6 +85,9 @@ fn components() -> Components {
     schemas.extend(paths::edits::schemas());
     // Spaced review (issue #24).
     schemas.extend(paths::study::schemas());
+    // Signed webhooks (issue #23): the bodies and the answers.
+    schemas.extend(paths::webhooks::schemas());
+    paths::webhooks::register(&mut schemas);
     schemas.push((
         requests::JOB_CREATE.to_owned(),
         requests::job_create().into(),

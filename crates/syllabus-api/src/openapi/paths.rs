@@ -28,6 +28,7 @@ use syllabus_domain::{JobStatus, JobType, PlanStatus};
 
 pub(super) mod edits;
 pub(super) mod study;
+pub(super) mod webhooks;
 
 use Shared::{
     BadRequest, IdempotencyKeyInUse, IdempotencyKeyReused, Internal, NotFound, PayloadTooLarge,
@@ -690,5 +691,7 @@ pub(super) fn paths() -> Paths {
     edits::add(&mut add);
     // Spaced review and the Anki export (issue #24).
     study::add(&mut add);
+    // Signed webhooks (issue #23).
+    webhooks::add(&mut add);
     paths
 }

@@ -215,7 +215,8 @@ pub(crate) fn flashcards_create() -> RefOr<Schema> {
 pub(crate) fn job_create() -> Schema {
     let branches = JobType::ALL.iter().filter_map(|&t| {
         let payload = match t {
-            JobType::PlanGeneration => return None,
+            // Plan generation is queued through `/plans`; deliveries by the runtime only.
+            JobType::PlanGeneration | JobType::WebhookDelivery => return None,
             JobType::Flashcards => ObjectBuilder::new()
                 .schema_type(Type::Object)
                 .property("plan_id", uuid())

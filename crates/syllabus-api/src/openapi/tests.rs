@@ -141,6 +141,7 @@ fn every_post_that_creates_work_takes_an_idempotency_key_and_documents_its_answe
         "/api/v1/plans/{id}/modules/{module_id}/regenerate",
         "/api/v1/jobs",
         "/api/v1/jobs/{id}/retry",
+        "/api/v1/webhooks",
     ];
     let mut keyed = BTreeSet::new();
     for (path, ops) in d["paths"].as_object().into_iter().flatten() {

@@ -17,6 +17,7 @@ mod schedule;
 mod sharing;
 pub(crate) mod study;
 mod usage;
+mod webhooks;
 
 pub use content::{DueCardView, FlashcardView, SkillTreeView};
 pub use jobs::JobView;
@@ -28,6 +29,7 @@ pub use sharing::PublicPlanView;
 pub(crate) use study::{DUE_CURSOR_ACCEPTED, ReviewRequest, SettingsRequest};
 pub use study::{DueCountView, DuePageView, ReviewView, SettingsView};
 pub use usage::UsageReportView;
+pub use webhooks::{CreatedEndpointView, DeliveryView, EndpointView, TestQueuedView};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -7,3 +7,4 @@ pub(crate) mod flashcards;
 pub(crate) mod module_regeneration;
 pub(crate) mod plan_generation;
 pub(crate) mod skill_tree;
+pub(crate) mod webhook_delivery;

@@ -205,6 +205,8 @@ pub struct QueueStats {
     pub usage: Vec<crate::records::UsageCounter>,
     /// The shared provider limits' figures (issue #22), the window being the last 60 s.
     pub providers: Vec<super::ProviderStats>,
+    /// Stored webhook delivery attempts by outcome (issue #23).
+    pub webhook_attempts: Vec<(syllabus_domain::webhooks::DeliveryOutcome, u64)>,
 }
 
 /// Jobs filter.

@@ -11,6 +11,7 @@ mod plans;
 mod regen;
 mod study;
 mod usage;
+mod webhooks;
 
 pub use content::{CardContext, ContentContext, FlashcardRecord, SkillNodeRecord, SkillTreeRecord};
 pub use generation::{AttemptRecord, GenerationInput, NewAttempt, Regeneration, TokenUsage};
@@ -30,3 +31,7 @@ pub use study::{
     DeckExport, DueCard, DueCursor, DuePage, DueRequest, NewReview, ReviewRecord, SettingsRecord,
 };
 pub use usage::{ProviderCall, Retention, RetentionReport, UsageCounter, UsageRows, UsageTotals};
+pub use webhooks::{
+    CreatedEndpoint, DeliveryEnd, DeliveryRecord, DeliveryTarget, Disabled, EndpointChanges,
+    EndpointRecord, NewEndpoint, WebhookAttempt,
+};

@@ -8,3 +8,4 @@ pub(crate) mod jobs;
 pub(crate) mod numbers;
 pub(crate) mod plans;
 pub(crate) mod previews;
+pub(crate) mod webhooks;

@@ -23,7 +23,7 @@ pub(crate) enum Claim {
 /// lock was had, taking over an expired row not pruned yet. `got`: the lock was had; `fresh`:
 /// the row is this request's.
 const CLAIM_SQL: &str = "WITH lock AS (
-        SELECT pg_try_advisory_xact_lock(hashtextextended('idem:' || $1 || ':' || $2, 0)) AS got
+        SELECT pg_try_advisory_xact_lock(hashtext($1), hashtext($2)) AS got
      ), usr AS (
         INSERT INTO users (id) SELECT $1 FROM lock WHERE got ON CONFLICT DO NOTHING
      ), claimed AS (
@@ -75,7 +75,8 @@ struct KeyRow {
 /// Claims `req`'s key for `user` in the current transaction, before anything is created or
 /// counted toward the rate limit.
 ///
-/// One round trip ([`CLAIM_SQL`]): a transaction-scoped advisory lock on the key is tried first:
+/// One round trip ([`CLAIM_SQL`]): a transaction-scoped advisory lock on (user, key) (the
+/// two-integer form: its own lock space, and no string that two pairs could share) is tried first:
 /// a request holding it is still in flight ([`StoreError::IdempotencyKeyInUse`], never a wait).
 /// Then the row is inserted `in_progress` (an expired row is taken over); when an unexpired one
 /// exists, it is the answer of a committed first request: replayed when the route and body
@@ -144,7 +145,7 @@ pub(crate) async fn answer_key(
 ) -> Result<(), StoreError> {
     let headers = serde_json::to_string(&answer.headers)
         .map_err(|e| StoreError::Unexpected(format!("headers: {e}")))?;
-    Prepared(
+    let updated = Prepared(
         diesel::sql_query(ANSWER_SQL)
             .bind::<Text, _>(user.as_str())
             .bind::<Text, _>(key)
@@ -154,6 +155,12 @@ pub(crate) async fn answer_key(
     )
     .execute(conn)
     .await?;
+    // The row this transaction claimed: anything else would commit work without its key.
+    if updated != 1 {
+        return Err(StoreError::Unexpected(format!(
+            "idempotency key answered {updated} rows"
+        )));
+    }
     Ok(())
 }
 
@@ -214,7 +221,9 @@ pub(crate) async fn forget<T>(
     Ok(())
 }
 
-/// Keys that expired before `$1`, a batch of `$2` (the retention pass).
+/// Keys that expired before `$1` (the pass's clock) and by the database's clock, which set
+/// `expires_at` and decides a takeover: a worker whose clock runs ahead never prunes a key early.
+/// A batch of `$2` (the retention pass).
 pub(crate) const DELETE_EXPIRED_KEYS: &str = "
     DELETE FROM idempotency_keys WHERE ctid IN (
-        SELECT ctid FROM idempotency_keys WHERE expires_at < $1 LIMIT $2)";
+        SELECT ctid FROM idempotency_keys WHERE expires_at < LEAST($1, now()) LIMIT $2)";

@@ -19,3 +19,4 @@ pub(crate) mod rate_window;
 pub(crate) mod study;
 pub(crate) mod usage;
 pub(crate) mod users;
+pub(crate) mod webhooks;

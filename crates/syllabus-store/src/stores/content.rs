@@ -71,6 +71,10 @@ async fn check_subject(
             }
             Ok(())
         }
+        // Queued by the database (a job's end) or a test event, never through this port.
+        JobPayload::WebhookDelivery { .. } => Err(StoreError::InvalidState(
+            "webhook deliveries are not created as jobs".into(),
+        )),
         JobPayload::Distractors { flashcard_id } => {
             lock_card(conn, flashcard_id.as_uuid(), PlanLock::KeyShare)
                 .await
@@ -157,6 +161,8 @@ impl crate::ports::ContentStore for Database {
                     Option<serde_json::Value>,
                 ) = jobs::table
                     .filter(jobs::id.eq(id.as_uuid()))
+                    // The runtime's own jobs (webhook deliveries) are not the user's to retry.
+                    .filter(jobs::job_type.ne(JobType::WebhookDelivery.as_str()))
                     .select((
                         jobs::job_type,
                         jobs::status,

@@ -49,6 +49,11 @@ struct RunTimeRow {
     sum: f64,
 }
 
+/// One job by id, as its owner may see it: the runtime's own jobs (webhook deliveries, issue
+/// #23) are not theirs to see, read, cancel or retry.
+const PUBLIC_JOB_BY_ID: &str =
+    "SELECT * FROM jobs WHERE id = $1 AND job_type <> 'webhook_delivery'";
+
 /// A page of the user's jobs, newest first (`rows` of them). The explicit `user_id` predicate
 /// lets PostgreSQL use `jobs_user_id_idx`; row-level security stays the safety net.
 pub(crate) fn jobs_page_query(
@@ -59,7 +64,7 @@ pub(crate) fn jobs_page_query(
 ) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
     diesel::sql_query(
         "SELECT * FROM jobs
-         WHERE user_id = $5
+         WHERE user_id = $5 AND job_type <> 'webhook_delivery'
            AND ($1::uuid IS NULL OR id < $1)
            AND ($2::text IS NULL OR job_type = $2)
            AND ($3::text IS NULL OR status = $3)
@@ -77,7 +82,7 @@ impl crate::ports::JobStore for Database {
     async fn job(&self, user: &UserId, id: JobId) -> Result<JobRecord, StoreError> {
         self.as_user(user, move |conn| {
             Box::pin(async move {
-                let row: JobRow = diesel::sql_query("SELECT * FROM jobs WHERE id = $1")
+                let row: JobRow = diesel::sql_query(PUBLIC_JOB_BY_ID)
                     .bind::<SqlUuid, _>(id.as_uuid())
                     .get_result(conn)
                     .await?;
@@ -114,7 +119,8 @@ impl crate::ports::JobStore for Database {
             Box::pin(async move {
                 let row: Option<JobRow> = diesel::sql_query(
                     "UPDATE jobs SET status = 'cancelled', completed_at = now(), updated_at = now()
-                     WHERE id = $1 AND status = 'pending' RETURNING *",
+                     WHERE id = $1 AND status = 'pending' AND job_type <> 'webhook_delivery'
+                     RETURNING *",
                 )
                 .bind::<SqlUuid, _>(id.as_uuid())
                 .get_result(conn)
@@ -123,7 +129,7 @@ impl crate::ports::JobStore for Database {
                 if let Some(row) = row {
                     return row.into_record();
                 }
-                let current: JobRow = diesel::sql_query("SELECT * FROM jobs WHERE id = $1")
+                let current: JobRow = diesel::sql_query(PUBLIC_JOB_BY_ID)
                     .bind::<SqlUuid, _>(id.as_uuid())
                     .get_result(conn)
                     .await?;
@@ -152,6 +158,12 @@ impl crate::ports::JobStore for Database {
                 .load(conn)
                 .await?;
                 let providers = provider_stats(conn, DEFAULT_WINDOW).await?;
+                let webhooks: Vec<Counted> = diesel::sql_query(
+                    "SELECT outcome AS a, NULL::text AS b, count(*) AS n
+                     FROM webhook_attempts GROUP BY 1",
+                )
+                .load(conn)
+                .await?;
                 let n = |n: i64| u64::try_from(n).unwrap_or(0);
                 Ok(QueueStats {
                     providers,
@@ -170,6 +182,15 @@ impl crate::ports::JobStore for Database {
                         })
                         .collect(),
                     usage: crate::sql::usage::counters(conn).await?,
+                    webhook_attempts: webhooks
+                        .into_iter()
+                        .filter_map(|c| {
+                            use syllabus_domain::input::StringEnum as _;
+                            let outcome =
+                                syllabus_domain::webhooks::DeliveryOutcome::from_wire(&c.a)?;
+                            Some((outcome, n(c.n)))
+                        })
+                        .collect(),
                 })
             })
         })

@@ -4,6 +4,7 @@
 
 mod content;
 mod content_jobs;
+mod deliveries;
 mod edits;
 mod generation;
 pub(crate) mod jobs;
@@ -15,3 +16,4 @@ mod regeneration;
 mod sharing;
 mod study;
 mod usage;
+mod webhooks;

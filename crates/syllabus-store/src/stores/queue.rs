@@ -302,7 +302,7 @@ impl crate::ports::QueueStore for Database {
         let leftover_at = retention.now - chrono::Duration::hours(1);
         let mut report = RetentionReport::default();
         // Each step: batches of `BATCH`, one short transaction each, under the pass's lock.
-        let steps: [(Option<&'static str>, DateTime<Utc>); 8] = [
+        let steps: [(Option<&'static str>, DateTime<Utc>); 9] = [
             (None, calls_at),
             (Some(u::DELETE_OLD_MODULE_ATTEMPTS), calls_at),
             (Some(u::DELETE_OLD_AGGREGATES), aggregates_at),
@@ -314,6 +314,12 @@ impl crate::ports::QueueStore for Database {
             (
                 Some(crate::sql::idempotency::DELETE_EXPIRED_KEYS),
                 retention.now,
+            ),
+            // Ended webhook deliveries and their attempts, kept as long as provider calls
+            // (issue #23).
+            (
+                Some(crate::sql::webhooks::DELETE_ENDED_DELIVERIES),
+                calls_at,
             ),
         ];
         const BATCH: i64 = 500;
