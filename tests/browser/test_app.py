@@ -5,7 +5,8 @@ exists the fake provider fails flashcards, distractors and skill-tree calls), SC
 CHROMIUM and CHROMEDRIVER. The tests run in order (unittest sorts them by name) and share one
 browser: a learner signs in, creates a plan, studies, and another learner finds nothing of theirs.
 The test_10 family (integrations: webhook endpoints) sorts between test_1 and test_2: each of its
-tests signs its own learner in and out, and its receivers listen on 127.0.0.1 only.
+tests signs its own learner in and out, and its receivers listen on 127.0.0.1 only. So does the
+test_11 family (spaced review, the Anki download): each signs Fay in and out.
 """
 
 import base64
@@ -27,6 +28,7 @@ import urllib.request
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
@@ -1344,6 +1346,233 @@ class WebApp(unittest.TestCase):
         finally:
             self.driver.set_window_size(1280, 1000)
 
+    # Spaced review and the Anki download (issue #24) -----------------------------------------
+
+    def as_fay(self):
+        """Fay signed in for one test, signed out after it (the test_11 family sorts between
+        test_10c and test_2, like test_10's)."""
+        self.sign_out()
+        self.sign_in("fay")
+        self.addCleanup(self.sign_out)
+
+    def wait_job(self, job):
+        def done(_):
+            now = self.api("GET", f"/jobs/{job['id']}")
+            self.assertNotIn(now["status"], ["failed", "cancelled"], now)
+            return now["status"] == "completed"
+
+        self.wait(done, message=f"job {job['type']}")
+
+    def review_plan(self, topic):
+        """A ready plan (imported) with the fake provider's 3 flashcards, its last one made
+        multiple choice: (the plan's id, its cards oldest first)."""
+        plan = self.api("POST", "/plans", {
+            "topic": topic, "skill_level": "beginner", "learning_style": "practice", "weekly_hours": 3,
+            "modules": [{"title": "Leaves", "estimated_minutes": 60,
+                         "tasks": [{"title": "Read about chlorophyll", "estimated_minutes": 30}]}],
+        })
+        self.wait_job(self.api("POST", f"/plans/{plan['id']}/flashcards", {"max_cards": 3}))
+        cards = self.api("GET", f"/plans/{plan['id']}/flashcards")["items"]
+        self.assertEqual(len(cards), 3)
+        self.wait_job(self.api("POST", f"/flashcards/{cards[-1]['id']}/distractors"))
+        return plan["id"], self.api("GET", f"/plans/{plan['id']}/flashcards")["items"]
+
+    def due(self, plan_id):
+        return self.api("GET", f"/reviews/due/count?plan_id={plan_id}")["due"]
+
+    def keys(self, *keys):
+        ActionChains(self.driver).send_keys(*keys).perform()
+
+    def test_11_a_review_session_by_keyboard_reveals_rates_and_says_the_next_due_date(self):
+        self.as_fay()
+        plan_id, cards = self.review_plan("Leaves in review")
+        by_id = {c["id"]: c for c in cards}
+        self.driver.get(f"{BASE_URL}/#/plans/{plan_id}")
+        self.wait_text("[data-testid=due-count]", "3 due today")
+        link = self.find("[data-testid=review-link]")
+        self.assertEqual(link.text, "Review 3 due")
+        self.shot("11-plan-due")
+        link.send_keys(Keys.ENTER)
+        self.wait(EC.url_contains("/review"))
+        seen = []
+        for n in range(3):
+            stage = self.find("[data-testid=review] .flashcard-study")
+            card = by_id[stage.get_attribute("data-card")]
+            seen.append(card["id"])
+            if card["mode"] == "question_answer":
+                self.assertEqual(self.find("[data-testid=review-card] .question").text, card["question"])
+                self.assertFalse(self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=review-answer]")[0].is_displayed())
+                self.keys(" ")
+                self.wait_text("[data-testid=review-answer]", card["answer"])
+                buttons = self.driver.find_elements(By.CSS_SELECTOR, ".ratings button")
+                self.assertEqual([b.text.split(" ", 1)[1] for b in buttons], ["Again", "Hard", "Good", "Easy"])
+                self.assertEqual([b.get_attribute("aria-keyshortcuts") for b in buttons], ["1", "2", "3", "4"])
+                if n == 0:
+                    self.shot("11-review-answer")
+                self.keys("3")
+                rating = "Good"
+            else:
+                labels = self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=review-choices] .choice label")
+                self.assertEqual(sorted(l.text for l in labels), sorted([card["answer"], *card["distractors"]]))
+                wrong = next(l for l in labels if l.text != card["answer"])
+                wrong.click()
+                self.button("Check answer").click()
+                self.wait(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-testid=review-feedback]"), f"The right answer: {card['answer']}"))
+                right = self.find("[data-testid=review-choices] .choice.right-choice label")
+                self.assertEqual(right.text, card["answer"])
+                self.shot("11-review-multiple-choice-wrong")
+                rating = "Again"
+            result = self.find("[data-testid=next-review]")
+            self.assertTrue(result.text.startswith("Next review: "), result.text)
+            picked = self.find("[data-testid=intervals] .picked").text
+            self.assertTrue(picked.startswith(rating), picked)
+            # The date shown is the answer's due date in the browser's local time.
+            shown = self.driver.execute_script(
+                "return document.querySelector('[data-testid=next-review]').firstChild.textContent")
+            self.assertNotIn("Invalid", shown)
+            self.assertEqual(self.due(plan_id), 2 - n)
+            if n == 0:
+                self.shot("11-review-next-date")
+            self.assertEqual(self.driver.switch_to.active_element.text, "Next card")
+            self.keys(Keys.ENTER)
+            self.wait(EC.staleness_of(stage), message="the next card drawn")
+        self.assertEqual(sorted(seen), sorted(by_id), "each due card once")
+        self.wait_text("[data-testid=all-done]", "All done for today.")
+        self.shot("11-review-all-done")
+        self.driver.get(f"{BASE_URL}/#/plans/{plan_id}/flashcards")
+        self.wait_text("[data-testid=due-count]", "0 due today")
+        self.assertFalse(self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=review-link]"))
+
+    def test_11a_a_double_submitted_rating_counts_once(self):
+        self.as_fay()
+        plan_id, cards = self.review_plan("Leaves twice")
+        self.driver.get(f"{BASE_URL}/#/plans/{plan_id}/review")
+        self.find("[data-testid=review] .flashcard-study")
+        # Every review request is sent twice (a double tap, a retry after a lost answer).
+        self.driver.execute_script(
+            """
+            window.__reviews = [];
+            const send = window.fetch.bind(window);
+            window.fetch = async (url, init) => {
+              if (init && init.method === 'POST' && /\\/reviews$/.test(url)) {
+                const first = await send(url, init);
+                const again = await send(url, init);
+                window.__reviews.push([JSON.parse(init.body), await first.clone().json(), await again.clone().json()]);
+                return again;
+              }
+              return send(url, init);
+            };
+            """
+        )
+        if self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=review-card]"):
+            self.button("Show answer").click()
+            self.button_any("3 Good").click()
+        else:
+            self.find("[data-testid=review-choices] .choice label").click()
+            self.button("Check answer").click()
+        self.find("[data-testid=next-review]")
+        reviews = self.driver.execute_script("return window.__reviews")
+        self.assertEqual(len(reviews), 1)
+        body, first, again = reviews[0]
+        self.assertTrue(body["review_id"])
+        self.assertEqual(first["reps"], 1)
+        self.assertEqual(again["reps"], 1, "the same review_id counted once")
+        self.assertEqual(first["due_at"], again["due_at"])
+        self.assertEqual(self.due(plan_id), 2)
+        # The next card gets a review id of its own.
+        stage = self.find("[data-testid=review] .flashcard-study")
+        self.button("Next card").click()
+        self.wait(EC.staleness_of(stage), message="the next card drawn")
+        self.find("[data-testid=review] .flashcard-study")
+        if self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=review-card]"):
+            self.button("Show answer").click()
+            self.keys("1")
+        else:
+            self.find("[data-testid=review-choices] .choice label").click()
+            self.button("Check answer").click()
+        self.find("[data-testid=next-review]")
+        reviews = self.driver.execute_script("return window.__reviews")
+        self.assertEqual(len(reviews), 2)
+        self.assertNotEqual(reviews[0][0]["review_id"], reviews[1][0]["review_id"])
+        self.assertEqual(self.due(plan_id), 1)
+
+    def test_11b_the_plans_list_says_due_today_and_the_deck_downloads_for_anki(self):
+        self.as_fay()
+        plan_id, cards = self.review_plan("Leaves for Anki")
+        self.driver.get(f"{BASE_URL}/#/")
+        self.driver.refresh()
+        link = self.find(f".plan-list a[href='#/plans/{plan_id}']")
+        item = link.find_element(By.XPATH, "./..")
+        self.wait(lambda d: "3 due today" in item.text, message="the list's due count")
+        self.shot("11-plans-due")
+        self.driver.get(f"{BASE_URL}/#/plans/{plan_id}/flashcards")
+        self.wait_text("[data-testid=due-count]", "3 due today")
+        self.assertEqual(self.find("[data-testid=review-link]").text, "Review 3 due")
+        self.driver.execute_script(
+            """
+            window.__saved = [];
+            const create = URL.createObjectURL.bind(URL);
+            URL.createObjectURL = (blob) => { window.__blob = blob; return create(blob); };
+            HTMLAnchorElement.prototype.click = function () {
+              window.__saved.push({ name: this.download, href: this.href });
+            };
+            """
+        )
+        self.find("[data-testid=download-anki]").send_keys(Keys.ENTER)
+        text, kind, saved = self.driver.execute_async_script(
+            """
+            const done = arguments[arguments.length - 1];
+            const wait = () => window.__blob && window.__saved.length
+              ? window.__blob.text().then((t) => done([t, window.__blob.type, window.__saved]))
+              : setTimeout(wait, 50);
+            wait();
+            """
+        )
+        self.assertTrue(kind.startswith("text/plain"), kind)
+        self.assertTrue(text.startswith("#separator:tab\n#html:false\n#notetype:Syllabus\n#deck:Leaves for Anki\n"), text[:120])
+        self.assertEqual(saved[0]["name"], "leaves-for-anki.txt")
+        self.assertTrue(saved[0]["href"].startswith("blob:"))
+        for card in cards:
+            self.assertIn(card["id"] + "\t", text)
+        self.assertIn(" | ".join(cards[-1]["distractors"]), text)
+
+    def test_11c_the_review_session_fits_a_phones_width(self):
+        self.driver.set_window_size(390, 844)
+        try:
+            self.as_fay()
+            plan_id, _ = self.review_plan("Leaves on a phone, with a long topic that has to wrap")
+            self.driver.get(f"{BASE_URL}/#/plans/{plan_id}/review")
+            self.find("[data-testid=review] .flashcard-study")
+            if self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=review-card]"):
+                self.keys(" ")
+                self.find(".ratings button")
+            time.sleep(0.3)
+            overflow = self.driver.execute_script(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            self.assertLessEqual(overflow, 0, "the review session scrolls sideways at 390 px")
+            self.shot("11-phone-review")
+            if self.driver.find_elements(By.CSS_SELECTOR, ".ratings button"):
+                self.keys("4")
+            else:
+                self.find("[data-testid=review-choices] .choice label").click()
+                self.button("Check answer").click()
+            self.find("[data-testid=next-review]")
+            overflow = self.driver.execute_script(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            self.assertLessEqual(overflow, 0, "the rating's result scrolls sideways at 390 px")
+            self.shot("11-phone-review-result")
+            self.driver.get(f"{BASE_URL}/#/plans/{plan_id}/flashcards")
+            self.find("[data-testid=download-anki]")
+            time.sleep(0.3)
+            overflow = self.driver.execute_script(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            self.assertLessEqual(overflow, 0, "the flashcards screen scrolls sideways at 390 px")
+            self.shot("11-phone-flashcards")
+        finally:
+            self.driver.set_window_size(1280, 1000)
 
 if __name__ == "__main__":
     unittest.main()

@@ -35,7 +35,7 @@ macro_rules! module {
 }
 
 /// Every embedded file; `index.html` is also the page at `/`.
-static ASSETS: [Asset; 33] = [
+static ASSETS: [Asset; 35] = [
     Asset {
         name: "index.html",
         content_type: "text/html; charset=utf-8",
@@ -62,6 +62,7 @@ static ASSETS: [Asset; 33] = [
     module!("chart.js"),
     module!("dates.js"),
     module!("dom.js"),
+    module!("due.js"),
     module!("events.js"),
     module!("fields.js"),
     module!("flashcards.js"),
@@ -78,6 +79,7 @@ static ASSETS: [Asset; 33] = [
     module!("plans.js"),
     module!("progress.js"),
     module!("public.js"),
+    module!("review.js"),
     module!("schedule.js"),
     module!("session.js"),
     module!("share.js"),

@@ -12,6 +12,8 @@
 //                                                                  schedule.js, calendar.js,
 //                                                                  chart.js, plan-edit.js
 //   #/plans/{id}/flashcards   flashcards: generate, study          flashcards.js
+//   #/plans/{id}/review       the review session: due cards, reveal, four ratings (keys 1–4),
+//                             the next due date after each           review.js, due.js
 //   #/plans/{id}/skills       the skill tree                       skills.js
 //   #/integrations            webhook endpoints: add one (its secret shown once), test events,
 //                             recent deliveries                    integrations.js, webhook-card.js
@@ -29,6 +31,7 @@ import { onRefresh } from './nav.js';
 import { planScreen } from './plan.js';
 import { plansScreen } from './plans.js';
 import { publicScreen } from './public.js';
+import { reviewScreen } from './review.js';
 import { loadSession, renderHeader, session, signOut } from './session.js';
 import { signInScreen } from './sign-in.js';
 import { skillsScreen } from './skills.js';
@@ -69,6 +72,8 @@ async function route() {
       await planScreen(view, m[1], controller.signal);
     } else if ((m = path.match(/^\/plans\/([0-9a-f-]{36})\/flashcards$/))) {
       await flashcardsScreen(view, m[1], controller.signal);
+    } else if ((m = path.match(/^\/plans\/([0-9a-f-]{36})\/review$/))) {
+      await reviewScreen(view, m[1], controller.signal);
     } else if ((m = path.match(/^\/plans\/([0-9a-f-]{36})\/skills$/))) {
       await skillsScreen(view, m[1], controller.signal);
     } else {

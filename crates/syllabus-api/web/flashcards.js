@@ -1,9 +1,12 @@
 // The flashcards screen (#/plans/{id}/flashcards): generate cards (how many within the bounds
-// the OpenAPI document states), study them one at a time, and make one multiple choice.
+// the OpenAPI document states), study them one at a time, make one multiple choice, the cards
+// due for review (due.js), and the deck for Anki (GET …/flashcards.txt with the bearer token:
+// a plain link would have none) saved through a Blob URL.
 
-import { api } from './api.js';
+import { API, api, failure, headers } from './api.js';
 import { bounds } from './bounds.js';
 import { h, replace } from './dom.js';
+import { dueSlot } from './due.js';
 import { latestJob, runJob, watchJob } from './jobs.js';
 import { loadPlan, planNav } from './views.js';
 
@@ -17,6 +20,43 @@ function shuffle(items) {
     [a[i], a[j]] = [a[j], a[i]];
   }
   return a;
+}
+
+// The server's file name (Content-Disposition), or one made of the topic.
+function savedName(res, topic) {
+  const m = (res.headers.get('Content-Disposition') || '').match(/filename="([^"]+)"/);
+  if (m) return m[1];
+  return `${(topic || 'flashcards').replace(/[\\/:*?"<>|\p{Cc}]+/gu, ' ').trim().slice(0, 80) || 'flashcards'}.txt`;
+}
+
+async function downloadAnki(id, topic) {
+  const path = `/plans/${id}/flashcards.txt`;
+  const res = await fetch(API + path, { headers: headers({ Accept: 'text/plain' }) });
+  if (!res.ok) throw await failure(res, path);
+  const url = URL.createObjectURL(await res.blob());
+  const link = h('a', { href: url, download: savedName(res, topic), hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+function ankiDownload(id, topic) {
+  const status = h('span', { class: 'muted small', role: 'status' });
+  const button = h('button', {
+    type: 'button', class: 'secondary', 'data-testid': 'download-anki',
+    onclick: async () => {
+      button.disabled = true;
+      status.textContent = '';
+      try {
+        await downloadAnki(id, topic);
+      } catch (error) {
+        status.textContent = `The deck could not be downloaded: ${error.message}`;
+      }
+      button.disabled = false;
+    },
+  }, 'Download for Anki (.txt)');
+  return h('div', { class: 'actions' }, button, status);
 }
 
 export async function flashcardsScreen(view, id, signal) {
@@ -85,6 +125,8 @@ export async function flashcardsScreen(view, id, signal) {
     h('p', { class: 'crumbs' }, h('a', { href: '#/' }, '← Plans')),
     h('h1', { tabindex: '-1' }, `Flashcards: ${plan.topic}`),
     planNav(id, 'flashcards'),
+    dueSlot(id, signal, { link: true }),
+    ankiDownload(id, plan.topic),
     form,
     study,
     jobSlot,

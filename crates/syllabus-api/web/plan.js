@@ -5,6 +5,7 @@
 import { api } from './api.js';
 import { bounds } from './bounds.js';
 import { h, replace } from './dom.js';
+import { dueSlot } from './due.js';
 import { follow, followJob } from './events.js';
 import { chip, count, explain, minutes } from './format.js';
 import { latestJob } from './jobs.js';
@@ -50,6 +51,7 @@ export async function planScreen(view, id, signal) {
     originNote(plan),
     truncation(plan, facts),
     planNav(id, 'plan'),
+    dueSlot(id, signal, { link: true }),
     page.status,
     page.bar,
     page.actions,

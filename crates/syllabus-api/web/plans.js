@@ -4,6 +4,7 @@ import { api } from './api.js';
 import { h, replace } from './dom.js';
 import { chip, date, minutes } from './format.js';
 import { createForm } from './plan-form.js';
+import { dueSlot } from './due.js';
 import { planBar } from './progress.js';
 
 const PAGE_SIZE = 10;
@@ -32,6 +33,7 @@ export function plansScreen(view, params) {
               chip(p.status),
               h('span', { class: 'muted small' }, p.status === 'ready' ? minutes(p.total_minutes) : date(p.created_at)),
               p.status === 'ready' ? planBar(p.progress, 'list-progress') : null,
+              p.status === 'ready' ? dueSlot(p.id) : null,
             ),
           )
         : h('li', { class: 'muted' }, page === 0 ? 'No plans yet: create your first one.' : 'No more plans.'),

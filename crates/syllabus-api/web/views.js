@@ -33,6 +33,7 @@ export function planNav(id, current) {
     { class: 'tabs', 'aria-label': 'Plan sections' },
     link(`#/plans/${id}`, 'Plan', 'plan'),
     link(`#/plans/${id}/flashcards`, 'Flashcards', 'flashcards'),
+    link(`#/plans/${id}/review`, 'Review', 'review'),
     link(`#/plans/${id}/skills`, 'Skill tree', 'skills'),
   );
 }
