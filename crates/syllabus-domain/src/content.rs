@@ -173,6 +173,28 @@ pub fn validate_skill_tree(doc: &Value) -> Result<SkillTree, Issues> {
     })
 }
 
+/// Validates the top-level skill at `index` of a `skill_tree` answer on its own (issue #24: a
+/// tree streams in root by root): the rules [`validate_skill_tree`] applies to that root and its
+/// subtree, with the same paths (`skills[index]…`), plus the roots' count. A tree whose every
+/// root passes, with at least one root, is a valid tree with these very roots.
+///
+/// # Errors
+/// Every issue found in this root.
+pub fn validate_root_skill(item: &Value, index: usize) -> Result<SkillNode, Issues> {
+    let mut issues = Issues::default();
+    if index >= MAX_SKILLS_PER_LEVEL {
+        issues.push(
+            "skills",
+            format!("must hold at most {MAX_SKILLS_PER_LEVEL} skills"),
+        );
+    }
+    let mut stats = (0u32, 0u32);
+    match skill_node(item, index, "skills", "", 1, &mut stats, &mut issues) {
+        Some(node) => issues.into_result(node),
+        None => Err(issues),
+    }
+}
+
 fn skill_nodes(
     items: &[Value],
     json_path: &str,
@@ -190,59 +212,71 @@ fn skill_nodes(
             ),
         );
     }
-    let mut out = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let here = format!("{json_path}[{i}]");
-        let path = if parent.is_empty() {
-            format!("{}", i + 1)
-        } else {
-            format!("{parent}.{}", i + 1)
-        };
-        let title = required_text(item, "title", TITLE_MAX_CHARS, here.as_str(), issues);
-        let description = optional_text(
-            item,
-            "description",
-            DESCRIPTION_MAX_CHARS,
-            here.as_str(),
-            issues,
-        )
-        .flatten();
-        let children = match item.get("children") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(kids)) if kids.is_empty() => Vec::new(),
-            Some(Value::Array(_)) if depth >= MAX_SKILL_DEPTH => {
-                issues.push(
-                    format!("{here}.children"),
-                    format!("the tree must be at most {MAX_SKILL_DEPTH} levels deep"),
-                );
-                Vec::new()
-            }
-            Some(Value::Array(kids)) => skill_nodes(
-                kids,
-                &format!("{here}.children"),
-                &path,
-                depth + 1,
-                stats,
-                issues,
-            ),
-            Some(_) => {
-                issues.push(format!("{here}.children"), "must be an array");
-                Vec::new()
-            }
-        };
-        stats.0 += 1;
-        stats.1 = stats.1.max(depth);
-        if let Some(title) = title {
-            out.push(SkillNode {
-                title,
-                description,
-                depth,
-                path,
-                children,
-            });
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| skill_node(item, i, json_path, parent, depth, stats, issues))
+        .collect()
+}
+
+/// The skill `item` at position `i` (0-based) of the array at `json_path`, under the node at
+/// `parent` (`""` for a root); `None` (with an issue) when its title is missing or invalid.
+fn skill_node(
+    item: &Value,
+    i: usize,
+    json_path: &str,
+    parent: &str,
+    depth: u32,
+    stats: &mut (u32, u32),
+    issues: &mut Issues,
+) -> Option<SkillNode> {
+    let here = format!("{json_path}[{i}]");
+    let path = if parent.is_empty() {
+        format!("{}", i + 1)
+    } else {
+        format!("{parent}.{}", i + 1)
+    };
+    let title = required_text(item, "title", TITLE_MAX_CHARS, here.as_str(), issues);
+    let description = optional_text(
+        item,
+        "description",
+        DESCRIPTION_MAX_CHARS,
+        here.as_str(),
+        issues,
+    )
+    .flatten();
+    let children = match item.get("children") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(kids)) if kids.is_empty() => Vec::new(),
+        Some(Value::Array(_)) if depth >= MAX_SKILL_DEPTH => {
+            issues.push(
+                format!("{here}.children"),
+                format!("the tree must be at most {MAX_SKILL_DEPTH} levels deep"),
+            );
+            Vec::new()
         }
-    }
-    out
+        Some(Value::Array(kids)) => skill_nodes(
+            kids,
+            &format!("{here}.children"),
+            &path,
+            depth + 1,
+            stats,
+            issues,
+        ),
+        Some(_) => {
+            issues.push(format!("{here}.children"), "must be an array");
+            Vec::new()
+        }
+    };
+    stats.0 += 1;
+    stats.1 = stats.1.max(depth);
+    Some(SkillNode {
+        title: title?,
+        description,
+        depth,
+        path,
+        children,
+    })
 }
 
 #[cfg(test)]
@@ -377,5 +411,89 @@ mod tests {
             paths(&validate_skill_tree(&blank).unwrap_err()),
             ["skills[0].title"]
         );
+    }
+
+    #[test]
+    fn a_root_skill_alone_is_checked_as_in_its_tree() {
+        let root = json!({"title": " A ", "description": "", "children": [
+            {"title": "A1", "description": "d", "children": [{"title": "A1a", "children": []}]}
+        ]});
+        let node = validate_root_skill(&root, 1).unwrap();
+        assert_eq!(node.title, "A");
+        assert_eq!(node.description, None);
+        assert_eq!(node.children[0].children[0].path, "2.1.1");
+        let deep = json!({"title": "A", "children": [{"title": "B", "children": [{"title": "C", "children": [{"title": "D"}]}]}]});
+        assert_eq!(
+            paths(&validate_root_skill(&deep, 2).unwrap_err()),
+            ["skills[2].children[0].children[0].children"]
+        );
+        let leaf = json!({"title": "Leaf", "children": []});
+        assert!(validate_root_skill(&leaf, MAX_SKILLS_PER_LEVEL - 1).is_ok());
+        assert_eq!(
+            paths(&validate_root_skill(&leaf, MAX_SKILLS_PER_LEVEL).unwrap_err()),
+            ["skills"]
+        );
+        assert_eq!(
+            paths(&validate_root_skill(&json!({"title": " "}), 0).unwrap_err()),
+            ["skills[0].title"]
+        );
+    }
+
+    /// Skill-tree-like JSON `levels` deep below this node: titles sometimes blank, some trees
+    /// deeper than allowed.
+    fn arb_skill(levels: u32) -> proptest::strategy::BoxedStrategy<Value> {
+        use proptest::prelude::*;
+        let title = prop_oneof![6 => "[A-Z][a-z]{0,5}", 1 => Just(String::new()), 1 => Just("  ".to_owned())];
+        let description = proptest::option::of("[a-z ]{0,8}");
+        if levels == 0 {
+            (title, description)
+                .prop_map(|(t, d)| json!({"title": t, "description": d, "children": []}))
+                .boxed()
+        } else {
+            let kids = prop_oneof![
+                4 => proptest::collection::vec(arb_skill(levels - 1), 0..3),
+                1 => Just(Vec::new()),
+            ];
+            (title, description, kids)
+                .prop_map(|(t, d, k)| json!({"title": t, "description": d, "children": k}))
+                .boxed()
+        }
+    }
+
+    proptest::proptest! {
+        /// Streaming a tree root by root decides as the whole tree does: the tree is valid iff
+        /// it has roots and each passes alone, with the same nodes; the issues are the same,
+        /// root by root (the roots' count aside).
+        #[test]
+        fn roots_checked_one_by_one_agree_with_the_whole_tree(
+            roots in proptest::collection::vec(arb_skill(3), 0..11),
+        ) {
+            let whole = validate_skill_tree(&json!({"skills": roots}));
+            let each: Vec<_> = roots
+                .iter()
+                .enumerate()
+                .map(|(i, r)| validate_root_skill(r, i))
+                .collect();
+            proptest::prop_assert_eq!(
+                whole.is_ok(),
+                !roots.is_empty() && each.iter().all(Result::is_ok)
+            );
+            let not_count = |p: &String| p != "skills";
+            let whole_paths: Vec<String> = match &whole {
+                Ok(_) => Vec::new(),
+                Err(issues) => paths(issues).into_iter().filter(not_count).collect(),
+            };
+            let each_paths: Vec<String> = each
+                .iter()
+                .filter_map(|r| r.as_ref().err())
+                .flat_map(paths)
+                .filter(not_count)
+                .collect();
+            proptest::prop_assert_eq!(whole_paths, each_paths);
+            if let Ok(tree) = whole {
+                let nodes: Vec<SkillNode> = each.into_iter().flatten().collect();
+                proptest::prop_assert_eq!(tree.roots, nodes);
+            }
+        }
     }
 }

@@ -15,7 +15,9 @@ pub use config::{
 };
 pub use failure::{AttemptFacts, Failure, Generated, Outcome, Usage};
 pub use openai::OpenAiProvider;
-pub use port::{Call, DraftSender, ModulePreview, PreviewSender, Provider};
+pub use port::{
+    Call, DraftSender, ModulePreview, PreviewSender, Provider, SkillPreview, SkillSender,
+};
 pub use prompt::{
     DistractorsInput, FlashcardsInput, ModuleInput, SkillTreeInput, plan_example_texts,
 };

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use syllabus_domain::content::{Flashcard, SkillTree};
+use syllabus_domain::content::{Flashcard, SkillNode, SkillTree};
 use syllabus_domain::plan::NormalizedModule;
 use syllabus_domain::regen::ModuleDraft;
 use syllabus_domain::{Issues, NormalizedPlan, PlanRequest};
@@ -25,6 +25,20 @@ pub struct ModulePreview {
 /// Where [`Provider::learning_plan`] sends its [`ModulePreview`]s, in order, as each module
 /// completes (unbounded: a plan has at most 24 modules).
 pub type PreviewSender = tokio::sync::mpsc::UnboundedSender<ModulePreview>;
+
+/// A top-level skill of a skill-tree answer as it streams (issue #24): complete and valid by
+/// the domain's rules (with its children), distinct from the skills before it. A preview only:
+/// the answer may still fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkillPreview {
+    /// 0-based position among the tree's roots.
+    pub index: usize,
+    /// The skill (its `path` is `index + 1`).
+    pub skill: SkillNode,
+}
+
+/// Where [`Provider::skill_tree`] sends its [`SkillPreview`]s, in order (at most 8 per call).
+pub type SkillSender = tokio::sync::mpsc::UnboundedSender<SkillPreview>;
 
 /// Where [`Provider::learning_module`] sends the module's drafts, in order, each time a task has
 /// streamed in complete and valid (at most 20 per call).
@@ -110,7 +124,8 @@ pub trait Provider: Send + Sync + 'static {
         reask: Option<&Issues>,
     ) -> impl Future<Output = Outcome<[String; 3]>> + Send;
 
-    /// Generates a skill tree of depth at most 3.
+    /// Generates a skill tree of depth at most 3; with `skills`, each top-level skill is sent
+    /// as soon as it has streamed in complete and valid (none after an invalid one).
     ///
     /// # Errors
     /// As [`Provider::learning_plan`].
@@ -118,5 +133,6 @@ pub trait Provider: Send + Sync + 'static {
         &self,
         input: &SkillTreeInput,
         reask: Option<&Issues>,
+        skills: Option<SkillSender>,
     ) -> impl Future<Output = Outcome<SkillTree>> + Send;
 }

@@ -565,7 +565,7 @@ async fn flashcards_distractors_and_skill_trees_go_through_the_same_stream() -> 
         topic: "Rust".into(),
         module_titles: vec![],
     };
-    let got = provider.skill_tree(&input, None).await?;
+    let got = provider.skill_tree(&input, None, None).await?;
     assert_eq!((got.output.node_count, got.output.depth), (2, 2));
 
     let names: Vec<Value> = fake

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use syllabus_domain::content::{Flashcard, SkillTree};
+use syllabus_domain::content::{Flashcard, SkillNode, SkillTree};
 use syllabus_domain::plan::NormalizedModule;
 use syllabus_domain::{
     FlashcardId, JobId, JobPayload, NormalizedPlan, PlanChanges, PlanId, TaskStatus, UserId,
@@ -559,6 +559,19 @@ pub trait ContentJobStore: Clone + Send + Sync + 'static {
         tree: SkillTree,
         end: JobEnd,
         call: Option<ProviderCall>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Shows a top-level skill of the run's answer as it streams (issue #24), written only while
+    /// the run holds `lease`; the first (`index` 0) replaces the plan's earlier streamed skills.
+    ///
+    /// # Errors
+    /// The store's errors (the caller goes on: a preview is best effort).
+    fn publish_skill(
+        &self,
+        lease: Lease,
+        plan: PlanId,
+        index: u32,
+        skill: &SkillNode,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 

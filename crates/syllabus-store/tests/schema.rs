@@ -283,7 +283,7 @@ async fn row_level_security_isolates_users_even_when_a_query_forgets_the_filter(
 }
 
 /// The owned tables, each with one row per user (see [`owned_rows`]).
-const OWNED: [&str; 15] = [
+const OWNED: [&str; 16] = [
     "plans",
     "modules",
     "tasks",
@@ -296,6 +296,7 @@ const OWNED: [&str; 15] = [
     "plan_previews",
     "rate_events",
     "module_drafts",
+    "skill_previews",
     "card_reviews_state",
     "card_review_log",
     "user_settings",
@@ -352,6 +353,9 @@ fn owned_rows(user: &str, n: u8) -> Vec<String> {
         ),
         format!(
             "INSERT INTO module_drafts (job_id, plan_id, module_id, position, user_id, seq, module) VALUES ('{job}', '{plan}', '{module}', 1, '{user}', 1, '{{}}')"
+        ),
+        format!(
+            "INSERT INTO skill_previews (plan_id, job_id, position, user_id, skill) VALUES ('{plan}', '{job}', 0, '{user}', '{{}}')"
         ),
         format!(
             "INSERT INTO card_reviews_state (flashcard_id, plan_id, user_id, stability, difficulty, due_at, reps, lapses, last_review_at) VALUES ('{card}', '{plan}', '{user}', 2.3, 5, now() + interval '2 days', 1, 0, now())"

@@ -457,8 +457,9 @@ impl Provider for Faulty {
         &self,
         input: &SkillTreeInput,
         reask: Option<&Issues>,
+        skills: Option<syllabus_provider::SkillSender>,
     ) -> Outcome<SkillTree> {
-        self.inner.skill_tree(input, reask).await
+        self.inner.skill_tree(input, reask, skills).await
     }
 }
 

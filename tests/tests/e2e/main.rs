@@ -22,6 +22,7 @@ mod queue;
 mod reviews;
 mod schedule;
 mod sharing;
+mod skill_tree_live;
 mod usage;
 mod web;
 mod webhooks;

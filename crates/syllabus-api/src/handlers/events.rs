@@ -39,6 +39,7 @@ use crate::problem::ApiError;
 use crate::state::{AppState, Stores};
 use crate::wire::{
     AttemptView, JobView, ModuleDraftEventView, ModuleEventView, PlanView, ProgressView,
+    SkillEventView,
 };
 
 type State<S> = web::Data<AppState<S>>;
@@ -202,6 +203,8 @@ struct PlanStream {
     progress: Option<ProgressRecord>,
     /// The newest draft sent of each module regeneration in flight (issue #21), by job.
     drafts: HashMap<JobId, u32>,
+    /// The streamed skills sent (issue #24), by job and index: one is sent again only changed.
+    skills: HashMap<(JobId, u32), serde_json::Value>,
 }
 
 impl PlanStream {
@@ -248,6 +251,16 @@ impl PlanStream {
             self.drafts.insert(draft.job_id, draft.seq);
             if let Some(view) = ModuleDraftEventView::from_record(draft) {
                 sse.event("module_draft", &self.cursor.id(), &view).await?;
+            }
+        }
+        for skill in state.skills {
+            let key = (skill.job_id, skill.index);
+            if self.skills.get(&key) == Some(&skill.skill) {
+                continue;
+            }
+            self.skills.insert(key, skill.skill.clone());
+            if let Some(view) = SkillEventView::from_record(skill) {
+                sse.event("skill", &self.cursor.id(), &view).await?;
             }
         }
         if settled {
@@ -366,6 +379,7 @@ async fn run_plan_stream<S: Stores>(
         follow,
         progress: None,
         drafts: HashMap::new(),
+        skills: HashMap::new(),
     };
     if stream.catch_up(&sse, first).await? {
         return Ok(());

@@ -23,7 +23,8 @@ use crate::wire::fields::{MODULE_PREVIEW, reference};
 use crate::wire::{
     DevSignInRequest, FlashcardView, JobView, MintedView, ModuleDraftEventView, ModuleEventView,
     ModuleRegenerateRequest, ModuleView, PlanView, ProgressView, PublicPlanView, RegenerateRequest,
-    ScheduleView, SessionView, SkillTreeView, TaskProgressRequest, TaskView, UsageReportView,
+    ScheduleView, SessionView, SkillEventView, SkillPreviewNodeView, SkillTreeView,
+    TaskProgressRequest, TaskView, UsageReportView,
 };
 
 /// The name of a streamed module's task's schema (a `Task` without id).
@@ -71,6 +72,8 @@ fn components() -> Components {
     register::<RegenerateRequest>(&mut schemas);
     register::<ModuleRegenerateRequest>(&mut schemas);
     register::<ModuleDraftEventView>(&mut schemas);
+    register::<SkillEventView>(&mut schemas);
+    register::<SkillPreviewNodeView>(&mut schemas);
     register::<MintedView<'static>>(&mut schemas);
     register::<UsageReportView>(&mut schemas);
     schemas.push((

@@ -21,7 +21,7 @@ use crate::wire::fields::reference;
 use crate::wire::{
     AttemptView, DevSignInRequest, FlashcardView, ItemsView, JobView, ListView, MintedView,
     ModuleDraftEventView, ModuleEventView, ModuleRegenerateRequest, PlanView, ProgressView,
-    PublicPlanView, RegenerateRequest, ScheduleView, SessionView, SkillTreeView,
+    PublicPlanView, RegenerateRequest, ScheduleView, SessionView, SkillEventView, SkillTreeView,
     TaskProgressRequest, TaskView, UsageReportView,
 };
 use syllabus_domain::{JobStatus, JobType, PlanStatus};
@@ -258,6 +258,7 @@ pub(super) fn paths() -> Paths {
                     ("attempt", &AttemptView::name()),
                     ("progress", &ProgressView::name()),
                     ("module_draft", &ModuleDraftEventView::name()),
+                    ("skill", &SkillEventView::name()),
                 ]),
             )
             .errors(&[BadRequest, NotFound, TooManyHeld])

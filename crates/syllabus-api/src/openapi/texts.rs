@@ -36,7 +36,10 @@ pub(super) fn plan_events() -> String {
          regeneration discarding it), and `module_draft` (data: ModuleDraftEvent) each time a \
          task of a module being regenerated has streamed in (issue #21; a draft is the whole \
          module so far, carries the stream's current cursor as its id, and a resumed stream \
-         starts with the newest draft).",
+         starts with the newest draft), and `skill` (data: SkillEvent) for each top-level skill \
+         of the plan's skill-tree job as soon as it has streamed in complete and valid (issue \
+         #24; a failed job's skills are still sent, to a new stream too, until the plan's next \
+         skill-tree job streams its first skill or a tree is saved).",
         SSE_KEEPALIVE.as_secs()
     )
 }

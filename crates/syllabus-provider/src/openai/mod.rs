@@ -32,10 +32,10 @@ use tokio::time::Instant;
 
 use self::request::{Bounded, RequestParts, Schemas};
 use self::stream::Deadlines;
-use self::watch::{ModuleWatch, TaskWatch, Watch};
+use self::watch::{ModuleWatch, SkillWatch, TaskWatch, Watch};
 use crate::config::ProviderConfig;
 use crate::failure::{AttemptFacts, Outcome};
-use crate::port::{Call, DraftSender, PreviewSender, Provider};
+use crate::port::{Call, DraftSender, PreviewSender, Provider, SkillSender};
 use crate::prompt::{self, DistractorsInput, FlashcardsInput, ModuleInput, Prompt, SkillTreeInput};
 use crate::schema;
 
@@ -227,12 +227,14 @@ impl Provider for OpenAiProvider {
         &self,
         input: &SkillTreeInput,
         reask: Option<&Issues>,
+        skills: Option<SkillSender>,
     ) -> Outcome<SkillTree> {
         let example = ExampleTexts::from_json(&prompt::skill_tree_example());
+        let watch = skills.map(|tx| Watch::Skills(SkillWatch::new(tx, example.clone())));
         self.call(
             prompt::skill_tree(input, reask),
             &self.schemas.skill_tree,
-            None,
+            watch,
             |doc| {
                 let tree = validate_skill_tree(doc)?;
                 quality::check_skill_tree(&tree, &example)?;

@@ -1,15 +1,18 @@
 //! The modules of a `learning_plan` answer watched as they stream: each valid one is sent as a
 //! preview, and the first, when valid and on time, extends the call's deadline. The tasks of a
 //! `learning_module` answer likewise: the module so far is sent as a draft each time a task
-//! completes, and the first task, valid and on time, extends the deadline.
+//! completes, and the first task, valid and on time, extends the deadline. The top-level skills
+//! of a `skill_tree` answer (issue #24): each valid one is sent as a preview (no deadline change).
 
 use serde_json::Value;
+use syllabus_domain::content::{SkillNode, SkillTree, validate_root_skill};
 use syllabus_domain::plan::validate_module;
+use syllabus_domain::quality::{ExampleTexts, check_skill_tree};
 use syllabus_domain::regen::{ModuleDraft, module_draft};
 use tokio::time::Instant;
 
 use crate::failure::AttemptFacts;
-use crate::port::{DraftSender, ModulePreview, PreviewSender};
+use crate::port::{DraftSender, ModulePreview, PreviewSender, SkillPreview, SkillSender};
 use crate::scan::ElementScanner;
 
 /// What a call watches as its answer streams.
@@ -18,6 +21,8 @@ pub(super) enum Watch {
     Plan(ModuleWatch),
     /// A module's tasks.
     Module(TaskWatch),
+    /// A skill tree's top-level skills.
+    Skills(SkillWatch),
 }
 
 impl Watch {
@@ -32,6 +37,10 @@ impl Watch {
         match self {
             Self::Plan(w) => w.look(text, started, on_time, facts),
             Self::Module(w) => w.look(text, on_time, facts),
+            Self::Skills(w) => {
+                w.look(text);
+                false
+            }
         }
     }
 }
@@ -165,6 +174,63 @@ impl ModuleWatch {
     }
 }
 
+/// For a `skill_tree` call: watch the top-level skills as they stream, for previews.
+pub(super) struct SkillWatch {
+    scanner: ElementScanner,
+    /// The valid roots so far (the next one must differ from them).
+    roots: Vec<SkillNode>,
+    /// The quality rules' example texts (a copy of the example is refused).
+    example: ExampleTexts,
+    /// Where valid skills go; `None` once a skill failed (nothing after it is shown) or when
+    /// nobody listens any more.
+    skills: Option<SkillSender>,
+}
+
+impl SkillWatch {
+    /// Watches an answer from its start, sending its skills to `skills`.
+    pub(super) fn new(skills: SkillSender, example: ExampleTexts) -> Self {
+        Self {
+            scanner: ElementScanner::default(),
+            roots: Vec::new(),
+            example,
+            skills: Some(skills),
+        }
+    }
+
+    /// Looks at the top-level skills completed since the last look: each one valid by the
+    /// tree's rules, as far as they can be told from the roots so far, is sent.
+    pub(super) fn look(&mut self, text: &str) {
+        while self.skills.is_some()
+            && let Some((from, to)) = self.scanner.next_element(text)
+        {
+            let index = self.roots.len();
+            let skill = text
+                .get(from..to)
+                .and_then(|s| serde_json::from_str::<Value>(s).ok())
+                .and_then(|v| validate_root_skill(&v, index).ok());
+            let Some(skill) = skill else {
+                self.skills = None;
+                return;
+            };
+            self.roots.push(skill.clone());
+            let so_far = SkillTree {
+                roots: self.roots.clone(),
+                node_count: 0,
+                depth: 0,
+            };
+            if check_skill_tree(&so_far, &self.example).is_err() {
+                self.skills = None;
+                return;
+            }
+            if let Some(tx) = &self.skills
+                && tx.send(SkillPreview { index, skill }).is_err()
+            {
+                self.skills = None;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,7 +301,7 @@ mod tests {
             let doc = json!({"title": "Its own title", "estimated_minutes": 10 * n, "description": null, "tasks": tasks});
             let sent = drafts(&doc.to_string(), piece);
             let module = syllabus_domain::regen::validate_regenerated_module(
-                &doc, 1, &[], &syllabus_domain::quality::ExampleTexts::default(),
+                &doc, 1, &[], &ExampleTexts::default(),
             );
             let module = module.map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
             proptest::prop_assert_eq!(sent.len(), n);
@@ -243,5 +309,50 @@ mod tests {
                 proptest::prop_assert_eq!(&d.tasks[..], &module.tasks[..=k]);
             }
         }
+    }
+
+    /// The skills a tree's answer streamed in pieces of `piece` characters sends.
+    fn skills(text: &str, piece: usize) -> Vec<SkillPreview> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut watch = SkillWatch::new(tx, ExampleTexts::default());
+        let mut buf = String::new();
+        let chars: Vec<char> = text.chars().collect();
+        for chunk in chars.chunks(piece) {
+            buf.extend(chunk);
+            watch.look(&buf);
+        }
+        let mut out = Vec::new();
+        while let Ok(s) = rx.try_recv() {
+            out.push(s);
+        }
+        out
+    }
+
+    #[test]
+    fn each_valid_root_skill_is_sent_and_none_after_an_invalid_one() {
+        let leaf = |t: &str| json!({"title": t, "description": null, "children": []});
+        let text = json!({"skills": [
+            {"title": "Ownership", "description": "a } ]", "children": [
+                {"title": "Moves", "description": null, "children": [leaf("Copy types")]},
+                leaf("Borrowing"),
+            ]},
+            leaf("Lifetimes"),
+            leaf("ownership"),
+            leaf("Traits"),
+        ]})
+        .to_string();
+        for piece in [1, 3, 17, 10_000] {
+            let sent = skills(&text, piece);
+            let titles: Vec<&str> = sent.iter().map(|s| s.skill.title.as_str()).collect();
+            // The third repeats the first (case aside): the tree fails, nothing more is shown.
+            assert_eq!(titles, ["Ownership", "Lifetimes"], "piece {piece}");
+            assert_eq!(sent[0].skill.children[0].children[0].path, "1.1.1");
+            assert_eq!(sent[1].index, 1);
+        }
+        let deep = json!({"skills": [leaf("A"), {"title": "B", "children": [{"title": "C",
+            "children": [{"title": "D", "children": [leaf("E")]}]}]}, leaf("F")]})
+        .to_string();
+        let sent = skills(&deep, 5);
+        assert_eq!(sent.len(), 1);
     }
 }

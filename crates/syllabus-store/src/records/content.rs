@@ -76,3 +76,14 @@ pub struct CardContext {
     /// The card's answer.
     pub answer: String,
 }
+
+/// A top-level skill of a skill-tree answer that streamed in complete and valid (issue #24).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkillPreviewRecord {
+    /// The skill-tree job.
+    pub job_id: syllabus_domain::JobId,
+    /// Its 0-based position among the tree's roots.
+    pub index: u32,
+    /// `{title, description, depth, path, children: [same shape]}` (a validated node).
+    pub skill: serde_json::Value,
+}

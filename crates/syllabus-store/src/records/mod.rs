@@ -13,7 +13,10 @@ mod study;
 mod usage;
 mod webhooks;
 
-pub use content::{CardContext, ContentContext, FlashcardRecord, SkillNodeRecord, SkillTreeRecord};
+pub use content::{
+    CardContext, ContentContext, FlashcardRecord, SkillNodeRecord, SkillPreviewRecord,
+    SkillTreeRecord,
+};
 pub use generation::{AttemptRecord, GenerationInput, NewAttempt, Regeneration, TokenUsage};
 pub use idempotency::{Idempotency, Keyed, KeyedRequest, Render, StoredResponse};
 pub use jobs::{

@@ -289,4 +289,7 @@ pub struct PlanStreamState {
     pub generating: bool,
     /// The drafts of the plan's module regenerations in flight (issue #21).
     pub drafts: Vec<super::DraftRecord>,
+    /// The streamed skills of the plan's latest skill-tree job that showed any (issue #24), by
+    /// index: kept after a failed run, gone once a tree is saved.
+    pub skills: Vec<super::SkillPreviewRecord>,
 }

@@ -16,6 +16,7 @@ pub(crate) mod prepared;
 pub(crate) mod progress;
 pub(crate) mod provider_stats;
 pub(crate) mod rate_window;
+pub(crate) mod skill_previews;
 pub(crate) mod study;
 pub(crate) mod usage;
 pub(crate) mod users;

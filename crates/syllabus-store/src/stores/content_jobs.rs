@@ -4,7 +4,7 @@
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use syllabus_domain::content::{Flashcard, SkillTree};
+use syllabus_domain::content::{Flashcard, SkillNode, SkillTree};
 use syllabus_domain::{FlashcardId, PlanId, UserId};
 use uuid::Uuid;
 
@@ -16,6 +16,7 @@ use crate::rows::content::node_inserts;
 use crate::schema::{distractors, flashcards, skill_nodes, skill_trees};
 use crate::sql::job_writes::end_job;
 use crate::sql::plans::{module_titles, plan_topic};
+use crate::sql::skill_previews::{self, NewSkill};
 
 impl crate::ports::ContentJobStore for Database {
     async fn content_context(
@@ -181,6 +182,8 @@ impl crate::ports::ContentJobStore for Database {
                     ))
                     .execute(conn)
                     .await?;
+                // The saved tree replaces what was streamed (issue #24).
+                skill_previews::clear(conn, plan.as_uuid()).await?;
                 let mut rows = Vec::new();
                 node_inserts(&tree.roots, None, tree_id, &user_id, &mut rows);
                 // Parents before children: rows are in depth-first order.
@@ -194,5 +197,24 @@ impl crate::ports::ContentJobStore for Database {
             })
         })
         .await
+    }
+
+    async fn publish_skill(
+        &self,
+        lease: Lease,
+        plan: PlanId,
+        index: u32,
+        skill: &SkillNode,
+    ) -> Result<(), StoreError> {
+        let new = NewSkill {
+            job: lease.job.as_uuid(),
+            lease: lease.token,
+            plan: plan.as_uuid(),
+            position: i32::try_from(index).unwrap_or(i32::MAX),
+            skill: serde_json::to_value(skill)
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?,
+        };
+        self.as_system(move |conn| Box::pin(skill_previews::write(conn, new)))
+            .await
     }
 }

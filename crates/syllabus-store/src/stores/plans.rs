@@ -33,6 +33,7 @@ use crate::sql::plan_changes::change_plan;
 use crate::sql::plans::plan_row;
 use crate::sql::progress::{discard_progress, has_progress, plan_progress, progress_of};
 use crate::sql::rate_window::{count_without_job, lock_rate_window};
+use crate::sql::skill_previews;
 use crate::sql::users::record_user;
 
 use crate::sql::plan_reads::{generating, latest_attempts, plan_detail, plans_page_query};
@@ -459,12 +460,14 @@ impl crate::ports::PlanStore for Database {
                 let plan = row.into_record(latest, progress);
                 let generating = generating(conn, &plan).await?;
                 let drafts = drafts::load(conn, id.as_uuid()).await?;
+                let skills = skill_previews::load(conn, id.as_uuid()).await?;
                 Ok(PlanStreamState {
                     plan,
                     attempts,
                     previews,
                     generating,
                     drafts,
+                    skills,
                 })
             })
         })

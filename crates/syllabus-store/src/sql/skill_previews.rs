@@ -1,0 +1,103 @@
+//! The top-level skills of skill-tree answers as they stream (issue #24), in `skill_previews`:
+//! written by the run while it holds its lease, read by the plan's event streams as their user
+//! (the plan's latest skill-tree job's only), kept after a failed run, deleted by the plan's
+//! next run's first skill and by the transaction that saves a tree.
+
+use diesel::QueryableByName;
+use diesel::sql_types::{Integer, Jsonb, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use syllabus_domain::JobId;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::records::SkillPreviewRecord;
+use crate::rows::numbers::to_u32;
+
+#[derive(QueryableByName)]
+struct SkillRow {
+    #[diesel(sql_type = SqlUuid)]
+    job_id: Uuid,
+    #[diesel(sql_type = Integer)]
+    position: i32,
+    #[diesel(sql_type = Jsonb)]
+    skill: serde_json::Value,
+}
+
+/// What [`write`] writes.
+pub(crate) struct NewSkill {
+    pub(crate) job: Uuid,
+    pub(crate) lease: Uuid,
+    pub(crate) plan: Uuid,
+    pub(crate) position: i32,
+    pub(crate) skill: serde_json::Value,
+}
+
+/// Writes a streamed root skill for the job's owner, only while its run holds `lease`. The first
+/// (`position` 0) first deletes the plan's earlier skills (other jobs', this job's earlier run's).
+/// Runs as the system (the row's user is the job's).
+pub(crate) async fn write(conn: &mut AsyncPgConnection, s: NewSkill) -> Result<(), StoreError> {
+    diesel::sql_query("SELECT set_config('synchronous_commit', 'off', true)")
+        .execute(conn)
+        .await?;
+    if s.position == 0 {
+        diesel::sql_query(
+            "DELETE FROM skill_previews sp USING jobs j
+             WHERE sp.plan_id = $3 AND j.id = $1 AND j.lease_token = $2
+               AND j.status = 'processing' AND j.plan_id = $3",
+        )
+        .bind::<SqlUuid, _>(s.job)
+        .bind::<SqlUuid, _>(s.lease)
+        .bind::<SqlUuid, _>(s.plan)
+        .execute(conn)
+        .await?;
+    }
+    diesel::sql_query(
+        "INSERT INTO skill_previews (plan_id, job_id, position, user_id, skill)
+         SELECT j.plan_id, j.id, $3, j.user_id, $4 FROM jobs j
+         WHERE j.id = $1 AND j.lease_token = $2 AND j.status = 'processing' AND j.plan_id = $5
+         ON CONFLICT (plan_id, job_id, position) DO UPDATE SET skill = EXCLUDED.skill,
+             created_at = now()",
+    )
+    .bind::<SqlUuid, _>(s.job)
+    .bind::<SqlUuid, _>(s.lease)
+    .bind::<Integer, _>(s.position)
+    .bind::<Jsonb, _>(s.skill)
+    .bind::<SqlUuid, _>(s.plan)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The streamed skills of the plan's latest skill-tree job that has any, by position.
+pub(crate) async fn load(
+    conn: &mut AsyncPgConnection,
+    plan: Uuid,
+) -> Result<Vec<SkillPreviewRecord>, StoreError> {
+    let rows: Vec<SkillRow> = diesel::sql_query(
+        "SELECT job_id, position, skill FROM skill_previews
+         WHERE plan_id = $1 AND job_id = (
+             SELECT job_id FROM skill_previews WHERE plan_id = $1
+             ORDER BY created_at DESC, job_id DESC LIMIT 1)
+         ORDER BY position",
+    )
+    .bind::<SqlUuid, _>(plan)
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| SkillPreviewRecord {
+            job_id: JobId::from_uuid(r.job_id),
+            index: to_u32(r.position),
+            skill: r.skill,
+        })
+        .collect())
+}
+
+/// Deletes the plan's streamed skills (in the transaction that saves its tree).
+pub(crate) async fn clear(conn: &mut AsyncPgConnection, plan: Uuid) -> Result<(), StoreError> {
+    diesel::sql_query("DELETE FROM skill_previews WHERE plan_id = $1")
+        .bind::<SqlUuid, _>(plan)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
