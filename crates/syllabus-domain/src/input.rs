@@ -40,28 +40,44 @@ pub trait StringEnum: Copy + 'static {
 }
 
 /// Defines a closed string enum with `as_str`, `FromStr`, serde and the list of its values.
+/// An optional `internal { … }` block adds values that exist for the crates below the API (they
+/// are stored, parsed and matched) but are not in `ALL`, the set the API documents and accepts.
 macro_rules! string_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }
+     $(internal { $($(#[$idoc:meta])* $ivariant:ident => $itext:literal),+ $(,)? })?) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
             $(
                 #[doc = concat!("`", $text, "`")]
-                $variant
-            ),+
+                $variant,
+            )+
+            $($(
+                $(#[$idoc])*
+                $ivariant,
+            )+)?
         }
 
         impl $name {
-            /// Every value, in declaration order.
+            /// Every public value, in declaration order (not the internal ones).
             pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+            /// The internal values: never accepted from or documented to a client.
+            pub const INTERNAL: &'static [Self] = &[$($(Self::$ivariant),+)?];
 
             /// The wire name.
             #[must_use]
             pub const fn as_str(self) -> &'static str {
                 match self {
-                    $(Self::$variant => $text),+
+                    $(Self::$variant => $text,)+
+                    $($(Self::$ivariant => $itext,)+)?
                 }
+            }
+
+            /// Whether clients may see and name it.
+            #[must_use]
+            pub fn is_public(self) -> bool {
+                !Self::INTERNAL.contains(&self)
             }
         }
 
@@ -77,6 +93,7 @@ macro_rules! string_enum {
             fn from_str(s: &str) -> Result<Self, ()> {
                 match s {
                     $($text => Ok(Self::$variant),)+
+                    $($($itext => Ok(Self::$ivariant),)+)?
                     _ => Err(()),
                 }
             }
@@ -90,74 +107,6 @@ macro_rules! string_enum {
     };
 }
 pub(crate) use string_enum;
-
-/// A closed string enum whose `internal` values exist for the crates below the API (they are
-/// stored, parsed and matched) but are not in `ALL`, the set the API documents and accepts.
-macro_rules! string_enum_with_internal {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }
-     internal { $($(#[$idoc:meta])* $ivariant:ident => $itext:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name {
-            $(
-                #[doc = concat!("`", $text, "`")]
-                $variant,
-            )+
-            $(
-                $(#[$idoc])*
-                $ivariant,
-            )+
-        }
-
-        impl $name {
-            /// Every public value, in declaration order (not the internal ones).
-            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
-            /// The internal values: never accepted from or documented to a client.
-            pub const INTERNAL: &'static [Self] = &[$(Self::$ivariant),+];
-
-            /// The wire name.
-            #[must_use]
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $text,)+
-                    $(Self::$ivariant => $itext,)+
-                }
-            }
-
-            /// Whether clients may see and name it.
-            #[must_use]
-            pub const fn is_public(self) -> bool {
-                !matches!(self, $(Self::$ivariant)|+)
-            }
-        }
-
-        impl $crate::input::StringEnum for $name {
-            const ALL: &'static [Self] = <$name>::ALL;
-            fn as_str(self) -> &'static str {
-                <$name>::as_str(self)
-            }
-        }
-
-        impl ::std::str::FromStr for $name {
-            type Err = ();
-            fn from_str(s: &str) -> Result<Self, ()> {
-                match s {
-                    $($text => Ok(Self::$variant),)+
-                    $($itext => Ok(Self::$ivariant),)+
-                    _ => Err(()),
-                }
-            }
-        }
-
-        impl ::std::fmt::Display for $name {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-pub(crate) use string_enum_with_internal;
 
 string_enum!(
     /// How much the learner already knows.

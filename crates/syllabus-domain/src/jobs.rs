@@ -4,10 +4,10 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::ids::{FlashcardId, PlanId};
-use crate::input::{string_enum, string_enum_with_internal};
+use crate::input::string_enum;
 use crate::issues::Issues;
 
-string_enum_with_internal!(
+string_enum!(
     /// What a background job does. The job runtime matches on it exhaustively, so a type cannot
     /// exist without a handler. `ALL` is the public contract (SPEC's Job type); the internal
     /// types are the runtime's own work, never listed, created or shown through the API.
