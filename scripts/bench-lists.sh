@@ -11,19 +11,20 @@
 # (crates/syllabus-store/src/sql/progress.rs, PROGRESS_SQL) is timed over her first page's plans.
 # Since issue #24 the due list: OTHER_CARDS flashcards of 100 other users (bob and 99 more, 10
 # plans of OTHER_CARDS/1000 cards each), every one with a review state, 60% of them due; alice has
-# 300 cards over 6 of her plans (100 never reviewed, so due from their creation; 100 reviewed and
-# due; 100 reviewed and due later). GET /reviews/due's statement (crates/syllabus-store/src/sql/
-# study.rs, due_page_query, read from the source) is timed for alice's first page and the cursor's
-# second, without and with plan_id, and GET /reviews/due/count's (due_count_query), each as a
+# ALICE_CARDS cards over 6 of her plans (a third never reviewed, so due from their creation; a
+# third reviewed and due; a third reviewed and due later). GET /reviews/due's statement
+# (crates/syllabus-store/src/sql/study.rs, due_page_query, read from the source) is timed for
+# alice's first page and the cursor's second, without and with plan_id, and GET /reviews/due/count's (due_count_query), each as a
 # prepared statement with the store's parameter types and a custom plan (the store sends them
 # unnamed, so PostgreSQL plans them with the values), and EXPLAINed once.
 #
-#   scripts/bench-lists.sh [OTHER_PLANS] [OTHER_CARDS]      (defaults 300000, 100000)
+#   scripts/bench-lists.sh [OTHER_PLANS] [OTHER_CARDS] [ALICE_CARDS]   (defaults 300000, 100000, 300)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/pg-lib.sh
 other="${1:-300000}"
 cards="${2:-100000}"
+alice_cards="${3:-300}"
 
 pg_require_bindir
 trap 'pg_throwaway_cleanup' EXIT
@@ -78,12 +79,12 @@ INSERT INTO card_reviews_state (flashcard_id, plan_id, user_id, stability, diffi
   FROM (SELECT f.*, CASE WHEN random() < 0.6 THEN now() - interval '30 days' * random()
                          ELSE now() + interval '1 minute' + interval '60 days' * random() END AS due
         FROM flashcards f WHERE user_id <> 'alice') AS f;
--- Alice: 300 cards over 6 of her plans, created over the last 60 days: 100 never reviewed, 100
--- reviewed and due (up to 10 days overdue), 100 reviewed and due within 30 days.
+-- Alice: ALICE_CARDS cards over 6 of her plans, created over the last 60 days: a third never
+-- reviewed, a third reviewed and due (up to 10 days overdue), a third reviewed and due within 30 days.
 INSERT INTO flashcards (id, plan_id, user_id, job_id, question, answer, created_at)
   SELECT gen_random_uuid(), p.id, 'alice', p.id, 'Question ' || g, 'Answer ' || g,
          now() - interval '60 days' * random()
-  FROM (SELECT id FROM plans WHERE user_id = 'alice' ORDER BY id LIMIT 6) AS p, generate_series(1, 50) AS g;
+  FROM (SELECT id FROM plans WHERE user_id = 'alice' ORDER BY id LIMIT 6) AS p, generate_series(1, GREATEST($alice_cards / 6, 1)) AS g;
 INSERT INTO card_reviews_state (flashcard_id, plan_id, user_id, stability, difficulty, due_at, reps, lapses, last_review_at)
   SELECT id, plan_id, user_id, 5, 5, due, 2, 0, LEAST(due, now()) - interval '3 days'
   FROM (SELECT f.*, CASE WHEN n % 3 = 1 THEN now() - interval '10 days' * random()
@@ -195,11 +196,14 @@ def explain(prelude, execute):
 for plan_arg, label in (("NULL", "GET /reviews/due"), (plan, "GET /reviews/due?plan_id=")):
     first = prepare("due", page(plan_arg != "NULL", False), due_types)
     page1 = f"EXECUTE due('alice', {plan_arg}, {now}, NULL, NULL, 21)"
+    runs = [(label, first, page1)]
     rows = as_alice(first, page1)
-    last_id, last_due = rows[19].split("|")
-    second = prepare("due", page(plan_arg != "NULL", True), due_types)
-    page2 = f"EXECUTE due('alice', {plan_arg}, {now}, '{last_due}'::timestamptz, '{last_id}'::uuid, 21)"
-    for what, prelude, execute in ((label, first, page1), (label + " page 2", second, page2)):
+    if len(rows) > 20:  # a second page: after the first page's 20th row, as the store's cursor
+        last_id, last_due = rows[19].split("|")
+        second = prepare("due", page(plan_arg != "NULL", True), due_types)
+        page2 = f"EXECUTE due('alice', {plan_arg}, {now}, '{last_due}'::timestamptz, '{last_id}'::uuid, 21)"
+        runs.append((label + " page 2", second, page2))
+    for what, prelude, execute in runs:
         med, p95, n = run(execute, prelude=prelude)
         read, detail = explain(prelude, execute)
         print(f"{what:28} median {med:8.3f} ms   p95 {p95:8.3f} ms   rows {n}   rows read {read}: {detail}")
