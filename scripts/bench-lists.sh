@@ -11,20 +11,22 @@
 # (crates/syllabus-store/src/sql/progress.rs, PROGRESS_SQL) is timed over her first page's plans.
 # Since issue #24 the due list: OTHER_CARDS flashcards of 100 other users (bob and 99 more, 10
 # plans of OTHER_CARDS/1000 cards each), every one with a review state, 60% of them due; alice has
-# ALICE_CARDS cards over 6 of her plans (a third never reviewed, so due from their creation; a
-# third reviewed and due; a third reviewed and due later). GET /reviews/due's statement
+# ALICE_CARDS cards over 6 of her plans, one in NEW_EVERY never reviewed (so due from its
+# creation), the others reviewed, half of them due. GET /reviews/due's statement
 # (crates/syllabus-store/src/sql/study.rs, due_page_query, read from the source) is timed for
-# alice's first page and the cursor's second, without and with plan_id, and GET /reviews/due/count's (due_count_query), each as a
-# prepared statement with the store's parameter types and a custom plan (the store sends them
-# unnamed, so PostgreSQL plans them with the values), and EXPLAINed once.
+# alice's first page and the cursor's second, without and with plan_id, and GET /reviews/due/count's
+# (due_count_query), each as a prepared statement with the store's parameter types and a custom
+# plan (the store sends them unnamed, so PostgreSQL plans them with the values), and EXPLAINed once.
 #
-#   scripts/bench-lists.sh [OTHER_PLANS] [OTHER_CARDS] [ALICE_CARDS]   (defaults 300000, 100000, 300)
+#   scripts/bench-lists.sh [OTHER_PLANS] [OTHER_CARDS] [ALICE_CARDS] [NEW_EVERY]
+#                                                       (defaults 300000, 100000, 300, 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/pg-lib.sh
 other="${1:-300000}"
 cards="${2:-100000}"
 alice_cards="${3:-300}"
+new_every="${4:-3}"
 
 pg_require_bindir
 trap 'pg_throwaway_cleanup' EXIT
@@ -79,18 +81,18 @@ INSERT INTO card_reviews_state (flashcard_id, plan_id, user_id, stability, diffi
   FROM (SELECT f.*, CASE WHEN random() < 0.6 THEN now() - interval '30 days' * random()
                          ELSE now() + interval '1 minute' + interval '60 days' * random() END AS due
         FROM flashcards f WHERE user_id <> 'alice') AS f;
--- Alice: ALICE_CARDS cards over 6 of her plans, created over the last 60 days: a third never
--- reviewed, a third reviewed and due (up to 10 days overdue), a third reviewed and due within 30 days.
+-- Alice: ALICE_CARDS cards over 6 of her plans, created over the last 60 days: one in NEW_EVERY
+-- never reviewed; of the others half due (up to 10 days overdue), half due within 30 days.
 INSERT INTO flashcards (id, plan_id, user_id, job_id, question, answer, created_at)
   SELECT gen_random_uuid(), p.id, 'alice', p.id, 'Question ' || g, 'Answer ' || g,
          now() - interval '60 days' * random()
   FROM (SELECT id FROM plans WHERE user_id = 'alice' ORDER BY id LIMIT 6) AS p, generate_series(1, GREATEST($alice_cards / 6, 1)) AS g;
 INSERT INTO card_reviews_state (flashcard_id, plan_id, user_id, stability, difficulty, due_at, reps, lapses, last_review_at)
   SELECT id, plan_id, user_id, 5, 5, due, 2, 0, LEAST(due, now()) - interval '3 days'
-  FROM (SELECT f.*, CASE WHEN n % 3 = 1 THEN now() - interval '10 days' * random()
+  FROM (SELECT f.*, CASE WHEN n % 2 = 1 THEN now() - interval '10 days' * random()
                          ELSE now() + interval '1 minute' + interval '30 days' * random() END AS due
         FROM (SELECT f.*, row_number() OVER (ORDER BY f.id) AS n FROM flashcards f WHERE user_id = 'alice') AS f
-        WHERE n % 3 <> 0) AS f;
+        WHERE n % $new_every <> 0) AS f;
 VACUUM ANALYZE;
 SQL
 
