@@ -86,12 +86,14 @@ INSERT INTO card_reviews_state (flashcard_id, plan_id, user_id, stability, diffi
 INSERT INTO flashcards (id, plan_id, user_id, job_id, question, answer, created_at)
   SELECT gen_random_uuid(), p.id, 'alice', p.id, 'Question ' || g, 'Answer ' || g,
          now() - interval '60 days' * random()
-  FROM (SELECT id FROM plans WHERE user_id = 'alice' ORDER BY id LIMIT 6) AS p, generate_series(1, GREATEST($alice_cards / 6, 1)) AS g;
+  FROM (SELECT id FROM plans WHERE user_id = 'alice' ORDER BY id LIMIT 6) AS p,
+       generate_series(1, GREATEST($alice_cards / 6, 1)) AS g;
 INSERT INTO card_reviews_state (flashcard_id, plan_id, user_id, stability, difficulty, due_at, reps, lapses, last_review_at)
   SELECT id, plan_id, user_id, 5, 5, due, 2, 0, LEAST(due, now()) - interval '3 days'
   FROM (SELECT f.*, CASE WHEN n % 2 = 1 THEN now() - interval '10 days' * random()
                          ELSE now() + interval '1 minute' + interval '30 days' * random() END AS due
-        FROM (SELECT f.*, row_number() OVER (ORDER BY f.id) AS n FROM flashcards f WHERE user_id = 'alice') AS f
+        FROM (SELECT f.*, row_number() OVER (ORDER BY f.id) AS n FROM flashcards f
+              WHERE user_id = 'alice') AS f
         WHERE n % $new_every <> 0) AS f;
 VACUUM ANALYZE;
 SQL
