@@ -65,6 +65,18 @@ impl Retention {
             .then_some(Self(value as f32))
     }
 
+    /// A retention read back from storage as the scheduler's `f32`. The bounds were checked
+    /// when it was written; as an `f32` they may lie just outside them (0.97 is 0.97000003), so
+    /// it is clamped to the bounds' own `f32` images, never refused.
+    #[must_use]
+    #[allow(clippy::cast_possible_truncation)]
+    pub fn from_stored(value: f32) -> Self {
+        if value.is_nan() {
+            return Self::default();
+        }
+        Self(value.clamp(MIN_RETENTION as f32, MAX_RETENTION as f32))
+    }
+
     /// The value.
     #[must_use]
     pub const fn get(self) -> f32 {

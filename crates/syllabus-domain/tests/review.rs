@@ -110,3 +110,25 @@ proptest! {
         });
     }
 }
+
+proptest! {
+    // A retention read back from its `real` column is the one written, bounds included (0.97
+    // as an f32 lies above 0.97: checking the bounds again would lose it).
+    #[test]
+    fn a_stored_retention_reads_back_as_written(value in 0.7_f64..=0.97) {
+        let Some(written) = Retention::new(value) else {
+            panic!("{value} is in range");
+        };
+        prop_assert_eq!(Retention::from_stored(written.get()), written);
+    }
+}
+
+#[test]
+fn the_bounds_read_back_as_themselves() {
+    for bound in [0.7, 0.97] {
+        let written = Retention::new(bound).unwrap_or_default();
+        assert_ne!(written, Retention::default());
+        assert_eq!(Retention::from_stored(written.get()), written);
+    }
+    assert_eq!(Retention::from_stored(f32::NAN), Retention::default());
+}

@@ -198,6 +198,97 @@ async fn due_cards_come_by_due_date_then_id_in_pages_owner_only() -> TestResult 
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn ties_page_by_id_and_until_reaches_the_rest_of_the_day() -> TestResult {
+    let app = App::start(Options::default()).await?;
+    let plan = ready_plan(&app, "ana", "Rust for services").await?;
+    let mut db = admin(&app).await?;
+    // Five cards due at the very same instant: four never reviewed (due from their creation)
+    // and one reviewed (due from its state), so the tie crosses both halves of the list.
+    for n in 1..=5 {
+        sql_query(format!(
+            "INSERT INTO flashcards (id, plan_id, user_id, job_id, question, answer, created_at)
+             VALUES ('{}', '{plan}', 'ana', gen_random_uuid(), 'Q', 'A', '2026-01-01T00:00:00Z')",
+            card_id(n)
+        ))
+        .execute(&mut db)
+        .await?;
+    }
+    assert_eq!(
+        review(&app, "ana", &card_id(3), &json!({"rating": "good"}))
+            .await?
+            .status,
+        200
+    );
+    sql_query(format!(
+        "UPDATE card_reviews_state SET due_at = '2026-01-01T00:00:00Z',
+                last_review_at = '2025-12-30T00:00:00Z' WHERE flashcard_id = '{}'",
+        card_id(3)
+    ))
+    .execute(&mut db)
+    .await?;
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = app
+            .get(
+                &format!("/api/v1/reviews/due?plan_id={plan}&limit=2&cursor={cursor}"),
+                "ana",
+            )
+            .await?;
+        assert_eq!(page.status, 200, "{}", page.body);
+        seen.extend(ids(&page.body));
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (1..=5).map(card_id).collect::<Vec<_>>());
+
+    // A card due in six hours is not due now, but is by the end of a day from now.
+    assert_eq!(
+        review(&app, "ana", &card_id(1), &json!({"rating": "good"}))
+            .await?
+            .status,
+        200
+    );
+    sql_query(format!(
+        "UPDATE card_reviews_state SET due_at = now() + interval '6 hours' WHERE flashcard_id = '{}'",
+        card_id(1)
+    ))
+    .execute(&mut db)
+    .await?;
+    let count = |q: String| {
+        let app = &app;
+        async move {
+            let res = app.get(&format!("/api/v1/reviews/due/count?{q}"), "ana").await?;
+            assert_eq!(res.status, 200, "{q}: {}", res.body);
+            Ok::<_, syllabus_e2e::Error>(res.body["due"].clone())
+        }
+    };
+    let tonight = (Utc::now() + chrono::Duration::days(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(count(format!("plan_id={plan}")).await?, 4);
+    assert_eq!(count(format!("plan_id={plan}&until={tonight}")).await?, 5);
+    let later = app
+        .get(
+            &format!("/api/v1/reviews/due?plan_id={plan}&until={tonight}"),
+            "ana",
+        )
+        .await?;
+    assert_eq!(ids(&later.body).last(), Some(&card_id(1)));
+    assert!(!ids(&app.get("/api/v1/reviews/due", "ana").await?.body).contains(&card_id(1)));
+    for bad in ["tomorrow", "2026-13-01T00:00:00Z", ""] {
+        for path in ["/api/v1/reviews/due", "/api/v1/reviews/due/count"] {
+            let res = app.get(&format!("{path}?until={bad}"), "ana").await?;
+            assert_eq!(res.status, 400, "{path} {bad}");
+            assert_eq!(res.body["errors"][0]["field"], "until", "{path} {bad}");
+        }
+    }
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_review_sent_again_with_its_id_counts_once_and_answers_the_same() -> TestResult {
     let app = App::start(Options::default()).await?;
     let plan = ready_plan(&app, "ana", "Rust for services").await?;
@@ -216,18 +307,48 @@ async fn a_review_sent_again_with_its_id_counts_once_and_answers_the_same() -> T
     assert_eq!(first.body["lapses"], 0);
     assert_eq!(first.body["flashcard_id"], c);
     assert_eq!(first.body["next"]["good"]["due_at"], first.body["due_at"]);
-    // Sent again (even with another rating): the first answer, nothing recorded.
-    let again = review(
+    assert_eq!(first.body["rating"], "good");
+    // Sent again, twice at once: the first answer each time, nothing recorded.
+    let body = json!({"rating": "good", "review_id": "tap-1"});
+    let (again, twice) = tokio::join!(
+        review(&app, "ana", &c, &body),
+        review(&app, "ana", &c, &body)
+    );
+    let (again, twice) = (again?, twice?);
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body, first.body);
+    assert_eq!(twice.body, first.body);
+    let logged = format!("SELECT count(*) AS n FROM card_review_log WHERE flashcard_id = '{c}'");
+    assert_eq!(count(&mut db, &logged).await?, 1);
+    // The same id with another rating is refused, naming it: the first rating counted.
+    let other = review(
         &app,
         "ana",
         &c,
         &json!({"rating": "easy", "review_id": "tap-1"}),
     )
     .await?;
-    assert_eq!(again.status, 200);
-    assert_eq!(again.body, first.body);
-    let logged = format!("SELECT count(*) AS n FROM card_review_log WHERE flashcard_id = '{c}'");
+    assert_eq!(other.status, 422, "{}", other.body);
+    assert_eq!(other.body["errors"][0]["field"], "review_id");
+    assert!(
+        other.body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("\"good\"")),
+        "{}",
+        other.body
+    );
     assert_eq!(count(&mut db, &logged).await?, 1);
+    // Two first reviews at once with one new id: one counts, both answer it.
+    let fresh = json!({"rating": "hard", "review_id": "tap-0"});
+    let (x, y) = tokio::join!(
+        review(&app, "ana", &c, &fresh),
+        review(&app, "ana", &c, &fresh)
+    );
+    let (x, y) = (x?, y?);
+    assert_eq!((x.status, y.status), (200, 200), "{} {}", x.body, y.body);
+    assert_eq!(x.body, y.body);
+    assert_eq!(x.body["reps"], 2);
+    assert_eq!(count(&mut db, &logged).await?, 2);
     // A new id is a new review; so is a review without one.
     let second = review(
         &app,
@@ -236,11 +357,11 @@ async fn a_review_sent_again_with_its_id_counts_once_and_answers_the_same() -> T
         &json!({"rating": "again", "review_id": "tap-2"}),
     )
     .await?;
-    assert_eq!(second.body["reps"], 2);
+    assert_eq!(second.body["reps"], 3);
     assert_eq!(second.body["lapses"], 1);
     let third = review(&app, "ana", &c, &json!({"rating": "hard"})).await?;
-    assert_eq!(third.body["reps"], 3);
-    assert_eq!(count(&mut db, &logged).await?, 3);
+    assert_eq!(third.body["reps"], 4);
+    assert_eq!(count(&mut db, &logged).await?, 4);
     // The first id still answers the first review.
     let replay = review(
         &app,
@@ -268,7 +389,7 @@ async fn a_review_sent_again_with_its_id_counts_once_and_answers_the_same() -> T
     }
     let res = review(&app, "ana", &card_id(99), &json!({"rating": "good"})).await?;
     assert_eq!(res.status, 404);
-    assert_eq!(count(&mut db, &logged).await?, 3);
+    assert_eq!(count(&mut db, &logged).await?, 4);
     app.stop().await;
     Ok(())
 }
@@ -337,18 +458,40 @@ async fn a_replayed_rating_sequence_is_scheduled_as_the_fsrs_crate_schedules_it(
     let app = App::start(Options::default()).await?;
     let plan = ready_plan(&app, "ana", "Rust for services").await?;
     let mut db = admin(&app).await?;
-    let c = card(&mut db, "ana", &plan, &card_id(1), "1 day").await?;
-    let retention = 0.85_f32;
+    // A retention inside the bounds and both bounds (read back from a `real` column, 0.97
+    // lies just above 0.97: it must not turn into the default).
+    for (n, retention) in [(1, 0.85), (2, 0.97), (3, 0.7)] {
+        let c = card(&mut db, "ana", &plan, &card_id(n), "1 day").await?;
+        replay_sequence(&app, &mut db, &c, retention).await?;
+    }
+    app.stop().await;
+    Ok(())
+}
+
+/// Sets the retention, replays a rating sequence on card `c` and compares every answer with
+/// the `fsrs` crate's for the same history.
+async fn replay_sequence(
+    app: &App,
+    db: &mut AsyncPgConnection,
+    c: &str,
+    retention: f64,
+) -> TestResult {
     let res = app
         .send(
             "PUT",
             "/api/v1/me/settings",
             Some("ana"),
-            Some(&json!({"desired_retention": 0.85})),
+            Some(&json!({"desired_retention": retention})),
             &[],
         )
         .await?;
     assert_eq!(res.status, 200);
+    assert_eq!(
+        app.get("/api/v1/me/settings", "ana").await?.body,
+        json!({"desired_retention": retention})
+    );
+    #[allow(clippy::cast_possible_truncation)]
+    let retention = retention as f32;
 
     let fsrs = fsrs::FSRS::new(&[])?;
     let mut memory: Option<fsrs::MemoryState> = None;
@@ -370,16 +513,16 @@ async fn a_replayed_rating_sequence_is_scheduled_as_the_fsrs_crate_schedules_it(
                 "UPDATE card_reviews_state SET last_review_at = last_review_at - interval '{elapsed} days',
                         due_at = due_at - interval '{elapsed} days' WHERE flashcard_id = '{c}'"
             ))
-            .execute(&mut db)
+            .execute(&mut *db)
             .await?;
         }
-        let res = review(&app, "ana", &c, &json!({"rating": rating})).await?;
+        let res = review(app, "ana", c, &json!({"rating": rating})).await?;
         assert_eq!(res.status, 200, "step {step}: {}", res.body);
         let at: ReviewedAt = sql_query(format!(
             "SELECT reviewed_at FROM card_review_log WHERE flashcard_id = '{c}'
              ORDER BY reviewed_at DESC LIMIT 1"
         ))
-        .get_result(&mut db)
+        .get_result(&mut *db)
         .await?;
 
         // The crate's own answer for the same history.
@@ -393,7 +536,7 @@ async fn a_replayed_rating_sequence_is_scheduled_as_the_fsrs_crate_schedules_it(
         ] {
             let said: DateTime<Utc> =
                 serde_json::from_value(res.body["next"][name]["due_at"].clone())?;
-            assert_eq!(said, due(s), "step {step}: next.{name}");
+            assert_eq!(said, due(s), "{retention} step {step}: next.{name}");
             assert_eq!(
                 res.body["next"][name]["interval_days"],
                 days(s.interval),
@@ -407,7 +550,7 @@ async fn a_replayed_rating_sequence_is_scheduled_as_the_fsrs_crate_schedules_it(
             _ => states.easy,
         };
         let said: DateTime<Utc> = serde_json::from_value(res.body["due_at"].clone())?;
-        assert_eq!(said, due(&chosen), "step {step}: due_at");
+        assert_eq!(said, due(&chosen), "{retention} step {step}: due_at");
         #[allow(clippy::cast_possible_truncation)]
         let (stability, difficulty) = (
             res.body["stability"].as_f64().ok_or("stability")? as f32,
@@ -417,7 +560,6 @@ async fn a_replayed_rating_sequence_is_scheduled_as_the_fsrs_crate_schedules_it(
         assert_eq!(difficulty, chosen.memory.difficulty, "step {step}");
         memory = Some(chosen.memory);
     }
-    app.stop().await;
     Ok(())
 }
 

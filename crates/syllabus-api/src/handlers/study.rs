@@ -52,6 +52,18 @@ pub(crate) async fn post_review<S: Stores>(
             },
         )
         .await?;
+    if review.rating != rating {
+        // A replay (the card already has this `review_id`) that sent another rating: the
+        // first one counted; answering it as if this one had would mislead the caller.
+        return Err(ApiError::unprocessable(
+            "review_id",
+            format!(
+                "was already used for a review of this card rated {:?}; use a new review_id \
+                 for a new review",
+                review.rating.as_str()
+            ),
+        ));
+    }
     tracing::info!(flashcard.id = %card, rating = rating.as_str(), "card reviewed");
     Ok(HttpResponse::Ok().json(ReviewView::from(review)))
 }
@@ -76,6 +88,17 @@ pub(crate) fn decode_due_cursor(raw: &str) -> Option<DueCursor> {
     })
 }
 
+/// `until` (RFC 3339), or now: "due" is due at or before it. A client passes the end of its
+/// learner's day so that "due today" means the day, not the instant.
+fn until_param(query: &Query) -> Result<DateTime<Utc>> {
+    match query.get("until") {
+        None => Ok(Utc::now()),
+        Some(t) => DateTime::parse_from_rfc3339(t)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| ApiError::field("until", "must be an RFC 3339 date-time")),
+    }
+}
+
 fn plan_param(query: &Query) -> Result<Option<PlanId>> {
     match query.get("plan_id") {
         None => Ok(None),
@@ -87,7 +110,7 @@ fn plan_param(query: &Query) -> Result<Option<PlanId>> {
     }
 }
 
-/// `GET /api/v1/reviews/due?plan_id=&limit=&cursor=` → the caller's due cards by due date.
+/// `GET /api/v1/reviews/due?plan_id=&until=&limit=&cursor=` → the caller's due cards by due date.
 pub(crate) async fn due_list<S: Stores>(
     state: State<S>,
     caller: Caller,
@@ -115,7 +138,7 @@ pub(crate) async fn due_list<S: Stores>(
                 plan,
                 limit,
                 after,
-                now: Utc::now(),
+                until: until_param(&query)?,
             },
         )
         .await?;
@@ -125,14 +148,15 @@ pub(crate) async fn due_list<S: Stores>(
     }))
 }
 
-/// `GET /api/v1/reviews/due/count?plan_id=` → `{"due": n}`.
+/// `GET /api/v1/reviews/due/count?plan_id=&until=` → `{"due": n}`.
 pub(crate) async fn due_count<S: Stores>(
     state: State<S>,
     caller: Caller,
     query: Query,
 ) -> Result<HttpResponse> {
     let plan = plan_param(&query)?;
-    let due = state.store.due_count(&caller.0, plan, Utc::now()).await?;
+    let until = until_param(&query)?;
+    let due = state.store.due_count(&caller.0, plan, until).await?;
     Ok(HttpResponse::Ok().json(DueCountView { due }))
 }
 

@@ -115,6 +115,9 @@ impl From<NextDue> for ChoicesView {
 #[schema(as = Review)]
 pub struct ReviewView {
     flashcard_id: Uuid,
+    /// The rating recorded (sent again with its `review_id`: the first review's, the same).
+    #[schema(schema_with = fields::names::<Rating>)]
+    rating: &'static str,
     /// When the card is next due.
     due_at: DateTime<Utc>,
     /// Whole days from the review to `due_at`.
@@ -139,6 +142,7 @@ impl From<ReviewRecord> for ReviewView {
     fn from(r: ReviewRecord) -> Self {
         Self {
             flashcard_id: r.flashcard_id.as_uuid(),
+            rating: r.rating.as_str(),
             due_at: r.due_at,
             interval_days: r.interval_days,
             reps: r.reps,

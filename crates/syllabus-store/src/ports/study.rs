@@ -36,7 +36,7 @@ pub trait StudyStore: Clone + Send + Sync + 'static {
         request: DueRequest,
     ) -> impl Future<Output = Result<DuePage, StoreError>> + Send;
 
-    /// How many of the user's cards (of one plan, when given) are due at `now`.
+    /// How many of the user's cards (of one plan, when given) are due at or before `until`.
     ///
     /// # Errors
     /// As [`Self::due`].
@@ -44,7 +44,7 @@ pub trait StudyStore: Clone + Send + Sync + 'static {
         &self,
         user: &UserId,
         plan: Option<PlanId>,
-        now: DateTime<Utc>,
+        until: DateTime<Utc>,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// The user's settings (the defaults when never set).

@@ -25,6 +25,8 @@ pub struct NewReview {
 pub struct ReviewRecord {
     /// The card.
     pub flashcard_id: FlashcardId,
+    /// The rating this review recorded (a replay's is the first review's).
+    pub rating: Rating,
     /// When it is next due.
     pub due_at: DateTime<Utc>,
     /// Days from the review to `due_at`.
@@ -59,8 +61,8 @@ pub struct DueRequest {
     pub limit: u32,
     /// The previous page's cursor.
     pub after: Option<DueCursor>,
-    /// "Due" is due at or before this time.
-    pub now: DateTime<Utc>,
+    /// "Due" is due at or before this time (now, or the end of the learner's day).
+    pub until: DateTime<Utc>,
 }
 
 /// A due card.

@@ -12,6 +12,7 @@ use diesel::sql_types::{
 use diesel::{OptionalExtension, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{Value, json};
+use syllabus_domain::input::StringEnum as _;
 use syllabus_domain::review::{CardMemory, NextDue, Rating, Retention, Reviewed, Scheduled};
 use syllabus_domain::{FlashcardId, PlanId, UserId};
 use uuid::Uuid;
@@ -67,6 +68,8 @@ fn next_from_json(v: &Value) -> Result<NextDue, StoreError> {
 
 #[derive(QueryableByName)]
 struct LogRow {
+    #[diesel(sql_type = Text)]
+    rating: String,
     #[diesel(sql_type = Timestamptz)]
     due_after: DateTime<Utc>,
     #[diesel(sql_type = Integer)]
@@ -91,7 +94,7 @@ pub(crate) async fn logged(
     review_id: &str,
 ) -> Result<Option<ReviewRecord>, StoreError> {
     let row: Option<LogRow> = diesel::sql_query(
-        "SELECT due_after, interval_days, reps, lapses, stability, difficulty, next
+        "SELECT rating, due_after, interval_days, reps, lapses, stability, difficulty, next
          FROM card_review_log WHERE user_id = $1 AND flashcard_id = $2 AND review_id = $3",
     )
     .bind::<Text, _>(user.as_str())
@@ -103,6 +106,9 @@ pub(crate) async fn logged(
     row.map(|r| {
         Ok(ReviewRecord {
             flashcard_id: card,
+            rating: Rating::from_wire(&r.rating).ok_or_else(|| {
+                StoreError::Unexpected(format!("a logged rating {:?}", r.rating))
+            })?,
             due_at: r.due_after,
             interval_days: count(r.interval_days),
             reps: count(r.reps),
@@ -171,9 +177,9 @@ pub(crate) async fn retention(
             .get_result(conn)
             .await
             .optional()?;
-    Ok(row
-        .and_then(|r| Retention::new(f64::from(r.desired_retention)))
-        .unwrap_or_default())
+    Ok(row.map_or_else(Retention::default, |r| {
+        Retention::from_stored(r.desired_retention)
+    }))
 }
 
 /// Sets the user's desired retention (the user row exists).
@@ -261,16 +267,16 @@ fn scope(plan: bool, alias: &str) -> String {
     }
 }
 
-/// A page of due cards' ids and due dates (`rows` of them): reviewed cards due by `now` from
+/// A page of due cards' ids and due dates (`rows` of them): reviewed cards due by `until` from
 /// `card_reviews_state`'s due index, merged with never-reviewed cards (due from their creation)
 /// from the flashcards' index, each half limited before the merge. The explicit `user_id` (or
 /// `plan_id`) predicate is what lets PostgreSQL use the indexes; RLS stays the safety net.
-/// Binds: `$1` user, `$2` plan, `$3` now, `$4`/`$5` the cursor, `$6` rows.
+/// Binds: `$1` user, `$2` plan, `$3` until, `$4`/`$5` the cursor, `$6` rows.
 pub(crate) fn due_page_query(
     user: &UserId,
     plan: Option<PlanId>,
     after: Option<DueCursor>,
-    now: DateTime<Utc>,
+    until: DateTime<Utc>,
     rows: i64,
 ) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
     let (s, f) = (scope(plan.is_some(), "s"), scope(plan.is_some(), "f"));
@@ -293,24 +299,25 @@ pub(crate) fn due_page_query(
              UNION ALL
              (SELECT f.id, f.created_at AS due_at FROM flashcards f
               WHERE {f} AND f.created_at <= $3 {cf}
-                AND NOT EXISTS (SELECT 1 FROM card_reviews_state r WHERE r.flashcard_id = f.id)
+                AND NOT EXISTS (SELECT 1 FROM card_reviews_state r WHERE r.flashcard_id = f.id
+                                  AND r.user_id = $1)
               ORDER BY f.created_at, f.id LIMIT $6)
          ) AS d ORDER BY due_at, id LIMIT $6"
     ))
     .into_boxed()
     .bind::<Text, _>(user.as_str().to_owned())
     .bind::<Nullable<SqlUuid>, _>(plan.map(|p| p.as_uuid()))
-    .bind::<Timestamptz, _>(now)
+    .bind::<Timestamptz, _>(until)
     .bind::<Nullable<Timestamptz>, _>(after.map(|c| c.due_at))
     .bind::<Nullable<SqlUuid>, _>(after.map(|c| c.id))
     .bind::<BigInt, _>(rows)
 }
 
-/// How many cards are due by `now` (binds as [`due_page_query`]'s first three).
+/// How many cards are due by `until` (binds as [`due_page_query`]'s first three).
 pub(crate) fn due_count_query(
     user: &UserId,
     plan: Option<PlanId>,
-    now: DateTime<Utc>,
+    until: DateTime<Utc>,
 ) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
     let (s, f) = (scope(plan.is_some(), "s"), scope(plan.is_some(), "f"));
     diesel::sql_query(format!(
@@ -318,12 +325,12 @@ pub(crate) fn due_count_query(
               + (SELECT count(*) FROM flashcards f
                  WHERE {f} AND f.created_at <= $3
                    AND NOT EXISTS (SELECT 1 FROM card_reviews_state r
-                                   WHERE r.flashcard_id = f.id)) AS n"
+                                   WHERE r.flashcard_id = f.id AND r.user_id = $1)) AS n"
     ))
     .into_boxed()
     .bind::<Text, _>(user.as_str().to_owned())
     .bind::<Nullable<SqlUuid>, _>(plan.map(|p| p.as_uuid()))
-    .bind::<Timestamptz, _>(now)
+    .bind::<Timestamptz, _>(until)
 }
 
 /// A row of [`due_page_query`].

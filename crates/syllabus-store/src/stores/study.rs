@@ -26,7 +26,9 @@ impl crate::ports::StudyStore for Database {
             Box::pin(async move {
                 let card = review.card;
                 // Under the card's lock: a second review of the card (the same `review_id`
-                // sent twice at once) waits, then finds the first one's log row.
+                // sent twice at once) waits, then finds the first one's log row. The answer
+                // carries the first review's rating: the caller refuses a replay that sent
+                // another.
                 let plan = lock_card_for_review(conn, card.as_uuid()).await?;
                 if let Some(id) = review.review_id.as_deref()
                     && let Some(first) = logged(conn, &owner, card, id).await?
@@ -49,6 +51,7 @@ impl crate::ports::StudyStore for Database {
                 .await?;
                 Ok(ReviewRecord {
                     flashcard_id: card,
+                    rating: review.rating,
                     due_at: done.memory.due_at,
                     interval_days: done.interval_days,
                     reps: done.memory.reps,
@@ -74,7 +77,7 @@ impl crate::ports::StudyStore for Database {
                     &owner,
                     request.plan,
                     request.after,
-                    request.now,
+                    request.until,
                     i64::from(request.limit.clamp(1, 100)) + 1,
                 )
                 .load(conn)
@@ -112,7 +115,7 @@ impl crate::ports::StudyStore for Database {
         &self,
         user: &UserId,
         plan: Option<PlanId>,
-        now: DateTime<Utc>,
+        until: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let owner = user.clone();
         self.as_user(user, move |conn| {
@@ -120,7 +123,7 @@ impl crate::ports::StudyStore for Database {
                 if let Some(plan) = plan {
                     plan_topic(conn, plan).await?;
                 }
-                let row: CountRow = due_count_query(&owner, plan, now).get_result(conn).await?;
+                let row: CountRow = due_count_query(&owner, plan, until).get_result(conn).await?;
                 Ok(u64::try_from(row.n).unwrap_or(0))
             })
         })

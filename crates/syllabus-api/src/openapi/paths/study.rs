@@ -7,6 +7,7 @@ use utoipa::openapi::{Content, RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
 use super::super::requests::id;
+use super::super::responses::problem;
 use super::Shared::{BadRequest, NotFound, RateLimited};
 use super::{BODY, Op, STORE, json, of};
 use crate::wire::{
@@ -52,6 +53,17 @@ fn plan_filter() -> Parameter {
     )
 }
 
+fn until() -> Parameter {
+    query(
+        "until",
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+        "Due at or before this time (RFC 3339); default now. A client passes the end of its \
+         learner's day for \"due today\".",
+    )
+}
+
 fn due_paging() -> [Parameter; 2] {
     let [limit, _] = super::super::requests::paging();
     [
@@ -81,13 +93,18 @@ pub(super) fn add(add: &mut impl FnMut(&str, HttpMethod, Op)) {
                  {MAX_INTERVAL_DAYS}. `next` is what each rating would have given from the state \
                  before this review. `reps` counts reviews, `lapses` `again` answers after the \
                  first review. One transaction under the card's lock. A `review_id` already \
-                 recorded for the card answers the first review again (200), recording nothing."
+                 recorded for the card answers the first review again (200), recording nothing; \
+                 sent with another rating, it is refused (422 naming review_id)."
         ))
         .params([id()])
         .body(of::<ReviewRequest>())
         .answer(
             200,
             json("The card's new schedule", of::<ReviewView>()).build(),
+        )
+        .answer(
+            422,
+            problem("VALIDATION_ERROR naming review_id: used with another rating"),
         )
         .errors(&BODY)
         .errors(&[NotFound, RateLimited])
@@ -98,13 +115,13 @@ pub(super) fn add(add: &mut impl FnMut(&str, HttpMethod, Op)) {
         Get,
         Op::new(
             "listDueCards",
-            "The caller's cards due now, by due date then id",
+            "The caller's cards due by now (or `until`), by due date then id",
         )
         .description(
             "Due: a reviewed card whose due date has come, or a card never reviewed (due since \
              it was created). Each item is a Flashcard with its `due_at`.",
         )
-        .params([plan_filter()])
+        .params([plan_filter(), until()])
         .params(due_paging())
         .answer(200, json("A page", of::<DuePageView>()).build())
         .errors(&[BadRequest, NotFound])
@@ -115,9 +132,9 @@ pub(super) fn add(add: &mut impl FnMut(&str, HttpMethod, Op)) {
         Get,
         Op::new(
             "countDueCards",
-            "How many of the caller's cards are due now",
+            "How many of the caller's cards are due by now (or `until`)",
         )
-        .params([plan_filter()])
+        .params([plan_filter(), until()])
         .answer(200, json("The count", of::<DueCountView>()).build())
         .errors(&[BadRequest, NotFound])
         .errors(&STORE),
