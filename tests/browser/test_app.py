@@ -1496,6 +1496,53 @@ class WebApp(unittest.TestCase):
         self.assertNotEqual(reviews[0][0]["review_id"], reviews[1][0]["review_id"])
         self.assertEqual(self.due(plan_id), 1)
 
+    def test_11aa_a_lost_answer_is_sent_again_with_the_same_rating_only(self):
+        self.as_fay()
+        plan_id, _ = self.review_plan("Leaves lost")
+        self.driver.get(f"{BASE_URL}/#/plans/{plan_id}/review")
+        self.find("[data-testid=review] .flashcard-study")
+        # The first review is recorded but its answer never arrives (a dropped connection).
+        self.driver.execute_script(
+            """
+            window.__sent = [];
+            const send = window.fetch.bind(window);
+            window.fetch = async (url, init) => {
+              if (init && init.method === 'POST' && /\\/reviews$/.test(url)) {
+                window.__sent.push(JSON.parse(init.body));
+                const answer = await send(url, init);
+                if (window.__sent.length === 1) throw new TypeError('Failed to fetch');
+                return answer;
+              }
+              return send(url, init);
+            };
+            """
+        )
+        if self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=review-card]"):
+            self.button("Show answer").click()
+            self.keys("4")
+            rating = "easy"
+        else:
+            labels = self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=review-choices] .choice label")
+            next(l for l in labels if l.text).click()
+            self.button("Check answer").click()
+            rating = None
+        retry = self.find("[data-testid=retry-review]")
+        self.assertIn("not saved", self.find(".review-result .form-error").text)
+        # No other rating can be sent under the same review id.
+        for b in self.driver.find_elements(By.CSS_SELECTOR, ".ratings button, .choices button"):
+            self.assertFalse(b.is_enabled(), b.text)
+        self.assertEqual(self.driver.switch_to.active_element.text, "Try again")
+        self.shot("11-review-lost-answer")
+        retry.click()
+        self.find("[data-testid=next-review]")
+        sent = self.driver.execute_script("return window.__sent")
+        self.assertEqual(len(sent), 2)
+        self.assertEqual(sent[0], sent[1], "the same rating and review id")
+        if rating:
+            self.assertEqual(sent[0]["rating"], rating)
+            self.assertTrue(self.find("[data-testid=intervals] .picked").text.startswith("Easy"))
+        self.assertEqual(self.due(plan_id), 2, "one review counted")
+
     def test_11b_the_plans_list_says_due_today_and_the_deck_downloads_for_anki(self):
         self.as_fay()
         plan_id, cards = self.review_plan("Leaves for Anki")

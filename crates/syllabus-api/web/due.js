@@ -1,12 +1,21 @@
-// How many of a plan's flashcards are due for review today (GET /reviews/due/count?plan_id=):
-// "N due today" and a "Review N due" link, filled in when the count arrives (nothing when it
-// cannot be read: the count is a hint, never a reason for the screen to fail).
+// How many of a plan's flashcards are due for review today (GET /reviews/due/count?plan_id=
+// &until=, until the end of the learner's local day): "N due today" and a "Review N due" link,
+// filled in when the count arrives (nothing when it cannot be read: the count is a hint, never a
+// reason for the screen to fail).
 
 import { api } from './api.js';
 import { h, replace } from './dom.js';
 
+// The end of the learner's day (local midnight), as the API's `until`: "due today" is the day's
+// cards, not only those due this minute.
+export function endOfToday() {
+  const d = new Date();
+  d.setHours(24, 0, 0, 0);
+  return encodeURIComponent(d.toISOString());
+}
+
 export function dueCount(planId, signal) {
-  return api('GET', `/reviews/due/count?plan_id=${planId}`, undefined, { signal }).then((d) => d.due);
+  return api('GET', `/reviews/due/count?plan_id=${planId}&until=${endOfToday()}`, undefined, { signal }).then((d) => d.due);
 }
 
 export const dueText = (n) => `${n} due today`;

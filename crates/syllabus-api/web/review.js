@@ -3,11 +3,14 @@
 // its question, then its answer ("Show answer" or Space), then four ratings (buttons or keys
 // 1–4). A multiple-choice card shows its answer among its 3 distractors, shuffled: a right choice
 // is rated "good", a wrong one "again". Each answer is POST /flashcards/{id}/reviews with a
-// review id chosen once per card shown, so a double submit counts once; then the next due date
-// (local time) and what each rating would have given, and "Next card".
+// review id chosen once per card shown, so a double submit counts once; when a send fails, only
+// the same rating can be sent again (the first may have been recorded: another rating under the
+// same id is refused). Then the next due date (local time) and what each rating would have
+// given, and "Next card". "Due" is due by the end of the learner's day, as the counts say.
 
 import { api } from './api.js';
 import { h, replace } from './dom.js';
+import { endOfToday } from './due.js';
 import { loadPlan, planNav } from './views.js';
 
 export const RATINGS = [
@@ -61,7 +64,7 @@ export async function reviewScreen(view, id, signal) {
   const title = () => h('h2', { id: 'review-title' }, 'Review');
   const next = async () => {
     keys = null;
-    const data = await api('GET', `/reviews/due?plan_id=${id}&limit=1`, undefined, { signal });
+    const data = await api('GET', `/reviews/due?plan_id=${id}&limit=1&until=${endOfToday()}`, undefined, { signal });
     const card = data.items[0];
     if (!card) {
       replace(stage, title(),
@@ -85,13 +88,16 @@ export async function reviewScreen(view, id, signal) {
       stage.querySelectorAll('.ratings button, .choices button').forEach((b) => { b.disabled = true; });
       try {
         const answer = await api('POST', `/flashcards/${card.id}/reviews`, { rating, review_id: rid }, { signal });
-        showResult(answer, rating);
+        showResult(answer, answer.rating);
       } catch (error) {
         if (signal.aborted) return;
         sending = false;
-        stage.querySelectorAll('.ratings button, .choices button').forEach((b) => { b.disabled = false; });
-        replace(result, h('p', { class: 'form-error', role: 'alert' }, `The review was not saved: ${error.message}`));
-        keys = ratingKeys;
+        // The answer may have been lost after the review was recorded: send the same rating
+        // again (same review id), never another.
+        const retry = h('button', { type: 'button', 'data-testid': 'retry-review', onclick: () => rate(rating) }, 'Try again');
+        replace(result, h('p', { class: 'form-error', role: 'alert' }, `The review was not saved: ${error.message}`), retry);
+        keys = (k) => (k === 'Enter' ? (rate(rating), true) : false);
+        retry.focus();
       }
     };
     const showResult = (answer, rating) => {
