@@ -1,13 +1,17 @@
 -- The top-level skills of a skill-tree answer as it streams (issue #24): one row per root
--- skill that streamed in complete and valid, written by the run while it holds its lease. They
--- outlive a failed run (the web app shows them with the job's failure and a retry), so the table
--- is logged; the plan's next skill-tree run deletes them when it shows its first skill, and the
--- transaction that saves a tree deletes them all. Its trigger tells the plan's event streams
+-- skill that streamed in complete and valid, written by the run while it holds its lease, with
+-- the run's number (the job's `attempts` then: a re-run of the job replaces its earlier run's
+-- skills). They outlive a failed run (the web app shows them with the job's failure and a
+-- retry), so the table is logged. Jobs are ordered by creation: a run's first skill deletes the
+-- skills of the plan's earlier jobs (and of its own earlier runs), the transaction that saves a
+-- job's tree deletes those of that job and the earlier ones, and the streams read the latest
+-- job's only. So two tree jobs of one plan at once never mix their skills. Its trigger tells the plan's event streams
 -- with keys only (the `draft` notice: re-read), each stream reads the rows back as its user.
 CREATE TABLE skill_previews (
     plan_id     uuid NOT NULL REFERENCES plans (id) ON DELETE CASCADE,
     job_id      uuid NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
     position    integer NOT NULL CHECK (position BETWEEN 0 AND 7),
+    run         integer NOT NULL CHECK (run >= 1),
     user_id     text NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     skill       jsonb NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),

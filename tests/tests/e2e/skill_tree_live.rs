@@ -210,3 +210,168 @@ async fn the_skills_a_failed_answer_streamed_stay_readable() -> TestResult {
     app.stop().await;
     Ok(())
 }
+
+/// The `skill` events of `stream` until one titled `last` arrives: (job, run, index, title).
+async fn skills_until(
+    stream: &mut syllabus_e2e::EventStream,
+    last: &str,
+) -> Result<Vec<(Value, u64, u64, String)>, syllabus_e2e::Error> {
+    let mut seen = Vec::new();
+    loop {
+        let e = stream.next(SETTLE).await?.ok_or("stream ended")?;
+        if e.event != "skill" {
+            continue;
+        }
+        let title = e.data["skill"]["title"].as_str().unwrap_or("").to_owned();
+        seen.push((
+            e.data["job_id"].clone(),
+            e.data["run"].as_u64().ok_or("run")?,
+            e.data["index"].as_u64().ok_or("index")?,
+            title.clone(),
+        ));
+        if title == last {
+            return Ok(seen);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reruns_skills_carry_its_run_and_replace_the_earlier_runs() -> TestResult {
+    let app = App::start(Options::default()).await?;
+    let plan = ready_plan(&app, "wes").await?;
+    let mut stream = app
+        .events(
+            &format!("/api/v1/plans/{plan}/events?progress=true"),
+            "wes",
+            None,
+        )
+        .await?;
+    // The first run streams three good skills and fails on the fourth; every later run streams
+    // another first skill and fails on its second.
+    let first = json!({"skills": [first_root(), leaf("Async"), leaf("Traits"), leaf("")]});
+    app.llm.push(Reply::stream(
+        &first.to_string(),
+        12,
+        Duration::from_millis(5),
+    ));
+    let later = json!({"skills": [leaf("Macros"), leaf("")]});
+    app.llm
+        .set_default(Reply::stream(&later.to_string(), 6, Duration::from_millis(5)));
+    let res = app
+        .post(
+            &format!("/api/v1/plans/{plan}/skill-tree"),
+            "wes",
+            &json!({}),
+        )
+        .await?;
+    assert_eq!(res.status, 202, "{}", res.body);
+    let job = json!(res.body["id"].as_str().ok_or("job id")?);
+    let seen = skills_until(&mut stream, "Macros").await?;
+    let Some((last_job, last_run, last_index, _)) = seen.last().cloned() else {
+        return Err("no skill".into());
+    };
+    assert_eq!((last_job, last_index), (job.clone(), 0));
+    assert!(last_run >= 2, "{seen:?}");
+    // Whatever the stream saw of the first run was marked run 1, before the later run's.
+    for (j, run, _, title) in &seen[..seen.len() - 1] {
+        assert_eq!(j, &job);
+        if ["Ownership", "Async", "Traits"].contains(&title.as_str()) {
+            assert_eq!(*run, 1, "{seen:?}");
+        }
+    }
+    let done = app
+        .wait_until(
+            &format!("/api/v1/jobs/{}", job.as_str().unwrap_or("")),
+            "wes",
+            SETTLE,
+            |j| j["status"] == "completed" || j["status"] == "failed",
+        )
+        .await?;
+    assert_eq!(done["status"], "failed", "{done}");
+    // A stream opened now shows the last run's skill only, with that run's number.
+    let now: Vec<(Value, Value, Value)> = all_events(&app, &plan, "wes")
+        .await?
+        .into_iter()
+        .filter(|e| e.event == "skill")
+        .map(|e| (e.data["run"].clone(), e.data["index"].clone(), e.data["skill"]["title"].clone()))
+        .collect();
+    assert_eq!(now, [(done["attempts"].clone(), json!(0), json!("Macros"))]);
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_tree_leaves_a_newer_jobs_streaming_skills_alone() -> TestResult {
+    let app = App::start(Options {
+        timeout: Duration::from_secs(60),
+        extended_timeout: Duration::from_secs(90),
+        ..Options::default()
+    })
+    .await?;
+    let plan = ready_plan(&app, "xia").await?;
+    let mut stream = app
+        .events(
+            &format!("/api/v1/plans/{plan}/events?progress=true"),
+            "xia",
+            None,
+        )
+        .await?;
+    // Job A: two skills, a pause of 4 s, a third, done. Job B (started while A pauses): one
+    // skill, a pause of 15 s, a second, done. A saves its tree while B is still streaming.
+    let paused = |skills: Value, last: &str, pause: u64| -> Result<Reply, syllabus_e2e::Error> {
+        let text = json!({ "skills": skills }).to_string();
+        let at = text.find(&format!("\"{last}\"")).ok_or("cut")?;
+        let cut = text[..at].rfind('{').ok_or("cut")?;
+        let mut events = content_events(&text[..cut], 4, Duration::from_millis(10));
+        let rest = content_events(&text[cut..], 2, Duration::ZERO);
+        events.push((Duration::from_secs(pause), rest[0].1.clone()));
+        events.extend(rest.into_iter().skip(1));
+        events.push((Duration::ZERO, finish_chunk("stop")));
+        events.push((Duration::ZERO, usage_chunk(100, 200)));
+        Ok(Reply::Sse {
+            events,
+            end: End::Done,
+        })
+    };
+    app.llm.push(paused(
+        json!([first_root(), leaf("Async"), leaf("Traits")]),
+        "Traits",
+        4,
+    )?);
+    let (path, empty) = (format!("/api/v1/plans/{plan}/skill-tree"), json!({}));
+    let post = || app.post(&path, "xia", &empty);
+    let a = post().await?;
+    assert_eq!(a.status, 202, "{}", a.body);
+    let a = a.body["id"].as_str().ok_or("job id")?.to_owned();
+    skills_until(&mut stream, "Async").await?;
+    app.llm
+        .push(paused(json!([leaf("Macros"), leaf("Generics")]), "Generics", 15)?);
+    let b = post().await?;
+    assert_eq!(b.status, 202, "{}", b.body);
+    let b = b.body["id"].as_str().ok_or("job id")?.to_owned();
+    skills_until(&mut stream, "Macros").await?;
+
+    let done = app
+        .wait_until(&format!("/api/v1/jobs/{a}"), "xia", SETTLE, |j| {
+            j["status"] == "completed" || j["status"] == "failed"
+        })
+        .await?;
+    assert_eq!(done["status"], "completed", "{done}");
+    let running = app.get(&format!("/api/v1/jobs/{b}"), "xia").await?.body;
+    assert_eq!(running["status"], "processing", "B still streams: {running}");
+    // A's tree is saved, and B's skill is still what a new stream shows as streaming.
+    let tree = app
+        .get(&format!("/api/v1/plans/{plan}/skill-tree"), "xia")
+        .await?
+        .body;
+    assert_eq!(tree["skills"][2]["title"], "Traits");
+    let now: Vec<(Value, Value)> = all_events(&app, &plan, "xia")
+        .await?
+        .into_iter()
+        .filter(|e| e.event == "skill")
+        .map(|e| (e.data["job_id"].clone(), e.data["skill"]["title"].clone()))
+        .collect();
+    assert_eq!(now, [(json!(b), json!("Macros"))]);
+    app.stop().await;
+    Ok(())
+}

@@ -203,8 +203,9 @@ struct PlanStream {
     progress: Option<ProgressRecord>,
     /// The newest draft sent of each module regeneration in flight (issue #21), by job.
     drafts: HashMap<JobId, u32>,
-    /// The streamed skills sent (issue #24), by job and index: one is sent again only changed.
-    skills: HashMap<(JobId, u32), serde_json::Value>,
+    /// The streamed skills sent (issue #24), by job, run and index: one is sent again only
+    /// changed (a new run's are new).
+    skills: HashMap<(JobId, u32, u32), serde_json::Value>,
 }
 
 impl PlanStream {
@@ -254,7 +255,7 @@ impl PlanStream {
             }
         }
         for skill in state.skills {
-            let key = (skill.job_id, skill.index);
+            let key = (skill.job_id, skill.run, skill.index);
             if self.skills.get(&key) == Some(&skill.skill) {
                 continue;
             }

@@ -42,6 +42,10 @@ pub(crate) struct SkillEventView {
     job_id: Uuid,
     /// 0-based position among the tree's top-level skills.
     index: u32,
+    /// The job's run (attempt) that streamed it, from 1. A skill of a later run of the same job
+    /// replaces every skill of its earlier runs: drop them.
+    #[schema(minimum = 1)]
+    run: u32,
     skill: SkillPreviewNodeView,
 }
 
@@ -51,6 +55,7 @@ impl SkillEventView {
         Some(Self {
             job_id: s.job_id.as_uuid(),
             index: s.index,
+            run: s.run,
             skill: serde_json::from_value(s.skill).ok()?,
         })
     }

@@ -84,6 +84,8 @@ pub struct SkillPreviewRecord {
     pub job_id: syllabus_domain::JobId,
     /// Its 0-based position among the tree's roots.
     pub index: u32,
+    /// The job's run that streamed it (1, 2, … : a later run's skills replace an earlier's).
+    pub run: u32,
     /// `{title, description, depth, path, children: [same shape]}` (a validated node).
     pub skill: serde_json::Value,
 }

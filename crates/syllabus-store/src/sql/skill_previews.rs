@@ -1,7 +1,8 @@
 //! The top-level skills of skill-tree answers as they stream (issue #24), in `skill_previews`:
-//! written by the run while it holds its lease, read by the plan's event streams as their user
-//! (the plan's latest skill-tree job's only), kept after a failed run, deleted by the plan's
-//! next run's first skill and by the transaction that saves a tree.
+//! written by the run while it holds its lease, with the run's number; read by the plan's event
+//! streams as their user (the plan's latest skill-tree job's only, jobs ordered by creation);
+//! kept after a failed run; deleted by a later run's first skill and by the transaction that
+//! saves a tree (each only for jobs created up to its own: a newer job's are left alone).
 
 use diesel::QueryableByName;
 use diesel::sql_types::{Integer, Jsonb, Uuid as SqlUuid};
@@ -19,6 +20,8 @@ struct SkillRow {
     job_id: Uuid,
     #[diesel(sql_type = Integer)]
     position: i32,
+    #[diesel(sql_type = Integer)]
+    run: i32,
     #[diesel(sql_type = Jsonb)]
     skill: serde_json::Value,
 }
@@ -32,8 +35,9 @@ pub(crate) struct NewSkill {
     pub(crate) skill: serde_json::Value,
 }
 
-/// Writes a streamed root skill for the job's owner, only while its run holds `lease`. The first
-/// (`position` 0) first deletes the plan's earlier skills (other jobs', this job's earlier run's).
+/// Writes a streamed root skill for the job's owner, only while its run holds `lease`, with the
+/// run's number. The first (`position` 0) first deletes the plan's earlier skills: this job's
+/// earlier runs' and those of jobs created before it (a newer job's stay: it is the one shown).
 /// Runs as the system (the row's user is the job's).
 pub(crate) async fn write(conn: &mut AsyncPgConnection, s: NewSkill) -> Result<(), StoreError> {
     diesel::sql_query("SELECT set_config('synchronous_commit', 'off', true)")
@@ -41,9 +45,10 @@ pub(crate) async fn write(conn: &mut AsyncPgConnection, s: NewSkill) -> Result<(
         .await?;
     if s.position == 0 {
         diesel::sql_query(
-            "DELETE FROM skill_previews sp USING jobs j
+            "DELETE FROM skill_previews sp USING jobs j, jobs o
              WHERE sp.plan_id = $3 AND j.id = $1 AND j.lease_token = $2
-               AND j.status = 'processing' AND j.plan_id = $3",
+               AND j.status = 'processing' AND j.plan_id = $3
+               AND o.id = sp.job_id AND (o.created_at, o.id) <= (j.created_at, j.id)",
         )
         .bind::<SqlUuid, _>(s.job)
         .bind::<SqlUuid, _>(s.lease)
@@ -52,11 +57,11 @@ pub(crate) async fn write(conn: &mut AsyncPgConnection, s: NewSkill) -> Result<(
         .await?;
     }
     diesel::sql_query(
-        "INSERT INTO skill_previews (plan_id, job_id, position, user_id, skill)
-         SELECT j.plan_id, j.id, $3, j.user_id, $4 FROM jobs j
+        "INSERT INTO skill_previews (plan_id, job_id, position, run, user_id, skill)
+         SELECT j.plan_id, j.id, $3, greatest(j.attempts, 1), j.user_id, $4 FROM jobs j
          WHERE j.id = $1 AND j.lease_token = $2 AND j.status = 'processing' AND j.plan_id = $5
          ON CONFLICT (plan_id, job_id, position) DO UPDATE SET skill = EXCLUDED.skill,
-             created_at = now()",
+             run = EXCLUDED.run, created_at = now()",
     )
     .bind::<SqlUuid, _>(s.job)
     .bind::<SqlUuid, _>(s.lease)
@@ -68,16 +73,18 @@ pub(crate) async fn write(conn: &mut AsyncPgConnection, s: NewSkill) -> Result<(
     Ok(())
 }
 
-/// The streamed skills of the plan's latest skill-tree job that has any, by position.
+/// The streamed skills of the plan's latest skill-tree job (by the job's creation) that has any,
+/// by position.
 pub(crate) async fn load(
     conn: &mut AsyncPgConnection,
     plan: Uuid,
 ) -> Result<Vec<SkillPreviewRecord>, StoreError> {
     let rows: Vec<SkillRow> = diesel::sql_query(
-        "SELECT job_id, position, skill FROM skill_previews
+        "SELECT job_id, position, run, skill FROM skill_previews
          WHERE plan_id = $1 AND job_id = (
-             SELECT job_id FROM skill_previews WHERE plan_id = $1
-             ORDER BY created_at DESC, job_id DESC LIMIT 1)
+             SELECT sp.job_id FROM skill_previews sp JOIN jobs j ON j.id = sp.job_id
+             WHERE sp.plan_id = $1
+             ORDER BY j.created_at DESC, j.id DESC LIMIT 1)
          ORDER BY position",
     )
     .bind::<SqlUuid, _>(plan)
@@ -88,16 +95,27 @@ pub(crate) async fn load(
         .map(|r| SkillPreviewRecord {
             job_id: JobId::from_uuid(r.job_id),
             index: to_u32(r.position),
+            run: to_u32(r.run),
             skill: r.skill,
         })
         .collect())
 }
 
-/// Deletes the plan's streamed skills (in the transaction that saves its tree).
-pub(crate) async fn clear(conn: &mut AsyncPgConnection, plan: Uuid) -> Result<(), StoreError> {
-    diesel::sql_query("DELETE FROM skill_previews WHERE plan_id = $1")
-        .bind::<SqlUuid, _>(plan)
-        .execute(conn)
-        .await?;
+/// Deletes the plan's streamed skills of `job` and of the jobs created before it (in the
+/// transaction that saves `job`'s tree); a newer job's, still streaming, stay.
+pub(crate) async fn clear(
+    conn: &mut AsyncPgConnection,
+    plan: Uuid,
+    job: Uuid,
+) -> Result<(), StoreError> {
+    diesel::sql_query(
+        "DELETE FROM skill_previews sp USING jobs o, jobs j
+         WHERE sp.plan_id = $1 AND o.id = sp.job_id AND j.id = $2
+           AND (o.created_at, o.id) <= (j.created_at, j.id)",
+    )
+    .bind::<SqlUuid, _>(plan)
+    .bind::<SqlUuid, _>(job)
+    .execute(conn)
+    .await?;
     Ok(())
 }

@@ -183,7 +183,7 @@ impl crate::ports::ContentJobStore for Database {
                     .execute(conn)
                     .await?;
                 // The saved tree replaces what was streamed (issue #24).
-                skill_previews::clear(conn, plan.as_uuid()).await?;
+                skill_previews::clear(conn, plan.as_uuid(), lease.job.as_uuid()).await?;
                 let mut rows = Vec::new();
                 node_inserts(&tree.roots, None, tree_id, &user_id, &mut rows);
                 // Parents before children: rows are in depth-first order.
