@@ -11,7 +11,7 @@ use syllabus_domain::{JobType, UserId};
 use crate::error::StoreError;
 use crate::records::RateLimit;
 use crate::schema::jobs;
-use crate::sql::users::record_user;
+use crate::sql::users::{UserRow, record_user};
 
 #[derive(QueryableByName)]
 struct At {
@@ -21,14 +21,16 @@ struct At {
 
 /// Takes the user's rate-limit lock for `job_type` (held until commit, so concurrent creations
 /// serialize), refuses the job when the user's monthly token budget is used up
-/// ([`StoreError::BudgetExceeded`], nothing counted), records the user on first sight, checks the exact sliding window against the jobs
-/// already created, and returns the wall-clock time the new job is created at.
+/// ([`StoreError::BudgetExceeded`], nothing counted), records the user on first sight (unless
+/// `row` says this transaction has), checks the exact sliding window against the jobs already
+/// created, and returns the wall-clock time the new job is created at.
 ///
 /// Only the newest `limit` creations in the window are read: when the window is full, the slot
 /// frees when the oldest of those leaves it, whatever older ones it still holds.
 pub(crate) async fn lock_rate_window(
     conn: &mut AsyncPgConnection,
     user: &UserId,
+    row: UserRow,
     job_type: JobType,
     limit: RateLimit,
 ) -> Result<DateTime<Utc>, StoreError> {
@@ -48,7 +50,7 @@ pub(crate) async fn lock_rate_window(
             });
         }
     }
-    record_user(conn, user).await?;
+    record_user(conn, user, row).await?;
     let window = SlidingWindow::new(limit.limit, limit.window);
     let since = window.window_start(now.at);
     let mut started: Vec<DateTime<Utc>> = jobs::table

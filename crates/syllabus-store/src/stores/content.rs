@@ -22,6 +22,7 @@ use crate::sql::job_writes::insert_job;
 use crate::sql::plan_reads::generation_live;
 use crate::sql::plans::{module_titles, plan_topic};
 use crate::sql::rate_window::lock_rate_window;
+use crate::sql::users::UserRow;
 
 /// Checks that what a payload names exists for this user and can be worked on.
 async fn check_subject(
@@ -118,8 +119,10 @@ impl crate::ports::ContentStore for Database {
                 if let Some(answer) = idempotency::claim(conn, &actor.user, idem.as_ref()).await? {
                     return Ok(Keyed::Replay(answer));
                 }
+                let user_row = UserRow::after_claim(idem.as_ref());
                 check_subject(conn, &payload).await?;
-                let at = lock_rate_window(conn, &actor.user, payload.job_type(), limit).await?;
+                let at = lock_rate_window(conn, &actor.user, user_row, payload.job_type(), limit)
+                    .await?;
                 let job = insert_job(
                     conn,
                     &actor,
@@ -153,6 +156,7 @@ impl crate::ports::ContentStore for Database {
                 if let Some(answer) = idempotency::claim(conn, &actor.user, idem.as_ref()).await? {
                     return Ok(Keyed::Replay(answer));
                 }
+                let user_row = UserRow::after_claim(idem.as_ref());
                 let (job_type, status, payload, priority, reask): (
                     String,
                     String,
@@ -183,7 +187,7 @@ impl crate::ports::ContentStore for Database {
                 let payload = JobPayload::parse(job_type, &payload)
                     .map_err(|e| StoreError::Unexpected(format!("stored payload: {e}")))?;
                 check_subject(conn, &payload).await?;
-                let at = lock_rate_window(conn, &actor.user, job_type, limit).await?;
+                let at = lock_rate_window(conn, &actor.user, user_row, job_type, limit).await?;
                 let job = insert_job(
                     conn,
                     &actor,

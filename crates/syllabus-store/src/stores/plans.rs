@@ -34,7 +34,7 @@ use crate::sql::plans::plan_row;
 use crate::sql::progress::{discard_progress, has_progress, plan_progress, progress_of};
 use crate::sql::rate_window::{count_without_job, lock_rate_window};
 use crate::sql::skill_previews;
-use crate::sql::users::record_user;
+use crate::sql::users::{UserRow, record_user};
 
 use crate::sql::plan_reads::{generating, latest_attempts, plan_detail, plans_page_query};
 
@@ -87,7 +87,8 @@ impl crate::ports::PlanStore for Database {
                 if let Some(answer) = idempotency::claim(conn, &owner, idem.as_ref()).await? {
                     return Ok(Keyed::Replay(answer));
                 }
-                record_user(conn, &owner).await?;
+                let user_row = UserRow::after_claim(idem.as_ref());
+                record_user(conn, &owner, user_row).await?;
                 let (id, _, _) = insert_plan(conn, &owner, &plan, Origin::Manual).await?;
                 replace_modules_and_tasks(conn, owner.as_str(), id, &content).await?;
                 let detail = plan_detail(conn, &owner, id).await?;
@@ -114,8 +115,10 @@ impl crate::ports::PlanStore for Database {
                 if let Some(answer) = idempotency::claim(conn, &actor.user, idem.as_ref()).await? {
                     return Ok(Keyed::Replay(answer));
                 }
+                let user_row = UserRow::after_claim(idem.as_ref());
                 let at =
-                    lock_rate_window(conn, &actor.user, JobType::PlanGeneration, limit).await?;
+                    lock_rate_window(conn, &actor.user, user_row, JobType::PlanGeneration, limit)
+                        .await?;
                 let (id, created_at, updated_at) =
                     insert_plan(conn, &actor.user, &plan, Origin::Ai).await?;
                 let job = insert_job(
@@ -329,6 +332,7 @@ impl crate::ports::PlanStore for Database {
                 if let Some(answer) = idempotency::claim(conn, &actor.user, idem.as_ref()).await? {
                     return Ok(Keyed::Replay(answer));
                 }
+                let user_row = UserRow::after_claim(idem.as_ref());
                 // Lock the plan row: concurrent regenerates of one plan serialize here.
                 let found: Option<Uuid> = plans::table
                     .filter(plans::id.eq(id.as_uuid()))
@@ -386,8 +390,14 @@ impl crate::ports::PlanStore for Database {
                 if AttemptCap::next_attempt(used).is_none() {
                     // Refused without a provider call, but counted: a client looping on a capped
                     // plan is rate-limited like one creating jobs.
-                    let at =
-                        lock_rate_window(conn, &actor.user, JobType::PlanGeneration, limit).await?;
+                    let at = lock_rate_window(
+                        conn,
+                        &actor.user,
+                        user_row,
+                        JobType::PlanGeneration,
+                        limit,
+                    )
+                    .await?;
                     count_without_job(conn, &actor.user, JobType::PlanGeneration, limit, at)
                         .await?;
                     let attempt = insert_attempt(
@@ -408,7 +418,8 @@ impl crate::ports::PlanStore for Database {
                     return Ok(Keyed::Fresh(Regeneration::Capped(attempt)));
                 }
                 let at =
-                    lock_rate_window(conn, &actor.user, JobType::PlanGeneration, limit).await?;
+                    lock_rate_window(conn, &actor.user, user_row, JobType::PlanGeneration, limit)
+                        .await?;
                 let job = insert_job(
                     conn,
                     &actor,

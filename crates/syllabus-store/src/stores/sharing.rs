@@ -15,7 +15,7 @@ use crate::schema::{modules, plans, tasks};
 use crate::sql::idempotency;
 use crate::sql::plan_reads::{content_rows, plan_detail, plan_detail_of};
 use crate::sql::plans::plan_row;
-use crate::sql::users::record_user;
+use crate::sql::users::{UserRow, record_user};
 
 /// Turns the public scope of row-level security on or off for the rest of the transaction.
 async fn public_scope(conn: &mut AsyncPgConnection, on: bool) -> Result<(), StoreError> {
@@ -29,6 +29,7 @@ async fn public_scope(conn: &mut AsyncPgConnection, on: bool) -> Result<(), Stor
 async fn fork(
     conn: &mut AsyncPgConnection,
     user: &UserId,
+    user_row: UserRow,
     source: Uuid,
 ) -> Result<PlanDetail, StoreError> {
     // The source is read with the public scope on: the user's own plans and public ones are
@@ -51,7 +52,7 @@ async fn fork(
     // without them (every day, no dates); a copy of one's own plan keeps them.
     let own = owner == user.as_str();
     // A user's first plan may be a copy: they are recorded as on their first creation.
-    record_user(conn, user).await?;
+    record_user(conn, user, user_row).await?;
     let id = PlanId::new().as_uuid();
     diesel::insert_into(plans::table)
         .values(PlanInsert {
@@ -143,7 +144,8 @@ impl crate::ports::SharingStore for Database {
                 if let Some(answer) = idempotency::claim(conn, &owner, idem.as_ref()).await? {
                     return Ok(Keyed::Replay(answer));
                 }
-                let detail = fork(conn, &owner, id.as_uuid()).await?;
+                let user_row = UserRow::after_claim(idem.as_ref());
+                let detail = fork(conn, &owner, user_row, id.as_uuid()).await?;
                 idempotency::finish(conn, &owner, idem, detail).await
             })
         })

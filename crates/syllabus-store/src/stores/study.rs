@@ -17,7 +17,7 @@ use crate::sql::study::{
     CountRow, DueRow, card_state, cards, due_count_query, due_page_query, logged, record_review,
     retention, set_retention,
 };
-use crate::sql::users::record_user;
+use crate::sql::users::{UserRow, record_user};
 
 impl crate::ports::StudyStore for Database {
     async fn review(&self, user: &UserId, review: NewReview) -> Result<ReviewRecord, StoreError> {
@@ -150,7 +150,7 @@ impl crate::ports::StudyStore for Database {
         let owner = user.clone();
         self.as_user(user, move |conn| {
             Box::pin(async move {
-                record_user(conn, &owner).await?;
+                record_user(conn, &owner, UserRow::Unknown).await?;
                 Ok(SettingsRecord {
                     desired_retention: set_retention(conn, &owner, retention).await?,
                 })

@@ -17,7 +17,7 @@ use crate::records::{
 };
 use crate::rows::webhooks::{AttemptRow, DeliveryRow, ENDPOINT_COLUMNS, EndpointRow};
 use crate::sql::idempotency;
-use crate::sql::users::record_user;
+use crate::sql::users::{UserRow, record_user};
 
 #[derive(QueryableByName)]
 struct Count {
@@ -55,10 +55,11 @@ async fn endpoint_row(
 async fn create(
     conn: &mut AsyncPgConnection,
     user: &UserId,
+    row: UserRow,
     endpoint: &NewEndpoint,
     max: u32,
 ) -> Result<CreatedEndpoint, StoreError> {
-    record_user(conn, user).await?;
+    record_user(conn, user, row).await?;
     // One create at a time per user, so that two cannot both pass the count.
     diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind::<Text, _>(format!("webhooks:{user}"))
@@ -106,7 +107,8 @@ impl crate::ports::WebhookStore for Database {
                 if let Some(answer) = idempotency::claim(conn, &owner, idem.as_ref()).await? {
                     return Ok(Keyed::Replay(answer));
                 }
-                let made = create(conn, &owner, &endpoint, max).await?;
+                let user_row = UserRow::after_claim(idem.as_ref());
+                let made = create(conn, &owner, user_row, &endpoint, max).await?;
                 idempotency::finish(conn, &owner, idem, made).await
             })
         })
