@@ -53,8 +53,25 @@ CREATE TABLE user_settings (
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
 
--- The never-reviewed half of a user's due list: their cards by creation.
-CREATE INDEX flashcards_user_created_idx ON flashcards (user_id, created_at, id);
+-- The never-reviewed half of the due list: a card's `reviewed` mark, set by the trigger below in
+-- the transaction that writes its first review state (whoever writes it), so that the user's
+-- (or plan's) never-reviewed cards are an index range of their own, in due order: a page reads
+-- about a page of rows, however many of the user's cards were reviewed.
+ALTER TABLE flashcards ADD COLUMN reviewed boolean NOT NULL DEFAULT false;
+CREATE INDEX flashcards_user_new_idx ON flashcards (user_id, created_at, id) WHERE NOT reviewed;
+CREATE INDEX flashcards_plan_new_idx ON flashcards (plan_id, created_at, id) WHERE NOT reviewed;
+
+CREATE FUNCTION syllabus_mark_card_reviewed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+    BEGIN
+        UPDATE flashcards SET reviewed = true WHERE id = NEW.flashcard_id AND NOT reviewed;
+        RETURN NULL;
+    END
+    $$;
+
+CREATE TRIGGER card_reviews_state_marks_card AFTER INSERT ON card_reviews_state
+    FOR EACH ROW EXECUTE FUNCTION syllabus_mark_card_reviewed();
 
 DO $$
 DECLARE

@@ -127,6 +127,7 @@ diesel::table! {
         question -> Text,
         answer -> Text,
         created_at -> Timestamptz,
+        reviewed -> Bool,
     }
 }
 

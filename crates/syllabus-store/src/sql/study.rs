@@ -269,7 +269,8 @@ fn scope(plan: bool, alias: &str) -> String {
 
 /// A page of due cards' ids and due dates (`rows` of them): reviewed cards due by `until` from
 /// `card_reviews_state`'s due index, merged with never-reviewed cards (due from their creation)
-/// from the flashcards' index, each half limited before the merge. The explicit `user_id` (or
+/// from the flashcards' partial index over cards not `reviewed`, each half limited before the
+/// merge: a page reads about a page of rows. The explicit `user_id` (or
 /// `plan_id`) predicate is what lets PostgreSQL use the indexes; RLS stays the safety net.
 /// Binds: `$1` user, `$2` plan, `$3` until, `$4`/`$5` the cursor, `$6` rows.
 pub(crate) fn due_page_query(
@@ -298,9 +299,7 @@ pub(crate) fn due_page_query(
               ORDER BY s.due_at, s.flashcard_id LIMIT $6)
              UNION ALL
              (SELECT f.id, f.created_at AS due_at FROM flashcards f
-              WHERE {f} AND f.created_at <= $3 {cf}
-                AND NOT EXISTS (SELECT 1 FROM card_reviews_state r WHERE r.flashcard_id = f.id
-                                  AND r.user_id = $1)
+              WHERE {f} AND NOT f.reviewed AND f.created_at <= $3 {cf}
               ORDER BY f.created_at, f.id LIMIT $6)
          ) AS d ORDER BY due_at, id LIMIT $6"
     ))
@@ -323,9 +322,7 @@ pub(crate) fn due_count_query(
     diesel::sql_query(format!(
         "SELECT (SELECT count(*) FROM card_reviews_state s WHERE {s} AND s.due_at <= $3)
               + (SELECT count(*) FROM flashcards f
-                 WHERE {f} AND f.created_at <= $3
-                   AND NOT EXISTS (SELECT 1 FROM card_reviews_state r
-                                   WHERE r.flashcard_id = f.id AND r.user_id = $1)) AS n"
+                 WHERE {f} AND NOT f.reviewed AND f.created_at <= $3) AS n"
     ))
     .into_boxed()
     .bind::<Text, _>(user.as_str().to_owned())
