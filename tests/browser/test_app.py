@@ -1732,10 +1732,15 @@ class WebApp(unittest.TestCase):
         self.assertEqual(self.focused(), "2.1", "Tab comes back to the skill last visited")
 
     def test_12b_on_a_phone_the_list_is_shown_instead_of_the_picture(self):
-        self.driver.set_window_size(390, 844)
+        self.driver.set_window_size(700, 844)
         try:
             self.as_gus()
             self.tree_plan("Trees on a phone, with a topic long enough to wrap")
+            # A small tablet: still the picture, its description panel under it.
+            picture = self.find("[data-testid=skill-graph]")
+            self.assertGreater(self.find("[data-testid=skill-detail]").location["y"], picture.location["y"] + picture.size["height"])
+            self.shot("12-tablet-skill-tree")
+            self.driver.set_window_size(390, 844)
             tree = self.find("[data-testid=skill-tree]")
             self.assertFalse(self.driver.find_element(By.CSS_SELECTOR, "[data-testid=skill-graph]").is_displayed())
             self.assertFalse(self.driver.find_element(By.CSS_SELECTOR, "[data-testid=skill-detail]").is_displayed())
