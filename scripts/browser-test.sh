@@ -4,7 +4,8 @@
 # scripts/browser-requirements.txt, in a throwaway venv), against the real binary, a throwaway
 # PostgreSQL and the fake provider in its `app` mode (a plan streamed module by module over 6 s;
 # flashcards, distractors and skill-tree calls answer 500 while a file exists, so a test can make
-# a job fail and then retry it). Webhooks may call receivers the tests run on 127.0.0.1 (loopback
+# a job fail and then retry it; a skill tree for a topic with `slow-tree` streams its three
+# top-level skills over 6 s, and while the file exists its third is invalid). Webhooks may call receivers the tests run on 127.0.0.1 (loopback
 # only, plain http), and a failing receiver's delivery ends within seconds (a 3 s retry window).
 #
 # Installs chromium and chromium-driver with apt-get when they are missing and this runs as root

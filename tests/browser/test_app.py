@@ -6,7 +6,8 @@ CHROMIUM and CHROMEDRIVER. The tests run in order (unittest sorts them by name) 
 browser: a learner signs in, creates a plan, studies, and another learner finds nothing of theirs.
 The test_10 family (integrations: webhook endpoints) sorts between test_1 and test_2: each of its
 tests signs its own learner in and out, and its receivers listen on 127.0.0.1 only. So does the
-test_11 family (spaced review, the Anki download): each signs Fay in and out.
+test_11 family (spaced review, the Anki download): each signs Fay in and out; and the test_12
+family (the skill tree as a picture, the live tree): each signs Gus in and out.
 """
 
 import base64
@@ -39,6 +40,8 @@ FAIL_FILE = pathlib.Path(os.environ["FAIL_FILE"])
 SHOTS = pathlib.Path(os.environ["SCREENSHOTS"])
 # Generous for a loaded 2-core machine; the fake provider streams a plan over 6 s.
 WAIT_S = 30
+# The fake provider's skill tree (and a slow tree's first two top-level skills), depth first.
+TREE = ["Foundations", "Vocabulary", "First exercises", "Practice", "Projects"]
 # The days of a week as the API names them, Monday first (Python's weekday() order).
 DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
@@ -694,16 +697,14 @@ class WebApp(unittest.TestCase):
         self.shot("skill-tree-failed")
         FAIL_FILE.unlink()
         self.button("Retry").click()
-        tree = self.find("[data-testid=skill-tree]")
-        self.assertIn("Foundations", tree.text)
-        self.assertIn("1.1", tree.text)
+        self.find("[data-testid=skill-graph] [role=treeitem]")
+        self.assertIn("Foundations", self.picture_titles())
+        # The nested list (for screen readers here; test_12b folds it on a phone) says the same.
+        listed = self.driver.find_element(By.CSS_SELECTOR, "[data-testid=skill-tree]").get_attribute("textContent")
+        self.assertIn("Foundations", listed)
+        self.assertIn("1.1", listed)
         self.assertFalse(self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=job-failed]"))
         self.shot("skill-tree")
-        # Collapsible with the keyboard: the first branch folds away its children.
-        summary = self.find("[data-testid=skill-tree] > li > details > summary")
-        child = self.find("[data-testid=skill-tree] > li > details > ul > li")
-        summary.send_keys("\n")
-        self.wait(EC.invisibility_of_element(child), message="the collapsed branch's children")
 
     def test_6_another_users_plan_url_shows_not_found(self):
         self.driver.get(f"{BASE_URL}/#/")
@@ -1620,6 +1621,240 @@ class WebApp(unittest.TestCase):
             self.shot("11-phone-flashcards")
         finally:
             self.driver.set_window_size(1280, 1000)
+
+    # The skill tree as a picture, and the tree that grows live (issue #24) --------------------
+
+    def as_gus(self):
+        """Gus signed in for one test, signed out after it (the test_12 family sorts between
+        test_11c and test_2)."""
+        self.sign_out()
+        self.sign_in("gus")
+        self.addCleanup(self.sign_out)
+
+    def ready_plan(self, topic):
+        """A ready plan (imported): its id."""
+        return self.api("POST", "/plans", {
+            "topic": topic, "skill_level": "beginner", "learning_style": "practice", "weekly_hours": 3,
+            "modules": [{"title": "Roots", "estimated_minutes": 60,
+                         "tasks": [{"title": "Dig a little", "estimated_minutes": 30}]}],
+        })["id"]
+
+    def tree_plan(self, topic):
+        """A ready plan with the fake provider's skill tree saved, its skill tree screen open."""
+        plan_id = self.ready_plan(topic)
+        self.wait_job(self.api("POST", f"/plans/{plan_id}/skill-tree"))
+        self.driver.get(f"{BASE_URL}/#/plans/{plan_id}/skills")
+        self.wait(lambda d: self.picture_titles() == TREE, message="the picture's skills")
+        return plan_id
+
+    def picture_titles(self):
+        return self.driver.execute_script(
+            "return [...document.querySelectorAll('[data-testid=skill-graph] [role=treeitem]')]"
+            ".map((n) => n.getAttribute('aria-label'))")
+
+    def list_titles(self):
+        """The nested list's skills (shown or visually hidden), as the list reads them."""
+        return self.driver.execute_script(
+            "return [...document.querySelectorAll('[data-testid=skill-tree] li')]"
+            ".map((li) => li.querySelector('span').textContent.replace(/^[0-9.]+ /, '').replace(/ · depth \\d$/, ''))")
+
+    def focused(self):
+        """The focused element's skill path (null when it is not a skill of the picture)."""
+        return self.driver.execute_script(
+            "const a = document.activeElement; return a && a.getAttribute('role') === 'treeitem' ? a.getAttribute('data-path') : null")
+
+    def skill_tree_job(self, plan_id):
+        items = self.api("GET", "/jobs?type=skill_tree&limit=50")["items"]
+        return next(j for j in items if j["payload"]["plan_id"] == plan_id)
+
+    def test_12_the_skill_tree_is_drawn_as_a_picture_whose_skills_open_their_descriptions(self):
+        self.as_gus()
+        self.tree_plan("Pictures of trees")
+        graph = self.find("[data-testid=skill-graph]")
+        self.assertEqual(graph.get_attribute("role"), "tree")
+        self.assertEqual(len(graph.find_elements(By.CSS_SELECTOR, ".edges path")), 3, "an edge per child")
+        nodes = {n.get_attribute("aria-label"): n for n in graph.find_elements(By.CSS_SELECTOR, "[role=treeitem]")}
+        vocabulary = nodes["Vocabulary"]
+        self.assertEqual([vocabulary.get_attribute(a) for a in ["aria-level", "aria-posinset", "aria-setsize"]], ["2", "1", "2"])
+        self.assertEqual(nodes["Foundations"].get_attribute("aria-expanded"), "true")
+        self.assertIsNone(nodes["Projects"].get_attribute("aria-expanded"))
+        self.assertEqual(
+            self.driver.execute_script("return arguments[0].querySelector('title').textContent", nodes["First exercises"]),
+            "First exercises")
+        # Children right of their parent, the parent between its first and last child.
+        box = lambda n: self.driver.execute_script(
+            "const r = arguments[0].querySelector('.box').getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]", n)
+        parent, first, last = box(nodes["Foundations"]), box(nodes["Vocabulary"]), box(nodes["First exercises"])
+        self.assertGreater(first[0], parent[2])
+        self.assertTrue(first[1] <= parent[1] <= last[1], (parent, first, last))
+        # The list stays for screen readers: in the page, visually hidden beside the picture.
+        self.assertEqual(self.list_titles(), TREE)
+        self.assertEqual(self.driver.execute_script(
+            "const r = document.querySelector('.skill-list').getBoundingClientRect(); return r.width <= 1 && r.height <= 1"),
+            True, "the list is visually hidden")
+        self.assertIn("Choose a skill", self.find("[data-testid=skill-detail]").text)
+        nodes["Foundations"].click()
+        self.wait_text("[data-testid=skill-description]", "What everything else builds on.")
+        self.assertEqual(nodes["Foundations"].get_attribute("aria-selected"), "true")
+        self.assertIn("Foundations", self.find("[data-testid=skill-detail] h3").text)
+        nodes["Vocabulary"].click()
+        self.wait_text("[data-testid=skill-description]", "No description.")
+        self.assertEqual(nodes["Foundations"].get_attribute("aria-selected"), "false")
+        self.shot("12-skill-picture")
+        # A big tree (8 top-level skills, 4 levels, long titles) laid out by the same code: no two
+        # boxes overlap, long titles are cut with the whole one in <title>, and the picture
+        # scrolls inside its box instead of widening the page.
+        report = self.driver.execute_async_script(
+            """
+            const done = arguments[arguments.length - 1];
+            import('/assets/skill-graph.js').then(({ skillPicture }) => {
+              const long = 'A rather long skill title that cannot fit in its box';
+              const make = (path, depth) => ({ title: depth === 2 ? `${long} ${path}` : `Skill ${path}`,
+                description: null, path, depth,
+                children: depth === 4 ? [] : [1, 2].map((i) => make(`${path}.${i}`, depth + 1)) });
+              const roots = Array.from({ length: 8 }, (_, i) => make(String(i + 1), 1));
+              const holder = document.querySelector('.skill-graph-box');
+              holder.replaceChildren(skillPicture(roots).element);
+              const boxes = [...holder.querySelectorAll('.box')].map((b) => b.getBoundingClientRect());
+              let overlaps = 0;
+              for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+                const a = boxes[i], b = boxes[j];
+                if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) overlaps++;
+              }
+              const cut = holder.querySelector('[data-path="1.1"]');
+              done({ nodes: boxes.length, overlaps, text: cut.querySelector('text').textContent,
+                title: cut.querySelector('title').textContent,
+                scrolls: holder.scrollHeight > holder.clientHeight,
+                wider: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+                textFits: [...holder.querySelectorAll('.node')].every((n) =>
+                  n.querySelector('text').getComputedTextLength() <= n.querySelector('.box').width.baseVal.value - 12) });
+            });
+            """
+        )
+        self.assertEqual(report["nodes"], 8 * (1 + 2 + 4 + 8))
+        self.assertEqual(report["overlaps"], 0)
+        self.assertTrue(report["text"].endswith("…"), report["text"])
+        self.assertEqual(report["title"], "A rather long skill title that cannot fit in its box 1.1")
+        self.assertTrue(report["scrolls"], "the picture scrolls inside its box")
+        self.assertLessEqual(report["wider"], 0, "the page scrolls sideways")
+        self.assertTrue(report["textFits"], "a title runs out of its box")
+        self.shot("12-skill-picture-8x4")
+
+    def test_12a_arrow_keys_move_between_the_pictures_skills_and_enter_opens_one(self):
+        self.as_gus()
+        self.tree_plan("Trees by keyboard")
+        # One tab stop: Tab reaches the picture's first skill, the next Tab leaves it.
+        for _ in range(12):
+            self.keys(Keys.TAB)
+            if self.focused():
+                break
+        self.assertEqual(self.focused(), "1")
+        moves = [
+            (Keys.ARROW_RIGHT, "1.1"), (Keys.ARROW_DOWN, "1.2"), (Keys.ARROW_DOWN, "1.2"),
+            (Keys.ARROW_UP, "1.1"), (Keys.ARROW_LEFT, "1"), (Keys.ARROW_LEFT, "1"), (Keys.ARROW_DOWN, "2"),
+            (Keys.ARROW_RIGHT, "2.1"), (Keys.ARROW_RIGHT, "2.1"), (Keys.HOME, "1"), (Keys.END, "2"),
+        ]
+        for key, path in moves:
+            self.keys(key)
+            self.assertEqual(self.focused(), path, f"after {key!r}")
+        self.keys(Keys.HOME)
+        self.keys(Keys.ENTER)
+        self.wait_text("[data-testid=skill-description]", "What everything else builds on.")
+        self.keys(Keys.END, Keys.ARROW_RIGHT, " ")
+        self.wait_text("[data-testid=skill-description]", "Small ones first.")
+        self.assertEqual(self.focused(), "2.1", "opening keeps the focus on the skill")
+        ring = self.driver.execute_script(
+            "const s = getComputedStyle(document.activeElement.querySelector('.ring')); return [s.stroke, s.strokeWidth]")
+        self.assertNotEqual(ring[0], "none", "a visible focus ring")
+        self.assertEqual(ring[1], "3px")
+        self.assertEqual(self.driver.execute_script("return window.scrollY"), 0, "Space did not scroll the page")
+        self.shot("12-skill-keyboard")
+        self.keys(Keys.TAB)
+        self.assertIsNone(self.focused(), "Tab leaves the picture")
+        self.assertFalse(self.driver.execute_script("return !!document.activeElement.closest('.skill-list')"),
+                         "Tab does not land in the visually hidden list")
+        # Back from the button before the picture: the skill last visited.
+        self.driver.execute_script("document.querySelector('.actions button').focus()")
+        self.keys(Keys.TAB)
+        self.assertEqual(self.focused(), "2.1", "Tab comes back to the skill last visited")
+
+    def test_12b_on_a_phone_the_list_is_shown_instead_of_the_picture(self):
+        self.driver.set_window_size(700, 844)
+        try:
+            self.as_gus()
+            self.tree_plan("Trees on a phone, with a topic long enough to wrap")
+            # A small tablet: still the picture, its description panel under it.
+            picture = self.find("[data-testid=skill-graph]")
+            self.assertGreater(self.find("[data-testid=skill-detail]").location["y"], picture.location["y"] + picture.size["height"])
+            self.shot("12-tablet-skill-tree")
+            self.driver.set_window_size(390, 844)
+            tree = self.find("[data-testid=skill-tree]")
+            self.assertFalse(self.driver.find_element(By.CSS_SELECTOR, "[data-testid=skill-graph]").is_displayed())
+            self.assertFalse(self.driver.find_element(By.CSS_SELECTOR, "[data-testid=skill-detail]").is_displayed())
+            self.assertIn("What everything else builds on.", tree.text)
+            time.sleep(0.3)
+            overflow = self.driver.execute_script(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            self.assertLessEqual(overflow, 0, "the skill tree scrolls sideways at 390 px")
+            self.shot("12-phone-skill-tree")
+            # Collapsible with the keyboard: the first branch folds away its children.
+            summary = self.find("[data-testid=skill-tree] > li > details > summary")
+            child = self.find("[data-testid=skill-tree] > li > details > ul > li")
+            summary.send_keys("\n")
+            self.wait(EC.invisibility_of_element(child), message="the collapsed branch's children")
+        finally:
+            self.driver.set_window_size(1280, 1000)
+
+    def test_12c_the_tree_grows_live_then_the_saved_tree_is_drawn(self):
+        self.as_gus()
+        # `slow-tree` in the topic: the fake provider streams three skills over 6 s.
+        plan_id = self.ready_plan("Pruning, a slow-tree topic")
+        self.driver.get(f"{BASE_URL}/#/plans/{plan_id}/skills")
+        self.find("[data-testid=tree-card]")
+        self.button("Generate skill tree").click()
+        self.wait(lambda d: "Foundations" in self.picture_titles(), message="the first skill, live")
+        self.assertNotEqual(self.skill_tree_job(plan_id)["status"], "completed", "a skill shown before the job completed")
+        self.assertEqual(self.find("[data-testid=tree-card]").get_attribute("data-live"), "true")
+        self.assertEqual(self.picture_titles()[:3], ["Foundations", "Vocabulary", "First exercises"])
+        self.assertEqual(self.list_titles()[:3], ["Foundations", "Vocabulary", "First exercises"])
+        self.assertIn("so far", self.find("#tree-title").text)
+        self.shot("12-live-tree-growing")
+        self.wait_text("#tree-title", "6 skills, 2 levels deep")
+        self.assertEqual(self.skill_tree_job(plan_id)["status"], "completed")
+        self.assertEqual(self.picture_titles(), [*TREE, "Review"])
+        self.assertEqual(self.list_titles(), [*TREE, "Review"])
+        self.assertEqual(self.find("[data-testid=tree-card]").get_attribute("data-live"), "false")
+        self.shot("12-live-tree-saved")
+
+    def test_12d_a_failed_answer_keeps_the_skills_shown_with_the_failure_and_its_retry_completes(self):
+        self.as_gus()
+        FAIL_FILE.touch()
+        self.addCleanup(FAIL_FILE.unlink, missing_ok=True)
+        # While FAIL_FILE exists a slow tree's third skill is invalid: every run fails after two.
+        plan_id = self.ready_plan("Grafting, a slow-tree topic")
+        self.driver.get(f"{BASE_URL}/#/plans/{plan_id}/skills")
+        self.find("[data-testid=tree-card]")
+        self.button("Generate skill tree").click()
+        self.wait(lambda d: "Practice" in self.picture_titles(), message="two skills, live")
+        failure = self.wait(EC.visibility_of_element_located((By.CSS_SELECTOR, "[data-testid=job-failed]")),
+                            timeout=120, message="the job's failure")
+        self.assertEqual(self.skill_tree_job(plan_id)["status"], "failed")
+        self.assertIn("Retry", failure.text)
+        self.assertEqual(self.picture_titles(), TREE, "the skills shown stay")
+        self.assertEqual(self.list_titles(), TREE)
+        self.shot("12-live-tree-failed")
+        # Opened after the failure: the streamed skills, the failure and its retry.
+        self.driver.refresh()
+        self.find("[data-testid=job-failed]")
+        self.wait(lambda d: self.picture_titles() == TREE, message="the failed job's skills after a reload")
+        self.assertIn("so far", self.find("#tree-title").text)
+        FAIL_FILE.unlink()
+        self.button("Retry").click()
+        self.wait_text("#tree-title", "6 skills, 2 levels deep", message="the retried job's saved tree")
+        self.assertEqual(self.picture_titles(), [*TREE, "Review"])
+        self.assertFalse(self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=job-failed]"))
+        self.shot("12-live-tree-retried")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -35,7 +35,7 @@ macro_rules! module {
 }
 
 /// Every embedded file; `index.html` is also the page at `/`.
-static ASSETS: [Asset; 35] = [
+static ASSETS: [Asset; 36] = [
     Asset {
         name: "index.html",
         content_type: "text/html; charset=utf-8",
@@ -84,6 +84,7 @@ static ASSETS: [Asset; 35] = [
     module!("session.js"),
     module!("share.js"),
     module!("sign-in.js"),
+    module!("skill-graph.js"),
     module!("skills.js"),
     module!("views.js"),
     module!("webhook-card.js"),

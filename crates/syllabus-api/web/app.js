@@ -14,7 +14,8 @@
 //   #/plans/{id}/flashcards   flashcards: generate, study          flashcards.js
 //   #/plans/{id}/review       the review session: due cards, reveal, four ratings (keys 1–4),
 //                             the next due date after each           review.js, due.js
-//   #/plans/{id}/skills       the skill tree                       skills.js
+//   #/plans/{id}/skills       the skill tree: a picture (keyboard-navigable SVG) and a list,
+//                             growing live while it is built      skills.js, skill-graph.js
 //   #/integrations            webhook endpoints: add one (its secret shown once), test events,
 //                             recent deliveries                    integrations.js, webhook-card.js
 //   #/public/{id}             a shared plan, read-only, signed in or not; "Copy to my plans"

@@ -13,10 +13,12 @@
 //!   regenerated module (`learning_module`) streamed task by task over `--over`, three
 //!   flashcards, three distractors, a two-level skill tree. While FILE exists, every flashcards,
 //!   distractors and skill-tree call answers `500` (a provider failure), so a test can make a job
-//!   fail and then let its retry succeed. A plan whose prompt contains `always-invalid` gets a
-//!   plan without modules (a `validation` failure) every time; one whose prompt contains
-//!   `always-stall` gets no answer at all (the connection stays open), so a run outlasts a
-//!   shutdown's grace period (scripts/container-test.sh).
+//!   fail and then let its retry succeed. A skill tree whose prompt contains `slow-tree` streams
+//!   three top-level skills one by one over `--over` (a live tree, issue #24); while FILE exists
+//!   its third skill has no title (the answer fails validation after two good skills). A plan
+//!   whose prompt contains `always-invalid` gets a plan without modules (a `validation` failure)
+//!   every time; one whose prompt contains `always-stall` gets no answer at all (the connection
+//!   stays open), so a run outlasts a shutdown's grace period (scripts/container-test.sh).
 //! - `fake-llm quota [--rpm N] [--tpm N] [--window 60s] [--over 300ms] [--log FILE]` answers
 //!   as `app` does (a 4 × 3 plan, a module, flashcards, distractors, a skill tree; each streamed
 //!   in 4 chunks over `--over`) while enforcing a provider account's quota over a sliding
@@ -32,7 +34,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
 use syllabus_testkit::fake_llm::{
-    End, PacedPlan, Responder, content_events, finish_chunk, module_json, plan_json, usage_chunk,
+    End, PacedPlan, Responder, content_chunk, content_events, finish_chunk, module_json, plan_json,
+    usage_chunk,
 };
 use syllabus_testkit::{FakeLlm, Reply};
 
@@ -111,6 +114,9 @@ fn app(args: &[String]) -> Result<Responder, Box<dyn std::error::Error>> {
             "learning_plan" if request.body.to_string().contains("always-invalid") => &invalid,
             "learning_plan" => return Some(Reply::Paced(plan.clone())),
             "learning_module" => return Some(Reply::stream(&module, 8, over / 8)),
+            "skill_tree" if request.body.to_string().contains("slow-tree") => {
+                return Some(slow_tree(failing, over));
+            }
             _ if failing => return Some(Reply::openai_error(500, "the fake provider is failing")),
             "flashcards" => &flashcards,
             "distractors" => &distractors,
@@ -119,6 +125,35 @@ fn app(args: &[String]) -> Result<Responder, Box<dyn std::error::Error>> {
         };
         Some(Reply::stream(content, 4, Duration::ZERO))
     }))
+}
+
+/// A skill tree of three top-level skills, each completed in a chunk of its own `over / 3` after
+/// the previous one; when `failing`, the third has an empty title (invalid).
+fn slow_tree(failing: bool, over: Duration) -> Reply {
+    let third = if failing { "" } else { "Review" };
+    let roots = [
+        json!({"title": "Foundations", "description": "What everything else builds on.", "children": [
+            {"title": "Vocabulary", "description": null, "children": []},
+            {"title": "First exercises", "description": null, "children": []}]}),
+        json!({"title": "Practice", "description": null, "children": [
+            {"title": "Projects", "description": "Small ones first.", "children": []}]}),
+        json!({"title": third, "description": "Looking back at what was learned.", "children": []}),
+    ];
+    let pieces = [
+        format!("{{\"skills\": [{}", roots[0]),
+        format!(", {}", roots[1]),
+        format!(", {}]}}", roots[2]),
+    ];
+    let mut events: Vec<(Duration, String)> = pieces
+        .iter()
+        .map(|p| (over / 3, content_chunk(p)))
+        .collect();
+    events.push((Duration::ZERO, finish_chunk("stop")));
+    events.push((Duration::ZERO, usage_chunk(120, 480)));
+    Reply::Sse {
+        events,
+        end: End::Done,
+    }
 }
 
 /// The answers of the `app` and `quota` modes to flashcards, distractors and skill-tree calls.
