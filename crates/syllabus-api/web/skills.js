@@ -7,9 +7,9 @@
 //
 // The tree grows live (issue #24): while a skill_tree job for the plan runs, the plan's event
 // stream (opened with ?progress=true, so that a ready plan's stream stays open) sends each
-// top-level skill as a `skill` event {job_id, index, skill} once it is complete; they are drawn
-// as they arrive, keyed by job and index (a repeated index replaces; another job's first skill
-// starts afresh). When the job completes the saved tree is read and drawn (the last skills of
+// top-level skill as a `skill` event {job_id, index, run, skill} once it is complete; they are
+// drawn as they arrive, keyed by job, run and index (a repeated index replaces; another job's
+// skill, or a later run's, starts afresh). When the job completes the saved tree is read and drawn (the last skills of
 // an answer may never arrive as events). When it fails, the skills shown stay, with the failure
 // and a Retry (jobs.js). The stream sends the current skills on connect, so a page opened
 // while a job runs, or after it failed, shows the skills streamed so far.
@@ -64,7 +64,7 @@ export async function skillsScreen(view, id, signal) {
   const detail = h('div', { class: 'skill-detail', 'aria-live': 'polite', 'data-testid': 'skill-detail' });
   // The saved tree (or null), the skills of the job streaming now, the jobs already saved.
   let saved = null;
-  let live = { jobId: null, skills: [] };
+  let live = { jobId: null, run: 0, skills: [] };
   const finished = new Set();
   let opened = null;
   const wide = window.matchMedia(WIDE);
@@ -115,7 +115,11 @@ export async function skillsScreen(view, id, signal) {
     following = true;
     follow(`/plans/${id}/events?progress=true`, (event, data) => {
       if (event !== 'skill' || finished.has(data.job_id)) return false;
-      if (data.job_id !== live.jobId) live = { jobId: data.job_id, skills: [] };
+      // Another job, or a later run of this one (a re-asked answer starts again at index 0):
+      // the skills shown so far are dropped. An earlier run's, arriving late, are ignored.
+      const run = data.run ?? 1;
+      if (data.job_id === live.jobId && run < live.run) return false;
+      if (data.job_id !== live.jobId || run > live.run) live = { jobId: data.job_id, run, skills: [] };
       live.skills[data.index] = data.skill;
       draw();
       return false;
@@ -127,7 +131,7 @@ export async function skillsScreen(view, id, signal) {
   const waiting = () => h('div', { class: 'tree-loading' }, h('p', {}, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Building the skill tree…'));
   const done = (job) => {
     finished.add(job.id);
-    live = { jobId: null, skills: [] };
+    live = { jobId: null, run: 0, skills: [] };
     load();
   };
   const generate = h(
