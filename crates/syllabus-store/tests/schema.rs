@@ -355,7 +355,7 @@ fn owned_rows(user: &str, n: u8) -> Vec<String> {
             "INSERT INTO module_drafts (job_id, plan_id, module_id, position, user_id, seq, module) VALUES ('{job}', '{plan}', '{module}', 1, '{user}', 1, '{{}}')"
         ),
         format!(
-            "INSERT INTO skill_previews (plan_id, job_id, position, user_id, skill) VALUES ('{plan}', '{job}', 0, '{user}', '{{}}')"
+            "INSERT INTO skill_previews (plan_id, job_id, position, run, user_id, skill) VALUES ('{plan}', '{job}', 0, 1, '{user}', '{{}}')"
         ),
         format!(
             "INSERT INTO card_reviews_state (flashcard_id, plan_id, user_id, stability, difficulty, due_at, reps, lapses, last_review_at) VALUES ('{card}', '{plan}', '{user}', 2.3, 5, now() + interval '2 days', 1, 0, now())"
