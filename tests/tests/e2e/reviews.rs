@@ -260,13 +260,15 @@ async fn ties_page_by_id_and_until_reaches_the_rest_of_the_day() -> TestResult {
     let count = |q: String| {
         let app = &app;
         async move {
-            let res = app.get(&format!("/api/v1/reviews/due/count?{q}"), "ana").await?;
+            let res = app
+                .get(&format!("/api/v1/reviews/due/count?{q}"), "ana")
+                .await?;
             assert_eq!(res.status, 200, "{q}: {}", res.body);
             Ok::<_, syllabus_e2e::Error>(res.body["due"].clone())
         }
     };
-    let tonight = (Utc::now() + chrono::Duration::days(1))
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let tonight =
+        (Utc::now() + chrono::Duration::days(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     assert_eq!(count(format!("plan_id={plan}")).await?, 4);
     assert_eq!(count(format!("plan_id={plan}&until={tonight}")).await?, 5);
     let later = app

@@ -255,8 +255,11 @@ async fn a_reruns_skills_carry_its_run_and_replace_the_earlier_runs() -> TestRes
         Duration::from_millis(5),
     ));
     let later = json!({"skills": [leaf("Macros"), leaf("")]});
-    app.llm
-        .set_default(Reply::stream(&later.to_string(), 6, Duration::from_millis(5)));
+    app.llm.set_default(Reply::stream(
+        &later.to_string(),
+        6,
+        Duration::from_millis(5),
+    ));
     let res = app
         .post(
             &format!("/api/v1/plans/{plan}/skill-tree"),
@@ -293,7 +296,13 @@ async fn a_reruns_skills_carry_its_run_and_replace_the_earlier_runs() -> TestRes
         .await?
         .into_iter()
         .filter(|e| e.event == "skill")
-        .map(|e| (e.data["run"].clone(), e.data["index"].clone(), e.data["skill"]["title"].clone()))
+        .map(|e| {
+            (
+                e.data["run"].clone(),
+                e.data["index"].clone(),
+                e.data["skill"]["title"].clone(),
+            )
+        })
         .collect();
     assert_eq!(now, [(done["attempts"].clone(), json!(0), json!("Macros"))]);
     app.stop().await;
@@ -344,8 +353,11 @@ async fn a_saved_tree_leaves_a_newer_jobs_streaming_skills_alone() -> TestResult
     assert_eq!(a.status, 202, "{}", a.body);
     let a = a.body["id"].as_str().ok_or("job id")?.to_owned();
     skills_until(&mut stream, "Async").await?;
-    app.llm
-        .push(paused(json!([leaf("Macros"), leaf("Generics")]), "Generics", 15)?);
+    app.llm.push(paused(
+        json!([leaf("Macros"), leaf("Generics")]),
+        "Generics",
+        15,
+    )?);
     let b = post().await?;
     assert_eq!(b.status, 202, "{}", b.body);
     let b = b.body["id"].as_str().ok_or("job id")?.to_owned();
@@ -358,7 +370,10 @@ async fn a_saved_tree_leaves_a_newer_jobs_streaming_skills_alone() -> TestResult
         .await?;
     assert_eq!(done["status"], "completed", "{done}");
     let running = app.get(&format!("/api/v1/jobs/{b}"), "xia").await?.body;
-    assert_eq!(running["status"], "processing", "B still streams: {running}");
+    assert_eq!(
+        running["status"], "processing",
+        "B still streams: {running}"
+    );
     // A's tree is saved, and B's skill is still what a new stream shows as streaming.
     let tree = app
         .get(&format!("/api/v1/plans/{plan}/skill-tree"), "xia")

@@ -106,9 +106,8 @@ pub(crate) async fn logged(
     row.map(|r| {
         Ok(ReviewRecord {
             flashcard_id: card,
-            rating: Rating::from_wire(&r.rating).ok_or_else(|| {
-                StoreError::Unexpected(format!("a logged rating {:?}", r.rating))
-            })?,
+            rating: Rating::from_wire(&r.rating)
+                .ok_or_else(|| StoreError::Unexpected(format!("a logged rating {:?}", r.rating)))?,
             due_at: r.due_after,
             interval_days: count(r.interval_days),
             reps: count(r.reps),

@@ -123,7 +123,9 @@ impl crate::ports::StudyStore for Database {
                 if let Some(plan) = plan {
                     plan_topic(conn, plan).await?;
                 }
-                let row: CountRow = due_count_query(&owner, plan, until).get_result(conn).await?;
+                let row: CountRow = due_count_query(&owner, plan, until)
+                    .get_result(conn)
+                    .await?;
                 Ok(u64::try_from(row.n).unwrap_or(0))
             })
         })
