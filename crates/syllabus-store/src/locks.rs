@@ -53,16 +53,8 @@ pub(crate) async fn lock_card(
     card: Uuid,
     mode: PlanLock,
 ) -> Result<Uuid, StoreError> {
-    #[derive(diesel::QueryableByName)]
-    struct PlanOf {
-        #[diesel(sql_type = SqlUuid)]
-        plan_id: Uuid,
-    }
-    let plan: PlanOf = diesel::sql_query("SELECT plan_id FROM flashcards WHERE id = $1")
-        .bind::<SqlUuid, _>(card)
-        .get_result(conn)
-        .await?;
-    lock_plan(conn, plan.plan_id, mode).await?;
+    let plan = card_plan(conn, card).await?;
+    lock_plan(conn, plan, mode).await?;
     let sql = match mode {
         PlanLock::KeyShare => "SELECT 1 AS _one FROM flashcards WHERE id = $1 FOR KEY SHARE",
         PlanLock::Write | PlanLock::Delete => {
@@ -70,6 +62,20 @@ pub(crate) async fn lock_card(
         }
     };
     let _: One = diesel::sql_query(sql)
+        .bind::<SqlUuid, _>(card)
+        .get_result(conn)
+        .await?;
+    Ok(plan)
+}
+
+/// The plan of a card (`NotFound` when the caller cannot see the card).
+async fn card_plan(conn: &mut AsyncPgConnection, card: Uuid) -> Result<Uuid, StoreError> {
+    #[derive(diesel::QueryableByName)]
+    struct PlanOf {
+        #[diesel(sql_type = SqlUuid)]
+        plan_id: Uuid,
+    }
+    let plan: PlanOf = diesel::sql_query("SELECT plan_id FROM flashcards WHERE id = $1")
         .bind::<SqlUuid, _>(card)
         .get_result(conn)
         .await?;
@@ -83,20 +89,12 @@ pub(crate) async fn lock_card_for_review(
     conn: &mut AsyncPgConnection,
     card: Uuid,
 ) -> Result<Uuid, StoreError> {
-    #[derive(diesel::QueryableByName)]
-    struct PlanOf {
-        #[diesel(sql_type = SqlUuid)]
-        plan_id: Uuid,
-    }
-    let plan: PlanOf = diesel::sql_query("SELECT plan_id FROM flashcards WHERE id = $1")
-        .bind::<SqlUuid, _>(card)
-        .get_result(conn)
-        .await?;
-    lock_plan(conn, plan.plan_id, PlanLock::KeyShare).await?;
+    let plan = card_plan(conn, card).await?;
+    lock_plan(conn, plan, PlanLock::KeyShare).await?;
     let _: One =
         diesel::sql_query("SELECT 1 AS _one FROM flashcards WHERE id = $1 FOR NO KEY UPDATE")
             .bind::<SqlUuid, _>(card)
             .get_result(conn)
             .await?;
-    Ok(plan.plan_id)
+    Ok(plan)
 }
