@@ -1,7 +1,7 @@
 -- The top-level skills of a skill-tree answer as it streams (issue #24): one row per root
 -- skill that streamed in complete and valid, written by the run while it holds its lease, with
--- the run's number (the job's `attempts` then: a re-run of the job replaces its earlier run's
--- skills). They outlive a failed run (the web app shows them with the job's failure and a
+-- the run's number (one more than the job's rows carried when the run wrote its first skill: a
+-- re-run of the job, however the earlier one ended, replaces its skills). They outlive a failed run (the web app shows them with the job's failure and a
 -- retry), so the table is logged. Jobs are ordered by creation: a run's first skill deletes the
 -- skills of the plan's earlier jobs (and of its own earlier runs), the transaction that saves a
 -- job's tree deletes those of that job and the earlier ones, and the streams read the latest

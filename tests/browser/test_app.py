@@ -1544,6 +1544,41 @@ class WebApp(unittest.TestCase):
             self.assertTrue(self.find("[data-testid=intervals] .picked").text.startswith("Easy"))
         self.assertEqual(self.due(plan_id), 2, "one review counted")
 
+    def test_11ab_a_refused_review_moves_on_instead_of_retrying(self):
+        self.as_fay()
+        plan_id, _ = self.review_plan("Leaves gone")
+        self.driver.get(f"{BASE_URL}/#/plans/{plan_id}/review")
+        stage = self.find("[data-testid=review] .flashcard-study")
+        # The first review is refused for good (the card went away meanwhile): a 404 problem.
+        self.driver.execute_script(
+            """
+            window.__sent = 0;
+            const send = window.fetch.bind(window);
+            window.fetch = async (url, init) => {
+              if (init && init.method === 'POST' && /\\/reviews$/.test(url) && window.__sent++ === 0) {
+                return new Response(JSON.stringify({type: 'about:blank', title: 'Not found', status: 404,
+                  detail: 'No such flashcard.', code: 'NOT_FOUND'}),
+                  {status: 404, headers: {'Content-Type': 'application/problem+json'}});
+              }
+              return send(url, init);
+            };
+            """
+        )
+        if self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=review-card]"):
+            self.button("Show answer").click()
+            self.keys("3")
+        else:
+            self.find("[data-testid=review-choices] .choice label").click()
+            self.button("Check answer").click()
+        goOn = self.find("[data-testid=next-card]")
+        self.assertIn("not saved", self.find(".review-result .form-error").text)
+        self.assertFalse(self.driver.find_elements(By.CSS_SELECTOR, "[data-testid=retry-review]"))
+        self.assertEqual(self.driver.switch_to.active_element.text, "Next card")
+        self.assertEqual(self.due(plan_id), 3, "nothing was recorded")
+        goOn.click()
+        self.wait(EC.staleness_of(stage), message="the next card drawn")
+        self.find("[data-testid=review] .flashcard-study")
+
     def test_11b_the_plans_list_says_due_today_and_the_deck_downloads_for_anki(self):
         self.as_fay()
         plan_id, cards = self.review_plan("Leaves for Anki")
@@ -1825,6 +1860,31 @@ class WebApp(unittest.TestCase):
         self.assertEqual(self.list_titles(), [*TREE, "Review"])
         self.assertEqual(self.find("[data-testid=tree-card]").get_attribute("data-live"), "false")
         self.shot("12-live-tree-saved")
+
+    def test_12ca_on_a_phone_the_live_list_keeps_focus_and_folds_as_skills_arrive(self):
+        self.as_gus()
+        plan_id = self.ready_plan("Espalier, a slow-tree topic")
+        self.driver.set_window_size(390, 844)
+        try:
+            self.driver.get(f"{BASE_URL}/#/plans/{plan_id}/skills")
+            self.find("[data-testid=tree-card]")
+            self.button("Generate skill tree").click()
+            self.wait(lambda d: "Foundations" in self.list_titles(), message="the first skill, live")
+            self.assertNotEqual(self.skill_tree_job(plan_id)["status"], "completed")
+            first = self.find(".skill-list details[data-path='1'] > summary")
+            first.send_keys(Keys.ENTER)  # folds the branch
+            self.wait(lambda d: not d.execute_script(
+                "return document.querySelector(\".skill-list details[data-path='1']\").open"))
+            self.wait(lambda d: "Practice" in self.list_titles(), message="the second skill, live")
+            # Redrawn for the new skill: the learner's place and folds are kept.
+            self.assertEqual(self.driver.execute_script(
+                "return document.activeElement.parentElement.dataset.path"), "1")
+            self.assertFalse(self.driver.execute_script(
+                "return document.querySelector(\".skill-list details[data-path='1']\").open"))
+            self.shot("12-phone-live-tree")
+            self.wait_text("#tree-title", "6 skills, 2 levels deep")
+        finally:
+            self.driver.set_window_size(1280, 1000)
 
     def test_12d_a_failed_answer_keeps_the_skills_shown_with_the_failure_and_its_retry_completes(self):
         self.as_gus()

@@ -92,6 +92,16 @@ export async function reviewScreen(view, id, signal) {
       } catch (error) {
         if (signal.aborted) return;
         sending = false;
+        // A refusal that sending again cannot change (the card is gone, the request was
+        // refused): nothing was recorded; go on to the next card.
+        const status = error.status ?? 0;
+        if (status >= 400 && status < 500 && ![408, 429].includes(status)) {
+          const skip = h('button', { type: 'button', 'data-testid': 'next-card', onclick: () => next() }, 'Next card');
+          replace(result, h('p', { class: 'form-error', role: 'alert' }, `The review was not saved: ${error.message}`), skip);
+          keys = (k) => (k === 'Enter' ? (next(), true) : false);
+          skip.focus();
+          return;
+        }
         // The answer may have been lost after the review was recorded: send the same rating
         // again (same review id), never another.
         const retry = h('button', { type: 'button', 'data-testid': 'retry-review', onclick: () => rate(rating) }, 'Try again');

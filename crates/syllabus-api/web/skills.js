@@ -28,7 +28,7 @@ function skillNode(node) {
     return h('li', { class: 'skill leaf' }, label, description);
   }
   return h('li', { class: 'skill' },
-    h('details', { open: true }, h('summary', {}, label), description,
+    h('details', { open: true, 'data-path': node.path }, h('summary', {}, label), description,
       h('ul', {}, node.children.map(skillNode))));
 }
 
@@ -77,6 +77,11 @@ export async function skillsScreen(view, id, signal) {
     const roots = streamed.length ? streamed : saved?.skills;
     const focused = document.activeElement?.closest?.('[data-testid=skill-graph] [role=treeitem]');
     const focusedPath = tree.contains(focused) ? focused.getAttribute('data-path') : null;
+    // The list (what a narrow screen and a screen reader use) keeps its focus and its folded
+    // branches across a redraw: a live tree redraws at every skill.
+    const summary = document.activeElement?.closest?.('.skill-list summary');
+    const focusedBranch = tree.contains(summary) ? summary.parentElement.dataset.path : null;
+    const folded = new Set(Array.from(tree.querySelectorAll('.skill-list details:not([open])'), (d) => d.dataset.path));
     tree.dataset.live = String(streamed.length > 0);
     if (!roots) {
       replace(tree, h('h2', { id: 'tree-title' }, 'Skill tree'), h('p', { class: 'muted' }, 'No skill tree yet.'));
@@ -89,10 +94,18 @@ export async function skillsScreen(view, id, signal) {
       label: 'Skill tree',
       onOpen: (node) => {
         opened = node.path;
-        replace(detail, detailOf(node));
+        // Only a change is written (and so announced by the live region).
+        const key = JSON.stringify([node.path, node.title, node.description]);
+        if (detail.dataset.key !== key) {
+          detail.dataset.key = key;
+          replace(detail, detailOf(node));
+        }
       },
     });
-    replace(detail, detailHint());
+    if (!opened && detail.dataset.key !== 'hint') {
+      detail.dataset.key = 'hint';
+      replace(detail, detailHint());
+    }
     replace(
       tree,
       h('h2', { id: 'tree-title' }, title),
@@ -104,8 +117,15 @@ export async function skillsScreen(view, id, signal) {
         h('ul', { class: 'skill-tree', 'data-testid': 'skill-tree' }, roots.map(skillNode))),
     );
     onWidth();
+    for (const branch of tree.querySelectorAll('.skill-list details')) {
+      if (folded.has(branch.dataset.path)) branch.open = false;
+    }
     if (opened) picture.open(opened);
     if (focusedPath) picture.focus(focusedPath);
+    if (focusedBranch) {
+      const again = Array.from(tree.querySelectorAll('.skill-list details')).find((d) => d.dataset.path === focusedBranch);
+      again?.querySelector(':scope > summary')?.focus();
+    }
   };
 
   // The plan's stream, followed once while this screen is open: its `skill` events.

@@ -271,6 +271,12 @@ async fn ties_page_by_id_and_until_reaches_the_rest_of_the_day() -> TestResult {
         (Utc::now() + chrono::Duration::days(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     assert_eq!(count(format!("plan_id={plan}")).await?, 4);
     assert_eq!(count(format!("plan_id={plan}&until={tonight}")).await?, 5);
+    // An offset's `+` sent bare (decoded as a space) is still read as `+`.
+    let bare = (Utc::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%dT%H:%M:%S+00:00")
+        .to_string();
+    assert!(bare.contains('+'));
+    assert_eq!(count(format!("plan_id={plan}&until={bare}")).await?, 5);
     let later = app
         .get(
             &format!("/api/v1/reviews/due?plan_id={plan}&until={tonight}"),

@@ -390,3 +390,76 @@ async fn a_saved_tree_leaves_a_newer_jobs_streaming_skills_alone() -> TestResult
     app.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_older_job_streams_nothing_over_a_newer_saved_tree() -> TestResult {
+    let app = App::start(Options {
+        timeout: Duration::from_secs(60),
+        extended_timeout: Duration::from_secs(90),
+        ..Options::default()
+    })
+    .await?;
+    let plan = ready_plan(&app, "yan").await?;
+    let mut stream = app
+        .events(
+            &format!("/api/v1/plans/{plan}/events?progress=true"),
+            "yan",
+            None,
+        )
+        .await?;
+    // Job A: two skills, a pause of 5 s, a third, another pause of 5 s, done. Job B, started
+    // during A's first pause, answers at once and saves its tree.
+    let text = json!({"skills": [first_root(), leaf("Async"), leaf("Traits")]}).to_string();
+    let at = text.find("\"Traits\"").ok_or("cut")?;
+    let cut = text[..at].rfind('{').ok_or("cut")?;
+    let mut events = content_events(&text[..cut], 4, Duration::from_millis(10));
+    let rest = content_events(&text[cut..], 1, Duration::ZERO);
+    events.push((Duration::from_secs(5), rest[0].1.clone()));
+    events.push((Duration::from_secs(5), finish_chunk("stop")));
+    events.push((Duration::ZERO, usage_chunk(100, 200)));
+    app.llm.push(Reply::Sse {
+        events,
+        end: End::Done,
+    });
+    let (path, empty) = (format!("/api/v1/plans/{plan}/skill-tree"), json!({}));
+    let a = app.post(&path, "yan", &empty).await?;
+    assert_eq!(a.status, 202, "{}", a.body);
+    let a = a.body["id"].as_str().ok_or("job id")?.to_owned();
+    skills_until(&mut stream, "Async").await?;
+    app.llm.push(Reply::stream(
+        &json!({"skills": [leaf("Macros")]}).to_string(),
+        2,
+        Duration::ZERO,
+    ));
+    let b = app.post(&path, "yan", &empty).await?;
+    assert_eq!(b.status, 202, "{}", b.body);
+    let b = b.body["id"].as_str().ok_or("job id")?.to_owned();
+    let done = app
+        .wait_until(&format!("/api/v1/jobs/{b}"), "yan", SETTLE, |j| {
+            j["status"] == "completed" || j["status"] == "failed"
+        })
+        .await?;
+    assert_eq!(done["status"], "completed", "{done}");
+    let running = app.get(&format!("/api/v1/jobs/{a}"), "yan").await?.body;
+    assert_eq!(
+        running["status"], "processing",
+        "A still streams: {running}"
+    );
+    // Until A ends, the stream shows nothing of A's third skill, streamed after B's tree was
+    // saved (it is A's answer, older than the tree shown).
+    loop {
+        let state = app.get(&format!("/api/v1/jobs/{a}"), "yan").await?.body;
+        if state["status"] != "processing" {
+            break;
+        }
+        if let Some(e) = stream.next(Duration::from_millis(500)).await.ok().flatten() {
+            assert!(
+                !(e.event == "skill" && e.data["skill"]["title"] == "Traits"),
+                "an older job's skill over a newer saved tree: {}",
+                e.data
+            );
+        }
+    }
+    app.stop().await;
+    Ok(())
+}

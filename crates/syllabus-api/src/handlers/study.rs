@@ -93,9 +93,20 @@ pub(crate) fn decode_due_cursor(raw: &str) -> Option<DueCursor> {
 fn until_param(query: &Query) -> Result<DateTime<Utc>> {
     match query.get("until") {
         None => Ok(Utc::now()),
-        Some(t) => DateTime::parse_from_rfc3339(t)
+        Some(t) => DateTime::parse_from_rfc3339(&offset_plus(t))
             .map(|t| t.with_timezone(&Utc))
             .map_err(|_| ApiError::field("until", "must be an RFC 3339 date-time")),
+    }
+}
+
+/// A query string decodes a bare `+` as a space: `…T00:00:00+01:00` sent unencoded arrives as
+/// `…T00:00:00 01:00`. A space in the offset's place (before the final `hh:mm`) is read as `+`.
+fn offset_plus(t: &str) -> std::borrow::Cow<'_, str> {
+    let n = t.len();
+    if n > 6 && t.is_char_boundary(n - 6) && t[n - 6..].starts_with(' ') {
+        std::borrow::Cow::Owned(format!("{}+{}", &t[..n - 6], &t[n - 5..]))
+    } else {
+        std::borrow::Cow::Borrowed(t)
     }
 }
 

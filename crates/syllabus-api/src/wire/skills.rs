@@ -42,8 +42,9 @@ pub(crate) struct SkillEventView {
     job_id: Uuid,
     /// 0-based position among the tree's top-level skills.
     index: u32,
-    /// The job's run (attempt) that streamed it, from 1. A skill of a later run of the same job
-    /// replaces every skill of its earlier runs: drop them.
+    /// The job's run that streamed it, from 1: each run of the job that streams a skill has a
+    /// higher number than the ones before (a re-ask, or a run after a rescue or a release). A
+    /// skill of a later run of the same job replaces every skill of its earlier runs: drop them.
     #[schema(minimum = 1)]
     run: u32,
     skill: SkillPreviewNodeView,

@@ -35,14 +35,31 @@ pub(crate) struct NewSkill {
     pub(crate) skill: serde_json::Value,
 }
 
-/// Writes a streamed root skill for the job's owner, only while its run holds `lease`, with the
-/// run's number. The first (`position` 0) first deletes the plan's earlier skills: this job's
-/// earlier runs' and those of jobs created before it (a newer job's stay: it is the one shown).
-/// Runs as the system (the row's user is the job's).
+#[derive(QueryableByName)]
+struct RunRow {
+    #[diesel(sql_type = Integer)]
+    run: i32,
+}
+
+/// Writes a streamed root skill for the job's owner, only while its run holds `lease`, and only
+/// while no newer skill-tree job of the plan has saved its tree (an older job still streaming
+/// never shows over it). The first (`position` 0) starts a new run: its number is one more than
+/// the highest this job's rows carry (the runs a client may have seen, whatever ended them: a
+/// re-ask, a rescue, a release), and it deletes the plan's earlier skills: this job's earlier
+/// runs' and those of jobs created before it (a newer job's stay: it is the one shown). Later
+/// positions carry the run of this job's rows. Runs as the system (the row's user is the job's).
 pub(crate) async fn write(conn: &mut AsyncPgConnection, s: NewSkill) -> Result<(), StoreError> {
     diesel::sql_query("SELECT set_config('synchronous_commit', 'off', true)")
         .execute(conn)
         .await?;
+    let RunRow { run } = diesel::sql_query(if s.position == 0 {
+        "SELECT coalesce(max(run), 0) + 1 AS run FROM skill_previews WHERE job_id = $1"
+    } else {
+        "SELECT coalesce(max(run), 1) AS run FROM skill_previews WHERE job_id = $1"
+    })
+    .bind::<SqlUuid, _>(s.job)
+    .get_result(conn)
+    .await?;
     if s.position == 0 {
         diesel::sql_query(
             "DELETE FROM skill_previews sp USING jobs j, jobs o
@@ -58,8 +75,12 @@ pub(crate) async fn write(conn: &mut AsyncPgConnection, s: NewSkill) -> Result<(
     }
     diesel::sql_query(
         "INSERT INTO skill_previews (plan_id, job_id, position, run, user_id, skill)
-         SELECT j.plan_id, j.id, $3, greatest(j.attempts, 1), j.user_id, $4 FROM jobs j
+         SELECT j.plan_id, j.id, $3, $6, j.user_id, $4 FROM jobs j
          WHERE j.id = $1 AND j.lease_token = $2 AND j.status = 'processing' AND j.plan_id = $5
+           AND NOT EXISTS (
+               SELECT 1 FROM jobs n
+               WHERE n.plan_id = j.plan_id AND n.job_type = 'skill_tree'
+                 AND n.status = 'completed' AND (n.created_at, n.id) > (j.created_at, j.id))
          ON CONFLICT (plan_id, job_id, position) DO UPDATE SET skill = EXCLUDED.skill,
              run = EXCLUDED.run, created_at = now()",
     )
@@ -68,6 +89,7 @@ pub(crate) async fn write(conn: &mut AsyncPgConnection, s: NewSkill) -> Result<(
     .bind::<Integer, _>(s.position)
     .bind::<Jsonb, _>(s.skill)
     .bind::<SqlUuid, _>(s.plan)
+    .bind::<Integer, _>(run)
     .execute(conn)
     .await?;
     Ok(())
