@@ -107,21 +107,29 @@ pub fn path_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::not_found())
 }
 
-/// `?limit=&cursor=`.
+/// `?limit=` alone, for a list whose cursor has a form of its own (the due list's).
 ///
 /// # Errors
-/// 400 naming `limit` or `cursor`.
-pub fn page(query: &HashMap<String, String>) -> Result<PageRequest, ApiError> {
-    let limit = match query.get("limit") {
-        None => LIMIT_DEFAULT,
+/// 400 naming `limit`.
+pub fn limit(query: &HashMap<String, String>) -> Result<u32, ApiError> {
+    match query.get("limit") {
+        None => Ok(LIMIT_DEFAULT),
         Some(v) => v
             .parse::<u32>()
             .ok()
             .filter(|n| (1..=LIMIT_MAX).contains(n))
             .ok_or_else(|| {
                 ApiError::field("limit", format!("must be an integer from 1 to {LIMIT_MAX}"))
-            })?,
-    };
+            }),
+    }
+}
+
+/// `?limit=&cursor=`.
+///
+/// # Errors
+/// 400 naming `limit` or `cursor`.
+pub fn page(query: &HashMap<String, String>) -> Result<PageRequest, ApiError> {
+    let limit = limit(query)?;
     let after = match query.get("cursor").filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => Some(

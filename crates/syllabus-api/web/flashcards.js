@@ -13,7 +13,8 @@ import { loadPlan, planNav } from './views.js';
 // Placeholder cards shown at most while cards are written.
 const PLACEHOLDER_CARDS = 6;
 
-function shuffle(items) {
+// The answer among its distractors in a random order (also the review session's).
+export function shuffle(items) {
   const a = items.slice();
   for (let i = a.length - 1; i > 0; i -= 1) {
     const j = Math.floor(Math.random() * (i + 1));

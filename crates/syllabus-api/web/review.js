@@ -11,6 +11,7 @@
 import { api } from './api.js';
 import { h, replace } from './dom.js';
 import { endOfToday } from './due.js';
+import { shuffle } from './flashcards.js';
 import { loadPlan, planNav } from './views.js';
 
 export const RATINGS = [
@@ -20,14 +21,6 @@ export const RATINGS = [
   ['easy', 'Easy'],
 ];
 
-export function shuffle(items) {
-  const a = items.slice();
-  for (let i = a.length - 1; i > 0; i -= 1) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
-}
 
 function reviewId() {
   if (crypto.randomUUID) return crypto.randomUUID();

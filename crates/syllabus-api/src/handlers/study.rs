@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::support::{Query, Result, State};
 use crate::auth::Caller;
-use crate::input::{from_value, page, path_id};
+use crate::input::{from_value, limit, path_id};
 use crate::problem::ApiError;
 use crate::state::Stores;
 use crate::wire::{
@@ -128,12 +128,7 @@ pub(crate) async fn due_list<S: Stores>(
     query: Query,
 ) -> Result<HttpResponse> {
     let plan = plan_param(&query)?;
-    let limit_only = query
-        .get("limit")
-        .map(|l| ("limit".to_owned(), l.clone()))
-        .into_iter()
-        .collect();
-    let limit = page(&limit_only)?.limit;
+    let limit = limit(&query)?;
     let after = match query.get("cursor").filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => Some(
